@@ -1,0 +1,278 @@
+"""Convert rosinality ``.pt`` and NVIDIA stylegan2-ada ``.pkl`` generators into our format.
+
+Both are read with the restricted unpickler (no torch, no code from the file). The config is
+inferred from tensor shapes; every upstream key is either placed, checked-and-dropped (blur
+kernels, which must equal the configured FIR filter), or reported as unused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from styleclip_jax.errors import CheckpointError
+from styleclip_jax.models.stylegan2.config import GeneratorConfig
+from styleclip_jax.models.stylegan2.generator import StyleGAN2, expected_shapes
+from styleclip_jax.model_dir import check_flat_against
+
+from .torch_pickle import PersistentObject, file_sha256, load_checkpoint, module_state_dict
+
+W_AVG_SAMPLES = 4096
+
+
+class _KeyTracker:
+    """Hands out upstream tensors by name and remembers which were consumed."""
+
+    def __init__(self, sd: Mapping[str, np.ndarray], what: str):
+        self.sd, self.what, self.used = dict(sd), what, set()
+
+    def take(self, key: str) -> np.ndarray:
+        if key not in self.sd:
+            raise CheckpointError(f"{self.what}: missing key {key!r}")
+        self.used.add(key)
+        return np.asarray(self.sd[key], dtype=np.float32)
+
+    def check_unused(self):
+        unused = sorted(set(self.sd) - self.used)
+        if unused:
+            raise CheckpointError(f"{self.what}: unused keys {unused[:20]}{' …' if len(unused) > 20 else ''}")
+
+
+def _taps_from_kernel(k2d: np.ndarray, what: str) -> tuple[float, ...]:
+    """1-D taps (normalised) of a separable 2-D FIR kernel; error if it is not separable."""
+    k2d = np.asarray(k2d, np.float64)
+    if k2d.ndim != 2 or k2d.shape[0] != k2d.shape[1]:
+        raise CheckpointError(f"{what}: FIR kernel must be square 2-D, got {k2d.shape}")
+    total = k2d.sum()
+    taps = k2d.sum(axis=0) / total
+    if not np.allclose(np.outer(taps, taps) * total, k2d, rtol=1e-5, atol=1e-7):
+        raise CheckpointError(f"{what}: non-separable FIR kernel is not supported")
+    return tuple(float(t) for t in taps)
+
+
+def _check_kernel(k2d: np.ndarray, taps: tuple[float, ...], key: str):
+    got = _taps_from_kernel(k2d, key)
+    if not np.allclose(got, np.asarray(taps) / np.sum(taps), atol=1e-6):
+        raise CheckpointError(f"{key}: FIR kernel {got} differs from the generator's {taps}")
+
+
+def _conv_oihw(w: np.ndarray) -> np.ndarray:
+    return np.transpose(w, (2, 3, 1, 0))
+
+
+# ---- rosinality ----------------------------------------------------------------------------------
+def find_rosinality_state(obj: Any, what: str) -> tuple[dict, np.ndarray | None, str]:
+    """Locate the generator state dict in a rosinality / StyleCLIP checkpoint.
+
+    Returns (state_dict, latent_avg or None, description of where it came from).
+    """
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{what}: expected a dict checkpoint, got {type(obj).__name__}")
+    if "g_ema" in obj:
+        la = obj.get("latent_avg")
+        return dict(obj["g_ema"]), (None if la is None else np.asarray(la, np.float32).reshape(-1)), "g_ema"
+    if "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
+        dec = {k[len("decoder."):]: v for k, v in obj["state_dict"].items() if k.startswith("decoder.")}
+        if dec:
+            return dec, None, "decoder.* of a StyleCLIP mapper checkpoint"
+        raise CheckpointError(f"{what}: a state_dict checkpoint without decoder.* keys (a mapper saved "
+                              f"without its generator?); pass the generator .pt instead")
+    if "style.1.weight" in obj:
+        return dict(obj), None, "plain generator state_dict"
+    if "G_ema" in obj:
+        raise CheckpointError(f"{what}: this is an NVIDIA stylegan2-ada snapshot, not a rosinality checkpoint")
+    if "g" in obj:
+        raise CheckpointError(f"{what}: training checkpoint without 'g_ema'; refusing to guess with 'g'")
+    raise CheckpointError(f"{what}: no generator found (expected 'g_ema', 'decoder.*' or 'style.*' keys; "
+                          f"top-level keys are {sorted(map(str, obj))[:10]})")
+
+
+def rosinality_config(sd: Mapping[str, np.ndarray], what: str) -> GeneratorConfig:
+    if "input.input" not in sd or "style.1.weight" not in sd:
+        raise CheckpointError(f"{what}: not a rosinality StyleGAN2 generator (no input.input / style.1.weight)")
+    n_mlp = 0
+    while f"style.{n_mlp + 1}.weight" in sd:
+        n_mlp += 1
+    style_dim = int(sd["style.1.weight"].shape[1])
+    mapping_dims = tuple(int(sd[f"style.{i}.weight"].shape[0]) for i in range(1, n_mlp + 1))
+    channels = {4: int(sd["input.input"].shape[1])}
+    n_up = 0
+    while f"to_rgbs.{n_up}.conv.weight" in sd:
+        res = 8 * 2**n_up
+        w = sd.get(f"convs.{2 * n_up}.conv.weight")
+        if w is None or w.ndim != 5:
+            raise CheckpointError(f"{what}: missing or mis-shaped convs.{2 * n_up}.conv.weight")
+        channels[res] = int(w.shape[1])
+        n_up += 1
+    kernel_key = "convs.0.conv.blur.kernel"
+    blur = _taps_from_kernel(sd[kernel_key], kernel_key) if kernel_key in sd else (1.0, 3.0, 3.0, 1.0)
+    try:
+        return GeneratorConfig(resolution=4 * 2**n_up, z_dim=style_dim, w_dim=mapping_dims[-1],
+                               mapping_dims=mapping_dims, channels=tuple(sorted(channels.items())),
+                               blur_kernel=blur, conv_clamp=None, demod_weight_gain=True, source="rosinality")
+    except ValueError as e:
+        raise CheckpointError(f"{what}: inconsistent generator shapes ({e})") from None
+
+
+def rosinality_to_ours(sd: Mapping[str, np.ndarray], cfg: GeneratorConfig, what: str) -> dict[str, np.ndarray]:
+    """Rename + transpose a rosinality ``Generator.state_dict()`` into our flat layout (w_avg excluded)."""
+    t = _KeyTracker(sd, what)
+    out: dict[str, np.ndarray] = {}
+    for i in range(len(cfg.mapping_dims)):
+        out[f"mapping.fc{i}.weight"] = t.take(f"style.{i + 1}.weight").T
+        out[f"mapping.fc{i}.bias"] = t.take(f"style.{i + 1}.bias")
+    out["synthesis.b4.const"] = t.take("input.input")[0].transpose(1, 2, 0)
+
+    def styled(src: str, dst: str, noise: str):
+        out[f"{dst}.weight"] = _conv_oihw(t.take(f"{src}.conv.weight")[0])
+        out[f"{dst}.affine.weight"] = t.take(f"{src}.conv.modulation.weight").T
+        out[f"{dst}.affine.bias"] = t.take(f"{src}.conv.modulation.bias")
+        out[f"{dst}.noise_strength"] = t.take(f"{src}.noise.weight").reshape(())
+        out[f"{dst}.bias"] = t.take(f"{src}.activate.bias").reshape(-1)
+        out[f"{dst}.noise_const"] = t.take(noise)[0, 0]
+        if f"{src}.conv.blur.kernel" in sd:
+            _check_kernel(t.take(f"{src}.conv.blur.kernel"), cfg.blur_kernel, f"{src}.conv.blur.kernel")
+
+    def torgb(src: str, dst: str):
+        out[f"{dst}.weight"] = _conv_oihw(t.take(f"{src}.conv.weight")[0])
+        out[f"{dst}.affine.weight"] = t.take(f"{src}.conv.modulation.weight").T
+        out[f"{dst}.affine.bias"] = t.take(f"{src}.conv.modulation.bias")
+        out[f"{dst}.bias"] = t.take(f"{src}.bias").reshape(-1)
+        if f"{src}.upsample.kernel" in sd:
+            _check_kernel(t.take(f"{src}.upsample.kernel"), cfg.blur_kernel, f"{src}.upsample.kernel")
+
+    styled("conv1", "synthesis.b4.conv1", "noises.noise_0")
+    torgb("to_rgb1", "synthesis.b4.torgb")
+    for k, res in enumerate(cfg.block_resolutions[1:]):
+        styled(f"convs.{2 * k}", f"synthesis.b{res}.conv0", f"noises.noise_{2 * k + 1}")
+        styled(f"convs.{2 * k + 1}", f"synthesis.b{res}.conv1", f"noises.noise_{2 * k + 2}")
+        torgb(f"to_rgbs.{k}", f"synthesis.b{res}.torgb")
+    t.check_unused()
+    return out
+
+
+# ---- NVIDIA stylegan2-ada ------------------------------------------------------------------------
+def ada_config(g: PersistentObject, sd: Mapping[str, np.ndarray], what: str) -> GeneratorConfig:
+    kw = g.state.get("_init_kwargs") or {}
+    if not isinstance(kw, Mapping):
+        raise CheckpointError(f"{what}: G_ema has no init_kwargs")
+    if int(kw.get("c_dim", 0) or 0) != 0:
+        raise CheckpointError(f"{what}: conditional generators (c_dim={kw['c_dim']}) are not supported")
+    if any(k.startswith("synthesis.input.") for k in sd):
+        raise CheckpointError(f"{what}: this looks like a StyleGAN3 generator, which is not supported")
+    mk, sk = dict(kw.get("mapping_kwargs") or {}), dict(kw.get("synthesis_kwargs") or {})
+    arch = sk.get("architecture", "skip")
+    if arch != "skip":
+        raise CheckpointError(f"{what}: synthesis architecture {arch!r} is not supported (only 'skip')")
+    res = int(kw.get("img_resolution", 0))
+    n_layers = 0
+    while f"mapping.fc{n_layers}.weight" in sd:
+        n_layers += 1
+    if n_layers == 0 or "synthesis.b4.const" not in sd:
+        raise CheckpointError(f"{what}: G_ema lacks mapping.fc0 / synthesis.b4.const")
+    mapping_dims = tuple(int(sd[f"mapping.fc{i}.weight"].shape[0]) for i in range(n_layers))
+    channels = {4: int(sd["synthesis.b4.const"].shape[0])}
+    r = 8
+    while f"synthesis.b{r}.conv0.weight" in sd:
+        channels[r] = int(sd[f"synthesis.b{r}.conv0.weight"].shape[0])
+        r *= 2
+    filt_key = "synthesis.b4.resample_filter"
+    blur = _taps_from_kernel(sd[filt_key], filt_key) if filt_key in sd else (1.0, 3.0, 3.0, 1.0)
+    clamp = sk.get("conv_clamp")
+    try:
+        cfg = GeneratorConfig(resolution=max(channels), z_dim=int(sd["mapping.fc0.weight"].shape[1]),
+                              w_dim=mapping_dims[-1], mapping_dims=mapping_dims,
+                              channels=tuple(sorted(channels.items())),
+                              mapping_lr_mul=float(mk.get("lr_multiplier", 0.01)), blur_kernel=blur,
+                              conv_clamp=None if clamp is None else float(clamp), demod_weight_gain=False,
+                              img_channels=int(kw.get("img_channels", 3)), source="stylegan2-ada")
+    except ValueError as e:
+        raise CheckpointError(f"{what}: inconsistent generator shapes ({e})") from None
+    if res and res != cfg.resolution:
+        raise CheckpointError(f"{what}: init_kwargs say img_resolution={res} but blocks reach {cfg.resolution}")
+    return cfg
+
+
+def ada_to_ours(sd: Mapping[str, np.ndarray], cfg: GeneratorConfig, what: str) -> dict[str, np.ndarray]:
+    """Transpose an ADA ``G_ema`` state dict into our layout (names already match); includes w_avg."""
+    t = _KeyTracker(sd, what)
+    out: dict[str, np.ndarray] = {}
+    for i in range(len(cfg.mapping_dims)):
+        out[f"mapping.fc{i}.weight"] = t.take(f"mapping.fc{i}.weight").T
+        out[f"mapping.fc{i}.bias"] = t.take(f"mapping.fc{i}.bias")
+    out["w_avg"] = t.take("mapping.w_avg")
+    out["synthesis.b4.const"] = t.take("synthesis.b4.const").transpose(1, 2, 0)
+    for res in cfg.block_resolutions:
+        blk = f"synthesis.b{res}"
+        if f"{blk}.resample_filter" in sd:
+            _check_kernel(t.take(f"{blk}.resample_filter"), cfg.blur_kernel, f"{blk}.resample_filter")
+        for conv in (("conv1",) if res == 4 else ("conv0", "conv1")):
+            p = f"{blk}.{conv}"
+            out[f"{p}.weight"] = _conv_oihw(t.take(f"{p}.weight"))
+            for name in ("bias", "noise_strength", "noise_const", "affine.bias"):
+                out[f"{p}.{name}"] = t.take(f"{p}.{name}")
+            out[f"{p}.affine.weight"] = t.take(f"{p}.affine.weight").T
+            if f"{p}.resample_filter" in sd:
+                _check_kernel(t.take(f"{p}.resample_filter"), cfg.blur_kernel, f"{p}.resample_filter")
+        p = f"{blk}.torgb"
+        out[f"{p}.weight"] = _conv_oihw(t.take(f"{p}.weight"))
+        out[f"{p}.bias"] = t.take(f"{p}.bias")
+        out[f"{p}.affine.weight"] = t.take(f"{p}.affine.weight").T
+        out[f"{p}.affine.bias"] = t.take(f"{p}.affine.bias")
+    t.check_unused()
+    return out
+
+
+# ---- entry points ----------------------------------------------------------------------------------
+def generator_from_checkpoint(obj: Any, what: str = "checkpoint") -> StyleGAN2:
+    """Build a StyleGAN2 from an already-unpickled rosinality dict or ADA snapshot dict."""
+    if isinstance(obj, Mapping) and "G_ema" in obj:
+        g = obj["G_ema"]
+        if not isinstance(g, PersistentObject):
+            raise CheckpointError(f"{what}: G_ema is not a pickled network ({type(g).__name__})")
+        sd = module_state_dict(g)
+        cfg = ada_config(g, sd, what)
+        tensors = ada_to_ours(sd, cfg, f"{what} (G_ema)")
+        source = {"format": "stylegan2-ada pickle", "network": "G_ema", "w_avg": "mapping.w_avg",
+                  "module_src_sha256": g.module_src_sha256}
+    else:
+        sd, latent_avg, where = find_rosinality_state(obj, what)
+        cfg = rosinality_config(sd, what)
+        tensors = rosinality_to_ours(sd, cfg, f"{what} ({where})")
+        source = {"format": "rosinality .pt", "network": where}
+        if latent_avg is not None:
+            if latent_avg.shape != (cfg.w_dim,):
+                raise CheckpointError(f"{what}: latent_avg has shape {latent_avg.shape}, expected ({cfg.w_dim},)")
+            tensors["w_avg"] = latent_avg
+            source["w_avg"] = "latent_avg"
+        else:
+            tensors["w_avg"] = np.zeros((cfg.w_dim,), np.float32)
+    check_flat_against(expected_shapes(cfg), tensors, f"{what}: converted generator")
+    gen = StyleGAN2(cfg, tensors, source)
+    if "w_avg" not in source:
+        # No stored average (mapper decoders, bare state dicts): StyleCLIP's mean_latent(4096), seeded.
+        tensors["w_avg"] = np.asarray(gen.mean_w(W_AVG_SAMPLES, seed=0))
+        source["w_avg"] = f"computed: mean of mapping(z) over {W_AVG_SAMPLES} z ~ N(0, I), seed 0"
+        gen = StyleGAN2(cfg, tensors, source)
+    return gen
+
+
+def convert_generator(src: str | os.PathLike, out_dir: str | os.PathLike | None = None,
+                      overwrite: bool = False) -> StyleGAN2:
+    """Convert a rosinality ``.pt`` / StyleCLIP mapper ``.pt`` / NVIDIA ``.pkl`` generator.
+
+    Writes ``out_dir`` (config.json + model.safetensors) when given, and returns the generator.
+    """
+    src = Path(src)
+    if out_dir is not None and Path(out_dir).exists() and any(Path(out_dir).iterdir()) and not overwrite:
+        raise FileExistsError(f"{out_dir} exists and is not empty; pass --overwrite to replace it")
+    obj = load_checkpoint(src)
+    gen = generator_from_checkpoint(obj, str(src))
+    gen.source.update({"file": src.name, "sha256": file_sha256(src)})
+    if out_dir is not None:
+        gen.save(out_dir, overwrite=overwrite)
+    return gen

@@ -1,0 +1,136 @@
+"""Array ops of StyleGAN2 in NHWC, written for XLA-CPU speed and ONNX export.
+
+* FIR filtering is shift-and-add over padded slices: XLA-CPU runs a depthwise
+  ``conv_general_dilated`` 25-40x slower (see spec/jax_engineering.md, C2).
+* Zero insertion uses stack + reshape (``lax.pad`` interior padding cannot be exported to ONNX).
+* The modulated conv is the "scaled" form: scale activations by the style, one shared conv,
+  multiply by the demodulation factor. It keeps a dynamic batch exportable.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+SQRT2 = math.sqrt(2.0)
+
+
+def lrelu_gain(x: jax.Array, bias: jax.Array | None = None, *, slope: float = 0.2, gain: float = SQRT2,
+               clamp: float | None = None) -> jax.Array:
+    """``leaky_relu(x + bias) * gain``, optionally clamped to ±clamp (NVIDIA ``bias_act``)."""
+    if bias is not None:
+        x = x + bias
+    x = jnp.where(x >= 0, x, x * slope) * gain
+    if clamp is not None:
+        x = jnp.clip(x, -clamp, clamp)
+    return x
+
+
+def normalize_2nd_moment(x: jax.Array, axis: int = -1, eps: float = 1e-8) -> jax.Array:
+    """PixelNorm: ``x * rsqrt(mean(x²) + eps)`` over ``axis``."""
+    return x * lax.rsqrt(jnp.mean(jnp.square(x), axis=axis, keepdims=True) + eps)
+
+
+def fir_taps(kernel: Sequence[float], gain: float = 1.0) -> tuple[float, ...]:
+    """1-D taps whose outer product is the normalised 2-D filter times ``gain``.
+
+    The result is *flipped*, so sliding it over the input is a true convolution (as upstream's
+    upfirdn2d), which matters only for asymmetric kernels.
+    """
+    k = [float(t) for t in kernel]
+    s = sum(k)
+    per_dim = math.sqrt(gain)
+    return tuple(t / s * per_dim for t in reversed(k))
+
+
+def _fir_1d(x: jax.Array, taps: Sequence[float], axis: int) -> jax.Array:
+    n = x.shape[axis] - len(taps) + 1
+    out = None
+    for i, t in enumerate(taps):
+        term = lax.slice_in_dim(x, i, i + n, axis=axis) * t
+        out = term if out is None else out + term
+    return out
+
+
+def fir_filter(x: jax.Array, taps: Sequence[float], pad: tuple[int, int] = (0, 0)) -> jax.Array:
+    """Separable FIR of an NHWC tensor with the same taps on H and W, after zero padding."""
+    if pad != (0, 0):
+        x = jnp.pad(x, ((0, 0), pad, pad, (0, 0)))
+    return _fir_1d(_fir_1d(x, taps, axis=1), taps, axis=2)
+
+
+def zero_insert_2x(x: jax.Array) -> jax.Array:
+    """(B,H,W,C) -> (B,2H,2W,C) with each sample followed by a zero, as upfirdn2d(up=2)."""
+    b, h, w, c = x.shape
+    z = jnp.zeros_like(x)
+    x = jnp.stack([x, z], axis=2).reshape(b, 2 * h, w, c)
+    z = jnp.zeros_like(x)
+    return jnp.stack([x, z], axis=3).reshape(b, 2 * h, 2 * w, c)
+
+
+def upsample_2x(x: jax.Array, kernel: Sequence[float]) -> jax.Array:
+    """upfirdn2d(x, k·4, up=2, pad=(p0, p1)): the skip-path upsample of the toRGB images."""
+    taps = fir_taps(kernel, gain=4.0)
+    p = len(taps) - 2
+    return fir_filter(zero_insert_2x(x), taps, pad=((p + 1) // 2 + 1, p // 2))
+
+
+def conv2d(x: jax.Array, w: jax.Array, padding: int) -> jax.Array:
+    """Plain cross-correlation, NHWC input and HWIO kernel (torch ``F.conv2d``)."""
+    return lax.conv_general_dilated(x, w, (1, 1), [(padding, padding)] * 2,
+                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def conv_transpose_2x_blur(x: jax.Array, w: jax.Array, kernel: Sequence[float]) -> jax.Array:
+    """Stride-2 transposed conv followed by the FIR blur, as StyleGAN2's up-convs.
+
+    torch ``conv_transpose2d(x, W.T, stride=2)`` equals a conv of the zero-dilated input with the
+    spatially flipped kernel and k-1 padding. The blur's own (1, 1) zero padding is folded into
+    the conv padding (the extra rows are exactly zero). Output: (B, 2H, 2W, O).
+    """
+    k = w.shape[0]
+    taps = fir_taps(kernel, gain=4.0)
+    p = len(taps) - 2 - (k - 1)
+    pad0, pad1 = (p + 1) // 2 + 1, p // 2 + 1
+    y = lax.conv_general_dilated(x, w[::-1, ::-1], (1, 1), [(k - 1 + pad0, k - 1 + pad1)] * 2,
+                                 lhs_dilation=(2, 2), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return fir_filter(y, taps)
+
+
+def modulated_conv(x: jax.Array, weight: jax.Array, styles: jax.Array, *, demodulate: bool = True,
+                   up: bool = False, demod_weight_gain: bool = True,
+                   blur_kernel: Sequence[float] = (1, 3, 3, 1)) -> jax.Array:
+    """StyleGAN2 modulated convolution in the scaled (exportable) form.
+
+    Args:
+      x: (B, H, W, I) activations.
+      weight: (k, k, I, O) raw stored kernel (equalised lr: scaled by 1/sqrt(I·k·k) here).
+      styles: (B, I) style vector s (the modulation / affine output).
+      demodulate: divide each output channel by the norm of its modulated kernel.
+      up: 2x upsampling via transposed conv + blur.
+      demod_weight_gain: put the weight gain inside the demodulation norm (rosinality) or not
+        (NVIDIA); differs only in the 1e-8 epsilon's relative size.
+
+    Returns:
+      (B, H', W', O) with H' = 2H when ``up`` else H.
+    """
+    k, _, _, _ = weight.shape
+    gain = 1.0 / math.sqrt(weight.shape[0] * weight.shape[1] * weight.shape[2])
+    xs = x * styles[:, None, None, :].astype(x.dtype)
+    if up:
+        y = conv_transpose_2x_blur(xs, weight, blur_kernel)
+    else:
+        y = conv2d(xs, weight, padding=k // 2)
+    if demodulate:
+        wsq = jnp.sum(jnp.square(weight), axis=(0, 1))                 # (I, O)
+        ssq = jnp.square(styles.astype(weight.dtype)) @ wsq              # (B, O)
+        if demod_weight_gain:
+            d = gain * lax.rsqrt(gain * gain * ssq + 1e-8)
+        else:
+            d = lax.rsqrt(ssq + 1e-8)
+        return y * d[:, None, None, :].astype(y.dtype)
+    return y * gain
