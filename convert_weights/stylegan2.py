@@ -8,7 +8,6 @@ kernels, which must equal the configured FIR filter), or reported as unused.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -29,17 +28,43 @@ class _KeyTracker:
 
     def __init__(self, sd: Mapping[str, np.ndarray], what: str):
         self.sd, self.what, self.used = dict(sd), what, set()
+        self.last: str | None = None
+        self.out = _Placed(self)
 
     def take(self, key: str) -> np.ndarray:
         if key not in self.sd:
             raise CheckpointError(f"{self.what}: missing key {key!r}")
         self.used.add(key)
+        self.last = key
         return np.asarray(self.sd[key], dtype=np.float32)
 
     def check_unused(self):
         unused = sorted(set(self.sd) - self.used)
         if unused:
             raise CheckpointError(f"{self.what}: unused keys {unused[:20]}{' …' if len(unused) > 20 else ''}")
+
+
+class _Placed(dict):
+    """Our tensors, each remembering the upstream key it was made from (for error messages)."""
+
+    def __init__(self, tracker: _KeyTracker):
+        super().__init__()
+        self.tracker, self.origin = tracker, {}
+
+    def __setitem__(self, key, value):
+        self.origin[key] = self.tracker.last
+        super().__setitem__(key, value)
+
+
+def check_converted_shapes(cfg: GeneratorConfig, out: Mapping[str, np.ndarray], what: str) -> None:
+    """Like ``check_flat_against`` but names the upstream key behind each mis-shaped tensor."""
+    expected = expected_shapes(cfg)
+    origin = getattr(out, "origin", {})
+    bad = [f"{origin.get(k) or k} (-> {k}): expected {expected[k]} in our layout, got {np.shape(v)}"
+           for k, v in sorted(out.items()) if k in expected and tuple(np.shape(v)) != tuple(expected[k])]
+    if bad:
+        raise CheckpointError(f"{what}: mis-shaped keys {bad}")
+    check_flat_against(expected, out, f"{what}: converted generator")
 
 
 def _taps_from_kernel(k2d: np.ndarray, what: str) -> tuple[float, ...]:
@@ -121,7 +146,7 @@ def rosinality_config(sd: Mapping[str, np.ndarray], what: str) -> GeneratorConfi
 def rosinality_to_ours(sd: Mapping[str, np.ndarray], cfg: GeneratorConfig, what: str) -> dict[str, np.ndarray]:
     """Rename + transpose a rosinality ``Generator.state_dict()`` into our flat layout (w_avg excluded)."""
     t = _KeyTracker(sd, what)
-    out: dict[str, np.ndarray] = {}
+    out = t.out
     for i in range(len(cfg.mapping_dims)):
         out[f"mapping.fc{i}.weight"] = t.take(f"style.{i + 1}.weight").T
         out[f"mapping.fc{i}.bias"] = t.take(f"style.{i + 1}.bias")
@@ -200,7 +225,7 @@ def ada_config(g: PersistentObject, sd: Mapping[str, np.ndarray], what: str) -> 
 def ada_to_ours(sd: Mapping[str, np.ndarray], cfg: GeneratorConfig, what: str) -> dict[str, np.ndarray]:
     """Transpose an ADA ``G_ema`` state dict into our layout (names already match); includes w_avg."""
     t = _KeyTracker(sd, what)
-    out: dict[str, np.ndarray] = {}
+    out = t.out
     for i in range(len(cfg.mapping_dims)):
         out[f"mapping.fc{i}.weight"] = t.take(f"mapping.fc{i}.weight").T
         out[f"mapping.fc{i}.bias"] = t.take(f"mapping.fc{i}.bias")
@@ -251,7 +276,7 @@ def generator_from_checkpoint(obj: Any, what: str = "checkpoint") -> StyleGAN2:
             source["w_avg"] = "latent_avg"
         else:
             tensors["w_avg"] = np.zeros((cfg.w_dim,), np.float32)
-    check_flat_against(expected_shapes(cfg), tensors, f"{what}: converted generator")
+    check_converted_shapes(cfg, tensors, what)
     gen = StyleGAN2(cfg, tensors, source)
     if "w_avg" not in source:
         # No stored average (mapper decoders, bare state dicts): StyleCLIP's mean_latent(4096), seeded.

@@ -51,7 +51,7 @@ def save_model_dir(out_dir: str | os.PathLike, kind: str, config: Mapping[str, A
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out} exists and is not empty; pass overwrite=True (CLI: --overwrite)")
     out.mkdir(parents=True, exist_ok=True)
-    arrays = {k: np.ascontiguousarray(np.asarray(v, dtype=np.float32)) for k, v in tensors.items()}
+    arrays = {k: np.array(v, dtype=np.float32, order="C") for k, v in tensors.items()}  # keeps 0-d shapes
     meta = {"format": FORMAT, "kind": kind, "format_version": FORMAT_VERSION, "config": dict(config),
             "source": dict(source or {})}
     _atomic_write(out / WEIGHTS_FILE, lambda p: save_file(arrays, str(p), metadata={"format": FORMAT, "kind": kind}))

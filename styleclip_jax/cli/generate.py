@@ -1,0 +1,50 @@
+"""``styleclip-jax generate``."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+from tqdm import tqdm
+
+from ..errors import InputError
+from ..latents_io import check_output_path, parse_seeds, read_latents, write_npz, z_from_seeds
+from ..models.stylegan2 import load_generator
+from ..utils.images import make_grid, save_png, to_uint8
+
+
+def run_generate(args):
+    if args.batch_size < 1:
+        raise InputError("--batch-size must be >= 1")
+    out = check_output_path(args.out, args.overwrite)
+    gen = load_generator(args.generator)
+    cfg = gen.config
+    if args.seeds is not None:
+        kind, lat = "z", z_from_seeds(parse_seeds(args.seeds), cfg.z_dim)
+    else:
+        kind, lat = read_latents(args.latents, cfg)
+    n = len(next(iter(lat.values()))) if kind == "s" else len(lat)
+    key = jax.random.key(args.noise_seed) if args.noise == "random" else None
+    images, wplus, styles = [], [], {name: [] for name in cfg.style_names}
+    starts = range(0, n, args.batch_size)
+    for i, start in enumerate(tqdm(starts, desc="generate", unit="batch", disable=len(starts) < 2)):
+        sl = slice(start, start + args.batch_size)
+        k = None if key is None else jax.random.fold_in(key, i)
+        if kind == "s":
+            batch_s = {name: v[sl] for name, v in lat.items()}
+            images.append(np.asarray(gen.synthesis_s(batch_s, noise_mode=args.noise, key=k)))
+            for name, v in batch_s.items():
+                styles[name].append(v)
+            continue
+        w = gen.mapping(lat[sl], args.truncation, args.truncation_cutoff) if kind == "z" else lat[sl]
+        img, extra = gen.generate(w, noise_mode=args.noise, key=k)
+        images.append(np.asarray(img))
+        wplus.append(np.asarray(extra["wplus"]))
+        for name, v in extra["s"].items():
+            styles[name].append(np.asarray(v))
+    images = np.concatenate(images)
+    if out.suffix.lower() == ".png":
+        save_png(out, make_grid(to_uint8(images), nrow=args.nrow))
+    else:
+        write_npz(out, images, np.concatenate(wplus) if wplus else None,
+                  {name: np.concatenate(v) for name, v in styles.items()})
+    print(f"wrote {n} image(s) at {cfg.resolution}px -> {out}")

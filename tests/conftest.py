@@ -1,0 +1,37 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def golden_path() -> Path:
+    return Path(os.environ.get("STYLECLIP_GOLDEN_DIR", REPO.parent / "shared" / "golden"))
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    p = golden_path()
+    if not (p / "rosinality_tiny.pt").exists():
+        pytest.skip(f"golden files not found at {p} (set STYLECLIP_GOLDEN_DIR); CI always has them")
+    return p
+
+
+@pytest.fixture(scope="session")
+def rosinality_tiny(golden_dir):
+    from convert_weights import convert_generator
+
+    return convert_generator(golden_dir / "rosinality_tiny.pt"), np.load(golden_dir / "rosinality_tiny.npz")
+
+
+@pytest.fixture(scope="session")
+def ada_tiny(golden_dir):
+    from convert_weights import convert_generator
+
+    return convert_generator(golden_dir / "ada_tiny.pkl"), np.load(golden_dir / "ada_tiny.npz")
+
+
+def nchw(x):
+    return np.transpose(np.asarray(x), (0, 3, 1, 2))

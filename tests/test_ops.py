@@ -1,0 +1,59 @@
+"""The FIR / up-conv ops against direct numpy implementations of upstream's upfirdn2d."""
+
+import numpy as np
+import pytest
+
+from styleclip_jax.models.stylegan2 import ops
+
+
+def upfirdn2d_ref(x, k2d, up, pad0, pad1):
+    """NCHW->NHWC-agnostic reference: zero-insert, pad, true 2-D convolution (flip), per channel."""
+    b, h, w, c = x.shape
+    u = np.zeros((b, h * up, w * up, c), x.dtype)
+    u[:, ::up, ::up] = x
+    u = np.pad(u, ((0, 0), (pad0, pad1), (pad0, pad1), (0, 0)))
+    kf = k2d[::-1, ::-1]
+    n = k2d.shape[0]
+    oh, ow = u.shape[1] - n + 1, u.shape[2] - n + 1
+    out = np.zeros((b, oh, ow, c), np.float64)
+    for i in range(n):
+        for j in range(n):
+            out += kf[i, j] * u[:, i:i + oh, j:j + ow]
+    return out
+
+
+@pytest.mark.parametrize("kernel", [(1, 3, 3, 1), (1, 2, 5, 1)])
+def test_upsample_2x_matches_upfirdn(kernel):
+    x = np.random.default_rng(0).standard_normal((2, 5, 6, 3)).astype(np.float32)
+    k = np.asarray(kernel, np.float64)
+    k2d = np.outer(k, k) / np.outer(k, k).sum() * 4
+    ref = upfirdn2d_ref(x.astype(np.float64), k2d, 2, 2, 1)
+    np.testing.assert_allclose(np.asarray(ops.upsample_2x(x, kernel)), ref, atol=1e-5)
+
+
+def test_transposed_conv_blur_matches_reference():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 4, 4, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 5)).astype(np.float32)      # HWIO
+    # torch conv_transpose2d(stride 2): scatter each input pixel times the kernel
+    t = np.zeros((2, 9, 9, 5))
+    for i in range(4):
+        for j in range(4):
+            t[:, 2 * i:2 * i + 3, 2 * j:2 * j + 3] += np.einsum("bc,hwco->bhwo", x[:, i, j], w)
+    k = np.array([1, 3, 3, 1], np.float64)
+    ref = upfirdn2d_ref(t, np.outer(k, k) / 64 * 4, 1, 1, 1)
+    np.testing.assert_allclose(np.asarray(ops.conv_transpose_2x_blur(x, w, (1, 3, 3, 1))), ref, atol=1e-4)
+
+
+def test_modulated_conv_matches_per_sample_weights():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 6, 6, 4)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 4, 5)).astype(np.float32)
+    s = (1 + 0.5 * rng.standard_normal((3, 4))).astype(np.float32)
+    gain = 1 / np.sqrt(4 * 9)
+    ref = []
+    for b in range(3):
+        wb = gain * w * s[b][None, None, :, None]
+        wb = wb / np.sqrt((wb ** 2).sum(axis=(0, 1, 2), keepdims=True) + 1e-8)
+        ref.append(np.asarray(ops.conv2d(x[b:b + 1], wb, 1))[0])
+    np.testing.assert_allclose(np.asarray(ops.modulated_conv(x, w, s)), np.stack(ref), atol=1e-5)
