@@ -217,7 +217,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return TorchDType(name)
         if module == "torch" and name == "device":
             return lambda *a: "device:" + ":".join(map(str, a))
-        if module.startswith("torch.nn.modules.") and name[:1].isupper():
+        if (module.startswith("torch.nn.modules.") and name[:1].isupper()) or module.startswith("__torch__"):
+            # plain torch.nn modules and TorchScript classes: inert attribute records, never code
             return _module_record(module, name)
         raise UnsafeCheckpointError(
             f"{self._source}: refused to load `{module}.{name}`: the file asks to run code that is not plain "

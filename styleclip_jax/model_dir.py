@@ -100,3 +100,34 @@ def read_model_dir(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, 
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{w_path}: corrupt or unreadable safetensors file ({e})") from None
     return meta["config"], tensors, meta.get("source", {})
+
+
+def _key(path) -> str:
+    return ".".join(map(str, path))
+
+
+def expected_shapes_of(abstract_module) -> dict[str, tuple]:
+    """Flat parameter names -> shapes of an (abstract) NNX module."""
+    from flax import nnx
+
+    _, state = nnx.split(abstract_module)
+    return {_key(path): tuple(v.shape) for path, v in nnx.to_flat_state(state)}
+
+
+def split_filled(abstract_module, tensors: Mapping[str, np.ndarray], what: str):
+    """(graphdef, state) of ``abstract_module`` filled from flat ``tensors``, strictly checked."""
+    import jax.numpy as jnp
+    from flax import nnx
+
+    check_flat_against(expected_shapes_of(abstract_module), tensors, what)
+    graphdef, abstract = nnx.split(abstract_module)
+    state = nnx.from_flat_state([(path, var.replace(jnp.asarray(tensors[_key(path)], jnp.float32)))
+                                 for path, var in nnx.to_flat_state(abstract)])
+    return graphdef, state
+
+
+def flat_tensors(state) -> dict[str, np.ndarray]:
+    """Flat numpy dict of an NNX state (what ``save_model_dir`` writes)."""
+    from flax import nnx
+
+    return {_key(p): np.asarray(v[...]) for p, v in nnx.to_flat_state(state)}

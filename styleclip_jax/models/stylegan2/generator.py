@@ -17,7 +17,7 @@ import numpy as np
 from flax import nnx
 
 from ...errors import CheckpointError, InputError
-from ...model_dir import check_flat_against, read_model_dir, save_model_dir
+from ...model_dir import expected_shapes_of, flat_tensors, read_model_dir, save_model_dir, split_filled
 from ...validation import check_array
 from .config import GeneratorConfig
 from .network import NOISE_MODES, Generator
@@ -31,8 +31,7 @@ def abstract_generator(cfg: GeneratorConfig) -> Generator:
 
 def expected_shapes(cfg: GeneratorConfig) -> dict[str, tuple]:
     """Our flat parameter names -> shapes for ``cfg`` (what a converter must produce)."""
-    _, state = nnx.split(abstract_generator(cfg))
-    return {".".join(map(str, path)): tuple(v.shape) for path, v in nnx.to_flat_state(state)}
+    return expected_shapes_of(abstract_generator(cfg))
 
 
 # ---- jitted entry points (graphdef static, state traced) -------------------------------------
@@ -65,13 +64,9 @@ class StyleGAN2:
     """
 
     def __init__(self, config: GeneratorConfig, tensors: Mapping[str, np.ndarray], source: Mapping | None = None):
-        check_flat_against(expected_shapes(config), tensors, "generator weights")
         self.config = config
         self.source = dict(source or {})
-        self.graphdef, abstract = nnx.split(abstract_generator(config))
-        self.state = nnx.from_flat_state(
-            [(path, var.replace(jnp.asarray(tensors[".".join(map(str, path))], jnp.float32)))
-             for path, var in nnx.to_flat_state(abstract)])
+        self.graphdef, self.state = split_filled(abstract_generator(config), tensors, "generator weights")
 
     # ---- construction / persistence -------------------------------------------------------
     @classmethod
@@ -87,7 +82,7 @@ class StyleGAN2:
         return save_model_dir(path, KIND, self.config.to_dict(), self.tensors(), self.source, overwrite=overwrite)
 
     def tensors(self) -> dict[str, np.ndarray]:
-        return {".".join(map(str, p)): np.asarray(v[...]) for p, v in nnx.to_flat_state(self.state)}
+        return flat_tensors(self.state)
 
     def module(self) -> Generator:
         """The NNX module (for use inside your own jitted functions)."""

@@ -1,0 +1,102 @@
+"""The public CLIP handle: ``load_clip(dir)`` -> jitted, validated encoders."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from ...errors import CheckpointError, InputError
+from ...model_dir import expected_shapes_of, flat_tensors, read_model_dir, save_model_dir, split_filled
+from ...validation import check_array
+from .model import CLIP, CLIPConfig
+
+KIND = "clip"
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def abstract_clip(cfg: CLIPConfig) -> CLIP:
+    return nnx.eval_shape(lambda: CLIP(cfg))
+
+
+def clip_expected_shapes(cfg: CLIPConfig) -> dict[str, tuple]:
+    return expected_shapes_of(abstract_clip(cfg))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _encode_text(graphdef, state, tokens, dtype):
+    return nnx.merge(graphdef, state).encode_text(tokens, dtype).astype(jnp.float32)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _encode_image(graphdef, state, images, dtype):
+    return nnx.merge(graphdef, state).encode_image(images, dtype).astype(jnp.float32)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4))
+def _logits(graphdef, state, images, tokens, dtype):
+    return nnx.merge(graphdef, state)(images, tokens, dtype)
+
+
+class CLIPModel:
+    """A loaded CLIP. Features are float32 and *unnormalised* (normalise with ``model.normalize``)."""
+
+    def __init__(self, config: CLIPConfig, tensors, source=None, dtype: str = "float32"):
+        if dtype not in DTYPES:
+            raise InputError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+        self.config, self.source, self.dtype_name = config, dict(source or {}), dtype
+        self.dtype = DTYPES[dtype]
+        self.graphdef, self.state = split_filled(abstract_clip(config), tensors, "CLIP weights")
+
+    @classmethod
+    def load(cls, path, dtype: str = "float32") -> "CLIPModel":
+        cfg_dict, tensors, source = read_model_dir(path, KIND)
+        try:
+            cfg = CLIPConfig.from_dict(cfg_dict)
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: bad CLIP config ({e})") from None
+        return cls(cfg, tensors, source, dtype)
+
+    def save(self, path, overwrite: bool = False):
+        return save_model_dir(path, KIND, self.config.to_dict(), self.tensors(), self.source, overwrite=overwrite)
+
+    def tensors(self):
+        return flat_tensors(self.state)
+
+    def module(self) -> CLIP:
+        return nnx.merge(self.graphdef, self.state)
+
+    # ---- checked API ----------------------------------------------------------------------------
+    def check_tokens(self, tokens) -> np.ndarray:
+        t = np.asarray(tokens)
+        if t.ndim != 2 or t.shape[0] == 0 or not (1 <= t.shape[1] <= self.config.context_length):
+            raise InputError(f"tokens must have shape (B, <= {self.config.context_length}), got {t.shape}")
+        if not np.issubdtype(t.dtype, np.integer):
+            raise InputError(f"tokens must be integers, got {t.dtype} (use styleclip_jax.tokenize)")
+        if t.min() < 0 or t.max() >= self.config.vocab_size:
+            raise InputError(f"token ids must lie in [0, {self.config.vocab_size}), got [{t.min()}, {t.max()}]")
+        return t.astype(np.int32)
+
+    def check_images(self, images) -> np.ndarray:
+        s = self.config.image_size
+        return check_array(images, "images", (None, s, s, 3))
+
+    def encode_text(self, tokens) -> jax.Array:
+        """int (B, 77) tokens -> (B, embed_dim) text features."""
+        return _encode_text(self.graphdef, self.state, self.check_tokens(tokens), self.dtype)
+
+    def encode_image(self, images) -> jax.Array:
+        """NHWC (B, S, S, 3) preprocessed images -> (B, embed_dim) image features."""
+        return _encode_image(self.graphdef, self.state, self.check_images(images), self.dtype)
+
+    def logits(self, images, tokens):
+        """(logits_per_image (Bi, Bt), logits_per_text (Bt, Bi)) = exp(logit_scale) · cosines."""
+        return _logits(self.graphdef, self.state, self.check_images(images), self.check_tokens(tokens), self.dtype)
+
+
+def load_clip(path, dtype: str = "float32") -> CLIPModel:
+    """Load a CLIP folder written by ``styleclip-jax convert clip``."""
+    return CLIPModel.load(path, dtype)

@@ -1,0 +1,79 @@
+"""The public identity-net handle: ``load_idnet(dir)``."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+from flax import nnx
+
+from ...errors import CheckpointError, InputError
+from ...model_dir import expected_shapes_of, flat_tensors, read_model_dir, save_model_dir, split_filled
+from ...validation import check_array
+from .id_loss import id_loss
+from .model import IDNetConfig, IRSE
+
+KIND = "idnet"
+
+
+def abstract_idnet(cfg: IDNetConfig) -> IRSE:
+    return nnx.eval_shape(lambda: IRSE(cfg))
+
+
+def idnet_expected_shapes(cfg: IDNetConfig):
+    return expected_shapes_of(abstract_idnet(cfg))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _embed(graphdef, state, x):
+    return nnx.merge(graphdef, state)(x)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _loss(graphdef, state, x_hat, x):
+    return id_loss(nnx.merge(graphdef, state), x_hat, x)
+
+
+class IDNet:
+    """IR-SE50 embeddings and the StyleCLIP ID loss. Images NHWC in [-1, 1]."""
+
+    def __init__(self, config: IDNetConfig, tensors, source=None):
+        self.config, self.source = config, dict(source or {})
+        self.graphdef, self.state = split_filled(abstract_idnet(config), tensors, "ID-net weights")
+
+    @classmethod
+    def load(cls, path) -> "IDNet":
+        cfg_dict, tensors, source = read_model_dir(path, KIND)
+        try:
+            cfg = IDNetConfig.from_dict(cfg_dict)
+        except (TypeError, ValueError, KeyError) as e:
+            raise CheckpointError(f"{path}: bad ID-net config ({e})") from None
+        return cls(cfg, tensors, source)
+
+    def save(self, path, overwrite: bool = False):
+        return save_model_dir(path, KIND, self.config.to_dict(), flat_tensors(self.state), self.source,
+                              overwrite=overwrite)
+
+    def module(self) -> IRSE:
+        return nnx.merge(self.graphdef, self.state)
+
+    def embed(self, images) -> jax.Array:
+        """(B, 112, 112, 3) -> L2-normalised (B, embed_dim)."""
+        s = self.config.input_size
+        return _embed(self.graphdef, self.state, check_array(images, "images", (None, s, s, 3)))
+
+    def loss(self, x_hat, x) -> jax.Array:
+        """StyleCLIP ID loss between generator outputs (B, S, S, 3), S >= 224."""
+        x_hat = check_array(x_hat, "x_hat", (None, None, None, 3))
+        x = check_array(x, "x", (None, None, None, 3))
+        if x_hat.shape != x.shape:
+            raise InputError(f"x_hat {x_hat.shape} and x {x.shape} must have the same shape")
+        if x.shape[1] != x.shape[2] or x.shape[1] < 224:
+            raise InputError(f"ID loss needs square images of side >= 224 (upstream crops 35:223), got {x.shape}")
+        return _loss(self.graphdef, self.state, x_hat, x)
+
+
+def load_idnet(path) -> IDNet:
+    """Load an ID-net folder written by ``styleclip-jax convert idnet``."""
+    return IDNet.load(path)
+
