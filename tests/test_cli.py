@@ -82,3 +82,25 @@ def test_console_script_runs(tmp_path, golden_dir):
                         str(golden_dir / "ada_tiny.pkl"), str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "stylegan2-ada generator: 32px" in r.stdout and (out / "model.safetensors").exists()
+
+
+def test_convert_clip_idnet_and_embed(tmp_path, golden_dir):
+    d = np.load(golden_dir / "clip_tiny_openai.npz")
+    assert main(["convert", "clip", str(golden_dir / "clip_tiny_openai.pt"), str(tmp_path / "clip")]) == 0
+    out = tmp_path / "t.npz"
+    assert main(["embed", "--clip", str(tmp_path / "clip"), "--text", str(d["prompts"][0]), str(d["prompts"][1]),
+                 "--out", str(out)]) == 0
+    r = np.load(out)
+    np.testing.assert_array_equal(r["tokens"], d["tokens"][:2])
+    np.testing.assert_allclose(r["text_features"], d["text_features"][:2], atol=1e-5, rtol=0)
+    img = tmp_path / "src.png"
+    Image.fromarray(d["image_src_1"]).save(img)
+    out = tmp_path / "i.npz"
+    assert main(["embed", "--clip", str(tmp_path / "clip"), "--image", str(img), "--out", str(out)]) == 0
+    np.testing.assert_allclose(np.load(out)["image_features"], d["image_features"][1:2], atol=1e-5, rtol=0)
+    assert main(["embed", "--clip", str(tmp_path / "clip"), "--text", "", "--out", str(tmp_path / "e.npz")]) == 2
+    assert main(["embed", "--clip", str(tmp_path / "clip"), "--image", str(tmp_path / "none.png"),
+                 "--out", str(tmp_path / "e.npz")]) == 2
+    assert main(["convert", "idnet", str(golden_dir / "irse50_tiny.pth"), str(tmp_path / "idnet")]) == 0
+    assert (tmp_path / "idnet" / "model.safetensors").exists()
+    assert main(["convert", "idnet", str(golden_dir / "clip_tiny_openai.pt"), str(tmp_path / "idnet2")]) == 2

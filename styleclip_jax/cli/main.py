@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import StyleClipError
+from ..errors import InputError, StyleClipError
 
 
 def _add_convert(sub):
@@ -16,6 +16,18 @@ def _add_convert(sub):
     g.add_argument("out_dir", help="output folder (config.json + model.safetensors)")
     g.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     g.set_defaults(func=_run_convert_generator)
+    c = csub.add_parser("clip", help="OpenAI CLIP .pt (TorchScript or state dict) or a Hugging Face CLIP folder")
+    c.add_argument("input", help="checkpoint file or HF folder (config.json + model.safetensors / pytorch_model.bin)")
+    c.add_argument("out_dir")
+    c.add_argument("--vision-heads", type=int, default=None, help="override width // 64 (OpenAI files only)")
+    c.add_argument("--text-heads", type=int, default=None, help="override width // 64 (OpenAI files only)")
+    c.add_argument("--overwrite", action="store_true")
+    c.set_defaults(func=_run_convert_clip)
+    i = csub.add_parser("idnet", help="ArcFace IR-SE50 model_ir_se50.pth")
+    i.add_argument("input")
+    i.add_argument("out_dir")
+    i.add_argument("--overwrite", action="store_true")
+    i.set_defaults(func=_run_convert_idnet)
 
 
 def _run_convert_generator(args):
@@ -25,6 +37,62 @@ def _run_convert_generator(args):
     c = gen.config
     print(f"converted {c.source} generator: {c.resolution}px, w_dim {c.w_dim}, {c.num_ws} W+ rows, "
           f"{len(c.style_layers)} style layers ({c.num_style_channels} channels) -> {args.out_dir}")
+
+
+def _run_convert_clip(args):
+    from convert_weights.clip import convert_clip
+
+    m = convert_clip(args.input, args.out_dir, overwrite=args.overwrite, vision_heads=args.vision_heads,
+                     text_heads=args.text_heads)
+    c = m.config
+    print(f"converted CLIP ({m.source['format']}): ViT {c.vision_layers}x{c.vision_width} patch {c.patch_size} "
+          f"@{c.image_size}px, text {c.text_layers}x{c.text_width}, embed {c.embed_dim} -> {args.out_dir}")
+
+
+def _run_convert_idnet(args):
+    from convert_weights.idnet import convert_idnet
+
+    n = convert_idnet(args.input, args.out_dir, overwrite=args.overwrite)
+    print(f"converted IR-SE identity net: {len(n.config.units)} units, {n.config.embed_dim}-d embedding -> {args.out_dir}")
+
+
+def _add_embed(sub):
+    p = sub.add_parser("embed", help="CLIP embeddings of prompts or images (for checks from outside)")
+    p.add_argument("--clip", required=True, help="CLIP folder (see `convert clip`)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--text", nargs="+", help="one or more prompts")
+    src.add_argument("--image", nargs="+", help="image files (standard CLIP preprocess, PIL-exact)")
+    p.add_argument("--truncate", action="store_true", help="cut prompts longer than 77 tokens")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+    p.add_argument("--out", required=True, help=".npz with tokens/text_features or image_features (unnormalised)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_run_embed)
+
+
+def _run_embed(args):
+    import numpy as np
+
+    from ..latents_io import check_output_path
+    from ..models.clip import load_clip, preprocess_pil, tokenize
+
+    out = check_output_path(args.out, args.overwrite, suffixes=(".npz",))
+    model = load_clip(args.clip, dtype=args.dtype)
+    if args.text:
+        tokens = tokenize(args.text, truncate=args.truncate)
+        np.savez(out, tokens=tokens, text_features=np.asarray(model.encode_text(tokens)))
+        print(f"embedded {len(tokens)} prompt(s) -> {out}")
+        return
+    from PIL import Image, UnidentifiedImageError
+
+    arrays = []
+    for f in args.image:
+        try:
+            arrays.append(np.asarray(Image.open(f).convert("RGB")))
+        except (FileNotFoundError, UnidentifiedImageError, OSError) as e:
+            raise InputError(f"cannot read image {f}: {e}") from None
+    x = np.concatenate([preprocess_pil(a, model.config.image_size) for a in arrays])
+    np.savez(out, image_features=np.asarray(model.encode_image(x)))
+    print(f"embedded {len(arrays)} image(s) -> {out}")
 
 
 def _add_generate(sub):
@@ -69,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_convert(sub)
     _add_generate(sub)
+    _add_embed(sub)
     _add_demo(sub)
     return parser
 
