@@ -131,3 +131,13 @@ def flat_tensors(state) -> dict[str, np.ndarray]:
     from flax import nnx
 
     return {_key(p): np.asarray(v[...]) for p, v in nnx.to_flat_state(state)}
+
+
+def read_typed_model_dir(path, kind: str, config_cls):
+    """``read_model_dir`` + ``config_cls.from_dict``; a config that does not parse is a CheckpointError."""
+    cfg_dict, tensors, source = read_model_dir(path, kind)
+    try:
+        cfg = config_cls.from_dict(cfg_dict)
+    except (TypeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{path}: bad {kind} config ({e})") from None
+    return cfg, tensors, source

@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from ...errors import CheckpointError, InputError
-from ...model_dir import expected_shapes_of, flat_tensors, read_model_dir, save_model_dir, split_filled
+from ...errors import InputError
+from ...model_dir import expected_shapes_of, flat_tensors, read_typed_model_dir, save_model_dir, split_filled
 from ...validation import check_array
 from .model import CLIP, CLIPConfig
 
@@ -53,11 +53,7 @@ class CLIPModel:
 
     @classmethod
     def load(cls, path, dtype: str = "float32") -> "CLIPModel":
-        cfg_dict, tensors, source = read_model_dir(path, KIND)
-        try:
-            cfg = CLIPConfig.from_dict(cfg_dict)
-        except (TypeError, ValueError) as e:
-            raise CheckpointError(f"{path}: bad CLIP config ({e})") from None
+        cfg, tensors, source = read_typed_model_dir(path, KIND, CLIPConfig)
         return cls(cfg, tensors, source, dtype)
 
     def save(self, path, overwrite: bool = False):

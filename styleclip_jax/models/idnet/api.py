@@ -7,8 +7,8 @@ import functools
 import jax
 from flax import nnx
 
-from ...errors import CheckpointError, InputError
-from ...model_dir import expected_shapes_of, flat_tensors, read_model_dir, save_model_dir, split_filled
+from ...errors import InputError
+from ...model_dir import expected_shapes_of, flat_tensors, read_typed_model_dir, save_model_dir, split_filled
 from ...validation import check_array
 from .id_loss import id_loss
 from .model import IDNetConfig, IRSE
@@ -43,11 +43,7 @@ class IDNet:
 
     @classmethod
     def load(cls, path) -> "IDNet":
-        cfg_dict, tensors, source = read_model_dir(path, KIND)
-        try:
-            cfg = IDNetConfig.from_dict(cfg_dict)
-        except (TypeError, ValueError, KeyError) as e:
-            raise CheckpointError(f"{path}: bad ID-net config ({e})") from None
+        cfg, tensors, source = read_typed_model_dir(path, KIND, IDNetConfig)
         return cls(cfg, tensors, source)
 
     def save(self, path, overwrite: bool = False):

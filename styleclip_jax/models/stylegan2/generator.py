@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from ...errors import CheckpointError, InputError
-from ...model_dir import expected_shapes_of, flat_tensors, read_model_dir, save_model_dir, split_filled
+from ...errors import InputError
+from ...model_dir import expected_shapes_of, flat_tensors, read_typed_model_dir, save_model_dir, split_filled
 from ...validation import check_array
 from .config import GeneratorConfig
 from .network import NOISE_MODES, Generator
@@ -71,11 +71,7 @@ class StyleGAN2:
     # ---- construction / persistence -------------------------------------------------------
     @classmethod
     def load(cls, path) -> "StyleGAN2":
-        cfg_dict, tensors, source = read_model_dir(path, KIND)
-        try:
-            cfg = GeneratorConfig.from_dict(cfg_dict)
-        except (TypeError, ValueError, KeyError) as e:
-            raise CheckpointError(f"{path}: bad generator config ({e})") from None
+        cfg, tensors, source = read_typed_model_dir(path, KIND, GeneratorConfig)
         return cls(cfg, tensors, source)
 
     def save(self, path, overwrite: bool = False):
