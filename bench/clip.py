@@ -14,15 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from styleclip_jax.models.clip import CLIPConfig, CLIPModel, loss_images, tokenize
-from styleclip_jax.models.clip.api import clip_expected_shapes
-
-
-def random_clip(dtype: str) -> CLIPModel:
-    cfg = CLIPConfig.vit_b_32()
-    rng = np.random.default_rng(0)
-    tensors = {k: (rng.standard_normal(s, dtype=np.float32) * 0.02) for k, s in clip_expected_shapes(cfg).items()}
-    return CLIPModel(cfg, tensors, dtype=dtype)
+from styleclip_jax.models.clip import loss_images, tokenize
+from styleclip_jax.models.clip.random_init import random_clip
 
 
 def timed(fn, repeats):
@@ -45,7 +38,7 @@ def main():
     a = ap.parse_args()
     dev = jax.devices()[0]
     print(f"device: {dev.platform} ({dev.device_kind}), jax {jax.__version__}, CLIP ViT-B/32 {a.dtype}")
-    m = random_clip(a.dtype)
+    m = random_clip(dtype=a.dtype)
     print(f"{'what':>6} {'batch':>5} {'first s':>8} {'best s':>8} {'per s':>8}")
     for b in map(int, a.batches.split(",")):
         imgs = np.random.default_rng(1).standard_normal((b, 224, 224, 3)).astype(np.float32)

@@ -104,3 +104,25 @@ def test_convert_clip_idnet_and_embed(tmp_path, golden_dir):
     assert main(["convert", "idnet", str(golden_dir / "irse50_tiny.pth"), str(tmp_path / "idnet")]) == 0
     assert (tmp_path / "idnet" / "model.safetensors").exists()
     assert main(["convert", "idnet", str(golden_dir / "clip_tiny_openai.pt"), str(tmp_path / "idnet2")]) == 2
+
+
+def test_edit_optimize(tmp_path, gen_dir, golden_dir):
+    assert main(["convert", "clip", str(golden_dir / "clip_tiny_openai.pt"), str(tmp_path / "clip")]) == 0
+    o = np.load(golden_dir / "optimization_tiny.npz")
+    lat = tmp_path / "lat.npz"
+    np.savez(lat, wplus=o["latent_init"])
+    out = tmp_path / "opt"
+    args = ["edit", "optimize", "--generator", str(gen_dir), "--clip", str(tmp_path / "clip"), "--text",
+            str(o["description"]), "--latents", str(lat), "--steps", "30", "--snapshot-every", "10", "--gif",
+            "--out", str(out)]
+    assert main(args) == 0
+    r = np.load(out / "result.npz")
+    np.testing.assert_allclose(r["wplus"][0], o["latents_all"][30], atol=2e-2)
+    np.testing.assert_allclose(r["loss_loss"][:, 0], o["loss_per_step"], atol=1e-3)
+    assert r["wplus_snapshots"].shape == (3, 1, 10, 64)
+    assert Image.open(out / "before_after.png").size == (2 * 66 + 2, 66 + 2)
+    assert Image.open(out / "trajectory.gif").n_frames == 4 and len(list((out / "frames").iterdir())) == 4
+    assert main(args) == 2                                    # refuses to overwrite
+    bad = ["edit", "optimize", "--generator", str(gen_dir), "--clip", str(tmp_path / "clip"), "--text", "",
+           "--seeds", "0", "--steps", "2", "--out", str(tmp_path / "x")]
+    assert main(bad) == 2 and not (tmp_path / "x").exists()

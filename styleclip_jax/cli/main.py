@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_convert(sub)
     _add_generate(sub)
     _add_embed(sub)
+    from .edit import add_edit
+
+    add_edit(sub)
     _add_demo(sub)
     return parser
 

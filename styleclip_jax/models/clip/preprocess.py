@@ -95,8 +95,12 @@ def preprocess_jax(images: jax.Array, size: int = CLIP_SIZE, value_range=(-1.0, 
 
 
 def clip_loss(clip_module, images: jax.Array, text_features: jax.Array, normalize: bool = False) -> jax.Array:
-    """StyleCLIP's CLIPLoss per image: 1 − cos(E_img(loss_images(x)), text_features); shape (B,)."""
+    """StyleCLIP's CLIPLoss per image: 1 − logits/100 = 1 − exp(logit_scale)·cos/100; shape (B,).
+
+    ``text_features`` (B, E) or (E,) are paired with the images row by row.
+    """
     from .model import normalize as l2n
 
     fi = l2n(clip_module.encode_image(loss_images(images, normalize)))
-    return 1.0 - jnp.sum(fi * l2n(text_features), axis=-1)
+    cos = jnp.sum(fi * l2n(text_features), axis=-1)
+    return 1.0 - jnp.exp(clip_module.logit_scale[...]) * cos / 100.0

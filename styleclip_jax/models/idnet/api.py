@@ -59,13 +59,13 @@ class IDNet:
         return _embed(self.graphdef, self.state, check_array(images, "images", (None, s, s, 3)))
 
     def loss(self, x_hat, x) -> jax.Array:
-        """StyleCLIP ID loss between generator outputs (B, S, S, 3), S >= 224."""
+        """StyleCLIP ID loss between generator outputs (B, S, S, 3) (pooled to 256 first, as upstream)."""
         x_hat = check_array(x_hat, "x_hat", (None, None, None, 3))
         x = check_array(x, "x", (None, None, None, 3))
         if x_hat.shape != x.shape:
             raise InputError(f"x_hat {x_hat.shape} and x {x.shape} must have the same shape")
-        if x.shape[1] != x.shape[2] or x.shape[1] < 224:
-            raise InputError(f"ID loss needs square images of side >= 224 (upstream crops 35:223), got {x.shape}")
+        if x.shape[1] != x.shape[2]:
+            raise InputError(f"ID loss needs square images, got {x.shape}")
         return _loss(self.graphdef, self.state, x_hat, x)
 
 

@@ -1,0 +1,213 @@
+"""Method A: text-driven latent optimisation (StyleCLIP ``optimization/run_optimization.py``).
+
+Minimise, per (latent, prompt) pair,
+    L = CLIPLoss(G(w), t) + λ_L2 · Σ (w − w₀)² + λ_ID · IDLoss(G(w), G(w₀))
+with Adam (β 0.9/0.999, eps 1e-8) and upstream's learning-rate ramp (0 at step 0, linear warm-up
+over the first 5 %, flat, cosine ramp-down over the last 25 %). W+ mode optimises (B, L, D)
+latents; StyleSpace mode optimises the non-toRGB style codes (toRGB codes stay fixed).
+
+Every pair is independent (per-sample losses are summed, Adam is element-wise), so a batch of
+pairs gives the same result as separate runs. The whole loop is one compiled ``lax.scan``;
+snapshots every k steps come out of the scan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from ..errors import InputError
+from ..models.clip.preprocess import clip_loss
+from ..models.idnet.id_loss import id_loss
+
+SPACES = ("w+", "s")
+MODES = ("edit", "free_generation")
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizeConfig:
+    """Upstream defaults: 300 steps, lr 0.1, λ_L2 0.008, λ_ID 0 (the Colab uses 0.005)."""
+
+    steps: int = 300
+    lr: float = 0.1
+    l2_lambda: float = 0.008
+    id_lambda: float = 0.0
+    space: str = "w+"
+    mode: str = "edit"
+    snapshot_every: int = 0
+    lr_rampup: float = 0.05
+    lr_rampdown: float = 0.25
+
+    def __post_init__(self):
+        if self.steps < 1:
+            raise InputError(f"steps must be >= 1, got {self.steps}")
+        if self.space not in SPACES:
+            raise InputError(f"space must be one of {SPACES}, got {self.space!r}")
+        if self.mode not in MODES:
+            raise InputError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.snapshot_every < 0:
+            raise InputError("snapshot_every must be >= 0")
+        for name in ("lr", "l2_lambda", "id_lambda"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0):
+                raise InputError(f"{name} must be a finite number >= 0, got {v}")
+
+
+def lr_ramp(t, rampdown: float = 0.25, rampup: float = 0.05):
+    """Upstream ``get_lr`` factor at t = step / steps."""
+    r = jnp.minimum(1.0, (1.0 - t) / rampdown)
+    r = 0.5 - 0.5 * jnp.cos(r * jnp.pi)
+    return r * jnp.minimum(1.0, t / rampup)
+
+
+def lr_schedule(cfg: OptimizeConfig):
+    return lambda count: cfg.lr * lr_ramp(count / cfg.steps, cfg.lr_rampdown, cfg.lr_rampup)
+
+
+class TorchAdamState(NamedTuple):
+    count: jax.Array
+    mu: Any
+    nu: Any
+
+
+def torch_adam(learning_rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> optax.GradientTransformation:
+    """Adam in torch's operation order, as an optax transformation.
+
+    Mathematically ``optax.adam``; numerically it follows ``torch.optim.Adam`` (lerp for the first
+    moment, ``sqrt(v) / sqrt(bc2) + eps``, ``lr / bc1`` applied last). Latent optimisation is
+    chaotic on some generators: optax's rounding (7e-7 per step on the golden run vs 1.2e-7
+    here) was amplified to 2e-4 within 5 steps. ``learning_rate(count)`` is called with the
+    0-based step.
+    """
+    def init(params):
+        z = jax.tree.map(jnp.zeros_like, params)
+        return TorchAdamState(jnp.zeros((), jnp.int32), z, jax.tree.map(jnp.zeros_like, params))
+
+    def update(grads, state, params=None):
+        del params
+        mu = jax.tree.map(lambda m, g: m + (1.0 - b1) * (g - m), state.mu, grads)
+        nu = jax.tree.map(lambda v, g: v * b2 + (1.0 - b2) * g * g, state.nu, grads)
+        t = (state.count + 1).astype(jnp.float32)
+        step_size = learning_rate(state.count) / (1.0 - b1 ** t)
+        bc2_sqrt = jnp.sqrt(1.0 - b2 ** t)
+        updates = jax.tree.map(lambda m, v: -step_size * (m / (jnp.sqrt(v) / bc2_sqrt + eps)), mu, nu)
+        return updates, TorchAdamState(state.count + 1, mu, nu)
+
+    return optax.GradientTransformation(init, update)
+
+
+def make_optimizer(cfg: OptimizeConfig) -> optax.GradientTransformation:
+    """torch Adam (β 0.9/0.999, eps 1e-8) with the per-step upstream learning rate."""
+    return torch_adam(lr_schedule(cfg), b1=0.9, b2=0.999, eps=1e-8)
+
+
+class Problem(NamedTuple):
+    """Everything fixed during one optimisation (a pytree, so it can be a jit argument)."""
+
+    start: Any            # W+ (B, L, D) or tuple of style codes (B, C_l)
+    text_features: Any    # (B, E) one prompt per pair
+    original: Any         # (B, R, R, 3) G(start), the ID-loss reference
+
+
+def merge_styles(style_layers, manipulable, start) -> list:
+    """Full StyleSpace list: toRGB codes from ``start``, the others from ``manipulable`` in order."""
+    manip = iter(manipulable)
+    return [s if l.is_torgb else next(manip) for l, s in zip(style_layers, start)]
+
+
+def styles_of(gen, params, start, space) -> list:
+    """Full StyleSpace list from the optimised parameters (W+, or the non-toRGB codes)."""
+    if space == "w+":
+        return gen.synthesis.w_to_s(params)
+    return merge_styles(gen.cfg.style_layers, params, start)
+
+
+def initial_params(gen, start, space):
+    if space == "w+":
+        return start
+    return tuple(s for l, s in zip(gen.cfg.style_layers, start) if not l.is_torgb)
+
+
+def per_sample_losses(gen, clip, idnet, cfg: OptimizeConfig, params, problem: Problem) -> dict:
+    """Loss terms per pair (B,), and the images. ``params``: W+ or the non-toRGB style codes."""
+    img = gen.synthesis(styles_of(gen, params, problem.start, cfg.space))
+    c = clip_loss(clip, img, problem.text_features)
+    init = initial_params(gen, problem.start, cfg.space)
+    l2 = sum(jnp.sum(jnp.square(p - p0), axis=tuple(range(1, p.ndim)))
+             for p, p0 in zip(jax.tree.leaves(params), jax.tree.leaves(init)))
+    out = {"clip": c, "l2": l2, "image": img}
+    total = c
+    if cfg.mode == "edit":
+        total = total + cfg.l2_lambda * l2
+        if cfg.id_lambda > 0:
+            if idnet is None:
+                raise InputError("id_lambda > 0 needs an identity network")
+            ids = jax.vmap(lambda a, b: id_loss(idnet, a[None], b[None]))(img, problem.original)
+            out["id"] = ids
+            total = total + cfg.id_lambda * ids
+    out["loss"] = total
+    return out
+
+
+def make_step(graphdefs, cfg: OptimizeConfig, tx):
+    """One optimisation step as a pure function of (states, params, opt_state, problem)."""
+    g_def, c_def, i_def = graphdefs
+
+    def step(states, params, opt_state, problem):
+        g_state, c_state, i_state = states
+        gen, clip = nnx.merge(g_def, g_state), nnx.merge(c_def, c_state)
+        idnet = nnx.merge(i_def, i_state) if i_def is not None else None
+
+        def total(p):
+            terms = per_sample_losses(gen, clip, idnet, cfg, p, problem)
+            return jnp.sum(terms["loss"]), terms
+
+        (_, terms), grads = jax.value_and_grad(total, has_aux=True)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        metrics = {k: v for k, v in terms.items() if k != "image"}
+        return params, opt_state, metrics
+
+    return step
+
+
+def run_loop(step, cfg: OptimizeConfig, states, params, opt_state, problem, progress=None):
+    """All ``cfg.steps`` steps in one compiled program.
+
+    Returns (final params, final opt state, per-step metrics (steps, B), snapshots (n, ...) of
+    the params after every ``snapshot_every`` steps — empty when 0).
+    """
+    def body(carry, _):
+        p, o, i = carry
+        p, o, m = step(states, p, o, problem)
+        if progress is not None:
+            jax.debug.callback(progress, i)
+        return (p, o, i + 1), m
+
+    k = cfg.snapshot_every
+    n_chunks, tail = (cfg.steps // k, cfg.steps % k) if k else (0, cfg.steps)
+
+    def chunk(carry, _):
+        carry, m = jax.lax.scan(body, carry, None, length=k)
+        return carry, (carry[0], m)
+
+    carry = (params, opt_state, jnp.zeros((), jnp.int32))
+    metrics, snaps = [], None
+    if n_chunks:
+        carry, (snaps, m) = jax.lax.scan(chunk, carry, None, length=n_chunks)
+        metrics.append(jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), m))
+    if tail:
+        carry, m = jax.lax.scan(body, carry, None, length=tail)
+        metrics.append(m)
+    metrics = jax.tree.map(lambda *xs: jnp.concatenate(xs), *metrics) if len(metrics) > 1 else metrics[0]
+    return carry[0], carry[1], metrics, snaps
+
+
+__all__ = ["OptimizeConfig", "Problem", "TorchAdamState", "initial_params", "lr_ramp", "lr_schedule",
+           "make_optimizer", "make_step", "merge_styles", "per_sample_losses", "run_loop", "styles_of", "torch_adam"]

@@ -1,0 +1,122 @@
+"""``optimize()``: latent optimisation for many latents × prompts in one compiled program."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from ..errors import InputError
+from ..models.clip.api import CLIPModel
+from ..models.clip.tokenizer import tokenize
+from ..models.idnet.api import IDNet
+from ..models.stylegan2.generator import StyleGAN2
+from .optimization import (OptimizeConfig, Problem, initial_params, make_optimizer, make_step, merge_styles,
+                           run_loop, styles_of)
+
+
+@dataclasses.dataclass
+class OptimizeResult:
+    """Per pair p (latent index ``latent_index[p]``, prompt ``prompts[prompt_index[p]]``).
+
+    ``start`` / ``final``: W+ (P, L, D), or StyleSpace dict {name: (P, C)} in space 's'.
+    ``losses``: {"loss", "clip", "l2"[, "id"]} each (steps, P), value before each update.
+    ``snapshots``: list of codes after every ``snapshot_every`` steps (same form as ``final``).
+    ``images_before`` / ``images_after``: (P, R, R, 3).
+    """
+
+    start: object
+    final: object
+    losses: dict
+    snapshots: list
+    images_before: np.ndarray
+    images_after: np.ndarray
+    latent_index: np.ndarray
+    prompt_index: np.ndarray
+    prompts: list
+    config: OptimizeConfig
+
+
+def start_latents(gen: StyleGAN2, cfg: OptimizeConfig, latents=None, seeds=None, truncation: float = 0.7):
+    """W+ starting points: given latents; seeds at ψ ``truncation`` toward w_avg; or the mean latent."""
+    from ..latents_io import z_from_seeds
+
+    c = gen.config
+    if cfg.mode == "free_generation":
+        if latents is not None or seeds is not None:
+            raise InputError("free_generation starts from the mean latent; do not pass latents or seeds")
+        return np.broadcast_to(gen.w_avg, (1, c.num_ws, c.w_dim)).copy()
+    if (latents is None) == (seeds is None):
+        raise InputError("edit mode needs exactly one of latents (B, L, D) / (B, D) or seeds")
+    if latents is not None:
+        return gen._check_wplus(latents)
+    return np.asarray(gen.mapping(z_from_seeds(seeds, c.z_dim), truncation))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _run(graphdefs, cfg, progress, states, params, problem):
+    tx = make_optimizer(cfg)
+    step = make_step(graphdefs, cfg, tx)
+    return run_loop(step, cfg, states, params, tx.init(params), problem, progress)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _synth(g_def, space, g_state, params, start):
+    gen = nnx.merge(g_def, g_state)
+    return gen.synthesis(styles_of(gen, params, start, space))
+
+
+def optimize(generator: StyleGAN2, clip: CLIPModel, prompts: str | Sequence[str], latents=None, *,
+             seeds=None, idnet: IDNet | None = None, config: OptimizeConfig = OptimizeConfig(),
+             truncation: float = 0.7, progress: Callable[[int], None] | None = None) -> OptimizeResult:
+    """Optimise every latent toward every prompt (pairs in latent-major order).
+
+    Args:
+      latents: W+ (N, L, D) or W (N, D) starting points (edit mode), or None with ``seeds``.
+      prompts: one prompt or a list; each is paired with every latent.
+      idnet: needed when ``config.id_lambda > 0``.
+      progress: optional host callback ``f(step)`` called after each step (e.g. a tqdm update).
+    """
+    cfg = config
+    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+    tokens = tokenize(prompts)                       # raises on empty / too-long prompts
+    if cfg.mode == "edit" and cfg.id_lambda > 0 and idnet is None:
+        raise InputError("--id / id_lambda > 0 needs an identity network (--idnet)")
+    w0 = start_latents(generator, cfg, latents, seeds, truncation)
+    n, p = len(w0), len(prompts)
+    li, pi = np.repeat(np.arange(n), p), np.tile(np.arange(p), n)
+    w_pairs = w0[li]
+    tf = np.asarray(clip.encode_text(tokens))[pi]
+    g_state = generator.state
+    if cfg.space == "w+":
+        start = jnp.asarray(w_pairs)
+    else:
+        start = tuple(generator.w_to_s(w_pairs).values())
+    params0 = initial_params(generator.module(), start, cfg.space)
+    original = _synth(generator.graphdef, cfg.space, g_state, params0, start)
+    use_id = cfg.mode == "edit" and cfg.id_lambda > 0
+    graphdefs = (generator.graphdef, clip.graphdef, idnet.graphdef if use_id else None)
+    states = (g_state, clip.state, idnet.state if use_id else None)
+    problem = Problem(start=start, text_features=jnp.asarray(tf), original=original)
+    final, _, metrics, snaps = _run(graphdefs, cfg, progress, states, params0, problem)
+    after = _synth(generator.graphdef, cfg.space, g_state, final, start)
+
+    def as_codes(params):
+        if cfg.space == "w+":
+            return np.asarray(params)
+        layers = generator.config.style_layers
+        return {l.name: np.asarray(s) for l, s in zip(layers, merge_styles(layers, params, start))}
+
+    snapshots = []
+    if snaps is not None:
+        for k in range(len(jax.tree.leaves(snaps)[0])):
+            snapshots.append(as_codes(jax.tree.map(lambda x: x[k], snaps)))
+    return OptimizeResult(start=as_codes(params0), final=as_codes(final),
+                          losses={k: np.asarray(v) for k, v in metrics.items()}, snapshots=snapshots,
+                          images_before=np.asarray(original), images_after=np.asarray(after),
+                          latent_index=li, prompt_index=pi, prompts=prompts, config=cfg)
