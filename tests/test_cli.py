@@ -126,3 +126,30 @@ def test_edit_optimize(tmp_path, gen_dir, golden_dir):
     bad = ["edit", "optimize", "--generator", str(gen_dir), "--clip", str(tmp_path / "clip"), "--text", "",
            "--seeds", "0", "--steps", "2", "--out", str(tmp_path / "x")]
     assert main(bad) == 2 and not (tmp_path / "x").exists()
+
+
+def test_mapper_convert_and_apply(tmp_path, golden_dir):
+    import json
+
+    from styleclip_jax import GeneratorConfig
+    from styleclip_jax.models.stylegan2.random_init import random_generator
+
+    assert main(["convert", "mapper", str(golden_dir / "mapper_tiny.pt"), str(tmp_path / "m")]) == 0
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["kind"] == "mapper"
+    # the tiny golden generator has 10 W+ rows: apply must refuse it; a narrow random 1024 generator
+    # (18 rows x 512, 4 channels per layer) takes the real-size mapper
+    assert main(["convert", "generator", str(golden_dir / "rosinality_tiny.pt"), str(tmp_path / "g")]) == 0
+    d = np.load(golden_dir / "mapper_tiny.npz")
+    np.savez(tmp_path / "w.npz", wplus=d["w"])
+    assert main(["mapper", "apply", "--mapper", str(tmp_path / "m"), "--generator", str(tmp_path / "g"),
+                 "--latents", str(tmp_path / "w.npz"), "--out", str(tmp_path / "x.npz")]) == 2
+    cfg = GeneratorConfig.rosinality(1024, style_dim=512, n_mlp=1, channels={r: 4 for r in (4, 8, 16, 32, 64, 128, 256, 512, 1024)})
+    random_generator(cfg).save(tmp_path / "g1024")
+    out = tmp_path / "edit.npz"
+    assert main(["mapper", "apply", "--mapper", str(tmp_path / "m"), "--generator", str(tmp_path / "g1024"),
+                 "--latents", str(tmp_path / "w.npz"), "--alpha", "0", "1", "--out", str(out)]) == 0
+    r = np.load(out)
+    assert r["images"].shape == (4, 1024, 1024, 3)
+    np.testing.assert_allclose(r["wplus"][0], d["w"][0], atol=0)
+    np.testing.assert_allclose(r["wplus"][1], d["w_hat"][0], atol=1e-5)
+    np.testing.assert_allclose(r["wplus"][3], d["w_hat"][1], atol=1e-5)

@@ -28,6 +28,12 @@ def _add_convert(sub):
     i.add_argument("out_dir")
     i.add_argument("--overwrite", action="store_true")
     i.set_defaults(func=_run_convert_idnet)
+    m = csub.add_parser("mapper", help="StyleCLIP mapper .pt (optionally also its decoder.* generator)")
+    m.add_argument("input")
+    m.add_argument("out_dir")
+    m.add_argument("--generator-out", default=None, help="also convert the embedded decoder.* generator here")
+    m.add_argument("--overwrite", action="store_true")
+    m.set_defaults(func=_run_convert_mapper)
 
 
 def _run_convert_generator(args):
@@ -54,6 +60,68 @@ def _run_convert_idnet(args):
 
     n = convert_idnet(args.input, args.out_dir, overwrite=args.overwrite)
     print(f"converted IR-SE identity net: {len(n.config.units)} units, {n.config.embed_dim}-d embedding -> {args.out_dir}")
+
+
+def _run_convert_mapper(args):
+    from convert_weights.mapper import convert_mapper
+
+    m, g = convert_mapper(args.input, args.out_dir, generator_out=args.generator_out, overwrite=args.overwrite)
+    c = m.config
+    parts = [n for n in ("coarse", "medium", "fine") if getattr(c, n)] if c.kind == "levels" else [c.kind]
+    print(f"converted {c.kind} mapper ({'+'.join(parts)}; {m.source.get('description', '')!r}) -> {args.out_dir}"
+          + (f"; generator -> {args.generator_out}" if g is not None else ""))
+
+
+def _add_mapper(sub):
+    p = sub.add_parser("mapper", help="latent mappers (StyleCLIP method B)")
+    msub = p.add_subparsers(dest="action", required=True)
+    a = msub.add_parser("apply", help="apply a mapper with strength alpha: w + alpha * 0.1 * M(w)")
+    a.add_argument("--mapper", required=True)
+    a.add_argument("--generator", required=True)
+    src = a.add_mutually_exclusive_group(required=True)
+    src.add_argument("--latents", help=".npz with wplus (B,L,D) or w (B,D)")
+    src.add_argument("--seeds")
+    a.add_argument("--truncation", type=float, default=1.0, help="for --seeds (upstream mappers use 1)")
+    a.add_argument("--alpha", type=float, nargs="+", default=[1.0], help="one or more strengths (grid columns)")
+    a.add_argument("--batch-size", type=int, default=8)
+    a.add_argument("--out", required=True, help=".png grid (input | alphas…) or .npz (images, wplus)")
+    a.add_argument("--overwrite", action="store_true")
+    a.set_defaults(func=_run_mapper_apply)
+
+
+def _run_mapper_apply(args):
+    import numpy as np
+
+    from ..latents_io import check_output_path, parse_seeds, read_latents, write_npz, z_from_seeds
+    from ..models.mapper_api import load_mapper
+    from ..models.stylegan2 import load_generator
+    from ..utils.images import make_grid, save_png, to_uint8
+
+    out = check_output_path(args.out, args.overwrite)
+    mapper, gen = load_mapper(args.mapper), load_generator(args.generator)
+    if mapper.config.kind == "stylespace":
+        raise InputError("mapper apply handles W+ mappers; this one is a StyleSpace mapper")
+    if (mapper.config.num_ws, mapper.config.latent_dim) != (gen.config.num_ws, gen.config.w_dim):
+        raise InputError(f"mapper expects W+ ({mapper.config.num_ws}, {mapper.config.latent_dim}) but the generator "
+                         f"uses ({gen.config.num_ws}, {gen.config.w_dim})")
+    if args.seeds:
+        w = np.asarray(gen.mapping(z_from_seeds(parse_seeds(args.seeds), gen.config.z_dim), args.truncation))
+    else:
+        kind, w = read_latents(args.latents, gen.config)
+        if kind not in ("wplus", "w"):
+            raise InputError(f"{args.latents}: mapper apply needs 'wplus' or 'w' latents, got {kind!r}")
+        w = gen._check_wplus(w)
+    edited = np.stack([np.asarray(mapper.apply(w, a)) for a in args.alpha], axis=1)      # (B, A, L, D)
+    flat = edited.reshape(-1, *w.shape[1:])
+    imgs = np.concatenate([np.asarray(gen.synthesis(flat[i:i + args.batch_size]))
+                           for i in range(0, len(flat), args.batch_size)])
+    if out.suffix == ".png":
+        src = np.asarray(gen.synthesis(w))
+        grid = np.concatenate([src[:, None], imgs.reshape(len(w), len(args.alpha), *imgs.shape[1:])], axis=1)
+        save_png(out, make_grid(to_uint8(grid.reshape(-1, *imgs.shape[1:])), nrow=len(args.alpha) + 1))
+    else:
+        write_npz(out, imgs, flat, alpha=np.repeat(np.asarray(args.alpha, np.float32)[None], len(w), 0).reshape(-1))
+    print(f"applied mapper to {len(w)} latent(s) at alpha {args.alpha} -> {out}")
 
 
 def _add_embed(sub):
@@ -141,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .edit import add_edit
 
     add_edit(sub)
+    _add_mapper(sub)
     _add_demo(sub)
     return parser
 

@@ -1,0 +1,55 @@
+"""The public latent-mapper handle: ``load_mapper(dir)`` and ``apply(wplus, alpha)``."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from ..errors import InputError
+from ..model_dir import flat_tensors, read_typed_model_dir, save_model_dir, split_filled
+from ..validation import check_array
+from .mapper import LatentMapper, MapperConfig
+
+KIND = "mapper"
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _edit(graphdef, state, w, alpha):
+    return nnx.merge(graphdef, state).edit(w, alpha)
+
+
+class LatentMapperModel:
+    def __init__(self, config: MapperConfig, tensors, source=None):
+        self.config, self.source = config, dict(source or {})
+        self.graphdef, self.state = split_filled(nnx.eval_shape(lambda: LatentMapper(config)), tensors,
+                                                 "mapper weights")
+
+    @classmethod
+    def load(cls, path) -> "LatentMapperModel":
+        return cls(*read_typed_model_dir(path, KIND, MapperConfig))
+
+    def save(self, path, overwrite: bool = False):
+        return save_model_dir(path, KIND, self.config.to_dict(), flat_tensors(self.state), self.source,
+                              overwrite=overwrite)
+
+    def module(self) -> LatentMapper:
+        return nnx.merge(self.graphdef, self.state)
+
+    def apply(self, wplus, alpha=1.0) -> jax.Array:
+        """W+ (B, L, D) -> edited W+ = w + α·0.1·M(w); ``alpha`` scalar or (B,)."""
+        c = self.config
+        if c.kind == "stylespace":
+            raise InputError("this is a StyleSpace mapper; apply it to StyleSpace codes with .module().edit")
+        w = check_array(wplus, "wplus", (None, c.num_ws, c.latent_dim))
+        a = np.asarray(alpha, np.float32)
+        if a.ndim > 1 or (a.ndim == 1 and a.shape[0] != w.shape[0]) or not np.all(np.isfinite(a)):
+            raise InputError(f"alpha must be a finite scalar or one value per latent ({w.shape[0]}), got {a.shape}")
+        return _edit(self.graphdef, self.state, w, jnp.asarray(a))
+
+
+def load_mapper(path) -> LatentMapperModel:
+    return LatentMapperModel.load(path)
