@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from ..config_utils import known_fields
+
 from .stylegan2.network import FullyConnected
 from .stylegan2.ops import normalize_2nd_moment
 
@@ -65,10 +67,7 @@ class MapperConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "MapperConfig":
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown mapper config fields: {sorted(unknown)}")
-        d = dict(d)
+        d = known_fields(cls, d, "mapper")
         d["style_widths"] = tuple(int(x) for x in d.get("style_widths", ()))
         return cls(**d)
 

@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from ...config_utils import known_fields
+
 ACTIVATIONS = ("quick_gelu", "gelu")
 
 
@@ -53,10 +55,7 @@ class CLIPConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "CLIPConfig":
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown CLIP config fields: {sorted(unknown)}")
-        return cls(**d)
+        return cls(**known_fields(cls, d, "CLIP"))
 
     @classmethod
     def vit_b_32(cls) -> "CLIPConfig":

@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from ...config_utils import known_fields
+
 BN_EPS = 1e-5
 
 
@@ -43,10 +45,7 @@ class IDNetConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "IDNetConfig":
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown ID-net config fields: {sorted(unknown)}")
-        d = dict(d)
+        d = known_fields(cls, d, "ID-net")
         d["units"] = tuple(tuple(int(x) for x in u) for u in d["units"])
         return cls(**d)
 

@@ -10,6 +10,8 @@ import dataclasses
 import math
 from typing import Any, Mapping
 
+from ...config_utils import known_fields
+
 SOURCES = ("rosinality", "stylegan2-ada", "random")
 
 
@@ -134,11 +136,7 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "GeneratorConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown generator config fields: {sorted(unknown)}")
-        d = dict(d)
+        d = known_fields(cls, d, "generator")
         d["mapping_dims"] = tuple(int(x) for x in d["mapping_dims"])
         chans = d["channels"]
         if isinstance(chans, Mapping):
