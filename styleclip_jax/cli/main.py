@@ -110,7 +110,7 @@ def _run_mapper_apply(args):
         kind, w = read_latents(args.latents, gen.config)
         if kind not in ("wplus", "w"):
             raise InputError(f"{args.latents}: mapper apply needs 'wplus' or 'w' latents, got {kind!r}")
-        w = gen._check_wplus(w)
+        w = gen.as_wplus(w)
     edited = np.stack([np.asarray(mapper.apply(w, a)) for a in args.alpha], axis=1)      # (B, A, L, D)
     flat = edited.reshape(-1, *w.shape[1:])
     imgs = np.concatenate([np.asarray(gen.synthesis(flat[i:i + args.batch_size]))

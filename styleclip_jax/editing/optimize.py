@@ -54,7 +54,7 @@ def start_latents(gen: StyleGAN2, cfg: OptimizeConfig, latents=None, seeds=None,
     if (latents is None) == (seeds is None):
         raise InputError("edit mode needs exactly one of latents (B, L, D) / (B, D) or seeds")
     if latents is not None:
-        return gen._check_wplus(latents)
+        return gen.as_wplus(latents)
     return np.asarray(gen.mapping(z_from_seeds(seeds, c.z_dim), truncation))
 
 

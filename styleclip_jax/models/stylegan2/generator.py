@@ -99,7 +99,7 @@ class StyleGAN2:
 
     def w_to_s(self, wplus) -> dict[str, jax.Array]:
         """W+ (B, num_ws, w_dim) -> StyleSpace ``{name: (B, C_l)}``."""
-        wplus = self._check_wplus(wplus)
+        wplus = self.as_wplus(wplus)
         return dict(zip(self.config.style_names, _w_to_s(self.graphdef, self.state, wplus)))
 
     def synthesis(self, wplus, noise_mode: str = "const", key: jax.Array | None = None) -> jax.Array:
@@ -108,7 +108,7 @@ class StyleGAN2:
 
     def generate(self, wplus, noise_mode: str = "const", key: jax.Array | None = None):
         """W+ or W -> (image (B,R,R,3), {"wplus": (B,L,D), "s": {name: (B,C)}})."""
-        wplus = self._check_wplus(wplus)
+        wplus = self.as_wplus(wplus)
         key = self._check_noise(noise_mode, key)
         img, extra = _generate(self.graphdef, self.state, wplus, key, noise_mode=noise_mode)
         return img, {"wplus": extra["wplus"], "s": dict(zip(self.config.style_names, extra["s"]))}
@@ -138,7 +138,8 @@ class StyleGAN2:
         return jnp.mean(_map(self.graphdef, self.state, z, jnp.float32(1.0), cutoff=None)[:, 0], axis=0)
 
     # ---- helpers -------------------------------------------------------------------------
-    def _check_wplus(self, wplus) -> np.ndarray:
+    def as_wplus(self, wplus) -> np.ndarray:
+        """Checked float32 W+ (B, num_ws, w_dim) from W+ or W (B, w_dim, repeated over rows)."""
         cfg = self.config
         w = np.asarray(wplus)
         if w.ndim == 2:
