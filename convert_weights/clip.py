@@ -16,8 +16,9 @@ import numpy as np
 from styleclip_jax.errors import CheckpointError
 from styleclip_jax.models.clip.api import CLIPModel, clip_expected_shapes
 from styleclip_jax.models.clip.model import CLIPConfig
-from styleclip_jax.model_dir import check_flat_against
+from styleclip_jax.model_dir import check_flat_against, refuse_nonempty_dir
 
+from .keys import KeyTracker
 from .torch_pickle import TorchModuleRecord, file_sha256, load_checkpoint
 
 OPENAI_SCALARS = ("input_resolution", "context_length", "vocab_size")
@@ -62,10 +63,8 @@ def openai_config(sd: Mapping[str, np.ndarray], what: str, vision_heads: int | N
 
 def openai_to_ours(sd: Mapping[str, np.ndarray], cfg: CLIPConfig, what: str) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
-    used = set()
     for k, v in sd.items():
         if k in OPENAI_SCALARS:
-            used.add(k)
             continue
         v = _f32(v)
         nk = k
@@ -80,7 +79,6 @@ def openai_to_ours(sd: Mapping[str, np.ndarray], cfg: CLIPConfig, what: str) -> 
         elif k == "token_embedding.weight":
             nk = "token_embedding"
         out[nk] = v
-        used.add(k)
     check_flat_against(clip_expected_shapes(cfg), out, f"{what}: converted CLIP")
     return out
 
@@ -135,14 +133,8 @@ def hf_config(cfg: Mapping[str, Any], what: str) -> CLIPConfig:
 
 
 def hf_to_ours(sd: Mapping[str, np.ndarray], cfg: CLIPConfig, what: str) -> dict[str, np.ndarray]:
-    sd = {k: v for k, v in sd.items() if not k.endswith("position_ids")}
-    used, out = set(), {}
-
-    def take(k):
-        if k not in sd:
-            raise CheckpointError(f"{what}: missing key {k!r}")
-        used.add(k)
-        return _f32(sd[k])
+    t = KeyTracker({k: v for k, v in sd.items() if not k.endswith("position_ids")}, what)
+    take, out = t.take, {}
 
     def tower(src, dst, layers):
         for i in range(layers):
@@ -172,9 +164,7 @@ def hf_to_ours(sd: Mapping[str, np.ndarray], cfg: CLIPConfig, what: str) -> dict
         out[f"visual.{b}.weight"], out[f"visual.{b}.bias"] = take(f"vision_model.{a}.weight"), take(f"vision_model.{a}.bias")
     tower("vision_model", "visual.transformer", cfg.vision_layers)
     out["visual.proj"] = take("visual_projection.weight").T
-    unused = sorted(set(sd) - used)
-    if unused:
-        raise CheckpointError(f"{what}: unused keys {unused[:20]}")
+    t.check_unused()
     check_flat_against(clip_expected_shapes(cfg), out, f"{what}: converted CLIP")
     return out
 
@@ -201,8 +191,7 @@ def convert_clip(src: str | os.PathLike, out_dir: str | os.PathLike | None = Non
                  vision_heads: int | None = None, text_heads: int | None = None) -> CLIPModel:
     """Convert an HF CLIP folder (config.json + weights), or an OpenAI ``.pt`` (TorchScript or state dict)."""
     src = Path(src)
-    if out_dir is not None and Path(out_dir).exists() and any(Path(out_dir).iterdir()) and not overwrite:
-        raise FileExistsError(f"{out_dir} exists and is not empty; pass --overwrite to replace it")
+    refuse_nonempty_dir(out_dir, overwrite)      # before the (slow) conversion
     if src.is_dir():
         cfg_path = src / "config.json"
         if not cfg_path.exists():

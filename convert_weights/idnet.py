@@ -9,10 +9,11 @@ from typing import Mapping
 import numpy as np
 
 from styleclip_jax.errors import CheckpointError
-from styleclip_jax.model_dir import check_flat_against
+from styleclip_jax.model_dir import check_flat_against, refuse_nonempty_dir
 from styleclip_jax.models.idnet.api import IDNet, idnet_expected_shapes
 from styleclip_jax.models.idnet.model import IDNetConfig
 
+from .keys import KeyTracker
 from .torch_pickle import file_sha256, load_checkpoint
 
 BN = ("weight", "bias", "running_mean", "running_var")
@@ -40,14 +41,8 @@ def idnet_config(sd: Mapping[str, np.ndarray], what: str) -> IDNetConfig:
 
 
 def idnet_to_ours(sd: Mapping[str, np.ndarray], cfg: IDNetConfig, what: str) -> dict[str, np.ndarray]:
-    sd = {k: v for k, v in sd.items() if not k.endswith("num_batches_tracked")}
-    used, out = set(), {}
-
-    def take(k):
-        if k not in sd:
-            raise CheckpointError(f"{what}: missing key {k!r}")
-        used.add(k)
-        return np.asarray(sd[k], np.float32)
+    t = KeyTracker({k: v for k, v in sd.items() if not k.endswith("num_batches_tracked")}, what)
+    take, out = t.take, {}
 
     conv = lambda k: take(k).transpose(2, 3, 1, 0)  # noqa: E731  OIHW -> HWIO
 
@@ -74,17 +69,14 @@ def idnet_to_ours(sd: Mapping[str, np.ndarray], cfg: IDNetConfig, what: str) -> 
     out["head_linear_kernel"] = take("output_layer.3.weight").T
     out["head_linear_bias"] = take("output_layer.3.bias")
     bn("output_layer.4", "head_bn1d")
-    unused = sorted(set(sd) - used)
-    if unused:
-        raise CheckpointError(f"{what}: unused keys {unused[:20]}")
+    t.check_unused()
     check_flat_against(idnet_expected_shapes(cfg), out, f"{what}: converted ID net")
     return out
 
 
 def convert_idnet(src: str | os.PathLike, out_dir: str | os.PathLike | None = None, overwrite: bool = False) -> IDNet:
     src = Path(src)
-    if out_dir is not None and Path(out_dir).exists() and any(Path(out_dir).iterdir()) and not overwrite:
-        raise FileExistsError(f"{out_dir} exists and is not empty; pass --overwrite to replace it")
+    refuse_nonempty_dir(out_dir, overwrite)      # before the (slow) conversion
     obj = load_checkpoint(src)
     if isinstance(obj, Mapping) and "state_dict" in obj:
         obj = obj["state_dict"]

@@ -14,8 +14,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from styleclip_jax.errors import CheckpointError
-from styleclip_jax.model_dir import check_flat_against
+from styleclip_jax.model_dir import check_flat_against, refuse_nonempty_dir
 
+from .keys import KeyTracker
 from .torch_pickle import file_sha256, load_checkpoint
 
 _LEVEL_NAMES = {"course_mapping": "coarse", "medium_mapping": "medium", "fine_mapping": "fine"}
@@ -49,7 +50,8 @@ def mapper_to_ours(sd: Mapping[str, np.ndarray], cfg, idx, what: str) -> dict[st
     from styleclip_jax.model_dir import expected_shapes_of
     from flax import nnx
 
-    out, used = {}, set()
+    t = KeyTracker(sd, what)
+    out = {}
     if cfg.kind == "levels":
         groups = [(src, lvl) for src, lvl in _LEVEL_NAMES.items() if getattr(cfg, lvl)]
     elif cfg.kind == "single":
@@ -59,15 +61,9 @@ def mapper_to_ours(sd: Mapping[str, np.ndarray], cfg, idx, what: str) -> dict[st
     for src, dst in groups:
         for layer in range(cfg.n_layers):
             for p in ("weight", "bias"):
-                k = f"mapper.{src}.mapping.{layer + 1}.{p}"
-                if k not in sd:
-                    raise CheckpointError(f"{what}: missing key {k!r}")
-                used.add(k)
-                v = np.asarray(sd[k], np.float32)
+                v = t.take(f"mapper.{src}.mapping.{layer + 1}.{p}")
                 out[f"{dst}.layers.{layer}.{p}"] = v.T if p == "weight" else v
-    unused = sorted(k for k in sd if k.startswith("mapper.") and k not in used)
-    if unused:
-        raise CheckpointError(f"{what}: unused keys {unused[:20]}")
+    t.check_unused(prefix="mapper.")      # decoder.* (the generator) is converted separately
     check_flat_against(expected_shapes_of(nnx.eval_shape(lambda: LatentMapper(cfg))), out, f"{what}: converted mapper")
     return out
 
@@ -79,8 +75,7 @@ def convert_mapper(src: str | os.PathLike, out_dir: str | os.PathLike | None = N
 
     src = Path(src)
     for d in (out_dir, generator_out):
-        if d is not None and Path(d).exists() and any(Path(d).iterdir()) and not overwrite:
-            raise FileExistsError(f"{d} exists and is not empty; pass --overwrite to replace it")
+        refuse_nonempty_dir(d, overwrite)
     ck = load_checkpoint(src)
     if not isinstance(ck, Mapping) or not isinstance(ck.get("state_dict"), Mapping):
         raise CheckpointError(f"{src}: expected a StyleCLIP mapper checkpoint {{'state_dict', 'opts'}}")

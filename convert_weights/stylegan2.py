@@ -16,44 +16,12 @@ import numpy as np
 from styleclip_jax.errors import CheckpointError
 from styleclip_jax.models.stylegan2.config import GeneratorConfig
 from styleclip_jax.models.stylegan2.generator import StyleGAN2, expected_shapes
-from styleclip_jax.model_dir import check_flat_against
+from styleclip_jax.model_dir import check_flat_against, refuse_nonempty_dir
 
+from .keys import KeyTracker
 from .torch_pickle import PersistentObject, file_sha256, load_checkpoint, module_state_dict
 
 W_AVG_SAMPLES = 4096
-
-
-class _KeyTracker:
-    """Hands out upstream tensors by name and remembers which were consumed."""
-
-    def __init__(self, sd: Mapping[str, np.ndarray], what: str):
-        self.sd, self.what, self.used = dict(sd), what, set()
-        self.last: str | None = None
-        self.out = _Placed(self)
-
-    def take(self, key: str) -> np.ndarray:
-        if key not in self.sd:
-            raise CheckpointError(f"{self.what}: missing key {key!r}")
-        self.used.add(key)
-        self.last = key
-        return np.asarray(self.sd[key], dtype=np.float32)
-
-    def check_unused(self):
-        unused = sorted(set(self.sd) - self.used)
-        if unused:
-            raise CheckpointError(f"{self.what}: unused keys {unused[:20]}{' …' if len(unused) > 20 else ''}")
-
-
-class _Placed(dict):
-    """Our tensors, each remembering the upstream key it was made from (for error messages)."""
-
-    def __init__(self, tracker: _KeyTracker):
-        super().__init__()
-        self.tracker, self.origin = tracker, {}
-
-    def __setitem__(self, key, value):
-        self.origin[key] = self.tracker.last
-        super().__setitem__(key, value)
 
 
 def check_converted_shapes(cfg: GeneratorConfig, out: Mapping[str, np.ndarray], what: str) -> None:
@@ -145,7 +113,7 @@ def rosinality_config(sd: Mapping[str, np.ndarray], what: str) -> GeneratorConfi
 
 def rosinality_to_ours(sd: Mapping[str, np.ndarray], cfg: GeneratorConfig, what: str) -> dict[str, np.ndarray]:
     """Rename + transpose a rosinality ``Generator.state_dict()`` into our flat layout (w_avg excluded)."""
-    t = _KeyTracker(sd, what)
+    t = KeyTracker(sd, what)
     out = t.out
     for i in range(len(cfg.mapping_dims)):
         out[f"mapping.fc{i}.weight"] = t.take(f"style.{i + 1}.weight").T
@@ -224,7 +192,7 @@ def ada_config(g: PersistentObject, sd: Mapping[str, np.ndarray], what: str) -> 
 
 def ada_to_ours(sd: Mapping[str, np.ndarray], cfg: GeneratorConfig, what: str) -> dict[str, np.ndarray]:
     """Transpose an ADA ``G_ema`` state dict into our layout (names already match); includes w_avg."""
-    t = _KeyTracker(sd, what)
+    t = KeyTracker(sd, what)
     out = t.out
     for i in range(len(cfg.mapping_dims)):
         out[f"mapping.fc{i}.weight"] = t.take(f"mapping.fc{i}.weight").T
@@ -293,8 +261,7 @@ def convert_generator(src: str | os.PathLike, out_dir: str | os.PathLike | None 
     Writes ``out_dir`` (config.json + model.safetensors) when given, and returns the generator.
     """
     src = Path(src)
-    if out_dir is not None and Path(out_dir).exists() and any(Path(out_dir).iterdir()) and not overwrite:
-        raise FileExistsError(f"{out_dir} exists and is not empty; pass --overwrite to replace it")
+    refuse_nonempty_dir(out_dir, overwrite)      # before the (slow) conversion
     obj = load_checkpoint(src)
     gen = generator_from_checkpoint(obj, str(src))
     gen.source.update({"file": src.name, "sha256": file_sha256(src)})

@@ -41,6 +41,15 @@ def check_flat_against(expected: Mapping[str, tuple], flat: Mapping[str, np.ndar
         raise CheckpointError(f"{what}: " + "; ".join(problems))
 
 
+def refuse_nonempty_dir(path: str | os.PathLike | None, overwrite: bool) -> None:
+    """Never overwrite without being asked: a non-empty existing folder needs ``overwrite``."""
+    if path is None or overwrite:
+        return
+    p = Path(path)
+    if p.exists() and (p.is_file() or any(p.iterdir())):
+        raise FileExistsError(f"{p} exists and is not empty; pass --overwrite (overwrite=True) to replace it")
+
+
 def save_model_dir(out_dir: str | os.PathLike, kind: str, config: Mapping[str, Any],
                    tensors: Mapping[str, np.ndarray], source: Mapping[str, Any] | None = None,
                    overwrite: bool = False) -> Path:
@@ -48,8 +57,7 @@ def save_model_dir(out_dir: str | os.PathLike, kind: str, config: Mapping[str, A
     from safetensors.numpy import save_file
 
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} exists and is not empty; pass overwrite=True (CLI: --overwrite)")
+    refuse_nonempty_dir(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.array(v, dtype=np.float32, order="C") for k, v in tensors.items()}  # keeps 0-d shapes
     meta = {"format": FORMAT, "kind": kind, "format_version": FORMAT_VERSION, "config": dict(config),

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..model_dir import refuse_nonempty_dir
 from ..latents_io import write_npz, z_from_seeds
 from ..models.stylegan2 import GeneratorConfig, load_generator
 from ..models.stylegan2.random_init import random_generator
@@ -31,8 +32,7 @@ def to_uint8(images):
 
 def run_demo(args):
     out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise FileExistsError(f"{out} exists and is not empty; pass --overwrite")
+    refuse_nonempty_dir(out, args.overwrite)
     if args.resolution < 8 or args.resolution > 1024:
         raise InputError("--resolution must be a power of two in [8, 1024]")
     out.mkdir(parents=True, exist_ok=True)
@@ -46,13 +46,11 @@ def run_demo(args):
 
     # 1. samples at psi 0.7 and psi 1
     z = z_from_seeds(range(8), cfg.z_dim)
-    rows = []
-    for psi in (1.0, 0.7, 0.0):
-        img, extra = gen.generate(gen.mapping(z, psi))
-        rows.append(np.asarray(img))
-    save_png(out / "samples_psi.png", make_grid(to_uint8(np.concatenate(rows)), nrow=8))
-    write_npz(out / "samples.npz", rows[1], np.asarray(gen.mapping(z, 0.7)),
-              {k: np.asarray(v) for k, v in gen.w_to_s(gen.mapping(z, 0.7)).items()})
+    runs = {psi: gen.generate(gen.mapping(z, psi)) for psi in (1.0, 0.7, 0.0)}
+    save_png(out / "samples_psi.png", make_grid(to_uint8(np.concatenate([np.asarray(r[0]) for r in runs.values()])), nrow=8))
+    img, extra = runs[0.7]
+    write_npz(out / "samples.npz", np.asarray(img), np.asarray(extra["wplus"]),
+              {k: np.asarray(v) for k, v in extra["s"].items()})
     print(f"[{time.perf_counter() - t0:5.1f}s] samples at psi 1 / 0.7 / 0 -> samples_psi.png, samples.npz")
 
     # 2. style mixing: coarse rows from A, the rest from B

@@ -8,6 +8,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputError
+from ..model_dir import refuse_nonempty_dir
 from ..latents_io import parse_seeds, read_latents
 from ..utils.images import make_grid, save_png, to_uint8
 
@@ -44,8 +45,7 @@ def run_optimize(args):
     from ..models.stylegan2 import load_generator
 
     out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise FileExistsError(f"{out} exists and is not empty; pass --overwrite")
+    refuse_nonempty_dir(out, args.overwrite)
     if args.gif and not args.snapshot_every:
         raise InputError("--gif needs --snapshot-every k")
     cfg = OptimizeConfig(steps=args.steps, lr=args.lr, l2_lambda=args.l2, id_lambda=args.id, space=args.space,
