@@ -149,3 +149,41 @@ def read_typed_model_dir(path, kind: str, config_cls):
     except (TypeError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: bad {kind} config ({e})") from None
     return cfg, tensors, source
+
+
+class ModelHandle:
+    """A loaded model: frozen ``config`` + NNX ``(graphdef, state)`` + ``source`` info.
+
+    Subclasses set ``KIND`` (the folder kind), ``CONFIG_CLS``, ``WHAT`` (for error messages) and
+    ``abstract(config)`` (the module built with ``nnx.eval_shape``); loading, saving and access
+    to the module are shared.
+    """
+
+    KIND = ""
+    CONFIG_CLS: type = object
+    WHAT = "model weights"
+
+    @staticmethod
+    def abstract(config):
+        raise NotImplementedError
+
+    def __init__(self, config, tensors: Mapping[str, np.ndarray], source: Mapping | None = None):
+        self.config, self.source = config, dict(source or {})
+        self.graphdef, self.state = split_filled(self.abstract(config), tensors, self.WHAT)
+
+    @classmethod
+    def load(cls, path, **kwargs):
+        cfg, tensors, source = read_typed_model_dir(path, cls.KIND, cls.CONFIG_CLS)
+        return cls(cfg, tensors, source, **kwargs)
+
+    def save(self, path, overwrite: bool = False) -> Path:
+        return save_model_dir(path, self.KIND, self.config.to_dict(), self.tensors(), self.source, overwrite=overwrite)
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        return flat_tensors(self.state)
+
+    def module(self):
+        """The NNX module (for use inside your own jitted functions)."""
+        from flax import nnx
+
+        return nnx.merge(self.graphdef, self.state)

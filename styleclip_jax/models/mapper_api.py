@@ -10,7 +10,7 @@ import numpy as np
 from flax import nnx
 
 from ..errors import InputError
-from ..model_dir import flat_tensors, read_typed_model_dir, save_model_dir, split_filled
+from ..model_dir import ModelHandle
 from ..validation import check_array
 from .mapper import LatentMapper, MapperConfig
 
@@ -22,22 +22,12 @@ def _edit(graphdef, state, w, alpha):
     return nnx.merge(graphdef, state).edit(w, alpha)
 
 
-class LatentMapperModel:
-    def __init__(self, config: MapperConfig, tensors, source=None):
-        self.config, self.source = config, dict(source or {})
-        self.graphdef, self.state = split_filled(nnx.eval_shape(lambda: LatentMapper(config)), tensors,
-                                                 "mapper weights")
+class LatentMapperModel(ModelHandle):
+    KIND, CONFIG_CLS, WHAT = KIND, MapperConfig, "mapper weights"
 
-    @classmethod
-    def load(cls, path) -> "LatentMapperModel":
-        return cls(*read_typed_model_dir(path, KIND, MapperConfig))
-
-    def save(self, path, overwrite: bool = False):
-        return save_model_dir(path, KIND, self.config.to_dict(), flat_tensors(self.state), self.source,
-                              overwrite=overwrite)
-
-    def module(self) -> LatentMapper:
-        return nnx.merge(self.graphdef, self.state)
+    @staticmethod
+    def abstract(config: MapperConfig) -> LatentMapper:
+        return nnx.eval_shape(lambda: LatentMapper(config))
 
     def apply(self, wplus, alpha=1.0) -> jax.Array:
         """W+ (B, L, D) -> edited W+ = w + α·0.1·M(w); ``alpha`` scalar or (B,)."""

@@ -10,7 +10,7 @@ import numpy as np
 from flax import nnx
 
 from ...errors import InputError
-from ...model_dir import expected_shapes_of, flat_tensors, read_typed_model_dir, save_model_dir, split_filled
+from ...model_dir import ModelHandle, expected_shapes_of
 from ...validation import check_array
 from .model import CLIP, CLIPConfig
 
@@ -41,29 +41,18 @@ def _logits(graphdef, state, images, tokens, dtype):
     return nnx.merge(graphdef, state)(images, tokens, dtype)
 
 
-class CLIPModel:
+class CLIPModel(ModelHandle):
     """A loaded CLIP. Features are float32 and *unnormalised* (normalise with ``model.normalize``)."""
+
+    KIND, CONFIG_CLS, WHAT = KIND, CLIPConfig, "CLIP weights"
+    abstract = staticmethod(abstract_clip)
 
     def __init__(self, config: CLIPConfig, tensors, source=None, dtype: str = "float32"):
         if dtype not in DTYPES:
             raise InputError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
-        self.config, self.source, self.dtype_name = config, dict(source or {}), dtype
-        self.dtype = DTYPES[dtype]
-        self.graphdef, self.state = split_filled(abstract_clip(config), tensors, "CLIP weights")
+        super().__init__(config, tensors, source)
+        self.dtype_name, self.dtype = dtype, DTYPES[dtype]
 
-    @classmethod
-    def load(cls, path, dtype: str = "float32") -> "CLIPModel":
-        cfg, tensors, source = read_typed_model_dir(path, KIND, CLIPConfig)
-        return cls(cfg, tensors, source, dtype)
-
-    def save(self, path, overwrite: bool = False):
-        return save_model_dir(path, KIND, self.config.to_dict(), self.tensors(), self.source, overwrite=overwrite)
-
-    def tensors(self):
-        return flat_tensors(self.state)
-
-    def module(self) -> CLIP:
-        return nnx.merge(self.graphdef, self.state)
 
     # ---- checked API ----------------------------------------------------------------------------
     def check_tokens(self, tokens) -> np.ndarray:
@@ -95,4 +84,4 @@ class CLIPModel:
 
 def load_clip(path, dtype: str = "float32") -> CLIPModel:
     """Load a CLIP folder written by ``styleclip-jax convert clip``."""
-    return CLIPModel.load(path, dtype)
+    return CLIPModel.load(path, dtype=dtype)

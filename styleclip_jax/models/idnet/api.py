@@ -8,7 +8,7 @@ import jax
 from flax import nnx
 
 from ...errors import InputError
-from ...model_dir import expected_shapes_of, flat_tensors, read_typed_model_dir, save_model_dir, split_filled
+from ...model_dir import ModelHandle, expected_shapes_of
 from ...validation import check_array
 from .id_loss import id_loss
 from .model import IDNetConfig, IRSE
@@ -34,24 +34,11 @@ def _loss(graphdef, state, x_hat, x):
     return id_loss(nnx.merge(graphdef, state), x_hat, x)
 
 
-class IDNet:
+class IDNet(ModelHandle):
     """IR-SE50 embeddings and the StyleCLIP ID loss. Images NHWC in [-1, 1]."""
 
-    def __init__(self, config: IDNetConfig, tensors, source=None):
-        self.config, self.source = config, dict(source or {})
-        self.graphdef, self.state = split_filled(abstract_idnet(config), tensors, "ID-net weights")
-
-    @classmethod
-    def load(cls, path) -> "IDNet":
-        cfg, tensors, source = read_typed_model_dir(path, KIND, IDNetConfig)
-        return cls(cfg, tensors, source)
-
-    def save(self, path, overwrite: bool = False):
-        return save_model_dir(path, KIND, self.config.to_dict(), flat_tensors(self.state), self.source,
-                              overwrite=overwrite)
-
-    def module(self) -> IRSE:
-        return nnx.merge(self.graphdef, self.state)
+    KIND, CONFIG_CLS, WHAT = KIND, IDNetConfig, "ID-net weights"
+    abstract = staticmethod(abstract_idnet)
 
     def embed(self, images) -> jax.Array:
         """(B, 112, 112, 3) -> L2-normalised (B, embed_dim)."""

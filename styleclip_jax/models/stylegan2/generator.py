@@ -17,7 +17,7 @@ import numpy as np
 from flax import nnx
 
 from ...errors import InputError
-from ...model_dir import expected_shapes_of, flat_tensors, read_typed_model_dir, save_model_dir, split_filled
+from ...model_dir import ModelHandle, expected_shapes_of
 from ...validation import check_array
 from .config import GeneratorConfig
 from .network import NOISE_MODES, Generator
@@ -55,7 +55,7 @@ def _generate(graphdef, state, wplus, key, noise_mode):
     return nnx.merge(graphdef, state)(wplus, noise_mode=noise_mode, key=key)
 
 
-class StyleGAN2:
+class StyleGAN2(ModelHandle):
     """A StyleGAN2 generator ready to run.
 
     Images are NHWC float32 in the generator's raw output range (nominally [-1, 1]; not clamped).
@@ -63,26 +63,8 @@ class StyleGAN2:
     ``{layer name: (B, C_l)}`` in ``config.style_layers`` order.
     """
 
-    def __init__(self, config: GeneratorConfig, tensors: Mapping[str, np.ndarray], source: Mapping | None = None):
-        self.config = config
-        self.source = dict(source or {})
-        self.graphdef, self.state = split_filled(abstract_generator(config), tensors, "generator weights")
-
-    # ---- construction / persistence -------------------------------------------------------
-    @classmethod
-    def load(cls, path) -> "StyleGAN2":
-        cfg, tensors, source = read_typed_model_dir(path, KIND, GeneratorConfig)
-        return cls(cfg, tensors, source)
-
-    def save(self, path, overwrite: bool = False):
-        return save_model_dir(path, KIND, self.config.to_dict(), self.tensors(), self.source, overwrite=overwrite)
-
-    def tensors(self) -> dict[str, np.ndarray]:
-        return flat_tensors(self.state)
-
-    def module(self) -> Generator:
-        """The NNX module (for use inside your own jitted functions)."""
-        return nnx.merge(self.graphdef, self.state)
+    KIND, CONFIG_CLS, WHAT = KIND, GeneratorConfig, "generator weights"
+    abstract = staticmethod(abstract_generator)
 
     @property
     def w_avg(self) -> np.ndarray:
