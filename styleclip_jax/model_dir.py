@@ -182,6 +182,22 @@ class ModelHandle:
     def tensors(self) -> dict[str, np.ndarray]:
         return flat_tensors(self.state)
 
+    def fingerprint(self) -> str:
+        """sha256 over config and every tensor (name, shape, float32 bytes): which weights these are.
+
+        Computed once and cached; stats, training runs and exports record it so that using them
+        with other weights is an error rather than a silently wrong image.
+        """
+        if getattr(self, "_fingerprint", None) is None:
+            import hashlib
+
+            h = hashlib.sha256(json.dumps(self.config.to_dict(), sort_keys=True).encode())
+            for k, v in sorted(self.tensors().items()):
+                h.update(f"{k}{tuple(v.shape)}".encode())
+                h.update(np.ascontiguousarray(v, np.float32).tobytes())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
+
     def module(self):
         """The NNX module (for use inside your own jitted functions)."""
         from flax import nnx

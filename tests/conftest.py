@@ -35,3 +35,11 @@ def ada_tiny(golden_dir):
 
 def nchw(x):
     return np.transpose(np.asarray(x), (0, 3, 1, 2))
+
+
+@pytest.fixture(scope="session")
+def clip_tiny(golden_dir):
+    """The golden OpenAI-format tiny CLIP (ViT 2x128, text 3x64, embed 512), converted once."""
+    from convert_weights.clip import convert_clip
+
+    return convert_clip(golden_dir / "clip_tiny_openai.pt")

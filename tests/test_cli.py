@@ -153,3 +153,21 @@ def test_mapper_convert_and_apply(tmp_path, golden_dir):
     np.testing.assert_allclose(r["wplus"][0], d["w"][0], atol=0)
     np.testing.assert_allclose(r["wplus"][1], d["w_hat"][0], atol=1e-5)
     np.testing.assert_allclose(r["wplus"][3], d["w_hat"][1], atol=1e-5)
+
+
+def test_mapper_train_resume_and_apply(tmp_path, gen_dir, golden_dir):
+    assert main(["convert", "clip", str(golden_dir / "clip_tiny_openai.pt"), str(tmp_path / "clip")]) == 0
+    base = ["mapper", "train", "--generator", str(gen_dir), "--clip", str(tmp_path / "clip"), "--description",
+            "a smiling face", "--id-lambda", "0", "--batch-size", "2", "--log-every", "2", "--val-every", "2",
+            "--save-every", "2", "--val-size", "2", "--out", str(tmp_path / "exp")]
+    assert main(base + ["--steps", "2"]) == 0
+    assert main(base + ["--steps", "2"]) == 2                      # refuses to reuse the folder without --resume
+    assert main(base + ["--steps", "4", "--resume"]) == 0
+    lines = (tmp_path / "exp" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 4
+    assert main(["mapper", "train", "--generator", str(gen_dir), "--clip", str(tmp_path / "clip"), "--description",
+                 "x", "--out", str(tmp_path / "e2")]) == 2          # id_lambda 0.1 without --idnet: clear error
+    out = tmp_path / "grid.png"
+    assert main(["mapper", "apply", "--mapper", str(tmp_path / "exp" / "mapper"), "--generator", str(gen_dir),
+                 "--seeds", "0-1", "--alpha", "0", "1", "--out", str(out)]) == 0
+    assert Image.open(out).size == (3 * 66 + 2, 2 * 66 + 2)

@@ -10,6 +10,7 @@ import pytest
 
 from convert_weights.mapper import convert_mapper
 from styleclip_jax import CheckpointError, InputError
+from styleclip_jax.editing.mapper_training import mapper_loss_terms
 from styleclip_jax.editing.ranger import ranger, ranger_step_quantities
 from styleclip_jax.model_dir import flat_tensors
 from styleclip_jax.models.mapper_api import LatentMapperModel, load_mapper
@@ -145,10 +146,10 @@ def test_mapper_training_steps_golden(tiny, golden_dir):
     w, A = jnp.asarray(s["w"]), jnp.asarray(s["A"])
 
     def loss_fn(params):
-        w_hat = nnx.merge(m.graphdef, params).edit(w)
-        clip = jnp.mean(jnp.sum(A * w_hat, axis=(1, 2)))
-        l2 = jnp.mean(jnp.square(w_hat - w))
-        return 1.0 * clip + 0.8 * l2, (l2, w_hat)
+        # Our training objective with upstream's surrogate CLIP term and an identity "generator".
+        t = mapper_loss_terms(nnx.merge(m.graphdef, params), w, clip_term=lambda x: jnp.sum(A * x, axis=(1, 2)),
+                              clip_lambda=1.0, l2_lambda=0.8)
+        return t["loss"], (t["l2"], t["w_hat"])
 
     step = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))
     tx = ranger()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..editing.mapper_training import MapperTrainConfig
 from ..errors import InputError, StyleClipError
 
 
@@ -87,6 +88,70 @@ def _add_mapper(sub):
     a.add_argument("--out", required=True, help=".png grid (input | alphas…) or .npz (images, wplus)")
     a.add_argument("--overwrite", action="store_true")
     a.set_defaults(func=_run_mapper_apply)
+    t = msub.add_parser("train", help="train a mapper for one prompt (Ranger or Adam; resumable; data-parallel)")
+    t.add_argument("--generator", required=True)
+    t.add_argument("--clip", required=True)
+    t.add_argument("--idnet", default=None, help="IR-SE50 folder (needed when --id-lambda > 0)")
+    t.add_argument("--description", required=True, help="the target prompt, e.g. 'purple hair'")
+    t.add_argument("--latents", default=None, help=".npz with wplus (N,L,D) or w (N,D) (e.g. e4e inversions); "
+                   "default: sample z on the fly at --truncation")
+    t.add_argument("--out", required=True, help="experiment folder (checkpoints, logs, val grids, mapper/)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    d = MapperTrainConfig.__dataclass_fields__
+    t.add_argument("--steps", type=int, default=d["steps"].default)
+    t.add_argument("--batch-size", type=int, default=d["batch_size"].default)
+    t.add_argument("--optimizer", choices=("ranger", "adam"), default=d["optimizer"].default)
+    t.add_argument("--lr", type=float, default=d["lr"].default)
+    t.add_argument("--clip-lambda", type=float, default=d["clip_lambda"].default)
+    t.add_argument("--l2-lambda", type=float, default=d["l2_lambda"].default)
+    t.add_argument("--id-lambda", type=float, default=d["id_lambda"].default,
+                   help="0.1 upstream (needs --idnet); 0 for identity-changing edits or non-face generators")
+    t.add_argument("--mapper-type", choices=("levels", "single"), default="levels")
+    for lvl in ("coarse", "medium", "fine"):
+        t.add_argument(f"--no-{lvl}", action="store_true", help=f"no {lvl} mapper (its delta is zero)")
+    t.add_argument("--truncation", type=float, default=d["truncation"].default, help="for latents sampled on the fly")
+    for name in ("val_size", "val_batch_size", "log_every", "val_every", "save_every", "seed"):
+        t.add_argument("--" + name.replace("_", "-"), type=int, default=d[name].default)
+    t.add_argument("--devices", type=int, default=None, help="local devices to shard the batch over (default all)")
+    t.add_argument("--distributed", action="store_true", help="call jax.distributed.initialize() first (multi-host)")
+    t.set_defaults(func=_run_mapper_train)
+
+
+def _run_mapper_train(args):
+    import jax
+
+    from ..editing.mapper_trainer import train_mapper
+    from ..latents_io import read_latents
+    from ..models.clip import load_clip
+    from ..models.idnet import load_idnet
+    from ..models.stylegan2 import load_generator
+
+    if args.distributed:
+        jax.distributed.initialize()
+    cfg = MapperTrainConfig(description=args.description, steps=args.steps, batch_size=args.batch_size,
+                            optimizer=args.optimizer, lr=args.lr, clip_lambda=args.clip_lambda,
+                            l2_lambda=args.l2_lambda, id_lambda=args.id_lambda, mapper_kind=args.mapper_type,
+                            coarse=not args.no_coarse, medium=not args.no_medium, fine=not args.no_fine,
+                            truncation=args.truncation, val_size=args.val_size, val_batch_size=args.val_batch_size,
+                            log_every=args.log_every, val_every=args.val_every, save_every=args.save_every,
+                            seed=args.seed)
+    gen, clip = load_generator(args.generator), load_clip(args.clip)
+    idnet = load_idnet(args.idnet) if args.idnet else None
+    latents = None
+    if args.latents:
+        kind, latents = read_latents(args.latents, gen.config)
+        if kind not in ("wplus", "w"):
+            raise InputError(f"{args.latents}: mapper training needs 'wplus' or 'w' latents, got {kind!r}")
+    try:
+        r = train_mapper(gen, clip, cfg, args.out, latents=latents, idnet=idnet, resume=args.resume,
+                         devices=args.devices)
+    except KeyboardInterrupt:
+        print(f"interrupted; the last completed chunk is checkpointed. Continue with the same command plus --resume",
+              file=sys.stderr)
+        raise SystemExit(130) from None
+    last = r.val[-1] if r.val else None
+    print(f"trained mapper {args.description!r} to step {r.step} -> {args.out}/mapper"
+          + (f" (val loss {last['loss']:.4f}, CLIP {last['clip']:.4f})" if last else ""))
 
 
 def _run_mapper_apply(args):

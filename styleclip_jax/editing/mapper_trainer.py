@@ -1,0 +1,313 @@
+"""``train_mapper()``: the host side of mapper training (folders, checkpoints, validation, resume).
+
+Experiment folder::
+
+    train_config.json     training config, mapper config, fingerprints of generator / CLIP / ID net
+    checkpoints/<step>/   orbax checkpoints (atomic: written to a temporary folder, then renamed)
+    metrics.jsonl         one line per training step {"step", "loss", "clip", "l2"[, "id"]}
+    val.jsonl, val/       validation losses and x | x̂ grids every ``val_every`` steps
+    mapper/, best_mapper/ the final / best-validation mapper in our model format (``mapper apply``)
+
+An interrupted run (Ctrl-C, a crash inside a chunk) saves the last completed chunk before it
+exits; ``resume=True`` restores step, parameters and optimiser state and goes on with exactly
+the batches an uninterrupted run would have used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from pathlib import Path
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from ..errors import CheckpointError, InputError
+from ..model_dir import refuse_nonempty_dir
+from ..models.clip.api import CLIPModel
+from ..models.clip.tokenizer import tokenize
+from ..models.mapper_api import LatentMapperModel
+from ..models.stylegan2.generator import StyleGAN2
+from .mapper_training import Frozen, MapperTrainConfig, TrainState, eval_losses, init_mapper_tensors, init_state, \
+    train_steps
+
+CONFIG_FILE = "train_config.json"
+# Fields that may change on resume (more steps, different logging); anything else must match.
+RESUMABLE_CHANGES = {"steps", "log_every", "val_every", "save_every"}
+
+
+@dataclasses.dataclass
+class TrainResult:
+    mapper: LatentMapperModel
+    step: int
+    metrics: dict          # {name: (steps_run_now,)} of this call
+    val: list              # [{"step", "loss", ...}] of this call
+    exp_dir: Path
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 7))
+def _train_chunk(graphdefs, step_cfg, n, frozen, latents, state, key, batch_sharding):
+    return train_steps(graphdefs, step_cfg, n, frozen, latents, state, key, batch_sharding)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _eval(graphdefs, cfg, frozen, params, w):
+    return eval_losses(graphdefs, cfg, frozen, params, w)
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _edit_and_render(graphdefs, frozen, params, w):
+    m_def, g_def = graphdefs[0], graphdefs[1]
+    gen = nnx.merge(g_def, frozen.generator)
+    w_hat = nnx.merge(m_def, params).edit(w)
+    render = lambda x: gen.synthesis(gen.synthesis.w_to_s(x))           # noqa: E731
+    return render(w), render(w_hat)
+
+
+def _split_latents(cfg: MapperTrainConfig, latents, gen: StyleGAN2):
+    """(train (N, L, D) or None, val (V, L, D)): a seeded hold-out of the file, or seeded samples."""
+    if latents is not None:
+        w = gen.as_wplus(latents)
+        perm = np.random.default_rng(cfg.seed).permutation(len(w))
+        val, train = w[perm[:cfg.val_size]], w[perm[cfg.val_size:]]
+        if len(train) < cfg.batch_size:
+            raise InputError(f"{len(w)} latents leave {len(train)} for training after holding out val_size="
+                             f"{cfg.val_size}; need at least batch_size={cfg.batch_size}")
+        return train, val
+    z = np.asarray(jax.random.normal(jax.random.key(cfg.seed + 1_000_003), (cfg.val_size, gen.config.z_dim)))
+    return None, (np.asarray(gen.mapping(z, cfg.truncation)) if cfg.val_size else None)
+
+
+def _mesh_sharding(n_devices: int | None, batch_size: int):
+    """(replicated, batch) NamedShardings over the first n devices, or (None, None) for one device."""
+    from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
+
+    devices = jax.devices()
+    n = len(devices) if n_devices is None else n_devices
+    if n < 1 or n > len(devices):
+        raise InputError(f"devices must be in [1, {len(devices)}], got {n}")
+    if n == 1:
+        return None, None
+    if batch_size % n:
+        raise InputError(f"batch_size {batch_size} must be divisible by the {n} devices it is sharded over "
+                         f"(or train on fewer devices)")
+    mesh = Mesh(np.asarray(devices[:n]), ("data",), axis_types=(AxisType.Auto,))
+    return NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+
+
+# ---- checkpoints (orbax) ---------------------------------------------------------------------------
+def _manager(exp_dir: Path):
+    import orbax.checkpoint as ocp
+
+    opts = ocp.CheckpointManagerOptions(max_to_keep=2, enable_async_checkpointing=False, create=True)
+    return ocp.CheckpointManager((exp_dir / "checkpoints").absolute(), options=opts)
+
+
+def _as_saveable(state: TrainState) -> dict:
+    return {f"{i:05d}": leaf for i, leaf in enumerate(jax.tree.leaves(state))}
+
+
+def _save(mngr, state: TrainState) -> None:
+    import orbax.checkpoint as ocp
+
+    step = int(state.step)
+    if step in mngr.all_steps():
+        return
+    mngr.save(step, args=ocp.args.StandardSave(_as_saveable(state)))
+    mngr.wait_until_finished()
+
+
+def _restore(mngr, template: TrainState, placement) -> TrainState:
+    import orbax.checkpoint as ocp
+
+    step = mngr.latest_step()
+    if step is None:
+        raise CheckpointError(f"{mngr.directory}: no checkpoint to resume from")
+    leaves, treedef = jax.tree.flatten(template)
+    abstract = {f"{i:05d}": jax.ShapeDtypeStruct(np.shape(x), jnp.asarray(x).dtype, sharding=placement)
+                for i, x in enumerate(leaves)}
+    try:
+        got = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
+    except (ValueError, KeyError, FileNotFoundError) as e:
+        raise CheckpointError(f"{mngr.directory}/{step}: checkpoint does not fit this mapper/optimiser ({e})") from None
+    return jax.tree.unflatten(treedef, [got[f"{i:05d}"] for i in range(len(leaves))])
+
+
+# ---- the loop --------------------------------------------------------------------------------------
+def _next_boundary(step: int, cfg: MapperTrainConfig) -> int:
+    nxt = [cfg.steps] + [(step // k + 1) * k for k in (cfg.log_every, cfg.val_every, cfg.save_every)]
+    return min(nxt)
+
+
+def _record(exp_dir: Path, cfg: MapperTrainConfig, mapper_cfg, gen, clip, idnet, latents_info, resume: bool):
+    rec = {"train": cfg.to_dict(), "mapper": mapper_cfg.to_dict(), "generator": gen.fingerprint(),
+           "clip": clip.fingerprint(), "idnet": idnet.fingerprint() if idnet is not None else None,
+           "latents": latents_info}
+    path = exp_dir / CONFIG_FILE
+    if resume:
+        if not path.exists():
+            raise CheckpointError(f"{exp_dir} has no {CONFIG_FILE}; nothing to resume")
+        old = json.loads(path.read_text())
+        diffs = [k for k in rec if k != "train" and old.get(k) != rec[k]]
+        diffs += [f"train.{k}" for k in rec["train"] if k not in RESUMABLE_CHANGES
+                  and old["train"].get(k) != rec["train"][k]]
+        if diffs:
+            raise InputError(f"cannot resume {exp_dir}: {', '.join(diffs)} differ from the original run "
+                             f"(only {sorted(RESUMABLE_CHANGES)} may change)")
+    path.write_text(json.dumps(rec, indent=2, sort_keys=True))
+
+
+def _truncate_jsonl(path: Path, last_step: int) -> None:
+    """Drop lines past the restored step (a resumed run recomputes them, identically)."""
+    if path.exists():
+        keep = [l for l in path.read_text().splitlines() if l and json.loads(l)["step"] <= last_step]
+        path.write_text("".join(l + "\n" for l in keep))
+
+
+def train_mapper(generator: StyleGAN2, clip: CLIPModel, cfg: MapperTrainConfig, exp_dir, *, latents=None,
+                 idnet=None, resume: bool = False, devices: int | None = None, progress: bool = True,
+                 on_chunk: Callable[[int, dict], None] | None = None) -> TrainResult:
+    """Train a latent mapper for ``cfg.description``; see the module docstring for the folder.
+
+    Args:
+      latents: W+ (N, L, D) training latents (e.g. e4e inversions), or None to sample z on the fly.
+      idnet: the identity network; required when ``cfg.id_lambda > 0``.
+      resume: continue the run in ``exp_dir`` from its last checkpoint.
+      devices: number of local devices to shard the batch over (default: all).
+      on_chunk: host callback ``f(step, metrics)`` after each compiled chunk (e.g. for monitoring).
+    """
+    from tqdm import tqdm
+
+    exp_dir = Path(exp_dir)
+    if not resume:
+        refuse_nonempty_dir(exp_dir, overwrite=False)
+    elif not exp_dir.exists():
+        raise InputError(f"cannot resume: {exp_dir} does not exist")
+    if cfg.id_lambda > 0 and idnet is None:
+        raise InputError("id_lambda > 0 needs the identity network (pass an IR-SE50 folder, or set id_lambda 0 "
+                         "for non-face generators / identity-changing edits)")
+    gcfg = generator.config
+    mapper_cfg = cfg.mapper_config(gcfg.num_ws, gcfg.w_dim)
+    replicated, batch_sharding = _mesh_sharding(devices, cfg.batch_size)
+    train_w, val_w = _split_latents(cfg, latents, generator)
+    latents_info = None if latents is None else {"n": int(len(latents)),
+                                                 "sha256": _sha(np.ascontiguousarray(latents, np.float32))}
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    _record(exp_dir, cfg, mapper_cfg, generator, clip, idnet, latents_info, resume)
+
+    text = np.asarray(clip.encode_text(tokenize([cfg.description])))[0]
+    use_id = cfg.id_lambda > 0
+    frozen = Frozen(generator.state, clip.state, idnet.state if use_id else None, jnp.asarray(text))
+    fresh = LatentMapperModel(mapper_cfg, init_mapper_tensors(mapper_cfg, cfg.seed),
+                              {"format": "trained", "description": cfg.description})
+    graphdefs = (fresh.graphdef, generator.graphdef, clip.graphdef, idnet.graphdef if use_id else None)
+    # Explicit placement in both cases: restored checkpoints come back committed to a device, and
+    # matching placement keeps the compiled chunks valid across a resume.
+    placement = replicated or jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    put = lambda x: jax.device_put(x, placement)                          # noqa: E731
+    frozen = put(frozen)
+    train_dev = put(jnp.asarray(train_w)) if train_w is not None else None
+    state = put(init_state(cfg, fresh.state))
+    key = jax.random.key(cfg.seed)
+    mngr = _manager(exp_dir)
+    if resume:
+        state = _restore(mngr, state, placement)
+        for f in ("metrics.jsonl", "val.jsonl"):
+            _truncate_jsonl(exp_dir / f, int(state.step))
+    step = int(state.step)
+    metrics_log, val_log = [], []
+    best = _best_val(exp_dir)
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"mapper {cfg.description[:30]!r}", unit="step",
+               disable=not progress)
+    try:
+        if step == 0 and val_w is not None:
+            best = _validate(exp_dir, graphdefs, cfg, frozen, state, val_w, val_log, best, fresh)
+        while step < cfg.steps:
+            n = _next_boundary(step, cfg) - step
+            new_state, m = _train_chunk(graphdefs, cfg.step_config, n, frozen, train_dev, state, key, batch_sharding)
+            m = {k: np.asarray(v) for k, v in m.items()}
+            if not np.all(np.isfinite(m["loss"])):
+                raise FloatingPointError(f"training loss became non-finite between steps {step} and {step + n}; "
+                                         f"the last good state (step {step}) is checkpointed")
+            state, step = new_state, step + n
+            _append_metrics(exp_dir / "metrics.jsonl", step - n, m)
+            metrics_log.append(m)
+            bar.update(n)
+            bar.set_postfix(loss=f"{m['loss'][-1]:.4f}", clip=f"{m['clip'][-1]:.4f}")
+            if val_w is not None and (step % cfg.val_every == 0 or step == cfg.steps):
+                best = _validate(exp_dir, graphdefs, cfg, frozen, state, val_w, val_log, best, fresh)
+            if step % cfg.save_every == 0 or step == cfg.steps:
+                _save(mngr, state)
+            if on_chunk is not None:
+                on_chunk(step, m)
+    except BaseException:
+        # Ctrl-C, a failing callback, NaNs: keep the last completed chunk. ``state`` only ever
+        # holds a chunk's result once that chunk has finished and passed the finiteness check.
+        try:
+            _save(mngr, state)
+        except Exception as save_error:                     # never mask the original problem
+            print(f"styleclip-jax: could not checkpoint step {int(state.step)}: {save_error}")
+        raise
+    finally:
+        bar.close()
+    final = _mapper_from(fresh, state, cfg)
+    final.save(exp_dir / "mapper", overwrite=True)
+    merged = {k: np.concatenate([m[k] for m in metrics_log]) for k in (metrics_log[0] if metrics_log else {})}
+    return TrainResult(final, step, merged, val_log, exp_dir)
+
+
+def _sha(a: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.sha256(a.tobytes()).hexdigest()
+
+
+def _mapper_from(template: LatentMapperModel, state: TrainState, cfg: MapperTrainConfig) -> LatentMapperModel:
+    from ..model_dir import flat_tensors
+
+    tensors = flat_tensors(jax.device_get(state.params))
+    return LatentMapperModel(template.config, tensors, {"format": "trained", "description": cfg.description,
+                                                       "step": int(state.step), "train": cfg.to_dict()})
+
+
+def _append_metrics(path: Path, first_step: int, m: dict) -> None:
+    n = len(m["loss"])
+    with path.open("a") as f:
+        for i in range(n):
+            f.write(json.dumps({"step": first_step + i + 1, **{k: float(v[i]) for k, v in m.items()}}) + "\n")
+
+
+def _best_val(exp_dir: Path) -> float:
+    p = exp_dir / "val.jsonl"
+    if not p.exists():
+        return float("inf")
+    vals = [json.loads(l)["loss"] for l in p.read_text().splitlines() if l]
+    return min(vals, default=float("inf"))
+
+
+def _validate(exp_dir, graphdefs, cfg, frozen, state, val_w, val_log, best, template):
+    from ..utils.images import make_grid, save_png, to_uint8
+
+    sums, count = {}, 0
+    for i in range(0, len(val_w), cfg.val_batch_size):
+        w = jnp.asarray(val_w[i:i + cfg.val_batch_size])
+        terms = _eval(graphdefs, cfg.step_config, frozen, state.params, w)
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(v) * len(w)
+        count += len(w)
+    rec = {"step": int(state.step), **{k: v / count for k, v in sums.items()}}
+    val_log.append(rec)
+    with (exp_dir / "val.jsonl").open("a") as f:
+        f.write(json.dumps(rec) + "\n")
+    x, x_hat = _edit_and_render(graphdefs, frozen, state.params, jnp.asarray(val_w[:4]))
+    pairs = np.stack([np.asarray(x), np.asarray(x_hat)], axis=1).reshape(-1, *x.shape[1:])
+    (exp_dir / "val").mkdir(exist_ok=True)
+    save_png(exp_dir / "val" / f"{int(state.step):06d}.png", make_grid(to_uint8(pairs), nrow=2))
+    if rec["loss"] < best:
+        _mapper_from(template, state, cfg).save(exp_dir / "best_mapper", overwrite=True)
+        best = rec["loss"]
+    return best

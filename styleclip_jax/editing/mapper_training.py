@@ -1,0 +1,237 @@
+"""Method B training: a latent mapper learned with optax, data-parallel, resumable.
+
+Objective (upstream ``mapper/training/coach.py``), per batch of W+ latents w:
+    ŵ = w + 0.1·M(w);  x̂ = G(ŵ), x = G(w)   (stored noise, truncation 1)
+    L = λ_clip · mean_b(1 − cos(CLIP(x̂), CLIP(t))) + λ_L2 · MSE(ŵ, w) + λ_ID · IDLoss(x̂, x)
+with Ranger (lr 0.5) or Adam. Upstream defaults: λ = (1, 0.8, 0.1), batch 2, 50 000 steps.
+
+How it runs:
+- steps are grouped into chunks that end at the next log / validation / checkpoint boundary;
+  each chunk is one compiled ``lax.scan`` (no per-step Python);
+- the batch at step t is a pure function of (seed, t): either rows of a latents file (an
+  epoch-wise permutation keyed by the epoch, upstream's shuffle + drop_last) or fresh z sampled
+  through the mapping network. A resumed run therefore sees exactly the batches an
+  uninterrupted run sees, and its trajectory is identical;
+- data parallel: the caller may pass a ``NamedSharding`` for the batch (all local devices, or
+  all hosts after ``jax.distributed.initialize``); parameters, optimiser state and the frozen
+  networks are replicated and XLA inserts the gradient all-reduce. Model code holds no sharding.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from ..errors import InputError
+from ..models.clip.preprocess import clip_loss
+from ..models.idnet.id_loss import id_loss
+from ..models.mapper import KINDS, LatentMapper, MapperConfig
+from .ranger import ranger
+
+OPTIMIZERS = ("ranger", "adam")
+
+
+@dataclasses.dataclass(frozen=True)
+class MapperTrainConfig:
+    """Training settings; defaults are upstream's ``TrainOptions`` except where noted.
+
+    ``truncation`` applies only to latents sampled on the fly (upstream's broken random-latent
+    path meant 0.7); latents from a file are used as they are. ``val_size`` rows of the latents
+    file (or seeded samples) are held out for validation.
+    """
+
+    description: str
+    steps: int = 50000
+    batch_size: int = 2
+    optimizer: str = "ranger"
+    lr: float = 0.5
+    clip_lambda: float = 1.0
+    l2_lambda: float = 0.8
+    id_lambda: float = 0.1
+    mapper_kind: str = "levels"
+    coarse: bool = True
+    medium: bool = True
+    fine: bool = True
+    truncation: float = 0.7
+    val_size: int = 16
+    val_batch_size: int = 4
+    log_every: int = 50
+    val_every: int = 2000
+    save_every: int = 2000
+    seed: int = 0
+
+    def __post_init__(self):
+        if not self.description.strip():
+            raise InputError("the mapper needs a non-empty --description (the target prompt)")
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.mapper_kind not in KINDS or self.mapper_kind == "stylespace":
+            raise InputError(f"training supports W+ mappers ('levels', 'single'), got {self.mapper_kind!r}")
+        for name in ("steps", "batch_size", "log_every", "val_every", "save_every", "val_batch_size"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.val_size < 0:
+            raise InputError("val_size must be >= 0")
+        for name in ("lr", "clip_lambda", "l2_lambda", "id_lambda", "truncation"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0):
+                raise InputError(f"{name} must be a finite number >= 0, got {v}")
+
+    @property
+    def step_config(self) -> "StepConfig":
+        """Only what one training step depends on: the static key of the compiled chunk, so that
+        changing steps, intervals or the seed never recompiles."""
+        return StepConfig(self.batch_size, self.optimizer, self.lr, self.clip_lambda, self.l2_lambda,
+                          self.id_lambda, self.truncation)
+
+    def mapper_config(self, num_ws: int, w_dim: int) -> MapperConfig:
+        try:
+            return MapperConfig(kind=self.mapper_kind, latent_dim=w_dim, num_ws=num_ws, coarse=self.coarse,
+                                medium=self.medium, fine=self.fine)
+        except ValueError as e:
+            raise InputError(str(e)) from None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d) -> "MapperTrainConfig":
+        from ..config_utils import known_fields
+
+        return cls(**known_fields(cls, d, "mapper training"))
+
+
+@dataclasses.dataclass(frozen=True)
+class StepConfig:
+    batch_size: int
+    optimizer: str
+    lr: float
+    clip_lambda: float
+    l2_lambda: float
+    id_lambda: float
+    truncation: float
+
+
+def init_mapper_tensors(cfg: MapperConfig, seed: int = 0) -> dict[str, np.ndarray]:
+    """Upstream's EqualLinear init: raw weight N(0,1)/lr_mul, bias 0 (our (in, out) layout)."""
+    from ..model_dir import expected_shapes_of
+
+    rng = np.random.default_rng(seed)
+    shapes = expected_shapes_of(nnx.eval_shape(lambda: LatentMapper(cfg)))
+    return {k: (rng.standard_normal(s, dtype=np.float32) / np.float32(cfg.lr_mul)) if k.endswith("weight")
+            else np.zeros(s, np.float32) for k, s in sorted(shapes.items())}
+
+
+def make_optimizer(cfg: "MapperTrainConfig | StepConfig") -> optax.GradientTransformation:
+    if cfg.optimizer == "ranger":
+        return ranger(learning_rate=cfg.lr)
+    return optax.adam(cfg.lr)                      # torch Adam defaults (β 0.9/0.999, eps 1e-8)
+
+
+def mapper_loss_terms(mapper: LatentMapper, w: jax.Array, *, clip_term: Callable, synth: Callable | None = None,
+                      id_term: Callable | None = None, clip_lambda: float = 1.0, l2_lambda: float = 0.8,
+                      id_lambda: float = 0.0) -> dict:
+    """Coach.calc_loss for W+ (B, L, D): returns {"loss", "clip", "l2"[, "id"]} (scalars) and "w_hat".
+
+    ``synth`` maps ŵ to x̂ (identity when None, as in the golden surrogate); ``clip_term(x̂)`` is the
+    per-sample CLIP loss (B,); ``id_term(x̂, w)`` the batch ID loss.
+    """
+    w_hat = mapper.edit(w)
+    x_hat = w_hat if synth is None else synth(w_hat)
+    terms = {"clip": jnp.mean(clip_term(x_hat)), "l2": jnp.mean(jnp.square(w_hat - w))}
+    loss = clip_lambda * terms["clip"] + l2_lambda * terms["l2"]
+    if id_lambda > 0:
+        terms["id"] = id_term(x_hat, w)
+        loss = loss + id_lambda * terms["id"]
+    terms["loss"], terms["w_hat"] = loss, w_hat
+    return terms
+
+
+class TrainState(NamedTuple):
+    step: jax.Array        # int32 (), steps done
+    params: Any            # mapper nnx.State
+    opt_state: Any
+
+
+class Frozen(NamedTuple):
+    """The networks that do not train (a pytree of states; graphdefs travel as static args)."""
+
+    generator: Any
+    clip: Any
+    idnet: Any
+    text_features: jax.Array      # (E,)
+
+
+def batch_at(step, cfg: StepConfig, train_latents, gen, key):
+    """The batch of step ``step`` (traced int): W+ (B, L, D), a pure function of (seed, step)."""
+    b = cfg.batch_size
+    if train_latents is not None:
+        n = train_latents.shape[0]
+        per_epoch = n // b                                  # drop_last, as upstream's DataLoader
+        epoch, i = step // per_epoch, step % per_epoch
+        perm = jax.random.permutation(jax.random.fold_in(key, epoch), n)
+        return train_latents[jax.lax.dynamic_slice_in_dim(perm, i * b, b)]
+    z = jax.random.normal(jax.random.fold_in(key, step), (b, gen.cfg.z_dim))
+    return gen.map_to_wplus(z, cfg.truncation)
+
+
+def _losses(graphdefs, cfg: StepConfig, frozen: Frozen, params, w):
+    m_def, g_def, c_def, i_def = graphdefs
+    gen, clip = nnx.merge(g_def, frozen.generator), nnx.merge(c_def, frozen.clip)
+    synth = lambda wp: gen.synthesis(gen.synthesis.w_to_s(wp))           # noqa: E731
+    id_term = None
+    if cfg.id_lambda > 0:
+        idnet = nnx.merge(i_def, frozen.idnet)
+        id_term = lambda x_hat, w0: id_loss(idnet, x_hat, jax.lax.stop_gradient(synth(w0)))  # noqa: E731
+    return mapper_loss_terms(nnx.merge(m_def, params), w, synth=synth,
+                             clip_term=lambda x: clip_loss(clip, x, frozen.text_features),
+                             id_term=id_term, clip_lambda=cfg.clip_lambda, l2_lambda=cfg.l2_lambda,
+                             id_lambda=cfg.id_lambda)
+
+
+def train_steps(graphdefs, cfg: StepConfig, n: int, frozen: Frozen, train_latents, state: TrainState, key,
+                batch_sharding=None):
+    """``n`` training steps in one ``lax.scan``; returns (state, per-step metrics {name: (n,)}).
+
+    ``key`` (``jax.random.key(seed)``) fixes the data order: batch t depends on (key, t) only.
+    """
+    tx = make_optimizer(cfg)
+    g_def = graphdefs[1]
+
+    def body(st: TrainState, _):
+        w = batch_at(st.step, cfg, train_latents, nnx.merge(g_def, frozen.generator), key)
+        if batch_sharding is not None:
+            w = jax.lax.with_sharding_constraint(w, batch_sharding)
+
+        def total(p):
+            terms = _losses(graphdefs, cfg, frozen, p, w)
+            return terms["loss"], terms
+
+        (_, terms), grads = jax.value_and_grad(total, has_aux=True)(st.params)
+        updates, opt_state = tx.update(grads, st.opt_state, st.params)
+        params = optax.apply_updates(st.params, updates)
+        metrics = {k: v for k, v in terms.items() if k != "w_hat"}
+        return TrainState(st.step + 1, params, opt_state), metrics
+
+    return jax.lax.scan(body, state, None, length=n)
+
+
+def eval_losses(graphdefs, cfg: StepConfig, frozen: Frozen, params, w):
+    """Validation loss terms (scalars, batch means) on W+ (B, L, D)."""
+    terms = _losses(graphdefs, cfg, frozen, params, w)
+    return {k: v for k, v in terms.items() if k != "w_hat"}
+
+
+def init_state(cfg: "MapperTrainConfig | StepConfig", mapper_state) -> TrainState:
+    return TrainState(jnp.zeros((), jnp.int32), mapper_state, make_optimizer(cfg).init(mapper_state))
+
+
+__all__ = ["Frozen", "MapperTrainConfig", "StepConfig", "TrainState", "batch_at", "eval_losses", "init_mapper_tensors",
+           "init_state", "make_optimizer", "mapper_loss_terms", "train_steps"]
