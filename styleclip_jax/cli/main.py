@@ -275,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_edit(sub)
     _add_mapper(sub)
+    from .global_cmd import add_global
+
+    add_global(sub)
     _add_demo(sub)
     return parser
 

@@ -1,0 +1,166 @@
+"""``styleclip-jax global precompute | import | edit``: Method C from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..model_dir import refuse_nonempty_dir
+
+
+def add_global(sub):
+    p = sub.add_parser("global", help="global directions in StyleSpace (StyleCLIP method C)")
+    gsub = p.add_subparsers(dest="action", required=True)
+    pre = gsub.add_parser("precompute", help="StyleSpace mean/std and channel relevance fs3 (resumable, sharded)")
+    pre.add_argument("--generator", required=True)
+    pre.add_argument("--clip", required=True)
+    pre.add_argument("--out", required=True, help="stats folder (stats.json, stats.npz, fs3_parts/, fs3.npy)")
+    pre.add_argument("--resume", action="store_true", help="finish an interrupted precompute in --out")
+    pre.add_argument("--n-stats", type=int, default=100_000, help="codes sampled for mean/std (upstream 100000)")
+    pre.add_argument("--truncation", type=float, default=0.7)
+    pre.add_argument("--truncation-cutoff", type=int, default=8, help="W+ rows truncated (torch global_torch: 8)")
+    pre.add_argument("--images", type=int, default=100, help="base images per channel (upstream 100)")
+    pre.add_argument("--chunk", type=int, default=16, help="channels per compiled chunk / part file")
+    pre.add_argument("--image-batch", type=int, default=8, help="renders per block (memory bound)")
+    pre.add_argument("--devices", type=int, default=None, help="devices to shard channels over (default all)")
+    pre.add_argument("--layers", nargs="+", default=None, help="only these StyleSpace layers (partial table)")
+    pre.set_defaults(func=run_precompute)
+
+    imp = gsub.add_parser("import", help="use upstream fs3.npy (+ S_mean_std pickle) with a generator")
+    imp.add_argument("--generator", required=True)
+    imp.add_argument("--fs3", required=True, help="upstream fs3.npy (5376 or 6048 rows, fp16 or fp32)")
+    imp.add_argument("--s-mean-std", default=None, help="upstream S_mean_std pickle (read without running code); "
+                     "default: sample mean/std here")
+    imp.add_argument("--n-stats", type=int, default=100_000)
+    imp.add_argument("--out", required=True)
+    imp.add_argument("--overwrite", action="store_true")
+    imp.set_defaults(func=run_import)
+
+    ed = gsub.add_parser("edit", help="edit latents along a text direction (neutral -> target)")
+    ed.add_argument("--generator", required=True)
+    ed.add_argument("--clip", required=True)
+    ed.add_argument("--stats", required=True, help="stats folder from `global precompute` or `global import`")
+    ed.add_argument("--neutral", required=True, help="e.g. 'face'")
+    ed.add_argument("--target", required=True, help="e.g. 'smiling face'")
+    strength = ed.add_mutually_exclusive_group()
+    strength.add_argument("--alpha", type=float, default=4.1, help="strength (upstream default 4.1)")
+    strength.add_argument("--alphas", default=None, help="comma list for a grid over strength, e.g. -5,0,5")
+    beta = ed.add_mutually_exclusive_group()
+    beta.add_argument("--beta", type=float, default=0.15, help="disentanglement threshold (upstream 0.15)")
+    beta.add_argument("--auto-beta", action="store_true", help="largest beta moving more than 20 channels")
+    ed.add_argument("--layers", nargs="+", default=None, help="restrict the edit to these StyleSpace layers")
+    ed.add_argument("--also", nargs=4, action="append", default=[], metavar=("NEUTRAL", "TARGET", "ALPHA", "BETA"),
+                    help="compose another edit (repeatable); BETA may be 'auto'")
+    src = ed.add_mutually_exclusive_group(required=True)
+    src.add_argument("--latents", help=".npz with wplus (B,L,D) or w (B,D)")
+    src.add_argument("--seeds")
+    ed.add_argument("--truncation", type=float, default=0.7, help="for --seeds")
+    ed.add_argument("--out", required=True, help=".png grid (rows: latents; cols: original + alphas) or .npz")
+    ed.add_argument("--overwrite", action="store_true")
+    ed.set_defaults(func=run_edit)
+
+
+def _load_pair(args, with_clip=True):
+    from ..models.clip import load_clip
+    from ..models.stylegan2 import load_generator
+
+    return load_generator(args.generator), (load_clip(args.clip) if with_clip else None)
+
+
+def run_precompute(args):
+    from ..editing.channel_relevance import precompute_fs3
+    from ..editing.stylespace_stats import StyleSpaceStats, compute_stats
+
+    out = Path(args.out)
+    if not args.resume:
+        refuse_nonempty_dir(out, overwrite=False)
+    gen, clip = _load_pair(args)
+    settings = {"n": args.n_stats, "truncation": args.truncation, "truncation_cutoff": args.truncation_cutoff,
+                "keep": args.images}
+    if args.resume and (out / "stats.json").exists():
+        stats = StyleSpaceStats.load(out)
+        stats.check_generator(gen)
+        changed = {k: (stats.info.get(k), v) for k, v in settings.items() if stats.info.get(k) != v}
+        if changed:
+            raise InputError(f"cannot resume {out}: settings differ from the original run {changed}")
+        print(f"resuming: stats from {out}")
+    else:
+        print(f"sampling {args.n_stats} StyleSpace codes for mean/std ...")
+        stats = compute_stats(gen, n=args.n_stats, truncation=args.truncation, cutoff=args.truncation_cutoff,
+                              keep=args.images)
+        stats.save(out)
+    fs3 = precompute_fs3(gen, clip, stats, out, num_images=args.images, channels_per_chunk=args.chunk,
+                         image_batch=args.image_batch, devices=args.devices, layers=args.layers)
+    if args.layers is None:
+        stats.info["fs3"] = {"num_images": args.images, "clip": clip.fingerprint(), "alpha": 5.0,
+                             "channel_copy": "fresh per channel (upstream's cumulative-mean quirk not reproduced)"}
+        stats.save(out, write_fs3=False)
+    print(f"fs3: {fs3.shape[0]} channel rows -> {out}")
+
+
+def run_import(args):
+    from ..editing.stylespace_stats import import_upstream
+
+    refuse_nonempty_dir(args.out, args.overwrite)
+    gen, _ = _load_pair(args, with_clip=False)
+    stats = import_upstream(gen, args.fs3, args.s_mean_std, n=args.n_stats)
+    stats.save(args.out)
+    print(f"imported fs3 ({stats.fs3.shape[0]} rows of {stats.num_manipulable} channels) -> {args.out}")
+
+
+def run_edit(args):
+    from ..editing.global_directions import global_edit
+    from ..editing.stylespace_stats import StyleSpaceStats
+    from ..latents_io import check_output_path, parse_seeds, read_latents, write_npz, z_from_seeds
+    from ..utils.images import make_grid, save_png, to_uint8
+
+    out = check_output_path(args.out, args.overwrite)
+    gen, clip = _load_pair(args)
+    stats = StyleSpaceStats.load(args.stats)
+    if args.seeds:
+        w = np.asarray(gen.mapping(z_from_seeds(parse_seeds(args.seeds), gen.config.z_dim), args.truncation))
+    else:
+        kind, w = read_latents(args.latents, gen.config)
+        if kind not in ("wplus", "w"):
+            raise InputError(f"{args.latents}: global edit needs 'wplus' or 'w' latents, got {kind!r}")
+        w = gen.as_wplus(w)
+    first = {"neutral": args.neutral, "target": args.target, "beta": "auto" if args.auto_beta else args.beta,
+             "alpha": args.alpha, "layers": args.layers}
+    edits = [first]
+    for neutral, target, alpha, beta in args.also:
+        try:
+            edits.append({"neutral": neutral, "target": target, "alpha": float(alpha),
+                          "beta": beta if beta == "auto" else float(beta)})
+        except ValueError:
+            raise InputError(f"--also {neutral!r} {target!r} {alpha!r} {beta!r}: ALPHA and BETA must be numbers "
+                             "(BETA may be 'auto')") from None
+    alphas = None
+    if args.alphas:
+        if args.also:
+            raise InputError("--alphas renders a grid for one edit; compose edits with --alpha and --also")
+        try:
+            alphas = [float(a) for a in args.alphas.split(",") if a.strip()]
+        except ValueError:
+            raise InputError(f"--alphas must be a comma list of numbers, got {args.alphas!r}") from None
+    res = global_edit(gen, clip, stats, w, edits, alphas)
+    b, a = res.codes.shape[:2]
+    if out.suffix == ".png":
+        src = np.asarray(gen.synthesis(w))[:, None]
+        grid = np.concatenate([src, res.images], axis=1).reshape(-1, *res.images.shape[2:])
+        save_png(out, make_grid(to_uint8(grid), nrow=a + 1))
+    else:
+        write_npz(out, res.images.reshape(-1, *res.images.shape[2:]), None, res.styles(),
+                  alpha=np.tile(np.asarray([np.nan if x is None else x for x in res.alphas], np.float32), b),
+                  latent_index=np.repeat(np.arange(b), a))
+    summary = [{"neutral": e["neutral"], "target": e["target"], "beta": d.beta, "alpha": al,
+                "channels": d.num_channels, "channels_touched": d.channels_touched}
+               for e, (d, al) in zip(edits, res.directions)]
+    for s in summary:
+        print(f"{s['neutral']!r} -> {s['target']!r}: beta {s['beta']:.2f} moves {s['channels']} channel(s)"
+              + (f" ({s['channels_touched']} in the chosen layers)" if args.layers and s is summary[0] else ""))
+    print(f"edited {b} latent(s) x {a} strength(s) -> {out}")
+    if out.suffix == ".npz":
+        Path(str(out) + ".json").write_text(json.dumps(summary, indent=2))

@@ -1,0 +1,160 @@
+"""Channel relevance fs3 (StyleCLIP ``SingleChannel.py``): what each StyleSpace channel does in CLIP space.
+
+For every manipulable (non-toRGB) channel c of layer l and each of K base codes: set s_{l,c} to
+μ_c − 5σ_c and μ_c + 5σ_c, render both images, convert them to uint8 as upstream does, run
+CLIP's standard preprocess (bit-exact PIL bicubic, ``pil_bicubic.py``) and ``encode_image``. Then
+``relevance_from_features``: normalise each embedding, take (+5σ) − (−5σ), normalise, average
+over the K images, normalise: one unit row per channel.
+
+Upstream uses a shallow copy of the codes, so every processed channel *stays* at its mean for
+all later channels (golden README §11). We give each channel a fresh copy (only the channel
+being measured sits at its mean), the behaviour upstream's code evidently intends; the golden
+``*_fresh`` arrays are that variant.
+
+Speed and robustness: a chunk of channels of one layer is one compiled program; inside it the
+(channel, image, sign) renders run in ``lax.map`` blocks of ``image_batch``. Chunks are sharded
+over devices with ``shard_map`` (channels split, everything else replicated) and every finished
+chunk is written atomically to ``fs3_parts/``, so a killed run resumes at the first missing chunk.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from ..errors import InputError
+from ..models.clip.pil_bicubic import preprocess_generated
+from .stylespace_stats import StyleSpaceStats, atomic_save, load_fs3
+
+ALPHA = 5.0
+
+
+def _unit(x, axis=-1):
+    return x / jnp.linalg.norm(x, axis=axis, keepdims=True)
+
+
+def relevance_from_features(f: jax.Array) -> jax.Array:
+    """``GetFs``: CLIP features (channels, K, 2, E) at (−5σ, +5σ) -> unit relevance rows (channels, E)."""
+    f = _unit(f)
+    d = _unit(f[:, :, 1] - f[:, :, 0])
+    return _unit(jnp.mean(d, axis=1))
+
+
+def _chunk_rows(g_def, c_def, g_state, c_state, base, mean_l, std_l, channels, *, layer: int, image_batch: int):
+    """Relevance rows (Cb, E) for ``channels`` (Cb,) of style layer ``layer``.
+
+    ``base``: list of (K, C_j) base codes per layer; ``mean_l`` / ``std_l``: (C_layer,).
+    """
+    gen, clip = nnx.merge(g_def, g_state), nnx.merge(c_def, c_state)
+    k = base[0].shape[0]
+    cb = channels.shape[0]
+    n = cb * k * 2
+    n_pad = math.ceil(n / image_batch) * image_batch
+    item = jnp.minimum(jnp.arange(n_pad), n - 1)                  # pad by repeating the last render
+    ch, img, sign = item // (2 * k), (item // 2) % k, item % 2
+    ch = channels[ch]
+    value = mean_l[ch] + jnp.where(sign == 1, ALPHA, -ALPHA) * std_l[ch]
+
+    def render(idx):
+        c_b, i_b, v_b = idx
+        styles = [b[i_b] for b in base]
+        styles[layer] = styles[layer].at[jnp.arange(c_b.shape[0]), c_b].set(v_b)
+        x = gen.synthesis(styles)
+        return _unit(clip.encode_image(preprocess_generated(x, clip.cfg.image_size)))
+
+    blocks = (ch.reshape(-1, image_batch), img.reshape(-1, image_batch), value.reshape(-1, image_batch))
+    feats = jax.lax.map(render, blocks).reshape(n_pad, -1)[:n]
+    return relevance_from_features(feats.reshape(cb, k, 2, -1))
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(g_def, c_def, layer: int, image_batch: int, n_devices: int):
+    fn = functools.partial(_chunk_rows, g_def, c_def, layer=layer, image_batch=image_batch)
+    if n_devices == 1:
+        return jax.jit(fn)
+    from jax.sharding import Mesh, PartitionSpec as P
+
+    mesh = Mesh(np.asarray(jax.devices()[:n_devices]), ("data",))
+    sharded = jax.shard_map(fn, mesh=mesh, in_specs=(P(), P(), P(), P(), P(), P("data")), out_specs=P("data"),
+                            check_vma=False)
+    return jax.jit(sharded)
+
+
+def _part_name(layer_name: str, start: int, stop: int) -> str:
+    return f"{layer_name}__{start:05d}_{stop:05d}.npy"
+
+
+def precompute_fs3(gen, clip, stats: StyleSpaceStats, out_dir, *, num_images: int = 100, channels_per_chunk: int = 16,
+                   image_batch: int = 8, devices: int | None = None, layers=None, channel_subset=None,
+                   progress: bool = True, on_chunk=None) -> np.ndarray:
+    """Compute (or finish) fs3 for ``stats`` and write ``out_dir/fs3.npy``; returns it (rows, E).
+
+    Args:
+      num_images: K base codes per channel (upstream: 100), the first K of ``stats.base``.
+      channels_per_chunk: channels per compiled program / part file (multiple of the devices).
+      image_batch: renders per ``lax.map`` block (bounds memory: 8 at 1024 px needs a few GB).
+      devices: local devices to shard channels over (default all).
+      layers, channel_subset: restrict to some layer names / {layer name: channel list} (tests,
+        partial runs); rows of skipped channels are not written to ``fs3.npy``.
+      on_chunk: host callback ``f(done_channels, total)`` after each written chunk.
+    """
+    from tqdm import tqdm
+
+    stats.check_generator(gen)
+    if stats.base is None or stats.base.shape[0] < num_images:
+        have = 0 if stats.base is None else stats.base.shape[0]
+        raise InputError(f"the stats keep {have} base codes but num_images={num_images}; recompute them with keep >= "
+                         f"{num_images}")
+    n_dev = len(jax.devices()) if devices is None else devices
+    if not 1 <= n_dev <= len(jax.devices()):
+        raise InputError(f"devices must be in [1, {len(jax.devices())}], got {n_dev}")
+    if channels_per_chunk % n_dev:
+        raise InputError(f"channels_per_chunk ({channels_per_chunk}) must be a multiple of the {n_dev} devices")
+    out = Path(out_dir)
+    parts = out / "fs3_parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    base = [jnp.asarray(b[:num_images]) for b in stats.split(stats.base).values()]
+    mean, std = stats.split(stats.mean), stats.split(stats.std)
+    wanted = [i for i, (n, m) in enumerate(zip(stats.names, stats.manipulable)) if m and (layers is None or n in layers)]
+    if layers is not None and len(wanted) != len(set(layers)):
+        raise InputError(f"unknown or toRGB layers in {sorted(set(layers) - {stats.names[i] for i in wanted})}")
+    plan = []                                                  # (layer index, channel array)
+    for li in wanted:
+        name = stats.names[li]
+        chans = np.arange(stats.widths[li]) if channel_subset is None else np.asarray(channel_subset.get(name, []), int)
+        for s in range(0, len(chans), channels_per_chunk):
+            plan.append((li, chans[s:s + channels_per_chunk]))
+    total = sum(len(c) for _, c in plan)
+    done = sum(len(c) for li, c in plan if (parts / _part_name(stats.names[li], int(c[0]), int(c[-1]) + 1)).exists())
+    bar = tqdm(total=total, initial=done, desc="fs3 channels", unit="ch", disable=not progress)
+    try:
+        for li, chans in plan:
+            name = stats.names[li]
+            path = parts / _part_name(name, int(chans[0]), int(chans[-1]) + 1)
+            if path.exists():
+                continue
+            padded = np.concatenate([chans, np.repeat(chans[-1:], channels_per_chunk - len(chans))])
+            fn = _compiled(gen.graphdef, clip.graphdef, li, image_batch, n_dev)
+            rows = fn(gen.state, clip.state, base, jnp.asarray(mean[name]), jnp.asarray(std[name]),
+                      jnp.asarray(padded, jnp.int32))
+            rows = np.asarray(rows)[:len(chans)]
+            if not np.all(np.isfinite(rows)):
+                raise FloatingPointError(f"non-finite relevance rows for {name} channels {chans[0]}..{chans[-1]}")
+            atomic_save(path, lambda p: np.save(p, rows))
+            bar.update(len(chans))
+            done += len(chans)
+            if on_chunk is not None:
+                on_chunk(done, total)
+    finally:
+        bar.close()
+    fs3 = np.concatenate([load_fs3(parts / _part_name(stats.names[li], int(c[0]), int(c[-1]) + 1)) for li, c in plan])
+    if layers is None and channel_subset is None:
+        stats.fs3 = fs3
+        atomic_save(out / "fs3.npy", lambda p: np.save(p, fs3))
+    return fs3
