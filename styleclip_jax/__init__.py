@@ -1,12 +1,29 @@
-"""styleclip-jax: StyleCLIP (text-driven StyleGAN2 editing) in JAX/Flax."""
+"""styleclip-jax: StyleCLIP (text-driven StyleGAN2 editing) in JAX/Flax.
+
+Public names are imported lazily (PEP 562), so light submodules such as
+``styleclip_jax.export.runtime`` (numpy + onnxruntime only) and ``styleclip_jax.errors`` load
+without importing JAX.
+"""
+
+from importlib import import_module
 
 __version__ = "0.1.0"
 
 from .errors import CheckpointError, InputError, StyleClipError, UnsafeCheckpointError
-from .models.clip import CLIPModel, load_clip, tokenize
-from .models.idnet import IDNet, load_idnet
-from .models.stylegan2 import GeneratorConfig, StyleGAN2, load_generator
 
-__all__ = ["CLIPModel", "CheckpointError", "GeneratorConfig", "IDNet", "InputError", "StyleClipError",
-           "StyleGAN2", "UnsafeCheckpointError", "__version__", "load_clip", "load_generator", "load_idnet",
-           "tokenize"]
+_LAZY = {
+    "CLIPModel": ".models.clip", "load_clip": ".models.clip", "tokenize": ".models.clip",
+    "IDNet": ".models.idnet", "load_idnet": ".models.idnet",
+    "GeneratorConfig": ".models.stylegan2", "StyleGAN2": ".models.stylegan2", "load_generator": ".models.stylegan2",
+    "load_mapper": ".models.mapper_api",
+}
+
+__all__ = ["CheckpointError", "InputError", "StyleClipError", "UnsafeCheckpointError", "__version__", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'styleclip_jax' has no attribute {name!r}")

@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
 from .errors import InputError
-from .models.stylegan2.config import GeneratorConfig
 from .validation import check_array
+
+if TYPE_CHECKING:                     # annotation only: keeps this module (and run-onnx) free of JAX
+    from .models.stylegan2.config import GeneratorConfig
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -9,7 +9,6 @@ from tqdm import tqdm
 
 from ..errors import InputError
 from ..model_dir import refuse_nonempty_dir
-from ..latents_io import parse_seeds, read_latents
 from ..utils.images import make_grid, save_png, to_uint8
 
 
@@ -40,6 +39,7 @@ def add_edit(sub):
 
 def run_optimize(args):
     from ..editing import OptimizeConfig, optimize
+    from ..latents_io import parse_seeds, read_latents
     from ..models.clip import load_clip
     from ..models.idnet import load_idnet
     from ..models.stylegan2 import load_generator

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..editing.mapper_training import MapperTrainConfig
+from ..editing.mapper_train_config import MapperTrainConfig
 from ..errors import InputError, StyleClipError
 
 
@@ -278,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .global_cmd import add_global
 
     add_global(sub)
+    from .export_cmd import add_export
+
+    add_export(sub)
     _add_demo(sub)
     return parser
 

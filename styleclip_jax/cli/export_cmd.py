@@ -1,0 +1,129 @@
+"""``styleclip-jax export mapper | generator | global`` and ``styleclip-jax run-onnx``.
+
+``run-onnx`` needs only numpy and onnxruntime (no JAX), so it works on a serving machine that
+installed the package without its JAX extras in use.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+
+def add_export(sub):
+    p = sub.add_parser("export", help="export an edit path to ONNX (weights baked in, dynamic batch)")
+    esub = p.add_subparsers(dest="what", required=True)
+    m = esub.add_parser("mapper", help="mapper + generator: (wplus, alpha) -> image")
+    m.add_argument("--mapper", required=True)
+    m.add_argument("--generator", required=True)
+    g = esub.add_parser("generator", help="generator: wplus -> image, or (z, psi) -> image")
+    g.add_argument("--generator", required=True)
+    g.add_argument("--from", dest="source", choices=("wplus", "z"), default="wplus")
+    g.add_argument("--truncation-cutoff", type=int, default=None, help="with --from z: truncate only the first N rows")
+    gl = esub.add_parser("global", help="StyleSpace edit: (wplus, direction, alpha) -> image")
+    gl.add_argument("--generator", required=True)
+    for q in (m, g, gl):
+        q.add_argument("--out", required=True, help="model.onnx (weights over 100 MB go to model.onnx.data)")
+        q.add_argument("--opset", type=int, default=21)
+        q.add_argument("--overwrite", action="store_true")
+        q.set_defaults(func=run_export)
+
+    r = sub.add_parser("run-onnx", help="run an exported model with onnxruntime (no JAX needed)")
+    r.add_argument("--model", required=True)
+    src = r.add_mutually_exclusive_group(required=True)
+    src.add_argument("--latents", help=".npz with wplus (B,L,D) or w (B,D) (or z (B,Z) for generator_z models)")
+    src.add_argument("--seeds", help="for generator_z models: z = RandomState(seed).randn(z_dim)")
+    r.add_argument("--alpha", type=float, default=1.0, help="strength (mapper and global models)")
+    r.add_argument("--psi", type=float, default=1.0, help="truncation (generator_z models)")
+    r.add_argument("--direction", default=None, help=".npy StyleSpace direction (global models)")
+    r.add_argument("--batch-size", type=int, default=8)
+    r.add_argument("--cpu", action="store_true", help="use the CPU provider even when a GPU is available")
+    r.add_argument("--out", required=True, help=".npz (images (B,H,W,3) float32) or .png grid")
+    r.add_argument("--overwrite", action="store_true")
+    r.set_defaults(func=run_onnx)
+
+
+def run_export(args):
+    from ..export import onnx_export as ox
+    from ..models.stylegan2 import load_generator
+
+    gen = load_generator(args.generator)
+    kw = dict(opset=args.opset, overwrite=args.overwrite)
+    if args.what == "mapper":
+        from ..models.mapper_api import load_mapper
+
+        path = ox.export_mapper(load_mapper(args.mapper), gen, args.out, **kw)
+    elif args.what == "generator":
+        path = ox.export_generator(gen, args.out, args.source, args.truncation_cutoff, **kw)
+    else:
+        path = ox.export_global(gen, args.out, **kw)
+    side = Path(str(path) + ".data")
+    print(f"exported {args.what} -> {path}" + (f" (+ {side.name})" if side.exists() else ""))
+
+
+def _read_npz(path) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"latents file {p} does not exist")
+    try:
+        with np.load(p, allow_pickle=False) as d:
+            return {k: d[k] for k in d.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
+        raise InputError(f"{p}: not a readable .npz file ({e})") from None
+
+
+def run_onnx(args):
+    from ..export.runtime import OnnxEditor
+
+    out = Path(args.out)
+    if out.suffix not in (".npz", ".png"):
+        raise InputError(f"--out must end with .npz or .png, got {out.name!r}")
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    ed = OnnxEditor(args.model, providers=["CPUExecutionProvider"] if args.cpu else None)
+    spec = {s["name"]: s["shape"] for s in ed.inputs}
+    feeds = {}
+    if "z" in spec:
+        if args.seeds:
+            from ..latents_io import parse_seeds
+
+            zd = spec["z"][1]
+            feeds["z"] = np.stack([np.random.RandomState(s).randn(zd) for s in parse_seeds(args.seeds)]).astype(np.float32)
+        else:
+            feeds["z"] = _read_npz(args.latents).get("z")
+            if feeds["z"] is None:
+                raise InputError(f"{args.latents}: this generator_z model needs a 'z' array")
+        feeds["psi"] = args.psi
+    else:
+        if args.seeds:
+            raise InputError(f"{ed.kind} models take W+ latents (--latents); --seeds needs a generator exported --from z")
+        d = _read_npz(args.latents)
+        if "wplus" in d:
+            w = d["wplus"]
+        elif "w" in d and np.ndim(d["w"]) == 2:
+            w = np.repeat(np.asarray(d["w"])[:, None], spec["wplus"][1], axis=1)
+        else:
+            raise InputError(f"{args.latents}: expected 'wplus' (B,L,D) or 'w' (B,D), found {sorted(d)}")
+        feeds["wplus"] = w
+        if "alpha" in spec:
+            feeds["alpha"] = args.alpha
+        if "direction" in spec:
+            if not args.direction:
+                raise InputError("global models need --direction (a .npy StyleSpace direction, e.g. from "
+                                 "`styleclip_jax.editing.direction(...).delta`)")
+            try:
+                feeds["direction"] = np.load(args.direction, allow_pickle=False)
+            except (ValueError, OSError) as e:
+                raise InputError(f"{args.direction}: not a readable .npy array ({e})") from None
+    images = ed.run(batch_size=args.batch_size, **feeds)
+    if out.suffix == ".npz":
+        np.savez(out, images=images, **({"wplus": feeds["wplus"]} if "wplus" in feeds else {}))
+    else:
+        from ..utils.images import make_grid, save_png, to_uint8
+
+        save_png(out, make_grid(to_uint8(images)))
+    print(f"ran {ed.kind} model on {len(images)} input(s) with {ed.providers[0]} -> {out}")
