@@ -10,7 +10,14 @@ the best of ``repeats`` calls after a warm-up. Upstream: 75 ms per mapper edit (
 
 from __future__ import annotations
 
-import argparse
+import os
+import sys
+
+# Run as ``python bench/onnx.py``, this file's folder comes first on sys.path and its name would
+# shadow the ``onnx`` package; drop the folder before anything imports onnx.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse  # noqa: E402  (the imports below follow the path fix on purpose)
 import functools
 import tempfile
 import time

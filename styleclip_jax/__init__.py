@@ -5,7 +5,7 @@ Public names are imported lazily (PEP 562), so light submodules such as
 without importing JAX.
 """
 
-from importlib import import_module
+from ._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -21,9 +21,4 @@ _LAZY = {
 __all__ = ["CheckpointError", "InputError", "StyleClipError", "UnsafeCheckpointError", "__version__", *_LAZY]
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'styleclip_jax' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

@@ -77,6 +77,19 @@ def read_latents(path: str | os.PathLike, cfg: GeneratorConfig) -> tuple[str, ob
                      f"'w' (B,{cfg.w_dim}), 'z' (B,{cfg.z_dim}) or 's/<layer name>' codes")
 
 
+def wplus_from_source(gen, *, seeds: str | None = None, latents: str | os.PathLike | None = None,
+                      truncation: float = 1.0, what: str = "this command") -> np.ndarray:
+    """W+ (B, L, D) from ``--seeds`` (mapped at ``truncation``) or a latents file (wplus or w)."""
+    if (seeds is None) == (latents is None):
+        raise InputError(f"{what} needs exactly one of --seeds or --latents")
+    if seeds is not None:
+        return np.asarray(gen.mapping(z_from_seeds(parse_seeds(seeds), gen.config.z_dim), truncation))
+    kind, w = read_latents(latents, gen.config)
+    if kind not in ("wplus", "w"):
+        raise InputError(f"{latents}: {what} needs 'wplus' or 'w' latents, got {kind!r}")
+    return gen.as_wplus(w)
+
+
 def check_output_path(path: str | os.PathLike, overwrite: bool, suffixes=(".png", ".npz")) -> Path:
     p = Path(path)
     if p.suffix.lower() not in suffixes:

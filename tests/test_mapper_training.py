@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from styleclip_jax import CheckpointError, InputError
+from styleclip_jax import InputError
 from styleclip_jax.editing.mapper_training import MapperTrainConfig, init_mapper_tensors
 from styleclip_jax.editing.mapper_trainer import train_mapper
 from styleclip_jax.model_dir import flat_tensors

@@ -114,19 +114,14 @@ def run_import(args):
 def run_edit(args):
     from ..editing.global_directions import global_edit
     from ..editing.stylespace_stats import StyleSpaceStats
-    from ..latents_io import check_output_path, parse_seeds, read_latents, write_npz, z_from_seeds
+    from ..latents_io import check_output_path, wplus_from_source, write_npz
     from ..utils.images import make_grid, save_png, to_uint8
 
     out = check_output_path(args.out, args.overwrite)
     gen, clip = _load_pair(args)
     stats = StyleSpaceStats.load(args.stats)
-    if args.seeds:
-        w = np.asarray(gen.mapping(z_from_seeds(parse_seeds(args.seeds), gen.config.z_dim), args.truncation))
-    else:
-        kind, w = read_latents(args.latents, gen.config)
-        if kind not in ("wplus", "w"):
-            raise InputError(f"{args.latents}: global edit needs 'wplus' or 'w' latents, got {kind!r}")
-        w = gen.as_wplus(w)
+    w = wplus_from_source(gen, seeds=args.seeds, latents=args.latents, truncation=args.truncation,
+                          what="global edit")
     first = {"neutral": args.neutral, "target": args.target, "beta": "auto" if args.auto_beta else args.beta,
              "alpha": args.alpha, "layers": args.layers}
     edits = [first]

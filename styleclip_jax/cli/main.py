@@ -146,7 +146,7 @@ def _run_mapper_train(args):
         r = train_mapper(gen, clip, cfg, args.out, latents=latents, idnet=idnet, resume=args.resume,
                          devices=args.devices)
     except KeyboardInterrupt:
-        print(f"interrupted; the last completed chunk is checkpointed. Continue with the same command plus --resume",
+        print("interrupted; the last completed chunk is checkpointed. Continue with the same command plus --resume",
               file=sys.stderr)
         raise SystemExit(130) from None
     last = r.val[-1] if r.val else None
@@ -157,7 +157,7 @@ def _run_mapper_train(args):
 def _run_mapper_apply(args):
     import numpy as np
 
-    from ..latents_io import check_output_path, parse_seeds, read_latents, write_npz, z_from_seeds
+    from ..latents_io import check_output_path, wplus_from_source, write_npz
     from ..models.mapper_api import load_mapper
     from ..models.stylegan2 import load_generator
     from ..utils.images import make_grid, save_png, to_uint8
@@ -169,13 +169,8 @@ def _run_mapper_apply(args):
     if (mapper.config.num_ws, mapper.config.latent_dim) != (gen.config.num_ws, gen.config.w_dim):
         raise InputError(f"mapper expects W+ ({mapper.config.num_ws}, {mapper.config.latent_dim}) but the generator "
                          f"uses ({gen.config.num_ws}, {gen.config.w_dim})")
-    if args.seeds:
-        w = np.asarray(gen.mapping(z_from_seeds(parse_seeds(args.seeds), gen.config.z_dim), args.truncation))
-    else:
-        kind, w = read_latents(args.latents, gen.config)
-        if kind not in ("wplus", "w"):
-            raise InputError(f"{args.latents}: mapper apply needs 'wplus' or 'w' latents, got {kind!r}")
-        w = gen.as_wplus(w)
+    w = wplus_from_source(gen, seeds=args.seeds, latents=args.latents, truncation=args.truncation,
+                          what="mapper apply")
     edited = np.stack([np.asarray(mapper.apply(w, a)) for a in args.alpha], axis=1)      # (B, A, L, D)
     flat = edited.reshape(-1, *w.shape[1:])
     imgs = np.concatenate([np.asarray(gen.synthesis(flat[i:i + args.batch_size]))

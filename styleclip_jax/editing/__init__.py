@@ -2,7 +2,7 @@
 applied), global directions in StyleSpace (C). Names load lazily, so light submodules (the
 training config) import without JAX."""
 
-from importlib import import_module
+from .._lazy import lazy_getattr
 
 _LAZY = {
     "OptimizeConfig": ".optimization", "lr_ramp": ".optimization", "OptimizeResult": ".optimize",
@@ -15,9 +15,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'styleclip_jax.editing' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

@@ -19,8 +19,6 @@ How it runs:
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -29,11 +27,10 @@ import numpy as np
 import optax
 from flax import nnx
 
-from ..errors import InputError
 from ..models.clip.preprocess import clip_loss
 from ..models.idnet.id_loss import id_loss
 from ..models.mapper import LatentMapper, MapperConfig
-from .mapper_train_config import OPTIMIZERS, MapperTrainConfig, StepConfig
+from .mapper_train_config import MapperTrainConfig, StepConfig
 from .ranger import ranger
 
 def init_mapper_tensors(cfg: MapperConfig, seed: int = 0) -> dict[str, np.ndarray]:
