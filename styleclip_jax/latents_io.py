@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Mapping
 import numpy as np
 
 from .errors import InputError
+from .model_dir import atomic_write
 from .validation import check_array
 
 if TYPE_CHECKING:                     # annotation only: keeps this module (and run-onnx) free of JAX
@@ -50,16 +51,22 @@ def z_from_seeds(seeds, z_dim: int) -> np.ndarray:
     return np.stack([np.random.RandomState(s).randn(z_dim) for s in seeds]).astype(np.float32)
 
 
-def read_latents(path: str | os.PathLike, cfg: GeneratorConfig) -> tuple[str, object]:
-    """Return ('wplus'|'w'|'z', array) or ('s', {name: array}) after checking shapes."""
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """All arrays of a latents ``.npz`` (never unpickling); a missing or broken file is an InputError."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"latents file {p} does not exist")
     try:
-        data = np.load(p, allow_pickle=False)
-        files = {k: data[k] for k in data.files}
+        with np.load(p, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
         raise InputError(f"{p}: not a readable .npz file ({e})") from None
+
+
+def read_latents(path: str | os.PathLike, cfg: GeneratorConfig) -> tuple[str, object]:
+    """Return ('wplus'|'w'|'z', array) or ('s', {name: array}) after checking shapes."""
+    p = Path(path)
+    files = read_npz(p)
     if "wplus" in files:
         return "wplus", check_array(files["wplus"], f"{p.name}:wplus", (None, cfg.num_ws, cfg.w_dim))
     if "w" in files:
@@ -109,6 +116,4 @@ def write_npz(path: str | os.PathLike, images, wplus=None, styles: Mapping[str, 
     for name, s in (styles or {}).items():
         arrays[f"s/{name}"] = np.asarray(s, np.float32)
     arrays.update({k: np.asarray(v) for k, v in extra.items()})
-    tmp = Path(str(path) + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: np.savez(tmp, **arrays))

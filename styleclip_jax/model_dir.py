@@ -62,13 +62,20 @@ def save_model_dir(out_dir: str | os.PathLike, kind: str, config: Mapping[str, A
     arrays = {k: np.array(v, dtype=np.float32, order="C") for k, v in tensors.items()}  # keeps 0-d shapes
     meta = {"format": FORMAT, "kind": kind, "format_version": FORMAT_VERSION, "config": dict(config),
             "source": dict(source or {})}
-    _atomic_write(out / WEIGHTS_FILE, lambda p: save_file(arrays, str(p), metadata={"format": FORMAT, "kind": kind}))
-    _atomic_write(out / CONFIG_FILE, lambda p: Path(p).write_text(json.dumps(meta, indent=2, sort_keys=True)))
+    atomic_write(out / WEIGHTS_FILE, lambda p: save_file(arrays, str(p), metadata={"format": FORMAT, "kind": kind}))
+    atomic_write(out / CONFIG_FILE, lambda p: Path(p).write_text(json.dumps(meta, indent=2, sort_keys=True)))
     return out
 
 
-def _atomic_write(dest: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+def atomic_write(dest: str | os.PathLike, write) -> None:
+    """``write(tmp_path)`` into a temporary file beside ``dest``, then rename it over ``dest``.
+
+    Never leaves a half-written file (the temporary is removed on failure). The temporary name
+    ends with ``dest``'s suffix, so writers that append one when it is missing (``np.save``,
+    ``np.savez``) write exactly where they are told.
+    """
+    dest = Path(dest)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=f".tmp{dest.suffix}")
     os.close(fd)
     try:
         write(tmp)

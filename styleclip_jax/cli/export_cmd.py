@@ -6,7 +6,6 @@ installed the package without its JAX extras in use.
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -65,43 +64,26 @@ def run_export(args):
     print(f"exported {args.what} -> {path}" + (f" (+ {side.name})" if side.exists() else ""))
 
 
-def _read_npz(path) -> dict:
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"latents file {p} does not exist")
-    try:
-        with np.load(p, allow_pickle=False) as d:
-            return {k: d[k] for k in d.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-        raise InputError(f"{p}: not a readable .npz file ({e})") from None
-
-
 def run_onnx(args):
     from ..export.runtime import OnnxEditor
+    from ..latents_io import check_output_path, parse_seeds, read_npz, z_from_seeds
 
-    out = Path(args.out)
-    if out.suffix not in (".npz", ".png"):
-        raise InputError(f"--out must end with .npz or .png, got {out.name!r}")
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    out = check_output_path(args.out, args.overwrite)
     ed = OnnxEditor(args.model, providers=["CPUExecutionProvider"] if args.cpu else None)
     spec = {s["name"]: s["shape"] for s in ed.inputs}
     feeds = {}
     if "z" in spec:
         if args.seeds:
-            from ..latents_io import parse_seeds
-
-            zd = spec["z"][1]
-            feeds["z"] = np.stack([np.random.RandomState(s).randn(zd) for s in parse_seeds(args.seeds)]).astype(np.float32)
+            feeds["z"] = z_from_seeds(parse_seeds(args.seeds), spec["z"][1])
         else:
-            feeds["z"] = _read_npz(args.latents).get("z")
+            feeds["z"] = read_npz(args.latents).get("z")
             if feeds["z"] is None:
                 raise InputError(f"{args.latents}: this generator_z model needs a 'z' array")
         feeds["psi"] = args.psi
     else:
         if args.seeds:
             raise InputError(f"{ed.kind} models take W+ latents (--latents); --seeds needs a generator exported --from z")
-        d = _read_npz(args.latents)
+        d = read_npz(args.latents)
         if "wplus" in d:
             w = d["wplus"]
         elif "w" in d and np.ndim(d["w"]) == 2:

@@ -121,7 +121,7 @@ def _run_mapper_train(args):
     import jax
 
     from ..editing.mapper_trainer import train_mapper
-    from ..latents_io import read_latents
+    from ..latents_io import wplus_from_source
     from ..models.clip import load_clip
     from ..models.idnet import load_idnet
     from ..models.stylegan2 import load_generator
@@ -137,11 +137,7 @@ def _run_mapper_train(args):
                             seed=args.seed)
     gen, clip = load_generator(args.generator), load_clip(args.clip)
     idnet = load_idnet(args.idnet) if args.idnet else None
-    latents = None
-    if args.latents:
-        kind, latents = read_latents(args.latents, gen.config)
-        if kind not in ("wplus", "w"):
-            raise InputError(f"{args.latents}: mapper training needs 'wplus' or 'w' latents, got {kind!r}")
+    latents = wplus_from_source(gen, latents=args.latents, what="mapper training") if args.latents else None
     try:
         r = train_mapper(gen, clip, cfg, args.out, latents=latents, idnet=idnet, resume=args.resume,
                          devices=args.devices)
@@ -164,11 +160,7 @@ def _run_mapper_apply(args):
 
     out = check_output_path(args.out, args.overwrite)
     mapper, gen = load_mapper(args.mapper), load_generator(args.generator)
-    if mapper.config.kind == "stylespace":
-        raise InputError("mapper apply handles W+ mappers; this one is a StyleSpace mapper")
-    if (mapper.config.num_ws, mapper.config.latent_dim) != (gen.config.num_ws, gen.config.w_dim):
-        raise InputError(f"mapper expects W+ ({mapper.config.num_ws}, {mapper.config.latent_dim}) but the generator "
-                         f"uses ({gen.config.num_ws}, {gen.config.w_dim})")
+    mapper.check_fits(gen, "mapper apply")
     w = wplus_from_source(gen, seeds=args.seeds, latents=args.latents, truncation=args.truncation,
                           what="mapper apply")
     edited = np.stack([np.asarray(mapper.apply(w, a)) for a in args.alpha], axis=1)      # (B, A, L, D)

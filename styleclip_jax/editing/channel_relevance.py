@@ -30,7 +30,9 @@ from flax import nnx
 
 from ..errors import InputError
 from ..models.clip.pil_bicubic import preprocess_generated
-from .stylespace_stats import StyleSpaceStats, atomic_save, load_fs3
+from ..model_dir import atomic_write
+from .devices import data_mesh
+from .stylespace_stats import StyleSpaceStats, load_fs3
 
 ALPHA = 5.0
 
@@ -74,20 +76,19 @@ def _chunk_rows(g_def, c_def, g_state, c_state, base, mean_l, std_l, channels, *
 
 
 @functools.lru_cache(maxsize=8)
-def _compiled(g_def, c_def, layer: int, image_batch: int, n_devices: int):
+def _compiled(g_def, c_def, layer: int, image_batch: int, mesh):
     fn = functools.partial(_chunk_rows, g_def, c_def, layer=layer, image_batch=image_batch)
-    if n_devices == 1:
+    if mesh is None:
         return jax.jit(fn)
-    from jax.sharding import Mesh, PartitionSpec as P
+    from jax.sharding import PartitionSpec as P
 
-    mesh = Mesh(np.asarray(jax.devices()[:n_devices]), ("data",))
     sharded = jax.shard_map(fn, mesh=mesh, in_specs=(P(), P(), P(), P(), P(), P("data")), out_specs=P("data"),
                             check_vma=False)
     return jax.jit(sharded)
 
 
-def _part_name(layer_name: str, start: int, stop: int) -> str:
-    return f"{layer_name}__{start:05d}_{stop:05d}.npy"
+def _part_name(layer_name: str, chans: np.ndarray) -> str:
+    return f"{layer_name}__{int(chans[0]):05d}_{int(chans[-1]) + 1:05d}.npy"
 
 
 def precompute_fs3(gen, clip, stats: StyleSpaceStats, out_dir, *, num_images: int = 100, channels_per_chunk: int = 16,
@@ -111,11 +112,7 @@ def precompute_fs3(gen, clip, stats: StyleSpaceStats, out_dir, *, num_images: in
         have = 0 if stats.base is None else stats.base.shape[0]
         raise InputError(f"the stats keep {have} base codes but num_images={num_images}; recompute them with keep >= "
                          f"{num_images}")
-    n_dev = len(jax.devices()) if devices is None else devices
-    if not 1 <= n_dev <= len(jax.devices()):
-        raise InputError(f"devices must be in [1, {len(jax.devices())}], got {n_dev}")
-    if channels_per_chunk % n_dev:
-        raise InputError(f"channels_per_chunk ({channels_per_chunk}) must be a multiple of the {n_dev} devices")
+    _, mesh = data_mesh(devices, channels_per_chunk, "channels_per_chunk")
     out = Path(out_dir)
     parts = out / "fs3_parts"
     parts.mkdir(parents=True, exist_ok=True)
@@ -124,37 +121,37 @@ def precompute_fs3(gen, clip, stats: StyleSpaceStats, out_dir, *, num_images: in
     wanted = [i for i, (n, m) in enumerate(zip(stats.names, stats.manipulable)) if m and (layers is None or n in layers)]
     if layers is not None and len(wanted) != len(set(layers)):
         raise InputError(f"unknown or toRGB layers in {sorted(set(layers) - {stats.names[i] for i in wanted})}")
-    plan = []                                                  # (layer index, channel array)
+    plan = []                                                  # (layer index, channels, part file)
     for li in wanted:
         name = stats.names[li]
         chans = np.arange(stats.widths[li]) if channel_subset is None else np.asarray(channel_subset.get(name, []), int)
         for s in range(0, len(chans), channels_per_chunk):
-            plan.append((li, chans[s:s + channels_per_chunk]))
-    total = sum(len(c) for _, c in plan)
-    done = sum(len(c) for li, c in plan if (parts / _part_name(stats.names[li], int(c[0]), int(c[-1]) + 1)).exists())
+            chunk = chans[s:s + channels_per_chunk]
+            plan.append((li, chunk, parts / _part_name(name, chunk)))
+    total = sum(len(c) for _, c, _ in plan)
+    done = sum(len(c) for _, c, path in plan if path.exists())
     bar = tqdm(total=total, initial=done, desc="fs3 channels", unit="ch", disable=not progress)
     try:
-        for li, chans in plan:
+        for li, chans, path in plan:
             name = stats.names[li]
-            path = parts / _part_name(name, int(chans[0]), int(chans[-1]) + 1)
             if path.exists():
                 continue
             padded = np.concatenate([chans, np.repeat(chans[-1:], channels_per_chunk - len(chans))])
-            fn = _compiled(gen.graphdef, clip.graphdef, li, image_batch, n_dev)
+            fn = _compiled(gen.graphdef, clip.graphdef, li, image_batch, mesh)
             rows = fn(gen.state, clip.state, base, jnp.asarray(mean[name]), jnp.asarray(std[name]),
                       jnp.asarray(padded, jnp.int32))
             rows = np.asarray(rows)[:len(chans)]
             if not np.all(np.isfinite(rows)):
                 raise FloatingPointError(f"non-finite relevance rows for {name} channels {chans[0]}..{chans[-1]}")
-            atomic_save(path, lambda p: np.save(p, rows))
+            atomic_write(path, lambda p: np.save(p, rows))
             bar.update(len(chans))
             done += len(chans)
             if on_chunk is not None:
                 on_chunk(done, total)
     finally:
         bar.close()
-    fs3 = np.concatenate([load_fs3(parts / _part_name(stats.names[li], int(c[0]), int(c[-1]) + 1)) for li, c in plan])
+    fs3 = np.concatenate([load_fs3(path) for _, _, path in plan])
     if layers is None and channel_subset is None:
         stats.fs3 = fs3
-        atomic_save(out / "fs3.npy", lambda p: np.save(p, fs3))
+        atomic_write(out / "fs3.npy", lambda p: np.save(p, fs3))
     return fs3

@@ -32,6 +32,7 @@ from ..models.clip.api import CLIPModel
 from ..models.clip.tokenizer import tokenize
 from ..models.mapper_api import LatentMapperModel
 from ..models.stylegan2.generator import StyleGAN2
+from .devices import data_mesh
 from .mapper_training import Frozen, MapperTrainConfig, TrainState, eval_losses, init_mapper_tensors, init_state, \
     train_steps
 
@@ -84,18 +85,11 @@ def _split_latents(cfg: MapperTrainConfig, latents, gen: StyleGAN2):
 
 def _mesh_sharding(n_devices: int | None, batch_size: int):
     """(replicated, batch) NamedShardings over the first n devices, or (None, None) for one device."""
-    from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
+    from jax.sharding import NamedSharding, PartitionSpec as P
 
-    devices = jax.devices()
-    n = len(devices) if n_devices is None else n_devices
-    if n < 1 or n > len(devices):
-        raise InputError(f"devices must be in [1, {len(devices)}], got {n}")
-    if n == 1:
+    _, mesh = data_mesh(n_devices, batch_size, "batch_size")
+    if mesh is None:
         return None, None
-    if batch_size % n:
-        raise InputError(f"batch_size {batch_size} must be divisible by the {n} devices it is sharded over "
-                         f"(or train on fewer devices)")
-    mesh = Mesh(np.asarray(devices[:n]), ("data",), axis_types=(AxisType.Auto,))
     return NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
 
 

@@ -33,6 +33,7 @@ from ..models.mapper import LatentMapper, MapperConfig
 from .mapper_train_config import MapperTrainConfig, StepConfig
 from .ranger import ranger
 
+
 def init_mapper_tensors(cfg: MapperConfig, seed: int = 0) -> dict[str, np.ndarray]:
     """Upstream's EqualLinear init: raw weight N(0,1)/lr_mul, bias 0 (our (in, out) layout)."""
     from ..model_dir import expected_shapes_of

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import jax
 import numpy as np
 
 from ..errors import CheckpointError, InputError
+from ..model_dir import atomic_write
 
 STATS_FORMAT = "styleclip-jax-stylespace-stats"
 
@@ -78,10 +78,10 @@ class StyleSpaceStats:
         arrays = {"mean": self.mean.astype(np.float32), "std": self.std.astype(np.float32)}
         if self.base is not None:
             arrays["base"] = self.base.astype(np.float32)
-        atomic_save(out / "stats.npz", lambda p: np.savez(p, **arrays))
+        atomic_write(out / "stats.npz", lambda p: np.savez(p, **arrays))
         if write_fs3 and self.fs3 is not None:
-            atomic_save(out / "fs3.npy", lambda p: np.save(p, self.fs3.astype(np.float32)))
-        atomic_save(out / "stats.json", lambda p: Path(p).write_text(json.dumps(meta, indent=2, sort_keys=True)))
+            atomic_write(out / "fs3.npy", lambda p: np.save(p, self.fs3.astype(np.float32)))
+        atomic_write(out / "stats.json", lambda p: Path(p).write_text(json.dumps(meta, indent=2, sort_keys=True)))
         return out
 
     @classmethod
@@ -107,13 +107,6 @@ class StyleSpaceStats:
         if fs3 is not None:
             s.fs3 = check_fs3_rows(fs3, s, str(p / "fs3.npy"))
         return s
-
-
-def atomic_save(dest: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename: never a half-written file."""
-    tmp = dest.with_name(f".{dest.name}.tmp{dest.suffix}")
-    write(tmp)
-    os.replace(tmp, dest)
 
 
 def layout_of(gen):

@@ -36,11 +36,7 @@ def _spec(name, shape, doc):
 def mapper_graph(mapper, gen):
     """(fn, input specs) for mapper + generator: (wplus (B,L,D), alpha (B,)) -> image."""
     c = gen.config
-    if mapper.config.kind == "stylespace":
-        raise InputError("ONNX export covers W+ mappers (levels / single); this is a StyleSpace mapper")
-    if (mapper.config.num_ws, mapper.config.latent_dim) != (c.num_ws, c.w_dim):
-        raise InputError(f"mapper expects W+ ({mapper.config.num_ws}, {mapper.config.latent_dim}) but the generator "
-                         f"uses ({c.num_ws}, {c.w_dim})")
+    mapper.check_fits(gen, "ONNX export")
     m_def, m_state, g_def, g_state = mapper.graphdef, mapper.state, gen.graphdef, gen.state
 
     def fn(wplus, alpha):

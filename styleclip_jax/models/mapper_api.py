@@ -29,6 +29,15 @@ class LatentMapperModel(ModelHandle):
     def abstract(config: MapperConfig) -> LatentMapper:
         return nnx.eval_shape(lambda: LatentMapper(config))
 
+    def check_fits(self, gen, what: str = "this") -> None:
+        """Raise unless this is a W+ mapper whose (num_ws, latent_dim) match the generator's W+."""
+        c, g = self.config, gen.config
+        if c.kind == "stylespace":
+            raise InputError(f"{what} handles W+ mappers (levels / single); this is a StyleSpace mapper")
+        if (c.num_ws, c.latent_dim) != (g.num_ws, g.w_dim):
+            raise InputError(f"mapper expects W+ ({c.num_ws}, {c.latent_dim}) but the generator uses "
+                             f"({g.num_ws}, {g.w_dim})")
+
     def apply(self, wplus, alpha=1.0) -> jax.Array:
         """W+ (B, L, D) -> edited W+ = w + α·0.1·M(w); ``alpha`` scalar or (B,)."""
         c = self.config
