@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from .. import checkpointing
 from ..errors import CheckpointError, InputError
 from ..model_dir import refuse_nonempty_dir
 from ..models.clip.api import CLIPModel
@@ -95,40 +96,15 @@ def _mesh_sharding(n_devices: int | None, batch_size: int):
 
 # ---- checkpoints (orbax) ---------------------------------------------------------------------------
 def _manager(exp_dir: Path):
-    import orbax.checkpoint as ocp
-
-    opts = ocp.CheckpointManagerOptions(max_to_keep=2, enable_async_checkpointing=False, create=True)
-    return ocp.CheckpointManager((exp_dir / "checkpoints").absolute(), options=opts)
-
-
-def _as_saveable(state: TrainState) -> dict:
-    return {f"{i:05d}": leaf for i, leaf in enumerate(jax.tree.leaves(state))}
+    return checkpointing.manager(exp_dir / "checkpoints")
 
 
 def _save(mngr, state: TrainState) -> None:
-    import orbax.checkpoint as ocp
-
-    step = int(state.step)
-    if step in mngr.all_steps():
-        return
-    mngr.save(step, args=ocp.args.StandardSave(_as_saveable(state)))
-    mngr.wait_until_finished()
+    checkpointing.save(mngr, int(state.step), state)
 
 
 def _restore(mngr, template: TrainState, placement) -> TrainState:
-    import orbax.checkpoint as ocp
-
-    step = mngr.latest_step()
-    if step is None:
-        raise CheckpointError(f"{mngr.directory}: no checkpoint to resume from")
-    leaves, treedef = jax.tree.flatten(template)
-    abstract = {f"{i:05d}": jax.ShapeDtypeStruct(np.shape(x), jnp.asarray(x).dtype, sharding=placement)
-                for i, x in enumerate(leaves)}
-    try:
-        got = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
-    except (ValueError, KeyError, FileNotFoundError) as e:
-        raise CheckpointError(f"{mngr.directory}/{step}: checkpoint does not fit this mapper/optimiser ({e})") from None
-    return jax.tree.unflatten(treedef, [got[f"{i:05d}"] for i in range(len(leaves))])
+    return checkpointing.restore(mngr, template, placement, what="mapper/optimiser")
 
 
 # ---- the loop --------------------------------------------------------------------------------------

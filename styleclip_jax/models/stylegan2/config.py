@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from ...config_utils import known_fields
 
-SOURCES = ("rosinality", "stylegan2-ada", "random")
+SOURCES = ("rosinality", "stylegan2-ada", "random", "trained")
 
 
 @dataclasses.dataclass(frozen=True)

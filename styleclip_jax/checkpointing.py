@@ -1,0 +1,49 @@
+"""Resumable training state on disk: orbax checkpoints of any pytree, atomic, newest two kept.
+
+Leaves are saved under their flat index, so a checkpoint restores into any pytree with the same
+leaves (shapes and dtypes are checked against a template; a mismatch is a ``CheckpointError``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .errors import CheckpointError
+
+
+def manager(folder: str | Path, max_to_keep: int = 2):
+    import orbax.checkpoint as ocp
+
+    opts = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, enable_async_checkpointing=False, create=True)
+    return ocp.CheckpointManager(Path(folder).absolute(), options=opts)
+
+
+def save(mngr, step: int, state) -> None:
+    """Save ``state`` (any pytree) as checkpoint ``step``; a step already saved is kept as is."""
+    import orbax.checkpoint as ocp
+
+    if step in mngr.all_steps():
+        return
+    mngr.save(step, args=ocp.args.StandardSave({f"{i:05d}": leaf for i, leaf in enumerate(jax.tree.leaves(state))}))
+    mngr.wait_until_finished()
+
+
+def restore(mngr, template, placement=None, what: str = "training state"):
+    """The newest checkpoint restored into ``template``'s structure (leaves placed on ``placement``)."""
+    import orbax.checkpoint as ocp
+
+    step = mngr.latest_step()
+    if step is None:
+        raise CheckpointError(f"{mngr.directory}: no checkpoint to resume from")
+    leaves, treedef = jax.tree.flatten(template)
+    abstract = {f"{i:05d}": jax.ShapeDtypeStruct(np.shape(x), jnp.asarray(x).dtype, sharding=placement)
+                for i, x in enumerate(leaves)}
+    try:
+        got = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
+    except (ValueError, KeyError, FileNotFoundError) as e:
+        raise CheckpointError(f"{mngr.directory}/{step}: checkpoint does not fit this {what} ({e})") from None
+    return jax.tree.unflatten(treedef, [got[f"{i:05d}"] for i in range(len(leaves))])
