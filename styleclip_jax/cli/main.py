@@ -239,9 +239,16 @@ def _run_generate(args):
 
 
 def _add_demo(sub):
-    p = sub.add_parser("demo", help="offline demo (no downloads)")
+    p = sub.add_parser("demo", help="offline demo of all three methods on the bundled toy world (no downloads)")
     p.add_argument("--out", default="demo_out", help="output folder")
-    p.add_argument("--resolution", type=int, default=256)
+    p.add_argument("--world", default=None, help="toy-world folder (default: the bundled one)")
+    p.add_argument("--samples", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--prompts", nargs="+", default=["a blue object", "a green circle", "a large object"],
+                   help="latent-optimisation prompts")
+    p.add_argument("--global-target", default="purple object", help="global-direction target (neutral: 'object')")
+    p.add_argument("--mapper-prompt", default="a yellow object")
+    p.add_argument("--mapper-steps", type=int, default=150)
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_run_demo)
 
@@ -268,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .export_cmd import add_export
 
     add_export(sub)
+    from .toy_cmd import add_toy
+
+    add_toy(sub)
     _add_demo(sub)
     return parser
 

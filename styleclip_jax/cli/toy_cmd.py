@@ -1,0 +1,120 @@
+"""``styleclip-jax toy ...`` (train the toy world's models) and ``styleclip-jax evaluate``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import InputError
+
+
+def add_toy(sub):
+    p = sub.add_parser("toy", help="train the bundled toy world's models (GAN, CLIP, shape reader); global stats: `global precompute`")
+    tsub = p.add_subparsers(dest="what", required=True)
+    _trainer(tsub, "train-gan", "train the 32 px StyleGAN2 on procedural scenes (resumable)", 4000, 250,
+             _run_train_gan)
+    _trainer(tsub, "train-clip", "train the small CLIP on scene/caption pairs (resumable)", 1500, 200,
+             _run_train_clip)
+    r = tsub.add_parser("train-reader", help="train the shape classifier used as a judge")
+    r.add_argument("out_dir")
+    r.add_argument("--steps", type=int, default=600)
+    r.add_argument("--overwrite", action="store_true")
+    r.set_defaults(func=_run_train_reader)
+
+    e = sub.add_parser("evaluate", help="edit success / preservation / CLIP gain / time, judged by attribute readers")
+    e.add_argument("--method", default="all", help="optimize, mapper, global or all (comma-separated list)")
+    e.add_argument("--attribute", default="colour", help="colour, shape, size, position, background (comma list)")
+    e.add_argument("--n", type=int, default=16, help="start samples (each edited toward every other value)")
+    e.add_argument("--seed", type=int, default=1000, help="first seed of the start samples (held out: tuning used seeds 0-7)")
+    e.add_argument("--world", default=None, help="toy-world folder (default: the bundled one)")
+    e.add_argument("--samples", type=int, default=256, help="also report sample recognisability on this many (0: skip)")
+    e.add_argument("--out", default=None, help="write the results as JSON here")
+    e.add_argument("--grid", default=None, help="write a before/after PNG per method here (folder)")
+    e.add_argument("--overwrite", action="store_true")
+    e.set_defaults(func=_run_evaluate)
+
+
+def _trainer(tsub, name, help_text, steps, every, func):
+    p = tsub.add_parser(name, help=help_text)
+    p.add_argument("exp_dir", help="experiment folder (run.json, checkpoints/, metrics.jsonl, the model)")
+    p.add_argument("--steps", type=int, default=steps, help="total steps (a resume may raise it)")
+    p.add_argument("--checkpoint-every", type=int, default=every)
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in exp_dir")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=func)
+
+
+def _run_train_gan(args):
+    from ..toyworld.gan_training import GanConfig, train_gan
+
+    train_gan(args.exp_dir, GanConfig(), args.steps, resume=args.resume, overwrite=args.overwrite,
+              checkpoint_every=args.checkpoint_every)
+    print(f"EMA generator -> {Path(args.exp_dir) / 'generator'}")
+
+
+def _run_train_clip(args):
+    from ..toyworld.clip_training import ClipTrainConfig, train_clip
+
+    train_clip(args.exp_dir, ClipTrainConfig(), args.steps, resume=args.resume,
+               overwrite=args.overwrite, checkpoint_every=args.checkpoint_every)
+    print(f"CLIP -> {Path(args.exp_dir) / 'clip'}")
+
+
+def _run_train_reader(args):
+    from ..model_dir import refuse_nonempty_dir
+    from ..toyworld.readers import train_shape_reader
+
+    refuse_nonempty_dir(args.out_dir, args.overwrite)
+    model, acc = train_shape_reader(args.steps)
+    model.source["held_out_accuracy"] = acc
+    model.save(args.out_dir, overwrite=True)
+    print(f"shape reader: held-out accuracy {acc:.4f} -> {args.out_dir}")
+
+
+def _split(text: str, allowed, what: str) -> list[str]:
+    items = list(allowed) if text == "all" else [t.strip() for t in text.split(",") if t.strip()]
+    bad = sorted(set(items) - set(allowed))
+    if bad or not items:
+        raise InputError(f"--{what}: unknown {bad or text!r}; choose from {', '.join(allowed)} or all")
+    return items
+
+
+def _run_evaluate(args):
+    import numpy as np
+
+    from ..latents_io import check_output_path
+    from ..toyworld import world
+    from ..toyworld.bundle import load_world
+    from ..toyworld.evaluate import METHODS, evaluate, format_table, sample_report
+    from ..utils.images import make_grid, save_png, to_uint8
+
+    methods = _split(args.method, METHODS, "method")
+    attrs = _split(args.attribute, world.ATTRIBUTES, "attribute")
+    if args.n < 1:
+        raise InputError("--n must be >= 1")
+    if args.out:
+        check_output_path(args.out, args.overwrite, (".json",))
+    grid_dir = Path(args.grid) if args.grid else None
+    if grid_dir:
+        grid_dir.mkdir(parents=True, exist_ok=True)
+    tw = load_world(args.world)
+    report = {"world": str(tw.path), "results": []}
+    if args.samples:
+        s = sample_report(tw, args.samples)
+        s.pop("images")
+        report["samples"] = s
+        print(f"samples: {s['readable']:.1%} readable; reader vs CLIP's top caption agree on "
+              + ", ".join(f"{a} {v:.1%}" for a, v in s["agreement"].items()) + f"; all five {s['agreement_all']:.1%}")
+    for m in methods:
+        for a in attrs:
+            r = evaluate(tw, m, a, n=args.n, seed=args.seed)
+            imgs = r.pop("images")
+            report["results"].append(r)
+            if grid_dir:
+                rows = np.concatenate([imgs["before"][:, None], imgs["after"]], axis=1)
+                save_png(grid_dir / f"{m}_{a}.png", make_grid(to_uint8(rows.reshape(-1, *rows.shape[2:])),
+                                                               nrow=rows.shape[1]))
+    print(format_table(report["results"]))
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2))
+        print(f"-> {args.out}")

@@ -1,0 +1,131 @@
+"""The toy world: one coloured shape on a grey background, with attributes we know exactly.
+
+Every image is a pure function of a PRNG key (``sample_attributes`` then ``render``), so the GAN
+and CLIP trainers draw fresh data inside their compiled step loops and never hold a dataset.
+
+Attributes (each an int index into its vocabulary):
+  colour      red, yellow, green, blue, purple   (hue; saturation and value jittered)
+  shape       circle, square, triangle          (equal areas, so size does not depend on shape)
+  size        small, large                      (radius 4.5 or 7.5 px at 32 px)
+  position    left, center, right               (x centre 10 / 16 / 22 px, ±1 px jitter)
+  background  dark, light                        (achromatic grey, value jittered)
+
+Images are NHWC float32 in [-1, 1], ``RESOLUTION`` square, anti-aliased by 4x supersampling.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+RESOLUTION = 32
+ATTRIBUTES = ("colour", "shape", "size", "position", "background")
+VOCAB = {
+    "colour": ("red", "yellow", "green", "blue", "purple"),
+    "shape": ("circle", "square", "triangle"),
+    "size": ("small", "large"),
+    "position": ("left", "center", "right"),
+    "background": ("dark", "light"),
+}
+HUES = (0.0, 55.0, 125.0, 220.0, 285.0)        # degrees, one per colour
+HUE_JITTER = 6.0
+RADII = (4.5, 7.5)                              # radius of the equal-area circle, px at 32
+X_CENTRES = (10.0, 16.0, 22.0)
+BG_VALUES = ((0.05, 0.2), (0.75, 0.9))
+SUPERSAMPLE = 4
+
+
+def num_values(attr: str) -> int:
+    return len(VOCAB[attr])
+
+
+def sample_attributes(key: jax.Array, batch: int) -> dict[str, jax.Array]:
+    """Uniform attribute indices, each int32 (batch,)."""
+    keys = jax.random.split(key, len(ATTRIBUTES))
+    return {a: jax.random.randint(k, (batch,), 0, num_values(a)) for a, k in zip(ATTRIBUTES, keys)}
+
+
+def _hsv_to_rgb(h, s, v):
+    """h in degrees, s and v in [0, 1] (batched) -> (..., 3)."""
+    h6 = (h % 360.0) / 60.0
+    k = jnp.stack([(5.0 + h6) % 6.0, (3.0 + h6) % 6.0, (1.0 + h6) % 6.0], axis=-1)
+    return v[..., None] - v[..., None] * s[..., None] * jnp.clip(jnp.minimum(k, 4.0 - k), 0.0, 1.0)
+
+
+def _coverage(shape, cx, cy, r, res: int):
+    """Fraction of each pixel inside the shape, (res, res), by SUPERSAMPLE² point samples."""
+    n = res * SUPERSAMPLE
+    t = (jnp.arange(n) + 0.5) / SUPERSAMPLE
+    y, x = jnp.meshgrid(t, t, indexing="ij")
+    dx, dy = x - cx, y - cy
+    circle = dx * dx + dy * dy <= r * r
+    half = r * math.sqrt(math.pi) / 2.0                          # square of the same area
+    square = jnp.maximum(jnp.abs(dx), jnp.abs(dy)) <= half
+    big_r = r * math.sqrt(4.0 * math.pi / (3.0 * math.sqrt(3.0)))  # equilateral triangle, same area
+    # pointing up, centroid at (cx, cy): below the two upper edges and above the base
+    base = dy <= big_r / 2.0
+    edge = math.sqrt(3.0) * jnp.abs(dx) - dy <= big_r               # |x|·√3 − y ≤ R (y down)
+    triangle = base & edge
+    inside = jnp.select([shape == 0, shape == 1], [circle, square], triangle)
+    return inside.reshape(res, SUPERSAMPLE, res, SUPERSAMPLE).mean(axis=(1, 3))
+
+
+def render(attrs: dict[str, jax.Array], key: jax.Array, res: int = RESOLUTION) -> jax.Array:
+    """Attribute indices (batch,) each -> images (batch, res, res, 3) in [-1, 1] (jittable).
+
+    ``key`` draws the within-class jitter (hue, saturation, value, position, background grey).
+    """
+    b = attrs["colour"].shape[0]
+    u = jnp.stack([jax.random.uniform(k, (b,)) for k in jax.random.split(key, 6)], axis=1)
+    return render_jittered(attrs, u, res)
+
+
+def render_jittered(attrs: dict[str, jax.Array], u: jax.Array, res: int = RESOLUTION) -> jax.Array:
+    """``render`` with the jitter given: ``u`` (batch, 6) uniforms in [0, 1] for hue, saturation,
+    value, x, y and background grey (each mapped linearly onto its range)."""
+    lerp = lambda i, lo, hi: lo + (hi - lo) * u[:, i]  # noqa: E731
+    scale = res / RESOLUTION
+    hue = jnp.asarray(HUES)[attrs["colour"]] + lerp(0, -HUE_JITTER, HUE_JITTER)
+    rgb = _hsv_to_rgb(hue, lerp(1, 0.7, 0.95), lerp(2, 0.75, 0.95))
+    cx = (jnp.asarray(X_CENTRES)[attrs["position"]] + lerp(3, -1.0, 1.0)) * scale
+    cy = (RESOLUTION / 2 + lerp(4, -1.0, 1.0)) * scale
+    r = jnp.asarray(RADII)[attrs["size"]] * scale
+    lo = jnp.asarray([v[0] for v in BG_VALUES])[attrs["background"]]
+    hi = jnp.asarray([v[1] for v in BG_VALUES])[attrs["background"]]
+    grey = lerp(5, lo, hi)
+    cov = jax.vmap(lambda s, x, y, rr: _coverage(s, x, y, rr, res))(attrs["shape"], cx, cy, r)[..., None]
+    img = grey[:, None, None, None] * (1.0 - cov) + rgb[:, None, None, :] * cov
+    return img * 2.0 - 1.0
+
+
+def scene_of_latent(z: jax.Array) -> tuple[dict[str, jax.Array], jax.Array]:
+    """The scene a latent z (batch, >= 11) names: attributes from Φ(z[:, :5]), jitter from Φ(z[:, 5:11]).
+
+    Used only by the GAN's reconstruction term (``GanConfig.recon_weight``): it ties each z to
+    one scene so the generator covers every attribute combination within a CPU-sized budget.
+    """
+    p = jax.scipy.stats.norm.cdf(z[:, :11])
+    attrs = {a: jnp.minimum((p[:, i] * num_values(a)).astype(jnp.int32), num_values(a) - 1)
+             for i, a in enumerate(ATTRIBUTES)}
+    return attrs, p[:, 5:11]
+
+
+@jax.jit
+def sample(key: jax.Array, batch_template: jax.Array) -> tuple[dict[str, jax.Array], jax.Array]:
+    """(attributes, images) for ``batch_template.shape[0]`` random scenes (jitted helper)."""
+    ka, kr = jax.random.split(key)
+    attrs = sample_attributes(ka, batch_template.shape[0])
+    return attrs, render(attrs, kr)
+
+
+def sample_numpy(seed: int, batch: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Host convenience: (attribute indices, images (batch, 32, 32, 3) in [-1, 1]) from a seed."""
+    attrs, imgs = sample(jax.random.key(seed), jnp.zeros((batch,)))
+    return {a: np.asarray(v) for a, v in attrs.items()}, np.asarray(imgs)
+
+
+def attribute_words(attrs: dict[str, np.ndarray], i: int) -> dict[str, str]:
+    return {a: VOCAB[a][int(attrs[a][i])] for a in ATTRIBUTES}

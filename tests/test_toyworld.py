@@ -1,0 +1,167 @@
+"""The bundled toy world: procedural data, readers, trained models, and edit quality.
+
+The bundled models do NOT yet reach the issue's aim (>= 80% success and preservation for colour
+edits; see README "What the models learned"). The quality tests below are regression guards set
+just under what the bundled weights measure on a small held-out slice (seeds 1000+), far above
+what an untrained or broken path gives (an edit that does nothing scores 0% success, a random
+image ~20% colour success and ~0% preservation).
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from styleclip_jax.toyworld import captions, world
+
+
+@pytest.fixture(scope="module")
+def tw():
+    from styleclip_jax.toyworld.bundle import load_world
+
+    return load_world()
+
+
+def test_readers_read_procedural_scenes_exactly(tw):
+    attrs, images = world.sample_numpy(777, 300)
+    got = tw.reader(images)
+    for a in world.ATTRIBUTES:
+        assert np.mean(got[a] == attrs[a]) >= 0.99, a
+
+
+def test_readers_refuse_bad_images(tw):
+    from styleclip_jax.errors import InputError
+
+    with pytest.raises(InputError, match="32, 32, 3"):
+        tw.reader(np.zeros((2, 64, 64, 3), np.float32))
+    bad = np.zeros((1, 32, 32, 3), np.float32)
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        tw.reader(bad)
+    blank = np.full((1, 32, 32, 3), -0.5, np.float32)                 # grey, no object
+    assert all(v[0] == -1 for v in tw.reader(blank).values())
+
+
+def test_captions_name_what_they_match():
+    attrs = {"colour": np.array([0, 3]), "shape": np.array([0, 1]), "size": np.array([1, 1]),
+             "position": np.array([0, 2]), "background": np.array([0, 1])}
+    named = {a: np.full(2, captions.UNNAMED) for a in world.ATTRIBUTES}
+    named["colour"][:] = [0, 3]                         # "a red ...", "a blue ..."
+    named["size"][1] = 1                                # the second also says "large"
+    m = captions.matches(attrs, named)
+    np.testing.assert_array_equal(m, [[True, False], [False, True]])
+    assert captions.phrase({"size": "small", "colour": "red", "shape": "circle", "position": "left"}) == \
+        "small red circle on the left"
+
+
+def test_bundle_records_how_it_was_made(tw):
+    for sub in ("generator", "clip", "shape_reader"):
+        meta = json.loads((tw.path / sub / "config.json").read_text())
+        assert meta["source"]["format"] == "trained" and meta["source"]["trainer"].startswith("styleclip_jax.")
+    assert (tw.path / "RECORD.md").read_text().count("styleclip-jax") >= 3
+    total = sum(f.stat().st_size for f in tw.path.rglob("*") if f.is_file())
+    assert total < 20e6, total
+    assert tw.stats is not None and tw.stats.fs3 is not None
+    tw.stats.check_generator(tw.generator)              # stats belong to the bundled generator
+
+
+def test_samples_are_recognisable(tw):
+    from styleclip_jax.toyworld.evaluate import sample_report
+
+    r = sample_report(tw, n=64, seed=2000)
+    assert r["readable"] >= 0.95                        # measured 99.2% on 256
+    # measured on 256: colour 87.9%, background 98.8%, size 73.4%, shape 71.1%, position 32.0%
+    assert r["agreement"]["colour"] >= 0.75 and r["agreement"]["background"] >= 0.9, r["agreement"]
+
+
+def test_global_colour_edits_move_toward_the_prompt(tw):
+    from styleclip_jax.toyworld.evaluate import evaluate
+
+    r = evaluate(tw, "global", "colour", n=8, seed=1000)
+    assert r["edits"] >= 20
+    # measured: success 31%, preservation 22%, CLIP gain +0.236 (issue's aim: 80% / 80%, not met)
+    assert r["success_rate"] >= 0.25 and r["clip_gain"] > 0.15, (r["success_rate"], r["clip_gain"])
+
+
+def test_optimize_colour_edits_move_toward_the_prompt(tw):
+    from styleclip_jax.toyworld.evaluate import evaluate
+
+    r = evaluate(tw, "optimize", "colour", n=4, seed=1000, values=["red", "green", "blue"])
+    assert r["edits"] >= 6
+    # measured (n 8, all colours): success 34%, preservation 62%, CLIP gain +0.243
+    assert r["success_rate"] >= 0.2 and r["preservation_rate"] >= 0.4 and r["clip_gain"] > 0.1, \
+        (r["success_rate"], r["preservation_rate"], r["clip_gain"])
+
+
+def test_evaluate_cli_writes_table_and_json(tmp_path, capsys):
+    from styleclip_jax.cli.main import main
+
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", "--method", "global", "--attribute", "colour", "--n", "3", "--samples", "0",
+                 "--out", str(out), "--grid", str(tmp_path / "grids")]) == 0
+    report = json.loads(out.read_text())
+    r = report["results"][0]
+    assert r["method"] == "global" and r["edits"] == len(r["records"]) > 0
+    assert 0.0 <= r["success_rate"] <= 1.0 and r["seconds_per_edit"] > 0
+    assert "success" in capsys.readouterr().out
+    assert (tmp_path / "grids" / "global_colour.png").exists()
+    assert main(["evaluate", "--method", "nope"]) == 2
+    assert main(["evaluate", "--method", "global", "--n", "3", "--samples", "0", "--out", str(out)]) == 2  # exists
+
+
+def test_gan_training_resumes_bit_identically(tmp_path):
+    """Stopped after step 1 of 2 and resumed == uninterrupted (data are a function of (seed, step))."""
+    import jax
+
+    from styleclip_jax.toyworld.gan_training import GanConfig, train_gan
+
+    cfg = GanConfig(w_dim=16, mapping_layers=1, g_channels=((4, 16), (8, 16), (16, 8), (32, 8)),
+                    d_channels=((4, 16), (8, 16), (16, 8), (32, 8)), batch=4, r1_interval=2)
+    full = train_gan(tmp_path / "a", cfg, 2, checkpoint_every=10, progress=False)
+    train_gan(tmp_path / "b", cfg, 1, checkpoint_every=10, progress=False)
+    resumed = train_gan(tmp_path / "b", cfg, 2, resume=True, checkpoint_every=10, progress=False)
+    for x, y in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    lines = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(ln)["step"] for ln in lines] == [1, 2]
+    from styleclip_jax.models.stylegan2 import load_generator
+
+    g = load_generator(tmp_path / "b" / "generator")
+    assert g.source["step"] == 2 and np.all(np.isfinite(np.asarray(g.synthesis(g.mapping(np.zeros((1, 16)))))))
+
+
+def test_train_loop_saves_on_interrupt_and_refuses_changed_settings(tmp_path):
+    """Ctrl-C mid-run keeps every finished step; a resume with other settings is refused."""
+    from typing import NamedTuple
+
+    import jax.numpy as jnp
+
+    from styleclip_jax.errors import InputError
+    from styleclip_jax.toyworld.train_loop import open_experiment, run
+
+    class S(NamedTuple):
+        step: jnp.ndarray
+        x: jnp.ndarray
+
+    def step_fn(s):
+        if int(s.step) == 3 and not resumed:
+            raise KeyboardInterrupt
+        return S(s.step + 1, s.x * 2 + s.step), {"loss": s.x.sum()}
+
+    resumed = False
+    exp = open_experiment(tmp_path / "e", {"what": "t", "lr": 1}, resume=False)
+    with pytest.raises(KeyboardInterrupt):
+        run(exp, S(jnp.int32(0), jnp.ones(3)), step_fn, 6, resume=False, checkpoint_every=100, progress=False)
+    with pytest.raises(InputError, match="lr"):
+        open_experiment(tmp_path / "e", {"what": "t", "lr": 2}, resume=True)
+    with pytest.raises(FileExistsError):
+        open_experiment(tmp_path / "e", {"what": "t", "lr": 1}, resume=False)
+    resumed = True
+    exp = open_experiment(tmp_path / "e", {"what": "t", "lr": 1}, resume=True)
+    out = run(exp, S(jnp.int32(0), jnp.zeros(3)), step_fn, 6, resume=True, checkpoint_every=100, progress=False)
+    ref = np.ones(3)
+    for t in range(6):
+        ref = ref * 2 + t
+    np.testing.assert_array_equal(np.asarray(out.x), ref)
+    steps = [json.loads(ln)["step"] for ln in (tmp_path / "e" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
