@@ -6,6 +6,7 @@ leaves (shapes and dtypes are checked against a template; a mismatch is a ``Chec
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jax
@@ -13,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import CheckpointError
+from .model_dir import atomic_write
 
 
 def manager(folder: str | Path, max_to_keep: int = 2):
@@ -47,3 +49,11 @@ def restore(mngr, template, placement=None, what: str = "training state"):
     except (ValueError, KeyError, FileNotFoundError) as e:
         raise CheckpointError(f"{mngr.directory}/{step}: checkpoint does not fit this {what} ({e})") from None
     return jax.tree.unflatten(treedef, [got[f"{i:05d}"] for i in range(len(leaves))])
+
+
+def truncate_jsonl(path: str | Path, last_step: int) -> None:
+    """Drop log lines past the restored step (a resumed run recomputes them, identically)."""
+    path = Path(path)
+    if path.exists():
+        keep = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= last_step]
+        atomic_write(path, lambda p: Path(p).write_text("".join(k + "\n" for k in keep)))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model_dir import refuse_nonempty_dir
-from ..utils.images import make_grid, save_png, to_uint8
+from ..utils.images import before_after_grid, save_png
 
 
 def _describe(read, i) -> str:
@@ -26,11 +26,9 @@ def _describe(read, i) -> str:
         f" / {world.VOCAB['background'][read['background'][i]]}"
 
 
-def _grid(path: Path, before, after, scale: int = 3):
-    """Rows: one sample each; columns: before, then each edit. Upscaled (nearest) to be visible."""
-    rows = np.concatenate([before[:, None], after], axis=1)
-    g = make_grid(to_uint8(rows.reshape(-1, *rows.shape[2:])), nrow=rows.shape[1])
-    save_png(path, np.repeat(np.repeat(g, scale, 0), scale, 1))
+def _grid(path: Path, before, after):
+    """Rows: one sample each; columns: before, then each edit; 3x enlarged to be visible."""
+    save_png(path, before_after_grid(before, after, scale=3))
 
 
 def run_demo(args):

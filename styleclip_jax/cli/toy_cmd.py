@@ -80,13 +80,12 @@ def _split(text: str, allowed, what: str) -> list[str]:
 
 
 def _run_evaluate(args):
-    import numpy as np
 
     from ..latents_io import check_output_path
     from ..toyworld import world
     from ..toyworld.bundle import load_world
     from ..toyworld.evaluate import METHODS, evaluate, format_table, sample_report
-    from ..utils.images import make_grid, save_png, to_uint8
+    from ..utils.images import before_after_grid, save_png
 
     methods = _split(args.method, METHODS, "method")
     attrs = _split(args.attribute, world.ATTRIBUTES, "attribute")
@@ -111,9 +110,7 @@ def _run_evaluate(args):
             imgs = r.pop("images")
             report["results"].append(r)
             if grid_dir:
-                rows = np.concatenate([imgs["before"][:, None], imgs["after"]], axis=1)
-                save_png(grid_dir / f"{m}_{a}.png", make_grid(to_uint8(rows.reshape(-1, *rows.shape[2:])),
-                                                               nrow=rows.shape[1]))
+                save_png(grid_dir / f"{m}_{a}.png", before_after_grid(imgs["before"], imgs["after"]))
     print(format_table(report["results"]))
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2))

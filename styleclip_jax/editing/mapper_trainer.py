@@ -131,13 +131,6 @@ def _record(exp_dir: Path, cfg: MapperTrainConfig, mapper_cfg, gen, clip, idnet,
     path.write_text(json.dumps(rec, indent=2, sort_keys=True))
 
 
-def _truncate_jsonl(path: Path, last_step: int) -> None:
-    """Drop lines past the restored step (a resumed run recomputes them, identically)."""
-    if path.exists():
-        keep = [l for l in path.read_text().splitlines() if l and json.loads(l)["step"] <= last_step]
-        path.write_text("".join(l + "\n" for l in keep))
-
-
 def train_mapper(generator: StyleGAN2, clip: CLIPModel, cfg: MapperTrainConfig, exp_dir, *, latents=None,
                  idnet=None, resume: bool = False, devices: int | None = None, progress: bool = True,
                  on_chunk: Callable[[int, dict], None] | None = None) -> TrainResult:
@@ -187,7 +180,7 @@ def train_mapper(generator: StyleGAN2, clip: CLIPModel, cfg: MapperTrainConfig, 
     if resume:
         state = _restore(mngr, state, placement)
         for f in ("metrics.jsonl", "val.jsonl"):
-            _truncate_jsonl(exp_dir / f, int(state.step))
+            checkpointing.truncate_jsonl(exp_dir / f, int(state.step))
     step = int(state.step)
     metrics_log, val_log = [], []
     best = _best_val(exp_dir)

@@ -114,15 +114,21 @@ def start_latents(tw, n: int, seed: int, truncation: float):
     return np.asarray(tw.generator.mapping(z, truncation))
 
 
-def clip_cosines(tw, images, prompts: list[str]) -> np.ndarray:
-    """(B, P) cosine of loss-path image features with each prompt's text features."""
+def text_features(tw, prompts: list[str]) -> np.ndarray:
+    """(P, E) L2-normalised text features, encoded once and reused for every image batch."""
+    from ..models.clip import normalize, tokenize
+
+    return np.asarray(normalize(tw.clip.encode_text(tokenize(prompts))))
+
+
+def clip_cosines(tw, images, text: np.ndarray) -> np.ndarray:
+    """(B, P) cosine of loss-path image features with ``text`` (from ``text_features``)."""
     import jax.numpy as jnp
 
-    from ..models.clip import loss_images, normalize, tokenize
+    from ..models.clip import loss_images, normalize
 
     fi = normalize(tw.clip.encode_image(loss_images(jnp.asarray(images))))
-    ft = normalize(tw.clip.encode_text(tokenize(prompts)))
-    return np.asarray(fi @ ft.T)
+    return np.asarray(fi @ text.T)
 
 
 def evaluate(tw, method: str, attribute: str = "colour", n: int = 16, seed: int = 1000,
@@ -148,8 +154,9 @@ def evaluate(tw, method: str, attribute: str = "colour", n: int = 16, seed: int 
     elapsed = time.perf_counter() - t0
     flat_after = after.reshape(-1, *after.shape[2:])
     got = tw.reader(flat_after)
-    cos_after = clip_cosines(tw, flat_after, prompts).reshape(n, len(values), len(values))
-    cos_before = clip_cosines(tw, before, prompts)
+    text = text_features(tw, prompts)
+    cos_after = clip_cosines(tw, flat_after, text).reshape(n, len(values), len(values))
+    cos_before = clip_cosines(tw, before, text)
     target_idx = [world.VOCAB[attribute].index(v) for v in values]
     records = []
     for i in range(n):
@@ -190,7 +197,8 @@ def sample_report(tw, n: int = 256, seed: int = 2000, truncation: float = 1.0) -
     read = tw.reader(images)
     combos = list(itertools.product(*(range(world.num_values(a)) for a in world.ATTRIBUTES)))
     captions = ["a " + phrase({a: world.VOCAB[a][c[k]] for k, a in enumerate(world.ATTRIBUTES)}) for c in combos]
-    cos = np.concatenate([clip_cosines(tw, images[i:i + 64], captions) for i in range(0, n, 64)])
+    text = text_features(tw, captions)
+    cos = np.concatenate([clip_cosines(tw, images[i:i + 64], text) for i in range(0, n, 64)])
     best = np.asarray(combos)[np.argmax(cos, axis=1)]                  # (n, 5)
     agree = {a: float(np.mean(best[:, k] == read[a])) for k, a in enumerate(world.ATTRIBUTES)}
     all5 = float(np.mean(np.all(best == np.stack([read[a] for a in world.ATTRIBUTES], 1), axis=1)))

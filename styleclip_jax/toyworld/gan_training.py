@@ -22,7 +22,6 @@ is therefore a second compiled step chosen on the host, not a ``lax.cond``.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import NamedTuple
 
 import jax

@@ -185,7 +185,8 @@ class AttributeReader:
         self.shape_reader = shape_reader
 
     def __call__(self, images) -> dict[str, np.ndarray]:
-        out = read_pixels(images)
-        shape = self.shape_reader.read(images)
+        x = _check(images)                                  # validated once, used by both readers
+        out = read_pixels(x)
+        shape = self.shape_reader.read(x)
         out["shape"] = np.where(out["colour"] == UNREADABLE, UNREADABLE, shape)
         return {a: out[a] for a in world.ATTRIBUTES}

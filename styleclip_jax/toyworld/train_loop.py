@@ -28,21 +28,15 @@ def open_experiment(exp_dir, run_info: dict[str, Any], resume: bool, overwrite: 
     if resume:
         if not run_file.exists():
             raise InputError(f"{exp}: nothing to resume (no run.json)")
-        old = json.loads(run_file.read_text())
-        if old != json.loads(json.dumps(run_info)):
-            diff = sorted(k for k in set(old) | set(run_info) if old.get(k) != json.loads(json.dumps(run_info)).get(k))
+        old, new = json.loads(run_file.read_text()), json.loads(json.dumps(run_info))   # compare as stored
+        if old != new:
+            diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             raise InputError(f"{exp}: cannot resume with different settings ({', '.join(diff)})")
         return exp
     refuse_nonempty_dir(exp, overwrite)
     exp.mkdir(parents=True, exist_ok=True)
     atomic_write(run_file, lambda p: Path(p).write_text(json.dumps(run_info, indent=2, sort_keys=True)))
     return exp
-
-
-def _truncate_metrics(path: Path, last_step: int) -> None:
-    if path.exists():
-        keep = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= last_step]
-        atomic_write(path, lambda p: Path(p).write_text("".join(k + "\n" for k in keep)))
 
 
 def run(exp: Path, state, step_fn: Callable, total_steps: int, *, resume: bool, checkpoint_every: int,
@@ -57,7 +51,7 @@ def run(exp: Path, state, step_fn: Callable, total_steps: int, *, resume: bool, 
     mngr = checkpointing.manager(exp / "checkpoints")
     if resume:
         state = checkpointing.restore(mngr, state)
-        _truncate_metrics(exp / "metrics.jsonl", step_of(state))
+        checkpointing.truncate_jsonl(exp / "metrics.jsonl", step_of(state))
     start = step_of(state)
     bar = tqdm(total=total_steps, initial=start, desc=desc, disable=not progress, dynamic_ncols=True)
     last_saved = start
@@ -80,7 +74,7 @@ def run(exp: Path, state, step_fn: Callable, total_steps: int, *, resume: bool, 
                         on_checkpoint(state)
     except BaseException:
         step = step_of(state)
-        if step > last_saved and not isinstance(state, type(None)):
+        if step > last_saved:
             jax.block_until_ready(state)
             checkpointing.save(mngr, step, state)
             if on_checkpoint:

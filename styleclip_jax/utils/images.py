@@ -29,6 +29,14 @@ def make_grid(images, nrow: int | None = None, padding: int = 2, pad_value: int 
     return grid
 
 
+def before_after_grid(before, after, scale: int = 1) -> np.ndarray:
+    """One uint8 grid from [-1, 1] images: a row per sample, columns ``before`` (B, H, W, C) then
+    each edit of ``after`` (B, E, H, W, C); ``scale`` > 1 enlarges it (nearest) to be visible."""
+    rows = np.concatenate([np.asarray(before)[:, None], np.asarray(after)], axis=1)
+    g = make_grid(to_uint8(rows.reshape(-1, *rows.shape[2:])), nrow=rows.shape[1])
+    return np.repeat(np.repeat(g, scale, 0), scale, 1) if scale > 1 else g
+
+
 def save_png(path: str | Path, image_u8: np.ndarray) -> None:
     from PIL import Image
 
