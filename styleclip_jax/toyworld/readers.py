@@ -19,6 +19,7 @@ import optax
 from flax import nnx
 
 from ..errors import InputError
+from ..model_dir import ModelHandle
 from . import world
 
 UNREADABLE = -1
@@ -96,28 +97,15 @@ class ShapeReader(nnx.Module):
         return self.head(x.mean(axis=(1, 2)))
 
 
-class ShapeReaderModel:
+def abstract_shape_reader(cfg: ShapeReaderConfig) -> ShapeReader:
+    return nnx.eval_shape(lambda: ShapeReader(cfg))
+
+
+class ShapeReaderModel(ModelHandle):
     """Loaded shape reader (our model-folder format, kind ``shape-reader``)."""
 
-    KIND = "shape-reader"
-
-    def __init__(self, cfg: ShapeReaderConfig, tensors, source=None):
-        from ..model_dir import split_filled
-
-        self.config, self.source = cfg, dict(source or {})
-        self.graphdef, self.state = split_filled(nnx.eval_shape(lambda: ShapeReader(cfg)), tensors, "shape reader")
-
-    @classmethod
-    def load(cls, path):
-        from ..model_dir import read_typed_model_dir
-
-        cfg, tensors, source = read_typed_model_dir(path, cls.KIND, ShapeReaderConfig)
-        return cls(cfg, tensors, source)
-
-    def save(self, path, overwrite=False):
-        from ..model_dir import flat_tensors, save_model_dir
-
-        return save_model_dir(path, self.KIND, self.config.to_dict(), flat_tensors(self.state), self.source, overwrite)
+    KIND, CONFIG_CLS, WHAT = "shape-reader", ShapeReaderConfig, "shape reader"
+    abstract = staticmethod(abstract_shape_reader)
 
     def logits(self, images) -> np.ndarray:
         return np.asarray(_shape_logits(self.graphdef, self.state, jnp.asarray(_check(images))))
