@@ -1,6 +1,6 @@
 """Attribute readers: ground-truth judges of toy-world images (real or generated).
 
-Colour, size, position and background are read from pixels (saturation mask, hue of the mean
+Colour, size, position and background are read from pixels (chroma mask, hue of the mean
 object colour, mask area, mask centroid, grey level outside the mask). Shape comes from a small
 CNN trained on procedural scenes (``train_shape_reader``), with noise and blur augmentation so
 it tolerates generator artefacts. Every reader returns attribute indices (``world.VOCAB``) and
@@ -23,7 +23,7 @@ from ..model_dir import ModelHandle
 from . import world
 
 UNREADABLE = -1
-SAT_THRESHOLD = 0.35
+CHROMA_THRESHOLD = 0.2          # max − min of RGB in [0, 1]; objects have ≥ 0.52, greys 0
 MIN_AREA = 12.0
 SIZE_THRESHOLD = 110.0              # px at 32: equal-area circles of r 4.5 (64 px) and 7.5 (177 px)
 X_THRESHOLDS = (13.0, 19.0)
@@ -42,7 +42,9 @@ def _check(images) -> np.ndarray:
 def _pixel_read(images):
     x = jnp.clip((images + 1.0) / 2.0, 0.0, 1.0)
     mx, mn = x.max(-1), x.min(-1)
-    mask = ((mx - mn) / (mx + 1e-6) > SAT_THRESHOLD).astype(jnp.float32)          # (B, H, W)
+    # absolute chroma, not saturation: a faint tint on a dark grey has a high saturation (small
+    # max) but a low chroma, and generated backgrounds carry such tints
+    mask = (mx - mn > CHROMA_THRESHOLD).astype(jnp.float32)                        # (B, H, W)
     area = mask.sum((1, 2))
     safe = jnp.maximum(area, 1.0)
     rgb = jnp.einsum("bhw,bhwc->bc", mask, x) / safe[:, None]
