@@ -11,7 +11,9 @@ from ..errors import InputError
 def add_toy(sub):
     p = sub.add_parser("toy", help="train the bundled toy world's models (GAN, CLIP, shape reader); global stats: `global precompute`")
     tsub = p.add_subparsers(dest="what", required=True)
-    _trainer(tsub, "train-gan", "train the 32 px StyleGAN2 on procedural scenes (resumable)", 4000, 250,
+    _trainer(tsub, "train-generator", "train the 32 px StyleGAN2 as a scene decoder + mapping (the bundled one; resumable)",
+             3000, 250, _run_train_generator)
+    _trainer(tsub, "train-gan", "train the 32 px StyleGAN2 adversarially (+ reconstruction; resumable)", 4000, 250,
              _run_train_gan)
     _trainer(tsub, "train-clip", "train the small CLIP on scene/caption pairs (resumable)", 1500, 200,
              _run_train_clip)
@@ -42,6 +44,14 @@ def _trainer(tsub, name, help_text, steps, every, func):
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in exp_dir")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=func)
+
+
+def _run_train_generator(args):
+    from ..toyworld.decoder_training import DecoderConfig, train_decoder
+
+    train_decoder(args.exp_dir, DecoderConfig(), args.steps, resume=args.resume, overwrite=args.overwrite,
+                  checkpoint_every=args.checkpoint_every)
+    print(f"generator -> {Path(args.exp_dir) / 'generator'}")
 
 
 def _run_train_gan(args):

@@ -1,0 +1,209 @@
+"""The toy world's shipped generator: our Flax StyleGAN2 trained as a decoder of scenes.
+
+Why not the GAN recipe (``gan_training.py``): within a 2-core CPU budget it gave blobs whose
+attributes the readers could barely tell apart, and its W space was so entangled that a colour
+direction also moved size, shape and position (global directions at α 3: 25% preservation).
+Measured on the way (see ``weights/RECORD.md``): with the mapping's StyleGAN2 lr multiplier of
+0.01 the reconstruction term could not tie z to its scene at all (attribute agreement at chance
+after 1750 steps); with multiplier 1 and the reconstruction alone, the generator learned the
+background in 1200 steps and drew no object (an L1 optimum when the object is unpredictable).
+
+So the generator is trained in two coupled parts, in one resumable step:
+  * synthesis: a learned *linear* scene embedding ``w = E·[one-hot attributes, jitter]`` is decoded
+    by the synthesis network (the same w on every W+ row), pulled by mean |G(w) − scene| toward the
+    rendered scene. The scene is known, so the decoder learns where to draw from the first step.
+    Because E is linear, each attribute value is a fixed offset in W: the space StyleCLIP's
+    methods edit in is disentangled by construction.
+  * mapping: the ordinary StyleGAN2 mapping MLP learns z → E(scene_of_latent(z)) by mean squared
+    error, on its own larger batch (E held fixed in that term). Sampling z then gives the scene z
+    names, as the GAN's reconstruction term intended.
+``w_avg`` (what truncation pulls toward) is the mean mapped w over 8192 fixed z, set at export.
+There is no discriminator: nothing is adversarial, so no mode can collapse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from ..models.stylegan2 import GeneratorConfig
+from ..models.stylegan2.network import Buffer
+from . import world
+from .gan_training import init_generator
+
+N_JITTER = 6
+N_FEATURES = sum(world.num_values(a) for a in world.ATTRIBUTES) + N_JITTER
+
+
+@dataclasses.dataclass(frozen=True)
+class DecoderConfig:
+    """Architecture and optimisation of the toy generator (every field is recorded with the weights)."""
+
+    resolution: int = world.RESOLUTION
+    w_dim: int = 128
+    mapping_layers: int = 4
+    mapping_lr_mul: float = 1.0
+    g_channels: tuple[tuple[int, int], ...] = ((4, 128), (8, 128), (16, 64), (32, 32))
+    batch: int = 32
+    mapping_batch: int = 512
+    mapping_weight: float = 1.0
+    lr: float = 0.003
+    fit_steps: int = 6000
+    fit_batch: int = 1024
+    fit_lr: float = 0.01
+    seed: int = 0
+
+    def generator_config(self) -> GeneratorConfig:
+        return GeneratorConfig(resolution=self.resolution, z_dim=self.w_dim, w_dim=self.w_dim,
+                               mapping_dims=(self.w_dim,) * self.mapping_layers, channels=self.g_channels,
+                               mapping_lr_mul=self.mapping_lr_mul, source="trained")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["g_channels"] = [list(x) for x in self.g_channels]
+        return d
+
+
+class DecoderState(NamedTuple):
+    step: jax.Array
+    params: dict            # {"g": generator Params, "embed": {"w": (N_FEATURES, w_dim), "b": (w_dim,)}}
+    buffers: nnx.State      # generator buffers (noise_const, w_avg)
+    opt: optax.OptState
+
+
+def scene_features(attrs: dict[str, jax.Array], u: jax.Array) -> jax.Array:
+    """(B, N_FEATURES): one-hot of every attribute, then the jitter uniforms mapped to [-1, 1]."""
+    oh = [jax.nn.one_hot(attrs[a], world.num_values(a)) for a in world.ATTRIBUTES]
+    return jnp.concatenate(oh + [u * 2.0 - 1.0], axis=1)
+
+
+def embed(embed_params: dict, attrs, u) -> jax.Array:
+    """The scene's w (B, w_dim)."""
+    return scene_features(attrs, u) @ embed_params["w"] + embed_params["b"]
+
+
+def optimizer(cfg: DecoderConfig):
+    return optax.adam(cfg.lr, b1=0.9, b2=0.99, eps=1e-8)
+
+
+def init_state(cfg: DecoderConfig):
+    """(generator graphdef, DecoderState) with fresh weights from ``cfg.seed``."""
+    key = jax.random.key(cfg.seed)
+    gen = init_generator(cfg.generator_config(), jax.random.fold_in(key, 1))
+    g_def, g_params, buffers = nnx.split(gen, nnx.Param, Buffer)
+    params = {"g": g_params,
+              "embed": {"w": jax.random.normal(jax.random.fold_in(key, 2), (N_FEATURES, cfg.w_dim)),
+                        "b": jnp.zeros((cfg.w_dim,))}}
+    return g_def, DecoderState(jnp.zeros((), jnp.int32), params, buffers, optimizer(cfg).init(params))
+
+
+def train_step(g_def, cfg: DecoderConfig, state: DecoderState) -> tuple[DecoderState, dict]:
+    """One Adam step on both terms; the batch at step t is a pure function of (seed, t)."""
+    key = jax.random.fold_in(jax.random.key(cfg.seed), state.step)
+    ka, ku, kz = jax.random.split(key, 3)
+    attrs = world.sample_attributes(ka, cfg.batch)
+    u = jax.random.uniform(ku, (cfg.batch, N_JITTER))
+    target = world.render_jittered(attrs, u, cfg.resolution)
+    z = jax.random.normal(kz, (cfg.mapping_batch, cfg.w_dim))
+
+    def loss_fn(p):
+        gen = nnx.merge(g_def, p["g"], state.buffers)
+        w = embed(p["embed"], attrs, u)
+        img, _ = gen(jnp.repeat(w[:, None], gen.cfg.num_ws, axis=1), noise_mode="const")
+        rec = jnp.mean(jnp.abs(img - target))
+        za, zu = world.scene_of_latent(z)
+        w_target = jax.lax.stop_gradient(embed(p["embed"], za, zu))
+        mse = jnp.mean(jnp.square(gen.mapping(z) - w_target))
+        return rec + cfg.mapping_weight * mse, (rec, mse)
+
+    (_, (rec, mse)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    upd, opt = optimizer(cfg).update(grads, state.opt, state.params)
+    params = optax.apply_updates(state.params, upd)
+    return DecoderState(state.step + 1, params, state.buffers, opt), {"loss_rec": rec, "loss_mapping": mse}
+
+
+# no donation: an interrupt between dispatch and completion must still find the last state intact
+train_step_jit = jax.jit(train_step, static_argnums=(0, 1))
+
+
+def fit_mapping(g_def, cfg: DecoderConfig, state: DecoderState) -> nnx.State:
+    """The generator Params with the mapping refitted to the final E: ``cfg.fit_steps`` Adam steps
+    (cosine-decayed lr) on z → E(scene_of_latent(z)), batch ``cfg.fit_batch``, as one ``lax.scan``.
+
+    Why: the joint term chases an E that moves every step, and a step function of z (the scene z
+    names) needs many more, cheaper steps than the decoder to be sharp; a mapping-only step costs
+    milliseconds. A pure function of the state, so a resumed run exports the same generator.
+    """
+    gen = nnx.merge(g_def, state.params["g"], state.buffers)
+    m_def, m_params = nnx.split(gen.mapping, nnx.Param)
+    e = jax.lax.stop_gradient(state.params["embed"])
+    tx = optax.adam(optax.cosine_decay_schedule(cfg.fit_lr, cfg.fit_steps), b1=0.9, b2=0.999)
+
+    def step(carry, t):
+        p, o = carry
+        z = jax.random.normal(jax.random.fold_in(jax.random.key(cfg.seed + 1), t), (cfg.fit_batch, cfg.w_dim))
+        za, zu = world.scene_of_latent(z)
+        target = embed(e, za, zu)
+        loss, g = jax.value_and_grad(lambda q: jnp.mean(jnp.square(nnx.merge(m_def, q)(z) - target)))(p)
+        u, o = tx.update(g, o, p)
+        return (optax.apply_updates(p, u), o), loss
+
+    (m_params, _), losses = jax.lax.scan(step, (m_params, tx.init(m_params)), jnp.arange(cfg.fit_steps))
+    nnx.update(gen.mapping, m_params)
+    return nnx.split(gen, nnx.Param, Buffer)[1], losses
+
+
+def generator_tensors(g_def, cfg: DecoderConfig, state: DecoderState, n_avg: int = 8192) -> dict[str, np.ndarray]:
+    """Flat tensors of the generator (our model format's names): mapping refitted (``fit_mapping``),
+    ``w_avg`` set to the mean mapped w over ``n_avg`` fixed z."""
+    from ..model_dir import flat_tensors
+
+    g_params, _ = jax.jit(fit_mapping, static_argnums=(0, 1))(g_def, cfg, state)
+    gen = nnx.merge(g_def, g_params, state.buffers)
+    z = jax.random.normal(jax.random.key(12345), (n_avg, gen.cfg.z_dim))
+    gen.w_avg[...] = jnp.mean(jax.jit(lambda zz: gen.mapping(zz))(z), axis=0)
+    return flat_tensors(nnx.split(gen)[1])
+
+
+def export_generator(g_def, state: DecoderState, cfg: DecoderConfig, out_dir, steps: int):
+    """Write the generator in our model format, with the recipe that made it."""
+    from ..model_dir import save_model_dir
+
+    source = {"format": "trained", "trainer": "styleclip_jax.toyworld.decoder_training", "step": int(state.step),
+              "steps_planned": steps, "decoder_config": cfg.to_dict(),
+              "data": "styleclip_jax.toyworld.world (procedural, drawn from (seed, step))"}
+    return save_model_dir(out_dir, "generator", cfg.generator_config().to_dict(),
+                          generator_tensors(g_def, cfg, state), source, overwrite=True)
+
+
+def train_decoder(exp_dir, cfg: DecoderConfig, steps: int, *, resume: bool = False, overwrite: bool = False,
+                  checkpoint_every: int = 250, progress: bool = True):
+    """Train (or resume) the toy generator in ``exp_dir``; it lands in ``exp_dir/generator``.
+
+    A sample grid (z from RandomState(0), ψ 1) is written to ``exp_dir/samples/<step>.png`` at each
+    checkpoint.
+    """
+    from pathlib import Path
+
+    from ..models.stylegan2 import load_generator
+    from ..utils.images import make_grid, save_png, to_uint8
+    from .train_loop import open_experiment, run
+
+    exp = open_experiment(exp_dir, {"what": "toyworld-decoder", "config": cfg.to_dict()}, resume, overwrite)
+    g_def, state = init_state(cfg)
+    z = np.random.RandomState(0).randn(32, cfg.w_dim).astype(np.float32)
+
+    def on_checkpoint(st):
+        g = load_generator(export_generator(g_def, st, cfg, Path(exp) / "generator", steps))
+        (Path(exp) / "samples").mkdir(exist_ok=True)
+        save_png(Path(exp) / "samples" / f"{int(st.step):06d}.png", make_grid(to_uint8(g.synthesis(g.mapping(z))), nrow=8))
+
+    return run(Path(exp), state, lambda st: train_step_jit(g_def, cfg, st), steps, resume=resume,
+               checkpoint_every=checkpoint_every, on_checkpoint=on_checkpoint, desc="toy generator",
+               progress=progress)
