@@ -39,7 +39,7 @@ def run_demo(args):
     from ..editing.optimize import optimize
     from ..latents_io import write_npz
     from ..toyworld.bundle import load_world
-    from ..toyworld.evaluate import start_latents
+    from ..toyworld.evaluate import MethodSettings, start_latents
 
     out = Path(args.out)
     refuse_nonempty_dir(out, args.overwrite)
@@ -51,7 +51,8 @@ def run_demo(args):
     print(f"{stamp()} toy world from {tw.path}: {gen.config.resolution}px StyleGAN2 "
           f"({len(gen.config.style_layers)} style layers), CLIP ViT {tw.clip.config.vision_layers}x"
           f"{tw.clip.config.vision_width}, attribute readers")
-    w = start_latents(tw, args.samples, args.seed, 0.7)
+    ms = MethodSettings()             # the toy world's tuned settings, shared with `evaluate`
+    w = start_latents(tw, args.samples, args.seed, ms.truncation)
     before = np.asarray(gen.synthesis(w))
     read0 = tw.reader(before)
     for i in range(len(w)):
@@ -59,17 +60,19 @@ def run_demo(args):
 
     # A. latent optimisation toward several prompts
     prompts = list(args.prompts)
-    res = optimize(gen, tw.clip, prompts, latents=w, config=OptimizeConfig(steps=60, lr=0.1, l2_lambda=0.008))
+    opt_cfg = OptimizeConfig(steps=ms.opt_steps, lr=ms.opt_lr, l2_lambda=ms.opt_l2)
+    res = optimize(gen, tw.clip, prompts, latents=w, config=opt_cfg)
     after = res.images_after.reshape(len(w), len(prompts), *before.shape[1:])
     _grid(out / "optimize.png", before, after)
     write_npz(out / "optimize.npz", res.images_after, res.final)
-    print(f"{stamp()} A. latent optimisation (60 steps) toward {prompts} -> optimize.png, optimize.npz")
+    print(f"{stamp()} A. latent optimisation ({ms.opt_steps} steps) toward {prompts} -> optimize.png, optimize.npz")
     _report(tw, after, prompts)
 
     # C. global directions: one text direction, a grid over strength alpha
-    alphas = [0.0, 2.0, 4.0, 6.0]
+    alphas = [0.0, 3.0, 5.0, 8.0]
     target = args.global_target
-    ge = global_edit(gen, tw.clip, tw.stats, w, [{"neutral": "object", "target": target, "beta": 0.2}], alphas=alphas)
+    direction = {"neutral": "object", "target": target, "beta": ms.global_beta}
+    ge = global_edit(gen, tw.clip, tw.stats, w, [direction], alphas=alphas)
     _grid(out / "global.png", before, ge.images)
     write_npz(out / "global.npz", ge.images.reshape(-1, *before.shape[1:]), None, ge.styles())
     print(f"{stamp()} C. global direction 'object' -> {target!r}, alpha {alphas} -> global.png, global.npz")
@@ -79,7 +82,8 @@ def run_demo(args):
     # "single": one mapper over all rows (the 3-level mapper needs more than 8 W+ rows; this one has 8)
     cfg = MapperTrainConfig(description=args.mapper_prompt, steps=args.mapper_steps, batch_size=8, optimizer="adam",
                             mapper_kind="single",
-                            lr=0.01, l2_lambda=0.8, id_lambda=0.0, val_size=4, val_batch_size=4,
+                            lr=ms.mapper_lr, l2_lambda=ms.mapper_l2, id_lambda=0.0, truncation=ms.truncation,
+                            val_size=4, val_batch_size=4,
                             log_every=50, val_every=args.mapper_steps, save_every=args.mapper_steps)
     print(f"{stamp()} B. training a mapper for {args.mapper_prompt!r} ({args.mapper_steps} steps, Adam) ...")
     tr = train_mapper(gen, tw.clip, cfg, out / "mapper_run")

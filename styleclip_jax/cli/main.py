@@ -246,7 +246,7 @@ def _add_demo(sub):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--prompts", nargs="+", default=["a blue object", "a green circle", "a large object"],
                    help="latent-optimisation prompts")
-    p.add_argument("--global-target", default="purple object", help="global-direction target (neutral: 'object')")
+    p.add_argument("--global-target", default="green object", help="global-direction target (neutral: 'object')")
     p.add_argument("--mapper-prompt", default="a yellow object")
     p.add_argument("--mapper-steps", type=int, default=150)
     p.add_argument("--overwrite", action="store_true")
