@@ -27,7 +27,7 @@ def add_toy(sub):
     e.add_argument("--method", default="all", help="optimize, mapper, global or all (comma-separated list)")
     e.add_argument("--attribute", default="colour", help="colour, shape, size, position, background (comma list)")
     e.add_argument("--n", type=int, default=16, help="start samples (each edited toward every other value)")
-    e.add_argument("--seed", type=int, default=1000, help="first seed of the start samples (held out: tuning used seeds 0-7)")
+    e.add_argument("--seed", type=int, default=1000, help="first seed of the start samples (held out: tuning used seeds 0-15)")
     e.add_argument("--world", default=None, help="toy-world folder (default: the bundled one)")
     e.add_argument("--samples", type=int, default=256, help="also report sample recognisability on this many (0: skip)")
     e.add_argument("--out", default=None, help="write the results as JSON here")
