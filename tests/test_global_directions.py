@@ -18,7 +18,7 @@ from styleclip_jax.editing.channel_relevance import precompute_fs3, relevance_fr
 from styleclip_jax.editing.global_directions import auto_beta, direction, edit_codes, global_edit, relevance, \
     split_manipulable
 from styleclip_jax.editing.stylespace_stats import StyleSpaceStats, compute_stats, import_upstream
-from styleclip_jax.editing.text_direction import IMAGENET_TEMPLATES, text_direction
+from styleclip_jax.editing.text_directions import IMAGENET_TEMPLATES, text_direction
 from styleclip_jax.models.clip.pil_bicubic import resize_uint8, to_uint8_truncate
 from styleclip_jax.models.clip.preprocess import preprocess_pil
 

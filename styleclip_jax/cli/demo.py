@@ -36,7 +36,7 @@ def run_demo(args):
     from ..editing.mapper_train_config import MapperTrainConfig
     from ..editing.mapper_trainer import train_mapper
     from ..editing.optimization import OptimizeConfig
-    from ..editing.optimize import optimize
+    from ..editing import optimize
     from ..latents_io import write_npz
     from ..toyworld.bundle import load_world
     from ..toyworld.evaluate import MethodSettings, start_latents

@@ -5,10 +5,10 @@ training config) import without JAX."""
 from .._lazy import lazy_getattr
 
 _LAZY = {
-    "OptimizeConfig": ".optimization", "lr_ramp": ".optimization", "OptimizeResult": ".optimize",
-    "optimize": ".optimize", "MapperTrainConfig": ".mapper_train_config", "train_mapper": ".mapper_trainer",
+    "OptimizeConfig": ".optimization", "lr_ramp": ".optimization", "OptimizeResult": ".latent_optimize",
+    "optimize": ".latent_optimize", "MapperTrainConfig": ".mapper_train_config", "train_mapper": ".mapper_trainer",
     "StyleSpaceStats": ".stylespace_stats", "compute_stats": ".stylespace_stats",
-    "precompute_fs3": ".channel_relevance", "text_direction": ".text_direction", "direction": ".global_directions",
+    "precompute_fs3": ".channel_relevance", "text_direction": ".text_directions", "direction": ".global_directions",
     "global_edit": ".global_directions",
 }
 

@@ -139,7 +139,7 @@ def global_edit(gen, clip, stats: StyleSpaceStats, wplus, edits: Sequence[dict],
     only) every strength in the list is rendered (a grid over α); otherwise the edits are
     composed, each at its own ``alpha``, giving A = 1.
     """
-    from .text_direction import text_direction
+    from .text_directions import text_direction
 
     stats.check_generator(gen)
     if not edits:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..editing.text_direction import IMAGENET_TEMPLATES
+from ..editing.text_directions import IMAGENET_TEMPLATES
 from .world import ATTRIBUTES, VOCAB
 
 POSITION_WORDS = {"left": "on the left", "center": "in the center", "right": "on the right"}

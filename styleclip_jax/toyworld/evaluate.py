@@ -68,7 +68,7 @@ class MethodSettings:
 def edit_optimize(tw, wplus, prompts: list[str], s: MethodSettings) -> np.ndarray:
     """Latent optimisation of every latent toward every prompt: images (N, P, R, R, 3)."""
     from ..editing.optimization import OptimizeConfig
-    from ..editing.optimize import optimize
+    from ..editing import optimize
 
     res = optimize(tw.generator, tw.clip, prompts, latents=wplus,
                    config=OptimizeConfig(steps=s.opt_steps, lr=s.opt_lr, l2_lambda=s.opt_l2))
