@@ -54,6 +54,67 @@ def test_captions_name_what_they_match():
         "small red circle on the left"
 
 
+def test_soft_matches_weigh_blends():
+    attrs = {"colour": np.array([0, 3]), "shape": np.array([0, 1]), "size": np.array([1, 1]),
+             "position": np.array([0, 2]), "background": np.array([0, 1])}
+    named = {a: np.full(3, captions.UNNAMED) for a in world.ATTRIBUTES}
+    named["colour"][:] = [0, 3, 3]                      # "red", "blue", "large blue"
+    named["size"][2] = 1
+    pure = {a: np.asarray(v) for a, v in world.one_hot(attrs).items()}
+    np.testing.assert_array_equal(captions.soft_matches(pure, named), captions.matches(attrs, named))
+    blend = dict(pure, colour=np.array([[0.7, 0, 0, 0.3, 0], [0, 0, 0, 1.0, 0]]),
+                 size=np.array([[0.0, 1.0], [0.4, 0.6]]))
+    np.testing.assert_allclose(captions.soft_matches(blend, named), [[0.7, 0.3, 0.3], [0.0, 1.0, 0.6]], atol=1e-6)
+
+
+def test_blended_scenes_lie_between_the_pure_ones():
+    """render_blended: one-hot weights give the pure scene; a 50/50 blend mixes the two colours at
+    the object's centre, puts the object between the two positions and its area between the sizes."""
+    import jax
+
+    attrs = {"colour": np.array([0, 0]), "shape": np.array([0, 0]), "size": np.array([0, 0]),
+             "position": np.array([0, 0]), "background": np.array([0, 0])}
+    u = np.full((2, 6), 0.5, np.float32)                                  # no jitter off-centre
+    pure = np.asarray(world.render_jittered(attrs, u))
+    np.testing.assert_array_equal(np.asarray(world.render_blended(world.one_hot(attrs), u)), pure)
+
+    def blend(a, v, lam):
+        w = world.one_hot(attrs)
+        w[a] = np.asarray(w[a]).copy()
+        w[a][1] = (1 - lam) * np.eye(world.num_values(a))[attrs[a][1]] + lam * np.eye(world.num_values(a))[v]
+        return np.asarray(world.render_blended(w, u))[1]
+
+    other = dict(attrs, colour=np.array([0, 3]))
+    blue = np.asarray(world.render_jittered(other, u))[1]
+    mid = blend("colour", 3, 0.5)
+    np.testing.assert_allclose(mid[16, 10], (pure[0, 16, 10] + blue[16, 10]) / 2, atol=1e-6)
+
+    def object_stats(img):
+        chroma = img.max(-1) - img.min(-1)
+        m = chroma > 0.4
+        return m.sum(), (np.nonzero(m)[1]).mean()
+
+    area_small, x_left = object_stats(pure[0])
+    area_large, _ = object_stats(np.asarray(world.render_jittered(dict(attrs, size=np.array([1, 1])), u))[0])
+    _, x_right = object_stats(np.asarray(world.render_jittered(dict(attrs, position=np.array([2, 2])), u))[0])
+    _, x_mid = object_stats(blend("position", 2, 0.5))
+    area_mid, _ = object_stats(blend("size", 1, 0.5))
+    assert abs(x_mid - (x_left + x_right) / 2) < 0.5, (x_left, x_mid, x_right)
+    assert area_small < area_mid < area_large, (area_small, area_mid, area_large)
+
+    many = {a: np.asarray(jax.random.randint(jax.random.key(i), (4000,), 0, world.num_values(a)))
+            for i, a in enumerate(world.ATTRIBUTES)}
+    wts = world.sample_blends(jax.random.key(9), many, 0.25)
+    for a in world.ATTRIBUTES:
+        w = np.asarray(wts[a])
+        np.testing.assert_allclose(w.sum(1), 1.0, atol=1e-6)
+        # at most two values, one of them the scene's own
+        assert w.min() >= 0 and np.all((w > 0).sum(1) <= 2) and np.all(w[np.arange(len(w)), many[a]] > 0)
+        assert 0.2 < np.mean(w.max(1) < 1.0) < 0.3, a                    # about mix_prob are blends
+    assert all(np.all(np.asarray(v) == np.eye(world.num_values(a))[many[a]])
+               for a, v in world.sample_blends(jax.random.key(9), many, 0.0).items())
+
+
 def test_bundle_records_how_it_was_made(tw):
     for sub in ("generator", "clip", "shape_reader"):
         meta = json.loads((tw.path / sub / "config.json").read_text())
@@ -202,3 +263,15 @@ def test_train_loop_saves_on_interrupt_and_refuses_changed_settings(tmp_path):
     np.testing.assert_array_equal(np.asarray(out.x), ref)
     steps = [json.loads(ln)["step"] for ln in (tmp_path / "e" / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_toy_trainer_cli_records_blend_options(tmp_path):
+    """--mix-prob / --w-noise reach the configs recorded in run.json (0 steps: nothing trained)."""
+    from styleclip_jax.cli.main import main
+
+    assert main(["toy", "train-generator", str(tmp_path / "g"), "--steps", "0", "--mix-prob", "0.25",
+                 "--w-noise", "1.0"]) == 0
+    cfg = json.loads((tmp_path / "g" / "run.json").read_text())["config"]
+    assert cfg["mix_prob"] == 0.25 and cfg["w_noise"] == 1.0
+    assert main(["toy", "train-clip", str(tmp_path / "c"), "--steps", "0", "--mix-prob", "0.3"]) == 0
+    assert json.loads((tmp_path / "c" / "run.json").read_text())["config"]["mix_prob"] == 0.3

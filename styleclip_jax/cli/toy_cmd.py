@@ -11,12 +11,15 @@ from ..errors import InputError
 def add_toy(sub):
     p = sub.add_parser("toy", help="train the bundled toy world's models (GAN, CLIP, shape reader); global stats: `global precompute`")
     tsub = p.add_subparsers(dest="what", required=True)
-    _trainer(tsub, "train-generator", "train the 32 px StyleGAN2 as a scene decoder + mapping (the bundled one; resumable)",
-             3000, 250, _run_train_generator)
+    g = _trainer(tsub, "train-generator", "train the 32 px StyleGAN2 as a scene decoder + mapping (the bundled one; resumable)",
+                 3000, 250, _run_train_generator)
+    g.add_argument("--mix-prob", type=float, default=0.0, help="chance per attribute of a blended training scene")
+    g.add_argument("--w-noise", type=float, default=0.0, help="std of the noise on each W+ row fed to the decoder")
     _trainer(tsub, "train-gan", "train the 32 px StyleGAN2 adversarially (+ reconstruction; resumable)", 4000, 250,
              _run_train_gan)
-    _trainer(tsub, "train-clip", "train the small CLIP on scene/caption pairs (resumable)", 1500, 200,
-             _run_train_clip)
+    c = _trainer(tsub, "train-clip", "train the small CLIP on scene/caption pairs (resumable)", 1500, 200,
+                 _run_train_clip)
+    c.add_argument("--mix-prob", type=float, default=0.0, help="chance per attribute of a blended scene (soft targets)")
     r = tsub.add_parser("train-reader", help="train the shape classifier used as a judge")
     r.add_argument("out_dir")
     r.add_argument("--steps", type=int, default=600)
@@ -44,12 +47,13 @@ def _trainer(tsub, name, help_text, steps, every, func):
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in exp_dir")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=func)
+    return p
 
 
 def _run_train_generator(args):
     from ..toyworld.decoder_training import DecoderConfig, train_decoder
 
-    train_decoder(args.exp_dir, DecoderConfig(), args.steps, resume=args.resume, overwrite=args.overwrite,
+    train_decoder(args.exp_dir, DecoderConfig(mix_prob=args.mix_prob, w_noise=args.w_noise), args.steps, resume=args.resume, overwrite=args.overwrite,
                   checkpoint_every=args.checkpoint_every)
     print(f"generator -> {Path(args.exp_dir) / 'generator'}")
 
@@ -65,7 +69,7 @@ def _run_train_gan(args):
 def _run_train_clip(args):
     from ..toyworld.clip_training import ClipTrainConfig, train_clip
 
-    train_clip(args.exp_dir, ClipTrainConfig(), args.steps, resume=args.resume,
+    train_clip(args.exp_dir, ClipTrainConfig(mix_prob=args.mix_prob), args.steps, resume=args.resume,
                overwrite=args.overwrite, checkpoint_every=args.checkpoint_every)
     print(f"CLIP -> {Path(args.exp_dir) / 'clip'}")
 

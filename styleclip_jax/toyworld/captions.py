@@ -57,6 +57,18 @@ def matches(attrs: dict[str, np.ndarray], named: dict[str, np.ndarray]) -> np.nd
     return ok
 
 
+def soft_matches(weights: dict[str, np.ndarray], named: dict[str, np.ndarray]) -> np.ndarray:
+    """(B_images, B_captions) in [0, 1]: how much caption j fits blended image i, the product over
+    the attributes it names of the weight image i gives the named value (``world.sample_blends``).
+    Equal to ``matches`` on pure (one-hot) scenes."""
+    fit = np.ones((len(weights["colour"]), len(named["colour"])), np.float32)
+    for a in ATTRIBUTES:
+        n = named[a]
+        w = np.asarray(weights[a])[:, np.maximum(n, 0)]                     # (Bi, Bt)
+        fit *= np.where(n[None, :] == UNNAMED, 1.0, w)
+    return fit
+
+
 def vocabulary_words() -> list[str]:
     """Every word a caption can contain (the rows of the token table that training touches)."""
     words = set()

@@ -5,7 +5,8 @@ exports and plugs into every editing method exactly like a converted ViT-B/32. I
 224 px as StyleCLIP feeds it, and training shows both of StyleCLIP's image paths: the loss path
 (raw [-1, 1] image, nearest ×7, no normalisation; methods A and B) and the global-directions
 path (uint8, PIL bicubic, mean/std). The loss is CLIP's symmetric cross-entropy with
-multi-positive targets: a caption that names only "red" fits every red scene in the batch.
+multi-positive targets: a caption that names only "red" fits every red scene in the batch (and,
+with ``mix_prob``, a red-blue blend in part).
 
 Plus an auxiliary loss during training only: linear heads on the image features predict the five
 attributes. Without it the ViT, trained from scratch for minutes, settles on what global colour
@@ -47,6 +48,7 @@ class ClipTrainConfig:
     weight_decay: float = 0.01
     pixel_noise: float = 0.03
     aux_weight: float = 1.0
+    mix_prob: float = 0.0         # chance per attribute that a scene blends two values (soft targets)
     seed: int = 0
 
     def clip_config(self) -> CLIPConfig:
@@ -107,22 +109,34 @@ def clip_views(images: jax.Array, key: jax.Array, noise: float) -> jax.Array:
 
 
 def scene_batch(cfg: ClipTrainConfig, step: int):
-    """Batch at ``step`` (pure function of (seed, step)): (attrs, images, tokens, targets)."""
+    """Batch at ``step`` (pure function of (seed, step)): (value weights, images, tokens, targets).
+
+    With ``cfg.mix_prob`` > 0 some scenes blend two values of an attribute (``world.sample_blends``)
+    and a caption's target is how much of what it names the image holds (``captions.soft_matches``):
+    CLIP's score then rises smoothly along the path from one colour to another, which is what
+    gradient-based editing follows. The caption names the scene's first value.
+    """
     key = jax.random.fold_in(jax.random.key(cfg.seed), step)
-    attrs, imgs = world.sample(key, jnp.zeros((cfg.batch,)))
+    if cfg.mix_prob > 0:
+        attrs, weights, imgs = world.sample_blended(key, jnp.zeros((cfg.batch,)), cfg.mix_prob)
+    else:                                              # pure scenes, drawn as the first recipe drew them
+        attrs, imgs = world.sample(key, jnp.zeros((cfg.batch,)))
+        weights = world.one_hot(attrs)
     attrs = {a: np.asarray(v) for a, v in attrs.items()}
+    weights = {a: np.asarray(v) for a, v in weights.items()}
     rng = np.random.RandomState([cfg.seed, step])
     texts, named = captions.random_captions(attrs, rng)
-    return attrs, imgs, tokenize(texts), captions.matches(attrs, named).astype(np.float32)
+    return weights, imgs, tokenize(texts), captions.soft_matches(weights, named)
 
 
-def attribute_loss(features, heads, attrs):
-    """Mean CE of the five linear attribute heads on L2-normalised image features."""
+def attribute_loss(features, heads, weights):
+    """Mean CE of the five linear attribute heads on L2-normalised image features; soft labels
+    (the value weights) so blends are learned as blends."""
     logits = normalize(features) @ heads
     total, start = 0.0, 0
     for a in world.ATTRIBUTES:
         n = world.num_values(a)
-        total = total + optax.softmax_cross_entropy_with_integer_labels(logits[:, start:start + n], attrs[a]).mean()
+        total = total + optax.softmax_cross_entropy(logits[:, start:start + n], weights[a]).mean()
         start += n
     return total / len(world.ATTRIBUTES)
 
@@ -140,7 +154,7 @@ def contrastive_loss(clip, images, tokens, targets):
     return (li + lt) / 2, (acc, fi)
 
 
-def train_step(graphdef, cfg: ClipTrainConfig, steps: int, state: ClipState, images, tokens, targets, attrs):
+def train_step(graphdef, cfg: ClipTrainConfig, steps: int, state: ClipState, images, tokens, targets, weights):
     tx = make_optimizer(cfg, steps)
     key = jax.random.fold_in(jax.random.key(cfg.seed + 1), state.step)
     views = clip_views(images, key, cfg.pixel_noise)
@@ -148,7 +162,7 @@ def train_step(graphdef, cfg: ClipTrainConfig, steps: int, state: ClipState, ima
     def loss_fn(p):
         params, heads = p
         contrastive, (acc, fi) = contrastive_loss(nnx.merge(graphdef, params), views, tokens, targets)
-        aux = attribute_loss(fi, heads, attrs)
+        aux = attribute_loss(fi, heads, weights)
         return contrastive + cfg.aux_weight * aux, (contrastive, aux, acc)
 
     p = (state.params, state.heads)
@@ -193,8 +207,8 @@ def train_clip(exp_dir, cfg: ClipTrainConfig, steps: int, *, resume: bool = Fals
     graphdef, state = init_state(cfg, steps)
 
     def step_fn(st):
-        attrs, imgs, tokens, targets = scene_batch(cfg, int(st.step))
-        return train_step_jit(graphdef, cfg, steps, st, imgs, tokens, targets, attrs)
+        weights, imgs, tokens, targets = scene_batch(cfg, int(st.step))
+        return train_step_jit(graphdef, cfg, steps, st, imgs, tokens, targets, weights)
 
     return run(Path(exp), state, step_fn, steps, resume=resume, checkpoint_every=checkpoint_every,
                on_checkpoint=lambda st: export_clip(st, cfg, Path(exp) / "clip", steps), desc="toy CLIP",

@@ -17,6 +17,14 @@ So the generator is trained in two coupled parts, in one resumable step:
   * mapping: the ordinary StyleGAN2 mapping MLP learns z → E(scene_of_latent(z)) by mean squared
     error, on its own larger batch (E held fixed in that term). Sampling z then gives the scene z
     names, as the GAN's reconstruction term intended.
+Two options (off by default: the bundled generator was trained without them) aim to make that W
+space friendlier to gradient-based edits, as a real StyleGAN's is:
+  * ``mix_prob``: per attribute, a training scene mixes two values (``world.sample_blends``,
+    ``world.render_blended``), so the points between two scenes' w decode to the in-between scene;
+  * ``w_noise``: each W+ row gets independent Gaussian noise, so the decoder learns to ignore
+    small moves off the embedding and between rows.
+Measured so far (see ``weights/RECORD.md``): they did not raise colour-edit quality on their own;
+the CLIP's blends (``clip_training.ClipTrainConfig.mix_prob``) are what gave its gradient a slope.
 ``w_avg`` (what truncation pulls toward) is the mean mapped w over 8192 fixed z, set at export.
 There is no discriminator: nothing is adversarial, so no mode can collapse.
 """
@@ -53,6 +61,8 @@ class DecoderConfig:
     batch: int = 32
     mapping_batch: int = 512
     mapping_weight: float = 1.0
+    mix_prob: float = 0.0         # chance per attribute that a training scene blends two of its values
+    w_noise: float = 0.0          # std of independent Gaussian noise on each W+ row fed to the decoder
     lr: float = 0.003
     fit_steps: int = 6000
     fit_batch: int = 1024
@@ -77,15 +87,16 @@ class DecoderState(NamedTuple):
     opt: optax.OptState
 
 
-def scene_features(attrs: dict[str, jax.Array], u: jax.Array) -> jax.Array:
-    """(B, N_FEATURES): one-hot of every attribute, then the jitter uniforms mapped to [-1, 1]."""
-    oh = [jax.nn.one_hot(attrs[a], world.num_values(a)) for a in world.ATTRIBUTES]
-    return jnp.concatenate(oh + [u * 2.0 - 1.0], axis=1)
+def scene_features(weights: dict[str, jax.Array], u: jax.Array) -> jax.Array:
+    """(B, N_FEATURES): every attribute's value weights (one-hot for a pure scene, see
+    ``world.one_hot``), then the jitter uniforms mapped to [-1, 1]."""
+    return jnp.concatenate([weights[a] for a in world.ATTRIBUTES] + [u * 2.0 - 1.0], axis=1)
 
 
-def embed(embed_params: dict, attrs, u) -> jax.Array:
-    """The scene's w (B, w_dim)."""
-    return scene_features(attrs, u) @ embed_params["w"] + embed_params["b"]
+def embed(embed_params: dict, weights: dict[str, jax.Array], u) -> jax.Array:
+    """The scene's w (B, w_dim); linear in the value weights, so a blend of two scenes' weights
+    lands on the straight line between their w."""
+    return scene_features(weights, u) @ embed_params["w"] + embed_params["b"]
 
 
 def optimizer(cfg: DecoderConfig):
@@ -107,18 +118,23 @@ def train_step(g_def, cfg: DecoderConfig, state: DecoderState) -> tuple[DecoderS
     """One Adam step on both terms; the batch at step t is a pure function of (seed, t)."""
     key = jax.random.fold_in(jax.random.key(cfg.seed), state.step)
     ka, ku, kz = jax.random.split(key, 3)
+    kb, kn = jax.random.fold_in(key, 7), jax.random.fold_in(key, 8)   # the first recipe's draws unchanged
     attrs = world.sample_attributes(ka, cfg.batch)
+    weights = world.sample_blends(kb, attrs, cfg.mix_prob)
     u = jax.random.uniform(ku, (cfg.batch, N_JITTER))
-    target = world.render_jittered(attrs, u, cfg.resolution)
+    target = world.render_blended(weights, u, cfg.resolution)
     z = jax.random.normal(kz, (cfg.mapping_batch, cfg.w_dim))
 
     def loss_fn(p):
         gen = nnx.merge(g_def, p["g"], state.buffers)
-        w = embed(p["embed"], attrs, u)
-        img, _ = gen(jnp.repeat(w[:, None], gen.cfg.num_ws, axis=1), noise_mode="const")
+        w = embed(p["embed"], weights, u)
+        # independent noise per W+ row: the decoder learns to ignore small moves off the scene
+        # embedding (and between rows), so CLIP's gradient in W has nothing to exploit there
+        wplus = w[:, None] + cfg.w_noise * jax.random.normal(kn, (w.shape[0], gen.cfg.num_ws, w.shape[1]))
+        img, _ = gen(wplus, noise_mode="const")
         rec = jnp.mean(jnp.abs(img - target))
         za, zu = world.scene_of_latent(z)
-        w_target = jax.lax.stop_gradient(embed(p["embed"], za, zu))
+        w_target = jax.lax.stop_gradient(embed(p["embed"], world.one_hot(za), zu))
         mse = jnp.mean(jnp.square(gen.mapping(z) - w_target))
         return rec + cfg.mapping_weight * mse, (rec, mse)
 
@@ -149,7 +165,7 @@ def fit_mapping(g_def, cfg: DecoderConfig, state: DecoderState) -> nnx.State:
         p, o = carry
         z = jax.random.normal(jax.random.fold_in(jax.random.key(cfg.seed + 1), t), (cfg.fit_batch, cfg.w_dim))
         za, zu = world.scene_of_latent(z)
-        target = embed(e, za, zu)
+        target = embed(e, world.one_hot(za), zu)
         loss, g = jax.value_and_grad(lambda q: jnp.mean(jnp.square(nnx.merge(m_def, q)(z) - target)))(p)
         u, o = tx.update(g, o, p)
         return (optax.apply_updates(p, u), o), loss

@@ -15,6 +15,7 @@ Images are NHWC float32 in [-1, 1], ``RESOLUTION`` square, anti-aliased by 4x su
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -55,8 +56,9 @@ def _hsv_to_rgb(h, s, v):
     return v[..., None] - v[..., None] * s[..., None] * jnp.clip(jnp.minimum(k, 4.0 - k), 0.0, 1.0)
 
 
-def _coverage(shape, cx, cy, r, res: int):
-    """Fraction of each pixel inside the shape, (res, res), by SUPERSAMPLE² point samples."""
+def _coverages(cx, cy, r, res: int):
+    """Fraction of each pixel inside each shape (circle, square, triangle), (3, res, res), by
+    SUPERSAMPLE² point samples."""
     n = res * SUPERSAMPLE
     t = (jnp.arange(n) + 0.5) / SUPERSAMPLE
     y, x = jnp.meshgrid(t, t, indexing="ij")
@@ -69,8 +71,8 @@ def _coverage(shape, cx, cy, r, res: int):
     base = dy <= big_r / 2.0
     edge = math.sqrt(3.0) * jnp.abs(dx) - dy <= big_r               # |x|·√3 − y ≤ R (y down)
     triangle = base & edge
-    inside = jnp.select([shape == 0, shape == 1], [circle, square], triangle)
-    return inside.reshape(res, SUPERSAMPLE, res, SUPERSAMPLE).mean(axis=(1, 3))
+    inside = jnp.stack([circle, square, triangle]).astype(jnp.float32)
+    return inside.reshape(3, res, SUPERSAMPLE, res, SUPERSAMPLE).mean(axis=(2, 4))
 
 
 def render(attrs: dict[str, jax.Array], key: jax.Array, res: int = RESOLUTION) -> jax.Array:
@@ -86,17 +88,52 @@ def render(attrs: dict[str, jax.Array], key: jax.Array, res: int = RESOLUTION) -
 def render_jittered(attrs: dict[str, jax.Array], u: jax.Array, res: int = RESOLUTION) -> jax.Array:
     """``render`` with the jitter given: ``u`` (batch, 6) uniforms in [0, 1] for hue, saturation,
     value, x, y and background grey (each mapped linearly onto its range)."""
+    return render_blended(one_hot(attrs), u, res)
+
+
+def one_hot(attrs: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """Attribute indices (batch,) -> mixing weights {attr: (batch, num_values)} of pure scenes."""
+    return {a: jax.nn.one_hot(attrs[a], num_values(a)) for a in ATTRIBUTES}
+
+
+def sample_blends(key: jax.Array, attrs: dict[str, jax.Array], mix_prob: float) -> dict[str, jax.Array]:
+    """Value weights: with probability ``mix_prob`` per attribute and scene, (1 − λ)·its value +
+    λ·another value, λ ~ U(0, 1); otherwise one-hot."""
+    out = {}
+    for i, a in enumerate(ATTRIBUTES):
+        k_on, k_other, k_lam = jax.random.split(jax.random.fold_in(key, i), 3)
+        n, v = num_values(a), attrs[a]
+        other = (v + jax.random.randint(k_other, v.shape, 1, n)) % n          # uniform among the rest
+        lam = jax.random.uniform(k_lam, v.shape) * jax.random.bernoulli(k_on, mix_prob, v.shape)
+        out[a] = (1.0 - lam)[:, None] * jax.nn.one_hot(v, n) + lam[:, None] * jax.nn.one_hot(other, n)
+    return out
+
+
+def render_blended(weights: dict[str, jax.Array], u: jax.Array, res: int = RESOLUTION) -> jax.Array:
+    """Scenes whose attributes are convex blends of values: ``weights[a]`` (batch, num_values(a)),
+    rows summing to 1; ``u`` (batch, 6) jitter as in ``render_jittered`` -> (batch, res, res, 3).
+
+    Blends are what lie *between* two scenes: colour mixes the two RGB colours, size and position
+    interpolate radius and x, background its grey range, and shape cross-fades the coverages.
+    With one-hot weights this is exactly the pure scene. The toy generator is trained on them so
+    that the straight W path between two attribute values draws the in-between scene, as a real
+    StyleGAN's smooth W does (with pure scenes only, the midpoint decoded to noise and CLIP's
+    gradient had nothing to follow).
+    """
     lerp = lambda i, lo, hi: lo + (hi - lo) * u[:, i]  # noqa: E731
+    mix = lambda a, values: weights[a] @ jnp.asarray(values, jnp.float32)  # noqa: E731
     scale = res / RESOLUTION
-    hue = jnp.asarray(HUES)[attrs["colour"]] + lerp(0, -HUE_JITTER, HUE_JITTER)
-    rgb = _hsv_to_rgb(hue, lerp(1, 0.7, 0.95), lerp(2, 0.75, 0.95))
-    cx = (jnp.asarray(X_CENTRES)[attrs["position"]] + lerp(3, -1.0, 1.0)) * scale
+    hue_jitter = lerp(0, -HUE_JITTER, HUE_JITTER)
+    sat, val = lerp(1, 0.7, 0.95), lerp(2, 0.75, 0.95)
+    rgbs = jnp.stack([_hsv_to_rgb(h + hue_jitter, sat, val) for h in HUES], axis=1)     # (B, 5, 3)
+    rgb = jnp.einsum("bk,bkc->bc", weights["colour"], rgbs)
+    cx = (mix("position", X_CENTRES) + lerp(3, -1.0, 1.0)) * scale
     cy = (RESOLUTION / 2 + lerp(4, -1.0, 1.0)) * scale
-    r = jnp.asarray(RADII)[attrs["size"]] * scale
-    lo = jnp.asarray([v[0] for v in BG_VALUES])[attrs["background"]]
-    hi = jnp.asarray([v[1] for v in BG_VALUES])[attrs["background"]]
-    grey = lerp(5, lo, hi)
-    cov = jax.vmap(lambda s, x, y, rr: _coverage(s, x, y, rr, res))(attrs["shape"], cx, cy, r)[..., None]
+    r = mix("size", RADII) * scale
+    grey = lerp(5, mix("background", [v[0] for v in BG_VALUES]), mix("background", [v[1] for v in BG_VALUES]))
+
+    cov = jax.vmap(lambda ws, x, y, rr: jnp.tensordot(ws, _coverages(x, y, rr, res), axes=1))(
+        weights["shape"], cx, cy, r)[..., None]
     img = grey[:, None, None, None] * (1.0 - cov) + rgb[:, None, None, :] * cov
     return img * 2.0 - 1.0
 
@@ -111,6 +148,16 @@ def scene_of_latent(z: jax.Array) -> tuple[dict[str, jax.Array], jax.Array]:
     attrs = {a: jnp.minimum((p[:, i] * num_values(a)).astype(jnp.int32), num_values(a) - 1)
              for i, a in enumerate(ATTRIBUTES)}
     return attrs, p[:, 5:11]
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def sample_blended(key: jax.Array, batch_template: jax.Array, mix_prob: float):
+    """(attributes, value weights, images) for random scenes blended as in ``sample_blends``."""
+    ka, kb, kr = jax.random.split(key, 3)
+    attrs = sample_attributes(ka, batch_template.shape[0])
+    weights = sample_blends(kb, attrs, mix_prob)
+    u = jax.random.uniform(kr, (batch_template.shape[0], 6))
+    return attrs, weights, render_blended(weights, u)
 
 
 @jax.jit
