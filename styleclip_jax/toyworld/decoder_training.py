@@ -43,7 +43,7 @@ from flax import nnx
 from ..models.stylegan2 import GeneratorConfig
 from ..models.stylegan2.network import Buffer
 from . import world
-from .gan_training import init_generator
+from .gan_training import config_dict, init_generator, toy_generator_config
 
 N_JITTER = 6
 N_FEATURES = sum(world.num_values(a) for a in world.ATTRIBUTES) + N_JITTER
@@ -70,14 +70,10 @@ class DecoderConfig:
     seed: int = 0
 
     def generator_config(self) -> GeneratorConfig:
-        return GeneratorConfig(resolution=self.resolution, z_dim=self.w_dim, w_dim=self.w_dim,
-                               mapping_dims=(self.w_dim,) * self.mapping_layers, channels=self.g_channels,
-                               mapping_lr_mul=self.mapping_lr_mul, source="trained")
+        return toy_generator_config(self, mapping_lr_mul=self.mapping_lr_mul)
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["g_channels"] = [list(x) for x in self.g_channels]
-        return d
+        return config_dict(self)
 
 
 class DecoderState(NamedTuple):
@@ -129,7 +125,7 @@ def train_step(g_def, cfg: DecoderConfig, state: DecoderState) -> tuple[DecoderS
         gen = nnx.merge(g_def, p["g"], state.buffers)
         w = embed(p["embed"], weights, u)
         # independent noise per W+ row: the decoder learns to ignore small moves off the scene
-        # embedding (and between rows), so CLIP's gradient in W has nothing to exploit there
+        # embedding (and between rows), the moves an edit's gradient makes besides the asked-for one
         wplus = w[:, None] + cfg.w_noise * jax.random.normal(kn, (w.shape[0], gen.cfg.num_ws, w.shape[1]))
         img, _ = gen(wplus, noise_mode="const")
         rec = jnp.mean(jnp.abs(img - target))

@@ -57,15 +57,23 @@ class GanConfig:
     seed: int = 0
 
     def generator_config(self) -> GeneratorConfig:
-        return GeneratorConfig(resolution=self.resolution, z_dim=self.w_dim, w_dim=self.w_dim,
-                               mapping_dims=(self.w_dim,) * self.mapping_layers, channels=self.g_channels,
-                               source="trained")
+        return toy_generator_config(self)
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["g_channels"] = [list(x) for x in self.g_channels]
-        d["d_channels"] = [list(x) for x in self.d_channels]
-        return d
+        return config_dict(self)
+
+
+def toy_generator_config(cfg, **overrides) -> GeneratorConfig:
+    """The toy StyleGAN2's config from a trainer config's resolution, w_dim (also z_dim),
+    mapping_layers and g_channels; ``overrides`` go to GeneratorConfig as they are."""
+    return GeneratorConfig(resolution=cfg.resolution, z_dim=cfg.w_dim, w_dim=cfg.w_dim,
+                           mapping_dims=(cfg.w_dim,) * cfg.mapping_layers, channels=cfg.g_channels,
+                           source="trained", **overrides)
+
+
+def config_dict(cfg) -> dict:
+    """A trainer config as JSON-shaped values: channel tuples ((res, ch), ...) become lists."""
+    return {k: [list(x) for x in v] if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
 
 
 class GanState(NamedTuple):

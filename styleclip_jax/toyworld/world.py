@@ -115,10 +115,11 @@ def render_blended(weights: dict[str, jax.Array], u: jax.Array, res: int = RESOL
 
     Blends are what lie *between* two scenes: colour mixes the two RGB colours, size and position
     interpolate radius and x, background its grey range, and shape cross-fades the coverages.
-    With one-hot weights this is exactly the pure scene. The toy generator is trained on them so
-    that the straight W path between two attribute values draws the in-between scene, as a real
-    StyleGAN's smooth W does (with pure scenes only, the midpoint decoded to noise and CLIP's
-    gradient had nothing to follow).
+    With one-hot weights this is exactly the pure scene. The toy CLIP can be trained on them with
+    soft targets, so its score rises along the path from one colour to another (trained on pure
+    scenes only it stayed flat until halfway, and its gradient had nothing to follow); the toy
+    generator can be trained on them so the straight W path between two values draws the
+    in-between scene.
     """
     lerp = lambda i, lo, hi: lo + (hi - lo) * u[:, i]  # noqa: E731
     mix = lambda a, values: weights[a] @ jnp.asarray(values, jnp.float32)  # noqa: E731
