@@ -115,6 +115,42 @@ def test_blended_scenes_lie_between_the_pure_ones():
                for a, v in world.sample_blends(jax.random.key(9), many, 0.0).items())
 
 
+def test_overshoot_features_continue_the_line_past_a_value():
+    """The decoder's overshoot codes: pure scenes pushed past their value along the line from
+    another value (weights still sum to 1), blends untouched, jitter scaled outward; prob 0 is
+    the plain scene features."""
+    import jax
+
+    from styleclip_jax.toyworld.decoder_training import overshoot_features, scene_features
+
+    attrs = world.sample_attributes(jax.random.key(0), 4000)
+    wts = world.sample_blends(jax.random.key(1), attrs, 0.25)
+    u = jax.random.uniform(jax.random.key(2), (4000, 6))
+    plain = np.asarray(scene_features(wts, u))
+    np.testing.assert_array_equal(np.asarray(overshoot_features(jax.random.key(3), attrs, wts, u, 0.0, 1.5)), plain)
+    f = np.asarray(overshoot_features(jax.random.key(3), attrs, wts, u, 0.3, 1.5))
+    col = 0
+    for a in world.ATTRIBUTES:
+        n = world.num_values(a)
+        got, ref, v = f[:, col:col + n], plain[:, col:col + n], np.asarray(attrs[a])
+        col += n
+        np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-5)
+        moved = np.any(np.abs(got - ref) > 1e-7, axis=1)
+        blended = ref.max(1) < 1.0
+        assert not np.any(moved & blended), a
+        assert 0.25 < moved[~blended].mean() < 0.35, a                  # about prob of the pure scenes
+        mu = got[moved, v[moved]] - 1.0                                   # how far past the value
+        assert mu.min() > 0 and mu.max() <= 1.5 + 1e-6, a
+        others = got[moved].copy()
+        others[np.arange(len(mu)), v[moved]] = 0.0
+        # exactly one other value carries −μ: the line from that value through this one
+        np.testing.assert_allclose(np.sort(others, axis=1)[:, 0], -mu, atol=1e-6)
+        assert np.all(np.sum(np.abs(others) > 1e-7, axis=1) == 1), a
+    jit_ref, jit_got = plain[:, col:], f[:, col:]
+    assert np.all(np.abs(jit_got) >= np.abs(jit_ref) - 1e-7) and np.all(np.sign(jit_got) == np.sign(jit_ref))
+    assert np.abs(jit_got).max() > 1.2
+
+
 def test_bundle_records_how_it_was_made(tw):
     for sub in ("generator", "clip", "shape_reader"):
         meta = json.loads((tw.path / sub / "config.json").read_text())
@@ -270,8 +306,9 @@ def test_toy_trainer_cli_records_blend_options(tmp_path):
     from styleclip_jax.cli.main import main
 
     assert main(["toy", "train-generator", str(tmp_path / "g"), "--steps", "0", "--mix-prob", "0.25",
-                 "--w-noise", "1.0"]) == 0
+                 "--w-noise", "1.0", "--overshoot-prob", "0.3", "--overshoot", "1.5"]) == 0
     cfg = json.loads((tmp_path / "g" / "run.json").read_text())["config"]
     assert cfg["mix_prob"] == 0.25 and cfg["w_noise"] == 1.0
+    assert cfg["overshoot_prob"] == 0.3 and cfg["overshoot"] == 1.5
     assert main(["toy", "train-clip", str(tmp_path / "c"), "--steps", "0", "--mix-prob", "0.3"]) == 0
     assert json.loads((tmp_path / "c" / "run.json").read_text())["config"]["mix_prob"] == 0.3

@@ -15,6 +15,9 @@ def add_toy(sub):
                  3000, 250, _run_train_generator)
     g.add_argument("--mix-prob", type=float, default=0.0, help="chance per attribute of a blended training scene")
     g.add_argument("--w-noise", type=float, default=0.0, help="std of the noise on each W+ row fed to the decoder")
+    g.add_argument("--overshoot-prob", type=float, default=0.0,
+                   help="chance per attribute that a scene's code is pushed past its value (the decoder learns to saturate)")
+    g.add_argument("--overshoot", type=float, default=1.0, help="how far past, at most (units of a value offset)")
     _trainer(tsub, "train-gan", "train the 32 px StyleGAN2 adversarially (+ reconstruction; resumable)", 4000, 250,
              _run_train_gan)
     c = _trainer(tsub, "train-clip", "train the small CLIP on scene/caption pairs (resumable)", 1500, 200,
@@ -53,7 +56,8 @@ def _trainer(tsub, name, help_text, steps, every, func):
 def _run_train_generator(args):
     from ..toyworld.decoder_training import DecoderConfig, train_decoder
 
-    train_decoder(args.exp_dir, DecoderConfig(mix_prob=args.mix_prob, w_noise=args.w_noise), args.steps, resume=args.resume, overwrite=args.overwrite,
+    train_decoder(args.exp_dir, DecoderConfig(mix_prob=args.mix_prob, w_noise=args.w_noise,
+                                                overshoot_prob=args.overshoot_prob, overshoot=args.overshoot), args.steps, resume=args.resume, overwrite=args.overwrite,
                   checkpoint_every=args.checkpoint_every)
     print(f"generator -> {Path(args.exp_dir) / 'generator'}")
 
