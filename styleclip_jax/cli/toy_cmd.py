@@ -56,8 +56,9 @@ def _trainer(tsub, name, help_text, steps, every, func):
 def _run_train_generator(args):
     from ..toyworld.decoder_training import DecoderConfig, train_decoder
 
-    train_decoder(args.exp_dir, DecoderConfig(mix_prob=args.mix_prob, w_noise=args.w_noise,
-                                                overshoot_prob=args.overshoot_prob, overshoot=args.overshoot), args.steps, resume=args.resume, overwrite=args.overwrite,
+    cfg = DecoderConfig(mix_prob=args.mix_prob, w_noise=args.w_noise, overshoot_prob=args.overshoot_prob,
+                        overshoot=args.overshoot)
+    train_decoder(args.exp_dir, cfg, args.steps, resume=args.resume, overwrite=args.overwrite,
                   checkpoint_every=args.checkpoint_every)
     print(f"generator -> {Path(args.exp_dir) / 'generator'}")
 

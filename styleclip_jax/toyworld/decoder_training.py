@@ -106,24 +106,24 @@ def embed(embed_params: dict, weights: dict[str, jax.Array], u) -> jax.Array:
 
 
 def embed_features(embed_params: dict, features: jax.Array) -> jax.Array:
+    """w (B, w_dim) of scene features (B, N_FEATURES), as built by ``scene_features``."""
     return features @ embed_params["w"] + embed_params["b"]
 
 
 def overshoot_features(key: jax.Array, attrs: dict[str, jax.Array], weights: dict[str, jax.Array], u: jax.Array,
                        prob: float, reach: float) -> jax.Array:
     """``scene_features`` with, per attribute and pure scene, probability ``prob`` of the value's
-    weights pushed μ ~ U(0, reach) offsets *past* the value, away from a random other value
-    (one-hot(v) + μ·(one-hot(v) − one-hot(other)): the straight line from the other value through
-    this one, continued). Each jitter feature is likewise scaled by 1 + μ. Blended scenes are
-    left as they are. With ``prob`` 0 this is ``scene_features``."""
+    weights pushed μ ~ U(0, reach) offsets *past* the value, away from a random other value: the
+    blend line from the other value through this one, continued (``world.along`` at λ = −μ).
+    Each jitter feature is likewise scaled by 1 + μ. Blended scenes are left as they are. With
+    ``prob`` 0 this is ``scene_features``."""
     parts = []
     for i, a in enumerate(world.ATTRIBUTES):
         k_on, k_other, k_mu = jax.random.split(jax.random.fold_in(key, i), 3)
         n, v = world.num_values(a), attrs[a]
-        other = (v + jax.random.randint(k_other, v.shape, 1, n)) % n
-        pure = jnp.max(weights[a], axis=1) >= 1.0
-        mu = jax.random.uniform(k_mu, v.shape, maxval=reach) * jax.random.bernoulli(k_on, prob, v.shape) * pure
-        parts.append(weights[a] + mu[:, None] * (jax.nn.one_hot(v, n) - jax.nn.one_hot(other, n)))
+        mu = jax.random.uniform(k_mu, v.shape, maxval=reach) * jax.random.bernoulli(k_on, prob, v.shape)
+        pure = jnp.max(weights[a], axis=1, keepdims=True) >= 1.0
+        parts.append(jnp.where(pure, world.along(v, world.other_values(k_other, v, n), -mu, n), weights[a]))
     k_on, k_mu = jax.random.split(jax.random.fold_in(key, len(world.ATTRIBUTES)))
     mu = jax.random.uniform(k_mu, u.shape, maxval=reach) * jax.random.bernoulli(k_on, prob, u.shape)
     return jnp.concatenate(parts + [(u * 2.0 - 1.0) * (1.0 + mu)], axis=1)
@@ -155,12 +155,11 @@ def train_step(g_def, cfg: DecoderConfig, state: DecoderState) -> tuple[DecoderS
     target = world.render_blended(weights, u, cfg.resolution)
     z = jax.random.normal(kz, (cfg.mapping_batch, cfg.w_dim))
 
+    features = overshoot_features(ko, attrs, weights, u, cfg.overshoot_prob, cfg.overshoot)  # = scene_features at prob 0
+
     def loss_fn(p):
         gen = nnx.merge(g_def, p["g"], state.buffers)
-        if cfg.overshoot_prob > 0:
-            w = embed_features(p["embed"], overshoot_features(ko, attrs, weights, u, cfg.overshoot_prob, cfg.overshoot))
-        else:
-            w = embed(p["embed"], weights, u)
+        w = embed_features(p["embed"], features)
         # independent noise per W+ row: the decoder learns to ignore small moves off the scene
         # embedding (and between rows), the moves an edit's gradient makes besides the asked-for one
         wplus = w[:, None] + cfg.w_noise * jax.random.normal(kn, (w.shape[0], gen.cfg.num_ws, w.shape[1]))

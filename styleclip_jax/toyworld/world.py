@@ -96,6 +96,18 @@ def one_hot(attrs: dict[str, jax.Array]) -> dict[str, jax.Array]:
     return {a: jax.nn.one_hot(attrs[a], num_values(a)) for a in ATTRIBUTES}
 
 
+def other_values(key: jax.Array, v: jax.Array, n: int) -> jax.Array:
+    """For value indices ``v`` (batch,) of an n-valued attribute: another value each, uniform
+    among the rest."""
+    return (v + jax.random.randint(key, v.shape, 1, n)) % n
+
+
+def along(v: jax.Array, other: jax.Array, lam: jax.Array, n: int) -> jax.Array:
+    """Value weights (batch, n) at ``lam`` (batch,) along the line from value ``v`` to ``other``:
+    (1 − λ)·one-hot(v) + λ·one-hot(other). λ in [0, 1] is a blend; λ < 0 lies past ``v``."""
+    return (1.0 - lam)[:, None] * jax.nn.one_hot(v, n) + lam[:, None] * jax.nn.one_hot(other, n)
+
+
 def sample_blends(key: jax.Array, attrs: dict[str, jax.Array], mix_prob: float) -> dict[str, jax.Array]:
     """Value weights: with probability ``mix_prob`` per attribute and scene, (1 − λ)·its value +
     λ·another value, λ ~ U(0, 1); otherwise one-hot."""
@@ -103,9 +115,8 @@ def sample_blends(key: jax.Array, attrs: dict[str, jax.Array], mix_prob: float) 
     for i, a in enumerate(ATTRIBUTES):
         k_on, k_other, k_lam = jax.random.split(jax.random.fold_in(key, i), 3)
         n, v = num_values(a), attrs[a]
-        other = (v + jax.random.randint(k_other, v.shape, 1, n)) % n          # uniform among the rest
         lam = jax.random.uniform(k_lam, v.shape) * jax.random.bernoulli(k_on, mix_prob, v.shape)
-        out[a] = (1.0 - lam)[:, None] * jax.nn.one_hot(v, n) + lam[:, None] * jax.nn.one_hot(other, n)
+        out[a] = along(v, other_values(k_other, v, n), lam, n)
     return out
 
 
