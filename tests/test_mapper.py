@@ -37,6 +37,31 @@ def test_levels_mapper_golden(tiny):
     np.testing.assert_allclose(np.asarray(nofine.module()(d["w"])), d["delta_nofine"], atol=1e-5, rtol=0)
 
 
+def test_levels_mapper_on_a_small_generator():
+    """8 W+ rows (32 px) have no fine level: a levels mapper with only 'medium' edits rows 4-7 and
+    leaves 0-3 at zero; asking for a level with no rows names it."""
+    from flax import nnx
+
+    from styleclip_jax.models.mapper import LatentMapper, MapperConfig
+
+    cfg = MapperConfig(kind="levels", latent_dim=16, num_ws=8, coarse=False, fine=False)
+    assert cfg.level_rows() == {"coarse": (0, 4), "medium": (4, 8), "fine": (8, 8)}
+    m = LatentMapper(cfg)
+    rs = np.random.RandomState(0)
+    g_def, params = nnx.split(m, nnx.Param)
+    m = nnx.merge(g_def, jax.tree.map(lambda p: jnp.asarray(rs.randn(*p.shape).astype(np.float32) * 10), params))
+    w = jnp.asarray(rs.randn(3, 8, 16).astype(np.float32))
+    d = np.asarray(m(w))
+    np.testing.assert_array_equal(d[:, :4], 0.0)
+    np.testing.assert_allclose(d[:, 4:], np.asarray(m.medium(w[:, 4:])), atol=0)
+    assert np.abs(d[:, 4:]).max() > 0.1
+    assert sorted(k for k, _ in nnx.to_flat_state(nnx.state(m, nnx.Param)))[0][0] == "medium"
+    with pytest.raises(ValueError, match=r"no rows for level\(s\) \['fine'\]"):
+        MapperConfig(kind="levels", latent_dim=16, num_ws=8)
+    with pytest.raises(ValueError, match=r"\['medium', 'fine'\]"):
+        MapperConfig(kind="levels", latent_dim=16, num_ws=4)
+
+
 def test_alpha_strength(tiny):
     m, d = tiny
     w = d["w"]

@@ -105,6 +105,33 @@ def test_stylespace_mode_keeps_torgb(setup):
     np.testing.assert_allclose(r.images_after, np.asarray(g.synthesis_s(r.final)), atol=1e-5)
 
 
+def test_rows_and_tied_rows(setup):
+    """rows: the other W+ rows stay exactly where they started, and the chosen rows take the
+    all-row run's first step (Adam is element-wise); tie_rows: the
+    moved rows share one offset, and tying every row is a W-space edit."""
+    g, c, _ = setup
+    lat = np.asarray(g.mapping(np.random.RandomState(1).randn(2, 64).astype(np.float32), 0.7))
+    rows = (6, 7, 8, 9)
+    free = optimize(g, c, "a blue face", lat, config=OptimizeConfig(steps=2, lr=0.5))
+    part = optimize(g, c, "a blue face", lat, config=OptimizeConfig(steps=2, lr=0.5, rows=(9, 8, 7, 6, 6)))
+    assert part.config.rows == rows
+    np.testing.assert_array_equal(part.final[:, :6], lat[:, :6])
+    assert np.abs(part.final[:, 6:] - lat[:, 6:]).min(axis=-1).min() > 0
+    tied = optimize(g, c, "a blue face", lat, config=OptimizeConfig(steps=4, lr=0.5, rows=rows, tie_rows=True))
+    delta = tied.final - lat
+    np.testing.assert_array_equal(delta[:, :6], 0.0)
+    np.testing.assert_allclose(delta[:, 6:], np.broadcast_to(delta[:, 6:7], delta[:, 6:].shape), atol=1e-6)
+    assert np.abs(delta[:, 6]).max() > 1e-3
+    # step 0 has lr 0 (upstream's ramp), so step 1 starts both runs from the same latent
+    np.testing.assert_allclose(part.final[:, 6:], free.final[:, 6:], atol=1e-6, rtol=0)
+    w_edit = optimize(g, c, "a blue face", lat, config=OptimizeConfig(steps=3, lr=0.5, tie_rows=True)).final - lat
+    np.testing.assert_allclose(w_edit, np.broadcast_to(w_edit[:, :1], w_edit.shape), atol=1e-6)
+    with pytest.raises(InputError, match="rows 0-9"):
+        optimize(g, c, "a face", lat, config=OptimizeConfig(steps=2, rows=(3, 10)))
+    with pytest.raises(InputError, match="space 'w\\+'"):
+        OptimizeConfig(space="s", rows=(1,))
+
+
 def test_free_generation_and_id_term(setup, golden_dir):
     from convert_weights.idnet import convert_idnet
 

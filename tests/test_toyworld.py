@@ -151,6 +151,48 @@ def test_overshoot_features_continue_the_line_past_a_value():
     assert np.abs(jit_got).max() > 1.2
 
 
+def test_style_mixing_takes_geometry_from_one_scene_and_colours_from_the_other():
+    """world.mix_scenes / decoder_training.style_mix: where mixed, the target has scene a's
+    shape, size and position (its object covers the same pixels) and scene b's colour and
+    background; elsewhere it is scene a, bit for bit; about style_mix_prob scenes are mixed."""
+    import dataclasses
+
+    import jax
+
+    from styleclip_jax.toyworld.decoder_training import DecoderConfig, scene_features, style_mix
+
+    a = {"colour": np.array([0, 1]), "shape": np.array([2, 0]), "size": np.array([1, 0]),
+         "position": np.array([0, 2]), "background": np.array([0, 1])}
+    b = {"colour": np.array([3, 3]), "shape": np.array([0, 1]), "size": np.array([0, 1]),
+         "position": np.array([2, 1]), "background": np.array([1, 0])}
+    u_a = np.array([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]] * 2, np.float32)
+    u_b = np.array([[0.9, 0.8, 0.7, 0.0, 1.0, 0.1]] * 2, np.float32)
+    weights, u = world.mix_scenes(world.one_hot(a), u_a, world.one_hot(b), u_b, np.array([True, False]))
+    mixed = np.asarray(world.render_blended(weights, u))
+    expect0 = world.render_jittered({**a, "colour": b["colour"], "background": b["background"]},
+                                    np.array([[0.9, 0.8, 0.7, 0.4, 0.5, 0.1]], np.float32)[[0, 0]])
+    np.testing.assert_array_equal(mixed[0], np.asarray(expect0)[0])
+    np.testing.assert_array_equal(mixed[1], np.asarray(world.render_jittered(a, u_a))[1])
+
+    cfg = DecoderConfig(style_mix_prob=0.9, mix_prob=0.25)
+    attrs = world.sample_attributes(jax.random.key(0), 2000)
+    wts = world.sample_blends(jax.random.key(1), attrs, cfg.mix_prob)
+    u0 = jax.random.uniform(jax.random.key(2), (2000, 6))
+    take_b, feats_b, w_t, u_t = style_mix(jax.random.key(3), cfg, wts, u0)
+    take_b = np.asarray(take_b)
+    assert 0.87 < take_b.mean() < 0.93 and feats_b.shape == scene_features(wts, u0).shape
+    for attr in world.GEOMETRY:
+        np.testing.assert_array_equal(np.asarray(w_t[attr]), np.asarray(wts[attr]))
+    moved = np.any(np.asarray(w_t["colour"]) != np.asarray(wts["colour"]), axis=1)
+    assert not np.any(moved & ~take_b) and moved.mean() > 0.6            # b's colour differs 4 times in 5
+    np.testing.assert_array_equal(np.asarray(u_t)[:, 3:5], np.asarray(u0)[:, 3:5])   # position jitter stays a's
+    take0, _, w0, u00 = style_mix(jax.random.key(3), dataclasses.replace(cfg, style_mix_prob=0.0), wts, u0)
+    assert not np.any(np.asarray(take0)) and np.array_equal(np.asarray(u00), np.asarray(u0))
+    assert all(np.array_equal(np.asarray(w0[k]), np.asarray(wts[k])) for k in world.ATTRIBUTES)
+    with pytest.raises(ValueError, match="style_split"):
+        DecoderConfig(style_split=8)
+
+
 def test_bundle_records_how_it_was_made(tw):
     for sub in ("generator", "clip", "shape_reader"):
         meta = json.loads((tw.path / sub / "config.json").read_text())
@@ -306,9 +348,12 @@ def test_toy_trainer_cli_records_blend_options(tmp_path):
     from styleclip_jax.cli.main import main
 
     assert main(["toy", "train-generator", str(tmp_path / "g"), "--steps", "0", "--mix-prob", "0.25",
-                 "--w-noise", "1.0", "--overshoot-prob", "0.3", "--overshoot", "1.5"]) == 0
+                 "--w-noise", "1.0", "--overshoot-prob", "0.3", "--overshoot", "1.5",
+                 "--style-mix-prob", "0.9", "--style-split", "3"]) == 0
     cfg = json.loads((tmp_path / "g" / "run.json").read_text())["config"]
     assert cfg["mix_prob"] == 0.25 and cfg["w_noise"] == 1.0
     assert cfg["overshoot_prob"] == 0.3 and cfg["overshoot"] == 1.5
+    assert cfg["style_mix_prob"] == 0.9 and cfg["style_split"] == 3
+    assert main(["toy", "train-generator", str(tmp_path / "bad"), "--steps", "0", "--style-split", "8"]) == 2
     assert main(["toy", "train-clip", str(tmp_path / "c"), "--steps", "0", "--mix-prob", "0.3"]) == 0
     assert json.loads((tmp_path / "c" / "run.json").read_text())["config"]["mix_prob"] == 0.3

@@ -18,6 +18,9 @@ def add_toy(sub):
     g.add_argument("--overshoot-prob", type=float, default=0.0,
                    help="chance per attribute that a scene's code is pushed past its value (the decoder learns to saturate)")
     g.add_argument("--overshoot", type=float, default=1.0, help="how far past, at most (units of a value offset)")
+    g.add_argument("--style-mix-prob", type=float, default=0.0,
+                   help="chance per scene that the W+ rows from --style-split on carry a second scene's colours")
+    g.add_argument("--style-split", type=int, default=4, help="first W+ row that carries colour and background when mixing")
     _trainer(tsub, "train-gan", "train the 32 px StyleGAN2 adversarially (+ reconstruction; resumable)", 4000, 250,
              _run_train_gan)
     c = _trainer(tsub, "train-clip", "train the small CLIP on scene/caption pairs (resumable)", 1500, 200,
@@ -56,8 +59,11 @@ def _trainer(tsub, name, help_text, steps, every, func):
 def _run_train_generator(args):
     from ..toyworld.decoder_training import DecoderConfig, train_decoder
 
-    cfg = DecoderConfig(mix_prob=args.mix_prob, w_noise=args.w_noise, overshoot_prob=args.overshoot_prob,
-                        overshoot=args.overshoot)
+    try:
+        cfg = DecoderConfig(mix_prob=args.mix_prob, w_noise=args.w_noise, overshoot_prob=args.overshoot_prob,
+                            overshoot=args.overshoot, style_mix_prob=args.style_mix_prob, style_split=args.style_split)
+    except ValueError as e:
+        raise InputError(str(e)) from None
     train_decoder(args.exp_dir, cfg, args.steps, resume=args.resume, overwrite=args.overwrite,
                   checkpoint_every=args.checkpoint_every)
     print(f"generator -> {Path(args.exp_dir) / 'generator'}")

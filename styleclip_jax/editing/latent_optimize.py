@@ -87,6 +87,8 @@ def optimize(generator: StyleGAN2, clip: CLIPModel, prompts: str | Sequence[str]
     tokens = tokenize(prompts)                       # raises on empty / too-long prompts
     if cfg.mode == "edit" and cfg.id_lambda > 0 and idnet is None:
         raise InputError("--id / id_lambda > 0 needs an identity network (--idnet)")
+    if cfg.rows and cfg.rows[-1] >= generator.config.num_ws:
+        raise InputError(f"rows {list(cfg.rows)}: this generator has W+ rows 0-{generator.config.num_ws - 1}")
     w0 = start_latents(generator, cfg, latents, seeds, truncation)
     n, p = len(w0), len(prompts)
     li, pi = np.repeat(np.arange(n), p), np.tile(np.arange(p), n)

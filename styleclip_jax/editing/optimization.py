@@ -32,7 +32,12 @@ MODES = ("edit", "free_generation")
 
 @dataclasses.dataclass(frozen=True)
 class OptimizeConfig:
-    """Upstream defaults: 300 steps, lr 0.1, λ_L2 0.008, λ_ID 0 (the Colab uses 0.005)."""
+    """Upstream defaults: 300 steps, lr 0.1, λ_L2 0.008, λ_ID 0 (the Colab uses 0.005).
+
+    ``rows`` (W+ only) limits the edit to some W+ rows and leaves the others exactly as they
+    started; upstream always optimises every row. It is the optimisation analogue of upstream's
+    LevelsMapper switches: a colour edit can keep StyleGAN's coarse rows (pose, geometry) fixed.
+    """
 
     steps: int = 300
     lr: float = 0.1
@@ -43,8 +48,15 @@ class OptimizeConfig:
     snapshot_every: int = 0
     lr_rampup: float = 0.05
     lr_rampdown: float = 0.25
+    rows: tuple[int, ...] = ()     # W+ rows the edit may move (empty: all, as upstream)
+    tie_rows: bool = False         # the moved rows share one offset (a W-space edit of those rows)
 
     def __post_init__(self):
+        object.__setattr__(self, "rows", tuple(sorted({int(r) for r in self.rows})))
+        if (self.rows or self.tie_rows) and self.space != "w+":
+            raise InputError("rows / tie_rows (which W+ rows to optimise, and how) need space 'w+'")
+        if any(r < 0 for r in self.rows):
+            raise InputError(f"rows must be W+ row indices >= 0, got {self.rows}")
         if self.steps < 1:
             raise InputError(f"steps must be >= 1, got {self.steps}")
         if self.space not in SPACES:
@@ -155,6 +167,24 @@ def per_sample_losses(gen, clip, idnet, cfg: OptimizeConfig, params, problem: Pr
     return out
 
 
+def row_mask(rows: tuple[int, ...], num_ws: int) -> jax.Array:
+    """(num_ws,) float32: 1 on the W+ rows an edit may move, 0 elsewhere."""
+    return jnp.zeros((num_ws,), jnp.float32).at[jnp.asarray(rows)].set(1.0)
+
+
+def restrict_rows(grads: jax.Array, cfg: OptimizeConfig) -> jax.Array:
+    """W+ gradients (B, L, D) as ``cfg.rows`` / ``cfg.tie_rows`` allow: zero on frozen rows (Adam
+    then leaves them exactly where they started); with ``tie_rows`` every moved row gets the mean
+    of the moved rows' gradients, so Adam (element-wise) gives them one shared offset."""
+    if not (cfg.rows or cfg.tie_rows):
+        return grads
+    mask = row_mask(cfg.rows or tuple(range(grads.shape[1])), grads.shape[1])[None, :, None]
+    grads = grads * mask
+    if cfg.tie_rows:
+        grads = mask * jnp.sum(grads, axis=1, keepdims=True) / jnp.sum(mask)
+    return grads
+
+
 def make_step(graphdefs, cfg: OptimizeConfig, tx):
     """One optimisation step as a pure function of (states, params, opt_state, problem)."""
     g_def, c_def, i_def = graphdefs
@@ -169,6 +199,7 @@ def make_step(graphdefs, cfg: OptimizeConfig, tx):
             return jnp.sum(terms["loss"]), terms
 
         (_, terms), grads = jax.value_and_grad(total, has_aux=True)(params)
+        grads = restrict_rows(grads, cfg)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         metrics = {k: v for k, v in terms.items() if k != "image"}
@@ -210,4 +241,4 @@ def run_loop(step, cfg: OptimizeConfig, states, params, opt_state, problem, prog
 
 
 __all__ = ["OptimizeConfig", "Problem", "TorchAdamState", "initial_params", "lr_ramp", "lr_schedule",
-           "make_optimizer", "make_step", "merge_styles", "per_sample_losses", "run_loop", "styles_of", "torch_adam"]
+           "make_optimizer", "make_step", "merge_styles", "per_sample_losses", "restrict_rows", "row_mask", "run_loop", "styles_of", "torch_adam"]

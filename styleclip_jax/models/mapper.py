@@ -52,13 +52,19 @@ class MapperConfig:
             raise ValueError(f"mapper kind must be one of {KINDS}, got {self.kind!r}")
         if self.kind == "levels" and not (self.coarse or self.medium or self.fine):
             raise ValueError("a levels mapper needs at least one of coarse / medium / fine")
-        if self.kind == "levels" and self.num_ws <= 8:
-            raise ValueError(f"a levels mapper needs more than 8 W+ rows, got {self.num_ws}")
+        if self.kind == "levels":
+            # small generators (32 px: 8 rows) have no fine rows, and below 64 px' 10 rows fewer medium ones
+            empty = [n for n, (a, b) in self.level_rows().items() if getattr(self, n) and b <= a]
+            if empty:
+                raise ValueError(f"a levels mapper on {self.num_ws} W+ rows has no rows for level(s) {empty} "
+                                 f"(coarse 0-3, medium 4-7, fine 8+): turn them off")
         if self.kind == "stylespace" and not self.style_widths:
             raise ValueError("a stylespace mapper needs style_widths (the non-toRGB layer widths)")
 
     def level_rows(self) -> dict[str, tuple[int, int]]:
-        return {"coarse": (0, 4), "medium": (4, 8), "fine": (8, self.num_ws)}
+        """Upstream's split of W+ rows, cut at ``num_ws`` (a level past it is empty)."""
+        n = self.num_ws
+        return {"coarse": (0, min(4, n)), "medium": (min(4, n), min(8, n)), "fine": (min(8, n), n)}
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -17,7 +17,7 @@ So the generator is trained in two coupled parts, in one resumable step:
   * mapping: the ordinary StyleGAN2 mapping MLP learns z → E(scene_of_latent(z)) by mean squared
     error, on its own larger batch (E held fixed in that term). Sampling z then gives the scene z
     names, as the GAN's reconstruction term intended.
-Three options (off by default: the bundled generator was trained without them) aim to make that W
+Four options (off by default: the bundled generator was trained without them) aim to make that W
 space friendlier to gradient-based edits, as a real StyleGAN's is:
   * ``mix_prob``: per attribute, a training scene mixes two values (``world.sample_blends``,
     ``world.render_blended``), so the points between two scenes' w decode to the in-between scene;
@@ -29,6 +29,11 @@ space friendlier to gradient-based edits, as a real StyleGAN's is:
     CLIP's gradient extrapolates (a "blue object" score rises with the object's size, so an edit
     pushes a large object's code beyond "large"), and without this the decoder drew a different
     shape there (pushing size half an offset past its value kept the shape in 69% of samples).
+  * ``style_mix_prob``: StyleGAN's style-mixing regulariser with a fixed split. Rows below
+    ``style_split`` carry a scene's geometry (shape, size, position), rows from it a second
+    scene's appearance (colour, background), and the target is that combination
+    (``style_mix``). So the appearance rows cannot move the geometry, and StyleSpace's colour
+    channels sit in the fine layers, as a real StyleGAN's do.
 Measured so far (see ``weights/RECORD.md``): blends and noise did not raise colour-edit quality
 on their own; the CLIP's blends (``clip_training.ClipTrainConfig.mix_prob``) are what gave its
 gradient a slope. Overshoot made the decoder saturate and doubled latent optimisation's
@@ -73,11 +78,19 @@ class DecoderConfig:
     w_noise: float = 0.0          # std of independent Gaussian noise on each W+ row fed to the decoder
     overshoot_prob: float = 0.0   # chance per attribute (and jitter) that a pure scene's code is pushed past its value
     overshoot: float = 1.0        # how far past, at most, in units of the offset to another value
+    style_mix_prob: float = 0.0   # chance per scene that W+ rows from style_split on come from a second scene
+    style_split: int = 4          # first W+ row that carries appearance (colour, background) when mixing
     lr: float = 0.003
     fit_steps: int = 6000
     fit_batch: int = 1024
     fit_lr: float = 0.01
     seed: int = 0
+
+    def __post_init__(self):
+        num_ws = self.generator_config().num_ws
+        if not 0 < self.style_split < num_ws:
+            raise ValueError(f"style_split must lie in 1..{num_ws - 1} (the generator has {num_ws} W+ rows), "
+                             f"got {self.style_split}")
 
     def generator_config(self) -> GeneratorConfig:
         return toy_generator_config(self, mapping_lr_mul=self.mapping_lr_mul)
@@ -129,6 +142,25 @@ def overshoot_features(key: jax.Array, attrs: dict[str, jax.Array], weights: dic
     return jnp.concatenate(parts + [(u * 2.0 - 1.0) * (1.0 + mu)], axis=1)
 
 
+def style_mix(key: jax.Array, cfg: DecoderConfig, weights: dict[str, jax.Array], u: jax.Array):
+    """StyleGAN's style mixing with a fixed split: per scene, with probability
+    ``cfg.style_mix_prob``, a second scene b is drawn (blended and overshot like the first) whose
+    code goes on the W+ rows from ``cfg.style_split`` on, and the target takes its appearance
+    (``world.mix_scenes``).
+
+    Returns (take_b (B,) bool, b's features (B, N_FEATURES), target weights, target u). At
+    probability 0 the target is the first scene, bit for bit.
+    """
+    ka, kb, ku, ko, kt = jax.random.split(key, 5)
+    batch = u.shape[0]
+    attrs_b = world.sample_attributes(ka, batch)
+    weights_b = world.sample_blends(kb, attrs_b, cfg.mix_prob)
+    u_b = jax.random.uniform(ku, u.shape)
+    features_b = overshoot_features(ko, attrs_b, weights_b, u_b, cfg.overshoot_prob, cfg.overshoot)
+    take_b = jax.random.bernoulli(kt, cfg.style_mix_prob, (batch,))
+    return (take_b, features_b) + world.mix_scenes(weights, u, weights_b, u_b, take_b)
+
+
 def optimizer(cfg: DecoderConfig):
     return optax.adam(cfg.lr, b1=0.9, b2=0.99, eps=1e-8)
 
@@ -152,17 +184,23 @@ def train_step(g_def, cfg: DecoderConfig, state: DecoderState) -> tuple[DecoderS
     attrs = world.sample_attributes(ka, cfg.batch)
     weights = world.sample_blends(kb, attrs, cfg.mix_prob)
     u = jax.random.uniform(ku, (cfg.batch, N_JITTER))
+    features = overshoot_features(ko, attrs, weights, u, cfg.overshoot_prob, cfg.overshoot)  # = scene_features at prob 0
+    # style mixing: a second scene's appearance, drawn on W+ rows from style_split on
+    take_b, features_b, weights, u = style_mix(jax.random.fold_in(key, 10), cfg, weights, u)
     target = world.render_blended(weights, u, cfg.resolution)
     z = jax.random.normal(kz, (cfg.mapping_batch, cfg.w_dim))
-
-    features = overshoot_features(ko, attrs, weights, u, cfg.overshoot_prob, cfg.overshoot)  # = scene_features at prob 0
+    num_ws = cfg.generator_config().num_ws
+    rows_b = take_b[:, None] & (jnp.arange(num_ws) >= cfg.style_split)[None]          # (B, num_ws)
 
     def loss_fn(p):
         gen = nnx.merge(g_def, p["g"], state.buffers)
         w = embed_features(p["embed"], features)
+        wplus = jnp.broadcast_to(w[:, None], (w.shape[0], num_ws, w.shape[1]))
+        if cfg.style_mix_prob > 0:      # static; without mixing, XLA's gradient sums stay as they were
+            wplus = jnp.where(rows_b[..., None], embed_features(p["embed"], features_b)[:, None], wplus)
         # independent noise per W+ row: the decoder learns to ignore small moves off the scene
         # embedding (and between rows), the moves an edit's gradient makes besides the asked-for one
-        wplus = w[:, None] + cfg.w_noise * jax.random.normal(kn, (w.shape[0], gen.cfg.num_ws, w.shape[1]))
+        wplus = wplus + cfg.w_noise * jax.random.normal(kn, (w.shape[0], num_ws, w.shape[1]))
         img, _ = gen(wplus, noise_mode="const")
         rec = jnp.mean(jnp.abs(img - target))
         za, zu = world.scene_of_latent(z)

@@ -55,10 +55,13 @@ class MethodSettings:
     opt_steps: int = 60
     opt_lr: float = 0.1
     opt_l2: float = 0.0005
+    opt_rows: tuple[int, ...] = ()
+    opt_tie_rows: bool = False
     mapper_steps: int = 300
     mapper_batch: int = 8
     mapper_lr: float = 0.05
     mapper_l2: float = 0.02
+    mapper_levels: tuple[str, ...] = ()     # () a 'single' mapper; else a 'levels' mapper with these on
     global_alpha: float = 5.0
     global_beta: float = 0.2
     truncation: float = 1.0
@@ -71,7 +74,8 @@ def edit_optimize(tw, wplus, prompts: list[str], s: MethodSettings) -> np.ndarra
     from ..editing import optimize
 
     res = optimize(tw.generator, tw.clip, prompts, latents=wplus,
-                   config=OptimizeConfig(steps=s.opt_steps, lr=s.opt_lr, l2_lambda=s.opt_l2))
+                   config=OptimizeConfig(steps=s.opt_steps, lr=s.opt_lr, l2_lambda=s.opt_l2, rows=s.opt_rows,
+                                         tie_rows=s.opt_tie_rows))
     return res.images_after.reshape(len(wplus), len(prompts), *res.images_after.shape[1:])
 
 
@@ -101,8 +105,9 @@ def edit_mapper(tw, wplus, prompts: list[str], s: MethodSettings, work_dir=None)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(work_dir or tmp)
         for i, p in enumerate(prompts):
+            levels = {lvl: lvl in s.mapper_levels for lvl in ("coarse", "medium", "fine")}
             cfg = MapperTrainConfig(description=p, steps=s.mapper_steps, batch_size=s.mapper_batch, optimizer="adam",
-                                    mapper_kind="single",
+                                    mapper_kind="levels" if s.mapper_levels else "single", **levels,
                                     lr=s.mapper_lr, l2_lambda=s.mapper_l2, id_lambda=0.0, truncation=s.truncation,
                                     val_size=0, log_every=s.mapper_steps, val_every=10 ** 9,
                                     save_every=s.mapper_steps, seed=i)

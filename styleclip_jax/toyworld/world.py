@@ -37,6 +37,12 @@ RADII = (4.5, 7.5)                              # radius of the equal-area circl
 X_CENTRES = (10.0, 16.0, 22.0)
 BG_VALUES = ((0.05, 0.2), (0.75, 0.9))
 SUPERSAMPLE = 4
+# What a scene is made of: its geometry (where and what the object is) and its appearance (the
+# colours it is painted in); JITTER_COLUMNS names the columns of ``render_jittered``'s ``u``.
+GEOMETRY = ("shape", "size", "position")
+APPEARANCE = ("colour", "background")
+JITTER_COLUMNS = ("hue", "saturation", "value", "x", "y", "grey")
+APPEARANCE_JITTER = ("hue", "saturation", "value", "grey")
 
 
 def num_values(attr: str) -> int:
@@ -148,6 +154,16 @@ def render_blended(weights: dict[str, jax.Array], u: jax.Array, res: int = RESOL
         weights["shape"], cx, cy, r)[..., None]
     img = grey[:, None, None, None] * (1.0 - cov) + rgb[:, None, None, :] * cov
     return img * 2.0 - 1.0
+
+
+def mix_scenes(weights_a: dict[str, jax.Array], u_a: jax.Array, weights_b: dict[str, jax.Array], u_b: jax.Array,
+               take_b: jax.Array) -> tuple[dict[str, jax.Array], jax.Array]:
+    """Scenes with scene a's geometry and, where ``take_b`` (batch,) bool, scene b's appearance
+    (``APPEARANCE`` weights and ``APPEARANCE_JITTER`` columns): (value weights, u) for
+    ``render_blended``. Where ``take_b`` is False this returns scene a unchanged."""
+    weights = {a: jnp.where(take_b[:, None], weights_b[a], w) if a in APPEARANCE else w for a, w in weights_a.items()}
+    cols = jnp.asarray([c in APPEARANCE_JITTER for c in JITTER_COLUMNS])
+    return weights, jnp.where(take_b[:, None] & cols[None], u_b, u_a)
 
 
 def scene_of_latent(z: jax.Array) -> tuple[dict[str, jax.Array], jax.Array]:
