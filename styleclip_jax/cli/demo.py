@@ -33,13 +33,10 @@ def _grid(path: Path, before, after):
 
 def run_demo(args):
     from ..editing.global_directions import global_edit
-    from ..editing.mapper_train_config import MapperTrainConfig
     from ..editing.mapper_trainer import train_mapper
-    from ..editing.optimization import OptimizeConfig
-    from ..editing import optimize
     from ..latents_io import write_npz
     from ..toyworld.bundle import load_world
-    from ..toyworld.evaluate import MethodSettings, start_latents
+    from ..toyworld.evaluate import MethodSettings, optimize_all, start_latents
 
     out = Path(args.out)
     refuse_nonempty_dir(out, args.overwrite)
@@ -60,12 +57,11 @@ def run_demo(args):
 
     # A. latent optimisation toward several prompts
     prompts = list(args.prompts)
-    opt_cfg = OptimizeConfig(steps=ms.opt_steps, lr=ms.opt_lr, l2_lambda=ms.opt_l2)
-    res = optimize(gen, tw.clip, prompts, latents=w, config=opt_cfg)
-    after = res.images_after.reshape(len(w), len(prompts), *before.shape[1:])
+    after, w_after = optimize_all(tw, w, prompts, ms)
     _grid(out / "optimize.png", before, after)
-    write_npz(out / "optimize.npz", res.images_after, res.final)
-    print(f"{stamp()} A. latent optimisation ({ms.opt_steps} steps) toward {prompts} -> optimize.png, optimize.npz")
+    write_npz(out / "optimize.npz", after.reshape(-1, *before.shape[1:]), w_after.reshape(-1, *w.shape[1:]))
+    regions = ", ".join(f"{p!r}: {ms.region(p)} rows" for p in prompts)
+    print(f"{stamp()} A. latent optimisation ({ms.opt_steps} steps; {regions}) -> optimize.png, optimize.npz")
     _report(tw, after, prompts)
 
     # C. global directions: one text direction, a grid over strength alpha
@@ -79,13 +75,11 @@ def run_demo(args):
     _report(tw, ge.images, [f"alpha {a}" for a in alphas])
 
     # B. a latent mapper trained on the spot for one prompt, then applied
-    # "single": one mapper over all rows (the 3-level mapper needs more than 8 W+ rows; this one has 8)
-    cfg = MapperTrainConfig(description=args.mapper_prompt, steps=args.mapper_steps, batch_size=8, optimizer="adam",
-                            mapper_kind="single",
-                            lr=ms.mapper_lr, l2_lambda=ms.mapper_l2, id_lambda=0.0, truncation=ms.truncation,
-                            val_size=4, val_batch_size=4,
-                            log_every=50, val_every=args.mapper_steps, save_every=args.mapper_steps)
-    print(f"{stamp()} B. training a mapper for {args.mapper_prompt!r} ({args.mapper_steps} steps, Adam) ...")
+    cfg = ms.mapper_config(args.mapper_prompt, steps=args.mapper_steps, val_size=4, val_batch_size=4,
+                           log_every=50, val_every=args.mapper_steps, save_every=args.mapper_steps)
+    kind = "levels: " + ", ".join(l for l in ("coarse", "medium", "fine") if getattr(cfg, l)) \
+        if cfg.mapper_kind == "levels" else cfg.mapper_kind
+    print(f"{stamp()} B. training a mapper ({kind}) for {args.mapper_prompt!r} ({args.mapper_steps} steps, Adam) ...")
     tr = train_mapper(gen, tw.clip, cfg, out / "mapper_run")
     w_hat = np.asarray(tr.mapper.apply(w))
     mapped = np.asarray(gen.synthesis(w_hat))[:, None]

@@ -244,11 +244,11 @@ def _add_demo(sub):
     p.add_argument("--world", default=None, help="toy-world folder (default: the bundled one)")
     p.add_argument("--samples", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--prompts", nargs="+", default=["a blue object", "a green circle", "a large object"],
-                   help="latent-optimisation prompts")
+    p.add_argument("--prompts", nargs="+", default=["a blue object", "a green object", "a large object"],
+                   help="latent-optimisation prompts (colour-only prompts move the colour rows, see MethodSettings)")
     p.add_argument("--global-target", default="green object", help="global-direction target (neutral: 'object')")
     p.add_argument("--mapper-prompt", default="a yellow object")
-    p.add_argument("--mapper-steps", type=int, default=150)
+    p.add_argument("--mapper-steps", type=int, default=300)
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_run_demo)
 

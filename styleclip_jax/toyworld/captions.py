@@ -78,3 +78,10 @@ def vocabulary_words() -> list[str]:
     for text in list(POSITION_WORDS.values()) + list(BACKGROUND_WORDS.values()) + list(IMAGENET_TEMPLATES):
         words.update(text.replace("{}", " ").split())
     return sorted(words)
+
+
+def named_attributes(prompt: str) -> set[str]:
+    """The attributes a free-text prompt names, by the toy world's words: "a green circle" ->
+    {"colour", "shape"}; "object on a dark background" -> {"background"}."""
+    text = " " + " ".join(prompt.lower().replace(",", " ").split()) + " "
+    return {a for a in ATTRIBUTES if any(f" {v} " in text for v in VOCAB[a])}

@@ -37,7 +37,9 @@ space friendlier to gradient-based edits, as a real StyleGAN's is:
 Measured so far (see ``weights/RECORD.md``): blends and noise did not raise colour-edit quality
 on their own; the CLIP's blends (``clip_training.ClipTrainConfig.mix_prob``) are what gave its
 gradient a slope. Overshoot made the decoder saturate and doubled latent optimisation's
-success-and-preservation on the tuning seeds, 22% → 44%, but not on held-out seeds (34%).
+success-and-preservation on the tuning seeds, 22% → 44%, but not on held-out seeds (34%). Style
+mixing is what lifted it (held out: 69%), with colour edits moving only the appearance rows as
+one offset (``evaluate.MethodSettings``); it costs shape fidelity (from z: 90% → 54%).
 ``w_avg`` (what truncation pulls toward) is the mean mapped w over 8192 fixed z, set at export.
 There is no discriminator: nothing is adversarial, so no mode can collapse.
 """
