@@ -126,6 +126,14 @@ def test_edit_optimize(tmp_path, gen_dir, golden_dir):
     bad = ["edit", "optimize", "--generator", str(gen_dir), "--clip", str(tmp_path / "clip"), "--text", "",
            "--seeds", "0", "--steps", "2", "--out", str(tmp_path / "x")]
     assert main(bad) == 2 and not (tmp_path / "x").exists()
+    rows = ["edit", "optimize", "--generator", str(gen_dir), "--clip", str(tmp_path / "clip"), "--text", "a face",
+            "--latents", str(lat), "--steps", "3", "--rows", "6-9", "--tie-rows", "--out", str(tmp_path / "rows")]
+    assert main(rows) == 0
+    r = np.load(tmp_path / "rows" / "result.npz")
+    delta = r["wplus"][0] - o["latent_init"][0]
+    np.testing.assert_array_equal(delta[:6], 0.0)
+    assert np.abs(delta[6]).max() > 0 and np.allclose(delta[6:], delta[6], atol=1e-6)
+    assert main(rows[:-1] + [str(tmp_path / "r2")] + ["--rows", "8-12"]) == 2 and not (tmp_path / "r2").exists()
 
 
 def test_mapper_convert_and_apply(tmp_path, golden_dir):

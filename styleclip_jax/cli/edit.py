@@ -30,6 +30,8 @@ def add_edit(sub):
     o.add_argument("--lr", type=float, default=0.1)
     o.add_argument("--l2", type=float, default=0.008, help="lambda of the sum-of-squares latent term")
     o.add_argument("--id", type=float, default=0.0, help="lambda of the ID loss (0.005 in upstream's Colab)")
+    o.add_argument("--rows", default=None, help="W+ rows the edit may move, e.g. 4-7 (default: all, as upstream)")
+    o.add_argument("--tie-rows", action="store_true", help="the moved rows share one offset (a W edit of those rows)")
     o.add_argument("--snapshot-every", type=int, default=0, help="keep the latent every k steps (frames, GIF)")
     o.add_argument("--gif", action="store_true", help="write trajectory.gif (needs --snapshot-every)")
     o.add_argument("--out", required=True, help="output folder")
@@ -49,7 +51,8 @@ def run_optimize(args):
     if args.gif and not args.snapshot_every:
         raise InputError("--gif needs --snapshot-every k")
     cfg = OptimizeConfig(steps=args.steps, lr=args.lr, l2_lambda=args.l2, id_lambda=args.id, space=args.space,
-                         mode=args.mode, snapshot_every=args.snapshot_every)
+                         mode=args.mode, snapshot_every=args.snapshot_every,
+                         rows=tuple(parse_seeds(args.rows)) if args.rows else (), tie_rows=args.tie_rows)
     gen = load_generator(args.generator)
     clip = load_clip(args.clip)
     idnet = load_idnet(args.idnet) if args.idnet else None
