@@ -77,9 +77,9 @@ def run_demo(args):
     # B. a latent mapper trained on the spot for one prompt, then applied
     cfg = ms.mapper_config(args.mapper_prompt, steps=args.mapper_steps, val_size=4, val_batch_size=4,
                            log_every=50, val_every=args.mapper_steps, save_every=args.mapper_steps)
-    kind = "levels: " + ", ".join(l for l in ("coarse", "medium", "fine") if getattr(cfg, l)) \
-        if cfg.mapper_kind == "levels" else cfg.mapper_kind
-    print(f"{stamp()} B. training a mapper ({kind}) for {args.mapper_prompt!r} ({args.mapper_steps} steps, Adam) ...")
+    parts = "+".join(cfg.mapper_config(gen.config.num_ws, gen.config.w_dim).parts())
+    print(f"{stamp()} B. training a {cfg.mapper_kind} mapper ({parts}) for {args.mapper_prompt!r} "
+          f"({args.mapper_steps} steps, Adam) ...")
     tr = train_mapper(gen, tw.clip, cfg, out / "mapper_run")
     w_hat = np.asarray(tr.mapper.apply(w))
     mapped = np.asarray(gen.synthesis(w_hat))[:, None]

@@ -68,8 +68,7 @@ def _run_convert_mapper(args):
 
     m, g = convert_mapper(args.input, args.out_dir, generator_out=args.generator_out, overwrite=args.overwrite)
     c = m.config
-    parts = [n for n in ("coarse", "medium", "fine") if getattr(c, n)] if c.kind == "levels" else [c.kind]
-    print(f"converted {c.kind} mapper ({'+'.join(parts)}; {m.source.get('description', '')!r}) -> {args.out_dir}"
+    print(f"converted {c.kind} mapper ({'+'.join(c.parts())}; {m.source.get('description', '')!r}) -> {args.out_dir}"
           + (f"; generator -> {args.generator_out}" if g is not None else ""))
 
 

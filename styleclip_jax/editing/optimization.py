@@ -167,18 +167,17 @@ def per_sample_losses(gen, clip, idnet, cfg: OptimizeConfig, params, problem: Pr
     return out
 
 
-def row_mask(rows: tuple[int, ...], num_ws: int) -> jax.Array:
-    """(num_ws,) float32: 1 on the W+ rows an edit may move, 0 elsewhere."""
-    return jnp.zeros((num_ws,), jnp.float32).at[jnp.asarray(rows)].set(1.0)
-
-
 def restrict_rows(grads: jax.Array, cfg: OptimizeConfig) -> jax.Array:
     """W+ gradients (B, L, D) as ``cfg.rows`` / ``cfg.tie_rows`` allow: zero on frozen rows (Adam
     then leaves them exactly where they started); with ``tie_rows`` every moved row gets the mean
     of the moved rows' gradients, so Adam (element-wise) gives them one shared offset."""
     if not (cfg.rows or cfg.tie_rows):
         return grads
-    mask = row_mask(cfg.rows or tuple(range(grads.shape[1])), grads.shape[1])[None, :, None]
+    num_ws = grads.shape[1]
+    mask = jnp.ones((num_ws,), grads.dtype)
+    if cfg.rows:
+        mask = jnp.zeros_like(mask).at[jnp.asarray(cfg.rows)].set(1.0)
+    mask = mask[None, :, None]
     grads = grads * mask
     if cfg.tie_rows:
         grads = mask * jnp.sum(grads, axis=1, keepdims=True) / jnp.sum(mask)
@@ -241,4 +240,4 @@ def run_loop(step, cfg: OptimizeConfig, states, params, opt_state, problem, prog
 
 
 __all__ = ["OptimizeConfig", "Problem", "TorchAdamState", "initial_params", "lr_ramp", "lr_schedule",
-           "make_optimizer", "make_step", "merge_styles", "per_sample_losses", "restrict_rows", "row_mask", "run_loop", "styles_of", "torch_adam"]
+           "make_optimizer", "make_step", "merge_styles", "per_sample_losses", "restrict_rows", "run_loop", "styles_of", "torch_adam"]

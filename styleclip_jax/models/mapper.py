@@ -50,9 +50,9 @@ class MapperConfig:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"mapper kind must be one of {KINDS}, got {self.kind!r}")
-        if self.kind == "levels" and not (self.coarse or self.medium or self.fine):
-            raise ValueError("a levels mapper needs at least one of coarse / medium / fine")
         if self.kind == "levels":
+            if not (self.coarse or self.medium or self.fine):
+                raise ValueError("a levels mapper needs at least one of coarse / medium / fine")
             # small generators (32 px: 8 rows) have no fine rows, and below 64 px' 10 rows fewer medium ones
             empty = [n for n, (a, b) in self.level_rows().items() if getattr(self, n) and b <= a]
             if empty:
@@ -60,6 +60,10 @@ class MapperConfig:
                                  f"(coarse 0-3, medium 4-7, fine 8+): turn them off")
         if self.kind == "stylespace" and not self.style_widths:
             raise ValueError("a stylespace mapper needs style_widths (the non-toRGB layer widths)")
+
+    def parts(self) -> list[str]:
+        """What the mapper is made of, for messages: the levels that are on, else its kind."""
+        return [n for n in LEVELS if getattr(self, n)] if self.kind == "levels" else [self.kind]
 
     def level_rows(self) -> dict[str, tuple[int, int]]:
         """Upstream's split of W+ rows, cut at ``num_ws`` (a level past it is empty)."""

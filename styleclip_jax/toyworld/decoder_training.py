@@ -60,7 +60,7 @@ from ..models.stylegan2.network import Buffer
 from . import world
 from .gan_training import config_dict, init_generator, toy_generator_config
 
-N_JITTER = 6
+N_JITTER = len(world.JITTER_COLUMNS)
 N_FEATURES = sum(world.num_values(a) for a in world.ATTRIBUTES) + N_JITTER
 
 
@@ -144,10 +144,20 @@ def overshoot_features(key: jax.Array, attrs: dict[str, jax.Array], weights: dic
     return jnp.concatenate(parts + [(u * 2.0 - 1.0) * (1.0 + mu)], axis=1)
 
 
+def draw_scenes(cfg: DecoderConfig, batch: int, ka, kb, ku, ko):
+    """``batch`` training scenes from four keys: (value weights, blended as ``cfg.mix_prob`` says;
+    jitter u (B, N_JITTER); decoder input features (B, N_FEATURES), overshot as
+    ``cfg.overshoot_prob`` says)."""
+    attrs = world.sample_attributes(ka, batch)
+    weights = world.sample_blends(kb, attrs, cfg.mix_prob)
+    u = jax.random.uniform(ku, (batch, N_JITTER))
+    return weights, u, overshoot_features(ko, attrs, weights, u, cfg.overshoot_prob, cfg.overshoot)
+
+
 def style_mix(key: jax.Array, cfg: DecoderConfig, weights: dict[str, jax.Array], u: jax.Array):
     """StyleGAN's style mixing with a fixed split: per scene, with probability
-    ``cfg.style_mix_prob``, a second scene b is drawn (blended and overshot like the first) whose
-    code goes on the W+ rows from ``cfg.style_split`` on, and the target takes its appearance
+    ``cfg.style_mix_prob``, a second scene b is drawn (``draw_scenes``, like the first) whose code
+    goes on the W+ rows from ``cfg.style_split`` on, and the target takes its appearance
     (``world.mix_scenes``).
 
     Returns (take_b (B,) bool, b's features (B, N_FEATURES), target weights, target u). At
@@ -155,10 +165,7 @@ def style_mix(key: jax.Array, cfg: DecoderConfig, weights: dict[str, jax.Array],
     """
     ka, kb, ku, ko, kt = jax.random.split(key, 5)
     batch = u.shape[0]
-    attrs_b = world.sample_attributes(ka, batch)
-    weights_b = world.sample_blends(kb, attrs_b, cfg.mix_prob)
-    u_b = jax.random.uniform(ku, u.shape)
-    features_b = overshoot_features(ko, attrs_b, weights_b, u_b, cfg.overshoot_prob, cfg.overshoot)
+    weights_b, u_b, features_b = draw_scenes(cfg, batch, ka, kb, ku, ko)
     take_b = jax.random.bernoulli(kt, cfg.style_mix_prob, (batch,))
     return (take_b, features_b) + world.mix_scenes(weights, u, weights_b, u_b, take_b)
 
@@ -183,22 +190,21 @@ def train_step(g_def, cfg: DecoderConfig, state: DecoderState) -> tuple[DecoderS
     key = jax.random.fold_in(jax.random.key(cfg.seed), state.step)
     ka, ku, kz = jax.random.split(key, 3)
     kb, kn, ko = (jax.random.fold_in(key, i) for i in (7, 8, 9))      # the first recipe's draws unchanged
-    attrs = world.sample_attributes(ka, cfg.batch)
-    weights = world.sample_blends(kb, attrs, cfg.mix_prob)
-    u = jax.random.uniform(ku, (cfg.batch, N_JITTER))
-    features = overshoot_features(ko, attrs, weights, u, cfg.overshoot_prob, cfg.overshoot)  # = scene_features at prob 0
-    # style mixing: a second scene's appearance, drawn on W+ rows from style_split on
-    take_b, features_b, weights, u = style_mix(jax.random.fold_in(key, 10), cfg, weights, u)
+    weights, u, features = draw_scenes(cfg, cfg.batch, ka, kb, ku, ko)   # features = scene_features at prob 0
+    num_ws = cfg.generator_config().num_ws
+    # static: without style mixing no second scene is drawn, and XLA's gradient sums stay as they were
+    mixing = cfg.style_mix_prob > 0
+    if mixing:      # a second scene's appearance, drawn on W+ rows from style_split on
+        take_b, features_b, weights, u = style_mix(jax.random.fold_in(key, 10), cfg, weights, u)
+        rows_b = take_b[:, None] & (jnp.arange(num_ws) >= cfg.style_split)[None]      # (B, num_ws)
     target = world.render_blended(weights, u, cfg.resolution)
     z = jax.random.normal(kz, (cfg.mapping_batch, cfg.w_dim))
-    num_ws = cfg.generator_config().num_ws
-    rows_b = take_b[:, None] & (jnp.arange(num_ws) >= cfg.style_split)[None]          # (B, num_ws)
 
     def loss_fn(p):
         gen = nnx.merge(g_def, p["g"], state.buffers)
         w = embed_features(p["embed"], features)
         wplus = jnp.broadcast_to(w[:, None], (w.shape[0], num_ws, w.shape[1]))
-        if cfg.style_mix_prob > 0:      # static; without mixing, XLA's gradient sums stay as they were
+        if mixing:
             wplus = jnp.where(rows_b[..., None], embed_features(p["embed"], features_b)[:, None], wplus)
         # independent noise per W+ row: the decoder learns to ignore small moves off the scene
         # embedding (and between rows), the moves an edit's gradient makes besides the asked-for one

@@ -96,9 +96,10 @@ class MethodSettings:
     def mapper_config(self, prompt: str, **kw):
         """A MapperTrainConfig for ``prompt`` (Adam, no ID loss); ``kw`` sets the rest (steps, intervals, ...)."""
         from ..editing.mapper_train_config import MapperTrainConfig
+        from ..models.mapper import LEVELS
 
         level = {"appearance": "medium", "geometry": "coarse", "all": None}[self.region(prompt)]
-        levels = {lvl: lvl == level for lvl in ("coarse", "medium", "fine")} if level else {}
+        levels = {lvl: lvl == level for lvl in LEVELS} if level else {}
         kw = {"steps": self.mapper_steps, "batch_size": self.mapper_batch, **kw}
         return MapperTrainConfig(description=prompt, optimizer="adam", mapper_kind="levels" if level else "single",
                                  lr=self.mapper_lr, l2_lambda=self.mapper_l2, id_lambda=0.0, truncation=self.truncation,
@@ -111,7 +112,7 @@ def optimize_all(tw, wplus, prompts: list[str], s: MethodSettings) -> tuple[np.n
     ``s.optimize_config`` gives it: (images (N, P, R, R, 3), final W+ (N, P, L, D))."""
     from ..editing import optimize
 
-    n, num_ws = len(wplus), tw.generator.config.num_ws
+    num_ws = tw.generator.config.num_ws
     images, latents = [None] * len(prompts), [None] * len(prompts)
     groups: dict = {}
     for j, p in enumerate(prompts):           # one compiled run per set of moved rows
