@@ -120,25 +120,32 @@ def stats200(ada_tiny):
 def test_fs3_end_to_end_golden(tmp_path, gc, ada_tiny, clip_tiny, stats200):
     """Our whole precompute (render -> uint8 -> PIL bicubic -> CLIP -> GetFs) on the planned channels.
 
-    Upstream's truncating uint8 cast turns our ~1e-6 render differences into a few ±1 pixels (6 of
-    368 640 here); rows whose 20 renders hold such a pixel move by up to ~2.5e-4, the others match
-    at 1e-4 (they match at 1e-5 from upstream's uint8 images, test above).
+    Upstream's truncating uint8 cast turns our ~1e-6 render differences into a few ±1 pixels, and
+    how many, in which rows, depends on the CPU's float code paths (6 of 368 640 on one machine,
+    13 on another, in other rows). So nothing here assumes where flips fall:
+    (1) our renders give upstream's uint8 images up to rare ±1 flips (< 1e-4 of the pixels);
+    (2) the CLIP side on upstream's own uint8 images gives the golden rows at 1e-5;
+    (3) every row of our precompute is within 1e-3 of the golden: one flipped pixel moves a row by
+        at most ~1e-4 and 20 flips in one row's renders by ~3e-4 (measured on these goldens), while
+        (1) allows about 6 flips per row; a wrong channel, sign, σ or α moves a row by > 1e-2.
     """
     gen, _ = ada_tiny
     np.testing.assert_allclose(stats200.mean, gc["sc_code_mean"], atol=1e-5, rtol=0)
     np.testing.assert_allclose(stats200.std, gc["sc_code_std"], atol=1e-5, rtol=0)
     rows = precompute_fs3(gen, clip_tiny, stats200, tmp_path, num_images=10, channels_per_chunk=4, image_batch=20,
                           channel_subset=PLAN, progress=False)
-    err = np.abs(rows - gc["sc_fs3_fresh"]).max(axis=1)
-    # our renders of upstream's codes, as uint8: which rows contain flipped pixels
+    want_u8 = gc["sc_images_uint8_fresh"]
     codes = gc["sc_codes_fresh"].reshape(-1, 512)
-    u8 = np.asarray(to_uint8_truncate(gen.synthesis_s(stats200.split(codes)))).reshape(gc["sc_images_uint8_fresh"].shape)
-    flips = (u8 != gc["sc_images_uint8_fresh"]).reshape(6, -1)
-    assert np.abs(u8.astype(int) - gc["sc_images_uint8_fresh"]).max() <= 1 and flips.mean() < 1e-4
-    clean = ~flips.any(axis=1)
-    assert clean.sum() >= 3, flips.sum(axis=1)
-    assert err[clean].max() <= 1e-4, err
-    assert err.max() <= 5e-4, err
+    u8 = np.asarray(to_uint8_truncate(gen.synthesis_s(stats200.split(codes)))).reshape(want_u8.shape).astype(int)
+    flips = u8 != want_u8
+    assert np.abs(u8 - want_u8).max() <= 1 and flips.mean() < 1e-4, flips.reshape(6, -1).sum(axis=1)     # (1)
+    f = clip_tiny.encode_image(preprocess_pil(want_u8.astype(np.uint8).reshape(-1, 32, 32, 3)))
+    np.testing.assert_allclose(np.asarray(relevance_from_features(f.reshape(6, 10, 2, -1))), gc["sc_fs3_fresh"],
+                               atol=1e-5, rtol=0)                                                        # (2)
+    np.testing.assert_allclose(rows, gc["sc_fs3_fresh"], atol=1e-3, rtol=0)                             # (3)
+    g = gc["sc_fs3_fresh"]                           # 1e-3 still tells channels apart: rows lie > 1e-2 apart
+    apart = np.abs(g[:, None] - g[None]).max(-1) + np.eye(len(g)) * 9
+    assert apart.min() > 1e-2, apart
 
 
 def test_precompute_resumes_after_a_kill(tmp_path, ada_tiny, clip_tiny, stats200):
