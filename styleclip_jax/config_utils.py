@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
+from .errors import ConfigError
+
 
 def known_fields(cls, d: Mapping[str, Any], what: str) -> dict[str, Any]:
     """A mutable copy of ``d``; unknown fields are an error (we never silently ignore config)."""
     unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
     if unknown:
-        raise ValueError(f"unknown {what} config fields: {sorted(unknown)}")
+        raise ConfigError(f"unknown {what} config fields: {sorted(unknown)}")
     return dict(d)

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from ..errors import ConfigError
 from ..config_utils import known_fields
 
 from .stylegan2.network import FullyConnected
@@ -49,17 +50,17 @@ class MapperConfig:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise ValueError(f"mapper kind must be one of {KINDS}, got {self.kind!r}")
+            raise ConfigError(f"mapper kind must be one of {KINDS}, got {self.kind!r}")
         if self.kind == "levels":
             if not (self.coarse or self.medium or self.fine):
-                raise ValueError("a levels mapper needs at least one of coarse / medium / fine")
+                raise ConfigError("a levels mapper needs at least one of coarse / medium / fine")
             # small generators (32 px: 8 rows) have no fine rows, and below 64 px' 10 rows fewer medium ones
             empty = [n for n, (a, b) in self.level_rows().items() if getattr(self, n) and b <= a]
             if empty:
-                raise ValueError(f"a levels mapper on {self.num_ws} W+ rows has no rows for level(s) {empty} "
+                raise ConfigError(f"a levels mapper on {self.num_ws} W+ rows has no rows for level(s) {empty} "
                                  f"(coarse 0-3, medium 4-7, fine 8+): turn them off")
         if self.kind == "stylespace" and not self.style_widths:
-            raise ValueError("a stylespace mapper needs style_widths (the non-toRGB layer widths)")
+            raise ConfigError("a stylespace mapper needs style_widths (the non-toRGB layer widths)")
 
     def parts(self) -> list[str]:
         """What the mapper is made of, for messages: the levels that are on, else its kind."""

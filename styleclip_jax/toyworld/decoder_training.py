@@ -55,6 +55,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from ..errors import ConfigError
 from ..models.stylegan2 import GeneratorConfig
 from ..models.stylegan2.network import Buffer
 from . import world
@@ -91,7 +92,7 @@ class DecoderConfig:
     def __post_init__(self):
         num_ws = self.generator_config().num_ws
         if not 0 < self.style_split < num_ws:
-            raise ValueError(f"style_split must lie in 1..{num_ws - 1} (the generator has {num_ws} W+ rows), "
+            raise ConfigError(f"style_split must lie in 1..{num_ws - 1} (the generator has {num_ws} W+ rows), "
                              f"got {self.style_split}")
 
     def generator_config(self) -> GeneratorConfig:

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from .. import checkpointing
-from ..errors import InputError
+from ..errors import InputError, NonFiniteError
 from ..model_dir import atomic_write, refuse_nonempty_dir
 
 
@@ -65,7 +65,7 @@ def run(exp: Path, state, step_fn: Callable, total_steps: int, *, resume: bool, 
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.3f}" for k, v in m.items() if np.isfinite(v)}, refresh=False)
                 if not all(np.isfinite(v) for k, v in m.items() if k.startswith("loss")):
-                    raise FloatingPointError(f"non-finite loss at step {step}: {m}")
+                    raise NonFiniteError(f"non-finite loss at step {step}: {m}")
                 if step % checkpoint_every == 0 or step == total_steps:
                     log.flush()
                     checkpointing.save(mngr, step, state)

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from ...errors import ConfigError
 from ...config_utils import known_fields
 
 ACTIVATIONS = ("quick_gelu", "gelu")
@@ -39,12 +40,12 @@ class CLIPConfig:
 
     def __post_init__(self):
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+            raise ConfigError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         for w, h, what in ((self.vision_width, self.vision_heads, "vision"), (self.text_width, self.text_heads, "text")):
             if h < 1 or w % h:
-                raise ValueError(f"{what} width {w} is not divisible by {h} heads")
+                raise ConfigError(f"{what} width {w} is not divisible by {h} heads")
         if self.image_size % self.patch_size:
-            raise ValueError(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
+            raise ConfigError(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
 
     @property
     def grid(self) -> int:

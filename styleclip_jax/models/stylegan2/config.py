@@ -10,6 +10,7 @@ import dataclasses
 import math
 from typing import Any, Mapping
 
+from ...errors import ConfigError
 from ...config_utils import known_fields
 
 SOURCES = ("rosinality", "stylegan2-ada", "random", "trained")
@@ -71,17 +72,17 @@ class GeneratorConfig:
     def __post_init__(self):
         log2 = math.log2(self.resolution)
         if self.resolution < 4 or log2 != int(log2):
-            raise ValueError(f"resolution must be a power of two >= 4, got {self.resolution}")
+            raise ConfigError(f"resolution must be a power of two >= 4, got {self.resolution}")
         resolutions = tuple(r for r, _ in self.channels)
         expected = tuple(2**i for i in range(2, int(log2) + 1))
         if resolutions != expected:
-            raise ValueError(f"channels must list resolutions {expected}, got {resolutions}")
+            raise ConfigError(f"channels must list resolutions {expected}, got {resolutions}")
         if not self.mapping_dims or self.mapping_dims[-1] != self.w_dim:
-            raise ValueError(f"mapping_dims {self.mapping_dims} must end with w_dim={self.w_dim}")
+            raise ConfigError(f"mapping_dims {self.mapping_dims} must end with w_dim={self.w_dim}")
         if self.source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
+            raise ConfigError(f"source must be one of {SOURCES}, got {self.source!r}")
         if len(self.blur_kernel) < 2:
-            raise ValueError("blur_kernel needs at least two taps")
+            raise ConfigError("blur_kernel needs at least two taps")
 
     # --- derived quantities -------------------------------------------------------------
     @property

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from ...errors import InputError
 from . import ops
 from .config import GeneratorConfig
 
@@ -169,10 +170,10 @@ class SynthesisNetwork(nnx.Module):
             return [None] * len(layers)
         if mode == "random":
             if key is None:
-                raise ValueError("noise_mode='random' needs an explicit PRNG key")
+                raise InputError("noise_mode='random' needs an explicit PRNG key")
             keys = jax.random.split(key, len(layers))
             return [jax.random.normal(k, (batch, l.resolution, l.resolution)) for k, l in zip(keys, layers)]
-        raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {mode!r}")
+        raise InputError(f"noise_mode must be one of {NOISE_MODES}, got {mode!r}")
 
     def __call__(self, styles: Sequence[jax.Array], *, noise_mode: str = "const",
                  key: jax.Array | None = None) -> jax.Array:
