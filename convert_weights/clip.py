@@ -19,16 +19,17 @@ from styleclip_jax.models.clip.model import CLIPConfig
 from styleclip_jax.model_dir import check_flat_against, refuse_nonempty_dir
 
 from .keys import KeyTracker
-from .torch_pickle import TorchModuleRecord, file_sha256, load_checkpoint
+from styleclip_jax.torch_pickle import TorchModuleRecord, file_sha256, load_checkpoint
 
 OPENAI_SCALARS = ("input_resolution", "context_length", "vocab_size")
 
 
-def _count(sd: Mapping[str, Any], fmt: str) -> int:
-    n = 0
-    while fmt.format(n) in sd:
-        n += 1
-    return n
+def _count(sd: Mapping[str, Any], prefix: str) -> int:
+    """Number of numbered blocks under ``prefix`` (one past the highest index), so a block with a
+    missing tensor is reported as a missing key, not read as a shorter model."""
+    idx = [int(k[len(prefix):].split(".", 1)[0]) for k in sd
+           if k.startswith(prefix) and k[len(prefix):].split(".", 1)[0].isdigit()]
+    return max(idx) + 1 if idx else 0
 
 
 def _f32(x) -> np.ndarray:
@@ -53,10 +54,10 @@ def openai_config(sd: Mapping[str, np.ndarray], what: str, vision_heads: int | N
         raise CheckpointError(f"{what}: widths {vw}/{tw} < 64; pass the head counts explicitly")
     try:
         return CLIPConfig(embed_dim=int(sd["text_projection"].shape[1]), image_size=patch * grid, patch_size=patch,
-                          vision_width=vw, vision_layers=_count(sd, "visual.transformer.resblocks.{}.attn.in_proj_weight"),
+                          vision_width=vw, vision_layers=_count(sd, "visual.transformer.resblocks."),
                           vision_heads=vh, context_length=int(sd["positional_embedding"].shape[0]),
                           vocab_size=int(sd["token_embedding.weight"].shape[0]), text_width=tw,
-                          text_layers=_count(sd, "transformer.resblocks.{}.attn.in_proj_weight"), text_heads=th)
+                          text_layers=_count(sd, "transformer.resblocks."), text_heads=th)
     except ValueError as e:
         raise CheckpointError(f"{what}: inconsistent CLIP shapes ({e})") from None
 

@@ -14,7 +14,7 @@ from styleclip_jax.models.idnet.api import IDNet, idnet_expected_shapes
 from styleclip_jax.models.idnet.model import IDNetConfig
 
 from .keys import KeyTracker
-from .torch_pickle import file_sha256, load_checkpoint
+from styleclip_jax.torch_pickle import file_sha256, load_checkpoint
 
 BN = ("weight", "bias", "running_mean", "running_var")
 

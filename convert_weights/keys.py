@@ -7,6 +7,7 @@ from typing import Mapping
 import numpy as np
 
 from styleclip_jax.errors import CheckpointError
+from styleclip_jax.model_dir import check_weights
 
 
 class KeyTracker:
@@ -26,6 +27,7 @@ class KeyTracker:
             raise CheckpointError(f"{self.what}: missing key {key!r}")
         self.used.add(key)
         self.last = key
+        check_weights({key: self.sd[key]}, self.what)           # named here, by its upstream key
         return np.asarray(self.sd[key], dtype=np.float32)
 
     def check_unused(self, prefix: str = "") -> None:

@@ -17,7 +17,7 @@ from styleclip_jax.errors import CheckpointError
 from styleclip_jax.model_dir import check_flat_against, refuse_nonempty_dir
 
 from .keys import KeyTracker
-from .torch_pickle import file_sha256, load_checkpoint
+from styleclip_jax.torch_pickle import file_sha256, load_checkpoint
 
 _LEVEL_NAMES = {"course_mapping": "coarse", "medium_mapping": "medium", "fine_mapping": "fine"}
 

@@ -19,7 +19,7 @@ from styleclip_jax.models.stylegan2.generator import StyleGAN2, expected_shapes
 from styleclip_jax.model_dir import check_flat_against, refuse_nonempty_dir
 
 from .keys import KeyTracker
-from .torch_pickle import PersistentObject, file_sha256, load_checkpoint, module_state_dict
+from styleclip_jax.torch_pickle import PersistentObject, file_sha256, load_checkpoint, module_state_dict
 
 W_AVG_SAMPLES = 4096
 
@@ -173,6 +173,8 @@ def ada_config(g: PersistentObject, sd: Mapping[str, np.ndarray], what: str) -> 
     while f"synthesis.b{r}.conv0.weight" in sd:
         channels[r] = int(sd[f"synthesis.b{r}.conv0.weight"].shape[0])
         r *= 2
+    if any(k.startswith(f"synthesis.b{r}.") for k in sd):       # a block is there but its conv0 is not
+        raise CheckpointError(f"{what}: missing key 'synthesis.b{r}.conv0.weight'")
     filt_key = "synthesis.b4.resample_filter"
     blur = _taps_from_kernel(sd[filt_key], filt_key) if filt_key in sd else (1.0, 3.0, 3.0, 1.0)
     clamp = sk.get("conv_clamp")

@@ -29,9 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from styleclip_jax.errors import CheckpointError, UnsafeCheckpointError
+from .errors import CheckpointError, UnsafeCheckpointError
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+# Size limits, checked before anything is decompressed or allocated. torch zips store tensors
+# uncompressed, so a real checkpoint unpacks to about its own size; a zip bomb declares far more.
+MAX_FILE_BYTES = 16 << 30                  # 16 GiB: larger than any StyleCLIP-era checkpoint
+UNPACK_RATIO, UNPACK_SLACK = 4, 64 << 20   # declared unpacked bytes <= 4 x file size + 64 MiB
 LEGACY_PROTOCOL = 1001
 
 
@@ -331,7 +335,7 @@ def _load_legacy(f, source: str, materialise: bool = True):
             raise CheckpointError(f"{source}: truncated file (storage {key} header missing)")
         (numel,) = struct.unpack("<q", head)
         nbytes = numel * st.dtype.itemsize
-        if numel < 0 or (st.numel is not None and numel != st.numel):
+        if numel < 0 or (st.numel is not None and numel != st.numel) or nbytes > _remaining(f):
             raise CheckpointError(f"{source}: corrupt storage {key} (size {numel}, expected {st.numel})")
         buf = f.read(nbytes)
         if len(buf) != nbytes:
@@ -346,6 +350,10 @@ def _load_legacy(f, source: str, materialise: bool = True):
 def _load_zip(path: Path, source: str):
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
+        unpacked, limit = sum(i.file_size for i in zf.infolist()), UNPACK_RATIO * path.stat().st_size + UNPACK_SLACK
+        if unpacked > limit:
+            raise CheckpointError(f"{source}: the archive declares {unpacked:,} unpacked bytes from a "
+                                  f"{path.stat().st_size:,}-byte file (limit {limit:,}); refusing a likely zip bomb")
         pkl = [n for n in names if n == "data.pkl" or n.endswith("/data.pkl")]
         if len(pkl) != 1:
             raise CheckpointError(f"{source}: zip file without a single data.pkl: not a torch checkpoint")
@@ -358,6 +366,9 @@ def _load_zip(path: Path, source: str):
             name = f"{prefix}data/{key}"
             if name not in names:
                 raise CheckpointError(f"{source}: storage {name} missing from the archive")
+            if zf.getinfo(name).file_size < numel * dtype.itemsize:
+                raise CheckpointError(f"{source}: storage {key} truncated ({zf.getinfo(name).file_size} bytes for "
+                                      f"{numel} elements)")
             raw = zf.read(name)
             if len(raw) < numel * dtype.itemsize:
                 raise CheckpointError(f"{source}: storage {key} truncated ({len(raw)} bytes)")
@@ -383,17 +394,24 @@ def load_checkpoint(path: str | os.PathLike) -> Any:
         raise CheckpointError(f"{source} is a folder, expected a checkpoint file")
     if p.stat().st_size == 0:
         raise CheckpointError(f"{source}: empty file")
+    if p.stat().st_size > MAX_FILE_BYTES:
+        raise CheckpointError(f"{source}: {p.stat().st_size:,} bytes is over the {MAX_FILE_BYTES:,}-byte limit")
     with _wrap_errors(source):
         if zipfile.is_zipfile(p):
             return _load_zip(p, source)
-        with open(p, "rb") as f:
-            head = f.read(16)
-            f.seek(0)
-            if head[:2] == b"\x80\x02" and head[2:3] == b"\x8a":
-                return _load_legacy(f, source)
-            if not head.startswith(b"\x80"):
-                raise CheckpointError(f"{source}: not a PyTorch checkpoint or pickle (unrecognised header)")
-            return _materialise(_RestrictedUnpickler(f, source).load(), source)
+        # In memory: a length field in the pickle can then never ask the OS for more than the file holds.
+        f = io.BytesIO(p.read_bytes())
+        head = f.read(16)
+        f.seek(0)
+        if head[:2] == b"\x80\x02" and head[2:3] == b"\x8a":
+            return _load_legacy(f, source)
+        if not head.startswith(b"\x80"):
+            raise CheckpointError(f"{source}: not a PyTorch checkpoint or pickle (unrecognised header)")
+        return _materialise(_RestrictedUnpickler(f, source).load(), source)
+
+
+def _remaining(f: io.BytesIO) -> int:
+    return len(f.getbuffer()) - f.tell()
 
 
 def module_state_dict(obj: PersistentObject | TorchModuleRecord, prefix: str = "") -> dict[str, np.ndarray]:

@@ -147,7 +147,7 @@ def test_bad_inputs(tmp_path, tiny_openai, golden_dir):
         loss_images(np.zeros((1, 48, 48, 3), np.float32))
     with pytest.raises(CheckpointError, match="not an OpenAI CLIP state dict"):
         convert_clip(golden_dir / "rosinality_tiny.pt")
-    from convert_weights.torch_pickle import load_checkpoint
+    from styleclip_jax.torch_pickle import load_checkpoint
     from convert_weights.clip import openai_config, openai_to_ours
 
     sd = dict(load_checkpoint(golden_dir / "clip_tiny_openai.pt"))

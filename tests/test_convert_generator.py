@@ -7,7 +7,7 @@ import pytest
 
 from conftest import nchw
 from convert_weights import convert_generator
-from convert_weights.torch_pickle import load_checkpoint
+from styleclip_jax.torch_pickle import load_checkpoint
 from styleclip_jax import CheckpointError, load_generator
 from torch_format import save_legacy, save_zip
 

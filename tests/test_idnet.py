@@ -76,7 +76,7 @@ def test_bad_inputs(tiny, golden_dir, tmp_path):
         net.loss(np.zeros((1, 64, 48, 3), np.float32), np.zeros((1, 64, 48, 3), np.float32))
     with pytest.raises(CheckpointError, match="not an IR-SE state dict"):
         convert_idnet(golden_dir / "rosinality_tiny.pt")
-    from convert_weights.torch_pickle import load_checkpoint
+    from styleclip_jax.torch_pickle import load_checkpoint
     from convert_weights.idnet import idnet_config, idnet_to_ours
 
     sd = dict(load_checkpoint(golden_dir / "irse50_tiny.pth"))

@@ -77,7 +77,7 @@ def test_alpha_strength(tiny):
 
 
 def test_mapper_checkpoint_with_decoder_converts_both(tmp_path, golden_dir, rosinality_tiny):
-    from convert_weights.torch_pickle import load_checkpoint
+    from styleclip_jax.torch_pickle import load_checkpoint
 
     g_ref, gd = rosinality_tiny
     ck = load_checkpoint(golden_dir / "mapper_tiny.pt")
@@ -92,7 +92,7 @@ def test_mapper_checkpoint_with_decoder_converts_both(tmp_path, golden_dir, rosi
 
 
 def test_mapper_bad_checkpoints(tmp_path, golden_dir):
-    from convert_weights.torch_pickle import load_checkpoint
+    from styleclip_jax.torch_pickle import load_checkpoint
 
     ck = load_checkpoint(golden_dir / "mapper_tiny.pt")
     opts = dict(ck["opts"], no_fine_mapper=True)

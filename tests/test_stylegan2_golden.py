@@ -87,7 +87,7 @@ def test_rosinality_noise_buffers(rosinality_tiny):
 
 # ---- NVIDIA stylegan2-ada --------------------------------------------------------------------------
 def test_ada_takes_g_ema_not_g(ada_tiny, golden_dir):
-    from convert_weights.torch_pickle import load_checkpoint, module_state_dict
+    from styleclip_jax.torch_pickle import load_checkpoint, module_state_dict
 
     g, d = ada_tiny
     np.testing.assert_array_equal(g.w_avg, d["w_avg"])

@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from convert_weights.torch_pickle import load_checkpoint
+from styleclip_jax.torch_pickle import load_checkpoint
 from styleclip_jax.errors import CheckpointError, UnsafeCheckpointError
 from torch_format import Global, dumps_with_tensors, save_legacy, save_zip
 
