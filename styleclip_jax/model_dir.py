@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .errors import CheckpointError
+from .errors import CheckpointError, NonFiniteError, OutputExistsError
 
 FORMAT = "styleclip-jax"
 FORMAT_VERSION = 1
@@ -41,13 +41,24 @@ def check_flat_against(expected: Mapping[str, tuple], flat: Mapping[str, np.ndar
         raise CheckpointError(f"{what}: " + "; ".join(problems))
 
 
+def check_weights(tensors: Mapping[str, np.ndarray], what: str) -> None:
+    """Refuse, naming the tensor, weights that are not floating point or hold NaN / infinity."""
+    for k, v in tensors.items():
+        v = np.asarray(v)
+        if v.dtype.kind != "f" and not (v.dtype.kind == "V" and v.dtype.itemsize == 2):     # bfloat16 is kind V
+            raise CheckpointError(f"{what}: tensor {k} has dtype {v.dtype}; weights must be floating point")
+        bad = int(np.size(v) - np.count_nonzero(np.isfinite(v.astype(np.float32))))
+        if bad:
+            raise NonFiniteError(f"{what}: tensor {k} holds {bad} NaN or infinite value(s); refusing these weights")
+
+
 def refuse_nonempty_dir(path: str | os.PathLike | None, overwrite: bool) -> None:
     """Never overwrite without being asked: a non-empty existing folder needs ``overwrite``."""
     if path is None or overwrite:
         return
     p = Path(path)
     if p.exists() and (p.is_file() or any(p.iterdir())):
-        raise FileExistsError(f"{p} exists and is not empty; pass --overwrite (overwrite=True) to replace it")
+        raise OutputExistsError(f"{p} exists and is not empty; pass --overwrite (overwrite=True) to replace it")
 
 
 def save_model_dir(out_dir: str | os.PathLike, kind: str, config: Mapping[str, Any],
@@ -59,6 +70,7 @@ def save_model_dir(out_dir: str | os.PathLike, kind: str, config: Mapping[str, A
     out = Path(out_dir)
     refuse_nonempty_dir(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
+    check_weights(tensors, str(out))
     arrays = {k: np.array(v, dtype=np.float32, order="C") for k, v in tensors.items()}  # keeps 0-d shapes
     meta = {"format": FORMAT, "kind": kind, "format_version": FORMAT_VERSION, "config": dict(config),
             "source": dict(source or {})}
@@ -79,10 +91,17 @@ def atomic_write(dest: str | os.PathLike, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())                 # mkstemp makes 0600; outputs follow the umask
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_model_dir(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, np.ndarray], dict]:
@@ -114,6 +133,7 @@ def read_model_dir(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, 
         tensors = load_file(str(w_path))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{w_path}: corrupt or unreadable safetensors file ({e})") from None
+    check_weights(tensors, str(w_path))
     return meta["config"], tensors, meta.get("source", {})
 
 

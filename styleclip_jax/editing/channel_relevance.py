@@ -28,13 +28,15 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from ..errors import InputError
+from ..errors import InputError, NonFiniteError
 from ..models.clip.pil_bicubic import preprocess_generated
+from ..jobs import check_manifest, job_lock
 from ..model_dir import atomic_write
 from .devices import data_mesh
 from .stylespace_stats import StyleSpaceStats, load_fs3
 
 ALPHA = 5.0
+MANIFEST = "manifest.json"
 
 
 def _unit(x, axis=-1):
@@ -105,15 +107,38 @@ def precompute_fs3(gen, clip, stats: StyleSpaceStats, out_dir, *, num_images: in
         partial runs); rows of skipped channels are not written to ``fs3.npy``.
       on_chunk: host callback ``f(done_channels, total)`` after each written chunk.
     """
-    from tqdm import tqdm
-
     stats.check_generator(gen)
     if stats.base is None or stats.base.shape[0] < num_images:
         have = 0 if stats.base is None else stats.base.shape[0]
         raise InputError(f"the stats keep {have} base codes but num_images={num_images}; recompute them with keep >= "
                          f"{num_images}")
+    for name, v in (("channels_per_chunk", channels_per_chunk), ("image_batch", image_batch), ("num_images", num_images)):
+        if v < 1:
+            raise InputError(f"{name} must be >= 1, got {v}")
     _, mesh = data_mesh(devices, channels_per_chunk, "channels_per_chunk")
     out = Path(out_dir)
+    with job_lock(out):
+        # Parts from another generator, CLIP or set of base codes must never join this table.
+        check_manifest(out / "fs3_parts" / MANIFEST, fs3_manifest(gen, clip, stats, num_images), "this fs3 table")
+        return _precompute_locked(gen, clip, stats, out, num_images, channels_per_chunk, image_batch, mesh, layers,
+                                  channel_subset, progress, on_chunk)
+
+
+def fs3_manifest(gen, clip, stats: StyleSpaceStats, num_images: int) -> dict:
+    """What an fs3 row depends on: generator, CLIP, the base codes and mean/std, K and alpha."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in (stats.mean, stats.std, stats.base[:num_images]):
+        h.update(np.ascontiguousarray(a, np.float32).tobytes())
+    return {"generator": gen.fingerprint(), "clip": clip.fingerprint(), "codes_sha256": h.hexdigest(),
+            "num_images": int(num_images), "alpha": ALPHA}
+
+
+def _precompute_locked(gen, clip, stats, out: Path, num_images, channels_per_chunk, image_batch, mesh, layers,
+                       channel_subset, progress, on_chunk) -> np.ndarray:
+    from tqdm import tqdm
+
     parts = out / "fs3_parts"
     parts.mkdir(parents=True, exist_ok=True)
     base = [jnp.asarray(b[:num_images]) for b in stats.split(stats.base).values()]
@@ -142,7 +167,7 @@ def precompute_fs3(gen, clip, stats: StyleSpaceStats, out_dir, *, num_images: in
                       jnp.asarray(padded, jnp.int32))
             rows = np.asarray(rows)[:len(chans)]
             if not np.all(np.isfinite(rows)):
-                raise FloatingPointError(f"non-finite relevance rows for {name} channels {chans[0]}..{chans[-1]}")
+                raise NonFiniteError(f"non-finite relevance rows for {name} channels {chans[0]}..{chans[-1]}")
             atomic_write(path, lambda p: np.save(p, rows))
             bar.update(len(chans))
             done += len(chans)

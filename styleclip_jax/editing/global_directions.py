@@ -142,6 +142,7 @@ def global_edit(gen, clip, stats: StyleSpaceStats, wplus, edits: Sequence[dict],
     from .text_directions import text_direction
 
     stats.check_generator(gen)
+    stats.check_clip(clip)
     if not edits:
         raise InputError("global_edit needs at least one {neutral, target} edit")
     if alphas is not None and len(edits) != 1:

@@ -86,7 +86,7 @@ def optimize(generator: StyleGAN2, clip: CLIPModel, prompts: str | Sequence[str]
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
     tokens = tokenize(prompts)                       # raises on empty / too-long prompts
     if cfg.mode == "edit" and cfg.id_lambda > 0 and idnet is None:
-        raise InputError("--id / id_lambda > 0 needs an identity network (--idnet)")
+        raise InputError("id_lambda > 0 needs an identity network (an IR-SE50 folder)")
     if cfg.rows and cfg.rows[-1] >= generator.config.num_ws:
         raise InputError(f"rows {list(cfg.rows)}: this generator has W+ rows 0-{generator.config.num_ws - 1}")
     w0 = start_latents(generator, cfg, latents, seeds, truncation)

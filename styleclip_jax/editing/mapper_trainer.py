@@ -27,7 +27,8 @@ import numpy as np
 from flax import nnx
 
 from .. import checkpointing
-from ..errors import CheckpointError, InputError
+from ..errors import CheckpointError, InputError, NonFiniteError
+from ..jobs import clear_job_folder, job_lock
 from ..model_dir import refuse_nonempty_dir
 from ..models.clip.api import CLIPModel
 from ..models.clip.tokenizer import tokenize
@@ -75,7 +76,7 @@ def _split_latents(cfg: MapperTrainConfig, latents, gen: StyleGAN2):
     if latents is not None:
         w = gen.as_wplus(latents)
         perm = np.random.default_rng(cfg.seed).permutation(len(w))
-        val, train = w[perm[:cfg.val_size]], w[perm[cfg.val_size:]]
+        val, train = (w[perm[:cfg.val_size]] if cfg.val_size else None), w[perm[cfg.val_size:]]
         if len(train) < cfg.batch_size:
             raise InputError(f"{len(w)} latents leave {len(train)} for training after holding out val_size="
                              f"{cfg.val_size}; need at least batch_size={cfg.batch_size}")
@@ -124,7 +125,7 @@ def _record(exp_dir: Path, cfg: MapperTrainConfig, mapper_cfg, gen, clip, idnet,
         old = json.loads(path.read_text())
         diffs = [k for k in rec if k != "train" and old.get(k) != rec[k]]
         diffs += [f"train.{k}" for k in rec["train"] if k not in RESUMABLE_CHANGES
-                  and old["train"].get(k) != rec["train"][k]]
+                  and (old.get("train") or {}).get(k) != rec["train"][k]]
         if diffs:
             raise InputError(f"cannot resume {exp_dir}: {', '.join(diffs)} differ from the original run "
                              f"(only {sorted(RESUMABLE_CHANGES)} may change)")
@@ -132,24 +133,38 @@ def _record(exp_dir: Path, cfg: MapperTrainConfig, mapper_cfg, gen, clip, idnet,
 
 
 def train_mapper(generator: StyleGAN2, clip: CLIPModel, cfg: MapperTrainConfig, exp_dir, *, latents=None,
-                 idnet=None, resume: bool = False, devices: int | None = None, progress: bool = True,
-                 on_chunk: Callable[[int, dict], None] | None = None) -> TrainResult:
+                 idnet=None, resume: bool = False, overwrite: bool = False, devices: int | None = None,
+                 progress: bool = True, on_chunk: Callable[[int, dict], None] | None = None) -> TrainResult:
     """Train a latent mapper for ``cfg.description``; see the module docstring for the folder.
+
+    The folder is locked for the run (a second writer is refused) and ``train_config.json`` is
+    its manifest: a resume with other models or settings is refused by name.
 
     Args:
       latents: W+ (N, L, D) training latents (e.g. e4e inversions), or None to sample z on the fly.
       idnet: the identity network; required when ``cfg.id_lambda > 0``.
-      resume: continue the run in ``exp_dir`` from its last checkpoint.
+      resume: continue the run in ``exp_dir`` from its last checkpoint (from step 0 when it was
+        stopped before its first checkpoint).
+      overwrite: clear ``exp_dir`` first (only a mapper training folder or an empty one).
       devices: number of local devices to shard the batch over (default: all).
       on_chunk: host callback ``f(step, metrics)`` after each compiled chunk (e.g. for monitoring).
     """
-    from tqdm import tqdm
-
     exp_dir = Path(exp_dir)
-    if not resume:
+    if resume and overwrite:
+        raise InputError("resume and overwrite exclude each other")
+    if overwrite:
+        clear_job_folder(exp_dir, CONFIG_FILE, "mapper training")
+    elif not resume:
         refuse_nonempty_dir(exp_dir, overwrite=False)
     elif not exp_dir.exists():
         raise InputError(f"cannot resume: {exp_dir} does not exist")
+    with job_lock(exp_dir):
+        return _train_locked(generator, clip, cfg, exp_dir, latents, idnet, resume, devices, progress, on_chunk)
+
+
+def _train_locked(generator, clip, cfg, exp_dir: Path, latents, idnet, resume, devices, progress, on_chunk):
+    from tqdm import tqdm
+
     if cfg.id_lambda > 0 and idnet is None:
         raise InputError("id_lambda > 0 needs the identity network (pass an IR-SE50 folder, or set id_lambda 0 "
                          "for non-face generators / identity-changing edits)")
@@ -177,8 +192,9 @@ def train_mapper(generator: StyleGAN2, clip: CLIPModel, cfg: MapperTrainConfig, 
     state = put(init_state(cfg, fresh.state))
     key = jax.random.key(cfg.seed)
     mngr = _manager(exp_dir)
-    if resume:
+    if resume and mngr.latest_step() is not None:        # stopped before its first checkpoint: start over
         state = _restore(mngr, state, placement)
+    if resume:
         for f in ("metrics.jsonl", "val.jsonl"):
             checkpointing.truncate_jsonl(exp_dir / f, int(state.step))
     step = int(state.step)
@@ -194,7 +210,7 @@ def train_mapper(generator: StyleGAN2, clip: CLIPModel, cfg: MapperTrainConfig, 
             new_state, m = _train_chunk(graphdefs, cfg.step_config, n, frozen, train_dev, state, key, batch_sharding)
             m = {k: np.asarray(v) for k, v in m.items()}
             if not np.all(np.isfinite(m["loss"])):
-                raise FloatingPointError(f"training loss became non-finite between steps {step} and {step + n}; "
+                raise NonFiniteError(f"training loss became non-finite between steps {step} and {step + n}; "
                                          f"the last good state (step {step}) is checkpointed")
             state, step = new_state, step + n
             _append_metrics(exp_dir / "metrics.jsonl", step - n, m)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import zipfile
 from pathlib import Path
 
 import jax
@@ -69,6 +70,15 @@ class StyleSpaceStats:
                              f"{self.generator[:12]}…, this one {gen.fingerprint()[:12]}…); recompute them with "
                              "`styleclip-jax global precompute` or import upstream files for this generator")
 
+    def check_clip(self, clip) -> None:
+        """fs3 rows are CLIP-space directions: using them with another CLIP is an error. Imported
+        upstream tables record no CLIP and cannot be checked."""
+        fs3 = self.info.get("fs3")
+        made_with = fs3.get("clip") if isinstance(fs3, dict) else None
+        if made_with is not None and made_with != clip.fingerprint():
+            raise InputError(f"these stats' fs3 was computed with another CLIP (fingerprint {made_with[:12]}…, this "
+                             f"one {clip.fingerprint()[:12]}…); use that CLIP or recompute fs3 with this one")
+
     # ---- folder I/O ---------------------------------------------------------------------------
     def save(self, out_dir, *, write_fs3: bool = True) -> Path:
         out = Path(out_dir)
@@ -94,9 +104,9 @@ class StyleSpaceStats:
             meta = json.loads((p / "stats.json").read_text())
             arr = np.load(p / "stats.npz", allow_pickle=False)
             arrays = {k: arr[k] for k in arr.files}
-        except (ValueError, OSError, json.JSONDecodeError) as e:
-            raise CheckpointError(f"{p}: unreadable stats ({e})") from None
-        if meta.get("format") != STATS_FORMAT:
+        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as e:
+            raise CheckpointError(f"{p}: unreadable stats ({type(e).__name__}: {e})") from None
+        if not isinstance(meta, dict) or meta.get("format") != STATS_FORMAT:
             raise CheckpointError(f"{p}/stats.json is not a styleclip-jax stats file")
         fs3 = load_fs3(p / "fs3.npy") if (p / "fs3.npy").exists() else None
         s = cls(tuple(meta["names"]), tuple(int(w) for w in meta["widths"]), tuple(bool(m) for m in meta["manipulable"]),
@@ -104,6 +114,9 @@ class StyleSpaceStats:
         total = int(sum(s.widths))
         if s.mean.shape != (total,) or s.std.shape != (total,):
             raise CheckpointError(f"{p}: mean/std have shapes {s.mean.shape}/{s.std.shape}, layout says ({total},)")
+        for name in ("mean", "std", "base"):
+            if arrays.get(name) is not None and not np.all(np.isfinite(arrays[name])):
+                raise CheckpointError(f"{p}/stats.npz: {name} contains NaN or infinite values")
         if fs3 is not None:
             s.fs3 = check_fs3_rows(fs3, s, str(p / "fs3.npy"))
         return s
@@ -157,7 +170,7 @@ def load_fs3(path) -> np.ndarray:
     """Read an ``fs3.npy`` (ours or upstream's: fp16 or fp32) as float32, never unpickling."""
     try:
         a = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, EOFError) as e:
         raise CheckpointError(f"{path}: not a readable .npy array ({e})") from None
     if a.ndim != 2 or not np.issubdtype(a.dtype, np.floating):
         raise CheckpointError(f"{path}: fs3 must be a 2-D float array (channels, clip_dim), got {a.dtype} {a.shape}")
@@ -174,6 +187,11 @@ def check_fs3_rows(fs3: np.ndarray, stats: StyleSpaceStats, what: str) -> np.nda
     if fs3.shape[0] > n:
         raise CheckpointError(f"{what}: fs3 has {fs3.shape[0]} rows but this generator has only {n} manipulable "
                               "(non-toRGB) StyleSpace channels")
+    norms = np.linalg.norm(fs3, axis=1)
+    off = int(np.sum(np.abs(norms - 1.0) > 2e-2))           # fp16 tables are unit up to ~1e-3
+    if off:
+        raise CheckpointError(f"{what}: {off} of {fs3.shape[0]} fs3 rows are not unit vectors (norms "
+                              f"{norms.min():.3g}..{norms.max():.3g}); not a channel-relevance table")
     return fs3
 
 
@@ -183,7 +201,7 @@ def import_upstream(gen, fs3_path, s_mean_std_path=None, **stats_kw) -> StyleSpa
     if s_mean_std_path is None:
         stats = compute_stats(gen, **{"keep": 0, **stats_kw})      # editing needs no base codes
     else:
-        from convert_weights.torch_pickle import load_checkpoint
+        from ..torch_pickle import load_checkpoint
 
         obj = load_checkpoint(s_mean_std_path)
         names, widths, manip = layout_of(gen)

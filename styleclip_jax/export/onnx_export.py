@@ -22,8 +22,9 @@ import numpy as np
 from flax import nnx
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import InputError, OutputExistsError
 
+MIN_OPSET, MAX_OPSET = 18, 23
 DEFAULT_OPSET = 21
 SIDECAR_BYTES = 100 * 2**20
 IMAGE_LAYOUT = "NHWC float32, raw generator range (nominally [-1, 1], not clamped)"
@@ -95,9 +96,10 @@ def export_onnx(fn, inputs, path, kind: str, meta: dict, opset: int = DEFAULT_OP
         raise InputError(f"ONNX output must end with .onnx, got {path.name!r}")
     sidecar = path.with_name(path.name + ".data")
     if not overwrite and (path.exists() or sidecar.exists()):
-        raise FileExistsError(f"{path} exists; pass --overwrite (overwrite=True) to replace it")
-    if opset < 18:
-        raise InputError(f"opset must be >= 18 (ReduceMean with axes as an input), got {opset}")
+        raise OutputExistsError(f"{path} exists; pass --overwrite (overwrite=True) to replace it")
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise InputError(f"opset must lie in {MIN_OPSET}..{MAX_OPSET} (ReduceMean with axes as an input needs 18; "
+                         f"{MAX_OPSET} is the newest checked with onnxruntime), got {opset}")
     path.parent.mkdir(parents=True, exist_ok=True)
     shapes = [tuple(s["shape"]) for s in inputs]
     model = to_onnx(fn, shapes, opset=opset, model_name=f"styleclip_jax_{kind}",

@@ -71,6 +71,8 @@ class OnnxEditor:
             if s["shape"][:1] == ["B"] and np.ndim(feeds[s["name"]]) == len(s["shape"]):
                 batch = int(np.shape(feeds[s["name"]])[0])
                 break
+        if batch == 0:
+            raise InputError("empty batch: give at least one latent")
         if batch is None:
             raise InputError(f"cannot tell the batch size: give {[s['name'] for s in self.inputs if s['shape'][:1] == ['B']][0]}"
                              " with its batch axis")

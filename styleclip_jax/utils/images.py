@@ -7,11 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
+# Refused before decoding (an 8000 x 8000 photo is fine; a decompression bomb is not).
+MAX_IMAGE_PIXELS = 64_000_000
+
 
 def to_uint8(images, value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
     """(…, H, W, C) floats in ``value_range`` -> uint8, clipped and rounded."""
+    from ..latents_io import check_finite
+
     lo, hi = value_range
-    x = (np.asarray(images, np.float32) - lo) * (255.0 / (hi - lo))
+    x = (check_finite("image", np.asarray(images, np.float32)) - lo) * (255.0 / (hi - lo))
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
@@ -38,6 +43,46 @@ def before_after_grid(before, after, scale: int = 1) -> np.ndarray:
 
 
 def save_png(path: str | Path, image_u8: np.ndarray) -> None:
+    """Write atomically: an interrupted or failed save never leaves a partial PNG."""
     from PIL import Image
 
-    Image.fromarray(np.asarray(image_u8)).save(str(path))
+    from ..model_dir import atomic_write
+
+    atomic_write(path, lambda tmp: Image.fromarray(np.asarray(image_u8)).save(str(tmp), format="PNG"))
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """An image file as uint8 RGB (H, W, 3), the way a person sees it: EXIF rotation applied,
+    grayscale / palette / CMYK / RGBA (alpha dropped) converted, 16-bit scaled to 8 bits.
+    Anything unreadable, or over ``MAX_IMAGE_PIXELS``, is an InputError naming the file."""
+    import warnings
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    from ..errors import InputError
+
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p} is a folder, not an image file")
+    if not p.is_file():
+        raise InputError(f"image {p} does not exist")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as im:
+                w, h = im.size
+                if w * h > MAX_IMAGE_PIXELS:
+                    raise InputError(f"{p}: {w}x{h} is over the {MAX_IMAGE_PIXELS:,}-pixel limit (a decompression "
+                                     "bomb, or a photo to downscale first)")
+                im = ImageOps.exif_transpose(im)
+                if im.mode.startswith("I;16") or im.mode in ("I", "F"):
+                    a = np.asarray(im, np.float64)
+                    scale = 255.0 / (65535.0 if a.max() > 255 else 255.0)
+                    return np.repeat(np.clip(np.rint(a * scale), 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
+                return np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise InputError(f"{p}: not a readable image ({type(e).__name__})") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        if isinstance(e, InputError):
+            raise
+        raise InputError(f"{p}: corrupt or truncated image ({' '.join(str(e).split())[:160]})") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import gzip
 import html
+import os
 import re
 from importlib import resources
 from typing import Sequence
@@ -52,6 +53,8 @@ def bpe_vocab() -> tuple[dict[str, int], list[str]]:
 
 @functools.lru_cache(maxsize=1)
 def _hf_tokenizer():
+    # Only the tokenizer is used, so transformers' "PyTorch was not found" advice does not apply.
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     from transformers import CLIPTokenizer
 
     vocab, merges = bpe_vocab()
@@ -97,7 +100,7 @@ def tokenize(texts: str | Sequence[str], context_length: int = CONTEXT_LENGTH, t
         if len(ids) > context_length:
             if not truncate:
                 raise InputError(f"prompt {i} is too long: {len(ids) - 2} BPE tokens + SOT/EOT exceed the "
-                                 f"context length {context_length} (pass truncate=True / --truncate to cut it): "
+                                 f"context length {context_length}; shorten it: "
                                  f"{text[:60]!r}…")
             ids = ids[:context_length]
             ids[-1] = EOT
