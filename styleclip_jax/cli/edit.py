@@ -8,8 +8,13 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputError
-from ..model_dir import refuse_nonempty_dir
+from ..latents_io import check_finite
+from ..model_dir import atomic_write, refuse_nonempty_dir
 from ..utils.images import make_grid, save_png, to_uint8
+from .options import COUNT, LR, NONNEG, PSI, WEIGHT, add_latents_key
+
+
+OUTPUTS = ("result.npz", "before_after.png", "trajectory.gif", "frames")
 
 
 def add_edit(sub):
@@ -23,16 +28,17 @@ def add_edit(sub):
     src = o.add_mutually_exclusive_group()
     src.add_argument("--latents", help=".npz with wplus (B,L,D) or w (B,D)")
     src.add_argument("--seeds", help="e.g. 0-3 (sampled at --truncation toward w_avg)")
-    o.add_argument("--truncation", type=float, default=0.7)
+    add_latents_key(o, ("wplus", "w"))
+    o.add_argument("--truncation", type=PSI, default=0.7)
     o.add_argument("--mode", choices=("edit", "free_generation"), default="edit")
     o.add_argument("--space", choices=("w+", "s"), default="w+")
-    o.add_argument("--steps", type=int, default=300)
-    o.add_argument("--lr", type=float, default=0.1)
-    o.add_argument("--l2", type=float, default=0.008, help="lambda of the sum-of-squares latent term")
-    o.add_argument("--id", type=float, default=0.0, help="lambda of the ID loss (0.005 in upstream's Colab)")
+    o.add_argument("--steps", type=COUNT, default=300)
+    o.add_argument("--lr", type=LR, default=0.1)
+    o.add_argument("--l2", type=WEIGHT, default=0.008, help="lambda of the sum-of-squares latent term")
+    o.add_argument("--id", type=WEIGHT, default=0.0, help="lambda of the ID loss (0.005 in upstream's Colab)")
     o.add_argument("--rows", default=None, help="W+ rows the edit may move, e.g. 4-7 (default: all, as upstream)")
     o.add_argument("--tie-rows", action="store_true", help="the moved rows share one offset (a W edit of those rows)")
-    o.add_argument("--snapshot-every", type=int, default=0, help="keep the latent every k steps (frames, GIF)")
+    o.add_argument("--snapshot-every", type=NONNEG, default=0, help="keep the latent every k steps (frames, GIF)")
     o.add_argument("--gif", action="store_true", help="write trajectory.gif (needs --snapshot-every)")
     o.add_argument("--out", required=True, help="output folder")
     o.add_argument("--overwrite", action="store_true")
@@ -42,7 +48,7 @@ def add_edit(sub):
 def run_optimize(args):
     from ..editing import OptimizeConfig, optimize
     from ..latents_io import parse_seeds, read_latents
-    from ..models.clip import load_clip
+    from ..models.clip import load_clip, tokenize
     from ..models.idnet import load_idnet
     from ..models.stylegan2 import load_generator
 
@@ -50,28 +56,29 @@ def run_optimize(args):
     refuse_nonempty_dir(out, args.overwrite)
     if args.gif and not args.snapshot_every:
         raise InputError("--gif needs --snapshot-every k")
+    if args.mode == "free_generation" and (args.latents or args.seeds):
+        raise InputError("--mode free_generation starts from the mean latent; it takes no --latents or --seeds")
     cfg = OptimizeConfig(steps=args.steps, lr=args.lr, l2_lambda=args.l2, id_lambda=args.id, space=args.space,
                          mode=args.mode, snapshot_every=args.snapshot_every,
-                         rows=tuple(parse_seeds(args.rows)) if args.rows else (), tie_rows=args.tie_rows)
+                         rows=tuple(parse_seeds(args.rows, "--rows")) if args.rows else (), tie_rows=args.tie_rows)
+    tokenize(args.text)                       # a bad prompt is refused before any model loads
     gen = load_generator(args.generator)
     clip = load_clip(args.clip)
     idnet = load_idnet(args.idnet) if args.idnet else None
     latents = seeds = None
     if args.mode == "edit":
         if args.latents:
-            kind, latents = read_latents(args.latents, gen.config)
-            if kind not in ("wplus", "w"):
-                raise InputError(f"{args.latents}: optimisation starts from 'wplus' or 'w' latents, got {kind!r}")
+            _, latents = read_latents(args.latents, gen, accept=("wplus", "w"), key=args.latents_key)
         elif args.seeds:
             seeds = parse_seeds(args.seeds)
         else:
             raise InputError("edit mode needs --latents or --seeds")
     n_pairs = (len(latents) if latents is not None else len(seeds) if seeds else 1) * len(args.text)
-    bar = tqdm(total=cfg.steps, desc=f"optimize {n_pairs} pair(s)", unit="step")
-    res = optimize(gen, clip, args.text, latents, seeds=seeds, idnet=idnet, config=cfg,
-                   truncation=args.truncation, progress=lambda i: bar.update(1))
-    bar.close()
+    with tqdm(total=cfg.steps, desc=f"optimize {n_pairs} pair(s)", unit="step") as bar:
+        res = optimize(gen, clip, args.text, latents, seeds=seeds, idnet=idnet, config=cfg,
+                       truncation=args.truncation, progress=lambda i: bar.update(1))
     out.mkdir(parents=True, exist_ok=True)
+    _remove_old_outputs(out)
     arrays = {"images_before": res.images_before, "images_after": res.images_after,
               "latent_index": res.latent_index, "prompt_index": res.prompt_index, "prompts": np.array(res.prompts)}
     arrays.update({f"loss_{k}": v for k, v in res.losses.items()})
@@ -82,7 +89,9 @@ def run_optimize(args):
     else:
         arrays.update({f"s/{k}": v for k, v in res.final.items()})
         arrays.update({f"s_start/{k}": v for k, v in res.start.items()})
-    np.savez(out / "result.npz", **arrays)
+    for k, v in arrays.items():
+        check_finite(f"result {k}", v)
+    atomic_write(out / "result.npz", lambda p: np.savez(p, **arrays))
     pairs = np.stack([res.images_before, res.images_after], axis=1).reshape(-1, *res.images_after.shape[1:])
     save_png(out / "before_after.png", make_grid(to_uint8(pairs), nrow=2))
     if args.gif:
@@ -90,6 +99,18 @@ def run_optimize(args):
     final = res.losses["clip"][-1]
     print(f"optimised {n_pairs} pair(s) for {cfg.steps} steps: CLIP loss {res.losses['clip'][0].mean():.4f} -> "
           f"{final.mean():.4f}; wrote {out}/result.npz, before_after.png" + (", trajectory.gif" if args.gif else ""))
+
+
+def _remove_old_outputs(out: Path) -> None:
+    """With --overwrite, a previous run's files must not mix with this one's (its frames above all)."""
+    import shutil
+
+    for name in OUTPUTS:
+        p = out / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
 
 
 def _write_trajectory(gen, res, cfg, out: Path):

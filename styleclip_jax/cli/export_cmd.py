@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .options import COUNT, NONNEG, OPSET, PSI, STRENGTH, add_latents_key
 
 
 def add_export(sub):
@@ -22,12 +23,12 @@ def add_export(sub):
     g = esub.add_parser("generator", help="generator: wplus -> image, or (z, psi) -> image")
     g.add_argument("--generator", required=True)
     g.add_argument("--from", dest="source", choices=("wplus", "z"), default="wplus")
-    g.add_argument("--truncation-cutoff", type=int, default=None, help="with --from z: truncate only the first N rows")
+    g.add_argument("--truncation-cutoff", type=NONNEG, default=None, help="with --from z: truncate only the first N rows")
     gl = esub.add_parser("global", help="StyleSpace edit: (wplus, direction, alpha) -> image")
     gl.add_argument("--generator", required=True)
     for q in (m, g, gl):
         q.add_argument("--out", required=True, help="model.onnx (weights over 100 MB go to model.onnx.data)")
-        q.add_argument("--opset", type=int, default=21)
+        q.add_argument("--opset", type=OPSET, default=21)
         q.add_argument("--overwrite", action="store_true")
         q.set_defaults(func=run_export)
 
@@ -36,10 +37,11 @@ def add_export(sub):
     src = r.add_mutually_exclusive_group(required=True)
     src.add_argument("--latents", help=".npz with wplus (B,L,D) or w (B,D) (or z (B,Z) for generator_z models)")
     src.add_argument("--seeds", help="for generator_z models: z = RandomState(seed).randn(z_dim)")
-    r.add_argument("--alpha", type=float, default=1.0, help="strength (mapper and global models)")
-    r.add_argument("--psi", type=float, default=1.0, help="truncation (generator_z models)")
+    add_latents_key(r, ("wplus", "w", "z"))
+    r.add_argument("--alpha", type=STRENGTH, default=None, help="strength (mapper and global models; default 1)")
+    r.add_argument("--psi", type=PSI, default=None, help="truncation (generator_z models; default 1)")
     r.add_argument("--direction", default=None, help=".npy StyleSpace direction (global models)")
-    r.add_argument("--batch-size", type=int, default=8)
+    r.add_argument("--batch-size", type=COUNT, default=8)
     r.add_argument("--cpu", action="store_true", help="use the CPU provider even when a GPU is available")
     r.add_argument("--out", required=True, help=".npz (images (B,H,W,3) float32) or .png grid")
     r.add_argument("--overwrite", action="store_true")
@@ -66,46 +68,65 @@ def run_export(args):
 
 def run_onnx(args):
     from ..export.runtime import OnnxEditor
-    from ..latents_io import check_output_path, parse_seeds, read_npz, z_from_seeds
+    from ..latents_io import check_output_path, parse_seeds, write_npz, z_from_seeds
 
     out = check_output_path(args.out, args.overwrite)
     ed = OnnxEditor(args.model, providers=["CPUExecutionProvider"] if args.cpu else None)
     spec = {s["name"]: s["shape"] for s in ed.inputs}
+    takes = {"--alpha": "alpha" in spec, "--psi": "psi" in spec, "--direction": "direction" in spec}
+    given = {"--alpha": args.alpha is not None, "--psi": args.psi is not None, "--direction": args.direction is not None}
+    unused = [flag for flag in takes if given[flag] and not takes[flag]]
+    if unused:
+        raise InputError(f"{ed.kind} models do not take {', '.join(unused)} (inputs: {', '.join(spec)})")
     feeds = {}
     if "z" in spec:
         if args.seeds:
             feeds["z"] = z_from_seeds(parse_seeds(args.seeds), spec["z"][1])
         else:
-            feeds["z"] = read_npz(args.latents).get("z")
-            if feeds["z"] is None:
-                raise InputError(f"{args.latents}: this generator_z model needs a 'z' array")
-        feeds["psi"] = args.psi
+            feeds["z"] = _onnx_latents(args, ("z",))
+        feeds["psi"] = 1.0 if args.psi is None else args.psi
     else:
         if args.seeds:
             raise InputError(f"{ed.kind} models take W+ latents (--latents); --seeds needs a generator exported --from z")
-        d = read_npz(args.latents)
-        if "wplus" in d:
-            w = d["wplus"]
-        elif "w" in d and np.ndim(d["w"]) == 2:
-            w = np.repeat(np.asarray(d["w"])[:, None], spec["wplus"][1], axis=1)
-        else:
-            raise InputError(f"{args.latents}: expected 'wplus' (B,L,D) or 'w' (B,D), found {sorted(d)}")
-        feeds["wplus"] = w
+        kind, w = _onnx_latents(args, ("wplus", "w"), with_kind=True)
+        feeds["wplus"] = np.repeat(w[:, None], spec["wplus"][1], axis=1) if kind == "w" else w
         if "alpha" in spec:
-            feeds["alpha"] = args.alpha
+            feeds["alpha"] = 1.0 if args.alpha is None else args.alpha
         if "direction" in spec:
             if not args.direction:
                 raise InputError("global models need --direction (a .npy StyleSpace direction, e.g. from "
                                  "`styleclip_jax.editing.direction(...).delta`)")
             try:
                 feeds["direction"] = np.load(args.direction, allow_pickle=False)
-            except (ValueError, OSError) as e:
-                raise InputError(f"{args.direction}: not a readable .npy array ({e})") from None
+            except (ValueError, OSError, EOFError) as e:
+                raise InputError(f"{args.direction}: not a readable .npy array ({' '.join(str(e).split())[:200]})") \
+                    from None
     images = ed.run(batch_size=args.batch_size, **feeds)
     if out.suffix == ".npz":
-        np.savez(out, images=images, **({"wplus": feeds["wplus"]} if "wplus" in feeds else {}))
+        write_npz(out, images, feeds.get("wplus"))
     else:
         from ..utils.images import make_grid, save_png, to_uint8
 
         save_png(out, make_grid(to_uint8(images)))
     print(f"ran {ed.kind} model on {len(images)} input(s) with {ed.providers[0]} -> {out}")
+
+
+def _onnx_latents(args, accept, with_kind: bool = False):
+    """The array of --latents this graph takes (no generator here, so W+/S agreement cannot be checked:
+    a file with StyleSpace codes needs --latents-key to say the W+ is meant)."""
+    from ..latents_io import read_latent_file
+
+    files = read_latent_file(args.latents)
+    present = [k for k in ("wplus", "w", "z") if k in files] + (["s"] if any(k.startswith("s/") for k in files) else [])
+    usable = [k for k in present if k in accept]
+    if not usable:
+        raise InputError(f"{args.latents}: this model takes {' or '.join(map(repr, accept))} latents, found {sorted(files)}")
+    kind = args.latents_key or usable[0]
+    if kind not in usable:
+        raise InputError(f"{args.latents}: --latents-key {kind} is not in this file (usable here: {usable})")
+    if args.latents_key is None and len(present) > 1:
+        raise InputError(f"{args.latents} holds {present}; pass --latents-key {'|'.join(usable)} to say which to use")
+    a = np.asarray(files[kind])
+    if a.dtype.kind != "f":
+        raise InputError(f"{args.latents}:{kind} has dtype {a.dtype}; latents must be floating point")
+    return (kind, a) if with_kind else a

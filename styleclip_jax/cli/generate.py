@@ -21,7 +21,7 @@ def run_generate(args):
     if args.seeds is not None:
         kind, lat = "z", z_from_seeds(parse_seeds(args.seeds), cfg.z_dim)
     else:
-        kind, lat = read_latents(args.latents, cfg)
+        kind, lat = read_latents(args.latents, gen, key=args.latents_key)
     n = len(next(iter(lat.values()))) if kind == "s" else len(lat)
     key = jax.random.key(args.noise_seed) if args.noise == "random" else None
     images, wplus, styles = [], [], {name: [] for name in cfg.style_names}

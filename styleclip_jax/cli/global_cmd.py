@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..model_dir import refuse_nonempty_dir
+from ..model_dir import atomic_write, refuse_nonempty_dir
+from .options import BETA, COUNT, NONNEG, PSI, STRENGTH, add_latents_key
 
 
 def add_global(sub):
@@ -19,13 +20,15 @@ def add_global(sub):
     pre.add_argument("--clip", required=True)
     pre.add_argument("--out", required=True, help="stats folder (stats.json, stats.npz, fs3_parts/, fs3.npy)")
     pre.add_argument("--resume", action="store_true", help="finish an interrupted precompute in --out")
-    pre.add_argument("--n-stats", type=int, default=100_000, help="codes sampled for mean/std (upstream 100000)")
-    pre.add_argument("--truncation", type=float, default=0.7)
-    pre.add_argument("--truncation-cutoff", type=int, default=8, help="W+ rows truncated (torch global_torch: 8)")
-    pre.add_argument("--images", type=int, default=100, help="base images per channel (upstream 100)")
-    pre.add_argument("--chunk", type=int, default=16, help="channels per compiled chunk / part file")
-    pre.add_argument("--image-batch", type=int, default=8, help="renders per block (memory bound)")
-    pre.add_argument("--devices", type=int, default=None, help="devices to shard channels over (default all)")
+    pre.add_argument("--overwrite", action="store_true",
+                     help="clear --out first (a failed or unwanted run; only a stats folder is cleared)")
+    pre.add_argument("--n-stats", type=COUNT, default=100_000, help="codes sampled for mean/std (upstream 100000)")
+    pre.add_argument("--truncation", type=PSI, default=0.7)
+    pre.add_argument("--truncation-cutoff", type=NONNEG, default=8, help="W+ rows truncated (torch global_torch: 8)")
+    pre.add_argument("--images", type=COUNT, default=100, help="base images per channel (upstream 100)")
+    pre.add_argument("--chunk", type=COUNT, default=16, help="channels per compiled chunk / part file")
+    pre.add_argument("--image-batch", type=COUNT, default=8, help="renders per block (memory bound)")
+    pre.add_argument("--devices", type=COUNT, default=None, help="devices to shard channels over (default all)")
     pre.add_argument("--layers", nargs="+", default=None, help="only these StyleSpace layers (partial table)")
     pre.set_defaults(func=run_precompute)
 
@@ -34,7 +37,7 @@ def add_global(sub):
     imp.add_argument("--fs3", required=True, help="upstream fs3.npy (5376 or 6048 rows, fp16 or fp32)")
     imp.add_argument("--s-mean-std", default=None, help="upstream S_mean_std pickle (read without running code); "
                      "default: sample mean/std here")
-    imp.add_argument("--n-stats", type=int, default=100_000)
+    imp.add_argument("--n-stats", type=COUNT, default=100_000)
     imp.add_argument("--out", required=True)
     imp.add_argument("--overwrite", action="store_true")
     imp.set_defaults(func=run_import)
@@ -46,10 +49,10 @@ def add_global(sub):
     ed.add_argument("--neutral", required=True, help="e.g. 'face'")
     ed.add_argument("--target", required=True, help="e.g. 'smiling face'")
     strength = ed.add_mutually_exclusive_group()
-    strength.add_argument("--alpha", type=float, default=4.1, help="strength (upstream default 4.1)")
+    strength.add_argument("--alpha", type=STRENGTH, default=4.1, help="strength (upstream default 4.1)")
     strength.add_argument("--alphas", default=None, help="comma list for a grid over strength, e.g. -5,0,5")
     beta = ed.add_mutually_exclusive_group()
-    beta.add_argument("--beta", type=float, default=0.15, help="disentanglement threshold (upstream 0.15)")
+    beta.add_argument("--beta", type=BETA, default=0.15, help="disentanglement threshold (upstream 0.15)")
     beta.add_argument("--auto-beta", action="store_true", help="largest beta moving more than 20 channels")
     ed.add_argument("--layers", nargs="+", default=None, help="restrict the edit to these StyleSpace layers")
     ed.add_argument("--also", nargs=4, action="append", default=[], metavar=("NEUTRAL", "TARGET", "ALPHA", "BETA"),
@@ -57,7 +60,8 @@ def add_global(sub):
     src = ed.add_mutually_exclusive_group(required=True)
     src.add_argument("--latents", help=".npz with wplus (B,L,D) or w (B,D)")
     src.add_argument("--seeds")
-    ed.add_argument("--truncation", type=float, default=0.7, help="for --seeds")
+    ed.add_argument("--truncation", type=PSI, default=0.7, help="for --seeds")
+    add_latents_key(ed, ("wplus", "w"))
     ed.add_argument("--out", required=True, help=".png grid (rows: latents; cols: original + alphas) or .npz")
     ed.add_argument("--overwrite", action="store_true")
     ed.set_defaults(func=run_edit)
@@ -71,13 +75,25 @@ def _load_pair(args, with_clip=True):
 
 
 def run_precompute(args):
-    from ..editing.channel_relevance import precompute_fs3
-    from ..editing.stylespace_stats import StyleSpaceStats, compute_stats
+    from ..jobs import clear_job_folder, job_lock
 
     out = Path(args.out)
-    if not args.resume:
+    if args.resume and args.overwrite:
+        raise InputError("--resume and --overwrite exclude each other")
+    if args.overwrite:
+        clear_job_folder(out, "stats.json", "global precompute")
+    elif not args.resume:
         refuse_nonempty_dir(out, overwrite=False)
     gen, clip = _load_pair(args)
+    args.on_interrupt = "finished chunks are kept in fs3_parts/; continue with the same command plus --resume"
+    with job_lock(out):
+        _precompute(args, out, gen, clip)
+
+
+def _precompute(args, out: Path, gen, clip):
+    from ..editing.channel_relevance import ALPHA, precompute_fs3
+    from ..editing.stylespace_stats import StyleSpaceStats, compute_stats
+
     settings = {"n": args.n_stats, "truncation": args.truncation, "truncation_cutoff": args.truncation_cutoff,
                 "keep": args.images}
     if args.resume and (out / "stats.json").exists():
@@ -95,7 +111,7 @@ def run_precompute(args):
     fs3 = precompute_fs3(gen, clip, stats, out, num_images=args.images, channels_per_chunk=args.chunk,
                          image_batch=args.image_batch, devices=args.devices, layers=args.layers)
     if args.layers is None:
-        stats.info["fs3"] = {"num_images": args.images, "clip": clip.fingerprint(), "alpha": 5.0,
+        stats.info["fs3"] = {"num_images": args.images, "clip": clip.fingerprint(), "alpha": ALPHA,
                              "channel_copy": "fresh per channel (upstream's cumulative-mean quirk not reproduced)"}
         stats.save(out, write_fs3=False)
     print(f"fs3: {fs3.shape[0]} channel rows -> {out}")
@@ -111,35 +127,50 @@ def run_import(args):
     print(f"imported fs3 ({stats.fs3.shape[0]} rows of {stats.num_manipulable} channels) -> {args.out}")
 
 
+def _alphas(args):
+    """``--alphas`` as a list of strengths (None without it), each in STRENGTH's range."""
+    import argparse
+
+    if args.alphas is None:
+        return None
+    if args.also:
+        raise InputError("--alphas renders a grid for one edit; compose edits with --alpha and --also")
+    try:
+        alphas = [STRENGTH(a) for a in args.alphas.split(",") if a.strip()]
+    except argparse.ArgumentTypeError as e:
+        raise InputError(f"--alphas: {e}") from None
+    if not alphas:
+        raise InputError(f"--alphas must be a comma list of numbers, e.g. -5,0,5; got {args.alphas!r}")
+    return alphas
+
+
+def _edits(args) -> list[dict]:
+    """The first edit from --neutral/--target/--alpha/--beta, then one per --also."""
+    import argparse
+
+    edits = [{"neutral": args.neutral, "target": args.target, "beta": "auto" if args.auto_beta else args.beta,
+              "alpha": args.alpha, "layers": args.layers}]
+    for neutral, target, alpha, beta in args.also:
+        try:
+            edits.append({"neutral": neutral, "target": target, "alpha": STRENGTH(alpha),
+                          "beta": beta if beta == "auto" else BETA(beta)})
+        except argparse.ArgumentTypeError as e:
+            raise InputError(f"--also {neutral!r} {target!r} {alpha!r} {beta!r}: {e} (BETA may be 'auto')") from None
+    return edits
+
+
 def run_edit(args):
     from ..editing.global_directions import global_edit
     from ..editing.stylespace_stats import StyleSpaceStats
     from ..latents_io import check_output_path, wplus_from_source, write_npz
     from ..utils.images import make_grid, save_png, to_uint8
 
-    out = check_output_path(args.out, args.overwrite)
+    out = check_output_path(args.out, args.overwrite, sidecars=(".json",) if args.out.endswith(".npz") else ())
+    alphas, edits = _alphas(args), _edits(args)
     gen, clip = _load_pair(args)
     stats = StyleSpaceStats.load(args.stats)
     w = wplus_from_source(gen, seeds=args.seeds, latents=args.latents, truncation=args.truncation,
-                          what="global edit")
-    first = {"neutral": args.neutral, "target": args.target, "beta": "auto" if args.auto_beta else args.beta,
-             "alpha": args.alpha, "layers": args.layers}
-    edits = [first]
-    for neutral, target, alpha, beta in args.also:
-        try:
-            edits.append({"neutral": neutral, "target": target, "alpha": float(alpha),
-                          "beta": beta if beta == "auto" else float(beta)})
-        except ValueError:
-            raise InputError(f"--also {neutral!r} {target!r} {alpha!r} {beta!r}: ALPHA and BETA must be numbers "
-                             "(BETA may be 'auto')") from None
-    alphas = None
-    if args.alphas:
-        if args.also:
-            raise InputError("--alphas renders a grid for one edit; compose edits with --alpha and --also")
-        try:
-            alphas = [float(a) for a in args.alphas.split(",") if a.strip()]
-        except ValueError:
-            raise InputError(f"--alphas must be a comma list of numbers, got {args.alphas!r}") from None
+                          what="global edit", key=args.latents_key)
     res = global_edit(gen, clip, stats, w, edits, alphas)
     b, a = res.codes.shape[:2]
     if out.suffix == ".png":
@@ -158,4 +189,4 @@ def run_edit(args):
               + (f" ({s['channels_touched']} in the chosen layers)" if args.layers and s is summary[0] else ""))
     print(f"edited {b} latent(s) x {a} strength(s) -> {out}")
     if out.suffix == ".npz":
-        Path(str(out) + ".json").write_text(json.dumps(summary, indent=2))
+        atomic_write(str(out) + ".json", lambda p: Path(p).write_text(json.dumps(summary, indent=2)))

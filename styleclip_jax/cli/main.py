@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from PIL import Image
+
 from ..editing.mapper_train_config import MapperTrainConfig
-from ..errors import InputError, StyleClipError
+from ..errors import StyleClipError
+from .options import COUNT, LR, NONNEG, PSI, SEED, STRENGTH, WEIGHT, Parser, add_latents_key
 
 
 def _add_convert(sub):
@@ -20,8 +24,8 @@ def _add_convert(sub):
     c = csub.add_parser("clip", help="OpenAI CLIP .pt (TorchScript or state dict) or a Hugging Face CLIP folder")
     c.add_argument("input", help="checkpoint file or HF folder (config.json + model.safetensors / pytorch_model.bin)")
     c.add_argument("out_dir")
-    c.add_argument("--vision-heads", type=int, default=None, help="override width // 64 (OpenAI files only)")
-    c.add_argument("--text-heads", type=int, default=None, help="override width // 64 (OpenAI files only)")
+    c.add_argument("--vision-heads", type=COUNT, default=None, help="override width // 64 (OpenAI files only)")
+    c.add_argument("--text-heads", type=COUNT, default=None, help="override width // 64 (OpenAI files only)")
     c.add_argument("--overwrite", action="store_true")
     c.set_defaults(func=_run_convert_clip)
     i = csub.add_parser("idnet", help="ArcFace IR-SE50 model_ir_se50.pth")
@@ -81,9 +85,10 @@ def _add_mapper(sub):
     src = a.add_mutually_exclusive_group(required=True)
     src.add_argument("--latents", help=".npz with wplus (B,L,D) or w (B,D)")
     src.add_argument("--seeds")
-    a.add_argument("--truncation", type=float, default=1.0, help="for --seeds (upstream mappers use 1)")
-    a.add_argument("--alpha", type=float, nargs="+", default=[1.0], help="one or more strengths (grid columns)")
-    a.add_argument("--batch-size", type=int, default=8)
+    add_latents_key(a, ("wplus", "w"))
+    a.add_argument("--truncation", type=PSI, default=1.0, help="for --seeds (upstream mappers use 1)")
+    a.add_argument("--alpha", type=STRENGTH, nargs="+", default=[1.0], help="one or more strengths (grid columns)")
+    a.add_argument("--batch-size", type=COUNT, default=8)
     a.add_argument("--out", required=True, help=".png grid (input | alphas…) or .npz (images, wplus)")
     a.add_argument("--overwrite", action="store_true")
     a.set_defaults(func=_run_mapper_apply)
@@ -94,24 +99,28 @@ def _add_mapper(sub):
     t.add_argument("--description", required=True, help="the target prompt, e.g. 'purple hair'")
     t.add_argument("--latents", default=None, help=".npz with wplus (N,L,D) or w (N,D) (e.g. e4e inversions); "
                    "default: sample z on the fly at --truncation")
+    add_latents_key(t, ("wplus", "w"))
     t.add_argument("--out", required=True, help="experiment folder (checkpoints, logs, val grids, mapper/)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--overwrite", action="store_true",
+                   help="clear --out first (a failed or unwanted run; only a mapper training folder is cleared)")
     d = MapperTrainConfig.__dataclass_fields__
-    t.add_argument("--steps", type=int, default=d["steps"].default)
-    t.add_argument("--batch-size", type=int, default=d["batch_size"].default)
+    t.add_argument("--steps", type=COUNT, default=d["steps"].default)
+    t.add_argument("--batch-size", type=COUNT, default=d["batch_size"].default)
     t.add_argument("--optimizer", choices=("ranger", "adam"), default=d["optimizer"].default)
-    t.add_argument("--lr", type=float, default=d["lr"].default)
-    t.add_argument("--clip-lambda", type=float, default=d["clip_lambda"].default)
-    t.add_argument("--l2-lambda", type=float, default=d["l2_lambda"].default)
-    t.add_argument("--id-lambda", type=float, default=d["id_lambda"].default,
+    t.add_argument("--lr", type=LR, default=d["lr"].default)
+    t.add_argument("--clip-lambda", type=WEIGHT, default=d["clip_lambda"].default)
+    t.add_argument("--l2-lambda", type=WEIGHT, default=d["l2_lambda"].default)
+    t.add_argument("--id-lambda", type=WEIGHT, default=d["id_lambda"].default,
                    help="0.1 upstream (needs --idnet); 0 for identity-changing edits or non-face generators")
     t.add_argument("--mapper-type", choices=("levels", "single"), default="levels")
     for lvl in ("coarse", "medium", "fine"):
         t.add_argument(f"--no-{lvl}", action="store_true", help=f"no {lvl} mapper (its delta is zero)")
-    t.add_argument("--truncation", type=float, default=d["truncation"].default, help="for latents sampled on the fly")
+    t.add_argument("--truncation", type=PSI, default=d["truncation"].default, help="for latents sampled on the fly")
     for name in ("val_size", "val_batch_size", "log_every", "val_every", "save_every", "seed"):
-        t.add_argument("--" + name.replace("_", "-"), type=int, default=d[name].default)
-    t.add_argument("--devices", type=int, default=None, help="local devices to shard the batch over (default all)")
+        t.add_argument("--" + name.replace("_", "-"), type=NONNEG if name in ("val_size", "seed") else COUNT,
+                       default=d[name].default)
+    t.add_argument("--devices", type=COUNT, default=None, help="local devices to shard the batch over (default all)")
     t.add_argument("--distributed", action="store_true", help="call jax.distributed.initialize() first (multi-host)")
     t.set_defaults(func=_run_mapper_train)
 
@@ -136,14 +145,11 @@ def _run_mapper_train(args):
                             seed=args.seed)
     gen, clip = load_generator(args.generator), load_clip(args.clip)
     idnet = load_idnet(args.idnet) if args.idnet else None
-    latents = wplus_from_source(gen, latents=args.latents, what="mapper training") if args.latents else None
-    try:
-        r = train_mapper(gen, clip, cfg, args.out, latents=latents, idnet=idnet, resume=args.resume,
-                         devices=args.devices)
-    except KeyboardInterrupt:
-        print("interrupted; the last completed chunk is checkpointed. Continue with the same command plus --resume",
-              file=sys.stderr)
-        raise SystemExit(130) from None
+    latents = (wplus_from_source(gen, latents=args.latents, what="mapper training", key=args.latents_key)
+               if args.latents else None)
+    args.on_interrupt = "the last completed chunk is checkpointed; continue with the same command plus --resume"
+    r = train_mapper(gen, clip, cfg, args.out, latents=latents, idnet=idnet, resume=args.resume,
+                     overwrite=args.overwrite, devices=args.devices)
     last = r.val[-1] if r.val else None
     print(f"trained mapper {args.description!r} to step {r.step} -> {args.out}/mapper"
           + (f" (val loss {last['loss']:.4f}, CLIP {last['clip']:.4f})" if last else ""))
@@ -161,7 +167,7 @@ def _run_mapper_apply(args):
     mapper, gen = load_mapper(args.mapper), load_generator(args.generator)
     mapper.check_fits(gen, "mapper apply")
     w = wplus_from_source(gen, seeds=args.seeds, latents=args.latents, truncation=args.truncation,
-                          what="mapper apply")
+                          what="mapper apply", key=args.latents_key)
     edited = np.stack([np.asarray(mapper.apply(w, a)) for a in args.alpha], axis=1)      # (B, A, L, D)
     flat = edited.reshape(-1, *w.shape[1:])
     imgs = np.concatenate([np.asarray(gen.synthesis(flat[i:i + args.batch_size]))
@@ -191,26 +197,24 @@ def _add_embed(sub):
 def _run_embed(args):
     import numpy as np
 
-    from ..latents_io import check_output_path
+    from ..latents_io import check_finite, check_output_path
+    from ..model_dir import atomic_write
     from ..models.clip import load_clip, preprocess_pil, tokenize
 
     out = check_output_path(args.out, args.overwrite, suffixes=(".npz",))
     model = load_clip(args.clip, dtype=args.dtype)
     if args.text:
         tokens = tokenize(args.text, truncate=args.truncate)
-        np.savez(out, tokens=tokens, text_features=np.asarray(model.encode_text(tokens)))
+        feats = check_finite("text features", np.asarray(model.encode_text(tokens)))
+        atomic_write(out, lambda p: np.savez(p, tokens=tokens, text_features=feats))
         print(f"embedded {len(tokens)} prompt(s) -> {out}")
         return
-    from PIL import Image, UnidentifiedImageError
+    from ..utils.images import read_image
 
-    arrays = []
-    for f in args.image:
-        try:
-            arrays.append(np.asarray(Image.open(f).convert("RGB")))
-        except (FileNotFoundError, UnidentifiedImageError, OSError) as e:
-            raise InputError(f"cannot read image {f}: {e}") from None
+    arrays = [read_image(f) for f in args.image]
     x = np.concatenate([preprocess_pil(a, model.config.image_size) for a in arrays])
-    np.savez(out, image_features=np.asarray(model.encode_image(x)))
+    feats = check_finite("image features", np.asarray(model.encode_image(x)))
+    atomic_write(out, lambda p: np.savez(p, image_features=feats))
     print(f"embedded {len(arrays)} image(s) -> {out}")
 
 
@@ -220,12 +224,13 @@ def _add_generate(sub):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--seeds", help="e.g. 0-7 or 1,5,9 (z = RandomState(seed).randn(z_dim))")
     src.add_argument("--latents", help=".npz with wplus (B,L,D), w (B,D), z (B,Z) or s/<layer> codes")
-    p.add_argument("--truncation", type=float, default=1.0, help="psi toward w_avg (applies to z / seeds)")
-    p.add_argument("--truncation-cutoff", type=int, default=None, help="truncate only the first N W+ rows")
+    p.add_argument("--truncation", type=PSI, default=1.0, help="psi toward w_avg (applies to z / seeds)")
+    p.add_argument("--truncation-cutoff", type=NONNEG, default=None, help="truncate only the first N W+ rows")
+    add_latents_key(p)
     p.add_argument("--noise", choices=("const", "random", "none"), default="const")
-    p.add_argument("--noise-seed", type=int, default=0, help="seed for --noise random")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--nrow", type=int, default=None, help="images per grid row (png)")
+    p.add_argument("--noise-seed", type=SEED, default=0, help="seed for --noise random")
+    p.add_argument("--batch-size", type=COUNT, default=8)
+    p.add_argument("--nrow", type=COUNT, default=None, help="images per grid row (png)")
     p.add_argument("--out", required=True, help=".png grid or .npz (images, wplus, s/<layer>)")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_run_generate)
@@ -241,13 +246,13 @@ def _add_demo(sub):
     p = sub.add_parser("demo", help="offline demo of all three methods on the bundled toy world (no downloads)")
     p.add_argument("--out", default="demo_out", help="output folder")
     p.add_argument("--world", default=None, help="toy-world folder (default: the bundled one)")
-    p.add_argument("--samples", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=COUNT, default=4)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--prompts", nargs="+", default=["a blue object", "a green object", "a large object"],
                    help="latent-optimisation prompts (colour-only prompts move the colour rows, see MethodSettings)")
     p.add_argument("--global-target", default="green object", help="global-direction target (neutral: 'object')")
     p.add_argument("--mapper-prompt", default="a yellow object")
-    p.add_argument("--mapper-steps", type=int, default=300)
+    p.add_argument("--mapper-steps", type=COUNT, default=300)
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_run_demo)
 
@@ -259,7 +264,7 @@ def _run_demo(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="styleclip-jax", description="StyleCLIP in JAX/Flax")
+    parser = Parser(prog="styleclip-jax", description="StyleCLIP in JAX/Flax")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_convert(sub)
     _add_generate(sub)
@@ -282,13 +287,43 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run one command. Every error a user can cause is one line on stderr and exit code 2;
+    Ctrl-C exits 130 (resumable jobs have saved what they finished)."""
+    quiet_third_party()
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (StyleClipError, FileExistsError, FileNotFoundError) as e:
-        print(f"styleclip-jax: error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("styleclip-jax: interrupted" + (f"; {args.on_interrupt}" if getattr(args, "on_interrupt", None) else ""),
+              file=sys.stderr)
+        return 130
+    except (StyleClipError, OSError, Image.DecompressionBombError, MemoryError) as e:
+        print(f"styleclip-jax: error: {one_line(e)}", file=sys.stderr)
         return 2
+    except Exception as e:                                   # a bug, not the user's doing: still one line
+        if os.environ.get("STYLECLIP_JAX_DEBUG"):
+            raise
+        print(f"styleclip-jax: internal error ({type(e).__name__}: {one_line(e)}); rerun with "
+              "STYLECLIP_JAX_DEBUG=1 for the traceback and report it", file=sys.stderr)
+        return 1
     return 0
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as one line: OSErrors with their file name, newlines folded."""
+    if isinstance(e, OSError) and not isinstance(e, StyleClipError) and e.strerror:
+        text = f"{e.strerror}: {e.filename}" if e.filename else e.strerror
+    else:
+        text = str(e) or type(e).__name__
+    return " ".join(text.split())
+
+
+def quiet_third_party() -> None:
+    """Keep the export libraries' internal chatter (onnx_ir's warnings) off our users' terminal."""
+    import logging
+
+    for name in ("onnx_ir", "jax2onnx", "onnxscript"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..errors import InputError
+from .options import COUNT, NONNEG, PROB, SEED, WEIGHT
 
 
 def add_toy(sub):
@@ -13,32 +14,32 @@ def add_toy(sub):
     tsub = p.add_subparsers(dest="what", required=True)
     g = _trainer(tsub, "train-generator", "train the 32 px StyleGAN2 as a scene decoder + mapping (the bundled one; resumable)",
                  3000, 250, _run_train_generator)
-    g.add_argument("--mix-prob", type=float, default=0.0, help="chance per attribute of a blended training scene")
-    g.add_argument("--w-noise", type=float, default=0.0, help="std of the noise on each W+ row fed to the decoder")
-    g.add_argument("--overshoot-prob", type=float, default=0.0,
+    g.add_argument("--mix-prob", type=PROB, default=0.0, help="chance per attribute of a blended training scene")
+    g.add_argument("--w-noise", type=WEIGHT, default=0.0, help="std of the noise on each W+ row fed to the decoder")
+    g.add_argument("--overshoot-prob", type=PROB, default=0.0,
                    help="chance per attribute that a scene's code is pushed past its value (the decoder learns to saturate)")
-    g.add_argument("--overshoot", type=float, default=1.0, help="how far past, at most (units of a value offset)")
-    g.add_argument("--style-mix-prob", type=float, default=0.0,
+    g.add_argument("--overshoot", type=WEIGHT, default=1.0, help="how far past, at most (units of a value offset)")
+    g.add_argument("--style-mix-prob", type=PROB, default=0.0,
                    help="chance per scene that the W+ rows from --style-split on carry a second scene's colours")
-    g.add_argument("--style-split", type=int, default=4, help="first W+ row that carries colour and background when mixing")
+    g.add_argument("--style-split", type=COUNT, default=4, help="first W+ row that carries colour and background when mixing")
     _trainer(tsub, "train-gan", "train the 32 px StyleGAN2 adversarially (+ reconstruction; resumable)", 4000, 250,
              _run_train_gan)
     c = _trainer(tsub, "train-clip", "train the small CLIP on scene/caption pairs (resumable)", 1500, 200,
                  _run_train_clip)
-    c.add_argument("--mix-prob", type=float, default=0.0, help="chance per attribute of a blended scene (soft targets)")
+    c.add_argument("--mix-prob", type=PROB, default=0.0, help="chance per attribute of a blended scene (soft targets)")
     r = tsub.add_parser("train-reader", help="train the shape classifier used as a judge")
     r.add_argument("out_dir")
-    r.add_argument("--steps", type=int, default=600)
+    r.add_argument("--steps", type=COUNT, default=600)
     r.add_argument("--overwrite", action="store_true")
     r.set_defaults(func=_run_train_reader)
 
     e = sub.add_parser("evaluate", help="edit success / preservation / CLIP gain / time, judged by attribute readers")
     e.add_argument("--method", default="all", help="optimize, mapper, global or all (comma-separated list)")
     e.add_argument("--attribute", default="colour", help="colour, shape, size, position, background (comma list)")
-    e.add_argument("--n", type=int, default=16, help="start samples (each edited toward every other value)")
-    e.add_argument("--seed", type=int, default=1000, help="first seed of the start samples (held out: tuning used seeds 0-15)")
+    e.add_argument("--n", type=COUNT, default=16, help="start samples (each edited toward every other value)")
+    e.add_argument("--seed", type=SEED, default=1000, help="first seed of the start samples (held out: tuning used seeds 0-15)")
     e.add_argument("--world", default=None, help="toy-world folder (default: the bundled one)")
-    e.add_argument("--samples", type=int, default=256, help="also report sample recognisability on this many (0: skip)")
+    e.add_argument("--samples", type=NONNEG, default=256, help="also report sample recognisability on this many (0: skip)")
     e.add_argument("--out", default=None, help="write the results as JSON here")
     e.add_argument("--grid", default=None, help="write a before/after PNG per method here (folder)")
     e.add_argument("--overwrite", action="store_true")
@@ -48,8 +49,8 @@ def add_toy(sub):
 def _trainer(tsub, name, help_text, steps, every, func):
     p = tsub.add_parser(name, help=help_text)
     p.add_argument("exp_dir", help="experiment folder (run.json, checkpoints/, metrics.jsonl, the model)")
-    p.add_argument("--steps", type=int, default=steps, help="total steps (a resume may raise it)")
-    p.add_argument("--checkpoint-every", type=int, default=every)
+    p.add_argument("--steps", type=NONNEG, default=steps, help="total steps (a resume may raise it; 0 writes the config only)")
+    p.add_argument("--checkpoint-every", type=COUNT, default=every)
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in exp_dir")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=func)

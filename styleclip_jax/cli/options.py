@@ -1,0 +1,110 @@
+"""The CLI's argument machinery: one parser class, and every numeric flag's range in one place.
+
+``Parser`` prints every usage error as one line (exit 2) and shows each option's default in
+``--help``. Numeric flags take their type from here, so a NaN, an infinity or an out-of-range
+value is refused while parsing, before any model is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+class DefaultsHelp(argparse.HelpFormatter):
+    """Append '(default: X)' to each option that has a real default (not None, False or a list)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "%(default)" not in text and action.option_strings and _shows(action.default):
+            text = f"{text} (default: %(default)s)".strip()
+        return text
+
+
+def _shows(default) -> bool:
+    return default is not None and default is not False and default is not argparse.SUPPRESS and default != []
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser with one-line errors and defaults in help (sub-parsers inherit both)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", DefaultsHelp)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        first = " ".join(str(message).split())
+        self.exit(2, f"{self.prog}: error: {first} (see --help)\n")
+
+    def parse_args(self, args=None, namespace=None):
+        show_defaults(self)
+        return super().parse_args(args, namespace)
+
+
+def show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Give options without a help text one, so ``DefaultsHelp`` can show their default."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                show_defaults(sub)
+        elif action.option_strings and action.help is None and _shows(action.default):
+            action.help = "(default: %(default)s)"
+
+
+def _bounds_text(lo, hi, lo_open: bool) -> str:
+    if lo is not None and hi is not None:
+        return f"in {'(' if lo_open else '['}{lo}, {hi}]"
+    if lo is not None:
+        return f"{'>' if lo_open else '>='} {lo}"
+    return f"<= {hi}" if hi is not None else "finite"
+
+
+def real(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False):
+    """argparse type: a finite float in [lo, hi] ((lo, hi] with ``lo_open``)."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(v) or (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"must be a finite number {_bounds_text(lo, hi, lo_open)}, got {text!r}")
+        return v
+
+    parse.__name__ = "number"
+    return parse
+
+
+def integer(lo: int | None = 0, hi: int | None = None):
+    """argparse type: an int in [lo, hi]."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"must be a whole number {_bounds_text(lo, hi, False)}, got {text!r}")
+        return v
+
+    parse.__name__ = "integer"
+    return parse
+
+
+# The ranges every command shares (one definition each).
+COUNT = integer(1)                      # batch sizes, steps, chunks, images per row
+NONNEG = integer(0)                     # seeds, cutoffs, "0 = off" intervals
+SEED = integer(0, 2**31 - 1)
+PSI = real(-2.0, 2.0)                   # truncation toward w_avg
+STRENGTH = real(-100.0, 100.0)          # edit strengths (alpha)
+LR = real(0.0, 10.0, lo_open=True)
+WEIGHT = real(0.0, 1e4)                 # loss weights (lambdas)
+PROB = real(0.0, 1.0)
+BETA = real(0.0, 1.0)
+OPSET = integer(18, 23)
+
+
+def add_latents_key(p, kinds=("wplus", "w", "z", "s")) -> None:
+    """``--latents-key``: which array of a latents file to use when it holds several kinds."""
+    p.add_argument("--latents-key", choices=kinds, default=None,
+                   help="use this kind when the --latents file holds several (see README: latents files)")
