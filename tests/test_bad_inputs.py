@@ -1,0 +1,253 @@
+"""Table-driven bad input for every CLI command: each file or folder input is given missing, as a
+folder (or file), empty, truncated, as random bytes, with NaN values and with the wrong shape or
+kind; each numeric flag out of range. Every case must end in exit code 2, exactly one line on
+stderr, no traceback, and no output left behind."""
+
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from styleclip_jax.cli.main import main
+
+REPO = Path(__file__).resolve().parents[1]
+TOY = REPO / "styleclip_jax" / "toyworld" / "weights"
+VARIANTS = ("missing", "other", "empty", "truncated", "random", "nan", "shape")
+
+
+def run(argv, capsys):
+    try:
+        rc = main([str(a) for a in argv])
+    except SystemExit as e:                      # argparse's own exit, after its one-line message
+        rc = e.code
+    return rc, capsys.readouterr().err
+
+
+def _nan_model_folder(src: Path, dst: Path) -> Path:
+    from safetensors.numpy import load_file, save_file
+
+    shutil.copytree(src, dst)
+    t = load_file(str(src / "model.safetensors"))
+    k = sorted(t)[0]
+    t[k] = np.full_like(t[k], np.nan)
+    save_file(t, str(dst / "model.safetensors"))
+    return dst
+
+
+def _file_variant(kind: str, good: Path, where: Path, nan: Path | None, shape: Path | None) -> Path:
+    p = where / f"{kind}{good.suffix}"
+    if kind == "missing":
+        return p
+    if kind == "other":
+        p.mkdir()
+        return p
+    data = good.read_bytes()
+    if kind == "empty":
+        p.write_bytes(b"")
+    elif kind == "truncated":
+        p.write_bytes(data[: len(data) // 2])
+    elif kind == "random":
+        p.write_bytes(np.random.default_rng(0).bytes(4096))
+    else:
+        return nan if kind == "nan" else shape
+    return p
+
+
+def _folder_variant(kind: str, good: Path, where: Path, nan: Path | None, shape: Path | None) -> Path:
+    p = where / f"{kind}_dir"
+    if kind == "missing":
+        return p
+    if kind == "other":
+        p.write_bytes(b"a file, not a folder")
+        return p
+    if kind == "empty":
+        p.mkdir()
+        return p
+    if kind in ("truncated", "random"):
+        shutil.copytree(good, p)
+        for f in sorted(p.iterdir()):
+            if f.suffix in (".safetensors", ".npz", ".npy"):
+                data = f.read_bytes()
+                f.write_bytes(data[: len(data) // 2] if kind == "truncated" else np.random.default_rng(1).bytes(4096))
+        return p
+    return nan if kind == "nan" else shape
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, golden_dir):
+    from styleclip_jax.editing.mapper_training import init_mapper_tensors
+    from styleclip_jax.models.mapper import MapperConfig
+    from styleclip_jax.models.mapper_api import LatentMapperModel
+    from styleclip_jax.torch_pickle import load_checkpoint
+    from torch_format import save_zip
+
+    d = tmp_path_factory.mktemp("bad_inputs")
+    from styleclip_jax import load_generator
+
+    gen = TOY / "generator"
+
+    g = load_generator(gen)
+    num_ws, w_dim = g.config.num_ws, g.config.w_dim
+    mcfg = MapperConfig(kind="single", latent_dim=w_dim, num_ws=num_ws)
+    mapper = d / "mapper"
+    LatentMapperModel(mcfg, init_mapper_tensors(mcfg, 0), {"format": "test"}).save(mapper)
+    w = np.asarray(g.mapping(np.random.default_rng(0).standard_normal((2, g.config.z_dim)).astype(np.float32)))
+    lat = d / "good.npz"
+    np.savez(lat, wplus=w)
+    nan_lat, shape_lat = d / "nan_lat.npz", d / "shape_lat.npz"
+    np.savez(nan_lat, wplus=np.full_like(w, np.nan))
+    np.savez(shape_lat, wplus=w[:, :, :-1])
+    img = d / "good.png"
+    from PIL import Image
+
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(img)
+    ck = load_checkpoint(golden_dir / "rosinality_tiny.pt")
+    ck["g_ema"]["style.1.weight"] = np.full_like(ck["g_ema"]["style.1.weight"], np.nan)
+    nan_ck = d / "nan_ck.pt"
+    save_zip(ck, nan_ck)
+    idn = load_checkpoint(golden_dir / "irse50_tiny.pth")
+    k = sorted(idn)[0]
+    idn[k] = np.full_like(idn[k], np.nan)
+    nan_idnet = d / "nan_idnet.pth"
+    save_zip(idn, nan_idnet)
+    mck = load_checkpoint(golden_dir / "mapper_tiny.pt")
+    k = sorted(mck["state_dict"])[0]
+    mck["state_dict"][k] = np.full_like(mck["state_dict"][k], np.nan)
+    nan_mapper_ck = d / "nan_mapper.pt"
+    save_zip({"state_dict": mck["state_dict"], "opts": dict(mck["opts"])}, nan_mapper_ck)
+    nan_stats = d / "nan_stats"
+    shutil.copytree(TOY / "global", nan_stats)
+    np.save(nan_stats / "fs3.npy", np.full_like(np.load(TOY / "global" / "fs3.npy"), np.nan))
+    fs3 = d / "fs3.npy"
+    np.save(fs3, np.load(TOY / "global" / "fs3.npy"))
+    nan_fs3, shape_fs3 = d / "nan_fs3.npy", d / "shape_fs3.npy"
+    np.save(nan_fs3, np.full_like(np.load(fs3), np.nan))
+    np.save(shape_fs3, np.zeros((3, 7), np.float32))
+    onnx = d / "model.onnx"
+    onnx.write_bytes(b"\x08\x07" + np.random.default_rng(2).bytes(512))   # for truncation only
+    return SimpleNamespace(
+        d=d, gen=gen, clip=TOY / "clip", stats=TOY / "global", mapper=mapper, lat=lat, nan_lat=nan_lat,
+        shape_lat=shape_lat, img=img, nan_ck=nan_ck, fs3=fs3, nan_fs3=nan_fs3, shape_fs3=shape_fs3, onnx=onnx,
+        nan_gen=_nan_model_folder(gen, d / "nan_gen"), nan_clip=_nan_model_folder(TOY / "clip", d / "nan_clip"),
+        nan_mapper=_nan_model_folder(mapper, d / "nan_mapper"), golden=golden_dir, nan_idnet=nan_idnet,
+        nan_mapper_ck=nan_mapper_ck, nan_stats=nan_stats)
+
+
+# (name, argv template with {X} for the varied input and {OUT} for the output, input kind, nan, wrong shape)
+def _commands(e):
+    ros, clip_pt = e.golden / "rosinality_tiny.pt", e.golden / "clip_tiny_openai.pt"
+    g, c, m, s = e.gen, e.clip, e.mapper, e.stats
+    return [
+        ("convert generator", ["convert", "generator", "{X}", "{OUT}"], "file", ros, e.nan_ck, clip_pt),
+        ("convert clip", ["convert", "clip", "{X}", "{OUT}"], "file", clip_pt, None, ros),
+        ("convert idnet", ["convert", "idnet", "{X}", "{OUT}"], "file", e.golden / "irse50_tiny.pth", e.nan_idnet, ros),
+        ("convert mapper", ["convert", "mapper", "{X}", "{OUT}"], "file", e.golden / "mapper_tiny.pt", e.nan_mapper_ck, ros),
+        ("generate latents", ["generate", "--generator", g, "--latents", "{X}", "--out", "{OUT}.npz"], "file",
+         e.lat, e.nan_lat, e.shape_lat),
+        ("generate generator", ["generate", "--generator", "{X}", "--seeds", "0", "--out", "{OUT}.png"], "folder",
+         g, e.nan_gen, c),
+        ("embed image", ["embed", "--clip", c, "--image", "{X}", "--out", "{OUT}.npz"], "file", e.img, None, None),
+        ("embed clip", ["embed", "--clip", "{X}", "--text", "a red object", "--out", "{OUT}.npz"], "folder", c,
+         e.nan_clip, g),
+        ("edit optimize", ["edit", "optimize", "--generator", g, "--clip", c, "--text", "a red object", "--latents",
+                           "{X}", "--steps", "1", "--out", "{OUT}"], "file", e.lat, e.nan_lat, e.shape_lat),
+        ("mapper apply latents", ["mapper", "apply", "--mapper", m, "--generator", g, "--latents", "{X}", "--out",
+                                  "{OUT}.png"], "file", e.lat, e.nan_lat, e.shape_lat),
+        ("mapper apply mapper", ["mapper", "apply", "--mapper", "{X}", "--generator", g, "--seeds", "0", "--out",
+                                 "{OUT}.png"], "folder", m, e.nan_mapper, g),
+        ("mapper train", ["mapper", "train", "--generator", g, "--clip", c, "--description", "a red object",
+                          "--latents", "{X}", "--id-lambda", "0", "--steps", "1", "--out", "{OUT}"], "file", e.lat,
+         e.nan_lat, e.shape_lat),
+        ("global edit latents", ["global", "edit", "--generator", g, "--clip", c, "--stats", s, "--neutral", "object",
+                                 "--target", "red object", "--latents", "{X}", "--out", "{OUT}.png"], "file", e.lat,
+         e.nan_lat, e.shape_lat),
+        ("global edit stats", ["global", "edit", "--generator", g, "--clip", c, "--stats", "{X}", "--neutral",
+                               "object", "--target", "red object", "--seeds", "0", "--out", "{OUT}.png"], "folder", s,
+         e.nan_stats, g),
+        ("global import", ["global", "import", "--generator", g, "--fs3", "{X}", "--n-stats", "10", "--out", "{OUT}"],
+         "file", e.fs3, e.nan_fs3, e.shape_fs3),
+        ("global precompute", ["global", "precompute", "--generator", "{X}", "--clip", c, "--n-stats", "10",
+                               "--images", "1", "--out", "{OUT}"], "folder", g, e.nan_gen, c),
+        ("export generator", ["export", "generator", "--generator", "{X}", "--out", "{OUT}.onnx"], "folder", g,
+         e.nan_gen, m),
+        ("run-onnx", ["run-onnx", "--model", "{X}", "--latents", e.lat, "--out", "{OUT}.npz"], "file", e.onnx, None,
+         e.lat),
+    ]
+
+
+# Inputs with no NaN or wrong-shape form: a TorchScript CLIP (its NaN path is the shared weight
+# check, covered by the others), an image (pixels are never NaN), an ONNX file (NaN weights are
+# not ours to check; inputs are).
+NO_FORM = {(1, "nan"), (6, "nan"), (6, "shape"), (17, "nan")}
+CASES = [(i, v) for i in range(18) for v in VARIANTS if (i, v) not in NO_FORM]
+
+
+def _left_behind(out: Path) -> list[str]:
+    found = [p for p in (out, out.with_name(out.name + ".npz"), out.with_name(out.name + ".png"),
+                         out.with_name(out.name + ".onnx")) if p.exists()]
+    return [str(p) for p in found if p.is_file() or any(p.iterdir())]
+
+
+def _check(rc, err, out):
+    lines = err.strip().splitlines()
+    assert rc == 2, (rc, err)
+    assert len(lines) == 1 and "Traceback" not in err and "error" in lines[0], err
+    assert not _left_behind(out)
+
+
+@pytest.mark.parametrize("index,variant", CASES)
+def test_bad_file_or_folder(env, index, variant, tmp_path, capsys):
+    name, argv, kind, good, nan, shape = _commands(env)[index]
+    maker = _file_variant if kind == "file" else _folder_variant
+    bad = maker(variant, Path(good), tmp_path, nan, shape)
+    out = tmp_path / "out"
+    rc, err = run([str(bad) if a == "{X}" else str(a).replace("{OUT}", str(out)) for a in argv], capsys)
+    _check(rc, err, out)
+
+
+FLAGS = [
+    ["generate", "--generator", "{G}", "--seeds", "0", "--truncation", "nan", "--out", "{OUT}.png"],
+    ["generate", "--generator", "{G}", "--seeds", "0", "--batch-size", "0", "--out", "{OUT}.png"],
+    ["generate", "--generator", "{G}", "--seeds", "0", "--nrow", "-1", "--out", "{OUT}.png"],
+    ["generate", "--generator", "{G}", "--seeds", "0", "--truncation-cutoff", "-1", "--out", "{OUT}.png"],
+    ["generate", "--generator", "{G}", "--seeds", "0-x", "--out", "{OUT}.png"],
+    ["edit", "optimize", "--generator", "{G}", "--clip", "{C}", "--text", "a", "--seeds", "0", "--lr", "1e30",
+     "--out", "{OUT}"],
+    ["edit", "optimize", "--generator", "{G}", "--clip", "{C}", "--text", "a", "--seeds", "0", "--steps", "0",
+     "--out", "{OUT}"],
+    ["edit", "optimize", "--generator", "{G}", "--clip", "{C}", "--text", "a", "--seeds", "0", "--rows", "x",
+     "--out", "{OUT}"],
+    ["edit", "optimize", "--generator", "{G}", "--clip", "{C}", "--text", "", "--seeds", "0", "--out", "{OUT}"],
+    ["edit", "optimize", "--generator", "{G}", "--clip", "{C}", "--text", "word " * 100, "--seeds", "0",
+     "--out", "{OUT}"],
+    ["mapper", "apply", "--mapper", "{M}", "--generator", "{G}", "--seeds", "0", "--alpha", "inf", "--out", "{OUT}.png"],
+    ["mapper", "apply", "--mapper", "{M}", "--generator", "{G}", "--seeds", "0", "--batch-size", "0",
+     "--out", "{OUT}.png"],
+    ["mapper", "train", "--generator", "{G}", "--clip", "{C}", "--description", "a", "--lr", "1e30", "--out", "{OUT}"],
+    ["mapper", "train", "--generator", "{G}", "--clip", "{C}", "--description", " ", "--out", "{OUT}"],
+    ["global", "edit", "--generator", "{G}", "--clip", "{C}", "--stats", "{S}", "--neutral", "a", "--target", "b",
+     "--seeds", "0", "--beta", "2", "--out", "{OUT}.png"],
+    ["global", "edit", "--generator", "{G}", "--clip", "{C}", "--stats", "{S}", "--neutral", "a", "--target", "b",
+     "--seeds", "0", "--alphas=,", "--out", "{OUT}.png"],
+    ["global", "edit", "--generator", "{G}", "--clip", "{C}", "--stats", "{S}", "--neutral", "a", "--target", "b",
+     "--seeds", "0", "--also", "a", "c", "nan", "auto", "--out", "{OUT}.png"],
+    ["global", "precompute", "--generator", "{G}", "--clip", "{C}", "--chunk", "0", "--out", "{OUT}"],
+    ["global", "precompute", "--generator", "{G}", "--clip", "{C}", "--image-batch", "0", "--out", "{OUT}"],
+    ["export", "generator", "--generator", "{G}", "--opset", "99", "--out", "{OUT}.onnx"],
+    ["run-onnx", "--model", "{O}", "--seeds", "0", "--psi", "nan", "--out", "{OUT}.npz"],
+    ["run-onnx", "--model", "{O}", "--seeds", "0", "--batch-size", "0", "--out", "{OUT}.npz"],
+    ["demo", "--samples", "0", "--out", "{OUT}"],
+    ["demo", "--mapper-steps", "0", "--out", "{OUT}"],
+    ["evaluate", "--n", "0"],
+    ["toy", "train-generator", "{OUT}", "--mix-prob", "1.5"],
+]
+
+
+@pytest.mark.parametrize("argv", FLAGS, ids=[f"{i}-{a[0]}" for i, a in enumerate(FLAGS)])
+def test_out_of_range_flags(env, argv, tmp_path, capsys):
+    out = tmp_path / "out"
+    subs = {"{G}": env.gen, "{C}": env.clip, "{S}": env.stats, "{M}": env.mapper, "{O}": env.onnx}
+    rc, err = run([str(subs.get(a, a)).replace("{OUT}", str(out)) for a in argv], capsys)
+    _check(rc, err, out)
