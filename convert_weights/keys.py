@@ -45,3 +45,14 @@ class _Placed(dict):
     def __setitem__(self, key, value):
         self.origin[key] = self.tracker.last
         super().__setitem__(key, value)
+
+
+def apply_renames(table, sd: Mapping[str, np.ndarray], what: str) -> dict[str, np.ndarray]:
+    """A declarative converter: ``table`` rows ``(ours, theirs, transform or None)``; every upstream
+    key must be taken exactly once (missing and unused keys are errors, by name)."""
+    t = KeyTracker(sd, what)
+    for ours, theirs, transform in table:
+        v = t.take(theirs)
+        t.out[ours] = transform(v) if transform is not None else v
+    t.check_unused()
+    return dict(t.out)

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from styleclip_jax.cli.main import main
 
@@ -68,7 +69,7 @@ def _folder_variant(kind: str, good: Path, where: Path, nan: Path | None, shape:
     if kind in ("truncated", "random"):
         shutil.copytree(good, p)
         for f in sorted(p.iterdir()):
-            if f.suffix in (".safetensors", ".npz", ".npy"):
+            if f.suffix in (".safetensors", ".npz", ".npy", ".pt"):
                 data = f.read_bytes()
                 f.write_bytes(data[: len(data) // 2] if kind == "truncated" else np.random.default_rng(1).bytes(4096))
         return p
@@ -100,8 +101,6 @@ def env(tmp_path_factory, golden_dir):
     np.savez(nan_lat, wplus=np.full_like(w, np.nan))
     np.savez(shape_lat, wplus=w[:, :, :-1])
     img = d / "good.png"
-    from PIL import Image
-
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(img)
     ck = load_checkpoint(golden_dir / "rosinality_tiny.pt")
     ck["g_ema"]["style.1.weight"] = np.full_like(ck["g_ema"]["style.1.weight"], np.nan)
@@ -125,6 +124,23 @@ def env(tmp_path_factory, golden_dir):
     nan_fs3, shape_fs3 = d / "nan_fs3.npy", d / "shape_fs3.npy"
     np.save(nan_fs3, np.full_like(np.load(fs3), np.nan))
     np.save(shape_fs3, np.zeros((3, 7), np.float32))
+    # faces: a photo with a face, its faces.json and crop; MTCNN state dicts (from the bundle)
+    from test_faces import _state_dicts_from_bundle
+    from styleclip_jax.models.mtcnn import load_face_detector
+
+    g = np.load(golden_dir / "mtcnn_faces.npz")
+    photo = d / "photo.png"
+    Image.fromarray(g["img_a_ffhq2_256"]).save(photo)
+    assert main(["align", str(photo), "--out", str(d / "aligned")]) == 0
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(d / "tiny.png")
+    Image.fromarray(np.zeros((30, 20, 3), np.uint8)).save(d / "oblong.png")
+    sds = _state_dicts_from_bundle(load_face_detector())
+    mt, nan_mt = d / "mtcnn_pt", d / "nan_mtcnn_pt"
+    for folder, poison in ((mt, False), (nan_mt, True)):
+        folder.mkdir()
+        for net, sd in sds.items():
+            sd = dict(sd, **({"conv1.bias": np.full_like(sd["conv1.bias"], np.nan)} if poison else {}))
+            save_zip(sd, folder / f"{net}.pt")
     onnx = d / "model.onnx"
     onnx.write_bytes(b"\x08\x07" + np.random.default_rng(2).bytes(512))   # for truncation only
     return SimpleNamespace(
@@ -132,7 +148,8 @@ def env(tmp_path_factory, golden_dir):
         shape_lat=shape_lat, img=img, nan_ck=nan_ck, fs3=fs3, nan_fs3=nan_fs3, shape_fs3=shape_fs3, onnx=onnx,
         nan_gen=_nan_model_folder(gen, d / "nan_gen"), nan_clip=_nan_model_folder(TOY / "clip", d / "nan_clip"),
         nan_mapper=_nan_model_folder(mapper, d / "nan_mapper"), golden=golden_dir, nan_idnet=nan_idnet,
-        nan_mapper_ck=nan_mapper_ck, nan_stats=nan_stats)
+        nan_mapper_ck=nan_mapper_ck, nan_stats=nan_stats, photo=photo, aligned=d / "aligned", tiny=d / "tiny.png",
+        oblong=d / "oblong.png", mt=mt, nan_mt=nan_mt)
 
 
 # (name, argv template with {X} for the varied input and {OUT} for the output, input kind, nan, wrong shape)
@@ -174,14 +191,32 @@ def _commands(e):
          e.nan_gen, m),
         ("run-onnx", ["run-onnx", "--model", "{X}", "--latents", e.lat, "--out", "{OUT}.npz"], "file", e.onnx, None,
          e.lat),
+        ("align", ["align", "{X}", "--out", "{OUT}"], "file", e.photo, None, e.tiny),
+        ("paste-back", ["paste-back", "--photo", e.photo, "--crop", "{X}", "--faces", e.aligned / "faces.json",
+                        "--out", "{OUT}.png"], "file", e.aligned / "photo.png", None, e.oblong),
+        ("convert mtcnn", ["convert", "mtcnn", "{X}", "{OUT}"], "folder", e.mt, e.nan_mt, e.gen),
     ]
 
 
 # Inputs with no NaN or wrong-shape form: a TorchScript CLIP (its NaN path is the shared weight
 # check, covered by the others), an image (pixels are never NaN), an ONNX file (NaN weights are
 # not ours to check; inputs are).
-NO_FORM = {(1, "nan"), (6, "nan"), (6, "shape"), (17, "nan")}
-CASES = [(i, v) for i in range(18) for v in VARIANTS if (i, v) not in NO_FORM]
+N_COMMANDS = 21
+NO_FORM = {(1, "nan"), (6, "nan"), (6, "shape"), (17, "nan"), (18, "nan"), (19, "nan")}
+CASES = [(i, v) for i in range(N_COMMANDS) for v in VARIANTS if (i, v) not in NO_FORM]
+
+
+def test_the_table_covers_every_command(env):
+    from styleclip_jax.cli.main import build_parser
+
+    assert len(_commands(env)) == N_COMMANDS
+    names = {" ".join(a for a in argv[:2] if not a.startswith("-") and "{" not in a) for _, argv, *_ in _commands(env)}
+    top = build_parser()._actions[-1].choices
+    leaves = {f"{c} {s}" if hasattr(p, "_subparsers") and p._subparsers else c
+              for c, p in top.items() for s in (p._subparsers._group_actions[0].choices if p._subparsers else [""])}
+    # commands without a file input are covered by FLAGS (demo, evaluate, toy) or need none (embed --text)
+    assert leaves - names <= {"demo", "evaluate", "toy train-generator", "toy train-gan", "toy train-clip",
+                              "toy train-reader", "export mapper", "export global"}, leaves - names
 
 
 def _left_behind(out: Path) -> list[str]:
@@ -242,12 +277,16 @@ FLAGS = [
     ["demo", "--mapper-steps", "0", "--out", "{OUT}"],
     ["evaluate", "--n", "0"],
     ["toy", "train-generator", "{OUT}", "--mix-prob", "1.5"],
+    ["align", "{P}", "--size", "0", "--out", "{OUT}"],
+    ["paste-back", "--photo", "{P}", "--crop", "{P}", "--faces", "{F}", "--feather", "0.9", "--out", "{OUT}.png"],
+    ["paste-back", "--photo", "{P}", "--crop", "{P}", "--faces", "{F}", "--face", "0", "--out", "{OUT}.png"],
 ]
 
 
 @pytest.mark.parametrize("argv", FLAGS, ids=[f"{i}-{a[0]}" for i, a in enumerate(FLAGS)])
 def test_out_of_range_flags(env, argv, tmp_path, capsys):
     out = tmp_path / "out"
-    subs = {"{G}": env.gen, "{C}": env.clip, "{S}": env.stats, "{M}": env.mapper, "{O}": env.onnx}
+    subs = {"{G}": env.gen, "{C}": env.clip, "{S}": env.stats, "{M}": env.mapper, "{O}": env.onnx, "{P}": env.photo,
+            "{F}": env.aligned / "faces.json"}
     rc, err = run([str(subs.get(a, a)).replace("{OUT}", str(out)) for a in argv], capsys)
     _check(rc, err, out)

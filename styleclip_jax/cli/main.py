@@ -39,6 +39,18 @@ def _add_convert(sub):
     m.add_argument("--generator-out", default=None, help="also convert the embedded decoder.* generator here")
     m.add_argument("--overwrite", action="store_true")
     m.set_defaults(func=_run_convert_mapper)
+    f = csub.add_parser("mtcnn", help="facenet-pytorch's MTCNN weights (its wheel, or a folder with pnet/rnet/onet.pt)")
+    f.add_argument("input", help="facenet_pytorch-2.6.0-py3-none-any.whl or its data/ folder")
+    f.add_argument("out_dir")
+    f.add_argument("--overwrite", action="store_true")
+    f.set_defaults(func=_run_convert_mtcnn)
+
+
+def _run_convert_mtcnn(args):
+    from convert_weights.mtcnn import convert_mtcnn
+
+    convert_mtcnn(args.input, args.out_dir, overwrite=args.overwrite)
+    print(f"converted MTCNN (P-, R-, O-Net) -> {args.out_dir}")
 
 
 def _run_convert_generator(args):
@@ -279,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .export_cmd import add_export
 
     add_export(sub)
+    from .faces_cmd import add_faces
+
+    add_faces(sub)
     from .toy_cmd import add_toy
 
     add_toy(sub)

@@ -1,0 +1,65 @@
+"""``styleclip-jax align`` (photos -> FFHQ-aligned face crops) and ``styleclip-jax paste-back``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .options import COUNT, real
+
+
+def add_faces(sub):
+    a = sub.add_parser("align", help="find faces (bundled MTCNN) and crop them the way FFHQ was made")
+    a.add_argument("images", nargs="+", help="image files or folders (EXIF rotation is applied)")
+    a.add_argument("--out", required=True, help="folder for <stem>.png crops and faces.json")
+    a.add_argument("--size", type=COUNT, default=256, help="crop size: 256 for e4e, 1024 / the generator's otherwise")
+    a.add_argument("--faces", choices=("largest", "all"), default="largest")
+    a.add_argument("--dlib-correction", action="store_true",
+                   help="shift/scale the quad toward dlib's framing (fitted on 20 faces; off = upstream's formula)")
+    a.add_argument("--detector", default=None, help="an MTCNN folder (default: the bundled weights)")
+    a.add_argument("--overwrite", action="store_true")
+    a.set_defaults(func=run_align)
+
+    p = sub.add_parser("paste-back", help="put an edited aligned crop back into its photo (feathered)")
+    p.add_argument("--photo", required=True, help="the original photo")
+    p.add_argument("--crop", required=True, help="the (edited) aligned crop")
+    p.add_argument("--faces", required=True, help="faces.json written by `align`")
+    p.add_argument("--face", type=COUNT, default=1, help="which face of the photo (1 = largest)")
+    p.add_argument("--feather", type=real(0.0, 0.5, lo_open=True), default=0.1,
+                   help="blend width at the crop's edges, as a share of the crop")
+    p.add_argument("--out", required=True, help=".png")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=run_paste_back)
+
+
+def run_align(args):
+    from tqdm import tqdm
+
+    from ..faces import align_photos
+    from ..faces.photos import expand_images
+    from ..model_dir import refuse_nonempty_dir
+    from ..models.mtcnn import load_face_detector
+
+    refuse_nonempty_dir(args.out, args.overwrite)
+    n = len(expand_images(args.images))
+    det = load_face_detector(args.detector)
+    with tqdm(total=n, desc="align", unit="image", disable=n < 2) as bar:
+        report = align_photos(args.images, args.out, det, args.size, args.faces, args.dlib_correction,
+                              progress=lambda p: bar.update(1))
+    crops = sum(len(r["faces"]) for r in report)
+    skipped = [r["image"] for r in report if r.get("skipped")]
+    for r in report:
+        for f in r["faces"]:
+            if "warning" in f:
+                print(f"warning: {r['image']}: {f['warning']}")
+    print(f"aligned {crops} face(s) from {len(report)} image(s) -> {args.out}"
+          + (f"; no face in {', '.join(skipped)}" if skipped else ""))
+
+
+def run_paste_back(args):
+    from ..faces import paste_back_photo
+    from ..latents_io import check_output_path
+    from ..utils.images import save_png
+
+    out = check_output_path(args.out, args.overwrite, suffixes=(".png",))
+    save_png(out, paste_back_photo(args.photo, args.crop, args.faces, args.face - 1, args.feather))
+    print(f"pasted {Path(args.crop).name} into {Path(args.photo).name} -> {out}")

@@ -1,0 +1,110 @@
+"""From photo files to aligned face crops and back: the host driver behind ``styleclip-jax align``
+and ``styleclip-jax paste-back``.
+
+``align_photos`` reads each image (EXIF rotation applied, converted to RGB), finds faces with
+MTCNN, aligns the largest (or all) and writes ``<stem>.png`` (more faces: ``<stem>_1.png``, …)
+plus ``faces.json``: a list of ``{"image", "faces": [{"box", "prob", "landmarks", "quad",
+"crop"}]}``, largest face first. A file with no face is an error naming it; in a folder it is
+skipped and reported (``"skipped"``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from ..errors import InputError
+from ..model_dir import atomic_write
+from ..utils.images import read_image, save_png
+from .align import align_face, paste_back
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+FACES_FILE = "faces.json"
+# A box reaching this share of its size outside the frame gives unreliable landmarks (spec §6).
+OUTSIDE_WARN = 0.1
+
+
+def expand_images(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, bool]]:
+    """(file, came from a folder) for every path; folders give their image files, sorted."""
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise InputError(f"{p}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+            out += [(f, True) for f in files]
+        else:
+            out.append((p, False))
+    return out
+
+
+def face_record(faces, i: int, alignment, crop_name: str, shape) -> dict:
+    box = faces.boxes[i]
+    side = max(box[2] - box[0], box[3] - box[1])
+    outside = max(-box[0], -box[1], box[2] - shape[1], box[3] - shape[0], 0) / max(side, 1)
+    rec = {"box": [float(v) for v in box], "prob": float(faces.probs[i]),
+           "landmarks": faces.points[i].tolist(), "quad": alignment.quad.tolist(), "crop": crop_name}
+    if outside > OUTSIDE_WARN:
+        rec["warning"] = (f"the face box reaches {outside:.0%} of its size outside the photo; landmarks and "
+                          "alignment are unreliable")
+    return rec
+
+
+def align_photos(paths, out_dir, detector, size: int = 256, faces: str = "largest", dlib_correction: bool = False,
+                 progress: Callable | None = None) -> list[dict]:
+    """Align the faces of ``paths`` (files or folders) into ``out_dir``; returns the faces.json list."""
+    if faces not in ("largest", "all"):
+        raise InputError(f"faces must be 'largest' or 'all', got {faces!r}")
+    out_dir = Path(out_dir)
+    items = expand_images(paths)
+    stems = [f.stem for f, _ in items]
+    dup = sorted({s for s in stems if stems.count(s) > 1})
+    if dup:
+        raise InputError(f"several inputs share the name(s) {dup}; their crops would overwrite each other")
+    report, writes = [], []
+    for path, in_folder in items:
+        image = read_image(path)
+        found = detector.detect(image)
+        if not len(found):
+            if not in_folder:
+                raise InputError(f"{path}: no face found")
+            report.append({"image": path.name, "faces": [], "skipped": "no face found"})
+            if progress:
+                progress(path)
+            continue
+        entry = {"image": path.name, "faces": []}
+        for i in range(len(found) if faces == "all" else 1):
+            al = align_face(image, found.points[i], size, dlib_correction=dlib_correction)
+            name = f"{path.stem}.png" if i == 0 else f"{path.stem}_{i}.png"
+            writes.append((out_dir / name, al.image))
+            entry["faces"].append(face_record(found, i, al, name, image.shape))
+        report.append(entry)
+        if progress:
+            progress(path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for dest, img in writes:
+        save_png(dest, img)
+    atomic_write(out_dir / FACES_FILE, lambda p: Path(p).write_text(json.dumps(report, indent=2)))
+    return report
+
+
+def paste_back_photo(photo_path, crop_path, faces_json, face: int = 0, feather: float = 0.1) -> np.ndarray:
+    """The photo with an edited crop pasted back at the quad ``faces.json`` recorded for it."""
+    photo_path, crop_path = Path(photo_path), Path(crop_path)
+    try:
+        report = json.loads(Path(faces_json).read_text())
+    except (OSError, ValueError) as e:
+        raise InputError(f"{faces_json}: not a readable faces.json ({e})") from None
+    entry = next((r for r in report if isinstance(r, dict) and r.get("image") == photo_path.name), None)
+    if entry is None or not entry.get("faces"):
+        raise InputError(f"{faces_json} has no face for {photo_path.name}")
+    if not 0 <= face < len(entry["faces"]):
+        raise InputError(f"{photo_path.name} has {len(entry['faces'])} aligned face(s); face {face} does not exist")
+    crop = read_image(crop_path)
+    if crop.shape[0] != crop.shape[1]:
+        raise InputError(f"{crop_path}: an aligned crop is square, got {crop.shape[1]}x{crop.shape[0]}")
+    return paste_back(read_image(photo_path), crop, np.asarray(entry["faces"][face]["quad"]), feather)
