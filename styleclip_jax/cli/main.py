@@ -294,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .faces_cmd import add_faces
 
     add_faces(sub)
+    from .ui_cmd import add_ui
+
+    add_ui(sub)
     from .toy_cmd import add_toy
 
     add_toy(sub)

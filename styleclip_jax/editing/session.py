@@ -1,0 +1,130 @@
+"""An interactive editing session: the three methods behind one object, with caches, for UIs.
+
+``EditSession`` holds the loaded models and answers the calls an interactive editor makes many
+times: the source image of a seed, a global-direction edit for (α, β) slider positions, a mapper
+at some α, a short latent optimisation with its frames. What a slider move repeats is cached:
+text directions per (neutral, target) (79 templates × 2 prompts through CLIP), the StyleSpace
+codes of the source latent, and the compiled synthesis (same shapes, so no recompilation).
+All images are NHWC float32 in [-1, 1]; ``to_uint8`` them for display.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..errors import InputError
+
+
+@dataclasses.dataclass(frozen=True)
+class GlobalTerm:
+    """One global-direction edit: neutral -> target text at strength ``alpha`` and threshold
+    ``beta`` (a float, or None for auto-β)."""
+
+    neutral: str
+    target: str
+    alpha: float = 4.1
+    beta: float | None = 0.15
+
+
+@dataclasses.dataclass(frozen=True)
+class EditResult:
+    image: np.ndarray                 # (H, W, 3) float32
+    wplus: np.ndarray | None          # (L, D) when the edit lives in W+
+    styles: dict | None               # {layer: (C,)} when it lives in StyleSpace
+    info: str                         # what happened, for the person at the sliders
+    frames: tuple = ()                # optimisation: images along the way
+
+
+class EditSession:
+    """``EditSession(generator, clip, stats=None, mappers={name: mapper}, idnet=None)``."""
+
+    def __init__(self, generator, clip, stats=None, mappers: dict | None = None, idnet=None, truncation: float = 0.7):
+        self.gen, self.clip, self.stats, self.idnet = generator, clip, stats, idnet
+        self.mappers = dict(mappers or {})
+        self.truncation = truncation
+        self._dirs: dict[tuple[str, str], np.ndarray] = {}
+        self._codes: dict[bytes, np.ndarray] = {}
+        if stats is not None:
+            stats.check_generator(generator)
+            stats.check_clip(clip)
+        for name, m in self.mappers.items():
+            m.check_fits(generator, f"mapper {name!r}")
+
+    # ---- sources -------------------------------------------------------------------------------
+    def from_seed(self, seed: int) -> EditResult:
+        from ..latents_io import z_from_seeds
+
+        if not 0 <= int(seed) < 2**32:
+            raise InputError(f"seed must lie in [0, 2^32), got {seed}")
+        w = np.asarray(self.gen.mapping(z_from_seeds([int(seed)], self.gen.config.z_dim), self.truncation))[0]
+        return EditResult(np.asarray(self.gen.synthesis(w[None]))[0], w, None, f"seed {seed}")
+
+    # ---- method C ------------------------------------------------------------------------------
+    def text_direction(self, neutral: str, target: str) -> np.ndarray:
+        from .text_directions import text_direction
+
+        key = (neutral.strip(), target.strip())
+        if key not in self._dirs:
+            if not key[1]:
+                raise InputError("the target text is empty")
+            self._dirs[key] = text_direction(self.clip, key[0], key[1])[0]
+        return self._dirs[key]
+
+    def global_edit(self, wplus: np.ndarray, terms: Sequence[GlobalTerm]) -> EditResult:
+        """Compose global-direction edits on one W+ latent (L, D)."""
+        from .global_directions import apply_directions, auto_beta, direction
+
+        if self.stats is None:
+            raise InputError("global directions need StyleSpace stats with fs3 (`global precompute`)")
+        if not terms:
+            raise InputError("give at least one edit (a target text)")
+        codes = self._codes_of(wplus)
+        dirs, notes = [], []
+        for t in terms:
+            dt = self.text_direction(t.neutral, t.target)
+            beta = auto_beta(self.stats, dt) if t.beta is None else float(t.beta)
+            d = direction(self.stats, dt, beta)
+            dirs.append((d, float(t.alpha)))
+            notes.append(f"{t.neutral!r} -> {t.target!r}: α {t.alpha:g}, β {beta:.2f}, {d.num_channels} channel(s)")
+        edited = apply_directions(codes[None], dirs)[0]
+        styles = self.stats.split(edited[None])
+        image = np.asarray(self.gen.synthesis_s(styles))[0]
+        return EditResult(image, None, {k: v[0] for k, v in styles.items()}, "; ".join(notes))
+
+    def _codes_of(self, wplus) -> np.ndarray:
+        w = np.asarray(wplus, np.float32)
+        key = w.tobytes()
+        if key not in self._codes:
+            self._codes.clear()                        # one source at a time
+            self._codes[key] = self.stats.flatten(self.gen.w_to_s(self.gen.as_wplus(w[None])))[0]
+        return self._codes[key]
+
+    # ---- method B ------------------------------------------------------------------------------
+    def mapper_edit(self, wplus: np.ndarray, name: str, alpha: float = 1.0) -> EditResult:
+        if name not in self.mappers:
+            raise InputError(f"no mapper named {name!r}; have {sorted(self.mappers) or 'none'}")
+        w_hat = np.asarray(self.mappers[name].apply(np.asarray(wplus, np.float32)[None], float(alpha)))[0]
+        return EditResult(np.asarray(self.gen.synthesis(w_hat[None]))[0], w_hat, None, f"mapper {name!r} at α {alpha:g}")
+
+    # ---- method A ------------------------------------------------------------------------------
+    def optimize(self, wplus: np.ndarray, prompt: str, steps: int = 100, l2_lambda: float = 0.008,
+                 id_lambda: float = 0.0, lr: float = 0.1, frames: int = 5,
+                 progress: Callable[[int], None] | None = None) -> EditResult:
+        """Latent optimisation of one latent toward ``prompt``; ``frames`` snapshots along the way."""
+        from . import OptimizeConfig, optimize
+
+        if id_lambda > 0 and self.idnet is None:
+            raise InputError("λ_ID > 0 needs an identity network (start the session with one)")
+        every = max(1, int(steps) // max(1, int(frames)))
+        cfg = OptimizeConfig(steps=int(steps), lr=float(lr), l2_lambda=float(l2_lambda), id_lambda=float(id_lambda),
+                             snapshot_every=every)
+        r = optimize(self.gen, self.clip, [prompt], np.asarray(wplus, np.float32)[None], idnet=self.idnet, config=cfg,
+                     progress=progress)
+        strip = tuple(np.asarray(self.gen.synthesis(s))[0] for s in r.snapshots)
+        loss = r.losses["clip"]
+        return EditResult(r.images_after[0], np.asarray(r.final)[0], None,
+                          f"{steps} steps toward {prompt!r}: CLIP loss {float(loss[0].mean()):.3f} -> "
+                          f"{float(loss[-1].mean()):.3f}", strip)

@@ -1,0 +1,1 @@
+"""The browser editor (``styleclip-jax ui``); needs the ``ui`` extra (Gradio)."""

@@ -1,0 +1,206 @@
+"""``styleclip-jax ui``: the browser editor (Gradio). Layout and event wiring only: every edit
+is a call into ``styleclip_jax.editing.session.EditSession``.
+
+The page: a seed and its original image; one tab per method (global directions with α / β
+sliders, auto-β and composed edits; mapper with α; optimisation with steps, λ_L2, λ_ID, a
+progress bar and a strip of frames); the edited image, a status line (what moved, how long it
+took, or what is wrong with the input) and the edited PNG and ``.npz`` latents to download.
+Errors a person can cause show in the status line and leave the page usable.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..editing.session import EditSession, GlobalTerm
+from ..errors import StyleClipError
+from ..utils.images import to_uint8
+
+ALPHA_RANGE, BETA_RANGE = (-10.0, 10.0), (0.0, 0.5)
+DISPLAY = 256          # small generators (the toy world's 32 px) are shown enlarged, pixel for pixel
+
+
+def display_image(image) -> np.ndarray:
+    """uint8 (H, W, 3) for the page: nearest-neighbour enlarged to about ``DISPLAY`` px."""
+    u8 = to_uint8(image)
+    k = max(1, DISPLAY // u8.shape[0])
+    return np.repeat(np.repeat(u8, k, axis=0), k, axis=1) if k > 1 else u8
+
+
+def parse_also(text: str) -> list[GlobalTerm]:
+    """Composed edits, one per line: ``neutral -> target : alpha : beta`` (beta may be 'auto')."""
+    from ..errors import InputError
+
+    terms = []
+    for n, line in enumerate(l.strip() for l in (text or "").splitlines()):
+        if not line:
+            continue
+        try:
+            texts, alpha, beta = (p.strip() for p in line.split(":"))
+            neutral, target = (p.strip() for p in texts.split("->"))
+            terms.append(GlobalTerm(neutral, target, float(alpha), None if beta == "auto" else float(beta)))
+        except ValueError:
+            raise InputError(f"composed edit line {n + 1} {line!r}: write 'neutral -> target : alpha : beta'") \
+                from None
+    return terms
+
+
+class Page:
+    """The handlers, each a thin call into the session that turns errors into a status line."""
+
+    def __init__(self, session: EditSession, out_dir: Path):
+        self.s, self.out = session, out_dir
+
+    def _save(self, res) -> list[str]:
+        from ..latents_io import write_npz
+        from ..utils.images import save_png
+
+        stamp = f"{time.time_ns()}"
+        png, npz = self.out / f"edit_{stamp}.png", self.out / f"edit_{stamp}.npz"
+        save_png(png, to_uint8(res.image))
+        write_npz(npz, res.image[None], None if res.wplus is None else res.wplus[None],
+                  None if res.styles is None else {k: v[None] for k, v in res.styles.items()})
+        return [str(png), str(npz)]
+
+    def _run(self, fn):
+        t0 = time.perf_counter()
+        try:
+            res = fn()
+        except StyleClipError as e:
+            return None, f"**Cannot edit:** {' '.join(str(e).split())}", None
+        ms = (time.perf_counter() - t0) * 1000
+        return res, f"{res.info} ({ms:.0f} ms)", self._save(res)
+
+    def load(self, seed):
+        res, status, files = self._run(lambda: self.s.from_seed(int(seed or 0)))
+        if res is None:
+            return None, None, status, None, None
+        return display_image(res.image), res.wplus, status, None, files
+
+    def global_edit(self, w, neutral, target, alpha, beta, auto, also):
+        if w is None:
+            return self._nothing("load a seed first")
+        res, status, files = self._run(lambda: self.s.global_edit(
+            w, [GlobalTerm(neutral, target, float(alpha), None if auto else float(beta)), *parse_also(also)]))
+        return self._show(res, status, files)
+
+    def mapper_edit(self, w, name, alpha):
+        if w is None:
+            return self._nothing("load a seed first")
+        res, status, files = self._run(lambda: self.s.mapper_edit(w, name, float(alpha)))
+        return self._show(res, status, files)
+
+    def optimize(self, w, prompt, steps, l2, id_lambda, progress=None):
+        if w is None:
+            return self._nothing("load a seed first") + (None,)
+        done = [0]
+
+        def tick(_):
+            done[0] += 1
+            if progress is not None:
+                progress((done[0], int(steps)), desc="optimising")
+
+        res, status, files = self._run(lambda: self.s.optimize(w, prompt, int(steps), float(l2), float(id_lambda),
+                                                                progress=tick))
+        frames = [display_image(f) for f in res.frames] if res is not None else None
+        return self._show(res, status, files) + (frames,)
+
+    @staticmethod
+    def _nothing(why):
+        import gradio as gr
+
+        return gr.update(), f"**Cannot edit:** {why}", gr.update()
+
+    @staticmethod
+    def _show(res, status, files):
+        import gradio as gr
+
+        if res is None:
+            return gr.update(), status, gr.update()
+        return display_image(res.image), status, files
+
+
+def build_app(session: EditSession, out_dir: str | Path | None = None):
+    """The Gradio Blocks page for ``session`` (not launched)."""
+    import gradio as gr
+
+    page = Page(session, Path(out_dir or tempfile.mkdtemp(prefix="styleclip_ui_")))
+    with gr.Blocks(title="styleclip-jax") as app:
+        gr.Markdown("## styleclip-jax: text-driven StyleGAN editing")
+        w = gr.State(None)
+        with gr.Row():
+            seed = gr.Number(value=0, precision=0, minimum=0, label="seed", elem_id="seed")
+            load = gr.Button("Load seed", elem_id="load")
+        with gr.Row():
+            original = gr.Image(label="original", type="numpy", format="png", interactive=False, elem_id="original")
+            edited = gr.Image(label="edited", type="numpy", format="png", interactive=False, elem_id="edited")
+        status = gr.Markdown(elem_id="status")
+        files = gr.File(label="download: edited PNG and .npz latents", file_count="multiple", elem_id="files")
+        with gr.Tab("Global directions"):
+            with gr.Row():
+                neutral = gr.Textbox(value="object", label="neutral text", elem_id="neutral")
+                target = gr.Textbox(label="target text", placeholder="e.g. a green object", elem_id="target")
+            alpha = gr.Slider(*ALPHA_RANGE, value=4.0, step=0.1, label="α (strength)", elem_id="alpha")
+            beta = gr.Slider(*BETA_RANGE, value=0.1, step=0.01, label="β (disentanglement)", elem_id="beta")
+            auto = gr.Checkbox(label="auto β (largest β that moves more than 20 channels)", elem_id="auto")
+            also = gr.Textbox(label="also compose (one per line: neutral -> target : alpha : beta|auto)", lines=2,
+                              elem_id="also")
+            go = gr.Button("Edit", elem_id="global_go")
+        with gr.Tab("Mapper"):
+            names = sorted(session.mappers)
+            mapper = gr.Dropdown(names, value=names[0] if names else None, label="mapper", elem_id="mapper")
+            m_alpha = gr.Slider(-3.0, 3.0, value=1.0, step=0.1, label="α", elem_id="mapper_alpha")
+            m_go = gr.Button("Apply", elem_id="mapper_go")
+        with gr.Tab("Optimization"):
+            prompt = gr.Textbox(label="prompt", placeholder="e.g. a blue object", elem_id="prompt")
+            with gr.Row():
+                steps = gr.Slider(1, 300, value=60, step=1, label="steps", elem_id="steps")
+                l2 = gr.Slider(0.0, 0.1, value=0.008, step=0.001, label="λ_L2", elem_id="l2")
+                id_w = gr.Slider(0.0, 0.1, value=0.0, step=0.001, label="λ_ID", interactive=session.idnet is not None,
+                                 elem_id="id")
+            o_go = gr.Button("Optimise", elem_id="opt_go")
+            frames = gr.Gallery(label="frames along the way", columns=6, height=160, elem_id="frames")
+
+        load.click(page.load, [seed], [original, w, status, edited, files])
+        app.load(page.load, [seed], [original, w, status, edited, files])
+        g_in = [w, neutral, target, alpha, beta, auto, also]
+        for trigger in (go.click, target.submit, alpha.release, beta.release, auto.change):
+            trigger(page.global_edit, g_in, [edited, status, files])
+        for trigger in (m_go.click, m_alpha.release, mapper.change):
+            trigger(page.mapper_edit, [w, mapper, m_alpha], [edited, status, files])
+
+        def run_opt(w_, p, n, a, b, progress=gr.Progress()):
+            return page.optimize(w_, p, n, a, b, progress)
+
+        o_go.click(run_opt, [w, prompt, steps, l2, id_w], [edited, status, files, frames])
+        prompt.submit(run_opt, [w, prompt, steps, l2, id_w], [edited, status, files, frames])
+    return app
+
+
+def session_from_folders(generator=None, clip=None, stats=None, mappers=(), idnet=None) -> EditSession:
+    """An ``EditSession`` from model folders; with no generator / CLIP, the bundled toy world."""
+    from ..models.mapper_api import load_mapper
+
+    if generator is None and clip is None:
+        from ..toyworld.bundle import load_world
+
+        tw = load_world()
+        gen, clp, st = tw.generator, tw.clip, tw.stats
+    else:
+        from ..editing.stylespace_stats import StyleSpaceStats
+        from ..errors import InputError
+        from ..models.clip import load_clip
+        from ..models.stylegan2 import load_generator
+
+        if generator is None or clip is None:
+            raise InputError("give both a generator and a CLIP folder (or neither, for the bundled toy world)")
+        gen, clp = load_generator(generator), load_clip(clip)
+        st = StyleSpaceStats.load(stats) if stats else None
+    from ..models.idnet import load_idnet
+
+    ms = {Path(m).name: load_mapper(m) for m in mappers}
+    return EditSession(gen, clp, st, ms, load_idnet(idnet) if idnet else None)
