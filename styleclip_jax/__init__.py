@@ -18,6 +18,7 @@ _LAZY = {
     "GeneratorConfig": ".models.stylegan2", "StyleGAN2": ".models.stylegan2", "load_generator": ".models.stylegan2",
     "load_mapper": ".models.mapper_api",
     "FaceDetector": ".models.mtcnn", "load_face_detector": ".models.mtcnn",
+    "Encoder": ".models.e4e", "load_encoder": ".models.e4e",
     "align_face": ".faces", "align_photos": ".faces", "paste_back": ".faces",
 }
 

@@ -141,6 +141,13 @@ def env(tmp_path_factory, golden_dir):
         for net, sd in sds.items():
             sd = dict(sd, **({"conv1.bias": np.full_like(sd["conv1.bias"], np.nan)} if poison else {}))
             save_zip(sd, folder / f"{net}.pt")
+    from convert_weights.e4e import convert_encoder
+
+    convert_encoder(golden_dir / "e4e_tiny.pt", d / "enc")
+    eck = load_checkpoint(golden_dir / "e4e_tiny.pt")
+    eck["state_dict"]["encoder.latlayer1.bias"] = np.full_like(eck["state_dict"]["encoder.latlayer1.bias"], np.nan)
+    save_zip(eck, d / "nan_e4e.pt")
+    nan_enc = _nan_model_folder(d / "enc", d / "nan_enc")
     onnx = d / "model.onnx"
     onnx.write_bytes(b"\x08\x07" + np.random.default_rng(2).bytes(512))   # for truncation only
     return SimpleNamespace(
@@ -149,7 +156,7 @@ def env(tmp_path_factory, golden_dir):
         nan_gen=_nan_model_folder(gen, d / "nan_gen"), nan_clip=_nan_model_folder(TOY / "clip", d / "nan_clip"),
         nan_mapper=_nan_model_folder(mapper, d / "nan_mapper"), golden=golden_dir, nan_idnet=nan_idnet,
         nan_mapper_ck=nan_mapper_ck, nan_stats=nan_stats, photo=photo, aligned=d / "aligned", tiny=d / "tiny.png",
-        oblong=d / "oblong.png", mt=mt, nan_mt=nan_mt)
+        oblong=d / "oblong.png", mt=mt, nan_mt=nan_mt, enc=d / "enc", nan_enc=nan_enc, nan_e4e=d / "nan_e4e.pt")
 
 
 # (name, argv template with {X} for the varied input and {OUT} for the output, input kind, nan, wrong shape)
@@ -195,14 +202,20 @@ def _commands(e):
         ("paste-back", ["paste-back", "--photo", e.photo, "--crop", "{X}", "--faces", e.aligned / "faces.json",
                         "--out", "{OUT}.png"], "file", e.aligned / "photo.png", None, e.oblong),
         ("convert mtcnn", ["convert", "mtcnn", "{X}", "{OUT}"], "folder", e.mt, e.nan_mt, e.gen),
+        ("convert encoder", ["convert", "encoder", "{X}", "{OUT}"], "file", e.golden / "e4e_tiny.pt", e.nan_e4e, ros),
+        ("invert images", ["invert", "--encoder", e.enc, "--images", "{X}", "--out", "{OUT}.npz"], "file", e.photo,
+         None, None),
+        ("invert encoder", ["invert", "--encoder", "{X}", "--images", e.photo, "--out", "{OUT}.npz"], "folder", e.enc,
+         e.nan_enc, e.gen),
     ]
 
 
 # Inputs with no NaN or wrong-shape form: a TorchScript CLIP (its NaN path is the shared weight
 # check, covered by the others), an image (pixels are never NaN), an ONNX file (NaN weights are
 # not ours to check; inputs are).
-N_COMMANDS = 21
-NO_FORM = {(1, "nan"), (6, "nan"), (6, "shape"), (17, "nan"), (18, "nan"), (19, "nan")}
+N_COMMANDS = 24
+NO_FORM = {(1, "nan"), (6, "nan"), (6, "shape"), (17, "nan"), (18, "nan"), (19, "nan"), (22, "nan"),
+           (22, "shape")}
 CASES = [(i, v) for i in range(N_COMMANDS) for v in VARIANTS if (i, v) not in NO_FORM]
 
 
@@ -280,6 +293,7 @@ FLAGS = [
     ["toy", "train-generator", "{OUT}", "--mix-prob", "1.5"],
     ["align", "{P}", "--size", "0", "--out", "{OUT}"],
     ["ui", "--port", "0"],
+    ["invert", "--encoder", "{G}", "--images", "{P}", "--batch-size", "0", "--out", "{OUT}.npz"],
     ["ui", "--generator", "{G}", "--port", "7"],
     ["ui", "--encoder", "{G}", "--port", "7"],
     ["paste-back", "--photo", "{P}", "--crop", "{P}", "--faces", "{F}", "--feather", "0.9", "--out", "{OUT}.png"],

@@ -11,7 +11,7 @@ from ..errors import InputError
 from ..latents_io import check_finite
 from ..model_dir import atomic_write, refuse_nonempty_dir
 from ..utils.images import make_grid, save_png, to_uint8
-from .options import COUNT, LR, NONNEG, PSI, WEIGHT, add_latents_key
+from .options import COUNT, LR, NONNEG, PSI, WEIGHT, add_latents_key, add_photo_source
 
 
 OUTPUTS = ("result.npz", "before_after.png", "trajectory.gif", "frames")
@@ -28,6 +28,7 @@ def add_edit(sub):
     src = o.add_mutually_exclusive_group()
     src.add_argument("--latents", help=".npz with wplus (B,L,D) or w (B,D)")
     src.add_argument("--seeds", help="e.g. 0-3 (sampled at --truncation toward w_avg)")
+    add_photo_source(src, o)
     add_latents_key(o, ("wplus", "w"))
     o.add_argument("--truncation", type=PSI, default=0.7)
     o.add_argument("--mode", choices=("edit", "free_generation"), default="edit")
@@ -47,7 +48,7 @@ def add_edit(sub):
 
 def run_optimize(args):
     from ..editing import OptimizeConfig, optimize
-    from ..latents_io import parse_seeds, read_latents
+    from ..latents_io import parse_seeds, read_latents, wplus_from_photos
     from ..models.clip import load_clip, tokenize
     from ..models.idnet import load_idnet
     from ..models.stylegan2 import load_generator
@@ -56,8 +57,9 @@ def run_optimize(args):
     refuse_nonempty_dir(out, args.overwrite)
     if args.gif and not args.snapshot_every:
         raise InputError("--gif needs --snapshot-every k")
-    if args.mode == "free_generation" and (args.latents or args.seeds):
-        raise InputError("--mode free_generation starts from the mean latent; it takes no --latents or --seeds")
+    if args.mode == "free_generation" and (args.latents or args.seeds or args.images):
+        raise InputError("--mode free_generation starts from the mean latent; it takes no --latents, --seeds or "
+                         "--images")
     cfg = OptimizeConfig(steps=args.steps, lr=args.lr, l2_lambda=args.l2, id_lambda=args.id, space=args.space,
                          mode=args.mode, snapshot_every=args.snapshot_every,
                          rows=tuple(parse_seeds(args.rows, "--rows")) if args.rows else (), tie_rows=args.tie_rows)
@@ -67,12 +69,14 @@ def run_optimize(args):
     idnet = load_idnet(args.idnet) if args.idnet else None
     latents = seeds = None
     if args.mode == "edit":
-        if args.latents:
+        if args.images:
+            latents = wplus_from_photos(gen, args.images, args.encoder, args.align)
+        elif args.latents:
             _, latents = read_latents(args.latents, gen, accept=("wplus", "w"), key=args.latents_key)
         elif args.seeds:
             seeds = parse_seeds(args.seeds)
         else:
-            raise InputError("edit mode needs --latents or --seeds")
+            raise InputError("edit mode needs --latents, --seeds or --images")
     n_pairs = (len(latents) if latents is not None else len(seeds) if seeds else 1) * len(args.text)
     with tqdm(total=cfg.steps, desc=f"optimize {n_pairs} pair(s)", unit="step") as bar:
         res = optimize(gen, clip, args.text, latents, seeds=seeds, idnet=idnet, config=cfg,

@@ -7,7 +7,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputError
-from ..latents_io import check_output_path, parse_seeds, read_latents, write_npz, z_from_seeds
+from ..latents_io import check_output_path, parse_seeds, read_latents, wplus_from_photos, write_npz, z_from_seeds
 from ..models.stylegan2 import load_generator
 from ..utils.images import make_grid, save_png, to_uint8
 
@@ -20,6 +20,8 @@ def run_generate(args):
     cfg = gen.config
     if args.seeds is not None:
         kind, lat = "z", z_from_seeds(parse_seeds(args.seeds), cfg.z_dim)
+    elif args.images is not None:
+        kind, lat = "wplus", wplus_from_photos(gen, args.images, args.encoder, args.align)
     else:
         kind, lat = read_latents(args.latents, gen, key=args.latents_key)
     n = len(next(iter(lat.values()))) if kind == "s" else len(lat)

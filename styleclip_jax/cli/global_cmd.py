@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..model_dir import atomic_write, refuse_nonempty_dir
-from .options import BETA, COUNT, NONNEG, PSI, STRENGTH, add_latents_key
+from .options import BETA, COUNT, NONNEG, PSI, STRENGTH, add_latents_key, add_photo_source
 
 
 def add_global(sub):
@@ -60,6 +60,7 @@ def add_global(sub):
     src = ed.add_mutually_exclusive_group(required=True)
     src.add_argument("--latents", help=".npz with wplus (B,L,D) or w (B,D)")
     src.add_argument("--seeds")
+    add_photo_source(src, ed)
     ed.add_argument("--truncation", type=PSI, default=0.7, help="for --seeds")
     add_latents_key(ed, ("wplus", "w"))
     ed.add_argument("--out", required=True, help=".png grid (rows: latents; cols: original + alphas) or .npz")
@@ -170,7 +171,8 @@ def run_edit(args):
     gen, clip = _load_pair(args)
     stats = StyleSpaceStats.load(args.stats)
     w = wplus_from_source(gen, seeds=args.seeds, latents=args.latents, truncation=args.truncation,
-                          what="global edit", key=args.latents_key)
+                          what="global edit", key=args.latents_key, images=args.images, encoder=args.encoder,
+                          align=args.align)
     res = global_edit(gen, clip, stats, w, edits, alphas)
     b, a = res.codes.shape[:2]
     if out.suffix == ".png":

@@ -10,7 +10,7 @@ from PIL import Image
 
 from ..editing.mapper_train_config import MapperTrainConfig
 from ..errors import StyleClipError
-from .options import COUNT, LR, NONNEG, PSI, SEED, STRENGTH, WEIGHT, Parser, add_latents_key
+from .options import COUNT, LR, NONNEG, PSI, SEED, STRENGTH, WEIGHT, Parser, add_latents_key, add_photo_source
 
 
 def _add_convert(sub):
@@ -39,11 +39,26 @@ def _add_convert(sub):
     m.add_argument("--generator-out", default=None, help="also convert the embedded decoder.* generator here")
     m.add_argument("--overwrite", action="store_true")
     m.set_defaults(func=_run_convert_mapper)
+    e = csub.add_parser("encoder", help="e4e (or pSp) encoder .pt, optionally also its decoder.* generator")
+    e.add_argument("input", help="e.g. e4e_ffhq_encode.pt")
+    e.add_argument("out_dir")
+    e.add_argument("--generator-out", default=None, help="also convert the embedded decoder.* generator here")
+    e.add_argument("--overwrite", action="store_true")
+    e.set_defaults(func=_run_convert_encoder)
     f = csub.add_parser("mtcnn", help="facenet-pytorch's MTCNN weights (its wheel, or a folder with pnet/rnet/onet.pt)")
     f.add_argument("input", help="facenet_pytorch-2.6.0-py3-none-any.whl or its data/ folder")
     f.add_argument("out_dir")
     f.add_argument("--overwrite", action="store_true")
     f.set_defaults(func=_run_convert_mtcnn)
+
+
+def _run_convert_encoder(args):
+    from convert_weights.e4e import convert_encoder
+
+    enc, gen = convert_encoder(args.input, args.out_dir, args.generator_out, overwrite=args.overwrite)
+    c = enc.config
+    print(f"converted {c.kind} encoder: {len(c.units)} IR-SE units, W+ ({c.num_styles}, {c.style_dim}) -> {args.out_dir}"
+          + (f"; generator -> {args.generator_out}" if gen is not None else ""))
 
 
 def _run_convert_mtcnn(args):
@@ -97,6 +112,7 @@ def _add_mapper(sub):
     src = a.add_mutually_exclusive_group(required=True)
     src.add_argument("--latents", help=".npz with wplus (B,L,D) or w (B,D)")
     src.add_argument("--seeds")
+    add_photo_source(src, a)
     add_latents_key(a, ("wplus", "w"))
     a.add_argument("--truncation", type=PSI, default=1.0, help="for --seeds (upstream mappers use 1)")
     a.add_argument("--alpha", type=STRENGTH, nargs="+", default=[1.0], help="one or more strengths (grid columns)")
@@ -179,7 +195,8 @@ def _run_mapper_apply(args):
     mapper, gen = load_mapper(args.mapper), load_generator(args.generator)
     mapper.check_fits(gen, "mapper apply")
     w = wplus_from_source(gen, seeds=args.seeds, latents=args.latents, truncation=args.truncation,
-                          what="mapper apply", key=args.latents_key)
+                          what="mapper apply", key=args.latents_key, images=args.images, encoder=args.encoder,
+                          align=args.align)
     edited = np.stack([np.asarray(mapper.apply(w, a)) for a in args.alpha], axis=1)      # (B, A, L, D)
     flat = edited.reshape(-1, *w.shape[1:])
     imgs = np.concatenate([np.asarray(gen.synthesis(flat[i:i + args.batch_size]))
@@ -236,6 +253,7 @@ def _add_generate(sub):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--seeds", help="e.g. 0-7 or 1,5,9 (z = RandomState(seed).randn(z_dim))")
     src.add_argument("--latents", help=".npz with wplus (B,L,D), w (B,D), z (B,Z) or s/<layer> codes")
+    add_photo_source(src, p)
     p.add_argument("--truncation", type=PSI, default=1.0, help="psi toward w_avg (applies to z / seeds)")
     p.add_argument("--truncation-cutoff", type=NONNEG, default=None, help="truncate only the first N W+ rows")
     add_latents_key(p)
@@ -294,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .faces_cmd import add_faces
 
     add_faces(sub)
+    from .invert_cmd import add_invert
+
+    add_invert(sub)
     from .ui_cmd import add_ui
 
     add_ui(sub)

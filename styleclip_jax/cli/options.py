@@ -108,3 +108,10 @@ def add_latents_key(p, kinds=("wplus", "w", "z", "s")) -> None:
     """``--latents-key``: which array of a latents file to use when it holds several kinds."""
     p.add_argument("--latents-key", choices=kinds, default=None,
                    help="use this kind when the --latents file holds several (see README: latents files)")
+
+
+def add_photo_source(group, p) -> None:
+    """``--images`` (in the source ``group``), with ``--encoder`` and ``--align``: edit photos."""
+    group.add_argument("--images", nargs="+", help="photos (files or folders), inverted with --encoder first")
+    p.add_argument("--encoder", default=None, help="e4e encoder folder, for --images (see `convert encoder`)")
+    p.add_argument("--align", action="store_true", help="with --images: find and FFHQ-align the largest face first")

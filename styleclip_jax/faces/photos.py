@@ -108,3 +108,32 @@ def paste_back_photo(photo_path, crop_path, faces_json, face: int = 0, feather: 
     if crop.shape[0] != crop.shape[1]:
         raise InputError(f"{crop_path}: an aligned crop is square, got {crop.shape[1]}x{crop.shape[0]}")
     return paste_back(read_image(photo_path), crop, np.asarray(entry["faces"][face]["quad"]), feather)
+
+
+def invert_photos(paths, encoder, align: bool = False, batch_size: int = 8, detector=None,
+                  progress: Callable | None = None):
+    """Photos (files or folders) -> (W+ (B, N, D), the files, the encoder's input crops (B, S, S, 3)
+    uint8). With ``align`` the largest face of each photo is found and FFHQ-aligned first (a photo
+    without a face is an error naming it); otherwise the photos are taken as aligned faces."""
+    files = [f for f, _ in expand_images(paths)]
+    photos = [read_image(f) for f in files]
+    if align:
+        if detector is None:
+            from ..models.mtcnn import load_face_detector
+
+            detector = load_face_detector()
+        aligned = []
+        for f, img in zip(files, photos):
+            found = detector.detect(img)
+            if not len(found):
+                raise InputError(f"{f}: no face found")
+            aligned.append(align_face(img, found.points[0], encoder.config.input_size).image)
+        photos = aligned
+    return encoder.encode_photos(photos, batch_size, progress), files, photos
+
+
+def check_encoder_fits(encoder, generator) -> None:
+    c, g = encoder.config, generator.config
+    if (g.num_ws, g.w_dim) != (c.num_styles, c.style_dim):
+        raise InputError(f"the generator takes W+ ({g.num_ws}, {g.w_dim}); the encoder makes "
+                         f"({c.num_styles}, {c.style_dim})")

@@ -1,0 +1,63 @@
+"""``styleclip-jax invert``: photos -> W+ latents with the e4e encoder (optionally aligned first)."""
+
+from __future__ import annotations
+
+from .options import COUNT
+
+
+def add_invert(sub):
+    p = sub.add_parser("invert", help="photos -> W+ latents with an e4e encoder (StyleCLIP's real-photo path)")
+    p.add_argument("--encoder", required=True, help="encoder folder (see `convert encoder`)")
+    p.add_argument("--images", nargs="+", required=True, help="image files or folders (aligned 256² faces, or use --align)")
+    p.add_argument("--align", action="store_true", help="find and FFHQ-align the largest face of each photo first")
+    p.add_argument("--generator", default=None, help="also decode the latents (the reconstruction)")
+    p.add_argument("--batch-size", type=COUNT, default=8)
+    p.add_argument("--out", required=True, help=".npz (wplus, files[, images]) or .png (photo | reconstruction grid; "
+                   "needs --generator)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=run_invert)
+
+
+def run_invert(args):
+    import numpy as np
+    from tqdm import tqdm
+
+    from ..errors import InputError
+    from ..faces.photos import check_encoder_fits, expand_images, invert_photos
+    from ..latents_io import check_output_path, write_npz
+    from ..models.e4e import load_encoder
+    from ..utils.images import make_grid, save_png, to_uint8
+
+    out = check_output_path(args.out, args.overwrite)
+    if out.suffix == ".png" and not args.generator:
+        raise InputError("a .png output shows the reconstruction: give --generator (or write .npz)")
+    enc = load_encoder(args.encoder)
+    gen = None
+    if args.generator:
+        from ..models.stylegan2 import load_generator
+
+        gen = load_generator(args.generator)
+        check_encoder_fits(enc, gen)
+    n = len(expand_images(args.images))
+    with tqdm(total=n, desc="invert", unit="image", disable=n < 2) as bar:
+        w, files, photos = invert_photos(args.images, enc, args.align, args.batch_size, progress=bar.update)
+    names = np.array([f.name for f in files])
+    images = None
+    if gen is not None:
+        images = np.concatenate([np.asarray(gen.synthesis(w[i:i + args.batch_size]))
+                                 for i in range(0, len(w), args.batch_size)])
+    if out.suffix == ".png":
+        from PIL import Image
+
+        r = images.shape[1]
+        src = np.stack([np.asarray(Image.fromarray(p).resize((r, r), Image.LANCZOS)) for p in photos])
+        save_png(out, make_grid(np.stack([src, to_uint8(images)], 1).reshape(-1, r, r, 3), nrow=2))
+    elif images is not None:
+        write_npz(out, images, w, files=names)
+    else:
+        from ..latents_io import check_finite
+        from ..model_dir import atomic_write
+
+        check_finite("wplus", w)
+        atomic_write(out, lambda p: np.savez(p, wplus=w, files=names))
+    print(f"inverted {len(w)} photo(s) to W+ {w.shape[1:]} -> {out}")

@@ -1,0 +1,56 @@
+"""The photo encoder's frozen config, inferred from checkpoint shapes by the converter."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+from ...config_utils import known_fields
+from ...errors import ConfigError
+
+KINDS = ("e4e", "psp")
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderConfig:
+    """units: (in, depth, stride) per IR-SE unit; se_reductions per unit; taps: the unit indices
+    of c1 / c2 / c3 (ends of stages 2-4); fpn_width; style_dim; style_convs: stride-2 convs per W+
+    row (4 / 5 / 6 for coarse / middle / fine); kind 'e4e' (w0 + deltas) or 'psp'."""
+
+    units: tuple[tuple[int, int, int], ...]
+    se_reductions: tuple[int, ...]
+    taps: tuple[int, int, int]
+    fpn_width: int
+    style_dim: int
+    style_convs: tuple[int, ...]
+    kind: str = "e4e"
+    start_from_latent_avg: bool = True
+    input_size: int = 256
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ConfigError(f"encoder kind must be one of {KINDS}, got {self.kind!r}")
+        if len(self.se_reductions) != len(self.units) or len(self.taps) != 3:
+            raise ConfigError("encoder config: one SE reduction per unit and three FPN taps are needed")
+
+    @property
+    def num_styles(self) -> int:
+        return len(self.style_convs)
+
+    @property
+    def stage_ends(self) -> tuple[int, ...]:
+        starts = [i for i, (cin, d, s) in enumerate(self.units) if s == 2]
+        return tuple(s - 1 for s in starts[1:]) + (len(self.units) - 1,)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["units"] = [list(u) for u in self.units]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "EncoderConfig":
+        d = known_fields(cls, d, "encoder")
+        d["units"] = tuple(tuple(int(x) for x in u) for u in d["units"])
+        for k in ("se_reductions", "taps", "style_convs"):
+            d[k] = tuple(int(x) for x in d[k])
+        return cls(**d)

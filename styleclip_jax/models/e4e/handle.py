@@ -1,0 +1,70 @@
+"""The photo encoder handle: ``load_encoder(dir)``; photos -> W+ latents."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import numpy as np
+from flax import nnx
+
+from ...errors import InputError
+from ...model_dir import ModelHandle
+from ...validation import check_array
+from .config import EncoderConfig
+from .network import E4EEncoder
+
+KIND = "encoder"
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _encode(graphdef, state, x, stage):
+    return nnx.merge(graphdef, state)(x, stage)
+
+
+def preprocess(images_u8, size: int = 256) -> np.ndarray:
+    """uint8 RGB photos (each (H, W, 3)) -> (B, size, size, 3) float32 in [-1, 1], as e4e's
+    ``transform_inference``: PIL bilinear resize (antialiased when shrinking), then (x/255 − 0.5)/0.5."""
+    from PIL import Image
+
+    out = []
+    for a in images_u8:
+        a = np.asarray(a)
+        if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
+            raise InputError(f"photos must be uint8 RGB (H, W, 3), got {a.dtype} {a.shape}")
+        if a.shape[:2] != (size, size):
+            a = np.asarray(Image.fromarray(a).resize((size, size), Image.BILINEAR))
+        out.append((a.astype(np.float32) / np.float32(255) - np.float32(0.5)) / np.float32(0.5))
+    return np.stack(out)
+
+
+class Encoder(ModelHandle):
+    """e4e (or pSp) encoder: ``encode(x)`` maps aligned faces (B, 256, 256, 3) in [-1, 1] to W+
+    (B, N, D), ``latent_avg`` included (StyleCLIP's inversions)."""
+
+    KIND, CONFIG_CLS, WHAT = KIND, EncoderConfig, "encoder weights"
+
+    @staticmethod
+    def abstract(config):
+        return nnx.eval_shape(lambda: E4EEncoder(config))
+
+    def encode(self, images, stage: int | None = None) -> np.ndarray:
+        s = self.config.input_size
+        x = check_array(images, "images", (None, s, s, 3))
+        return np.asarray(_encode(self.graphdef, self.state, x, stage))
+
+    def encode_photos(self, photos_u8, batch_size: int = 8, progress=None) -> np.ndarray:
+        """uint8 photos (already aligned) -> W+ (B, N, D), in batches of ``batch_size``."""
+        if batch_size < 1:
+            raise InputError("batch_size must be >= 1")
+        out = []
+        for i in range(0, len(photos_u8), batch_size):
+            out.append(self.encode(preprocess(photos_u8[i:i + batch_size], self.config.input_size)))
+            if progress:
+                progress(len(out[-1]))
+        return np.concatenate(out)
+
+
+def load_encoder(path) -> Encoder:
+    """Load an encoder folder written by ``styleclip-jax convert encoder``."""
+    return Encoder.load(path)

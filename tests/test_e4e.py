@@ -1,0 +1,143 @@
+"""The e4e encoder vs upstream (golden e4e_tiny: encoder4editing's own code on random weights in
+the real e4e_ffhq_encode.pt layout), the converter's refusals, and `styleclip-jax invert`."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from styleclip_jax.cli.main import main
+from styleclip_jax.errors import CheckpointError, UnsafeCheckpointError
+from styleclip_jax.models.e4e import preprocess
+
+
+@pytest.fixture(scope="module")
+def g(golden_dir):
+    return np.load(golden_dir / "e4e_tiny.npz")
+
+
+@pytest.fixture(scope="module")
+def converted(golden_dir, tmp_path_factory):
+    from convert_weights.e4e import convert_encoder
+
+    d = tmp_path_factory.mktemp("e4e")
+    enc, gen = convert_encoder(golden_dir / "e4e_tiny.pt", d / "enc", generator_out=d / "gen")
+    return enc, gen, d
+
+
+def nhwc(x):
+    return np.transpose(x, (0, 2, 3, 1))
+
+
+def test_config_inferred_from_shapes(converted):
+    c = converted[0].config
+    assert c.kind == "e4e" and c.num_styles == 10 and c.style_dim == 32 and c.fpn_width == 48
+    assert c.taps == (6, 20, 23) and c.style_convs == (4, 4, 4, 5, 5, 5, 5, 6, 6, 6)
+    assert [u[1] for u in c.units if u[2] == 2] == [8, 16, 32, 48] and set(c.se_reductions) == {4}
+
+
+def test_features_codes_and_images_golden(g, converted):
+    enc, gen, _ = converted
+    x = preprocess(g["x_uint8"])
+    np.testing.assert_array_equal(x, nhwc(g["x"]))                       # upstream's transform, bit-exact
+    m = enc.module()
+    f = m.features(x)
+    for k in ("c1", "c2", "c3", "p2", "p1"):
+        np.testing.assert_allclose(np.asarray(f[k]), nhwc(g[k]), atol=5e-5, rtol=0, err_msg=k)
+    np.testing.assert_allclose(np.asarray(f["stage1"])[:1], nhwc(g["stage1_img0"]), atol=5e-5, rtol=0)
+    pre = np.stack([np.asarray(s.pre_linear(f["c3"] if i < 3 else f["p2"] if i < 7 else f["p1"]))
+                    for i, s in enumerate(m.styles)], axis=1)
+    np.testing.assert_allclose(pre, g["style_pre_linear"], atol=2e-5, rtol=0)
+    raw = np.asarray(m(x, add_latent_avg=False))
+    np.testing.assert_allclose(raw, g["codes_raw"], atol=2e-5, rtol=0)
+    np.testing.assert_allclose(raw[:, 0], g["w0"], atol=2e-5, rtol=0)
+    np.testing.assert_allclose(raw[:, 1:] - raw[:, :1], g["deltas"], atol=2e-5, rtol=0)
+    np.testing.assert_allclose(np.asarray(m(x, 0, add_latent_avg=False)), g["codes_raw_stage0"], atol=2e-5, rtol=0)
+    np.testing.assert_allclose(np.asarray(m(x, 4, add_latent_avg=False)), g["codes_raw_stage4"], atol=2e-5, rtol=0)
+    codes = enc.encode(x)
+    np.testing.assert_allclose(codes, g["codes"], atol=2e-5, rtol=0)     # what StyleCLIP saves
+    np.testing.assert_allclose(enc.tensors()["latent_avg"], g["latent_avg"], atol=0)
+    # the decoder is our rosinality generator: images from the codes, and the latent-avg variants
+    np.testing.assert_allclose(np.asarray(gen.synthesis(codes)), nhwc(g["img64"]), atol=5e-5, rtol=0)
+    np.testing.assert_allclose(np.asarray(gen.synthesis(g["codes_mix"])), nhwc(g["img_mix64"]), atol=5e-5, rtol=0)
+    distinct = raw + g["latent_avg_distinct"][None]
+    np.testing.assert_allclose(distinct, g["codes_distinct_avg"], atol=2e-5, rtol=0)
+    np.testing.assert_allclose(np.asarray(gen.synthesis(distinct)), nhwc(g["img_distinct_avg64"]), atol=5e-5, rtol=0)
+    pooled = np.repeat(np.repeat(np.asarray(gen.synthesis(codes)), 4, 1), 4, 2)          # face_pool 64 -> 256
+    np.testing.assert_allclose(pooled, nhwc(g["img_pooled256"]), atol=5e-5, rtol=0)
+
+
+def test_psp_is_not_taken_for_e4e_and_bad_files_are_refused(tmp_path, g, golden_dir):
+    from convert_weights.e4e import convert_encoder
+    from styleclip_jax.torch_pickle import load_checkpoint
+    from torch_format import Global, save_zip
+
+    ck = load_checkpoint(golden_dir / "e4e_tiny.pt")
+    psp = dict(ck, opts=dict(ck["opts"], encoder_type="GradualStyleEncoder"))
+    save_zip(psp, tmp_path / "psp.pt")
+    enc, _ = convert_encoder(tmp_path / "psp.pt")
+    assert enc.config.kind == "psp"
+    raw = np.asarray(enc.module()(preprocess(g["x_uint8"]), add_latent_avg=False))
+    want = np.concatenate([g["w0"][:, None], g["deltas"]], axis=1)          # pSp: style_i(features), no w0 added
+    np.testing.assert_allclose(raw, want, atol=2e-5, rtol=0)
+    save_zip(dict(ck, opts=dict(ck["opts"], encoder_type="SingleStyleCodeEncoder")), tmp_path / "single.pt")
+    with pytest.raises(CheckpointError, match="encoder_type 'SingleStyleCodeEncoder' is not supported"):
+        convert_encoder(tmp_path / "single.pt")
+    sd = dict(ck["state_dict"])
+    sd.pop("encoder.styles.3.linear.bias")
+    save_zip(dict(ck, state_dict=sd), tmp_path / "miss.pt")
+    with pytest.raises(CheckpointError, match="missing key 'styles.3.linear.bias'"):
+        convert_encoder(tmp_path / "miss.pt")
+    save_zip(dict(ck, opts=dict(ck["opts"], stylegan_size=1024)), tmp_path / "size.pt")
+    with pytest.raises(CheckpointError, match="stylegan_size 1024 needs 18"):
+        convert_encoder(tmp_path / "size.pt")
+    with pytest.raises(CheckpointError, match="rosinality"):
+        convert_encoder(golden_dir / "rosinality_tiny.pt")
+    save_zip({"state_dict": {"x": Global("os", "system")}}, tmp_path / "evil.pt")
+    with pytest.raises(UnsafeCheckpointError):
+        convert_encoder(tmp_path / "evil.pt")
+
+
+def test_invert_cli(tmp_path, g, converted, capsys, golden_dir):
+    g_dir = golden_dir
+    _, _, d = converted
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, name in enumerate(g["ffhq_names"]):
+        Image.fromarray(g["x_uint8"][i]).save(photos / f"{str(name)[:-4]}.png")
+    out = tmp_path / "w.npz"
+    assert main(["invert", "--encoder", str(d / "enc"), "--images", str(photos), "--generator", str(d / "gen"),
+                 "--out", str(out)]) == 0
+    r = np.load(out)
+    assert list(r["files"]) == ["0.png", "1.png"]
+    np.testing.assert_allclose(r["wplus"], g["codes"], atol=2e-5, rtol=0)
+    np.testing.assert_allclose(r["images"], nhwc(g["img64"]), atol=5e-5, rtol=0)
+    # the inversion feeds every method: e.g. generate from it
+    assert main(["generate", "--generator", str(d / "gen"), "--latents", str(out), "--latents-key", "wplus",
+                 "--out", str(tmp_path / "again.npz")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "again.npz")["images"], r["images"], atol=1e-5)
+    # photos straight into every method: generate, mapper-free global edit and optimisation need
+    # only --images and --encoder (the edit starts from the inversion)
+    assert main(["generate", "--generator", str(d / "gen"), "--images", str(photos), "--encoder", str(d / "enc"),
+                 "--out", str(tmp_path / "from_photos.npz")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "from_photos.npz")["wplus"], g["codes"], atol=2e-5, rtol=0)
+    assert main(["convert", "clip", str(g_dir / "clip_tiny_openai.pt"), str(tmp_path / "clip")]) == 0
+    assert main(["edit", "optimize", "--generator", str(d / "gen"), "--clip", str(tmp_path / "clip"), "--text",
+                 "a smiling face", "--images", str(photos / "1.png"), "--encoder", str(d / "enc"), "--steps", "2",
+                 "--out", str(tmp_path / "opt")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "opt" / "result.npz")["wplus_start"], g["codes"][1:], atol=2e-5)
+    rc = main(["generate", "--generator", str(d / "gen"), "--images", str(photos), "--out", str(tmp_path / "x.npz")])
+    assert rc == 2 and "--images needs --encoder" in capsys.readouterr().err
+    assert main(["invert", "--encoder", str(d / "enc"), "--images", str(photos / "0.png"), "--generator",
+                 str(d / "gen"), "--out", str(tmp_path / "grid.png")]) == 0
+    assert Image.open(tmp_path / "grid.png").size == (2 * 66 + 2, 66 + 2)
+    # photos of any size and kind are read as a person sees them, then resized as upstream does
+    Image.fromarray(g["x_uint8"][0]).convert("L").resize((300, 200)).save(tmp_path / "gray.png")
+    assert main(["invert", "--encoder", str(d / "enc"), "--images", str(tmp_path / "gray.png"),
+                 "--out", str(tmp_path / "gray.npz")]) == 0
+    assert np.load(tmp_path / "gray.npz")["wplus"].shape == (1, 10, 32)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    assert main(["invert", "--encoder", str(d / "enc"), "--images", str(tmp_path / "broken.png"),
+                 "--out", str(tmp_path / "b.npz")]) == 2
+    assert "broken.png" in capsys.readouterr().err and not (tmp_path / "b.npz").exists()
+    assert main(["invert", "--encoder", str(d / "enc"), "--images", str(photos), "--out", str(tmp_path / "n.png")]) == 2
+    assert "--generator" in capsys.readouterr().err
