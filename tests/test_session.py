@@ -77,3 +77,25 @@ def test_bad_input_is_a_message(session, tmp_path):
         GlobalTerm("object", "a red object", 2.0, None), GlobalTerm("a", "b", -1.0, 0.2)]
     with pytest.raises(InputError, match="seed"):
         session.from_seed(-1)
+
+
+def test_photo_upload_is_inverted_by_the_encoder(tmp_path, golden_dir):
+    from convert_weights.clip import convert_clip
+    from convert_weights.e4e import convert_encoder
+    from styleclip_jax.ui.app import Page
+
+    enc, gen = convert_encoder(golden_dir / "e4e_tiny.pt", generator_out=tmp_path / "gen")
+    g = np.load(golden_dir / "e4e_tiny.npz")
+    s = EditSession(gen, convert_clip(golden_dir / "clip_tiny_openai.pt"), encoder=enc)
+    r = s.from_photo(g["x_uint8"][1], align=False)
+    np.testing.assert_allclose(r.wplus, g["codes"][1], atol=2e-5)
+    page = Page(s, tmp_path)
+    shown, w, status, _, files = page.upload(g["x_uint8"][0], False)
+    np.testing.assert_allclose(w, g["codes"][0], atol=2e-5)
+    assert "photo inverted" in status and len(files) == 2
+    flat = np.full((300, 400, 3), 128, np.uint8)                        # no face in it
+    assert "no face found" in page.upload(flat, True)[2]
+    assert "no photo" in page.upload(None, True)[2]
+    no_enc = EditSession(gen, s.clip)
+    with pytest.raises(InputError, match="need an encoder"):
+        no_enc.from_photo(g["x_uint8"][0])

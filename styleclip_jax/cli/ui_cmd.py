@@ -12,7 +12,7 @@ def add_ui(sub):
     p.add_argument("--stats", default=None, help="StyleSpace stats with fs3, for global directions")
     p.add_argument("--mapper", nargs="*", default=[], help="mapper folders (the Mapper tab lists them by name)")
     p.add_argument("--idnet", default=None, help="IR-SE50 folder, enables λ_ID in the Optimization tab")
-    p.add_argument("--encoder", default=None, help="photo encoder folder (not available yet: e4e is issue #17)")
+    p.add_argument("--encoder", default=None, help="e4e encoder folder: enables photo upload (see `convert encoder`)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 exposes it to your network)")
     p.add_argument("--port", type=integer(1, 65535), default=7860)
     p.set_defaults(func=run_ui)
@@ -23,14 +23,12 @@ def run_ui(args):
 
     from ..errors import InputError
 
-    if args.encoder:
-        raise InputError("--encoder: this version has no photo encoder yet (e4e lands with issue #17)")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")       # no calls home
     try:
         from ..ui.app import build_app, session_from_folders
     except ImportError as e:
         raise InputError(f"the browser editor needs Gradio: pip install 'styleclip-jax[ui]' ({e})") from None
-    session = session_from_folders(args.generator, args.clip, args.stats, args.mapper, args.idnet)
+    session = session_from_folders(args.generator, args.clip, args.stats, args.mapper, args.idnet, args.encoder)
     app = build_app(session)
     print(f"styleclip-jax editor on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
     app.queue().launch(server_name=args.host, server_port=args.port, share=False, show_error=False, quiet=True)

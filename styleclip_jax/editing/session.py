@@ -41,8 +41,13 @@ class EditResult:
 class EditSession:
     """``EditSession(generator, clip, stats=None, mappers={name: mapper}, idnet=None)``."""
 
-    def __init__(self, generator, clip, stats=None, mappers: dict | None = None, idnet=None, truncation: float = 0.7):
-        self.gen, self.clip, self.stats, self.idnet = generator, clip, stats, idnet
+    def __init__(self, generator, clip, stats=None, mappers: dict | None = None, idnet=None, truncation: float = 0.7,
+                 encoder=None):
+        self.gen, self.clip, self.stats, self.idnet, self.encoder = generator, clip, stats, idnet, encoder
+        if encoder is not None:
+            from ..faces.photos import check_encoder_fits
+
+            check_encoder_fits(encoder, generator)
         self.mappers = dict(mappers or {})
         self.truncation = truncation
         self._dirs: dict[tuple[str, str], np.ndarray] = {}
@@ -61,6 +66,27 @@ class EditSession:
             raise InputError(f"seed must lie in [0, 2^32), got {seed}")
         w = np.asarray(self.gen.mapping(z_from_seeds([int(seed)], self.gen.config.z_dim), self.truncation))[0]
         return EditResult(np.asarray(self.gen.synthesis(w[None]))[0], w, None, f"seed {seed}")
+
+    def from_photo(self, photo_u8, align: bool = True) -> EditResult:
+        """A photo (uint8 RGB) inverted by the encoder (its largest face FFHQ-aligned first)."""
+        if self.encoder is None:
+            raise InputError("photos need an encoder (start the session with an e4e folder)")
+        photo = np.asarray(photo_u8)
+        if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
+            raise InputError(f"expected an RGB photo, got {photo.dtype} {photo.shape}")
+        if align:
+            from ..faces import align_face
+            from ..models.mtcnn import load_face_detector
+
+            if getattr(self, "_detector", None) is None:
+                self._detector = load_face_detector()
+            faces = self._detector.detect(photo)
+            if not len(faces):
+                raise InputError("no face found in the photo")
+            photo = align_face(photo, faces.points[0], self.encoder.config.input_size).image
+        w = self.encoder.encode_photos([photo])[0]
+        return EditResult(np.asarray(self.gen.synthesis(w[None]))[0], w, None,
+                          "photo inverted" + (" (face aligned)" if align else ""))
 
     # ---- method C ------------------------------------------------------------------------------
     def text_direction(self, neutral: str, target: str) -> np.ndarray:

@@ -1,7 +1,7 @@
 """``styleclip-jax ui``: the browser editor (Gradio). Layout and event wiring only: every edit
 is a call into ``styleclip_jax.editing.session.EditSession``.
 
-The page: a seed and its original image; one tab per method (global directions with α / β
+The page: a seed (or, with an encoder, an uploaded photo) and its original image; one tab per method (global directions with α / β
 sliders, auto-β and composed edits; mapper with α; optimisation with steps, λ_L2, λ_ID, a
 progress bar and a strip of frames); the edited image, a status line (what moved, how long it
 took, or what is wrong with the input) and the edited PNG and ``.npz`` latents to download.
@@ -81,6 +81,17 @@ class Page:
             return None, None, status, None, None
         return display_image(res.image), res.wplus, status, None, files
 
+    def upload(self, photo, align):
+        """An uploaded photo: inverted by the session's encoder; the reconstruction is the original."""
+        import gradio as gr
+
+        if photo is None:
+            return gr.update(), gr.update(), "**Cannot edit:** no photo", gr.update(), gr.update()
+        res, status, files = self._run(lambda: self.s.from_photo(photo, bool(align)))
+        if res is None:
+            return gr.update(), gr.update(), status, gr.update(), gr.update()
+        return display_image(res.image), res.wplus, status, None, files
+
     def global_edit(self, w, neutral, target, alpha, beta, auto, also):
         if w is None:
             return self._nothing("load a seed first")
@@ -135,6 +146,11 @@ def build_app(session: EditSession, out_dir: str | Path | None = None):
         with gr.Row():
             seed = gr.Number(value=0, precision=0, minimum=0, label="seed", elem_id="seed")
             load = gr.Button("Load seed", elem_id="load")
+        if session.encoder is not None:
+            with gr.Row():
+                photo = gr.Image(label="or upload a photo (inverted with e4e)", type="numpy", sources=["upload"],
+                                 image_mode="RGB", elem_id="photo")
+                align = gr.Checkbox(value=True, label="find and align the face first", elem_id="align")
         with gr.Row():
             original = gr.Image(label="original", type="numpy", format="png", interactive=False, elem_id="original")
             edited = gr.Image(label="edited", type="numpy", format="png", interactive=False, elem_id="edited")
@@ -166,6 +182,8 @@ def build_app(session: EditSession, out_dir: str | Path | None = None):
             frames = gr.Gallery(label="frames along the way", columns=6, height=160, elem_id="frames")
 
         load.click(page.load, [seed], [original, w, status, edited, files])
+        if session.encoder is not None:
+            photo.upload(page.upload, [photo, align], [original, w, status, edited, files])
         app.load(page.load, [seed], [original, w, status, edited, files])
         g_in = [w, neutral, target, alpha, beta, auto, also]
         for trigger in (go.click, target.submit, alpha.release, beta.release, auto.change):
@@ -181,7 +199,7 @@ def build_app(session: EditSession, out_dir: str | Path | None = None):
     return app
 
 
-def session_from_folders(generator=None, clip=None, stats=None, mappers=(), idnet=None) -> EditSession:
+def session_from_folders(generator=None, clip=None, stats=None, mappers=(), idnet=None, encoder=None) -> EditSession:
     """An ``EditSession`` from model folders; with no generator / CLIP, the bundled toy world."""
     from ..models.mapper_api import load_mapper
 
@@ -203,4 +221,9 @@ def session_from_folders(generator=None, clip=None, stats=None, mappers=(), idne
     from ..models.idnet import load_idnet
 
     ms = {Path(m).name: load_mapper(m) for m in mappers}
-    return EditSession(gen, clp, st, ms, load_idnet(idnet) if idnet else None)
+    enc = None
+    if encoder:
+        from ..models.e4e import load_encoder
+
+        enc = load_encoder(encoder)
+    return EditSession(gen, clp, st, ms, load_idnet(idnet) if idnet else None, encoder=enc)
