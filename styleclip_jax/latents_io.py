@@ -181,22 +181,18 @@ def _styles_match(gen, wplus: np.ndarray, styles: dict) -> bool:
 
 
 def wplus_from_source(gen, *, seeds: str | None = None, latents: str | os.PathLike | None = None,
-                      truncation: float = 1.0, what: str = "this command", key: str | None = None,
-                      images=None, encoder=None, align: bool = False) -> np.ndarray:
-    """W+ (B, L, D) from ``--seeds`` (mapped at ``truncation``), a latents file (wplus or w), or
-    photos (``images``) inverted by the e4e ``encoder`` folder (aligned first with ``align``)."""
-    if sum(x is not None for x in (seeds, latents, images)) != 1:
-        raise InputError(f"{what} needs exactly one of --seeds, --latents or --images")
-    if images is not None:
-        return wplus_from_photos(gen, images, encoder, align)
+                      truncation: float = 1.0, what: str = "this command", key: str | None = None) -> np.ndarray:
+    """W+ (B, L, D) from ``--seeds`` (mapped at ``truncation``) or a latents file (wplus or w)."""
+    if (seeds is None) == (latents is None):
+        raise InputError(f"{what} needs exactly one of --seeds or --latents")
     if seeds is not None:
         return np.asarray(gen.mapping(z_from_seeds(parse_seeds(seeds), gen.config.z_dim), truncation))
     _, w = read_latents(latents, gen, accept=("wplus", "w"), key=key)
     return gen.as_wplus(w)
 
 
-def wplus_from_photos(gen, images, encoder, align: bool = False) -> np.ndarray:
-    """Photos -> W+ (B, L, D) for ``gen`` through the encoder folder ``encoder``."""
+def invert_for(gen, images, encoder, align: bool = False):
+    """Photos -> ``faces.photos.Inversion`` (W+ for ``gen``) through the encoder folder ``encoder``."""
     if encoder is None:
         raise InputError("--images needs --encoder (an e4e folder from `convert encoder`)")
     from .faces.photos import check_encoder_fits, invert_photos
@@ -204,7 +200,7 @@ def wplus_from_photos(gen, images, encoder, align: bool = False) -> np.ndarray:
 
     enc = load_encoder(encoder)
     check_encoder_fits(enc, gen)
-    return invert_photos(images, enc, align)[0]
+    return invert_photos(images, enc, align)
 
 
 def check_output_path(path: str | os.PathLike, overwrite: bool, suffixes=(".png", ".npz"),

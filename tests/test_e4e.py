@@ -141,3 +141,22 @@ def test_invert_cli(tmp_path, g, converted, capsys, golden_dir):
     assert "broken.png" in capsys.readouterr().err and not (tmp_path / "b.npz").exists()
     assert main(["invert", "--encoder", str(d / "enc"), "--images", str(photos), "--out", str(tmp_path / "n.png")]) == 2
     assert "--generator" in capsys.readouterr().err
+
+
+def test_photo_to_edited_photo_with_paste_back(tmp_path, converted, golden_dir, capsys):
+    """One command from a photo to the photo with its face replaced by the generator's edit:
+    detect, align, invert, generate, paste back (tiny random e4e: the face changes, the canvas not)."""
+    _, _, d = converted
+    m = np.load(golden_dir / "mtcnn_faces.npz")
+    photo = m["img_d_ffhq3_small_on_canvas"]
+    Image.fromarray(photo).save(tmp_path / "me.png")
+    base = ["generate", "--generator", str(d / "gen"), "--images", str(tmp_path / "me.png"), "--encoder",
+            str(d / "enc"), "--out", str(tmp_path / "g.npz")]
+    assert main(base + ["--align", "--paste-back", str(tmp_path / "back")]) == 0
+    back = np.asarray(Image.open(tmp_path / "back" / "me.png"))
+    assert back.shape == photo.shape
+    x1, y1, x2, y2 = (int(v) for v in m["det_d_ffhq3_small_on_canvas_boxes"][0])
+    assert np.abs(back.astype(int) - photo)[y1 + 20:y2 - 20, x1 + 20:x2 - 20].mean() > 10
+    np.testing.assert_array_equal(back[:, :300], photo[:, :300])           # the canvas left of the face
+    rc = main(base[:-1] + [str(tmp_path / "g2.npz"), "--paste-back", str(tmp_path / "b2")])
+    assert rc == 2 and "--paste-back needs --images and --align" in capsys.readouterr().err

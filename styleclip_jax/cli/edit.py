@@ -48,7 +48,8 @@ def add_edit(sub):
 
 def run_optimize(args):
     from ..editing import OptimizeConfig, optimize
-    from ..latents_io import parse_seeds, read_latents, wplus_from_photos
+    from ..latents_io import invert_for, parse_seeds, read_latents
+    from .options import check_paste_back, paste_back_if_asked
     from ..models.clip import load_clip, tokenize
     from ..models.idnet import load_idnet
     from ..models.stylegan2 import load_generator
@@ -57,6 +58,7 @@ def run_optimize(args):
     refuse_nonempty_dir(out, args.overwrite)
     if args.gif and not args.snapshot_every:
         raise InputError("--gif needs --snapshot-every k")
+    check_paste_back(args)
     if args.mode == "free_generation" and (args.latents or args.seeds or args.images):
         raise InputError("--mode free_generation starts from the mean latent; it takes no --latents, --seeds or "
                          "--images")
@@ -67,10 +69,11 @@ def run_optimize(args):
     gen = load_generator(args.generator)
     clip = load_clip(args.clip)
     idnet = load_idnet(args.idnet) if args.idnet else None
-    latents = seeds = None
+    latents = seeds = inv = None
     if args.mode == "edit":
         if args.images:
-            latents = wplus_from_photos(gen, args.images, args.encoder, args.align)
+            inv = invert_for(gen, args.images, args.encoder, args.align)
+            latents = inv.wplus
         elif args.latents:
             _, latents = read_latents(args.latents, gen, accept=("wplus", "w"), key=args.latents_key)
         elif args.seeds:
@@ -100,9 +103,10 @@ def run_optimize(args):
     save_png(out / "before_after.png", make_grid(to_uint8(pairs), nrow=2))
     if args.gif:
         _write_trajectory(gen, res, cfg, out)
+    note = paste_back_if_asked(args, inv, res.images_after.reshape(-1, len(args.text), *res.images_after.shape[1:]))
     final = res.losses["clip"][-1]
     print(f"optimised {n_pairs} pair(s) for {cfg.steps} steps: CLIP loss {res.losses['clip'][0].mean():.4f} -> "
-          f"{final.mean():.4f}; wrote {out}/result.npz, before_after.png" + (", trajectory.gif" if args.gif else ""))
+          f"{final.mean():.4f}; wrote {out}/result.npz, before_after.png" + (", trajectory.gif" if args.gif else "") + note)
 
 
 def _remove_old_outputs(out: Path) -> None:

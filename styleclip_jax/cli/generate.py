@@ -7,21 +7,24 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputError
-from ..latents_io import check_output_path, parse_seeds, read_latents, wplus_from_photos, write_npz, z_from_seeds
+from ..latents_io import check_output_path, invert_for, parse_seeds, read_latents, write_npz, z_from_seeds
 from ..models.stylegan2 import load_generator
 from ..utils.images import make_grid, save_png, to_uint8
+from .options import check_paste_back, paste_back_if_asked
 
 
 def run_generate(args):
     if args.batch_size < 1:
         raise InputError("--batch-size must be >= 1")
     out = check_output_path(args.out, args.overwrite)
+    check_paste_back(args)
     gen = load_generator(args.generator)
     cfg = gen.config
     if args.seeds is not None:
         kind, lat = "z", z_from_seeds(parse_seeds(args.seeds), cfg.z_dim)
     elif args.images is not None:
-        kind, lat = "wplus", wplus_from_photos(gen, args.images, args.encoder, args.align)
+        inv = invert_for(gen, args.images, args.encoder, args.align)
+        kind, lat = "wplus", inv.wplus
     else:
         kind, lat = read_latents(args.latents, gen, key=args.latents_key)
     n = len(next(iter(lat.values()))) if kind == "s" else len(lat)
@@ -44,9 +47,10 @@ def run_generate(args):
         for name, v in extra["s"].items():
             styles[name].append(np.asarray(v))
     images = np.concatenate(images)
+    note = paste_back_if_asked(args, inv, images[:, None]) if args.images is not None else ""
     if out.suffix.lower() == ".png":
         save_png(out, make_grid(to_uint8(images), nrow=args.nrow))
     else:
         write_npz(out, images, np.concatenate(wplus) if wplus else None,
                   {name: np.concatenate(v) for name, v in styles.items()})
-    print(f"wrote {n} image(s) at {cfg.resolution}px -> {out}")
+    print(f"wrote {n} image(s) at {cfg.resolution}px -> {out}{note}")

@@ -163,16 +163,15 @@ def _edits(args) -> list[dict]:
 def run_edit(args):
     from ..editing.global_directions import global_edit
     from ..editing.stylespace_stats import StyleSpaceStats
-    from ..latents_io import check_output_path, wplus_from_source, write_npz
+    from ..latents_io import check_output_path, write_npz
     from ..utils.images import make_grid, save_png, to_uint8
+    from .options import paste_back_if_asked, source_latents
 
     out = check_output_path(args.out, args.overwrite, sidecars=(".json",) if args.out.endswith(".npz") else ())
     alphas, edits = _alphas(args), _edits(args)
     gen, clip = _load_pair(args)
     stats = StyleSpaceStats.load(args.stats)
-    w = wplus_from_source(gen, seeds=args.seeds, latents=args.latents, truncation=args.truncation,
-                          what="global edit", key=args.latents_key, images=args.images, encoder=args.encoder,
-                          align=args.align)
+    w, inv = source_latents(args, gen, "global edit", args.truncation)
     res = global_edit(gen, clip, stats, w, edits, alphas)
     b, a = res.codes.shape[:2]
     if out.suffix == ".png":
@@ -189,6 +188,6 @@ def run_edit(args):
     for s in summary:
         print(f"{s['neutral']!r} -> {s['target']!r}: beta {s['beta']:.2f} moves {s['channels']} channel(s)"
               + (f" ({s['channels_touched']} in the chosen layers)" if args.layers and s is summary[0] else ""))
-    print(f"edited {b} latent(s) x {a} strength(s) -> {out}")
+    print(f"edited {b} latent(s) x {a} strength(s) -> {out}" + paste_back_if_asked(args, inv, res.images))
     if out.suffix == ".npz":
         atomic_write(str(out) + ".json", lambda p: Path(p).write_text(json.dumps(summary, indent=2)))

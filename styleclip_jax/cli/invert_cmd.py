@@ -40,7 +40,8 @@ def run_invert(args):
         check_encoder_fits(enc, gen)
     n = len(expand_images(args.images))
     with tqdm(total=n, desc="invert", unit="image", disable=n < 2) as bar:
-        w, files, photos = invert_photos(args.images, enc, args.align, args.batch_size, progress=bar.update)
+        inv = invert_photos(args.images, enc, args.align, args.batch_size, progress=bar.update)
+    w, files, photos = inv.wplus, inv.files, inv.crops
     names = np.array([f.name for f in files])
     images = None
     if gen is not None:

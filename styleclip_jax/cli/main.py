@@ -186,17 +186,16 @@ def _run_mapper_train(args):
 def _run_mapper_apply(args):
     import numpy as np
 
-    from ..latents_io import check_output_path, wplus_from_source, write_npz
+    from ..latents_io import check_output_path, write_npz
     from ..models.mapper_api import load_mapper
+    from .options import paste_back_if_asked, source_latents
     from ..models.stylegan2 import load_generator
     from ..utils.images import make_grid, save_png, to_uint8
 
     out = check_output_path(args.out, args.overwrite)
     mapper, gen = load_mapper(args.mapper), load_generator(args.generator)
     mapper.check_fits(gen, "mapper apply")
-    w = wplus_from_source(gen, seeds=args.seeds, latents=args.latents, truncation=args.truncation,
-                          what="mapper apply", key=args.latents_key, images=args.images, encoder=args.encoder,
-                          align=args.align)
+    w, inv = source_latents(args, gen, "mapper apply", args.truncation)
     edited = np.stack([np.asarray(mapper.apply(w, a)) for a in args.alpha], axis=1)      # (B, A, L, D)
     flat = edited.reshape(-1, *w.shape[1:])
     imgs = np.concatenate([np.asarray(gen.synthesis(flat[i:i + args.batch_size]))
@@ -207,7 +206,8 @@ def _run_mapper_apply(args):
         save_png(out, make_grid(to_uint8(grid.reshape(-1, *imgs.shape[1:])), nrow=len(args.alpha) + 1))
     else:
         write_npz(out, imgs, flat, alpha=np.repeat(np.asarray(args.alpha, np.float32)[None], len(w), 0).reshape(-1))
-    print(f"applied mapper to {len(w)} latent(s) at alpha {args.alpha} -> {out}")
+    note = paste_back_if_asked(args, inv, imgs.reshape(len(w), len(args.alpha), *imgs.shape[1:]))
+    print(f"applied mapper to {len(w)} latent(s) at alpha {args.alpha} -> {out}{note}")
 
 
 def _add_embed(sub):

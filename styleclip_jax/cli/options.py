@@ -115,3 +115,35 @@ def add_photo_source(group, p) -> None:
     group.add_argument("--images", nargs="+", help="photos (files or folders), inverted with --encoder first")
     p.add_argument("--encoder", default=None, help="e4e encoder folder, for --images (see `convert encoder`)")
     p.add_argument("--align", action="store_true", help="with --images: find and FFHQ-align the largest face first")
+    p.add_argument("--paste-back", default=None, metavar="DIR",
+                   help="with --images --align: also write each photo with its edited face pasted back, to DIR")
+
+
+def check_paste_back(args) -> None:
+    """--paste-back is only meaningful for aligned photos; refuse it early otherwise."""
+    from ..errors import InputError
+
+    if args.paste_back and not (args.images and args.align):
+        raise InputError("--paste-back needs --images and --align (the aligned faces know where they came from)")
+
+
+def source_latents(args, gen, what: str, truncation: float = 1.0):
+    """(W+ (B, L, D), the photos' Inversion or None) from --seeds / --latents / --images."""
+    from ..latents_io import invert_for, wplus_from_source
+
+    check_paste_back(args)
+    if args.images:
+        inv = invert_for(gen, args.images, args.encoder, args.align)
+        return gen.as_wplus(inv.wplus), inv
+    return wplus_from_source(gen, seeds=args.seeds, latents=args.latents, truncation=truncation, what=what,
+                             key=args.latents_key), None
+
+
+def paste_back_if_asked(args, inv, edited) -> str:
+    """With --paste-back: paste edited images (B, E, H, W, 3) into the photos; a note for the log."""
+    if not args.paste_back:
+        return ""
+    from ..faces.photos import paste_edits
+
+    written = paste_edits(inv, edited, args.paste_back, args.overwrite)
+    return f"; {len(written)} photo(s) with the edit pasted back -> {args.paste_back}"
