@@ -14,3 +14,8 @@ def known_fields(cls, d: Mapping[str, Any], what: str) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"unknown {what} config fields: {sorted(unknown)}")
     return dict(d)
+
+
+def int_tuples(value):
+    """Nested lists of ints (as JSON stores them) -> nested tuples: hashable, as frozen configs need."""
+    return tuple(int_tuples(v) for v in value) if isinstance(value, (list, tuple)) else int(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from ...config_utils import known_fields
+from ...config_utils import int_tuples, known_fields
 from ...errors import ConfigError
 
 KINDS = ("e4e", "psp")
@@ -43,14 +43,11 @@ class EncoderConfig:
         return tuple(s - 1 for s in starts[1:]) + (len(self.units) - 1,)
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["units"] = [list(u) for u in self.units]
-        return d
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "EncoderConfig":
         d = known_fields(cls, d, "encoder")
-        d["units"] = tuple(tuple(int(x) for x in u) for u in d["units"])
-        for k in ("se_reductions", "taps", "style_convs"):
-            d[k] = tuple(int(x) for x in d[k])
+        for k in ("units", "se_reductions", "taps", "style_convs"):
+            d[k] = int_tuples(d[k])
         return cls(**d)
