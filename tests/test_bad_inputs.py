@@ -294,6 +294,7 @@ FLAGS = [
     ["align", "{P}", "--size", "0", "--out", "{OUT}"],
     ["ui", "--port", "0"],
     ["invert", "--encoder", "{G}", "--images", "{P}", "--batch-size", "0", "--out", "{OUT}.npz"],
+    ["invert", "--encoder", "{G}", "--images", "{P}", "--refine", "3", "--refine-lr", "0", "--out", "{OUT}.npz"],
     ["ui", "--generator", "{G}", "--port", "7"],
     ["ui", "--encoder", "{G}", "--port", "7"],
     ["paste-back", "--photo", "{P}", "--crop", "{P}", "--faces", "{F}", "--feather", "0.9", "--out", "{OUT}.png"],

@@ -160,3 +160,25 @@ def test_photo_to_edited_photo_with_paste_back(tmp_path, converted, golden_dir, 
     np.testing.assert_array_equal(back[:, :300], photo[:, :300])           # the canvas left of the face
     rc = main(base[:-1] + [str(tmp_path / "g2.npz"), "--paste-back", str(tmp_path / "b2")])
     assert rc == 2 and "--paste-back needs --images and --align" in capsys.readouterr().err
+
+
+def test_refine_moves_the_reconstruction_toward_the_photo(tmp_path, g, converted, capsys):
+    from styleclip_jax.editing.inversion import photos_at, refine_inversion
+
+    enc, gen, d = converted
+    w = enc.encode(preprocess(g["x_uint8"]))
+    target = photos_at(list(g["x_uint8"]), gen.config.resolution)
+    w2, losses = refine_inversion(gen, w, target, steps=30, lr=0.05)
+    assert losses.shape == (30, 2) and np.all(losses[-1] < 0.8 * losses[0]), losses[[0, -1]]
+    err = lambda v: np.mean((np.asarray(gen.synthesis(v)) - target) ** 2, axis=(1, 2, 3))   # noqa: E731
+    np.testing.assert_allclose(err(w), losses[0], rtol=1e-4)             # loss 0 is the encoder's error
+    assert np.all(err(w2) < losses[-1] * 1.01)
+    photos = tmp_path / "p"
+    photos.mkdir()
+    Image.fromarray(g["x_uint8"][0]).save(photos / "0.png")
+    assert main(["invert", "--encoder", str(d / "enc"), "--images", str(photos), "--generator", str(d / "gen"),
+                 "--refine", "5", "--out", str(tmp_path / "r.npz")]) == 0
+    assert "refined 5 steps" in capsys.readouterr().out
+    assert main(["invert", "--encoder", str(d / "enc"), "--images", str(photos), "--refine", "5",
+                 "--out", str(tmp_path / "r2.npz")]) == 2
+    assert "--refine optimises the reconstruction" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .options import COUNT
+from .options import COUNT, LR, NONNEG, WEIGHT
 
 
 def add_invert(sub):
@@ -11,6 +11,11 @@ def add_invert(sub):
     p.add_argument("--images", nargs="+", required=True, help="image files or folders (aligned 256² faces, or use --align)")
     p.add_argument("--align", action="store_true", help="find and FFHQ-align the largest face of each photo first")
     p.add_argument("--generator", default=None, help="also decode the latents (the reconstruction)")
+    p.add_argument("--refine", type=NONNEG, default=0, metavar="N",
+                   help="then N steps of latent optimisation toward each photo (pixel L2; needs --generator)")
+    p.add_argument("--refine-lr", type=LR, default=0.01)
+    p.add_argument("--idnet", default=None, help="IR-SE50 folder: adds the ID loss to --refine (face generators)")
+    p.add_argument("--id-lambda", type=WEIGHT, default=0.1, help="weight of the ID loss in --refine (with --idnet)")
     p.add_argument("--batch-size", type=COUNT, default=8)
     p.add_argument("--out", required=True, help=".npz (wplus, files[, images]) or .png (photo | reconstruction grid; "
                    "needs --generator)")
@@ -31,6 +36,8 @@ def run_invert(args):
     out = check_output_path(args.out, args.overwrite)
     if out.suffix == ".png" and not args.generator:
         raise InputError("a .png output shows the reconstruction: give --generator (or write .npz)")
+    if args.refine and not args.generator:
+        raise InputError("--refine optimises the reconstruction: give --generator")
     enc = load_encoder(args.encoder)
     gen = None
     if args.generator:
@@ -42,6 +49,16 @@ def run_invert(args):
     with tqdm(total=n, desc="invert", unit="image", disable=n < 2) as bar:
         inv = invert_photos(args.images, enc, args.align, args.batch_size, progress=bar.update)
     w, files, photos = inv.wplus, inv.files, inv.crops
+    note = ""
+    if args.refine:
+        from ..editing.inversion import photos_at, refine_inversion
+        from ..models.idnet import load_idnet
+
+        idnet = load_idnet(args.idnet) if args.idnet else None
+        target = photos_at(photos, gen.config.resolution)
+        w, losses = refine_inversion(gen, w, target, args.refine, args.refine_lr,
+                                     args.id_lambda if idnet is not None else 0.0, idnet)
+        note = f"; refined {args.refine} steps, loss {losses[0].mean():.4f} -> {losses[-1].mean():.4f}"
     names = np.array([f.name for f in files])
     images = None
     if gen is not None:
@@ -61,4 +78,4 @@ def run_invert(args):
 
         check_finite("wplus", w)
         atomic_write(out, lambda p: np.savez(p, wplus=w, files=names))
-    print(f"inverted {len(w)} photo(s) to W+ {w.shape[1:]} -> {out}")
+    print(f"inverted {len(w)} photo(s) to W+ {w.shape[1:]} -> {out}{note}")
