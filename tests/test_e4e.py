@@ -182,3 +182,56 @@ def test_refine_moves_the_reconstruction_toward_the_photo(tmp_path, g, converted
     assert main(["invert", "--encoder", str(d / "enc"), "--images", str(photos), "--refine", "5",
                  "--out", str(tmp_path / "r2.npz")]) == 2
     assert "--refine optimises the reconstruction" in capsys.readouterr().err
+
+
+NO_JAX = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('jax', 'jaxlib', 'flax', 'torch'):
+            raise ImportError(f'{name} refused')
+sys.meta_path.insert(0, Block())
+from styleclip_jax.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_onnx_encoder_and_photo_to_edit_graph(tmp_path, g, converted, capsys):
+    """export encoder / photo-edit, then run-onnx where JAX cannot even be imported."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("jax2onnx")
+    from styleclip_jax.editing.mapper_training import init_mapper_tensors
+    from styleclip_jax.models.mapper import MapperConfig
+    from styleclip_jax.models.mapper_api import LatentMapperModel
+
+    enc, gen, d = converted
+    cfg = MapperConfig(kind="single", latent_dim=32, num_ws=10)
+    mapper = LatentMapperModel(cfg, init_mapper_tensors(cfg, 1), {"format": "test"})
+    mapper.save(tmp_path / "mapper")
+    assert main(["export", "encoder", "--encoder", str(d / "enc"), "--out", str(tmp_path / "enc.onnx")]) == 0
+    assert main(["export", "photo-edit", "--encoder", str(d / "enc"), "--mapper", str(tmp_path / "mapper"),
+                 "--generator", str(d / "gen"), "--out", str(tmp_path / "edit.onnx")]) == 0
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(2):
+        Image.fromarray(g["x_uint8"][i]).save(photos / f"{i}.png")
+    repo = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    for model, out, extra in (("enc.onnx", "w.npz", []), ("edit.onnx", "e.npz", ["--alpha", "2"])):
+        p = subprocess.run([sys.executable, "-c", NO_JAX, "run-onnx", "--model", str(tmp_path / model), "--images",
+                            str(photos), "--cpu", "--out", str(tmp_path / out), *extra],
+                           capture_output=True, text=True, timeout=300, env=env)
+        assert p.returncode == 0, p.stderr[-3000:]
+    np.testing.assert_allclose(np.load(tmp_path / "w.npz")["wplus"], g["codes"], atol=2e-5, rtol=0)
+    want = np.asarray(gen.synthesis(mapper.apply(enc.encode(preprocess(g["x_uint8"])), 2.0)))
+    np.testing.assert_allclose(np.load(tmp_path / "e.npz")["images"], want, atol=1e-4, rtol=0)
+    rc = main(["run-onnx", "--model", str(tmp_path / "enc.onnx"), "--images", str(photos), "--cpu",
+               "--out", str(tmp_path / "w.png")])
+    assert rc == 2 and "write a .npz" in capsys.readouterr().err
+    rc = main(["run-onnx", "--model", str(tmp_path / "enc.onnx"), "--latents", str(tmp_path / "w.npz"), "--cpu",
+               "--out", str(tmp_path / "w2.npz")])
+    assert rc == 2 and "give --images" in capsys.readouterr().err

@@ -26,7 +26,13 @@ def add_export(sub):
     g.add_argument("--truncation-cutoff", type=NONNEG, default=None, help="with --from z: truncate only the first N rows")
     gl = esub.add_parser("global", help="StyleSpace edit: (wplus, direction, alpha) -> image")
     gl.add_argument("--generator", required=True)
-    for q in (m, g, gl):
+    en = esub.add_parser("encoder", help="e4e encoder: aligned photo (256²) -> W+")
+    en.add_argument("--encoder", required=True)
+    pe = esub.add_parser("photo-edit", help="photo -> e4e -> mapper -> generator: (photo, alpha) -> edited image")
+    pe.add_argument("--encoder", required=True)
+    pe.add_argument("--mapper", required=True)
+    pe.add_argument("--generator", required=True)
+    for q in (m, g, gl, en, pe):
         q.add_argument("--out", required=True, help="model.onnx (weights over 100 MB go to model.onnx.data)")
         q.add_argument("--opset", type=OPSET, default=21)
         q.add_argument("--overwrite", action="store_true")
@@ -37,6 +43,7 @@ def add_export(sub):
     src = r.add_mutually_exclusive_group(required=True)
     src.add_argument("--latents", help=".npz with wplus (B,L,D) or w (B,D) (or z (B,Z) for generator_z models)")
     src.add_argument("--seeds", help="for generator_z models: z = RandomState(seed).randn(z_dim)")
+    src.add_argument("--images", nargs="+", help="for encoder / photo-edit models: aligned face photos (or folders)")
     add_latents_key(r, ("wplus", "w", "z"))
     r.add_argument("--alpha", type=STRENGTH, default=None, help="strength (mapper and global models; default 1)")
     r.add_argument("--psi", type=PSI, default=None, help="truncation (generator_z models; default 1)")
@@ -52,9 +59,20 @@ def run_export(args):
     from ..export import onnx_export as ox
     from ..models.stylegan2 import load_generator
 
-    gen = load_generator(args.generator)
     kw = dict(opset=args.opset, overwrite=args.overwrite)
-    if args.what == "mapper":
+    if args.what == "encoder":
+        from ..models.e4e import load_encoder
+
+        path = ox.export_encoder(load_encoder(args.encoder), args.out, **kw)
+        print(f"exported encoder -> {path}")
+        return
+    gen = load_generator(args.generator)
+    if args.what == "photo-edit":
+        from ..models.e4e import load_encoder
+        from ..models.mapper_api import load_mapper
+
+        path = ox.export_photo_edit(load_encoder(args.encoder), load_mapper(args.mapper), gen, args.out, **kw)
+    elif args.what == "mapper":
         from ..models.mapper_api import load_mapper
 
         path = ox.export_mapper(load_mapper(args.mapper), gen, args.out, **kw)
@@ -79,7 +97,19 @@ def run_onnx(args):
     if unused:
         raise InputError(f"{ed.kind} models do not take {', '.join(unused)} (inputs: {', '.join(spec)})")
     feeds = {}
-    if "z" in spec:
+    if "photo" in spec:
+        if not args.images:
+            raise InputError(f"{ed.kind} models take photos: give --images")
+        from ..faces.photos import expand_images
+        from ..utils.images import encoder_input, read_image
+
+        files = [f for f, _ in expand_images(args.images)]
+        feeds["photo"] = encoder_input([read_image(f) for f in files], spec["photo"][1])
+        if "alpha" in spec:
+            feeds["alpha"] = 1.0 if args.alpha is None else args.alpha
+    elif args.images:
+        raise InputError(f"{ed.kind} models take latents, not --images")
+    elif "z" in spec:
         if args.seeds:
             feeds["z"] = z_from_seeds(parse_seeds(args.seeds), spec["z"][1])
         else:
@@ -102,6 +132,16 @@ def run_onnx(args):
                 raise InputError(f"{args.direction}: not a readable .npy array ({' '.join(str(e).split())[:200]})") \
                     from None
     images = ed.run(batch_size=args.batch_size, **feeds)
+    if ed.output_name == "wplus":
+        if out.suffix != ".npz":
+            raise InputError("encoder models output latents: write a .npz")
+        from ..latents_io import check_finite
+        from ..model_dir import atomic_write
+
+        check_finite("wplus", images)
+        atomic_write(out, lambda p: np.savez(p, wplus=images, files=np.array([f.name for f in files])))
+        print(f"ran {ed.kind} model on {len(images)} photo(s) with {ed.providers[0]} -> {out}")
+        return
     if out.suffix == ".npz":
         write_npz(out, images, feeds.get("wplus"))
     else:

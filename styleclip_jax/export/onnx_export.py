@@ -28,6 +28,7 @@ MIN_OPSET, MAX_OPSET = 18, 23
 DEFAULT_OPSET = 21
 SIDECAR_BYTES = 100 * 2**20
 IMAGE_LAYOUT = "NHWC float32, raw generator range (nominally [-1, 1], not clamped)"
+PHOTO_DOC = "aligned faces, NHWC float32 in [-1, 1] (e4e's preprocessing: styleclip_jax.utils.images.encoder_input)"
 
 
 def _spec(name, shape, doc):
@@ -86,8 +87,35 @@ def global_graph(gen):
                 _spec("alpha", ("B",), "strength per latent")]
 
 
-def export_onnx(fn, inputs, path, kind: str, meta: dict, opset: int = DEFAULT_OPSET, overwrite: bool = False) -> Path:
-    """Trace ``fn`` with jax2onnx, attach metadata, save (sidecar when large), full-check. Returns the path."""
+def encoder_graph(enc):
+    """(fn, specs): aligned faces (B, 256, 256, 3) in [-1, 1] -> W+ (B, N, D), latent_avg included."""
+    s = enc.config.input_size
+    e_def, e_state = enc.graphdef, enc.state
+    return (lambda photo: nnx.merge(e_def, e_state)(photo)), [_spec("photo", ("B", s, s, 3), PHOTO_DOC)]
+
+
+def photo_edit_graph(enc, mapper, gen):
+    """(fn, specs): photo (B, 256, 256, 3), alpha (B,) -> edited image: e4e, then mapper, then generator."""
+    from ..faces.photos import check_encoder_fits
+
+    check_encoder_fits(enc, gen)
+    mapper.check_fits(gen, "ONNX export")
+    e_def, e_state, m_def, m_state, g_def, g_state = (enc.graphdef, enc.state, mapper.graphdef, mapper.state,
+                                                      gen.graphdef, gen.state)
+    s = enc.config.input_size
+
+    def fn(photo, alpha):
+        w = nnx.merge(e_def, e_state)(photo)
+        return nnx.merge(g_def, g_state)(nnx.merge(m_def, m_state).edit(w, alpha))[0]
+
+    return fn, [_spec("photo", ("B", s, s, 3), PHOTO_DOC),
+                _spec("alpha", ("B",), "edit strength per photo (1 = upstream's edit, 0 = the reconstruction)")]
+
+
+def export_onnx(fn, inputs, path, kind: str, meta: dict, opset: int = DEFAULT_OPSET, overwrite: bool = False,
+                output: dict | None = None) -> Path:
+    """Trace ``fn`` with jax2onnx, attach metadata, save (sidecar when large), full-check. Returns the path.
+    ``output`` describes the single output (default: the image)."""
     import onnx
     from jax2onnx import to_onnx
 
@@ -102,11 +130,11 @@ def export_onnx(fn, inputs, path, kind: str, meta: dict, opset: int = DEFAULT_OP
                          f"{MAX_OPSET} is the newest checked with onnxruntime), got {opset}")
     path.parent.mkdir(parents=True, exist_ok=True)
     shapes = [tuple(s["shape"]) for s in inputs]
+    output = output or {"name": "image", "shape": ["B", "R", "R", 3], "dtype": "float32", "doc": IMAGE_LAYOUT}
     model = to_onnx(fn, shapes, opset=opset, model_name=f"styleclip_jax_{kind}",
-                    input_names=[s["name"] for s in inputs], output_names=["image"])
-    info = {"version": __version__, "kind": kind, "inputs": json.dumps(inputs),
-            "outputs": json.dumps([{"name": "image", "shape": ["B", "R", "R", 3], "dtype": "float32",
-                                    "doc": IMAGE_LAYOUT}]), "opset": str(opset)}
+                    input_names=[s["name"] for s in inputs], output_names=[output["name"]])
+    info = {"version": __version__, "kind": kind, "inputs": json.dumps(inputs), "outputs": json.dumps([output]),
+            "opset": str(opset)}
     info.update({k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in meta.items()})
     del model.metadata_props[:]
     for k, v in sorted(info.items()):
@@ -144,3 +172,22 @@ def export_generator(gen, path, source: str = "wplus", truncation_cutoff: int | 
 def export_global(gen, path, **kw) -> Path:
     fn, inputs = global_graph(gen)
     return export_onnx(fn, inputs, path, "global", _gen_meta(gen), **kw)
+
+
+def _enc_meta(enc) -> dict:
+    return {"encoder_config": enc.config.to_dict(), "encoder_fingerprint": enc.fingerprint(),
+            "encoder_source": enc.source}
+
+
+def export_encoder(enc, path, **kw) -> Path:
+    fn, inputs = encoder_graph(enc)
+    out = {"name": "wplus", "shape": ["B", enc.config.num_styles, enc.config.style_dim], "dtype": "float32",
+           "doc": "W+ latents, latent_avg included"}
+    return export_onnx(fn, inputs, path, "encoder", _enc_meta(enc), output=out, **kw)
+
+
+def export_photo_edit(enc, mapper, gen, path, **kw) -> Path:
+    fn, inputs = photo_edit_graph(enc, mapper, gen)
+    meta = {**_gen_meta(gen), **_enc_meta(enc), "mapper_config": mapper.config.to_dict(),
+            "mapper_fingerprint": mapper.fingerprint(), "mapper_source": mapper.source}
+    return export_onnx(fn, inputs, path, "photo_edit", meta, **kw)

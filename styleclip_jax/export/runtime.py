@@ -93,10 +93,18 @@ class OnnxEditor:
             out[s["name"]] = x
         return out, batch
 
+    @property
+    def output_name(self) -> str:
+        """'image' for generator and edit graphs, 'wplus' for encoder graphs (from the metadata)."""
+        return json.loads(self.metadata.get("outputs", "[{\"name\": \"image\"}]"))[0]["name"]
+
     def run(self, batch_size: int = 8, output: str = "float", **inputs) -> np.ndarray:
-        """Images (B, R, R, 3): float32 raw range (``output='float'``) or uint8 (clipped [-1, 1])."""
+        """Images (B, R, R, 3): float32 raw range (``output='float'``) or uint8 (clipped [-1, 1]);
+        for an encoder graph, W+ latents (B, N, D)."""
         if output not in ("float", "uint8"):
             raise InputError(f"output must be 'float' or 'uint8', got {output!r}")
+        if output == "uint8" and self.output_name != "image":
+            raise InputError(f"{self.kind} models output {self.output_name!r}, not images; uint8 makes no sense")
         if batch_size < 1:
             raise InputError("batch_size must be >= 1")
         feeds, b = self._check(inputs)
@@ -104,7 +112,7 @@ class OnnxEditor:
         parts = []
         for i in range(0, b, batch_size):
             chunk = {k: (v[i:i + batch_size] if k in batched else v) for k, v in feeds.items()}
-            parts.append(self.session.run(["image"], chunk)[0])
+            parts.append(self.session.run([self.output_name], chunk)[0])
         img = np.concatenate(parts)
         if output == "uint8":
             return np.clip(np.rint((img + 1.0) * 127.5), 0, 255).astype(np.uint8)

@@ -10,6 +10,7 @@ from flax import nnx
 
 from ...errors import InputError
 from ...model_dir import ModelHandle
+from ...utils.images import encoder_input
 from ...validation import check_array
 from .config import EncoderConfig
 from .network import E4EEncoder
@@ -23,19 +24,8 @@ def _encode(graphdef, state, x, stage):
 
 
 def preprocess(images_u8, size: int = 256) -> np.ndarray:
-    """uint8 RGB photos (each (H, W, 3)) -> (B, size, size, 3) float32 in [-1, 1], as e4e's
-    ``transform_inference``: PIL bilinear resize (antialiased when shrinking), then (x/255 − 0.5)/0.5."""
-    from PIL import Image
-
-    out = []
-    for a in images_u8:
-        a = np.asarray(a)
-        if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
-            raise InputError(f"photos must be uint8 RGB (H, W, 3), got {a.dtype} {a.shape}")
-        if a.shape[:2] != (size, size):
-            a = np.asarray(Image.fromarray(a).resize((size, size), Image.BILINEAR))
-        out.append((a.astype(np.float32) / np.float32(255) - np.float32(0.5)) / np.float32(0.5))
-    return np.stack(out)
+    """e4e's inference preprocessing (``utils.images.encoder_input``): (B, size, size, 3) in [-1, 1]."""
+    return encoder_input(images_u8, size)
 
 
 class Encoder(ModelHandle):

@@ -114,10 +114,9 @@ class E4EEncoder(nnx.Module):
         out = self.style_outputs(self.features(x))
         if self.cfg.kind == "e4e":
             k = self.cfg.num_styles - 1 if stage is None else stage
-            on = (jnp.arange(self.cfg.num_styles) <= k) & (jnp.arange(self.cfg.num_styles) > 0)
+            on = np.arange(1, self.cfg.num_styles) <= k                   # static: deltas 1..k
             w0 = out[:, :1]
-            out = w0 + jnp.where(on[None, :, None], out, 0.0)
-            out = out.at[:, 0].set(w0[:, 0])
+            out = jnp.concatenate([w0, w0 + jnp.where(on[None, :, None], out[:, 1:], 0.0)], axis=1)
         if add_latent_avg and self.cfg.start_from_latent_avg:
             out = out + self.latent_avg[...][None]
         return out
