@@ -207,13 +207,15 @@ def _commands(e):
          None, None),
         ("invert encoder", ["invert", "--encoder", "{X}", "--images", e.photo, "--out", "{OUT}.npz"], "folder", e.enc,
          e.nan_enc, e.gen),
+        ("export encoder", ["export", "encoder", "--encoder", "{X}", "--out", "{OUT}.onnx"], "folder", e.enc,
+         e.nan_enc, e.gen),
     ]
 
 
 # Inputs with no NaN or wrong-shape form: a TorchScript CLIP (its NaN path is the shared weight
 # check, covered by the others), an image (pixels are never NaN), an ONNX file (NaN weights are
 # not ours to check; inputs are).
-N_COMMANDS = 24
+N_COMMANDS = 25
 NO_FORM = {(1, "nan"), (6, "nan"), (6, "shape"), (17, "nan"), (18, "nan"), (19, "nan"), (22, "nan"),
            (22, "shape")}
 CASES = [(i, v) for i in range(N_COMMANDS) for v in VARIANTS if (i, v) not in NO_FORM]
@@ -230,7 +232,7 @@ def test_the_table_covers_every_command(env):
     # commands without a file input are covered by FLAGS (demo, evaluate, toy) or need none (embed --text)
     # ui: its model folders go through the same loaders; a passing case would start a server
     assert leaves - names <= {"demo", "evaluate", "toy train-generator", "toy train-gan", "toy train-clip",
-                              "toy train-reader", "export mapper", "export global", "ui"}, leaves - names
+                              "toy train-reader", "export mapper", "export global", "export photo-edit", "ui"}, leaves - names
 
 
 def _left_behind(out: Path) -> list[str]:
