@@ -209,13 +209,15 @@ def _commands(e):
          e.nan_enc, e.gen),
         ("export encoder", ["export", "encoder", "--encoder", "{X}", "--out", "{OUT}.onnx"], "folder", e.enc,
          e.nan_enc, e.gen),
+        ("encoder train", ["encoder", "train", "--generator", "{X}", "--steps", "1", "--out", "{OUT}"], "folder", g,
+         e.nan_gen, c),
     ]
 
 
 # Inputs with no NaN or wrong-shape form: a TorchScript CLIP (its NaN path is the shared weight
 # check, covered by the others), an image (pixels are never NaN), an ONNX file (NaN weights are
 # not ours to check; inputs are).
-N_COMMANDS = 25
+N_COMMANDS = 26
 NO_FORM = {(1, "nan"), (6, "nan"), (6, "shape"), (17, "nan"), (18, "nan"), (19, "nan"), (22, "nan"),
            (22, "shape")}
 CASES = [(i, v) for i in range(N_COMMANDS) for v in VARIANTS if (i, v) not in NO_FORM]
@@ -295,6 +297,8 @@ FLAGS = [
     ["toy", "train-generator", "{OUT}", "--mix-prob", "1.5"],
     ["align", "{P}", "--size", "0", "--out", "{OUT}"],
     ["ui", "--port", "0"],
+    ["encoder", "train", "--generator", "{G}", "--steps", "-1", "--out", "{OUT}"],
+    ["encoder", "train", "--generator", "{G}", "--input-size", "40", "--out", "{OUT}"],
     ["invert", "--encoder", "{G}", "--images", "{P}", "--batch-size", "0", "--out", "{OUT}.npz"],
     ["invert", "--encoder", "{G}", "--images", "{P}", "--refine", "3", "--refine-lr", "0", "--out", "{OUT}.npz"],
     ["ui", "--generator", "{G}", "--port", "7"],

@@ -315,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .invert_cmd import add_invert
 
     add_invert(sub)
+    from .encoder_cmd import add_encoder
+
+    add_encoder(sub)
     from .ui_cmd import add_ui
 
     add_ui(sub)

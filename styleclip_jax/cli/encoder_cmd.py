@@ -1,0 +1,64 @@
+"""``styleclip-jax encoder train``: an e4e encoder for any generator folder (resumable)."""
+
+from __future__ import annotations
+
+from .options import COUNT, LR, NONNEG, PSI, SEED, WEIGHT
+
+
+def add_encoder(sub):
+    p = sub.add_parser("encoder", help="photo encoders (e4e)")
+    esub = p.add_subparsers(dest="action", required=True)
+    t = esub.add_parser("train", help="train an e4e encoder on a generator's samples (resumable; see README)")
+    t.add_argument("--generator", required=True)
+    t.add_argument("--out", required=True, help="experiment folder (run.json, checkpoints/, metrics.jsonl, encoder/)")
+    t.add_argument("--idnet", default=None, help="IR-SE50 folder (needed when --id-lambda > 0; faces)")
+    t.add_argument("--steps", type=NONNEG, default=2000)
+    t.add_argument("--batch-size", type=COUNT, default=8)
+    t.add_argument("--lr", type=LR, default=1e-4)
+    t.add_argument("--pixel-lambda", type=WEIGHT, default=1.0)
+    t.add_argument("--id-lambda", type=WEIGHT, default=0.0, help="e4e uses 0.5 for faces (with --idnet)")
+    t.add_argument("--delta-lambda", type=WEIGHT, default=2e-4, help="e4e's delta_norm_lambda")
+    t.add_argument("--latent-lambda", type=WEIGHT, default=0.0,
+                   help="MSE to the sample's known W+ (synthetic data only; not in e4e)")
+    t.add_argument("--progressive-start", type=NONNEG, default=0)
+    t.add_argument("--progressive-every", type=NONNEG, default=0, help="steps between delta rows (0: all at once)")
+    t.add_argument("--truncation", type=PSI, default=0.7)
+    t.add_argument("--seed", type=SEED, default=0)
+    t.add_argument("--widths", default="64,128,256,512", help="IR-SE stage widths (4 numbers)")
+    t.add_argument("--units", default="3,4,14,3", help="IR-SE units per stage (4 numbers)")
+    t.add_argument("--input-size", type=COUNT, default=None, help="encoder input side (default min(256, resolution))")
+    t.add_argument("--checkpoint-every", type=COUNT, default=250)
+    t.add_argument("--resume", action="store_true")
+    t.add_argument("--overwrite", action="store_true")
+    t.set_defaults(func=run_train)
+
+
+def _four(text: str, flag: str) -> tuple[int, ...]:
+    from ..errors import InputError
+
+    try:
+        v = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        v = ()
+    if len(v) != 4 or min(v) < 1:
+        raise InputError(f"{flag} takes 4 whole numbers >= 1, e.g. 64,128,256,512; got {text!r}")
+    return v
+
+
+def run_train(args):
+    from ..editing.encoder_training import EncoderTrainConfig, encoder_config_for, train_encoder
+    from ..models.idnet import load_idnet
+    from ..models.stylegan2 import load_generator
+
+    cfg = EncoderTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, pixel_lambda=args.pixel_lambda,
+                             id_lambda=args.id_lambda, delta_lambda=args.delta_lambda,
+                             latent_lambda=args.latent_lambda, progressive_start=args.progressive_start,
+                             progressive_every=args.progressive_every, truncation=args.truncation, seed=args.seed)
+    widths, units = _four(args.widths, "--widths"), _four(args.units, "--units")
+    gen = load_generator(args.generator)
+    idnet = load_idnet(args.idnet) if args.idnet else None
+    enc_cfg = encoder_config_for(gen, widths, units, args.input_size)
+    args.on_interrupt = "the last finished step is checkpointed; continue with the same command plus --resume"
+    train_encoder(gen, cfg, args.out, enc_cfg, idnet=idnet, resume=args.resume, overwrite=args.overwrite,
+                  checkpoint_every=args.checkpoint_every)
+    print(f"encoder -> {args.out}/encoder (use with `invert --encoder` or `--images --encoder`)")
