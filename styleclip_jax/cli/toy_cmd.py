@@ -40,6 +40,8 @@ def add_toy(sub):
     e.add_argument("--seed", type=SEED, default=1000, help="first seed of the start samples (held out: tuning used seeds 0-15)")
     e.add_argument("--world", default=None, help="toy-world folder (default: the bundled one)")
     e.add_argument("--samples", type=NONNEG, default=256, help="also report sample recognisability on this many (0: skip)")
+    e.add_argument("--inversion", type=NONNEG, default=256,
+                   help="also report inversion fidelity of the bundled encoder on this many drawn scenes (0: skip)")
     e.add_argument("--out", default=None, help="write the results as JSON here")
     e.add_argument("--grid", default=None, help="write a before/after PNG per method here (folder)")
     e.add_argument("--overwrite", action="store_true")
@@ -130,6 +132,15 @@ def _run_evaluate(args):
         report["samples"] = s
         print(f"samples: {s['readable']:.1%} readable; reader vs CLIP's top caption agree on "
               + ", ".join(f"{a} {v:.1%}" for a, v in s["agreement"].items()) + f"; all five {s['agreement_all']:.1%}")
+    if args.inversion and tw.encoder is not None:
+        from ..toyworld.evaluate import inversion_report
+
+        inv = inversion_report(tw, args.inversion)
+        for k in ("wplus", "images", "reconstructions"):
+            inv.pop(k)
+        report["inversion"] = inv
+        print(f"inversion (drawn scenes -> encoder -> generator -> readers, n={inv['n']}): "
+              + ", ".join(f"{a} {v:.1%}" for a, v in inv["per_attribute"].items()) + f"; all five {inv['all_five']:.1%}")
     for m in methods:
         for a in attrs:
             r = evaluate(tw, m, a, n=args.n, seed=args.seed)

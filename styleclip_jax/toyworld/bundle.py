@@ -25,6 +25,7 @@ class ToyWorld:
     reader: object          # AttributeReader
     stats: object | None    # StyleSpaceStats with fs3, or None when not precomputed
     path: Path
+    encoder: object | None = None   # e4e Encoder for the generator (32 px scenes -> W+), if bundled
 
 
 def load_world(path=None, with_stats: bool = True) -> ToyWorld:
@@ -39,5 +40,10 @@ def load_world(path=None, with_stats: bool = True) -> ToyWorld:
         if not (p / sub).is_dir():
             raise CheckpointError(f"{p} is not a toy-world folder: {sub}/ is missing")
     stats = StyleSpaceStats.load(p / "global") if with_stats and (p / "global").is_dir() else None
+    encoder = None
+    if (p / "encoder").is_dir():
+        from ..models.e4e import load_encoder
+
+        encoder = load_encoder(p / "encoder")
     return ToyWorld(load_generator(p / "generator"), load_clip(p / "clip"),
-                    AttributeReader(ShapeReaderModel.load(p / "shape_reader")), stats, p)
+                    AttributeReader(ShapeReaderModel.load(p / "shape_reader")), stats, p, encoder)
