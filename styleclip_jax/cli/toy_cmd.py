@@ -40,6 +40,8 @@ def add_toy(sub):
     e.add_argument("--seed", type=SEED, default=1000, help="first seed of the start samples (held out: tuning used seeds 0-15)")
     e.add_argument("--world", default=None, help="toy-world folder (default: the bundled one)")
     e.add_argument("--samples", type=NONNEG, default=256, help="also report sample recognisability on this many (0: skip)")
+    e.add_argument("--start", choices=("samples", "inverted"), default="samples",
+                   help="edit generator samples, or scenes drawn by world.render and inverted by the bundled encoder")
     e.add_argument("--inversion", type=NONNEG, default=256,
                    help="also report inversion fidelity of the bundled encoder on this many drawn scenes (0: skip)")
     e.add_argument("--out", default=None, help="write the results as JSON here")
@@ -143,7 +145,7 @@ def _run_evaluate(args):
               + ", ".join(f"{a} {v:.1%}" for a, v in inv["per_attribute"].items()) + f"; all five {inv['all_five']:.1%}")
     for m in methods:
         for a in attrs:
-            r = evaluate(tw, m, a, n=args.n, seed=args.seed)
+            r = evaluate(tw, m, a, n=args.n, seed=args.seed, start=args.start)
             imgs = r.pop("images")
             report["results"].append(r)
             if grid_dir:

@@ -188,12 +188,25 @@ def clip_cosines(tw, images, text: np.ndarray) -> np.ndarray:
     return np.asarray(fi @ text.T)
 
 
+def inverted_latents(tw, n: int, seed: int) -> np.ndarray:
+    """W+ of ``n`` scenes drawn by ``world.render`` (seed ``seed``), inverted by the bundled encoder."""
+    if tw.encoder is None:
+        raise InputError(f"{tw.path} has no encoder/ to invert with")
+    _, imgs = world.sample_numpy(seed, n)
+    return np.concatenate([tw.encoder.encode(imgs[i:i + 64]) for i in range(0, n, 64)])
+
+
 def evaluate(tw, method: str, attribute: str = "colour", n: int = 16, seed: int = 1000,
-             settings: MethodSettings = MethodSettings(), values: list[str] | None = None) -> dict:
-    """Run ``method`` on ``n`` samples (seeds ``seed``…) toward every value of ``attribute``.
+             settings: MethodSettings = MethodSettings(), values: list[str] | None = None,
+             start: str = "samples") -> dict:
+    """Run ``method`` on ``n`` start images toward every value of ``attribute``: generator samples
+    (seeds ``seed``…) or, with ``start='inverted'``, drawn scenes inverted by the bundled encoder
+    (edits are judged against the reconstruction).
 
     Returns a JSON-able dict: rates, CLIP gain, timing, and per-edit records.
     """
+    if start not in ("samples", "inverted"):
+        raise InputError(f"start must be 'samples' or 'inverted', got {start!r}")
     if method not in EDITORS:
         raise InputError(f"method must be one of {METHODS}, got {method!r}")
     if attribute not in world.VOCAB:
@@ -203,7 +216,7 @@ def evaluate(tw, method: str, attribute: str = "colour", n: int = 16, seed: int 
     if unknown:
         raise InputError(f"unknown {attribute} values {unknown}; known: {world.VOCAB[attribute]}")
     prompts = [prompt_for(attribute, v) for v in values]
-    wplus = start_latents(tw, n, seed, settings.truncation)
+    wplus = start_latents(tw, n, seed, settings.truncation) if start == "samples" else inverted_latents(tw, n, seed)
     before = np.asarray(tw.generator.synthesis(wplus))
     src = tw.reader(before)
     t0 = time.perf_counter()
@@ -233,7 +246,7 @@ def evaluate(tw, method: str, attribute: str = "colour", n: int = 16, seed: int 
     m = len(records)
     rate = lambda key: float(np.mean([r[key] for r in records])) if m else float("nan")  # noqa: E731
     both = float(np.mean([r["success"] and r["preserved"] for r in records])) if m else float("nan")
-    return {"method": method, "attribute": attribute, "prompts": prompts, "n_samples": n, "seed": seed,
+    return {"method": method, "attribute": attribute, "prompts": prompts, "n_samples": n, "seed": seed, "start": start,
             "edits": m, "success_rate": rate("success"), "preservation_rate": rate("preserved"),
             "success_and_preserved": both,
             "clip_gain": float(np.mean([r["clip_gain"] for r in records])) if m else float("nan"),
