@@ -19,3 +19,15 @@ def known_fields(cls, d: Mapping[str, Any], what: str) -> dict[str, Any]:
 def int_tuples(value):
     """Nested lists of ints (as JSON stores them) -> nested tuples: hashable, as frozen configs need."""
     return tuple(int_tuples(v) for v in value) if isinstance(value, (list, tuple)) else int(value)
+
+
+def check_nonnegative(config, names) -> None:
+    """Each named field of ``config`` must be a finite number >= 0 (learning rates, loss weights)."""
+    import math
+
+    from .errors import ConfigError
+
+    for name in names:
+        v = getattr(config, name)
+        if not (math.isfinite(v) and v >= 0):
+            raise ConfigError(f"{name} must be a finite number >= 0, got {v}")

@@ -23,6 +23,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from ..config_utils import check_nonnegative
 from ..errors import InputError
 from ..models.e4e import Encoder, EncoderConfig
 
@@ -44,10 +45,7 @@ class EncoderTrainConfig:
     def __post_init__(self):
         if self.steps < 0 or self.batch_size < 1:
             raise InputError(f"steps must be >= 0 and batch_size >= 1, got {self.steps}, {self.batch_size}")
-        for name in ("lr", "pixel_lambda", "id_lambda", "delta_lambda", "latent_lambda"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v >= 0):
-                raise InputError(f"{name} must be a finite number >= 0, got {v}")
+        check_nonnegative(self, ("lr", "pixel_lambda", "id_lambda", "delta_lambda", "latent_lambda"))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

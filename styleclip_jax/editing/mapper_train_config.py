@@ -4,8 +4,8 @@ their defaults)."""
 from __future__ import annotations
 
 import dataclasses
-import math
 
+from ..config_utils import check_nonnegative
 from ..errors import InputError
 
 OPTIMIZERS = ("ranger", "adam")
@@ -52,10 +52,7 @@ class MapperTrainConfig:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.val_size < 0:
             raise InputError("val_size must be >= 0")
-        for name in ("lr", "clip_lambda", "l2_lambda", "id_lambda", "truncation"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v >= 0):
-                raise InputError(f"{name} must be a finite number >= 0, got {v}")
+        check_nonnegative(self, ("lr", "clip_lambda", "l2_lambda", "id_lambda", "truncation"))
 
     @property
     def step_config(self) -> "StepConfig":

@@ -14,7 +14,6 @@ snapshots every k steps come out of the scan.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, NamedTuple
 
 import jax
@@ -22,6 +21,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from ..config_utils import check_nonnegative
 from ..errors import InputError
 from ..models.clip.preprocess import clip_loss
 from ..models.idnet.id_loss import id_loss
@@ -65,10 +65,7 @@ class OptimizeConfig:
             raise InputError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.snapshot_every < 0:
             raise InputError("snapshot_every must be >= 0")
-        for name in ("lr", "l2_lambda", "id_lambda"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v >= 0):
-                raise InputError(f"{name} must be a finite number >= 0, got {v}")
+        check_nonnegative(self, ("lr", "l2_lambda", "id_lambda"))
 
 
 def lr_ramp(t, rampdown: float = 0.25, rampup: float = 0.05):
