@@ -131,10 +131,10 @@ def run_onnx(args):
             except (ValueError, OSError, EOFError) as e:
                 raise InputError(f"{args.direction}: not a readable .npy array ({' '.join(str(e).split())[:200]})") \
                     from None
+    if ed.output_name == "wplus" and out.suffix != ".npz":
+        raise InputError("encoder models output latents: write a .npz")             # before the work
     images = ed.run(batch_size=args.batch_size, **feeds)
     if ed.output_name == "wplus":
-        if out.suffix != ".npz":
-            raise InputError("encoder models output latents: write a .npz")
         from ..latents_io import check_finite
         from ..model_dir import atomic_write
 

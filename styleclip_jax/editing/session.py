@@ -75,15 +75,12 @@ class EditSession:
         if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
             raise InputError(f"expected an RGB photo, got {photo.dtype} {photo.shape}")
         if align:
-            from ..faces import align_face
+            from ..faces.photos import align_largest
             from ..models.mtcnn import load_face_detector
 
             if getattr(self, "_detector", None) is None:
                 self._detector = load_face_detector()
-            faces = self._detector.detect(photo)
-            if not len(faces):
-                raise InputError("no face found in the photo")
-            photo = align_face(photo, faces.points[0], self.encoder.config.input_size).image
+            photo = align_largest(photo, self._detector, self.encoder.config.input_size, "the photo").image
         w = self.encoder.encode_photos([photo])[0]
         return EditResult(np.asarray(self.gen.synthesis(w[None]))[0], w, None,
                           "photo inverted" + (" (face aligned)" if align else ""))

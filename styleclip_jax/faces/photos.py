@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import InputError
 from ..model_dir import atomic_write
 from ..utils.images import read_image, save_png
-from .align import align_face, paste_back
+from .align import Alignment, align_face, paste_back
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 FACES_FILE = "faces.json"
@@ -124,6 +124,14 @@ class Inversion:
     quads: list | None = None
 
 
+def align_largest(image: np.ndarray, detector, size: int, name) -> Alignment:
+    """The largest face of ``image`` FFHQ-aligned at ``size``; no face is an error naming ``name``."""
+    found = detector.detect(image)
+    if not len(found):
+        raise InputError(f"{name}: no face found")
+    return align_face(image, found.points[0], size)
+
+
 def invert_photos(paths, encoder, align: bool = False, batch_size: int = 8, detector=None,
                   progress: Callable | None = None) -> Inversion:
     """Photos (files or folders) -> ``Inversion``. With ``align`` the largest face of each photo is
@@ -137,14 +145,8 @@ def invert_photos(paths, encoder, align: bool = False, batch_size: int = 8, dete
             from ..models.mtcnn import load_face_detector
 
             detector = load_face_detector()
-        crops, quads = [], []
-        for f, img in zip(files, photos):
-            found = detector.detect(img)
-            if not len(found):
-                raise InputError(f"{f}: no face found")
-            al = align_face(img, found.points[0], encoder.config.input_size)
-            crops.append(al.image)
-            quads.append(al.quad)
+        aligned = [align_largest(img, detector, encoder.config.input_size, f) for f, img in zip(files, photos)]
+        crops, quads = [a.image for a in aligned], [a.quad for a in aligned]
     w = encoder.encode_photos(crops, batch_size, progress)
     return Inversion(w, files, crops, photos if align else None, quads)
 
