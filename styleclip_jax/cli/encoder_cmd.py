@@ -28,6 +28,7 @@ def add_encoder(sub):
     t.add_argument("--units", default="3,4,14,3", help="IR-SE units per stage (4 numbers)")
     t.add_argument("--input-size", type=COUNT, default=None, help="encoder input side (default min(256, resolution))")
     t.add_argument("--checkpoint-every", type=COUNT, default=250)
+    t.add_argument("--devices", type=COUNT, default=None, help="local devices to shard the batch over (default all)")
     t.add_argument("--resume", action="store_true")
     t.add_argument("--overwrite", action="store_true")
     t.set_defaults(func=run_train)
@@ -60,5 +61,5 @@ def run_train(args):
     enc_cfg = encoder_config_for(gen, widths, units, args.input_size)
     args.on_interrupt = "the last finished step is checkpointed; continue with the same command plus --resume"
     train_encoder(gen, cfg, args.out, enc_cfg, idnet=idnet, resume=args.resume, overwrite=args.overwrite,
-                  checkpoint_every=args.checkpoint_every)
+                  checkpoint_every=args.checkpoint_every, devices=args.devices)
     print(f"encoder -> {args.out}/encoder (use with `invert --encoder` or `--images --encoder`)")

@@ -120,11 +120,13 @@ def delta_mask(step, cfg: EncoderTrainConfig, n: int):
     return jnp.arange(1, n) <= k
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
-def _step(e_def, g_def, i_def, cfg: EncoderTrainConfig, stats, g_state, i_state, state: TrainState):
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
+def _step(e_def, g_def, i_def, cfg: EncoderTrainConfig, batch_sharding, stats, g_state, i_state, state: TrainState):
     gen = nnx.merge(g_def, g_state)
     key = jax.random.fold_in(jax.random.key(cfg.seed), state.step)
     z = jax.random.normal(key, (cfg.batch_size, gen.cfg.z_dim))
+    if batch_sharding is not None:           # data parallel: each device renders and encodes its slice
+        z = jax.lax.with_sharding_constraint(z, batch_sharding)
     return _train(e_def, gen, i_def, cfg, stats, i_state, state, z)
 
 
@@ -162,10 +164,15 @@ def _train(e_def, gen, i_def, cfg, stats, i_state, state, z):
 
 def train_encoder(gen, cfg: EncoderTrainConfig, exp_dir, enc_cfg: EncoderConfig | None = None, *, idnet=None,
                   resume: bool = False, overwrite: bool = False, checkpoint_every: int = 250,
-                  progress: bool = True) -> Encoder:
-    """Train (or resume) an encoder for ``gen`` in ``exp_dir``; the encoder folder is ``exp_dir/encoder``."""
+                  progress: bool = True, devices: int | None = None) -> Encoder:
+    """Train (or resume) an encoder for ``gen`` in ``exp_dir``; the encoder folder is ``exp_dir/encoder``.
+
+    ``devices``: local devices the batch is split over (None: all); the result equals a one-device
+    run up to float32 reduction order, so a run may resume on another device count.
+    """
     from ..jobs import job_lock
     from ..toyworld.train_loop import open_experiment, run
+    from .devices import data_mesh
 
     if cfg.id_lambda > 0 and idnet is None:
         raise InputError("id_lambda > 0 needs an identity network (an IR-SE50 folder)")
@@ -183,9 +190,16 @@ def train_encoder(gen, cfg: EncoderTrainConfig, exp_dir, enc_cfg: EncoderConfig 
     i_def, i_state = (idnet.graphdef, idnet.state) if use_id else (None, None)
     state = TrainState(jnp.asarray(0, jnp.int32), params, optax.adam(cfg.lr).init(params))
     g_def, g_state = gen.graphdef, gen.state
+    _, mesh = data_mesh(devices, cfg.batch_size, "batch_size")
+    placement = batch_sharding = None
+    if mesh is not None:
+        from jax.sharding import NamedSharding, PartitionSpec as P
+
+        placement, batch_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+        state, stats, g_state, i_state = jax.device_put((state, stats, g_state, i_state), placement)
 
     def step_fn(s):
-        return _step(e_def, g_def, i_def, cfg, stats, g_state, i_state, s)
+        return _step(e_def, g_def, i_def, cfg, batch_sharding, stats, g_state, i_state, s)
 
     def export(s):
         from ..model_dir import flat_tensors
@@ -197,7 +211,7 @@ def train_encoder(gen, cfg: EncoderTrainConfig, exp_dir, enc_cfg: EncoderConfig 
 
     with job_lock(exp):
         state = run(exp, state, step_fn, cfg.steps, resume=resume, checkpoint_every=checkpoint_every,
-                    on_checkpoint=export, desc="encoder", progress=progress)
+                    on_checkpoint=export, desc="encoder", progress=progress, placement=placement)
         if cfg.steps == 0:
             export(state)
     return Encoder.load(exp / "encoder")

@@ -41,16 +41,17 @@ def open_experiment(exp_dir, run_info: dict[str, Any], resume: bool, overwrite: 
 
 def run(exp: Path, state, step_fn: Callable, total_steps: int, *, resume: bool, checkpoint_every: int,
         on_checkpoint: Callable[[Any], None] | None = None, desc: str = "train", progress: bool = True,
-        step_of: Callable[[Any], int] = lambda s: int(s.step)):
+        step_of: Callable[[Any], int] = lambda s: int(s.step), placement=None):
     """Run ``state = step_fn(state) -> (state, metrics)`` until ``total_steps``; returns the state.
 
     ``on_checkpoint(state)`` runs after every checkpoint (and at the end): export the model there.
+    ``placement`` (a sharding) is where a resumed state's leaves go (default: the first device).
     """
     from tqdm.auto import tqdm
 
     mngr = checkpointing.manager(exp / "checkpoints")
     if resume:
-        state = checkpointing.restore(mngr, state)
+        state = checkpointing.restore(mngr, state, placement)
         checkpointing.truncate_jsonl(exp / "metrics.jsonl", step_of(state))
     start = step_of(state)
     bar = tqdm(total=total_steps, initial=start, desc=desc, disable=not progress, dynamic_ncols=True)
