@@ -296,6 +296,24 @@ def test_evaluate_cli_writes_table_and_json(tmp_path, capsys):
     assert main(["evaluate", "--method", "global", "--n", "3", "--samples", "0", "--out", str(out)]) == 2  # exists
 
 
+def test_demo_from_inverted_scenes(tmp_path, tw, capsys):
+    """`demo --start inverted`: drawn scenes -> the bundled encoder -> all three methods; the grids
+    and latents are written and the edits start from the encoder's codes."""
+    from styleclip_jax.cli.main import main
+    from styleclip_jax.latents_io import read_latent_file
+    from styleclip_jax.toyworld.evaluate import inverted_latents
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--start", "inverted", "--samples", "2", "--seed", "7", "--prompts", "a blue object",
+                 "--mapper-steps", "4", "--out", str(out)]) == 0
+    for name in ("inversion", "optimize", "global", "mapper"):
+        assert (out / f"{name}.png").exists() and (out / f"{name}.npz").exists(), name
+    w = read_latent_file(out / "inversion.npz")["wplus"]
+    np.testing.assert_allclose(w, inverted_latents(tw, 2, 7), atol=1e-5)
+    text = capsys.readouterr().out
+    assert "drawn scene 1:" in text and "reconstruction 1:" in text and "A. latent optimisation" in text
+
+
 def test_gan_training_resumes_bit_identically(tmp_path):
     """Stopped after step 1 of 2 and resumed == uninterrupted (data are a function of (seed, step))."""
     import jax

@@ -1,9 +1,10 @@
 """``styleclip-jax demo``: all three StyleCLIP methods on the bundled toy world, offline.
 
-The toy world (``styleclip_jax/toyworld``) ships a 32 px StyleGAN2 and a small CLIP, both trained
-here on procedural scenes of one coloured shape, plus attribute readers that judge the results.
-The demo edits a few samples with each method, writes before/after grids and the latents, and
-prints what the readers see before and after every edit.
+The toy world (``styleclip_jax/toyworld``) ships a 32 px StyleGAN2, a small CLIP and an e4e
+encoder, all trained here on procedural scenes of one coloured shape, plus attribute readers that
+judge the results. The demo edits a few generator samples (or, with ``--start inverted``, scenes
+drawn by the world's renderer and inverted by the encoder, as a photo would be) with each method,
+writes before/after grids and the latents, and prints what the readers see before and after.
 """
 
 from __future__ import annotations
@@ -49,11 +50,15 @@ def run_demo(args):
           f"({len(gen.config.style_layers)} style layers), CLIP ViT {tw.clip.config.vision_layers}x"
           f"{tw.clip.config.vision_width}, attribute readers")
     ms = MethodSettings()             # the toy world's tuned settings, shared with `evaluate`
-    w = start_latents(tw, args.samples, args.seed, ms.truncation)
+    if args.start == "inverted":
+        w = _invert_scenes(tw, args, out, stamp)
+    else:
+        w = start_latents(tw, args.samples, args.seed, ms.truncation)
     before = np.asarray(gen.synthesis(w))
     read0 = tw.reader(before)
     for i in range(len(w)):
-        print(f"    sample {i} (seed {args.seed + i}): {_describe(read0, i)}")
+        label = f"reconstruction {i}" if args.start == "inverted" else f"sample {i} (seed {args.seed + i})"
+        print(f"    {label}: {_describe(read0, i)}")
 
     # A. latent optimisation toward several prompts
     prompts = list(args.prompts)
@@ -88,6 +93,24 @@ def run_demo(args):
     print(f"{stamp()} mapper in {out / 'mapper_run' / 'mapper'}; applied -> mapper.png, mapper.npz")
     _report(tw, mapped, [args.mapper_prompt])
     print(f"done in {time.perf_counter() - t0:.1f}s; grids (rows: samples; first column: original) in {out}/")
+
+
+def _invert_scenes(tw, args, out: Path, stamp):
+    """Scenes drawn by ``world.render`` (never by the generator) -> the bundled encoder -> W+."""
+    from ..latents_io import write_npz
+    from ..toyworld import world
+    from ..toyworld.evaluate import encode_scenes
+
+    attrs, scenes = world.sample_numpy(args.seed, args.samples)
+    w = encode_scenes(tw, scenes)
+    rec = np.asarray(tw.generator.synthesis(w))
+    _grid(out / "inversion.png", scenes, rec[:, None])
+    write_npz(out / "inversion.npz", rec, w)
+    print(f"{stamp()} inverted {args.samples} drawn scenes with the bundled encoder -> inversion.png "
+          f"(drawn | reconstruction), inversion.npz; edits below start from the reconstructions")
+    for i in range(args.samples):
+        print(f"    drawn scene {i}: {_describe(attrs, i)}")
+    return w
 
 
 def _report(tw, after, labels):

@@ -278,6 +278,9 @@ def _add_demo(sub):
     p.add_argument("--world", default=None, help="toy-world folder (default: the bundled one)")
     p.add_argument("--samples", type=COUNT, default=4)
     p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--start", choices=("samples", "inverted"), default="samples",
+                   help="edit generator samples, or scenes drawn by the world's renderer and inverted by the "
+                        "bundled encoder (the photo workflow: image -> encoder -> edit)")
     p.add_argument("--prompts", nargs="+", default=["a blue object", "a green object", "a large object"],
                    help="latent-optimisation prompts (colour-only prompts move the colour rows, see MethodSettings)")
     p.add_argument("--global-target", default="green object", help="global-direction target (neutral: 'object')")

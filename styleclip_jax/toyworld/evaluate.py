@@ -188,12 +188,16 @@ def clip_cosines(tw, images, text: np.ndarray) -> np.ndarray:
     return np.asarray(fi @ text.T)
 
 
-def inverted_latents(tw, n: int, seed: int) -> np.ndarray:
-    """W+ of ``n`` scenes drawn by ``world.render`` (seed ``seed``), inverted by the bundled encoder."""
+def encode_scenes(tw, images: np.ndarray) -> np.ndarray:
+    """W+ (N, L, D) of images (N, 32, 32, 3) in [-1, 1] by the bundled encoder, 64 at a time."""
     if tw.encoder is None:
         raise InputError(f"{tw.path} has no encoder/ to invert with")
-    _, imgs = world.sample_numpy(seed, n)
-    return np.concatenate([tw.encoder.encode(imgs[i:i + 64]) for i in range(0, n, 64)])
+    return np.concatenate([tw.encoder.encode(images[i:i + 64]) for i in range(0, len(images), 64)])
+
+
+def inverted_latents(tw, n: int, seed: int) -> np.ndarray:
+    """W+ of ``n`` scenes drawn by ``world.render`` (seed ``seed``), inverted by the bundled encoder."""
+    return encode_scenes(tw, world.sample_numpy(seed, n)[1])
 
 
 def evaluate(tw, method: str, attribute: str = "colour", n: int = 16, seed: int = 1000,
@@ -281,12 +285,8 @@ def inversion_report(tw, n: int = 256, seed: int = 3000) -> dict:
     """Inversion fidelity: procedural scenes (drawn by ``world.render``, never by the generator)
     -> the bundled encoder -> the generator -> the readers. Per attribute and for all five, how
     often the reconstruction reads back as the source scene."""
-    from ..errors import InputError
-
-    if tw.encoder is None:
-        raise InputError(f"{tw.path} has no encoder/ to invert with")
     attrs, imgs = world.sample_numpy(seed, n)
-    w = np.concatenate([tw.encoder.encode(imgs[i:i + 64]) for i in range(0, n, 64)])
+    w = encode_scenes(tw, imgs)
     rec = np.concatenate([np.asarray(tw.generator.synthesis(w[i:i + 64])) for i in range(0, n, 64)])
     got = tw.reader(rec)
     same = np.stack([got[a] == attrs[a] for a in world.ATTRIBUTES])
