@@ -40,7 +40,6 @@ def models(size: str):
     return gen, random_clip(CLIPConfig(512, 224, 32, 128, 2, 2, 77, 49408, 64, 3, 1))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
 def _chunk(graphdefs, step_cfg, n, frozen, state, key):
     return train_steps(graphdefs, step_cfg, n, frozen, None, state, key)
 

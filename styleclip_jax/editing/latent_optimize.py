@@ -58,11 +58,14 @@ def start_latents(gen: StyleGAN2, cfg: OptimizeConfig, latents=None, seeds=None,
     return np.asarray(gen.mapping(z_from_seeds(seeds, c.z_dim), truncation))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+@functools.lru_cache(maxsize=16)
+def _step_fn(graphdefs, cfg):
+    """The jitted step for (graphdefs, config); cached so repeated calls reuse its compilation."""
+    return jax.jit(make_step(graphdefs, cfg, make_optimizer(cfg)))
+
+
 def _run(graphdefs, cfg, progress, states, params, problem):
-    tx = make_optimizer(cfg)
-    step = make_step(graphdefs, cfg, tx)
-    return run_loop(step, cfg, states, params, tx.init(params), problem, progress)
+    return run_loop(_step_fn(graphdefs, cfg), cfg, states, params, make_optimizer(cfg).init(params), problem, progress)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))

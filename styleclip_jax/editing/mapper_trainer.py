@@ -52,11 +52,6 @@ class TrainResult:
     exp_dir: Path
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 7))
-def _train_chunk(graphdefs, step_cfg, n, frozen, latents, state, key, batch_sharding):
-    return train_steps(graphdefs, step_cfg, n, frozen, latents, state, key, batch_sharding)
-
-
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _eval(graphdefs, cfg, frozen, params, w):
     return eval_losses(graphdefs, cfg, frozen, params, w)
@@ -207,7 +202,7 @@ def _train_locked(generator, clip, cfg, exp_dir: Path, latents, idnet, resume, d
             best = _validate(exp_dir, graphdefs, cfg, frozen, state, val_w, val_log, best, fresh)
         while step < cfg.steps:
             n = _next_boundary(step, cfg) - step
-            new_state, m = _train_chunk(graphdefs, cfg.step_config, n, frozen, train_dev, state, key, batch_sharding)
+            new_state, m = train_steps(graphdefs, cfg.step_config, n, frozen, train_dev, state, key, batch_sharding)
             m = {k: np.asarray(v) for k, v in m.items()}
             if not np.all(np.isfinite(m["loss"])):
                 raise NonFiniteError(f"training loss became non-finite between steps {step} and {step + n}; "

@@ -7,7 +7,7 @@ with Ranger (lr 0.5) or Adam. Upstream defaults: λ = (1, 0.8, 0.1), batch 2, 50
 
 How it runs:
 - steps are grouped into chunks that end at the next log / validation / checkpoint boundary;
-  each chunk is one compiled ``lax.scan`` (no per-step Python);
+  each step is one call of a jitted step (a ``lax.scan`` over them ran 2.7-3.7x slower on XLA-CPU);
 - the batch at step t is a pure function of (seed, t): either rows of a latents file (an
   epoch-wise permutation keyed by the epoch, upstream's shuffle + drop_last) or fresh z sampled
   through the mapping network. A resumed run therefore sees exactly the batches an
@@ -111,31 +111,43 @@ def _losses(graphdefs, cfg: StepConfig, frozen: Frozen, params, w):
                              id_lambda=cfg.id_lambda)
 
 
-def train_steps(graphdefs, cfg: StepConfig, n: int, frozen: Frozen, train_latents, state: TrainState, key,
-                batch_sharding=None):
-    """``n`` training steps in one ``lax.scan``; returns (state, per-step metrics {name: (n,)}).
+def train_step(graphdefs, cfg: StepConfig, frozen: Frozen, train_latents, state: TrainState, key,
+               batch_sharding=None):
+    """One training step (pure); returns (state, metrics {name: scalar}).
 
     ``key`` (``jax.random.key(seed)``) fixes the data order: batch t depends on (key, t) only.
     """
     tx = make_optimizer(cfg)
-    g_def = graphdefs[1]
+    w = batch_at(state.step, cfg, train_latents, nnx.merge(graphdefs[1], frozen.generator), key)
+    if batch_sharding is not None:
+        w = jax.lax.with_sharding_constraint(w, batch_sharding)
 
-    def body(st: TrainState, _):
-        w = batch_at(st.step, cfg, train_latents, nnx.merge(g_def, frozen.generator), key)
-        if batch_sharding is not None:
-            w = jax.lax.with_sharding_constraint(w, batch_sharding)
+    def total(p):
+        terms = _losses(graphdefs, cfg, frozen, p, w)
+        return terms["loss"], terms
 
-        def total(p):
-            terms = _losses(graphdefs, cfg, frozen, p, w)
-            return terms["loss"], terms
+    (_, terms), grads = jax.value_and_grad(total, has_aux=True)(state.params)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = {k: v for k, v in terms.items() if k != "w_hat"}
+    return TrainState(state.step + 1, params, opt_state), metrics
 
-        (_, terms), grads = jax.value_and_grad(total, has_aux=True)(st.params)
-        updates, opt_state = tx.update(grads, st.opt_state, st.params)
-        params = optax.apply_updates(st.params, updates)
-        metrics = {k: v for k, v in terms.items() if k != "w_hat"}
-        return TrainState(st.step + 1, params, opt_state), metrics
 
-    return jax.lax.scan(body, state, None, length=n)
+_train_step = jax.jit(train_step, static_argnums=(0, 1, 6))
+
+
+def train_steps(graphdefs, cfg: StepConfig, n: int, frozen: Frozen, train_latents, state: TrainState, key,
+                batch_sharding=None):
+    """``n`` jitted steps from the host; returns (state, per-step metrics {name: (n,)}).
+
+    Not one ``lax.scan``: XLA-CPU runs the generator's backward pass 2.7-3.7x slower inside a
+    while loop than as a call of its own (bench/RESULTS.md), and a step's dispatch is < 1 ms.
+    """
+    metrics = []
+    for _ in range(n):
+        state, m = _train_step(graphdefs, cfg, frozen, train_latents, state, key, batch_sharding)
+        metrics.append(m)
+    return state, jax.tree.map(lambda *xs: jnp.stack(xs), *metrics)
 
 
 def eval_losses(graphdefs, cfg: StepConfig, frozen: Frozen, params, w):
@@ -149,4 +161,4 @@ def init_state(cfg: "MapperTrainConfig | StepConfig", mapper_state) -> TrainStat
 
 
 __all__ = ["Frozen", "MapperTrainConfig", "StepConfig", "TrainState", "batch_at", "eval_losses", "init_mapper_tensors",
-           "init_state", "make_optimizer", "mapper_loss_terms", "train_steps"]
+           "init_state", "make_optimizer", "mapper_loss_terms", "train_step", "train_steps"]
