@@ -30,6 +30,21 @@ def test_openai_golden_features(tiny_openai):
     np.testing.assert_allclose(np.asarray(lt), d["logits_per_text"], atol=1e-4, rtol=0)
 
 
+def test_padding_after_the_last_eot_is_trimmed_without_changing_features(tiny_openai):
+    """encode_text drops all-padding columns (causal tower, features at EOT): the same features as the
+    full 77-token program, from a shorter sequence."""
+    from styleclip_jax.models.clip import tokenize
+    from styleclip_jax.models.clip.api import _encode_text, trim_padding
+
+    m, _ = tiny_openai
+    tok = np.asarray(tokenize(["a face", "a photo of a face with purple hair and glasses"]))
+    short = trim_padding(tok)
+    assert short.shape == (2, 16) and np.all(tok[:, 16:] == 0)
+    assert trim_padding(tok, multiple=1).shape[1] == int(np.max(np.argmax(tok, axis=1))) + 1
+    full = np.asarray(_encode_text(m.graphdef, m.state, tok.astype(np.int32), m.dtype))
+    np.testing.assert_allclose(np.asarray(m.encode_text(tok)), full, atol=1e-5, rtol=0)
+
+
 def test_preprocess_pil_is_exact_and_jax_is_close(tiny_openai):
     m, d = tiny_openai
     srcs = [d["image_src_0"], d["image_src_1"], d["image_src_2"]]

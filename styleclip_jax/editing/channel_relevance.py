@@ -11,10 +11,11 @@ all later channels (golden README §11). We give each channel a fresh copy (only
 being measured sits at its mean), the behaviour upstream's code evidently intends; the golden
 ``*_fresh`` arrays are that variant.
 
-Speed and robustness: a chunk of channels of one layer is one compiled program; inside it the
-(channel, image, sign) renders run in ``lax.map`` blocks of ``image_batch``. Chunks are sharded
-over devices with ``shard_map`` (channels split, everything else replicated) and every finished
-chunk is written atomically to ``fs3_parts/``, so a killed run resumes at the first missing chunk.
+Speed and robustness: the (channel, image, sign) renders of a chunk of channels go through one
+compiled block renderer, ``image_batch`` renders per device per call, from a host loop (a
+``lax.map`` over the blocks ran 3-4x slower on XLA-CPU). With several devices each block is split
+over them (renders sharded, weights replicated). Every finished chunk is written atomically to
+``fs3_parts/``, so a killed run resumes at the first missing chunk.
 """
 
 from __future__ import annotations
@@ -50,43 +51,45 @@ def relevance_from_features(f: jax.Array) -> jax.Array:
     return _unit(jnp.mean(d, axis=1))
 
 
-def _chunk_rows(g_def, c_def, g_state, c_state, base, mean_l, std_l, channels, *, layer: int, image_batch: int):
-    """Relevance rows (Cb, E) for ``channels`` (Cb,) of style layer ``layer``.
-
-    ``base``: list of (K, C_j) base codes per layer; ``mean_l`` / ``std_l``: (C_layer,).
-    """
+def _render_features(g_def, c_def, layer: int, g_state, c_state, base, ch, img, value):
+    """Unit CLIP features (N, E) of N renders: base code ``img[i]`` with channel ``ch[i]`` of style
+    layer ``layer`` set to ``value[i]``. ``base``: list of (K, C_j) base codes per layer."""
     gen, clip = nnx.merge(g_def, g_state), nnx.merge(c_def, c_state)
-    k = base[0].shape[0]
-    cb = channels.shape[0]
-    n = cb * k * 2
-    n_pad = math.ceil(n / image_batch) * image_batch
-    item = jnp.minimum(jnp.arange(n_pad), n - 1)                  # pad by repeating the last render
-    ch, img, sign = item // (2 * k), (item // 2) % k, item % 2
-    ch = channels[ch]
-    value = mean_l[ch] + jnp.where(sign == 1, ALPHA, -ALPHA) * std_l[ch]
-
-    def render(idx):
-        c_b, i_b, v_b = idx
-        styles = [b[i_b] for b in base]
-        styles[layer] = styles[layer].at[jnp.arange(c_b.shape[0]), c_b].set(v_b)
-        x = gen.synthesis(styles)
-        return _unit(clip.encode_image(preprocess_generated(x, clip.cfg.image_size)))
-
-    blocks = (ch.reshape(-1, image_batch), img.reshape(-1, image_batch), value.reshape(-1, image_batch))
-    feats = jax.lax.map(render, blocks).reshape(n_pad, -1)[:n]
-    return relevance_from_features(feats.reshape(cb, k, 2, -1))
+    styles = [b_[img] for b_ in base]
+    styles[layer] = styles[layer].at[jnp.arange(ch.shape[0]), ch].set(value)
+    x = gen.synthesis(styles)
+    return _unit(clip.encode_image(preprocess_generated(x, clip.cfg.image_size)))
 
 
 @functools.lru_cache(maxsize=8)
-def _compiled(g_def, c_def, layer: int, image_batch: int, mesh):
-    fn = functools.partial(_chunk_rows, g_def, c_def, layer=layer, image_batch=image_batch)
+def _compiled(g_def, c_def, layer: int, mesh):
+    """The jitted block renderer; with a mesh the block's renders are split over its devices."""
+    fn = functools.partial(_render_features, g_def, c_def, layer)
     if mesh is None:
         return jax.jit(fn)
-    from jax.sharding import PartitionSpec as P
+    from jax.sharding import NamedSharding, PartitionSpec as P
 
-    sharded = jax.shard_map(fn, mesh=mesh, in_specs=(P(), P(), P(), P(), P(), P("data")), out_specs=P("data"),
-                            check_vma=False)
-    return jax.jit(sharded)
+    rep, split = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+    return jax.jit(fn, in_shardings=(rep, rep, rep, split, split, split), out_shardings=split)
+
+
+def _chunk_rows(gen, clip, base, mean_l, std_l, channels: np.ndarray, *, layer: int, block: int, mesh):
+    """Relevance rows (Cb, E) for ``channels`` (Cb,) of style layer ``layer``; ``mean_l`` / ``std_l``:
+    (C_layer,) numpy. Renders go in blocks of ``block`` from a host loop, not a ``lax.map``: XLA-CPU
+    runs the generator 3-4x slower inside a while loop (bench/RESULTS.md)."""
+    k = base[0].shape[0]
+    cb = len(channels)
+    n = cb * k * 2
+    n_pad = math.ceil(n / block) * block
+    item = np.minimum(np.arange(n_pad), n - 1)                    # pad by repeating the last render
+    ch, img, sign = channels[item // (2 * k)], (item // 2) % k, item % 2
+    value = (mean_l[ch] + np.where(sign == 1, ALPHA, -ALPHA) * std_l[ch]).astype(np.float32)
+    fn = _compiled(gen.graphdef, clip.graphdef, layer, mesh)
+    feats = [fn(gen.state, clip.state, base, jnp.asarray(ch[i:i + block], jnp.int32),
+                jnp.asarray(img[i:i + block], jnp.int32), jnp.asarray(value[i:i + block]))
+             for i in range(0, n_pad, block)]
+    feats = jnp.concatenate(feats)[:n]
+    return relevance_from_features(feats.reshape(cb, k, 2, -1))
 
 
 def _part_name(layer_name: str, chans: np.ndarray) -> str:
@@ -101,8 +104,8 @@ def precompute_fs3(gen, clip, stats: StyleSpaceStats, out_dir, *, num_images: in
     Args:
       num_images: K base codes per channel (upstream: 100), the first K of ``stats.base``.
       channels_per_chunk: channels per compiled program / part file (multiple of the devices).
-      image_batch: renders per ``lax.map`` block (bounds memory: 8 at 1024 px needs a few GB).
-      devices: local devices to shard channels over (default all).
+      image_batch: renders per device per compiled call (bounds memory: 8 at 1024 px needs a few GB).
+      devices: local devices to split each block of renders over (default all).
       layers, channel_subset: restrict to some layer names / {layer name: channel list} (tests,
         partial runs); rows of skipped channels are not written to ``fs3.npy``.
       on_chunk: host callback ``f(done_channels, total)`` after each written chunk.
@@ -115,13 +118,13 @@ def precompute_fs3(gen, clip, stats: StyleSpaceStats, out_dir, *, num_images: in
     for name, v in (("channels_per_chunk", channels_per_chunk), ("image_batch", image_batch), ("num_images", num_images)):
         if v < 1:
             raise InputError(f"{name} must be >= 1, got {v}")
-    _, mesh = data_mesh(devices, channels_per_chunk, "channels_per_chunk")
+    n_dev, mesh = data_mesh(devices, channels_per_chunk, "channels_per_chunk")
     out = Path(out_dir)
     with job_lock(out):
         # Parts from another generator, CLIP or set of base codes must never join this table.
         check_manifest(out / "fs3_parts" / MANIFEST, fs3_manifest(gen, clip, stats, num_images), "this fs3 table")
-        return _precompute_locked(gen, clip, stats, out, num_images, channels_per_chunk, image_batch, mesh, layers,
-                                  channel_subset, progress, on_chunk)
+        return _precompute_locked(gen, clip, stats, out, num_images, channels_per_chunk, image_batch * n_dev, mesh,
+                                  layers, channel_subset, progress, on_chunk)
 
 
 def fs3_manifest(gen, clip, stats: StyleSpaceStats, num_images: int) -> dict:
@@ -135,7 +138,7 @@ def fs3_manifest(gen, clip, stats: StyleSpaceStats, num_images: int) -> dict:
             "num_images": int(num_images), "alpha": ALPHA}
 
 
-def _precompute_locked(gen, clip, stats, out: Path, num_images, channels_per_chunk, image_batch, mesh, layers,
+def _precompute_locked(gen, clip, stats, out: Path, num_images, channels_per_chunk, block, mesh, layers,
                        channel_subset, progress, on_chunk) -> np.ndarray:
     from tqdm import tqdm
 
@@ -161,11 +164,8 @@ def _precompute_locked(gen, clip, stats, out: Path, num_images, channels_per_chu
             name = stats.names[li]
             if path.exists():
                 continue
-            padded = np.concatenate([chans, np.repeat(chans[-1:], channels_per_chunk - len(chans))])
-            fn = _compiled(gen.graphdef, clip.graphdef, li, image_batch, mesh)
-            rows = fn(gen.state, clip.state, base, jnp.asarray(mean[name]), jnp.asarray(std[name]),
-                      jnp.asarray(padded, jnp.int32))
-            rows = np.asarray(rows)[:len(chans)]
+            rows = np.asarray(_chunk_rows(gen, clip, base, np.asarray(mean[name]), np.asarray(std[name]), chans,
+                                          layer=li, block=block, mesh=mesh))
             if not np.all(np.isfinite(rows)):
                 raise NonFiniteError(f"non-finite relevance rows for {name} channels {chans[0]}..{chans[-1]}")
             atomic_write(path, lambda p: np.save(p, rows))
