@@ -31,3 +31,15 @@ def check_nonnegative(config, names) -> None:
         v = getattr(config, name)
         if not (math.isfinite(v) and v >= 0):
             raise ConfigError(f"{name} must be a finite number >= 0, got {v}")
+
+
+COMPUTE_DTYPES = ("float32", "bfloat16")
+
+
+def check_compute_dtype(dtype: str) -> str:
+    """A model's compute dtype: float32 (default) or bfloat16 (weights and latents stay float32)."""
+    from .errors import InputError
+
+    if dtype not in COMPUTE_DTYPES:
+        raise InputError(f"dtype must be one of {COMPUTE_DTYPES}, got {dtype!r}")
+    return dtype

@@ -49,12 +49,15 @@ def _owner(path: Path) -> dict | None:
 
 @contextlib.contextmanager
 def job_lock(folder: str | os.PathLike):
-    """Hold ``folder/.lock`` for the duration of the block (see the module docstring)."""
+    """Hold ``folder/.lock`` for the duration of the block (see the module docstring). In a
+    multi-process run only process 0 holds it, for all of them."""
+    from .distributed import is_primary
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_FILE
     key = str(path.resolve())
-    if key in _held:                               # this process holds it already
+    if key in _held or not is_primary():           # held already (by us, or by process 0 for us)
         yield
         return
     me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -110,8 +113,11 @@ def check_manifest(path: str | os.PathLike, record: Mapping, what: str, may_chan
             raise JobFolderError(f"{path.parent}: {what} was made with other {', '.join(diffs)} "
                                  f"({'; '.join(f'{k}: {_short(old.get(k))} here, now {_short(record.get(k))}' for k in diffs)})"
                                  "; use another folder, or clear it with --overwrite")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda p: Path(p).write_text(json.dumps(record, indent=2, sort_keys=True)))
+    from .distributed import is_primary
+
+    if is_primary():                                 # one writer in a multi-process run
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda p: Path(p).write_text(json.dumps(record, indent=2, sort_keys=True)))
 
 
 def _short(v) -> str:

@@ -120,3 +120,32 @@ def test_config_f_1024_forward_and_grad():
     fd = (float(f(wplus + eps * v)) - float(f(wplus - eps * v))) / (2 * eps)
     ad = float(np.sum(grad * v))
     assert abs(fd - ad) <= 0.05 * abs(ad) + 1e-6, (fd, ad)
+
+
+def test_bf16_synthesis_is_close_and_leaves_float32_alone(rosinality_tiny, clip_tiny):
+    """dtype="bfloat16": the same weights and fingerprint, images within a bf16 budget of float32
+    (golden rosinality_tiny), float32 images, finite W+ gradients through the methods' own code
+    (CLIP in bf16 too), and the float32 handle still equal to the golden."""
+    from styleclip_jax.editing import OptimizeConfig, optimize
+    from styleclip_jax.models.clip import CLIPModel
+    from styleclip_jax.models.stylegan2 import StyleGAN2
+
+    gen, d = rosinality_tiny
+    g16 = StyleGAN2(gen.config, gen.tensors(), gen.source, dtype="bfloat16")
+    assert g16.fingerprint() == gen.fingerprint() and g16.module().synthesis.compute_dtype == "bfloat16"
+    w = np.asarray(gen.mapping(np.random.default_rng(1).standard_normal((4, gen.config.z_dim)).astype(np.float32), 0.7))
+    a, b = np.asarray(gen.synthesis(w)), np.asarray(g16.synthesis(w))
+    assert b.dtype == np.float32
+    psnr = 10 * np.log10(4.0 / np.mean((a - b) ** 2))
+    assert 30.0 < psnr < 90.0, psnr                 # bf16 really ran (not exact), and stayed close
+    c16 = CLIPModel(clip_tiny.config, clip_tiny.tensors(), dtype="bfloat16")
+    cfg = OptimizeConfig(steps=3, lr=0.05)
+    r32 = optimize(gen, clip_tiny, "a smiling face", w[:2], config=cfg)
+    r16 = optimize(g16, c16, "a smiling face", w[:2], config=cfg)
+    assert np.all(np.isfinite(r16.final)) and r16.final.dtype == np.float32
+    np.testing.assert_allclose(r16.losses["clip"], r32.losses["clip"], atol=5e-3)
+    moved32, moved16 = r32.final - r32.start, r16.final - r16.start
+    cos = np.sum(moved32 * moved16) / np.linalg.norm(moved32) / np.linalg.norm(moved16)
+    assert cos > 0.9, cos
+    with pytest.raises(InputError, match="dtype must be one of"):
+        StyleGAN2(gen.config, gen.tensors(), dtype="float16")

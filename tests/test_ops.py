@@ -31,18 +31,25 @@ def test_upsample_2x_matches_upfirdn(kernel):
     np.testing.assert_allclose(np.asarray(ops.upsample_2x(x, kernel)), ref, atol=1e-5)
 
 
-def test_transposed_conv_blur_matches_reference():
+@pytest.mark.parametrize("shape", [(2, 4, 4, 3), (1, 5, 3, 2)])
+def test_transposed_conv_blur_matches_reference(shape):
+    """The polyphase up-conv and the dilated reference form both equal torch's conv_transpose2d
+    (stride 2) followed by upfirdn2d's blur, on square and non-square inputs."""
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((2, 4, 4, 3)).astype(np.float32)
-    w = rng.standard_normal((3, 3, 3, 5)).astype(np.float32)      # HWIO
+    x = rng.standard_normal(shape).astype(np.float32)
+    b, h, wd, c = shape
+    w = rng.standard_normal((3, 3, c, 5)).astype(np.float32)      # HWIO
     # torch conv_transpose2d(stride 2): scatter each input pixel times the kernel
-    t = np.zeros((2, 9, 9, 5))
-    for i in range(4):
-        for j in range(4):
+    t = np.zeros((b, 2 * h + 1, 2 * wd + 1, 5))
+    for i in range(h):
+        for j in range(wd):
             t[:, 2 * i:2 * i + 3, 2 * j:2 * j + 3] += np.einsum("bc,hwco->bhwo", x[:, i, j], w)
     k = np.array([1, 3, 3, 1], np.float64)
     ref = upfirdn2d_ref(t, np.outer(k, k) / 64 * 4, 1, 1, 1)
-    np.testing.assert_allclose(np.asarray(ops.conv_transpose_2x_blur(x, w, (1, 3, 3, 1))), ref, atol=1e-4)
+    for fn in (ops.conv_transpose_2x_blur, ops.conv_transpose_2x_blur_dilated):
+        got = np.asarray(fn(x, w, (1, 3, 3, 1)))
+        assert got.shape == (b, 2 * h, 2 * wd, 5)
+        np.testing.assert_allclose(got, ref, atol=1e-4)
 
 
 def test_modulated_conv_matches_per_sample_weights():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .options import COUNT, LR, NONNEG, PSI, SEED, WEIGHT
+from .options import COUNT, LR, NONNEG, PSI, SEED, WEIGHT, add_multiprocess, start_multiprocess
 
 
 def add_encoder(sub):
@@ -28,7 +28,7 @@ def add_encoder(sub):
     t.add_argument("--units", default="3,4,14,3", help="IR-SE units per stage (4 numbers)")
     t.add_argument("--input-size", type=COUNT, default=None, help="encoder input side (default min(256, resolution))")
     t.add_argument("--checkpoint-every", type=COUNT, default=250)
-    t.add_argument("--devices", type=COUNT, default=None, help="local devices to shard the batch over (default all)")
+    add_multiprocess(t, "devices to shard the batch over (default all, of every process)")
     t.add_argument("--resume", action="store_true")
     t.add_argument("--overwrite", action="store_true")
     t.set_defaults(func=run_train)
@@ -51,6 +51,7 @@ def run_train(args):
     from ..models.idnet import load_idnet
     from ..models.stylegan2 import load_generator
 
+    start_multiprocess(args)
     cfg = EncoderTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, pixel_lambda=args.pixel_lambda,
                              id_lambda=args.id_lambda, delta_lambda=args.delta_lambda,
                              latent_lambda=args.latent_lambda, progressive_start=args.progressive_start,

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..model_dir import atomic_write, refuse_nonempty_dir
-from .options import BETA, COUNT, NONNEG, PSI, STRENGTH, add_latents_key, add_photo_source
+from .options import BETA, COUNT, NONNEG, PSI, STRENGTH, add_latents_key, add_multiprocess, add_photo_source, \
+    start_multiprocess
 
 
 def add_global(sub):
@@ -28,7 +29,7 @@ def add_global(sub):
     pre.add_argument("--images", type=COUNT, default=100, help="base images per channel (upstream 100)")
     pre.add_argument("--chunk", type=COUNT, default=16, help="channels per compiled chunk / part file")
     pre.add_argument("--image-batch", type=COUNT, default=8, help="renders per block (memory bound)")
-    pre.add_argument("--devices", type=COUNT, default=None, help="devices to shard channels over (default all)")
+    add_multiprocess(pre, "this process's devices to split each block of renders over (default all)")
     pre.add_argument("--layers", nargs="+", default=None, help="only these StyleSpace layers (partial table)")
     pre.set_defaults(func=run_precompute)
 
@@ -76,15 +77,19 @@ def _load_pair(args, with_clip=True):
 
 
 def run_precompute(args):
+    from ..distributed import barrier, is_primary
     from ..jobs import clear_job_folder, job_lock
 
+    start_multiprocess(args)
     out = Path(args.out)
     if args.resume and args.overwrite:
         raise InputError("--resume and --overwrite exclude each other")
     if args.overwrite:
-        clear_job_folder(out, "stats.json", "global precompute")
+        if is_primary():
+            clear_job_folder(out, "stats.json", "global precompute")
     elif not args.resume:
         refuse_nonempty_dir(out, overwrite=False)
+    barrier("precompute-checked")             # every process has checked the folder before any writes
     gen, clip = _load_pair(args)
     args.on_interrupt = "finished chunks are kept in fs3_parts/; continue with the same command plus --resume"
     with job_lock(out):
@@ -92,6 +97,7 @@ def run_precompute(args):
 
 
 def _precompute(args, out: Path, gen, clip):
+    from ..distributed import is_primary
     from ..editing.channel_relevance import ALPHA, precompute_fs3
     from ..editing.stylespace_stats import StyleSpaceStats, compute_stats
 
@@ -108,10 +114,11 @@ def _precompute(args, out: Path, gen, clip):
         print(f"sampling {args.n_stats} StyleSpace codes for mean/std ...")
         stats = compute_stats(gen, n=args.n_stats, truncation=args.truncation, cutoff=args.truncation_cutoff,
                               keep=args.images)
-        stats.save(out)
+        if is_primary():
+            stats.save(out)
     fs3 = precompute_fs3(gen, clip, stats, out, num_images=args.images, channels_per_chunk=args.chunk,
                          image_batch=args.image_batch, devices=args.devices, layers=args.layers)
-    if args.layers is None:
+    if args.layers is None and is_primary():
         stats.info["fs3"] = {"num_images": args.images, "clip": clip.fingerprint(), "alpha": ALPHA,
                              "channel_copy": "fresh per channel (upstream's cumulative-mean quirk not reproduced)"}
         stats.save(out, write_fs3=False)

@@ -10,7 +10,8 @@ from PIL import Image
 
 from ..editing.mapper_train_config import MapperTrainConfig
 from ..errors import StyleClipError
-from .options import COUNT, LR, NONNEG, PSI, SEED, STRENGTH, WEIGHT, Parser, add_latents_key, add_photo_source
+from .options import (COUNT, LR, NONNEG, PSI, SEED, STRENGTH, WEIGHT, Parser, add_latents_key, add_multiprocess,
+                      add_photo_source, start_multiprocess)
 
 
 def _add_convert(sub):
@@ -148,22 +149,18 @@ def _add_mapper(sub):
     for name in ("val_size", "val_batch_size", "log_every", "val_every", "save_every", "seed"):
         t.add_argument("--" + name.replace("_", "-"), type=NONNEG if name in ("val_size", "seed") else COUNT,
                        default=d[name].default)
-    t.add_argument("--devices", type=COUNT, default=None, help="local devices to shard the batch over (default all)")
-    t.add_argument("--distributed", action="store_true", help="call jax.distributed.initialize() first (multi-host)")
+    add_multiprocess(t, "devices to shard the batch over (default all, of every process)")
     t.set_defaults(func=_run_mapper_train)
 
 
 def _run_mapper_train(args):
-    import jax
-
     from ..editing.mapper_trainer import train_mapper
     from ..latents_io import wplus_from_source
     from ..models.clip import load_clip
     from ..models.idnet import load_idnet
     from ..models.stylegan2 import load_generator
 
-    if args.distributed:
-        jax.distributed.initialize()
+    start_multiprocess(args)
     cfg = MapperTrainConfig(description=args.description, steps=args.steps, batch_size=args.batch_size,
                             optimizer=args.optimizer, lr=args.lr, clip_lambda=args.clip_lambda,
                             l2_lambda=args.l2_lambda, id_lambda=args.id_lambda, mapper_kind=args.mapper_type,

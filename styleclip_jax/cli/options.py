@@ -147,3 +147,27 @@ def paste_back_if_asked(args, inv, edited) -> str:
 
     written = paste_edits(inv, edited, args.paste_back, args.overwrite)
     return f"; {len(written)} photo(s) with the edit pasted back -> {args.paste_back}"
+
+
+def add_multiprocess(p, devices_help: str = "local devices to shard the batch over (default all)") -> None:
+    """--devices and the multi-process flags of the long jobs (styleclip_jax.distributed)."""
+    p.add_argument("--devices", type=COUNT, default=None, help=devices_help)
+    g = p.add_argument_group("multi-process (one command per process; the same flags on each)")
+    g.add_argument("--coordinator", default=None, help="HOST:PORT of process 0")
+    g.add_argument("--num-processes", type=COUNT, default=None)
+    g.add_argument("--process-id", type=integer(0), default=None)
+    g.add_argument("--distributed", action="store_true",
+                   help="read the three from the cluster environment (jax.distributed.initialize())")
+
+
+def start_multiprocess(args) -> None:
+    """Join the multi-process run the flags ask for (before any device is touched)."""
+    import sys
+
+    from ..distributed import initialize
+
+    if initialize(args.coordinator, args.num_processes, args.process_id, auto=args.distributed):
+        import jax
+
+        print(f"process {jax.process_index()} of {jax.process_count()}: {jax.local_device_count()} local of "
+              f"{jax.device_count()} devices", file=sys.stderr)

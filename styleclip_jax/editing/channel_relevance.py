@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ..distributed import barrier, is_primary, process_count, process_index
 from ..errors import InputError, NonFiniteError
 from ..models.clip.pil_bicubic import preprocess_generated
 from ..jobs import check_manifest, job_lock
@@ -58,7 +59,7 @@ def _render_features(g_def, c_def, layer: int, g_state, c_state, base, ch, img, 
     styles = [b_[img] for b_ in base]
     styles[layer] = styles[layer].at[jnp.arange(ch.shape[0]), ch].set(value)
     x = gen.synthesis(styles)
-    return _unit(clip.encode_image(preprocess_generated(x, clip.cfg.image_size)))
+    return _unit(clip.encode_image(preprocess_generated(x, clip.cfg.image_size)).astype(jnp.float32))
 
 
 @functools.lru_cache(maxsize=8)
@@ -105,7 +106,8 @@ def precompute_fs3(gen, clip, stats: StyleSpaceStats, out_dir, *, num_images: in
       num_images: K base codes per channel (upstream: 100), the first K of ``stats.base``.
       channels_per_chunk: channels per compiled program / part file (multiple of the devices).
       image_batch: renders per device per compiled call (bounds memory: 8 at 1024 px needs a few GB).
-      devices: local devices to split each block of renders over (default all).
+      devices: this process's devices to split each block of renders over (default all). In a
+        multi-process run (``styleclip_jax.distributed``) the chunks are dealt to the processes.
       layers, channel_subset: restrict to some layer names / {layer name: channel list} (tests,
         partial runs); rows of skipped channels are not written to ``fs3.npy``.
       on_chunk: host callback ``f(done_channels, total)`` after each written chunk.
@@ -118,7 +120,7 @@ def precompute_fs3(gen, clip, stats: StyleSpaceStats, out_dir, *, num_images: in
     for name, v in (("channels_per_chunk", channels_per_chunk), ("image_batch", image_batch), ("num_images", num_images)):
         if v < 1:
             raise InputError(f"{name} must be >= 1, got {v}")
-    n_dev, mesh = data_mesh(devices, channels_per_chunk, "channels_per_chunk")
+    n_dev, mesh = data_mesh(devices, channels_per_chunk, "channels_per_chunk", local=True)
     out = Path(out_dir)
     with job_lock(out):
         # Parts from another generator, CLIP or set of base codes must never join this table.
@@ -156,11 +158,12 @@ def _precompute_locked(gen, clip, stats, out: Path, num_images, channels_per_chu
         for s in range(0, len(chans), channels_per_chunk):
             chunk = chans[s:s + channels_per_chunk]
             plan.append((li, chunk, parts / _part_name(name, chunk)))
-    total = sum(len(c) for _, c, _ in plan)
-    done = sum(len(c) for _, c, path in plan if path.exists())
+    mine = plan[process_index()::process_count()]            # multi-process: chunks dealt round-robin
+    total = sum(len(c) for _, c, _ in mine)
+    done = sum(len(c) for _, c, path in mine if path.exists())
     bar = tqdm(total=total, initial=done, desc="fs3 channels", unit="ch", disable=not progress)
     try:
-        for li, chans, path in plan:
+        for li, chans, path in mine:
             name = stats.names[li]
             if path.exists():
                 continue
@@ -175,8 +178,11 @@ def _precompute_locked(gen, clip, stats, out: Path, num_images, channels_per_chu
                 on_chunk(done, total)
     finally:
         bar.close()
+    barrier("fs3-parts-written")                              # every process's parts are on disk
     fs3 = np.concatenate([load_fs3(path) for _, _, path in plan])
     if layers is None and channel_subset is None:
         stats.fs3 = fs3
-        atomic_write(out / "fs3.npy", lambda p: np.save(p, fs3))
+        if is_primary():
+            atomic_write(out / "fs3.npy", lambda p: np.save(p, fs3))
+    barrier("fs3-written")
     return fs3

@@ -13,14 +13,16 @@ import numpy as np
 from ..errors import InputError
 
 
-def data_mesh(n_devices: int | None, split: int, what: str):
-    """``(n, mesh)`` over the first ``n`` local devices (all when None); ``mesh`` is None for one.
+def data_mesh(n_devices: int | None, split: int, what: str, local: bool = False):
+    """``(n, mesh)`` over the first ``n`` devices (all when None); ``mesh`` is None for one.
 
-    ``split`` (the batch size or channels per chunk) must divide evenly over the devices.
+    The devices are every process's (``jax.devices()``: one mesh across a multi-process run), or
+    with ``local`` this process's only. ``split`` (the batch size or channels per chunk) must
+    divide evenly over the devices.
     """
     from jax.sharding import AxisType, Mesh
 
-    devices = jax.devices()
+    devices = jax.local_devices() if local else jax.devices()
     n = len(devices) if n_devices is None else n_devices
     if not 1 <= n <= len(devices):
         raise InputError(f"devices must be in [1, {len(devices)}], got {n}")

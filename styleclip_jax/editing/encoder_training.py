@@ -172,6 +172,7 @@ def train_encoder(gen, cfg: EncoderTrainConfig, exp_dir, enc_cfg: EncoderConfig 
     """
     from ..jobs import job_lock
     from ..toyworld.train_loop import open_experiment, run
+    from ..distributed import barrier, is_primary, replicate
     from .devices import data_mesh
 
     if cfg.id_lambda > 0 and idnet is None:
@@ -196,7 +197,7 @@ def train_encoder(gen, cfg: EncoderTrainConfig, exp_dir, enc_cfg: EncoderConfig 
         from jax.sharding import NamedSharding, PartitionSpec as P
 
         placement, batch_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
-        state, stats, g_state, i_state = jax.device_put((state, stats, g_state, i_state), placement)
+        state, stats, g_state, i_state = replicate((state, stats, g_state, i_state), placement)
 
     def step_fn(s):
         return _step(e_def, g_def, i_def, cfg, batch_sharding, stats, g_state, i_state, s)
@@ -204,6 +205,8 @@ def train_encoder(gen, cfg: EncoderTrainConfig, exp_dir, enc_cfg: EncoderConfig 
     def export(s):
         from ..model_dir import flat_tensors
 
+        if not is_primary():
+            return
         module = nnx.merge(e_def, jax.device_get(s.params), stats)
         _, full = nnx.split(module)
         Encoder(enc_cfg, flat_tensors(full), {"format": "trained", "step": int(s.step), "train": cfg.to_dict(),
@@ -214,4 +217,5 @@ def train_encoder(gen, cfg: EncoderTrainConfig, exp_dir, enc_cfg: EncoderConfig 
                     on_checkpoint=export, desc="encoder", progress=progress, placement=placement)
         if cfg.steps == 0:
             export(state)
+    barrier("encoder-exported")
     return Encoder.load(exp / "encoder")

@@ -27,6 +27,7 @@ import numpy as np
 from flax import nnx
 
 from .. import checkpointing
+from ..distributed import barrier, is_primary, process_count, replicate
 from ..errors import CheckpointError, InputError, NonFiniteError
 from ..jobs import clear_job_folder, job_lock
 from ..model_dir import refuse_nonempty_dir
@@ -124,7 +125,8 @@ def _record(exp_dir: Path, cfg: MapperTrainConfig, mapper_cfg, gen, clip, idnet,
         if diffs:
             raise InputError(f"cannot resume {exp_dir}: {', '.join(diffs)} differ from the original run "
                              f"(only {sorted(RESUMABLE_CHANGES)} may change)")
-    path.write_text(json.dumps(rec, indent=2, sort_keys=True))
+    if is_primary():
+        path.write_text(json.dumps(rec, indent=2, sort_keys=True))
 
 
 def train_mapper(generator: StyleGAN2, clip: CLIPModel, cfg: MapperTrainConfig, exp_dir, *, latents=None,
@@ -148,11 +150,13 @@ def train_mapper(generator: StyleGAN2, clip: CLIPModel, cfg: MapperTrainConfig, 
     if resume and overwrite:
         raise InputError("resume and overwrite exclude each other")
     if overwrite:
-        clear_job_folder(exp_dir, CONFIG_FILE, "mapper training")
+        if is_primary():
+            clear_job_folder(exp_dir, CONFIG_FILE, "mapper training")
     elif not resume:
         refuse_nonempty_dir(exp_dir, overwrite=False)
     elif not exp_dir.exists():
         raise InputError(f"cannot resume: {exp_dir} does not exist")
+    barrier("mapper-train-checked")           # every process has checked the folder before any writes
     with job_lock(exp_dir):
         return _train_locked(generator, clip, cfg, exp_dir, latents, idnet, resume, devices, progress, on_chunk)
 
@@ -181,7 +185,10 @@ def _train_locked(generator, clip, cfg, exp_dir: Path, latents, idnet, resume, d
     # Explicit placement in both cases: restored checkpoints come back committed to a device, and
     # matching placement keeps the compiled chunks valid across a resume.
     placement = replicated or jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    put = lambda x: jax.device_put(x, placement)                          # noqa: E731
+    if process_count() > 1:                   # a mesh over other processes' devices: from host values
+        put = lambda x: replicate(x, placement)                           # noqa: E731
+    else:
+        put = lambda x: jax.device_put(x, placement)                      # noqa: E731
     frozen = put(frozen)
     train_dev = put(jnp.asarray(train_w)) if train_w is not None else None
     state = put(init_state(cfg, fresh.state))
@@ -199,7 +206,7 @@ def _train_locked(generator, clip, cfg, exp_dir: Path, latents, idnet, resume, d
                disable=not progress)
     try:
         if step == 0 and val_w is not None:
-            best = _validate(exp_dir, graphdefs, cfg, frozen, state, val_w, val_log, best, fresh)
+            best = _validate(exp_dir, graphdefs, cfg, frozen, state, put, val_w, val_log, best, fresh)
         while step < cfg.steps:
             n = _next_boundary(step, cfg) - step
             new_state, m = train_steps(graphdefs, cfg.step_config, n, frozen, train_dev, state, key, batch_sharding)
@@ -208,12 +215,13 @@ def _train_locked(generator, clip, cfg, exp_dir: Path, latents, idnet, resume, d
                 raise NonFiniteError(f"training loss became non-finite between steps {step} and {step + n}; "
                                          f"the last good state (step {step}) is checkpointed")
             state, step = new_state, step + n
-            _append_metrics(exp_dir / "metrics.jsonl", step - n, m)
+            if is_primary():
+                _append_metrics(exp_dir / "metrics.jsonl", step - n, m)
             metrics_log.append(m)
             bar.update(n)
             bar.set_postfix(loss=f"{m['loss'][-1]:.4f}", clip=f"{m['clip'][-1]:.4f}")
             if val_w is not None and (step % cfg.val_every == 0 or step == cfg.steps):
-                best = _validate(exp_dir, graphdefs, cfg, frozen, state, val_w, val_log, best, fresh)
+                best = _validate(exp_dir, graphdefs, cfg, frozen, state, put, val_w, val_log, best, fresh)
             if step % cfg.save_every == 0 or step == cfg.steps:
                 _save(mngr, state)
             if on_chunk is not None:
@@ -221,15 +229,19 @@ def _train_locked(generator, clip, cfg, exp_dir: Path, latents, idnet, resume, d
     except BaseException:
         # Ctrl-C, a failing callback, NaNs: keep the last completed chunk. ``state`` only ever
         # holds a chunk's result once that chunk has finished and passed the finiteness check.
+        # (Multi-process runs keep their regular checkpoints: a save needs every process.)
         try:
-            _save(mngr, state)
+            if process_count() == 1:
+                _save(mngr, state)
         except Exception as save_error:                     # never mask the original problem
             print(f"styleclip-jax: could not checkpoint step {int(state.step)}: {save_error}")
         raise
     finally:
         bar.close()
     final = _mapper_from(fresh, state, cfg)
-    final.save(exp_dir / "mapper", overwrite=True)
+    if is_primary():
+        final.save(exp_dir / "mapper", overwrite=True)
+    barrier("mapper-train-saved")
     merged = {k: np.concatenate([m[k] for m in metrics_log]) for k in (metrics_log[0] if metrics_log else {})}
     return TrainResult(final, step, merged, val_log, exp_dir)
 
@@ -263,21 +275,23 @@ def _best_val(exp_dir: Path) -> float:
     return min(vals, default=float("inf"))
 
 
-def _validate(exp_dir, graphdefs, cfg, frozen, state, val_w, val_log, best, template):
+def _validate(exp_dir, graphdefs, cfg, frozen, state, put, val_w, val_log, best, template):
     from ..utils.images import make_grid, save_png, to_uint8
 
     sums, count = {}, 0
     for i in range(0, len(val_w), cfg.val_batch_size):
-        w = jnp.asarray(val_w[i:i + cfg.val_batch_size])
+        w = put(np.asarray(val_w[i:i + cfg.val_batch_size]))
         terms = _eval(graphdefs, cfg.step_config, frozen, state.params, w)
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(w)
         count += len(w)
     rec = {"step": int(state.step), **{k: v / count for k, v in sums.items()}}
     val_log.append(rec)
+    x, x_hat = _edit_and_render(graphdefs, frozen, state.params, put(np.asarray(val_w[:4])))   # every process
+    if not is_primary():
+        return min(best, rec["loss"])
     with (exp_dir / "val.jsonl").open("a") as f:
         f.write(json.dumps(rec) + "\n")
-    x, x_hat = _edit_and_render(graphdefs, frozen, state.params, jnp.asarray(val_w[:4]))
     pairs = np.stack([np.asarray(x), np.asarray(x_hat)], axis=1).reshape(-1, *x.shape[1:])
     (exp_dir / "val").mkdir(exist_ok=True)
     save_png(exp_dir / "val" / f"{int(state.step):06d}.png", make_grid(to_uint8(pairs), nrow=2))

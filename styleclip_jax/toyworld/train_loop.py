@@ -10,6 +10,7 @@ is a pure function of (seed, step).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,7 +23,10 @@ from ..model_dir import atomic_write, refuse_nonempty_dir
 
 
 def open_experiment(exp_dir, run_info: dict[str, Any], resume: bool, overwrite: bool = False) -> Path:
-    """Create ``exp_dir`` (or check it on resume): ``run.json`` must match ``run_info`` exactly."""
+    """Create ``exp_dir`` (or check it on resume): ``run.json`` must match ``run_info`` exactly.
+    In a multi-process run every process checks, process 0 writes."""
+    from ..distributed import barrier, is_primary
+
     exp = Path(exp_dir)
     run_file = exp / "run.json"
     if resume:
@@ -34,8 +38,10 @@ def open_experiment(exp_dir, run_info: dict[str, Any], resume: bool, overwrite: 
             raise InputError(f"{exp}: cannot resume with different settings ({', '.join(diff)})")
         return exp
     refuse_nonempty_dir(exp, overwrite)
+    barrier("experiment-checked")
     exp.mkdir(parents=True, exist_ok=True)
-    atomic_write(run_file, lambda p: Path(p).write_text(json.dumps(run_info, indent=2, sort_keys=True)))
+    if is_primary():
+        atomic_write(run_file, lambda p: Path(p).write_text(json.dumps(run_info, indent=2, sort_keys=True)))
     return exp
 
 
@@ -49,15 +55,18 @@ def run(exp: Path, state, step_fn: Callable, total_steps: int, *, resume: bool, 
     """
     from tqdm.auto import tqdm
 
+    from ..distributed import is_primary, process_count
+
     mngr = checkpointing.manager(exp / "checkpoints")
     if resume:
         state = checkpointing.restore(mngr, state, placement)
-        checkpointing.truncate_jsonl(exp / "metrics.jsonl", step_of(state))
+        if is_primary():
+            checkpointing.truncate_jsonl(exp / "metrics.jsonl", step_of(state))
     start = step_of(state)
     bar = tqdm(total=total_steps, initial=start, desc=desc, disable=not progress, dynamic_ncols=True)
     last_saved = start
     try:
-        with open(exp / "metrics.jsonl", "a") as log:
+        with open(exp / "metrics.jsonl" if is_primary() else os.devnull, "a") as log:
             while step_of(state) < total_steps:
                 state, metrics = step_fn(state)
                 step = step_of(state)
@@ -75,7 +84,7 @@ def run(exp: Path, state, step_fn: Callable, total_steps: int, *, resume: bool, 
                         on_checkpoint(state)
     except BaseException:
         step = step_of(state)
-        if step > last_saved:
+        if step > last_saved and process_count() == 1:      # (a save needs every process)
             jax.block_until_ready(state)
             checkpointing.save(mngr, step, state)
             if on_checkpoint:

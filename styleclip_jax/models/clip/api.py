@@ -65,6 +65,10 @@ class CLIPModel(ModelHandle):
             raise InputError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
         super().__init__(config, tensors, source)
         self.dtype_name, self.dtype = dtype, DTYPES[dtype]
+        if dtype != "float32":                  # the methods' own jitted code uses the module's default
+            module = self.module()
+            module.compute_dtype = dtype
+            self.graphdef, self.state = nnx.split(module)
 
 
     # ---- checked API ----------------------------------------------------------------------------

@@ -180,9 +180,12 @@ class CLIP(nnx.Module):
         self.text_projection = nnx.Param(jnp.zeros((cfg.text_width, cfg.embed_dim), jnp.float32))
         self.logit_scale = nnx.Param(jnp.zeros((), jnp.float32))
         self.visual = VisionTransformer(cfg)
+        self.compute_dtype = "float32"          # the default dtype of encode_*; set by CLIPModel(dtype=...)
 
-    def encode_text(self, tokens, dtype=jnp.float32):
-        """tokens int (B, L<=context) -> (B, embed_dim); features at the EOT (argmax id) position."""
+    def encode_text(self, tokens, dtype=None):
+        """tokens int (B, L<=context) -> (B, embed_dim); features at the EOT (argmax id) position.
+        ``dtype``: the compute dtype (default ``compute_dtype``); features come out in it."""
+        dtype = jnp.dtype(dtype or self.compute_dtype)
         n = tokens.shape[1]
         x = self.token_embedding[...][tokens].astype(dtype) + self.positional_embedding[...][:n].astype(dtype)
         causal = jnp.tril(jnp.ones((n, n), bool))[None, None]
@@ -190,10 +193,10 @@ class CLIP(nnx.Module):
         eot = jnp.argmax(tokens, axis=-1)
         return x[jnp.arange(x.shape[0]), eot] @ self.text_projection[...].astype(dtype)
 
-    def encode_image(self, images, dtype=jnp.float32):
-        return self.visual(images.astype(dtype))
+    def encode_image(self, images, dtype=None):
+        return self.visual(images.astype(jnp.dtype(dtype or self.compute_dtype)))
 
-    def __call__(self, images, tokens, dtype=jnp.float32):
+    def __call__(self, images, tokens, dtype=None):
         """-> (logits_per_image (Bi, Bt), logits_per_text (Bt, Bi)), as OpenAI's forward."""
         fi = normalize(self.encode_image(images, dtype).astype(jnp.float32))
         ft = normalize(self.encode_text(tokens, dtype).astype(jnp.float32))

@@ -101,6 +101,6 @@ def clip_loss(clip_module, images: jax.Array, text_features: jax.Array, normaliz
     """
     from .model import normalize as l2n
 
-    fi = l2n(clip_module.encode_image(loss_images(images, normalize)))
+    fi = l2n(clip_module.encode_image(loss_images(images, normalize)).astype(jnp.float32))
     cos = jnp.sum(fi * l2n(text_features), axis=-1)
     return 1.0 - jnp.exp(clip_module.logit_scale[...]) * cos / 100.0

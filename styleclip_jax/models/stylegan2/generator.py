@@ -66,6 +66,18 @@ class StyleGAN2(ModelHandle):
     KIND, CONFIG_CLS, WHAT = KIND, GeneratorConfig, "generator weights"
     abstract = staticmethod(abstract_generator)
 
+    def __init__(self, config: GeneratorConfig, tensors, source=None, dtype: str = "float32"):
+        """``dtype="bfloat16"``: synthesis convs run in bf16 everywhere this generator is used (the
+        three methods too); latents, weights, demodulation and the image sum stay float32."""
+        from ...config_utils import check_compute_dtype
+
+        super().__init__(config, tensors, source)
+        self.dtype_name = check_compute_dtype(dtype)
+        if dtype != "float32":
+            module = self.module()
+            module.synthesis.compute_dtype = dtype          # static: part of the graphdef
+            self.graphdef, self.state = nnx.split(module)
+
     @property
     def w_avg(self) -> np.ndarray:
         return np.asarray(self.module().w_avg[...])
@@ -138,6 +150,7 @@ class StyleGAN2(ModelHandle):
         return key
 
 
-def load_generator(path) -> StyleGAN2:
-    """Load a generator folder written by ``styleclip-jax convert generator`` (or ``StyleGAN2.save``)."""
-    return StyleGAN2.load(path)
+def load_generator(path, dtype: str = "float32") -> StyleGAN2:
+    """Load a generator folder written by ``styleclip-jax convert generator`` (or ``StyleGAN2.save``);
+    ``dtype="bfloat16"`` for bf16 synthesis (see ``StyleGAN2``)."""
+    return StyleGAN2.load(path, dtype=dtype)

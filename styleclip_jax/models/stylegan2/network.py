@@ -82,7 +82,7 @@ class SynthesisLayer(nnx.Module):
 
     def __call__(self, x: jax.Array, s: jax.Array, noise: jax.Array | None) -> jax.Array:
         """x (B,H,W,I), s (B,I), noise (B|1, R, R) or None -> (B,R,R,O)."""
-        x = ops.modulated_conv(x, self.weight[...].astype(x.dtype), s, up=self.up,
+        x = ops.modulated_conv(x, self.weight[...], s, up=self.up,
                                demod_weight_gain=self.demod_weight_gain, blur_kernel=self.blur_kernel)
         if noise is not None:
             x = x + (self.noise_strength[...] * noise)[..., None].astype(x.dtype)
@@ -99,7 +99,7 @@ class ToRGBLayer(nnx.Module):
         self.clamp = cfg.conv_clamp
 
     def __call__(self, x: jax.Array, s: jax.Array) -> jax.Array:
-        y = ops.modulated_conv(x, self.weight[...].astype(x.dtype), s, demodulate=False)
+        y = ops.modulated_conv(x, self.weight[...], s, demodulate=False)
         y = y + self.bias[...].astype(y.dtype)
         if self.clamp is not None:
             y = jnp.clip(y, -self.clamp, self.clamp)
@@ -127,17 +127,20 @@ class SynthesisBlock(nnx.Module):
         if self.resolution == 4:
             x = jnp.broadcast_to(self.const[...].astype(dtype)[None], (batch,) + self.const.shape)
             x = self.conv1(x, styles[0], noises[0])
-            y = self.torgb(x, styles[1])
-            return x, y
+            return x, self.torgb(x, styles[1]).astype(jnp.float32)
         x = self.conv0(x, styles[0], noises[0])
         x = self.conv1(x, styles[1], noises[1])
-        y = self.torgb(x, styles[2])
-        return x, ops.upsample_2x(img, self.blur_kernel).astype(y.dtype) + y
+        y = self.torgb(x, styles[2]).astype(jnp.float32)          # the image skip sums in float32
+        return x, ops.upsample_2x(img, self.blur_kernel) + y
 
 
 class SynthesisNetwork(nnx.Module):
-    def __init__(self, cfg: GeneratorConfig):
+    """``compute_dtype`` ("float32" or "bfloat16") is what the convs run in; styles are cast to it,
+    demodulation and the toRGB image sum stay float32, the image comes out float32."""
+
+    def __init__(self, cfg: GeneratorConfig, compute_dtype: str = "float32"):
         self.cfg = cfg
+        self.compute_dtype = compute_dtype
         for res in cfg.block_resolutions:
             setattr(self, f"b{res}", SynthesisBlock(cfg, res))
 
@@ -177,8 +180,10 @@ class SynthesisNetwork(nnx.Module):
 
     def __call__(self, styles: Sequence[jax.Array], *, noise_mode: str = "const",
                  key: jax.Array | None = None) -> jax.Array:
-        """StyleSpace list (B, C_l) -> image (B, R, R, img_channels) in the raw output range."""
-        batch, dtype = styles[0].shape[0], styles[0].dtype
+        """StyleSpace list (B, C_l) -> float32 image (B, R, R, img_channels) in the raw output range."""
+        dtype = jnp.dtype(self.compute_dtype)
+        styles = [s.astype(dtype) for s in styles]
+        batch = styles[0].shape[0]
         noises = self.noise_inputs(batch, noise_mode, key)
         x = img = None
         si = ni = 0
@@ -194,10 +199,10 @@ class SynthesisNetwork(nnx.Module):
 class Generator(nnx.Module):
     """StyleGAN2 generator: ``mapping`` (z -> w), ``synthesis`` (S -> image), ``w_avg`` buffer."""
 
-    def __init__(self, cfg: GeneratorConfig):
+    def __init__(self, cfg: GeneratorConfig, compute_dtype: str = "float32"):
         self.cfg = cfg
         self.mapping = MappingNetwork(cfg)
-        self.synthesis = SynthesisNetwork(cfg)
+        self.synthesis = SynthesisNetwork(cfg, compute_dtype)
         self.w_avg = Buffer(jnp.zeros((cfg.w_dim,), jnp.float32))
 
     def truncate(self, ws: jax.Array, psi: float | jax.Array = 1.0, cutoff: int | None = None) -> jax.Array:

@@ -1,0 +1,238 @@
+"""One-shot accelerator suite: every speed figure that matters, in one run of under 8 minutes.
+
+Run on a lent GPU/TPU:   python bench/gpu_suite.py [--budget-s 420] [--json bench/gpu_suite.json]
+Run in CI (CPU, tiny):   python bench/gpu_suite.py --smoke --json /tmp/suite.json
+
+Workloads (full size: random config-f 1024 generator, random ViT-B/32, real-size LevelsMapper):
+  gen      synthesis W+ -> image, batch 1 / 8 / 32, float32 and bfloat16 (images/s)
+  a        one method-A step (generator fwd + bwd, CLIP loss, Adam), batch 1 / 8 (steps/s)
+  mapper   one mapper training step, batch 2 / 8 (steps/s; upstream: 50 000 steps in ~10 h)
+  fs3      channel-relevance renders/s (render, uint8, PIL-exact bicubic, CLIP), projected to
+           upstream's full job (6048 channels x 100 images x 2 renders)
+  onnx     the exported mapper edit graph under onnxruntime (CUDA provider when present) vs jax.jit
+Each workload reports the device's peak memory when the backend exposes it. A workload that
+would start after ``--budget-s`` is recorded as skipped, so the suite always finishes and says
+what it left. ``--smoke`` runs the same code on tiny models (64 px) in about a minute on CPU.
+Expected full runtime on one H100/H200-class GPU: about 5-6 minutes, most of it compiling.
+The markdown rows for bench/RESULTS.md are printed at the end and stored in the JSON.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# bench/onnx.py and bench/clip.py would shadow the packages of the same names
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse  # noqa: E402
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+FULL_FS3_RENDERS = 6048 * 100 * 2
+
+
+def best_of(fn, repeats: int) -> float:
+    jax.block_until_ready(fn())                      # compile / warm up
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def peak_bytes():
+    try:
+        stats = jax.devices()[0].memory_stats() or {}
+    except Exception:                                # noqa: BLE001 (backends without stats)
+        return None
+    return stats.get("peak_bytes_in_use")
+
+
+def models(smoke: bool):
+    from styleclip_jax import GeneratorConfig
+    from styleclip_jax.models.clip import CLIPConfig
+    from styleclip_jax.models.clip.random_init import random_clip
+    from styleclip_jax.models.stylegan2.random_init import random_generator
+
+    if smoke:
+        gen = random_generator(GeneratorConfig.rosinality(64, 64, 2, channels={4: 64, 8: 64, 16: 32, 32: 32, 64: 16}))
+        return gen, random_clip(CLIPConfig(512, 224, 32, 128, 2, 2, 77, 49408, 64, 3, 1))
+    return random_generator(GeneratorConfig.ffhq_config_f(1024)), random_clip()
+
+
+def wplus(gen, b: int, seed: int = 0):
+    z = np.random.default_rng(seed).standard_normal((b, gen.config.z_dim)).astype(np.float32)
+    return np.asarray(gen.mapping(z, 0.7))
+
+
+def run_gen(gen, clip, smoke, repeats):
+    from styleclip_jax.models.stylegan2 import StyleGAN2
+
+    rows = []
+    for dtype in ("float32", "bfloat16"):
+        g = gen if dtype == "float32" else StyleGAN2(gen.config, gen.tensors(), gen.source, dtype=dtype)
+        for b in ((1, 2) if smoke else (1, 8, 32)):
+            w = wplus(gen, b)
+            s = best_of(lambda: g.synthesis(w), repeats)
+            rows.append({"dtype": dtype, "batch": b, "s": s, "images_per_s": b / s})
+    return rows
+
+
+def run_a(gen, clip, smoke, repeats):
+    from styleclip_jax.editing.optimization import OptimizeConfig, Problem, make_optimizer, make_step
+
+    cfg = OptimizeConfig(steps=300)
+    tx = make_optimizer(cfg)
+    step = jax.jit(make_step((gen.graphdef, clip.graphdef, None), cfg, tx))
+    rows = []
+    for b in ((1, 2) if smoke else (1, 8)):
+        p = jnp.asarray(wplus(gen, b))
+        prob = Problem(p, jnp.ones((b, clip.config.embed_dim)) / np.sqrt(clip.config.embed_dim),
+                       jnp.zeros((b,) + (gen.config.resolution,) * 2 + (3,)))
+        o = tx.init(p)
+        s = best_of(lambda: step((gen.state, clip.state, None), p, o, prob)[2]["loss"], repeats)
+        rows.append({"batch": b, "s": s, "steps_per_s": 1 / s, "pair_steps_per_s": b / s})
+    return rows
+
+
+def run_mapper(gen, clip, smoke, repeats):
+    from styleclip_jax.editing.mapper_training import Frozen, MapperTrainConfig, init_mapper_tensors, init_state, \
+        train_steps
+    from styleclip_jax.models.mapper_api import LatentMapperModel
+
+    rows = []
+    for b in ((2,) if smoke else (2, 8)):
+        cfg = MapperTrainConfig(description="purple hair", batch_size=b, id_lambda=0.0)
+        mcfg = cfg.mapper_config(gen.config.num_ws, gen.config.w_dim)
+        mapper = LatentMapperModel(mcfg, init_mapper_tensors(mcfg, 0))
+        frozen = Frozen(gen.state, clip.state, None, jnp.ones((clip.config.embed_dim,)) / 16.0)
+        graphdefs = (mapper.graphdef, gen.graphdef, clip.graphdef, None)
+        state, key = init_state(cfg, mapper.state), jax.random.key(0)
+        s = best_of(lambda: train_steps(graphdefs, cfg.step_config, 1, frozen, None, state, key)[1]["loss"], repeats)
+        rows.append({"batch": b, "s": s, "steps_per_s": 1 / s, "hours_for_50k_steps": 50000 * s / 3600})
+    return rows
+
+
+def run_fs3(gen, clip, smoke, repeats):
+    from styleclip_jax.editing.channel_relevance import precompute_fs3
+    from styleclip_jax.editing.stylespace_stats import compute_stats
+
+    k, chans, block = (2, 2, 4) if smoke else (8, 2, 16)
+    stats = compute_stats(gen, n=64, keep=k, seed=0, batch=64)
+    renders = chans * k * 2
+
+    def call():
+        with tempfile.TemporaryDirectory() as d:
+            return precompute_fs3(gen, clip, stats, d, num_images=k, channels_per_chunk=chans, image_batch=block,
+                                  devices=1, channel_subset={stats.names[0]: list(range(chans))}, progress=False)
+
+    s = best_of(call, repeats)
+    return [{"renders": renders, "s": s, "renders_per_s": renders / s,
+             "full_job_hours": FULL_FS3_RENDERS * s / renders / 3600}]
+
+
+def run_onnx(gen, clip, smoke, repeats):
+    import functools
+
+    from flax import nnx
+
+    from styleclip_jax.editing.mapper_training import init_mapper_tensors
+    from styleclip_jax.export.onnx_export import export_mapper
+    from styleclip_jax.export.runtime import OnnxEditor
+    from styleclip_jax.models.mapper import MapperConfig
+    from styleclip_jax.models.mapper_api import LatentMapperModel
+
+    c = gen.config
+    mcfg = MapperConfig(kind="levels", latent_dim=c.w_dim, num_ws=c.num_ws)
+    mapper = LatentMapperModel(mcfg, init_mapper_tensors(mcfg, 0))
+
+    @functools.partial(jax.jit, static_argnums=(0, 1))
+    def edit(m_def, g_def, m_state, g_state, w, alpha):
+        return nnx.merge(g_def, g_state)(nnx.merge(m_def, m_state).edit(w, alpha))[0]
+
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        ed = OnnxEditor(export_mapper(mapper, gen, Path(d) / "edit.onnx"))
+        export_s = time.perf_counter() - t0
+        for b in ((1, 2) if smoke else (1, 8)):
+            w, alpha = wplus(gen, b), np.ones((b,), np.float32)
+            tj = best_of(lambda: edit(mapper.graphdef, gen.graphdef, mapper.state, gen.state, w, alpha), repeats)
+            to = best_of(lambda: ed.run(batch_size=b, wplus=w, alpha=alpha), repeats)
+            rows.append({"batch": b, "provider": ed.providers[0], "export_s": export_s, "jax_ms": tj * 1e3,
+                         "ort_ms": to * 1e3, "ort_over_jax": to / tj})
+    return rows
+
+
+WORKLOADS = {"gen": run_gen, "a": run_a, "mapper": run_mapper, "fs3": run_fs3, "onnx": run_onnx}
+
+
+def markdown(device: str, results: dict) -> list[str]:
+    out = []
+    for name, r in results.items():
+        if "skipped" in r or "error" in r:
+            out.append(f"| {device} | {name} | {r.get('skipped') or r.get('error')} |")
+            continue
+        for row in r["rows"]:
+            cells = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())
+            peak = r.get("peak_gib")
+            out.append(f"| {device} | {name} | {cells}" + (f", peak {peak:.1f} GiB" if peak else "") + " |")
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="one-shot accelerator benchmark suite")
+    ap.add_argument("--smoke", action="store_true", help="tiny models (CI, CPU)")
+    ap.add_argument("--budget-s", type=float, default=420.0, help="start no workload after this many seconds")
+    ap.add_argument("--only", default=",".join(WORKLOADS))
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--json", default=None, help="write the results here")
+    a = ap.parse_args(argv)
+    t_start = time.perf_counter()
+    dev = jax.devices()[0]
+    device = f"{dev.platform} {dev.device_kind}"
+    print(f"device: {device} x{jax.device_count()}, jax {jax.__version__}, smoke={a.smoke}", flush=True)
+    gen, clip = models(a.smoke)
+    results = {}
+    for name in a.only.split(","):
+        if name not in WORKLOADS:
+            sys.exit(f"--only: unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
+        elapsed = time.perf_counter() - t_start
+        if elapsed > a.budget_s:
+            results[name] = {"skipped": f"budget: {elapsed:.0f} s > {a.budget_s:.0f} s"}
+            print(f"{name}: skipped ({results[name]['skipped']})", flush=True)
+            continue
+        t0 = time.perf_counter()
+        try:
+            rows = WORKLOADS[name](gen, clip, a.smoke, a.repeats)
+        except Exception as e:                       # noqa: BLE001 (record it, run the rest)
+            results[name] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"}
+            print(f"{name}: FAILED {results[name]['error']}", flush=True)
+            continue
+        peak = peak_bytes()
+        results[name] = {"rows": rows, "wall_s": time.perf_counter() - t0,
+                         "peak_gib": peak / 2 ** 30 if peak else None}
+        for row in rows:
+            print(f"{name}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                          for k, v in row.items()), flush=True)
+    total = time.perf_counter() - t_start
+    md = markdown(device, results)
+    print(f"total {total:.0f} s\n\nrows for bench/RESULTS.md:\n| device | workload | figures |\n|---|---|---|")
+    print("\n".join(md))
+    if a.json:
+        Path(a.json).write_text(json.dumps({"device": device, "smoke": a.smoke, "total_s": total,
+                                            "jax": jax.__version__, "results": results, "markdown": md}, indent=2))
+    failed = [n for n, r in results.items() if "error" in r]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
