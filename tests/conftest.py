@@ -11,6 +11,20 @@ def golden_path() -> Path:
     return Path(os.environ.get("STYLECLIP_GOLDEN_DIR", REPO.parent / "shared" / "golden"))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _free_compiled_programs():
+    """Drop every compiled program after each test module. XLA-CPU maps memory for each executable,
+    and the whole suite in one process compiles thousands: it passed Linux's default
+    vm.max_map_count (65530) and LLVM crashed while compiling (a segfault in test_toyworld)."""
+    yield
+    import gc
+
+    import jax
+
+    jax.clear_caches()
+    gc.collect()
+
+
 @pytest.fixture(scope="session")
 def golden_dir() -> Path:
     p = golden_path()
