@@ -64,9 +64,7 @@ def process_index() -> int:
 
 def is_primary() -> bool:
     """True in process 0 (and in every single-process run): the one that writes files."""
-    import jax
-
-    return jax.process_index() == 0
+    return process_index() == 0
 
 
 def barrier(name: str) -> None:
@@ -78,8 +76,11 @@ def barrier(name: str) -> None:
 
 
 def replicate(tree, sharding):
-    """Put a pytree on ``sharding`` from host values (works when the mesh spans other processes)."""
+    """Put a pytree on ``sharding``. In a multi-process run the leaves go through host values, which
+    is how ``device_put`` accepts a mesh that spans other processes' devices."""
     import jax
     import numpy as np
 
+    if process_count() == 1:
+        return jax.device_put(tree, sharding)
     return jax.tree.map(lambda x: jax.device_put(np.asarray(x), sharding), tree)

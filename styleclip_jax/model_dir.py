@@ -225,6 +225,17 @@ class ModelHandle:
             self._fingerprint = h.hexdigest()
         return self._fingerprint
 
+    def _set_compute_dtype(self, dtype: str, part=lambda module: module) -> None:
+        """Make ``part(module)`` compute in ``dtype``: a static attribute, so it sits in the graphdef
+        and reaches every jitted function that merges it (the editing methods' too)."""
+        if dtype == "float32":
+            return
+        from flax import nnx
+
+        module = self.module()
+        part(module).compute_dtype = dtype
+        self.graphdef, self.state = nnx.split(module)
+
     def module(self):
         """The NNX module (for use inside your own jitted functions)."""
         from flax import nnx

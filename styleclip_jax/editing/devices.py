@@ -32,3 +32,14 @@ def data_mesh(n_devices: int | None, split: int, what: str, local: bool = False)
         raise InputError(f"{what} ({split}) must be divisible by the {n} devices it is sharded over "
                          f"(or use fewer devices)")
     return n, Mesh(np.asarray(devices[:n]), ("data",), axis_types=(AxisType.Auto,))
+
+
+def batch_shardings(n_devices: int | None, batch_size: int):
+    """(replicated, batch) NamedShardings of a data-parallel trainer over the first ``n_devices``
+    devices of every process, or (None, None) for one device."""
+    from jax.sharding import NamedSharding, PartitionSpec as P
+
+    _, mesh = data_mesh(n_devices, batch_size, "batch_size")
+    if mesh is None:
+        return None, None
+    return NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))

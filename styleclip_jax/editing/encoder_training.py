@@ -173,7 +173,7 @@ def train_encoder(gen, cfg: EncoderTrainConfig, exp_dir, enc_cfg: EncoderConfig 
     from ..jobs import job_lock
     from ..toyworld.train_loop import open_experiment, run
     from ..distributed import barrier, is_primary, replicate
-    from .devices import data_mesh
+    from .devices import batch_shardings
 
     if cfg.id_lambda > 0 and idnet is None:
         raise InputError("id_lambda > 0 needs an identity network (an IR-SE50 folder)")
@@ -191,12 +191,8 @@ def train_encoder(gen, cfg: EncoderTrainConfig, exp_dir, enc_cfg: EncoderConfig 
     i_def, i_state = (idnet.graphdef, idnet.state) if use_id else (None, None)
     state = TrainState(jnp.asarray(0, jnp.int32), params, optax.adam(cfg.lr).init(params))
     g_def, g_state = gen.graphdef, gen.state
-    _, mesh = data_mesh(devices, cfg.batch_size, "batch_size")
-    placement = batch_sharding = None
-    if mesh is not None:
-        from jax.sharding import NamedSharding, PartitionSpec as P
-
-        placement, batch_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+    placement, batch_sharding = batch_shardings(devices, cfg.batch_size)
+    if placement is not None:
         state, stats, g_state, i_state = replicate((state, stats, g_state, i_state), placement)
 
     def step_fn(s):

@@ -35,7 +35,7 @@ from ..models.clip.api import CLIPModel
 from ..models.clip.tokenizer import tokenize
 from ..models.mapper_api import LatentMapperModel
 from ..models.stylegan2.generator import StyleGAN2
-from .devices import data_mesh
+from .devices import batch_shardings
 from .mapper_training import Frozen, MapperTrainConfig, TrainState, eval_losses, init_mapper_tensors, init_state, \
     train_steps
 
@@ -79,16 +79,6 @@ def _split_latents(cfg: MapperTrainConfig, latents, gen: StyleGAN2):
         return train, val
     z = np.asarray(jax.random.normal(jax.random.key(cfg.seed + 1_000_003), (cfg.val_size, gen.config.z_dim)))
     return None, (np.asarray(gen.mapping(z, cfg.truncation)) if cfg.val_size else None)
-
-
-def _mesh_sharding(n_devices: int | None, batch_size: int):
-    """(replicated, batch) NamedShardings over the first n devices, or (None, None) for one device."""
-    from jax.sharding import NamedSharding, PartitionSpec as P
-
-    _, mesh = data_mesh(n_devices, batch_size, "batch_size")
-    if mesh is None:
-        return None, None
-    return NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
 
 
 # ---- checkpoints (orbax) ---------------------------------------------------------------------------
@@ -169,7 +159,7 @@ def _train_locked(generator, clip, cfg, exp_dir: Path, latents, idnet, resume, d
                          "for non-face generators / identity-changing edits)")
     gcfg = generator.config
     mapper_cfg = cfg.mapper_config(gcfg.num_ws, gcfg.w_dim)
-    replicated, batch_sharding = _mesh_sharding(devices, cfg.batch_size)
+    replicated, batch_sharding = batch_shardings(devices, cfg.batch_size)
     train_w, val_w = _split_latents(cfg, latents, generator)
     latents_info = None if latents is None else {"n": int(len(latents)),
                                                  "sha256": _sha(np.ascontiguousarray(latents, np.float32))}
@@ -185,10 +175,7 @@ def _train_locked(generator, clip, cfg, exp_dir: Path, latents, idnet, resume, d
     # Explicit placement in both cases: restored checkpoints come back committed to a device, and
     # matching placement keeps the compiled chunks valid across a resume.
     placement = replicated or jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    if process_count() > 1:                   # a mesh over other processes' devices: from host values
-        put = lambda x: replicate(x, placement)                           # noqa: E731
-    else:
-        put = lambda x: jax.device_put(x, placement)                      # noqa: E731
+    put = lambda x: replicate(x, placement)                               # noqa: E731
     frozen = put(frozen)
     train_dev = put(jnp.asarray(train_w)) if train_w is not None else None
     state = put(init_state(cfg, fresh.state))

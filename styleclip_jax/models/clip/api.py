@@ -9,13 +9,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ...config_utils import check_compute_dtype
 from ...errors import InputError
 from ...model_dir import ModelHandle, expected_shapes_of
 from ...validation import check_array
 from .model import CLIP, CLIPConfig
 
 KIND = "clip"
-DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
 def abstract_clip(cfg: CLIPConfig) -> CLIP:
@@ -61,14 +61,9 @@ class CLIPModel(ModelHandle):
     abstract = staticmethod(abstract_clip)
 
     def __init__(self, config: CLIPConfig, tensors, source=None, dtype: str = "float32"):
-        if dtype not in DTYPES:
-            raise InputError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+        self.dtype_name, self.dtype = check_compute_dtype(dtype), jnp.dtype(dtype)
         super().__init__(config, tensors, source)
-        self.dtype_name, self.dtype = dtype, DTYPES[dtype]
-        if dtype != "float32":                  # the methods' own jitted code uses the module's default
-            module = self.module()
-            module.compute_dtype = dtype
-            self.graphdef, self.state = nnx.split(module)
+        self._set_compute_dtype(dtype)
 
 
     # ---- checked API ----------------------------------------------------------------------------

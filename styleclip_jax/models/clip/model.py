@@ -185,7 +185,7 @@ class CLIP(nnx.Module):
     def encode_text(self, tokens, dtype=None):
         """tokens int (B, L<=context) -> (B, embed_dim); features at the EOT (argmax id) position.
         ``dtype``: the compute dtype (default ``compute_dtype``); features come out in it."""
-        dtype = jnp.dtype(dtype or self.compute_dtype)
+        dtype = jnp.dtype(self.compute_dtype if dtype is None else dtype)
         n = tokens.shape[1]
         x = self.token_embedding[...][tokens].astype(dtype) + self.positional_embedding[...][:n].astype(dtype)
         causal = jnp.tril(jnp.ones((n, n), bool))[None, None]
@@ -194,7 +194,7 @@ class CLIP(nnx.Module):
         return x[jnp.arange(x.shape[0]), eot] @ self.text_projection[...].astype(dtype)
 
     def encode_image(self, images, dtype=None):
-        return self.visual(images.astype(jnp.dtype(dtype or self.compute_dtype)))
+        return self.visual(images.astype(jnp.dtype(self.compute_dtype if dtype is None else dtype)))
 
     def __call__(self, images, tokens, dtype=None):
         """-> (logits_per_image (Bi, Bt), logits_per_text (Bt, Bi)), as OpenAI's forward."""

@@ -71,12 +71,9 @@ class StyleGAN2(ModelHandle):
         three methods too); latents, weights, demodulation and the image sum stay float32."""
         from ...config_utils import check_compute_dtype
 
-        super().__init__(config, tensors, source)
         self.dtype_name = check_compute_dtype(dtype)
-        if dtype != "float32":
-            module = self.module()
-            module.synthesis.compute_dtype = dtype          # static: part of the graphdef
-            self.graphdef, self.state = nnx.split(module)
+        super().__init__(config, tensors, source)
+        self._set_compute_dtype(dtype, lambda module: module.synthesis)
 
     @property
     def w_avg(self) -> np.ndarray:
