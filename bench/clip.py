@@ -8,7 +8,6 @@ Also times the StyleCLIP loss image path (1024 px -> 224 separable resize) at ba
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 import jax.numpy as jnp
@@ -16,18 +15,7 @@ import numpy as np
 
 from styleclip_jax.models.clip import loss_images, tokenize
 from styleclip_jax.models.clip.random_init import random_clip
-
-
-def timed(fn, repeats):
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn())
-    first = time.perf_counter() - t0
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        best = min(best, time.perf_counter() - t0)
-    return first, best
+from styleclip_jax.utils.timing import time_calls
 
 
 def main():
@@ -44,11 +32,11 @@ def main():
         imgs = np.random.default_rng(1).standard_normal((b, 224, 224, 3)).astype(np.float32)
         toks = tokenize(["a photo of a smiling face with purple hair"] * b)
         for what, fn in (("image", lambda: m.encode_image(imgs)), ("text", lambda: m.encode_text(toks))):
-            first, best = timed(fn, a.repeats)
+            first, best = time_calls(fn, a.repeats)
             print(f"{what:>6} {b:>5} {first:>8.3f} {best:>8.4f} {b / best:>8.1f}")
     x = jnp.asarray(np.random.default_rng(2).standard_normal((8, 1024, 1024, 3)).astype(np.float32))
     f = jax.jit(loss_images)
-    first, best = timed(lambda: f(x), a.repeats)
+    first, best = time_calls(lambda: f(x), a.repeats)
     print(f"loss-path resize 1024->224, batch 8: {best * 1000:.1f} ms")
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from styleclip_jax.model_dir import expected_shapes_of
 from styleclip_jax.models.e4e import Encoder, EncoderConfig
+from styleclip_jax.utils.timing import best_of, time_calls
 
 
 def full_size_config() -> EncoderConfig:
@@ -44,16 +45,6 @@ def random_encoder(cfg: EncoderConfig) -> Encoder:
         v = rng.standard_normal(shape).astype(np.float32) * (0.02 if len(shape) > 1 else 0.1)
         tensors[k] = np.abs(v) + 1 if k.endswith("running_var") else v
     return Encoder(cfg, tensors, {"format": "random"})
-
-
-def best_of(fn, repeats: int) -> float:
-    jax.block_until_ready(fn())
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def onnx_photo_edit(enc, batches, repeats):
@@ -105,13 +96,7 @@ def main():
     print(f"{'batch':>5} {'first s':>8} {'best s':>8} {'photos/s':>9}")
     for b in map(int, a.batches.split(",")):
         x = np.random.default_rng(1).uniform(-1, 1, (b, 256, 256, 3)).astype(np.float32)
-        t0 = time.perf_counter()
-        enc.encode(x)
-        first, best = time.perf_counter() - t0, float("inf")
-        for _ in range(a.repeats):
-            t0 = time.perf_counter()
-            enc.encode(x)
-            best = min(best, time.perf_counter() - t0)
+        first, best = time_calls(lambda: enc.encode(x), a.repeats)
         print(f"{b:>5} {first:>8.2f} {best:>8.3f} {b / best:>9.2f}")
     if a.onnx:
         onnx_photo_edit(enc, [int(b) for b in a.batches.split(",")], a.repeats)

@@ -18,6 +18,7 @@ from PIL import Image
 
 from styleclip_jax.faces import align_face
 from styleclip_jax.models.mtcnn import load_face_detector
+from styleclip_jax.utils.timing import time_calls
 
 
 class Timed:
@@ -38,17 +39,6 @@ class Timed:
         return run
 
 
-def best_of(fn, repeats):
-    t0 = time.perf_counter()
-    fn()
-    first, best = time.perf_counter() - t0, float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return first, best
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--golden", default=str(Path(__file__).resolve().parents[2] / "shared" / "golden"))
@@ -66,7 +56,7 @@ def main():
             ("align 1024", lambda: align_face(photo, faces.points[0], 1024)),
             ("detect + align 256", lambda: align_face(photo, det.detect(photo).points[0], 256))]
     for what, fn in rows:
-        first, best = best_of(fn, a.repeats)
+        first, best = time_calls(fn, a.repeats)
         print(f"{what:>22} {first:>8.3f} {best:>8.3f} {1 / best:>8.2f}")
     timed = Timed(det)
     from styleclip_jax.models.mtcnn.detect import detect_faces

@@ -35,17 +35,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from styleclip_jax.utils.timing import best_of
+
 FULL_FS3_RENDERS = 6048 * 100 * 2
-
-
-def best_of(fn, repeats: int) -> float:
-    jax.block_until_ready(fn())                      # compile / warm up
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def peak_bytes():

@@ -34,6 +34,7 @@ from styleclip_jax.export.runtime import OnnxEditor
 from styleclip_jax.models.mapper import MapperConfig
 from styleclip_jax.models.mapper_api import LatentMapperModel
 from styleclip_jax.models.stylegan2.random_init import random_generator
+from styleclip_jax.utils.timing import best_of
 
 UPSTREAM_MS = 75.0
 
@@ -41,16 +42,6 @@ UPSTREAM_MS = 75.0
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _jax_edit(m_def, g_def, m_state, g_state, w, alpha):
     return nnx.merge(g_def, g_state)(nnx.merge(m_def, m_state).edit(w, alpha))[0]
-
-
-def best(f, repeats):
-    f()
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        f()
-        out.append(time.perf_counter() - t0)
-    return min(out)
 
 
 def main():
@@ -77,9 +68,9 @@ def main():
             for b in map(int, a.batches.split(",")):
                 w = np.asarray(gen.mapping(np.random.RandomState(b).randn(b, c.z_dim).astype(np.float32), 0.7))
                 alpha = np.ones((b,), np.float32)
-                tj = best(lambda: jax.block_until_ready(_jax_edit(mapper.graphdef, gen.graphdef, mapper.state,
+                tj = best_of(lambda: jax.block_until_ready(_jax_edit(mapper.graphdef, gen.graphdef, mapper.state,
                                                                    gen.state, w, alpha)), a.repeats)
-                to = best(lambda: ed.run(batch_size=b, wplus=w, alpha=alpha), a.repeats)
+                to = best_of(lambda: ed.run(batch_size=b, wplus=w, alpha=alpha), a.repeats)
                 per = min(tj, to) / b * 1e3
                 print(f"{b:>5} {tj * 1e3:>9.1f} {to * 1e3:>9.1f} {to / tj:>8.2f} {b / tj:>9.2f} {b / to:>9.2f} "
                       f"{per:>11.1f} {UPSTREAM_MS / per:>16.2f}x", flush=True)

@@ -27,7 +27,6 @@ import importlib.util
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -35,17 +34,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 # this folder's clip.py / mapper.py would shadow OpenAI's ``clip`` and upstream's ``mapper``
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from styleclip_jax.utils.timing import best_of  # noqa: E402
+
 WORKLOADS = ("gen1", "gen4", "a_w", "a_s", "map_edit", "map_train", "fs3", "global")
-
-
-def best_of(fn, repeats: int) -> float:
-    fn()                                                    # warm-up (compiles ours)
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def load_openai_clip_module():
