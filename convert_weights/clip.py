@@ -18,7 +18,7 @@ from styleclip_jax.models.clip.api import CLIPModel, clip_expected_shapes
 from styleclip_jax.models.clip.model import CLIPConfig
 from styleclip_jax.model_dir import check_flat_against, refuse_nonempty_dir
 
-from .keys import KeyTracker
+from convert_weights.keys import KeyTracker
 from styleclip_jax.torch_pickle import TorchModuleRecord, file_sha256, load_checkpoint
 
 OPENAI_SCALARS = ("input_resolution", "context_length", "vocab_size")

@@ -23,7 +23,7 @@ from styleclip_jax.model_dir import check_flat_against, expected_shapes_of, refu
 from styleclip_jax.models.e4e import Encoder, EncoderConfig
 from styleclip_jax.torch_pickle import file_sha256, load_checkpoint
 
-from .keys import apply_renames
+from convert_weights.keys import apply_renames
 
 ENCODER_TYPES = {"Encoder4Editing": "e4e", "GradualStyleEncoder": "psp"}
 BN = ("weight", "bias", "running_mean", "running_var")
@@ -103,7 +103,7 @@ def rename_table(cfg: EncoderConfig) -> list[tuple[str, str, object]]:
 def convert_encoder(src: str | os.PathLike, out_dir: str | os.PathLike | None = None,
                     generator_out: str | os.PathLike | None = None, overwrite: bool = False):
     """Convert an e4e / pSp ``.pt``; returns (encoder, generator or None)."""
-    from .stylegan2 import generator_from_checkpoint
+    from convert_weights.stylegan2 import generator_from_checkpoint
 
     src = Path(src)
     refuse_nonempty_dir(out_dir, overwrite)

@@ -13,7 +13,7 @@ from styleclip_jax.model_dir import check_flat_against, refuse_nonempty_dir
 from styleclip_jax.models.idnet.api import IDNet, idnet_expected_shapes
 from styleclip_jax.models.idnet.model import IDNetConfig
 
-from .keys import KeyTracker
+from convert_weights.keys import KeyTracker
 from styleclip_jax.torch_pickle import file_sha256, load_checkpoint
 
 BN = ("weight", "bias", "running_mean", "running_var")

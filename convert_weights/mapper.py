@@ -16,7 +16,7 @@ import numpy as np
 from styleclip_jax.errors import CheckpointError
 from styleclip_jax.model_dir import check_flat_against, refuse_nonempty_dir
 
-from .keys import KeyTracker
+from convert_weights.keys import KeyTracker
 from styleclip_jax.torch_pickle import file_sha256, load_checkpoint
 
 _LEVEL_NAMES = {"course_mapping": "coarse", "medium_mapping": "medium", "fine_mapping": "fine"}
@@ -88,7 +88,7 @@ def convert_mapper(src: str | os.PathLike, out_dir: str | os.PathLike | None = N
         model.save(out_dir, overwrite=overwrite)
     gen = None
     if generator_out is not None:
-        from .stylegan2 import generator_from_checkpoint
+        from convert_weights.stylegan2 import generator_from_checkpoint
 
         gen = generator_from_checkpoint(ck, str(src))
         gen.source.update({"file": src.name, "sha256": source["sha256"]})

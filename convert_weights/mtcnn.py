@@ -22,7 +22,7 @@ from styleclip_jax.model_dir import check_flat_against, expected_shapes_of, refu
 from styleclip_jax.models.mtcnn.handle import FaceDetector, MTCNNConfig
 from styleclip_jax.torch_pickle import file_sha256, load_checkpoint
 
-from .keys import apply_renames
+from convert_weights.keys import apply_renames
 
 LAYERS = {      # net -> (convs, dense layers, prelus)
     "pnet": (("conv1", "conv2", "conv3", "conv4_1", "conv4_2"), (), ("prelu1", "prelu2", "prelu3")),

@@ -18,7 +18,7 @@ from styleclip_jax.models.stylegan2.config import GeneratorConfig
 from styleclip_jax.models.stylegan2.generator import StyleGAN2, expected_shapes
 from styleclip_jax.model_dir import check_flat_against, refuse_nonempty_dir
 
-from .keys import KeyTracker
+from convert_weights.keys import KeyTracker
 from styleclip_jax.torch_pickle import PersistentObject, file_sha256, load_checkpoint, module_state_dict
 
 W_AVG_SAMPLES = 4096

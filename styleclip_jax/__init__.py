@@ -5,21 +5,21 @@ Public names are imported lazily (PEP 562), so light submodules such as
 without importing JAX.
 """
 
-from ._lazy import lazy_getattr
+from styleclip_jax._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
-from .errors import CheckpointError, ConfigError, InputError, JobFolderError, NonFiniteError, OutputExistsError, \
+from styleclip_jax.errors import CheckpointError, ConfigError, InputError, JobFolderError, NonFiniteError, OutputExistsError, \
     StyleClipError, UnsafeCheckpointError
 
 _LAZY = {
-    "CLIPModel": ".models.clip", "load_clip": ".models.clip", "tokenize": ".models.clip",
-    "IDNet": ".models.idnet", "load_idnet": ".models.idnet",
-    "GeneratorConfig": ".models.stylegan2", "StyleGAN2": ".models.stylegan2", "load_generator": ".models.stylegan2",
-    "load_mapper": ".models.mapper_api",
-    "FaceDetector": ".models.mtcnn", "load_face_detector": ".models.mtcnn",
-    "Encoder": ".models.e4e", "load_encoder": ".models.e4e",
-    "align_face": ".faces", "align_photos": ".faces", "paste_back": ".faces",
+    "CLIPModel": "styleclip_jax.models.clip", "load_clip": "styleclip_jax.models.clip", "tokenize": "styleclip_jax.models.clip",
+    "IDNet": "styleclip_jax.models.idnet", "load_idnet": "styleclip_jax.models.idnet",
+    "GeneratorConfig": "styleclip_jax.models.stylegan2", "StyleGAN2": "styleclip_jax.models.stylegan2", "load_generator": "styleclip_jax.models.stylegan2",
+    "load_mapper": "styleclip_jax.models.mapper_api",
+    "FaceDetector": "styleclip_jax.models.mtcnn", "load_face_detector": "styleclip_jax.models.mtcnn",
+    "Encoder": "styleclip_jax.models.e4e", "load_encoder": "styleclip_jax.models.e4e",
+    "align_face": "styleclip_jax.faces", "align_photos": "styleclip_jax.faces", "paste_back": "styleclip_jax.faces",
 }
 
 __all__ = ["CheckpointError", "ConfigError", "InputError", "JobFolderError", "NonFiniteError", "OutputExistsError",

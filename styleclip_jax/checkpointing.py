@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import CheckpointError
-from .model_dir import atomic_write
+from styleclip_jax.errors import CheckpointError
+from styleclip_jax.model_dir import atomic_write
 
 
 def manager(folder: str | Path, max_to_keep: int = 2):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from .errors import ConfigError
+from styleclip_jax.errors import ConfigError
 
 
 def known_fields(cls, d: Mapping[str, Any], what: str) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def check_nonnegative(config, names) -> None:
     """Each named field of ``config`` must be a finite number >= 0 (learning rates, loss weights)."""
     import math
 
-    from .errors import ConfigError
+    from styleclip_jax.errors import ConfigError
 
     for name in names:
         v = getattr(config, name)
@@ -38,7 +38,7 @@ COMPUTE_DTYPES = ("float32", "bfloat16")
 
 def check_compute_dtype(dtype: str) -> str:
     """A model's compute dtype: float32 (default) or bfloat16 (weights and latents stay float32)."""
-    from .errors import InputError
+    from styleclip_jax.errors import InputError
 
     if dtype not in COMPUTE_DTYPES:
         raise InputError(f"dtype must be one of {COMPUTE_DTYPES}, got {dtype!r}")

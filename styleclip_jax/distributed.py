@@ -18,7 +18,7 @@ On CPU the cross-process collectives are gloo's (``jax_cpu_collectives_implement
 
 from __future__ import annotations
 
-from .errors import InputError
+from styleclip_jax.errors import InputError
 
 
 def initialize(coordinator: str | None = None, num_processes: int | None = None, process_id: int | None = None,

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .errors import JobFolderError
-from .model_dir import atomic_write
+from styleclip_jax.errors import JobFolderError
+from styleclip_jax.model_dir import atomic_write
 
 LOCK_FILE = ".lock"
 _held: set[str] = set()
@@ -51,7 +51,7 @@ def _owner(path: Path) -> dict | None:
 def job_lock(folder: str | os.PathLike):
     """Hold ``folder/.lock`` for the duration of the block (see the module docstring). In a
     multi-process run only process 0 holds it, for all of them."""
-    from .distributed import is_primary
+    from styleclip_jax.distributed import is_primary
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -113,7 +113,7 @@ def check_manifest(path: str | os.PathLike, record: Mapping, what: str, may_chan
             raise JobFolderError(f"{path.parent}: {what} was made with other {', '.join(diffs)} "
                                  f"({'; '.join(f'{k}: {_short(old.get(k))} here, now {_short(record.get(k))}' for k in diffs)})"
                                  "; use another folder, or clear it with --overwrite")
-    from .distributed import is_primary
+    from styleclip_jax.distributed import is_primary
 
     if is_primary():                                 # one writer in a multi-process run
         path.parent.mkdir(parents=True, exist_ok=True)

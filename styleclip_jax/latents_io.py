@@ -27,9 +27,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .errors import InputError, NonFiniteError, OutputExistsError
-from .model_dir import atomic_write
-from .validation import check_array
+from styleclip_jax.errors import InputError, NonFiniteError, OutputExistsError
+from styleclip_jax.model_dir import atomic_write
+from styleclip_jax.validation import check_array
 
 KINDS = ("wplus", "w", "z", "s")
 LATENT_SUFFIXES = (".npz", ".npy", ".pt", ".pth")
@@ -97,7 +97,7 @@ def read_latent_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
         except (OSError, EOFError) as e:
             raise InputError(f"{p}: truncated or unreadable .npy file ({e})") from None
     elif suffix in (".pt", ".pth"):
-        from .torch_pickle import load_checkpoint
+        from styleclip_jax.torch_pickle import load_checkpoint
 
         a = load_checkpoint(p)
         if not isinstance(a, np.ndarray):
@@ -195,8 +195,8 @@ def invert_for(gen, images, encoder, align: bool = False):
     """Photos -> ``faces.photos.Inversion`` (W+ for ``gen``) through the encoder folder ``encoder``."""
     if encoder is None:
         raise InputError("--images needs --encoder (an e4e folder from `convert encoder`)")
-    from .faces.photos import check_encoder_fits, invert_photos
-    from .models.e4e import load_encoder
+    from styleclip_jax.faces.photos import check_encoder_fits, invert_photos
+    from styleclip_jax.models.e4e import load_encoder
 
     enc = load_encoder(encoder)
     check_encoder_fits(enc, gen)

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .errors import CheckpointError, NonFiniteError, OutputExistsError
+from styleclip_jax.errors import CheckpointError, NonFiniteError, OutputExistsError
 
 FORMAT = "styleclip-jax"
 FORMAT_VERSION = 1

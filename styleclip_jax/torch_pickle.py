@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CheckpointError, UnsafeCheckpointError
+from styleclip_jax.errors import CheckpointError, UnsafeCheckpointError
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 # Size limits, checked before anything is decompressed or allocated. torch zips store tensors

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import InputError
+from styleclip_jax.errors import InputError
 
 
 def check_array(x, name: str, shape: Sequence[int | None], *, finite: bool = True) -> np.ndarray:

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model_dir import refuse_nonempty_dir
-from ..utils.images import before_after_grid, save_png
+from styleclip_jax.model_dir import refuse_nonempty_dir
+from styleclip_jax.utils.images import before_after_grid, save_png
 
 
 def _describe(read, i) -> str:
-    from ..toyworld import world
+    from styleclip_jax.toyworld import world
 
     if read["colour"][i] == -1:
         return "(no object)"
@@ -33,11 +33,11 @@ def _grid(path: Path, before, after):
 
 
 def run_demo(args):
-    from ..editing.global_directions import global_edit
-    from ..editing.mapper_trainer import train_mapper
-    from ..latents_io import write_npz
-    from ..toyworld.bundle import load_world
-    from ..toyworld.evaluate import MethodSettings, optimize_all, start_latents
+    from styleclip_jax.editing.global_directions import global_edit
+    from styleclip_jax.editing.mapper_trainer import train_mapper
+    from styleclip_jax.latents_io import write_npz
+    from styleclip_jax.toyworld.bundle import load_world
+    from styleclip_jax.toyworld.evaluate import MethodSettings, optimize_all, start_latents
 
     out = Path(args.out)
     refuse_nonempty_dir(out, args.overwrite)
@@ -97,9 +97,9 @@ def run_demo(args):
 
 def _invert_scenes(tw, args, out: Path, stamp):
     """Scenes drawn by ``world.render`` (never by the generator) -> the bundled encoder -> W+."""
-    from ..latents_io import write_npz
-    from ..toyworld import world
-    from ..toyworld.evaluate import encode_scenes
+    from styleclip_jax.latents_io import write_npz
+    from styleclip_jax.toyworld import world
+    from styleclip_jax.toyworld.evaluate import encode_scenes
 
     attrs, scenes = world.sample_numpy(args.seed, args.samples)
     w = encode_scenes(tw, scenes)

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..errors import InputError
-from ..latents_io import check_finite
-from ..model_dir import atomic_write, refuse_nonempty_dir
-from ..utils.images import make_grid, save_png, to_uint8
-from .options import COUNT, LR, NONNEG, PSI, WEIGHT, add_latents_key, add_photo_source
+from styleclip_jax.errors import InputError
+from styleclip_jax.latents_io import check_finite
+from styleclip_jax.model_dir import atomic_write, refuse_nonempty_dir
+from styleclip_jax.utils.images import make_grid, save_png, to_uint8
+from styleclip_jax.cli.options import COUNT, LR, NONNEG, PSI, WEIGHT, add_latents_key, add_photo_source
 
 
 OUTPUTS = ("result.npz", "before_after.png", "trajectory.gif", "frames")
@@ -47,12 +47,12 @@ def add_edit(sub):
 
 
 def run_optimize(args):
-    from ..editing import OptimizeConfig, optimize
-    from ..latents_io import invert_for, parse_seeds, read_latents
-    from .options import check_paste_back, paste_back_if_asked
-    from ..models.clip import load_clip, tokenize
-    from ..models.idnet import load_idnet
-    from ..models.stylegan2 import load_generator
+    from styleclip_jax.editing import OptimizeConfig, optimize
+    from styleclip_jax.latents_io import invert_for, parse_seeds, read_latents
+    from styleclip_jax.cli.options import check_paste_back, paste_back_if_asked
+    from styleclip_jax.models.clip import load_clip, tokenize
+    from styleclip_jax.models.idnet import load_idnet
+    from styleclip_jax.models.stylegan2 import load_generator
 
     out = Path(args.out)
     refuse_nonempty_dir(out, args.overwrite)

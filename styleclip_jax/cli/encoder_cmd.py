@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .options import COUNT, LR, NONNEG, PSI, SEED, WEIGHT, add_multiprocess, start_multiprocess
+from styleclip_jax.cli.options import COUNT, LR, NONNEG, PSI, SEED, WEIGHT, add_multiprocess, start_multiprocess
 
 
 def add_encoder(sub):
@@ -35,7 +35,7 @@ def add_encoder(sub):
 
 
 def _four(text: str, flag: str) -> tuple[int, ...]:
-    from ..errors import InputError
+    from styleclip_jax.errors import InputError
 
     try:
         v = tuple(int(x) for x in text.split(","))
@@ -47,9 +47,9 @@ def _four(text: str, flag: str) -> tuple[int, ...]:
 
 
 def run_train(args):
-    from ..editing.encoder_training import EncoderTrainConfig, encoder_config_for, train_encoder
-    from ..models.idnet import load_idnet
-    from ..models.stylegan2 import load_generator
+    from styleclip_jax.editing.encoder_training import EncoderTrainConfig, encoder_config_for, train_encoder
+    from styleclip_jax.models.idnet import load_idnet
+    from styleclip_jax.models.stylegan2 import load_generator
 
     start_multiprocess(args)
     cfg = EncoderTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, pixel_lambda=args.pixel_lambda,

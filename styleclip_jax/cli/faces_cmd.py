@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .options import COUNT, real
+from styleclip_jax.cli.options import COUNT, real
 
 
 def add_faces(sub):
@@ -34,10 +34,10 @@ def add_faces(sub):
 def run_align(args):
     from tqdm import tqdm
 
-    from ..faces import align_photos
-    from ..faces.photos import expand_images
-    from ..model_dir import refuse_nonempty_dir
-    from ..models.mtcnn import load_face_detector
+    from styleclip_jax.faces import align_photos
+    from styleclip_jax.faces.photos import expand_images
+    from styleclip_jax.model_dir import refuse_nonempty_dir
+    from styleclip_jax.models.mtcnn import load_face_detector
 
     refuse_nonempty_dir(args.out, args.overwrite)
     n = len(expand_images(args.images))
@@ -56,9 +56,9 @@ def run_align(args):
 
 
 def run_paste_back(args):
-    from ..faces import paste_back_photo
-    from ..latents_io import check_output_path
-    from ..utils.images import save_png
+    from styleclip_jax.faces import paste_back_photo
+    from styleclip_jax.latents_io import check_output_path
+    from styleclip_jax.utils.images import save_png
 
     out = check_output_path(args.out, args.overwrite, suffixes=(".png",))
     save_png(out, paste_back_photo(args.photo, args.crop, args.faces, args.face - 1, args.feather))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..model_dir import atomic_write, refuse_nonempty_dir
-from .options import BETA, COUNT, NONNEG, PSI, STRENGTH, add_latents_key, add_multiprocess, add_photo_source, \
+from styleclip_jax.errors import InputError
+from styleclip_jax.model_dir import atomic_write, refuse_nonempty_dir
+from styleclip_jax.cli.options import BETA, COUNT, NONNEG, PSI, STRENGTH, add_latents_key, add_multiprocess, add_photo_source, \
     start_multiprocess
 
 
@@ -70,15 +70,15 @@ def add_global(sub):
 
 
 def _load_pair(args, with_clip=True):
-    from ..models.clip import load_clip
-    from ..models.stylegan2 import load_generator
+    from styleclip_jax.models.clip import load_clip
+    from styleclip_jax.models.stylegan2 import load_generator
 
     return load_generator(args.generator), (load_clip(args.clip) if with_clip else None)
 
 
 def run_precompute(args):
-    from ..distributed import barrier, is_primary
-    from ..jobs import clear_job_folder, job_lock
+    from styleclip_jax.distributed import barrier, is_primary
+    from styleclip_jax.jobs import clear_job_folder, job_lock
 
     start_multiprocess(args)
     out = Path(args.out)
@@ -97,9 +97,9 @@ def run_precompute(args):
 
 
 def _precompute(args, out: Path, gen, clip):
-    from ..distributed import is_primary
-    from ..editing.channel_relevance import ALPHA, precompute_fs3
-    from ..editing.stylespace_stats import StyleSpaceStats, compute_stats
+    from styleclip_jax.distributed import is_primary
+    from styleclip_jax.editing.channel_relevance import ALPHA, precompute_fs3
+    from styleclip_jax.editing.stylespace_stats import StyleSpaceStats, compute_stats
 
     settings = {"n": args.n_stats, "truncation": args.truncation, "truncation_cutoff": args.truncation_cutoff,
                 "keep": args.images}
@@ -126,7 +126,7 @@ def _precompute(args, out: Path, gen, clip):
 
 
 def run_import(args):
-    from ..editing.stylespace_stats import import_upstream
+    from styleclip_jax.editing.stylespace_stats import import_upstream
 
     refuse_nonempty_dir(args.out, args.overwrite)
     gen, _ = _load_pair(args, with_clip=False)
@@ -168,11 +168,11 @@ def _edits(args) -> list[dict]:
 
 
 def run_edit(args):
-    from ..editing.global_directions import global_edit
-    from ..editing.stylespace_stats import StyleSpaceStats
-    from ..latents_io import check_output_path, write_npz
-    from ..utils.images import make_grid, save_png, to_uint8
-    from .options import paste_back_if_asked, source_latents
+    from styleclip_jax.editing.global_directions import global_edit
+    from styleclip_jax.editing.stylespace_stats import StyleSpaceStats
+    from styleclip_jax.latents_io import check_output_path, write_npz
+    from styleclip_jax.utils.images import make_grid, save_png, to_uint8
+    from styleclip_jax.cli.options import paste_back_if_asked, source_latents
 
     out = check_output_path(args.out, args.overwrite, sidecars=(".json",) if args.out.endswith(".npz") else ())
     alphas, edits = _alphas(args), _edits(args)

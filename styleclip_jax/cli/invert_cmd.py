@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .options import COUNT, LR, NONNEG, WEIGHT
+from styleclip_jax.cli.options import COUNT, LR, NONNEG, WEIGHT
 
 
 def add_invert(sub):
@@ -27,11 +27,11 @@ def run_invert(args):
     import numpy as np
     from tqdm import tqdm
 
-    from ..errors import InputError
-    from ..faces.photos import check_encoder_fits, expand_images, invert_photos
-    from ..latents_io import check_output_path, write_npz
-    from ..models.e4e import load_encoder
-    from ..utils.images import make_grid, save_png, to_uint8
+    from styleclip_jax.errors import InputError
+    from styleclip_jax.faces.photos import check_encoder_fits, expand_images, invert_photos
+    from styleclip_jax.latents_io import check_output_path, write_npz
+    from styleclip_jax.models.e4e import load_encoder
+    from styleclip_jax.utils.images import make_grid, save_png, to_uint8
 
     out = check_output_path(args.out, args.overwrite)
     if out.suffix == ".png" and not args.generator:
@@ -41,7 +41,7 @@ def run_invert(args):
     enc = load_encoder(args.encoder)
     gen = None
     if args.generator:
-        from ..models.stylegan2 import load_generator
+        from styleclip_jax.models.stylegan2 import load_generator
 
         gen = load_generator(args.generator)
         check_encoder_fits(enc, gen)
@@ -51,8 +51,8 @@ def run_invert(args):
     w, files, photos = inv.wplus, inv.files, inv.crops
     note = ""
     if args.refine:
-        from ..editing.inversion import photos_at, refine_inversion
-        from ..models.idnet import load_idnet
+        from styleclip_jax.editing.inversion import photos_at, refine_inversion
+        from styleclip_jax.models.idnet import load_idnet
 
         idnet = load_idnet(args.idnet) if args.idnet else None
         target = photos_at(photos, gen.config.resolution)
@@ -73,8 +73,8 @@ def run_invert(args):
     elif images is not None:
         write_npz(out, images, w, files=names)
     else:
-        from ..latents_io import check_finite
-        from ..model_dir import atomic_write
+        from styleclip_jax.latents_io import check_finite
+        from styleclip_jax.model_dir import atomic_write
 
         check_finite("wplus", w)
         atomic_write(out, lambda p: np.savez(p, wplus=w, files=names))

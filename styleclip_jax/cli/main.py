@@ -8,9 +8,9 @@ import sys
 
 from PIL import Image
 
-from ..editing.mapper_train_config import MapperTrainConfig
-from ..errors import StyleClipError
-from .options import (COUNT, LR, NONNEG, PSI, SEED, STRENGTH, WEIGHT, Parser, add_latents_key, add_multiprocess,
+from styleclip_jax.editing.mapper_train_config import MapperTrainConfig
+from styleclip_jax.errors import StyleClipError
+from styleclip_jax.cli.options import (COUNT, LR, NONNEG, PSI, SEED, STRENGTH, WEIGHT, Parser, add_latents_key, add_multiprocess,
                       add_photo_source, start_multiprocess)
 
 
@@ -154,11 +154,11 @@ def _add_mapper(sub):
 
 
 def _run_mapper_train(args):
-    from ..editing.mapper_trainer import train_mapper
-    from ..latents_io import wplus_from_source
-    from ..models.clip import load_clip
-    from ..models.idnet import load_idnet
-    from ..models.stylegan2 import load_generator
+    from styleclip_jax.editing.mapper_trainer import train_mapper
+    from styleclip_jax.latents_io import wplus_from_source
+    from styleclip_jax.models.clip import load_clip
+    from styleclip_jax.models.idnet import load_idnet
+    from styleclip_jax.models.stylegan2 import load_generator
 
     start_multiprocess(args)
     cfg = MapperTrainConfig(description=args.description, steps=args.steps, batch_size=args.batch_size,
@@ -183,11 +183,11 @@ def _run_mapper_train(args):
 def _run_mapper_apply(args):
     import numpy as np
 
-    from ..latents_io import check_output_path, write_npz
-    from ..models.mapper_api import load_mapper
-    from .options import paste_back_if_asked, source_latents
-    from ..models.stylegan2 import load_generator
-    from ..utils.images import make_grid, save_png, to_uint8
+    from styleclip_jax.latents_io import check_output_path, write_npz
+    from styleclip_jax.models.mapper_api import load_mapper
+    from styleclip_jax.cli.options import paste_back_if_asked, source_latents
+    from styleclip_jax.models.stylegan2 import load_generator
+    from styleclip_jax.utils.images import make_grid, save_png, to_uint8
 
     out = check_output_path(args.out, args.overwrite)
     mapper, gen = load_mapper(args.mapper), load_generator(args.generator)
@@ -223,9 +223,9 @@ def _add_embed(sub):
 def _run_embed(args):
     import numpy as np
 
-    from ..latents_io import check_finite, check_output_path
-    from ..model_dir import atomic_write
-    from ..models.clip import load_clip, preprocess_pil, tokenize
+    from styleclip_jax.latents_io import check_finite, check_output_path
+    from styleclip_jax.model_dir import atomic_write
+    from styleclip_jax.models.clip import load_clip, preprocess_pil, tokenize
 
     out = check_output_path(args.out, args.overwrite, suffixes=(".npz",))
     model = load_clip(args.clip, dtype=args.dtype)
@@ -235,7 +235,7 @@ def _run_embed(args):
         atomic_write(out, lambda p: np.savez(p, tokens=tokens, text_features=feats))
         print(f"embedded {len(tokens)} prompt(s) -> {out}")
         return
-    from ..utils.images import read_image
+    from styleclip_jax.utils.images import read_image
 
     arrays = [read_image(f) for f in args.image]
     x = np.concatenate([preprocess_pil(a, model.config.image_size) for a in arrays])
@@ -264,7 +264,7 @@ def _add_generate(sub):
 
 
 def _run_generate(args):
-    from .generate import run_generate
+    from styleclip_jax.cli.generate import run_generate
 
     run_generate(args)
 
@@ -288,7 +288,7 @@ def _add_demo(sub):
 
 
 def _run_demo(args):
-    from .demo import run_demo
+    from styleclip_jax.cli.demo import run_demo
 
     run_demo(args)
 
@@ -299,29 +299,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_convert(sub)
     _add_generate(sub)
     _add_embed(sub)
-    from .edit import add_edit
+    from styleclip_jax.cli.edit import add_edit
 
     add_edit(sub)
     _add_mapper(sub)
-    from .global_cmd import add_global
+    from styleclip_jax.cli.global_cmd import add_global
 
     add_global(sub)
-    from .export_cmd import add_export
+    from styleclip_jax.cli.export_cmd import add_export
 
     add_export(sub)
-    from .faces_cmd import add_faces
+    from styleclip_jax.cli.faces_cmd import add_faces
 
     add_faces(sub)
-    from .invert_cmd import add_invert
+    from styleclip_jax.cli.invert_cmd import add_invert
 
     add_invert(sub)
-    from .encoder_cmd import add_encoder
+    from styleclip_jax.cli.encoder_cmd import add_encoder
 
     add_encoder(sub)
-    from .ui_cmd import add_ui
+    from styleclip_jax.cli.ui_cmd import add_ui
 
     add_ui(sub)
-    from .toy_cmd import add_toy
+    from styleclip_jax.cli.toy_cmd import add_toy
 
     add_toy(sub)
     _add_demo(sub)

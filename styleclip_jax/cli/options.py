@@ -121,7 +121,7 @@ def add_photo_source(group, p) -> None:
 
 def check_paste_back(args) -> None:
     """--paste-back is only meaningful for aligned photos; refuse it early otherwise."""
-    from ..errors import InputError
+    from styleclip_jax.errors import InputError
 
     if args.paste_back and not (args.images and args.align):
         raise InputError("--paste-back needs --images and --align (the aligned faces know where they came from)")
@@ -129,7 +129,7 @@ def check_paste_back(args) -> None:
 
 def source_latents(args, gen, what: str, truncation: float = 1.0):
     """(W+ (B, L, D), the photos' Inversion or None) from --seeds / --latents / --images."""
-    from ..latents_io import invert_for, wplus_from_source
+    from styleclip_jax.latents_io import invert_for, wplus_from_source
 
     check_paste_back(args)
     if args.images:
@@ -143,7 +143,7 @@ def paste_back_if_asked(args, inv, edited) -> str:
     """With --paste-back: paste edited images (B, E, H, W, 3) into the photos; a note for the log."""
     if not args.paste_back:
         return ""
-    from ..faces.photos import paste_edits
+    from styleclip_jax.faces.photos import paste_edits
 
     written = paste_edits(inv, edited, args.paste_back, args.overwrite)
     return f"; {len(written)} photo(s) with the edit pasted back -> {args.paste_back}"
@@ -164,7 +164,7 @@ def start_multiprocess(args) -> None:
     """Join the multi-process run the flags ask for (before any device is touched)."""
     import sys
 
-    from ..distributed import initialize
+    from styleclip_jax.distributed import initialize
 
     if initialize(args.coordinator, args.num_processes, args.process_id, auto=args.distributed):
         import jax

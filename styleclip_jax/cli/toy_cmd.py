@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import InputError
-from .options import COUNT, NONNEG, PROB, SEED, WEIGHT
+from styleclip_jax.errors import InputError
+from styleclip_jax.cli.options import COUNT, NONNEG, PROB, SEED, WEIGHT
 
 
 def add_toy(sub):
@@ -62,7 +62,7 @@ def _trainer(tsub, name, help_text, steps, every, func):
 
 
 def _run_train_generator(args):
-    from ..toyworld.decoder_training import DecoderConfig, train_decoder
+    from styleclip_jax.toyworld.decoder_training import DecoderConfig, train_decoder
 
     try:
         cfg = DecoderConfig(mix_prob=args.mix_prob, w_noise=args.w_noise, overshoot_prob=args.overshoot_prob,
@@ -75,7 +75,7 @@ def _run_train_generator(args):
 
 
 def _run_train_gan(args):
-    from ..toyworld.gan_training import GanConfig, train_gan
+    from styleclip_jax.toyworld.gan_training import GanConfig, train_gan
 
     train_gan(args.exp_dir, GanConfig(), args.steps, resume=args.resume, overwrite=args.overwrite,
               checkpoint_every=args.checkpoint_every)
@@ -83,7 +83,7 @@ def _run_train_gan(args):
 
 
 def _run_train_clip(args):
-    from ..toyworld.clip_training import ClipTrainConfig, train_clip
+    from styleclip_jax.toyworld.clip_training import ClipTrainConfig, train_clip
 
     train_clip(args.exp_dir, ClipTrainConfig(mix_prob=args.mix_prob), args.steps, resume=args.resume,
                overwrite=args.overwrite, checkpoint_every=args.checkpoint_every)
@@ -91,8 +91,8 @@ def _run_train_clip(args):
 
 
 def _run_train_reader(args):
-    from ..model_dir import refuse_nonempty_dir
-    from ..toyworld.readers import train_shape_reader
+    from styleclip_jax.model_dir import refuse_nonempty_dir
+    from styleclip_jax.toyworld.readers import train_shape_reader
 
     refuse_nonempty_dir(args.out_dir, args.overwrite)
     model, acc = train_shape_reader(args.steps)
@@ -111,11 +111,11 @@ def _split(text: str, allowed, what: str) -> list[str]:
 
 def _run_evaluate(args):
 
-    from ..latents_io import check_output_path
-    from ..toyworld import world
-    from ..toyworld.bundle import load_world
-    from ..toyworld.evaluate import METHODS, evaluate, format_table, sample_report
-    from ..utils.images import before_after_grid, save_png
+    from styleclip_jax.latents_io import check_output_path
+    from styleclip_jax.toyworld import world
+    from styleclip_jax.toyworld.bundle import load_world
+    from styleclip_jax.toyworld.evaluate import METHODS, evaluate, format_table, sample_report
+    from styleclip_jax.utils.images import before_after_grid, save_png
 
     methods = _split(args.method, METHODS, "method")
     attrs = _split(args.attribute, world.ATTRIBUTES, "attribute")
@@ -135,7 +135,7 @@ def _run_evaluate(args):
         print(f"samples: {s['readable']:.1%} readable; reader vs CLIP's top caption agree on "
               + ", ".join(f"{a} {v:.1%}" for a, v in s["agreement"].items()) + f"; all five {s['agreement_all']:.1%}")
     if args.inversion and tw.encoder is not None:
-        from ..toyworld.evaluate import inversion_report
+        from styleclip_jax.toyworld.evaluate import inversion_report
 
         inv = inversion_report(tw, args.inversion)
         for k in ("wplus", "images", "reconstructions"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .options import integer
+from styleclip_jax.cli.options import integer
 
 
 def add_ui(sub):
@@ -21,11 +21,11 @@ def add_ui(sub):
 def run_ui(args):
     import os
 
-    from ..errors import InputError
+    from styleclip_jax.errors import InputError
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")       # no calls home
     try:
-        from ..ui.app import build_app, session_from_folders
+        from styleclip_jax.ui.app import build_app, session_from_folders
     except ImportError as e:
         raise InputError(f"the browser editor needs Gradio: pip install 'styleclip-jax[ui]' ({e})") from None
     session = session_from_folders(args.generator, args.clip, args.stats, args.mapper, args.idnet, args.encoder)

@@ -2,14 +2,14 @@
 applied), global directions in StyleSpace (C). Names load lazily, so light submodules (the
 training config) import without JAX."""
 
-from .._lazy import lazy_getattr
+from styleclip_jax._lazy import lazy_getattr
 
 _LAZY = {
-    "OptimizeConfig": ".optimization", "lr_ramp": ".optimization", "OptimizeResult": ".latent_optimize",
-    "optimize": ".latent_optimize", "MapperTrainConfig": ".mapper_train_config", "train_mapper": ".mapper_trainer",
-    "StyleSpaceStats": ".stylespace_stats", "compute_stats": ".stylespace_stats",
-    "precompute_fs3": ".channel_relevance", "text_direction": ".text_directions", "direction": ".global_directions",
-    "global_edit": ".global_directions",
+    "OptimizeConfig": "styleclip_jax.editing.optimization", "lr_ramp": "styleclip_jax.editing.optimization", "OptimizeResult": "styleclip_jax.editing.latent_optimize",
+    "optimize": "styleclip_jax.editing.latent_optimize", "MapperTrainConfig": "styleclip_jax.editing.mapper_train_config", "train_mapper": "styleclip_jax.editing.mapper_trainer",
+    "StyleSpaceStats": "styleclip_jax.editing.stylespace_stats", "compute_stats": "styleclip_jax.editing.stylespace_stats",
+    "precompute_fs3": "styleclip_jax.editing.channel_relevance", "text_direction": "styleclip_jax.editing.text_directions", "direction": "styleclip_jax.editing.global_directions",
+    "global_edit": "styleclip_jax.editing.global_directions",
 }
 
 __all__ = list(_LAZY)

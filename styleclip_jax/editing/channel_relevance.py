@@ -29,13 +29,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from ..distributed import barrier, is_primary, process_count, process_index
-from ..errors import InputError, NonFiniteError
-from ..models.clip.pil_bicubic import preprocess_generated
-from ..jobs import check_manifest, job_lock
-from ..model_dir import atomic_write
-from .devices import data_mesh
-from .stylespace_stats import StyleSpaceStats, load_fs3
+from styleclip_jax.distributed import barrier, is_primary, process_count, process_index
+from styleclip_jax.errors import InputError, NonFiniteError
+from styleclip_jax.models.clip.pil_bicubic import preprocess_generated
+from styleclip_jax.jobs import check_manifest, job_lock
+from styleclip_jax.model_dir import atomic_write
+from styleclip_jax.editing.devices import data_mesh
+from styleclip_jax.editing.stylespace_stats import StyleSpaceStats, load_fs3
 
 ALPHA = 5.0
 MANIFEST = "manifest.json"

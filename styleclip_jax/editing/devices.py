@@ -10,7 +10,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from ..errors import InputError
+from styleclip_jax.errors import InputError
 
 
 def data_mesh(n_devices: int | None, split: int, what: str, local: bool = False):

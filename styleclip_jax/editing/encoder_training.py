@@ -23,9 +23,9 @@ import numpy as np
 import optax
 from flax import nnx
 
-from ..config_utils import check_nonnegative
-from ..errors import InputError
-from ..models.e4e import Encoder, EncoderConfig
+from styleclip_jax.config_utils import check_nonnegative
+from styleclip_jax.errors import InputError
+from styleclip_jax.models.e4e import Encoder, EncoderConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +74,7 @@ def encoder_config_for(gen, widths=(64, 128, 256, 512), units=(3, 4, 14, 3), inp
 
 def init_encoder(cfg: EncoderConfig, gen, seed: int = 0) -> Encoder:
     """He-initialised convs and linears, BN at identity, PReLU 0.25, latent_avg = the generator's w_avg."""
-    from ..model_dir import expected_shapes_of
+    from styleclip_jax.model_dir import expected_shapes_of
 
     rng = np.random.default_rng(seed)
     tensors = {}
@@ -131,7 +131,7 @@ def _step(e_def, g_def, i_def, cfg: EncoderTrainConfig, batch_sharding, stats, g
 
 
 def _train(e_def, gen, i_def, cfg, stats, i_state, state, z):
-    from ..models.idnet.id_loss import id_loss
+    from styleclip_jax.models.idnet.id_loss import id_loss
 
     w = gen.truncate(jnp.broadcast_to(gen.mapping(z)[:, None], (z.shape[0], gen.cfg.num_ws, gen.cfg.w_dim)),
                      cfg.truncation)
@@ -170,10 +170,10 @@ def train_encoder(gen, cfg: EncoderTrainConfig, exp_dir, enc_cfg: EncoderConfig 
     ``devices``: local devices the batch is split over (None: all); the result equals a one-device
     run up to float32 reduction order, so a run may resume on another device count.
     """
-    from ..jobs import job_lock
-    from ..toyworld.train_loop import open_experiment, run
-    from ..distributed import barrier, is_primary, replicate
-    from .devices import batch_shardings
+    from styleclip_jax.jobs import job_lock
+    from styleclip_jax.toyworld.train_loop import open_experiment, run
+    from styleclip_jax.distributed import barrier, is_primary, replicate
+    from styleclip_jax.editing.devices import batch_shardings
 
     if cfg.id_lambda > 0 and idnet is None:
         raise InputError("id_lambda > 0 needs an identity network (an IR-SE50 folder)")
@@ -199,7 +199,7 @@ def train_encoder(gen, cfg: EncoderTrainConfig, exp_dir, enc_cfg: EncoderConfig 
         return _step(e_def, g_def, i_def, cfg, batch_sharding, stats, g_state, i_state, s)
 
     def export(s):
-        from ..model_dir import flat_tensors
+        from styleclip_jax.model_dir import flat_tensors
 
         if not is_primary():
             return

@@ -16,8 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import InputError
-from .stylespace_stats import StyleSpaceStats
+from styleclip_jax.errors import InputError
+from styleclip_jax.editing.stylespace_stats import StyleSpaceStats
 
 AUTO_BETAS = tuple(round(0.10 + 0.01 * i, 2) for i in range(20))       # 0.10 … 0.29, as upstream's GUI
 
@@ -139,7 +139,7 @@ def global_edit(gen, clip, stats: StyleSpaceStats, wplus, edits: Sequence[dict],
     only) every strength in the list is rendered (a grid over α); otherwise the edits are
     composed, each at its own ``alpha``, giving A = 1.
     """
-    from .text_directions import text_direction
+    from styleclip_jax.editing.text_directions import text_direction
 
     stats.check_generator(gen)
     stats.check_clip(clip)

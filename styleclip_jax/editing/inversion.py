@@ -16,14 +16,14 @@ import numpy as np
 import optax
 from flax import nnx
 
-from ..errors import InputError
-from ..validation import check_array
+from styleclip_jax.errors import InputError
+from styleclip_jax.validation import check_array
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
 def _refine(g_def, i_def, steps: int, lr: float, id_lambda: float, g_state, i_state, w0, target):
-    from ..models.idnet.id_loss import id_loss
-    from .optimization import torch_adam
+    from styleclip_jax.models.idnet.id_loss import id_loss
+    from styleclip_jax.editing.optimization import torch_adam
 
     gen = nnx.merge(g_def, g_state)
     idnet = nnx.merge(i_def, i_state) if i_def is not None else None

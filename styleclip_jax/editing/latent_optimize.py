@@ -11,12 +11,12 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from ..errors import InputError
-from ..models.clip.api import CLIPModel
-from ..models.clip.tokenizer import tokenize
-from ..models.idnet.api import IDNet
-from ..models.stylegan2.generator import StyleGAN2
-from .optimization import (OptimizeConfig, Problem, initial_params, make_optimizer, make_step, merge_styles,
+from styleclip_jax.errors import InputError
+from styleclip_jax.models.clip.api import CLIPModel
+from styleclip_jax.models.clip.tokenizer import tokenize
+from styleclip_jax.models.idnet.api import IDNet
+from styleclip_jax.models.stylegan2.generator import StyleGAN2
+from styleclip_jax.editing.optimization import (OptimizeConfig, Problem, initial_params, make_optimizer, make_step, merge_styles,
                            run_loop, styles_of)
 
 
@@ -44,7 +44,7 @@ class OptimizeResult:
 
 def start_latents(gen: StyleGAN2, cfg: OptimizeConfig, latents=None, seeds=None, truncation: float = 0.7):
     """W+ starting points: given latents; seeds at ψ ``truncation`` toward w_avg; or the mean latent."""
-    from ..latents_io import z_from_seeds
+    from styleclip_jax.latents_io import z_from_seeds
 
     c = gen.config
     if cfg.mode == "free_generation":

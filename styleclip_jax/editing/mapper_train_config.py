@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..config_utils import check_nonnegative
-from ..errors import InputError
+from styleclip_jax.config_utils import check_nonnegative
+from styleclip_jax.errors import InputError
 
 OPTIMIZERS = ("ranger", "adam")
 
@@ -62,7 +62,7 @@ class MapperTrainConfig:
                           self.id_lambda, self.truncation)
 
     def mapper_config(self, num_ws: int, w_dim: int):
-        from ..models.mapper import MapperConfig
+        from styleclip_jax.models.mapper import MapperConfig
 
         try:
             return MapperConfig(kind=self.mapper_kind, latent_dim=w_dim, num_ws=num_ws, coarse=self.coarse,
@@ -75,7 +75,7 @@ class MapperTrainConfig:
 
     @classmethod
     def from_dict(cls, d) -> "MapperTrainConfig":
-        from ..config_utils import known_fields
+        from styleclip_jax.config_utils import known_fields
 
         return cls(**known_fields(cls, d, "mapper training"))
 

@@ -26,17 +26,17 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from .. import checkpointing
-from ..distributed import barrier, is_primary, process_count, replicate
-from ..errors import CheckpointError, InputError, NonFiniteError
-from ..jobs import clear_job_folder, job_lock
-from ..model_dir import refuse_nonempty_dir
-from ..models.clip.api import CLIPModel
-from ..models.clip.tokenizer import tokenize
-from ..models.mapper_api import LatentMapperModel
-from ..models.stylegan2.generator import StyleGAN2
-from .devices import batch_shardings
-from .mapper_training import Frozen, MapperTrainConfig, TrainState, eval_losses, init_mapper_tensors, init_state, \
+from styleclip_jax import checkpointing
+from styleclip_jax.distributed import barrier, is_primary, process_count, replicate
+from styleclip_jax.errors import CheckpointError, InputError, NonFiniteError
+from styleclip_jax.jobs import clear_job_folder, job_lock
+from styleclip_jax.model_dir import refuse_nonempty_dir
+from styleclip_jax.models.clip.api import CLIPModel
+from styleclip_jax.models.clip.tokenizer import tokenize
+from styleclip_jax.models.mapper_api import LatentMapperModel
+from styleclip_jax.models.stylegan2.generator import StyleGAN2
+from styleclip_jax.editing.devices import batch_shardings
+from styleclip_jax.editing.mapper_training import Frozen, MapperTrainConfig, TrainState, eval_losses, init_mapper_tensors, init_state, \
     train_steps
 
 CONFIG_FILE = "train_config.json"
@@ -240,7 +240,7 @@ def _sha(a: np.ndarray) -> str:
 
 
 def _mapper_from(template: LatentMapperModel, state: TrainState, cfg: MapperTrainConfig) -> LatentMapperModel:
-    from ..model_dir import flat_tensors
+    from styleclip_jax.model_dir import flat_tensors
 
     tensors = flat_tensors(jax.device_get(state.params))
     return LatentMapperModel(template.config, tensors, {"format": "trained", "description": cfg.description,
@@ -263,7 +263,7 @@ def _best_val(exp_dir: Path) -> float:
 
 
 def _validate(exp_dir, graphdefs, cfg, frozen, state, put, val_w, val_log, best, template):
-    from ..utils.images import make_grid, save_png, to_uint8
+    from styleclip_jax.utils.images import make_grid, save_png, to_uint8
 
     sums, count = {}, 0
     for i in range(0, len(val_w), cfg.val_batch_size):

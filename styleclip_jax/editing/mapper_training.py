@@ -27,16 +27,16 @@ import numpy as np
 import optax
 from flax import nnx
 
-from ..models.clip.preprocess import clip_loss
-from ..models.idnet.id_loss import id_loss
-from ..models.mapper import LatentMapper, MapperConfig
-from .mapper_train_config import MapperTrainConfig, StepConfig
-from .ranger import ranger
+from styleclip_jax.models.clip.preprocess import clip_loss
+from styleclip_jax.models.idnet.id_loss import id_loss
+from styleclip_jax.models.mapper import LatentMapper, MapperConfig
+from styleclip_jax.editing.mapper_train_config import MapperTrainConfig, StepConfig
+from styleclip_jax.editing.ranger import ranger
 
 
 def init_mapper_tensors(cfg: MapperConfig, seed: int = 0) -> dict[str, np.ndarray]:
     """Upstream's EqualLinear init: raw weight N(0,1)/lr_mul, bias 0 (our (in, out) layout)."""
-    from ..model_dir import expected_shapes_of
+    from styleclip_jax.model_dir import expected_shapes_of
 
     rng = np.random.default_rng(seed)
     shapes = expected_shapes_of(nnx.eval_shape(lambda: LatentMapper(cfg)))

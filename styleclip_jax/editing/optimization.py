@@ -21,10 +21,10 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from ..config_utils import check_nonnegative
-from ..errors import InputError
-from ..models.clip.preprocess import clip_loss
-from ..models.idnet.id_loss import id_loss
+from styleclip_jax.config_utils import check_nonnegative
+from styleclip_jax.errors import InputError
+from styleclip_jax.models.clip.preprocess import clip_loss
+from styleclip_jax.models.idnet.id_loss import id_loss
 
 SPACES = ("w+", "s")
 MODES = ("edit", "free_generation")

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import InputError
+from styleclip_jax.errors import InputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +45,7 @@ class EditSession:
                  encoder=None):
         self.gen, self.clip, self.stats, self.idnet, self.encoder = generator, clip, stats, idnet, encoder
         if encoder is not None:
-            from ..faces.photos import check_encoder_fits
+            from styleclip_jax.faces.photos import check_encoder_fits
 
             check_encoder_fits(encoder, generator)
         self.mappers = dict(mappers or {})
@@ -60,7 +60,7 @@ class EditSession:
 
     # ---- sources -------------------------------------------------------------------------------
     def from_seed(self, seed: int) -> EditResult:
-        from ..latents_io import z_from_seeds
+        from styleclip_jax.latents_io import z_from_seeds
 
         if not 0 <= int(seed) < 2**32:
             raise InputError(f"seed must lie in [0, 2^32), got {seed}")
@@ -75,8 +75,8 @@ class EditSession:
         if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
             raise InputError(f"expected an RGB photo, got {photo.dtype} {photo.shape}")
         if align:
-            from ..faces.photos import align_largest
-            from ..models.mtcnn import load_face_detector
+            from styleclip_jax.faces.photos import align_largest
+            from styleclip_jax.models.mtcnn import load_face_detector
 
             if getattr(self, "_detector", None) is None:
                 self._detector = load_face_detector()
@@ -87,7 +87,7 @@ class EditSession:
 
     # ---- method C ------------------------------------------------------------------------------
     def text_direction(self, neutral: str, target: str) -> np.ndarray:
-        from .text_directions import text_direction
+        from styleclip_jax.editing.text_directions import text_direction
 
         key = (neutral.strip(), target.strip())
         if key not in self._dirs:
@@ -98,7 +98,7 @@ class EditSession:
 
     def global_edit(self, wplus: np.ndarray, terms: Sequence[GlobalTerm]) -> EditResult:
         """Compose global-direction edits on one W+ latent (L, D)."""
-        from .global_directions import apply_directions, auto_beta, direction
+        from styleclip_jax.editing.global_directions import apply_directions, auto_beta, direction
 
         if self.stats is None:
             raise InputError("global directions need StyleSpace stats with fs3 (`global precompute`)")
@@ -137,7 +137,7 @@ class EditSession:
                  id_lambda: float = 0.0, lr: float = 0.1, frames: int = 5,
                  progress: Callable[[int], None] | None = None) -> EditResult:
         """Latent optimisation of one latent toward ``prompt``; ``frames`` snapshots along the way."""
-        from . import OptimizeConfig, optimize
+        from styleclip_jax.editing import OptimizeConfig, optimize
 
         if id_lambda > 0 and self.idnet is None:
             raise InputError("λ_ID > 0 needs an identity network (start the session with one)")

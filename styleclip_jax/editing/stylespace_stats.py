@@ -25,8 +25,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from ..errors import CheckpointError, InputError
-from ..model_dir import atomic_write
+from styleclip_jax.errors import CheckpointError, InputError
+from styleclip_jax.model_dir import atomic_write
 
 STATS_FORMAT = "styleclip-jax-stylespace-stats"
 
@@ -201,7 +201,7 @@ def import_upstream(gen, fs3_path, s_mean_std_path=None, **stats_kw) -> StyleSpa
     if s_mean_std_path is None:
         stats = compute_stats(gen, **{"keep": 0, **stats_kw})      # editing needs no base codes
     else:
-        from ..torch_pickle import load_checkpoint
+        from styleclip_jax.torch_pickle import load_checkpoint
 
         obj = load_checkpoint(s_mean_std_path)
         names, widths, manip = layout_of(gen)

@@ -21,8 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from .. import __version__
-from ..errors import InputError, OutputExistsError
+from styleclip_jax import __version__
+from styleclip_jax.errors import InputError, OutputExistsError
 
 MIN_OPSET, MAX_OPSET = 18, 23
 DEFAULT_OPSET = 21
@@ -96,7 +96,7 @@ def encoder_graph(enc):
 
 def photo_edit_graph(enc, mapper, gen):
     """(fn, specs): photo (B, 256, 256, 3), alpha (B,) -> edited image: e4e, then mapper, then generator."""
-    from ..faces.photos import check_encoder_fits
+    from styleclip_jax.faces.photos import check_encoder_fits
 
     check_encoder_fits(enc, gen)
     mapper.check_fits(gen, "ONNX export")

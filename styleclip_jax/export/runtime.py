@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError, InputError
+from styleclip_jax.errors import CheckpointError, InputError
 
 
 def default_providers() -> list[str]:

@@ -18,10 +18,10 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..errors import InputError
-from ..model_dir import atomic_write
-from ..utils.images import read_image, save_png
-from .align import Alignment, align_face, paste_back
+from styleclip_jax.errors import InputError
+from styleclip_jax.model_dir import atomic_write
+from styleclip_jax.utils.images import read_image, save_png
+from styleclip_jax.faces.align import Alignment, align_face, paste_back
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 FACES_FILE = "faces.json"
@@ -142,7 +142,7 @@ def invert_photos(paths, encoder, align: bool = False, batch_size: int = 8, dete
     crops, quads = photos, None
     if align:
         if detector is None:
-            from ..models.mtcnn import load_face_detector
+            from styleclip_jax.models.mtcnn import load_face_detector
 
             detector = load_face_detector()
         aligned = [align_largest(img, detector, encoder.config.input_size, f) for f, img in zip(files, photos)]
@@ -154,8 +154,8 @@ def invert_photos(paths, encoder, align: bool = False, batch_size: int = 8, dete
 def paste_edits(inv: Inversion, edited, out_dir, overwrite: bool = False) -> list[Path]:
     """Paste edited images (B, E, H, W, 3) in [-1, 1] back into the photos: ``out_dir/<stem>.png``
     (``<stem>_<k>.png`` for the k-th of several edits per photo)."""
-    from ..model_dir import refuse_nonempty_dir
-    from ..utils.images import to_uint8
+    from styleclip_jax.model_dir import refuse_nonempty_dir
+    from styleclip_jax.utils.images import to_uint8
 
     if inv.quads is None:
         raise InputError("--paste-back needs --align: only an aligned face knows where it came from")

@@ -23,11 +23,11 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from ..errors import ConfigError
-from ..config_utils import known_fields
+from styleclip_jax.errors import ConfigError
+from styleclip_jax.config_utils import known_fields
 
-from .stylegan2.network import FullyConnected
-from .stylegan2.ops import normalize_2nd_moment
+from styleclip_jax.models.stylegan2.network import FullyConnected
+from styleclip_jax.models.stylegan2.ops import normalize_2nd_moment
 
 KINDS = ("levels", "single", "stylespace")
 RESIDUAL_SCALE = 0.1

@@ -9,10 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from ..errors import InputError
-from ..model_dir import ModelHandle
-from ..validation import check_array
-from .mapper import LatentMapper, MapperConfig
+from styleclip_jax.errors import InputError
+from styleclip_jax.model_dir import ModelHandle
+from styleclip_jax.validation import check_array
+from styleclip_jax.models.mapper import LatentMapper, MapperConfig
 
 KIND = "mapper"
 

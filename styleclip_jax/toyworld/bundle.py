@@ -11,7 +11,7 @@ import dataclasses
 from importlib import resources
 from pathlib import Path
 
-from ..errors import CheckpointError
+from styleclip_jax.errors import CheckpointError
 
 
 def weights_dir() -> Path:
@@ -30,10 +30,10 @@ class ToyWorld:
 
 def load_world(path=None, with_stats: bool = True) -> ToyWorld:
     """Load the toy world from ``path`` (default: the bundled weights)."""
-    from ..editing.stylespace_stats import StyleSpaceStats
-    from ..models.clip import load_clip
-    from ..models.stylegan2 import load_generator
-    from .readers import AttributeReader, ShapeReaderModel
+    from styleclip_jax.editing.stylespace_stats import StyleSpaceStats
+    from styleclip_jax.models.clip import load_clip
+    from styleclip_jax.models.stylegan2 import load_generator
+    from styleclip_jax.toyworld.readers import AttributeReader, ShapeReaderModel
 
     p = Path(path) if path is not None else weights_dir()
     for sub in ("generator", "clip", "shape_reader"):
@@ -42,7 +42,7 @@ def load_world(path=None, with_stats: bool = True) -> ToyWorld:
     stats = StyleSpaceStats.load(p / "global") if with_stats and (p / "global").is_dir() else None
     encoder = None
     if (p / "encoder").is_dir():
-        from ..models.e4e import load_encoder
+        from styleclip_jax.models.e4e import load_encoder
 
         encoder = load_encoder(p / "encoder")
     return ToyWorld(load_generator(p / "generator"), load_clip(p / "clip"),

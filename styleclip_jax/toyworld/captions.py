@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..editing.text_directions import IMAGENET_TEMPLATES
-from .world import ATTRIBUTES, VOCAB
+from styleclip_jax.editing.text_directions import IMAGENET_TEMPLATES
+from styleclip_jax.toyworld.world import ATTRIBUTES, VOCAB
 
 POSITION_WORDS = {"left": "on the left", "center": "in the center", "right": "on the right"}
 BACKGROUND_WORDS = {"dark": "on a dark background", "light": "on a light background"}

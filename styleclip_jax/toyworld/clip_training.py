@@ -26,12 +26,12 @@ import numpy as np
 import optax
 from flax import nnx
 
-from ..models.clip.api import abstract_clip, clip_expected_shapes
-from ..models.clip.model import CLIPConfig, normalize
-from ..models.clip.pil_bicubic import preprocess_generated
-from ..models.clip.preprocess import loss_images
-from ..models.clip.tokenizer import tokenize
-from . import captions, world
+from styleclip_jax.models.clip.api import abstract_clip, clip_expected_shapes
+from styleclip_jax.models.clip.model import CLIPConfig, normalize
+from styleclip_jax.models.clip.pil_bicubic import preprocess_generated
+from styleclip_jax.models.clip.preprocess import loss_images
+from styleclip_jax.models.clip.tokenizer import tokenize
+from styleclip_jax.toyworld import captions, world
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,7 +176,7 @@ train_step_jit = jax.jit(train_step, static_argnums=(0, 1, 2))
 
 
 def init_state(cfg: ClipTrainConfig, steps: int):
-    from ..model_dir import split_filled
+    from styleclip_jax.model_dir import split_filled
 
     graphdef, params = split_filled(abstract_clip(cfg.clip_config()), init_tensors(cfg), "toy CLIP")
     n_out = sum(world.num_values(a) for a in world.ATTRIBUTES)
@@ -186,7 +186,7 @@ def init_state(cfg: ClipTrainConfig, steps: int):
 
 
 def export_clip(state: ClipState, cfg: ClipTrainConfig, out_dir, steps: int):
-    from ..model_dir import flat_tensors, save_model_dir
+    from styleclip_jax.model_dir import flat_tensors, save_model_dir
 
     source = {"format": "trained", "trainer": "styleclip_jax.toyworld.clip_training", "step": int(state.step),
               "steps_planned": steps, "clip_train_config": cfg.to_dict(),
@@ -200,7 +200,7 @@ def train_clip(exp_dir, cfg: ClipTrainConfig, steps: int, *, resume: bool = Fals
     """Train (or resume) the toy CLIP in ``exp_dir``; the model lands in ``exp_dir/clip``."""
     from pathlib import Path
 
-    from .train_loop import open_experiment, run
+    from styleclip_jax.toyworld.train_loop import open_experiment, run
 
     exp = open_experiment(exp_dir, {"what": "toyworld-clip", "config": cfg.to_dict(), "steps": steps}, resume,
                           overwrite)

@@ -55,11 +55,11 @@ import numpy as np
 import optax
 from flax import nnx
 
-from ..errors import ConfigError
-from ..models.stylegan2 import GeneratorConfig
-from ..models.stylegan2.network import Buffer
-from . import world
-from .gan_training import config_dict, init_generator, toy_generator_config
+from styleclip_jax.errors import ConfigError
+from styleclip_jax.models.stylegan2 import GeneratorConfig
+from styleclip_jax.models.stylegan2.network import Buffer
+from styleclip_jax.toyworld import world
+from styleclip_jax.toyworld.gan_training import config_dict, init_generator, toy_generator_config
 
 N_JITTER = len(world.JITTER_COLUMNS)
 N_FEATURES = sum(world.num_values(a) for a in world.ATTRIBUTES) + N_JITTER
@@ -257,7 +257,7 @@ def fit_mapping(g_def, cfg: DecoderConfig, state: DecoderState) -> nnx.State:
 def generator_tensors(g_def, cfg: DecoderConfig, state: DecoderState, n_avg: int = 8192) -> dict[str, np.ndarray]:
     """Flat tensors of the generator (our model format's names): mapping refitted (``fit_mapping``),
     ``w_avg`` set to the mean mapped w over ``n_avg`` fixed z."""
-    from ..model_dir import flat_tensors
+    from styleclip_jax.model_dir import flat_tensors
 
     g_params, _ = jax.jit(fit_mapping, static_argnums=(0, 1))(g_def, cfg, state)
     gen = nnx.merge(g_def, g_params, state.buffers)
@@ -268,7 +268,7 @@ def generator_tensors(g_def, cfg: DecoderConfig, state: DecoderState, n_avg: int
 
 def export_generator(g_def, state: DecoderState, cfg: DecoderConfig, out_dir, steps: int):
     """Write the generator in our model format, with the recipe that made it."""
-    from ..model_dir import save_model_dir
+    from styleclip_jax.model_dir import save_model_dir
 
     source = {"format": "trained", "trainer": "styleclip_jax.toyworld.decoder_training", "step": int(state.step),
               "steps_planned": steps, "decoder_config": cfg.to_dict(),
@@ -286,9 +286,9 @@ def train_decoder(exp_dir, cfg: DecoderConfig, steps: int, *, resume: bool = Fal
     """
     from pathlib import Path
 
-    from ..models.stylegan2 import load_generator
-    from ..utils.images import make_grid, save_png, to_uint8
-    from .train_loop import open_experiment, run
+    from styleclip_jax.models.stylegan2 import load_generator
+    from styleclip_jax.utils.images import make_grid, save_png, to_uint8
+    from styleclip_jax.toyworld.train_loop import open_experiment, run
 
     exp = open_experiment(exp_dir, {"what": "toyworld-decoder", "config": cfg.to_dict()}, resume, overwrite)
     g_def, state = init_state(cfg)

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from ..models.stylegan2 import ops
+from styleclip_jax.models.stylegan2 import ops
 
 
 class EqConv(nnx.Module):

@@ -19,9 +19,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import InputError
-from . import world
-from .captions import BACKGROUND_WORDS, POSITION_WORDS, named_attributes, phrase
+from styleclip_jax.errors import InputError
+from styleclip_jax.toyworld import world
+from styleclip_jax.toyworld.captions import BACKGROUND_WORDS, POSITION_WORDS, named_attributes, phrase
 
 METHODS = ("optimize", "mapper", "global")
 
@@ -86,7 +86,7 @@ class MethodSettings:
         return "all"
 
     def optimize_config(self, prompt: str, num_ws: int):
-        from ..editing.optimization import OptimizeConfig
+        from styleclip_jax.editing.optimization import OptimizeConfig
 
         region = self.region(prompt)
         rows = {"appearance": range(self.split_rows, num_ws), "geometry": range(self.split_rows), "all": ()}[region]
@@ -95,8 +95,8 @@ class MethodSettings:
 
     def mapper_config(self, prompt: str, **kw):
         """A MapperTrainConfig for ``prompt`` (Adam, no ID loss); ``kw`` sets the rest (steps, intervals, ...)."""
-        from ..editing.mapper_train_config import MapperTrainConfig
-        from ..models.mapper import LEVELS
+        from styleclip_jax.editing.mapper_train_config import MapperTrainConfig
+        from styleclip_jax.models.mapper import LEVELS
 
         level = {"appearance": "medium", "geometry": "coarse", "all": None}[self.region(prompt)]
         levels = {lvl: lvl == level for lvl in LEVELS} if level else {}
@@ -110,7 +110,7 @@ class MethodSettings:
 def optimize_all(tw, wplus, prompts: list[str], s: MethodSettings) -> tuple[np.ndarray, np.ndarray]:
     """Latent optimisation of every latent (N, L, D) toward every prompt, each moving the rows
     ``s.optimize_config`` gives it: (images (N, P, R, R, 3), final W+ (N, P, L, D))."""
-    from ..editing import optimize
+    from styleclip_jax.editing import optimize
 
     num_ws = tw.generator.config.num_ws
     images, latents = [None] * len(prompts), [None] * len(prompts)
@@ -130,7 +130,7 @@ def edit_optimize(tw, wplus, prompts: list[str], s: MethodSettings) -> np.ndarra
 
 
 def edit_global(tw, wplus, prompts: list[str], s: MethodSettings) -> np.ndarray:
-    from ..editing.global_directions import global_edit
+    from styleclip_jax.editing.global_directions import global_edit
 
     if tw.stats is None or tw.stats.fs3 is None:
         raise InputError("global directions need the toy world's precomputed stats (global/ with fs3.npy)")
@@ -148,7 +148,7 @@ def edit_mapper(tw, wplus, prompts: list[str], s: MethodSettings, work_dir=None)
     import tempfile
     from pathlib import Path
 
-    from ..editing.mapper_trainer import train_mapper
+    from styleclip_jax.editing.mapper_trainer import train_mapper
 
     out = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -165,7 +165,7 @@ EDITORS: dict[str, Callable] = {"optimize": edit_optimize, "global": edit_global
 
 
 def start_latents(tw, n: int, seed: int, truncation: float):
-    from ..latents_io import z_from_seeds
+    from styleclip_jax.latents_io import z_from_seeds
 
     z = z_from_seeds(range(seed, seed + n), tw.generator.config.z_dim)
     return np.asarray(tw.generator.mapping(z, truncation))
@@ -173,7 +173,7 @@ def start_latents(tw, n: int, seed: int, truncation: float):
 
 def text_features(tw, prompts: list[str]) -> np.ndarray:
     """(P, E) L2-normalised text features, encoded once and reused for every image batch."""
-    from ..models.clip import normalize, tokenize
+    from styleclip_jax.models.clip import normalize, tokenize
 
     return np.asarray(normalize(tw.clip.encode_text(tokenize(prompts))))
 
@@ -182,7 +182,7 @@ def clip_cosines(tw, images, text: np.ndarray) -> np.ndarray:
     """(B, P) cosine of loss-path image features with ``text`` (from ``text_features``)."""
     import jax.numpy as jnp
 
-    from ..models.clip import loss_images, normalize
+    from styleclip_jax.models.clip import loss_images, normalize
 
     fi = normalize(tw.clip.encode_image(loss_images(jnp.asarray(images))))
     return np.asarray(fi @ text.T)
@@ -264,7 +264,7 @@ def sample_report(tw, n: int = 256, seed: int = 2000, truncation: float = 1.0) -
     captions ("a large red circle on the left on a dark background", ...), per attribute."""
     import itertools
 
-    from ..latents_io import z_from_seeds
+    from styleclip_jax.latents_io import z_from_seeds
 
     z = z_from_seeds(range(seed, seed + n), tw.generator.config.z_dim)
     images = np.asarray(tw.generator.synthesis(tw.generator.mapping(z, truncation)))

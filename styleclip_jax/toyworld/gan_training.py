@@ -30,10 +30,10 @@ import numpy as np
 import optax
 from flax import nnx
 
-from ..models.stylegan2 import GeneratorConfig
-from ..models.stylegan2.network import Buffer, Generator
-from . import world
-from .discriminator import Discriminator
+from styleclip_jax.models.stylegan2 import GeneratorConfig
+from styleclip_jax.models.stylegan2.network import Buffer, Generator
+from styleclip_jax.toyworld import world
+from styleclip_jax.toyworld.discriminator import Discriminator
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,7 +205,7 @@ train_step_jit = jax.jit(train_step, static_argnums=(0, 1, 3))
 
 def ema_tensors(graphdefs, state: GanState) -> dict[str, np.ndarray]:
     """Flat tensors of the EMA generator (our model format's names)."""
-    from ..model_dir import flat_tensors
+    from styleclip_jax.model_dir import flat_tensors
 
     gen = nnx.merge(graphdefs[0], state.ema, state.g_buffers)
     return flat_tensors(nnx.split(gen)[1])
@@ -213,7 +213,7 @@ def ema_tensors(graphdefs, state: GanState) -> dict[str, np.ndarray]:
 
 def export_generator(graphdefs, state: GanState, cfg: GanConfig, out_dir, steps: int):
     """Write the EMA generator in our model format, with the recipe that made it."""
-    from ..model_dir import save_model_dir
+    from styleclip_jax.model_dir import save_model_dir
 
     source = {"format": "trained", "trainer": "styleclip_jax.toyworld.gan_training", "step": int(state.step),
               "steps_planned": steps, "gan_config": cfg.to_dict(),
@@ -231,9 +231,9 @@ def train_gan(exp_dir, cfg: GanConfig, steps: int, *, resume: bool = False, over
     """
     from pathlib import Path
 
-    from ..models.stylegan2 import load_generator
-    from ..utils.images import make_grid, save_png, to_uint8
-    from .train_loop import open_experiment, run
+    from styleclip_jax.models.stylegan2 import load_generator
+    from styleclip_jax.utils.images import make_grid, save_png, to_uint8
+    from styleclip_jax.toyworld.train_loop import open_experiment, run
 
     exp = open_experiment(exp_dir, {"what": "toyworld-gan", "config": cfg.to_dict()}, resume, overwrite)
     graphdefs, state = init_state(cfg)

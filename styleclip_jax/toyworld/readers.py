@@ -18,9 +18,9 @@ import numpy as np
 import optax
 from flax import nnx
 
-from ..errors import InputError
-from ..model_dir import ModelHandle
-from . import world
+from styleclip_jax.errors import InputError
+from styleclip_jax.model_dir import ModelHandle
+from styleclip_jax.toyworld import world
 
 UNREADABLE = -1
 CHROMA_THRESHOLD = 0.2          # max − min of RGB in [0, 1]; objects have ≥ 0.52, greys 0
@@ -138,7 +138,7 @@ def train_shape_reader(steps: int = 600, batch: int = 128, seed: int = 0, cfg: S
     """Train on fresh procedural scenes (a pure function of (seed, step)); returns (model, held-out acc)."""
     from tqdm.auto import tqdm
 
-    from ..model_dir import flat_tensors
+    from styleclip_jax.model_dir import flat_tensors
 
     model = ShapeReader(cfg, nnx.Rngs(seed))
     graphdef, params = nnx.split(model)

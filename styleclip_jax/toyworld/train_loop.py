@@ -17,15 +17,15 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from .. import checkpointing
-from ..errors import InputError, NonFiniteError
-from ..model_dir import atomic_write, refuse_nonempty_dir
+from styleclip_jax import checkpointing
+from styleclip_jax.errors import InputError, NonFiniteError
+from styleclip_jax.model_dir import atomic_write, refuse_nonempty_dir
 
 
 def open_experiment(exp_dir, run_info: dict[str, Any], resume: bool, overwrite: bool = False) -> Path:
     """Create ``exp_dir`` (or check it on resume): ``run.json`` must match ``run_info`` exactly.
     In a multi-process run every process checks, process 0 writes."""
-    from ..distributed import barrier, is_primary
+    from styleclip_jax.distributed import barrier, is_primary
 
     exp = Path(exp_dir)
     run_file = exp / "run.json"
@@ -55,7 +55,7 @@ def run(exp: Path, state, step_fn: Callable, total_steps: int, *, resume: bool, 
     """
     from tqdm.auto import tqdm
 
-    from ..distributed import is_primary, process_count
+    from styleclip_jax.distributed import is_primary, process_count
 
     mngr = checkpointing.manager(exp / "checkpoints")
     if resume:

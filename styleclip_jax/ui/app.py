@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..editing.session import EditSession, GlobalTerm
-from ..errors import StyleClipError
-from ..utils.images import to_uint8
+from styleclip_jax.editing.session import EditSession, GlobalTerm
+from styleclip_jax.errors import StyleClipError
+from styleclip_jax.utils.images import to_uint8
 
 ALPHA_RANGE, BETA_RANGE = (-10.0, 10.0), (0.0, 0.5)
 DISPLAY = 256          # small generators (the toy world's 32 px) are shown enlarged, pixel for pixel
@@ -33,7 +33,7 @@ def display_image(image) -> np.ndarray:
 
 def parse_also(text: str) -> list[GlobalTerm]:
     """Composed edits, one per line: ``neutral -> target : alpha : beta`` (beta may be 'auto')."""
-    from ..errors import InputError
+    from styleclip_jax.errors import InputError
 
     terms = []
     for n, line in enumerate(l.strip() for l in (text or "").splitlines()):
@@ -56,8 +56,8 @@ class Page:
         self.s, self.out = session, out_dir
 
     def _save(self, res) -> list[str]:
-        from ..latents_io import write_npz
-        from ..utils.images import save_png
+        from styleclip_jax.latents_io import write_npz
+        from styleclip_jax.utils.images import save_png
 
         stamp = f"{time.time_ns()}"
         png, npz = self.out / f"edit_{stamp}.png", self.out / f"edit_{stamp}.npz"
@@ -201,29 +201,29 @@ def build_app(session: EditSession, out_dir: str | Path | None = None):
 
 def session_from_folders(generator=None, clip=None, stats=None, mappers=(), idnet=None, encoder=None) -> EditSession:
     """An ``EditSession`` from model folders; with no generator / CLIP, the bundled toy world."""
-    from ..models.mapper_api import load_mapper
+    from styleclip_jax.models.mapper_api import load_mapper
 
     if generator is None and clip is None:
-        from ..toyworld.bundle import load_world
+        from styleclip_jax.toyworld.bundle import load_world
 
         tw = load_world()
         gen, clp, st = tw.generator, tw.clip, tw.stats
     else:
-        from ..editing.stylespace_stats import StyleSpaceStats
-        from ..errors import InputError
-        from ..models.clip import load_clip
-        from ..models.stylegan2 import load_generator
+        from styleclip_jax.editing.stylespace_stats import StyleSpaceStats
+        from styleclip_jax.errors import InputError
+        from styleclip_jax.models.clip import load_clip
+        from styleclip_jax.models.stylegan2 import load_generator
 
         if generator is None or clip is None:
             raise InputError("give both a generator and a CLIP folder (or neither, for the bundled toy world)")
         gen, clp = load_generator(generator), load_clip(clip)
         st = StyleSpaceStats.load(stats) if stats else None
-    from ..models.idnet import load_idnet
+    from styleclip_jax.models.idnet import load_idnet
 
     ms = {Path(m).name: load_mapper(m) for m in mappers}
     enc = None
     if encoder:
-        from ..models.e4e import load_encoder
+        from styleclip_jax.models.e4e import load_encoder
 
         enc = load_encoder(encoder)
     return EditSession(gen, clp, st, ms, load_idnet(idnet) if idnet else None, encoder=enc)

@@ -13,7 +13,7 @@ MAX_IMAGE_PIXELS = 64_000_000
 
 def to_uint8(images, value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
     """(…, H, W, C) floats in ``value_range`` -> uint8, clipped and rounded."""
-    from ..latents_io import check_finite
+    from styleclip_jax.latents_io import check_finite
 
     lo, hi = value_range
     x = (check_finite("image", np.asarray(images, np.float32)) - lo) * (255.0 / (hi - lo))
@@ -46,7 +46,7 @@ def save_png(path: str | Path, image_u8: np.ndarray) -> None:
     """Write atomically: an interrupted or failed save never leaves a partial PNG."""
     from PIL import Image
 
-    from ..model_dir import atomic_write
+    from styleclip_jax.model_dir import atomic_write
 
     atomic_write(path, lambda tmp: Image.fromarray(np.asarray(image_u8)).save(str(tmp), format="PNG"))
 
@@ -59,7 +59,7 @@ def read_image(path: str | Path) -> np.ndarray:
 
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    from ..errors import InputError
+    from styleclip_jax.errors import InputError
 
     p = Path(path)
     if p.is_dir():
@@ -94,7 +94,7 @@ def encoder_input(images_u8, size: int = 256) -> np.ndarray:
     numpy + Pillow only, so serving with onnxruntime needs no JAX."""
     from PIL import Image
 
-    from ..errors import InputError
+    from styleclip_jax.errors import InputError
 
     out = []
     for a in images_u8:

@@ -1,9 +1,9 @@
 """Flax NNX CLIP (ViT family), offline tokenizer, and the image paths StyleCLIP uses."""
 
-from .api import CLIPModel, load_clip
-from .model import CLIP, CLIPConfig, normalize
-from .preprocess import clip_loss, loss_images, preprocess_jax, preprocess_pil
-from .tokenizer import tokenize
+from styleclip_jax.models.clip.api import CLIPModel, load_clip
+from styleclip_jax.models.clip.model import CLIP, CLIPConfig, normalize
+from styleclip_jax.models.clip.preprocess import clip_loss, loss_images, preprocess_jax, preprocess_pil
+from styleclip_jax.models.clip.tokenizer import tokenize
 
 __all__ = ["CLIP", "CLIPConfig", "CLIPModel", "clip_loss", "load_clip", "loss_images", "normalize",
            "preprocess_jax", "preprocess_pil", "tokenize"]

@@ -9,11 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from ...config_utils import check_compute_dtype
-from ...errors import InputError
-from ...model_dir import ModelHandle, expected_shapes_of
-from ...validation import check_array
-from .model import CLIP, CLIPConfig
+from styleclip_jax.config_utils import check_compute_dtype
+from styleclip_jax.errors import InputError
+from styleclip_jax.model_dir import ModelHandle, expected_shapes_of
+from styleclip_jax.validation import check_array
+from styleclip_jax.models.clip.model import CLIP, CLIPConfig
 
 KIND = "clip"
 

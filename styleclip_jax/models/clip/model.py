@@ -14,8 +14,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from ...errors import ConfigError
-from ...config_utils import known_fields
+from styleclip_jax.errors import ConfigError
+from styleclip_jax.config_utils import known_fields
 
 ACTIVATIONS = ("quick_gelu", "gelu")
 

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .preprocess import MEAN, STD
+from styleclip_jax.models.clip.preprocess import MEAN, STD
 
 PRECISION_BITS = 32 - 8 - 2
 

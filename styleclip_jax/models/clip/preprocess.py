@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ...errors import InputError
+from styleclip_jax.errors import InputError
 
 MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
 STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
@@ -99,7 +99,7 @@ def clip_loss(clip_module, images: jax.Array, text_features: jax.Array, normaliz
 
     ``text_features`` (B, E) or (E,) are paired with the images row by row.
     """
-    from .model import normalize as l2n
+    from styleclip_jax.models.clip.model import normalize as l2n
 
     fi = l2n(clip_module.encode_image(loss_images(images, normalize)).astype(jnp.float32))
     cos = jnp.sum(fi * l2n(text_features), axis=-1)

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ...errors import InputError
+from styleclip_jax.errors import InputError
 
 SOT, EOT = 49406, 49407
 CONTEXT_LENGTH = 77

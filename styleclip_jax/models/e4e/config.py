@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from ...config_utils import int_tuples, known_fields
-from ...errors import ConfigError
+from styleclip_jax.config_utils import int_tuples, known_fields
+from styleclip_jax.errors import ConfigError
 
 KINDS = ("e4e", "psp")
 

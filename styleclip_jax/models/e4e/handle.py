@@ -8,12 +8,12 @@ import jax
 import numpy as np
 from flax import nnx
 
-from ...errors import InputError
-from ...model_dir import ModelHandle
-from ...utils.images import encoder_input
-from ...validation import check_array
-from .config import EncoderConfig
-from .network import E4EEncoder
+from styleclip_jax.errors import InputError
+from styleclip_jax.model_dir import ModelHandle
+from styleclip_jax.utils.images import encoder_input
+from styleclip_jax.validation import check_array
+from styleclip_jax.models.e4e.config import EncoderConfig
+from styleclip_jax.models.e4e.network import E4EEncoder
 
 KIND = "encoder"
 

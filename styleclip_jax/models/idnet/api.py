@@ -7,11 +7,11 @@ import functools
 import jax
 from flax import nnx
 
-from ...errors import InputError
-from ...model_dir import ModelHandle, expected_shapes_of
-from ...validation import check_array
-from .id_loss import id_loss
-from .model import IDNetConfig, IRSE
+from styleclip_jax.errors import InputError
+from styleclip_jax.model_dir import ModelHandle, expected_shapes_of
+from styleclip_jax.validation import check_array
+from styleclip_jax.models.idnet.id_loss import id_loss
+from styleclip_jax.models.idnet.model import IDNetConfig, IRSE
 
 KIND = "idnet"
 

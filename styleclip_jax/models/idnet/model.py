@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from ...config_utils import known_fields
+from styleclip_jax.config_utils import known_fields
 
 BN_EPS = 1e-5
 

@@ -11,11 +11,11 @@ import jax
 import numpy as np
 from flax import nnx
 
-from ...config_utils import known_fields
-from ...errors import ConfigError, InputError
-from ...model_dir import ModelHandle
-from .detect import Faces, detect_faces
-from .network import MTCNNNets
+from styleclip_jax.config_utils import known_fields
+from styleclip_jax.errors import ConfigError, InputError
+from styleclip_jax.model_dir import ModelHandle
+from styleclip_jax.models.mtcnn.detect import Faces, detect_faces
+from styleclip_jax.models.mtcnn.network import MTCNNNets
 
 KIND = "mtcnn"
 BATCH = 32          # R-/O-Net batches are padded to a multiple of this (few compiled shapes)

@@ -16,11 +16,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from ...errors import InputError
-from ...model_dir import ModelHandle, expected_shapes_of
-from ...validation import check_array
-from .config import GeneratorConfig
-from .network import NOISE_MODES, Generator
+from styleclip_jax.errors import InputError
+from styleclip_jax.model_dir import ModelHandle, expected_shapes_of
+from styleclip_jax.validation import check_array
+from styleclip_jax.models.stylegan2.config import GeneratorConfig
+from styleclip_jax.models.stylegan2.network import NOISE_MODES, Generator
 
 KIND = "generator"
 
@@ -69,7 +69,7 @@ class StyleGAN2(ModelHandle):
     def __init__(self, config: GeneratorConfig, tensors, source=None, dtype: str = "float32"):
         """``dtype="bfloat16"``: synthesis convs run in bf16 everywhere this generator is used (the
         three methods too); latents, weights, demodulation and the image sum stay float32."""
-        from ...config_utils import check_compute_dtype
+        from styleclip_jax.config_utils import check_compute_dtype
 
         self.dtype_name = check_compute_dtype(dtype)
         super().__init__(config, tensors, source)

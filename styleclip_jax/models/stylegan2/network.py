@@ -18,9 +18,9 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from ...errors import InputError
-from . import ops
-from .config import GeneratorConfig
+from styleclip_jax.errors import InputError
+from styleclip_jax.models.stylegan2 import ops
+from styleclip_jax.models.stylegan2.config import GeneratorConfig
 
 NOISE_MODES = ("const", "random", "none")
 

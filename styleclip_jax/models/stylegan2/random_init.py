@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import GeneratorConfig
-from .generator import StyleGAN2, expected_shapes
+from styleclip_jax.models.stylegan2.config import GeneratorConfig
+from styleclip_jax.models.stylegan2.generator import StyleGAN2, expected_shapes
 
 
 def random_tensors(cfg: GeneratorConfig, seed: int = 0) -> dict[str, np.ndarray]:
