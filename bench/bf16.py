@@ -53,8 +53,8 @@ def image_rows(name: str, gen: StyleGAN2, n: int):
 
 
 def fs3_rows(k: int):
-    from styleclip_jax.editing.channel_relevance import precompute_fs3
-    from styleclip_jax.editing.text_directions import text_direction
+    from styleclip_jax.editing.global_directions.relevance import precompute_fs3
+    from styleclip_jax.editing.global_directions.text import text_direction
     from styleclip_jax.toyworld import world
     from styleclip_jax.toyworld.bundle import load_world
 

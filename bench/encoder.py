@@ -24,8 +24,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from styleclip_jax.model_dir import expected_shapes_of
 from styleclip_jax.models.e4e import Encoder, EncoderConfig
+from styleclip_jax.models.handle import expected_shapes_of
 from styleclip_jax.utils.timing import best_of, time_calls
 
 
@@ -51,11 +51,11 @@ def onnx_photo_edit(enc, batches, repeats):
     from flax import nnx
 
     from styleclip_jax import GeneratorConfig
-    from styleclip_jax.editing.mapper_training import init_mapper_tensors
+    from styleclip_jax.editing.mapper.core import init_mapper_tensors
     from styleclip_jax.export.onnx_export import export_photo_edit
     from styleclip_jax.export.runtime import OnnxEditor
-    from styleclip_jax.models.mapper import MapperConfig
-    from styleclip_jax.models.mapper_api import LatentMapperModel
+    from styleclip_jax.models.mapper.handle import LatentMapperModel
+    from styleclip_jax.models.mapper.network import MapperConfig
     from styleclip_jax.models.stylegan2.random_init import random_generator
 
     gen = random_generator(GeneratorConfig.ffhq_config_f(1024))

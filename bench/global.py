@@ -21,9 +21,9 @@ import jax
 import numpy as np
 
 from styleclip_jax import GeneratorConfig
-from styleclip_jax.editing.channel_relevance import precompute_fs3
-from styleclip_jax.editing.global_directions import global_edit
-from styleclip_jax.editing.stylespace_stats import compute_stats
+from styleclip_jax.editing.global_directions.core import global_edit
+from styleclip_jax.editing.global_directions.relevance import precompute_fs3
+from styleclip_jax.editing.global_directions.stats import compute_stats
 from styleclip_jax.models.clip import CLIPConfig
 from styleclip_jax.models.clip.random_init import random_clip
 from styleclip_jax.models.stylegan2.random_init import random_generator

@@ -79,7 +79,12 @@ def run_gen(gen, clip, smoke, repeats):
 
 
 def run_a(gen, clip, smoke, repeats):
-    from styleclip_jax.editing.optimization import OptimizeConfig, Problem, make_optimizer, make_step
+    from styleclip_jax.editing.optimization.config import OptimizeConfig
+    from styleclip_jax.editing.optimization.core import (
+        Problem,
+        make_optimizer,
+        make_step,
+    )
 
     cfg = OptimizeConfig(steps=300)
     tx = make_optimizer(cfg)
@@ -96,9 +101,14 @@ def run_a(gen, clip, smoke, repeats):
 
 
 def run_mapper(gen, clip, smoke, repeats):
-    from styleclip_jax.editing.mapper_training import Frozen, MapperTrainConfig, init_mapper_tensors, init_state, \
-        train_steps
-    from styleclip_jax.models.mapper_api import LatentMapperModel
+    from styleclip_jax.editing.mapper.core import (
+        Frozen,
+        MapperTrainConfig,
+        init_mapper_tensors,
+        init_state,
+        train_steps,
+    )
+    from styleclip_jax.models.mapper.handle import LatentMapperModel
 
     rows = []
     for b in ((2,) if smoke else (2, 8)):
@@ -114,8 +124,8 @@ def run_mapper(gen, clip, smoke, repeats):
 
 
 def run_fs3(gen, clip, smoke, repeats):
-    from styleclip_jax.editing.channel_relevance import precompute_fs3
-    from styleclip_jax.editing.stylespace_stats import compute_stats
+    from styleclip_jax.editing.global_directions.relevance import precompute_fs3
+    from styleclip_jax.editing.global_directions.stats import compute_stats
 
     k, chans, block = (2, 2, 4) if smoke else (8, 2, 16)
     stats = compute_stats(gen, n=64, keep=k, seed=0, batch=64)
@@ -136,11 +146,11 @@ def run_onnx(gen, clip, smoke, repeats):
 
     from flax import nnx
 
-    from styleclip_jax.editing.mapper_training import init_mapper_tensors
+    from styleclip_jax.editing.mapper.core import init_mapper_tensors
     from styleclip_jax.export.onnx_export import export_mapper
     from styleclip_jax.export.runtime import OnnxEditor
-    from styleclip_jax.models.mapper import MapperConfig
-    from styleclip_jax.models.mapper_api import LatentMapperModel
+    from styleclip_jax.models.mapper.handle import LatentMapperModel
+    from styleclip_jax.models.mapper.network import MapperConfig
 
     c = gen.config
     mcfg = MapperConfig(kind="levels", latent_dim=c.w_dim, num_ws=c.num_ws)

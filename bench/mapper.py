@@ -22,11 +22,16 @@ import numpy as np
 from flax import nnx
 
 from styleclip_jax import GeneratorConfig
-from styleclip_jax.editing.mapper_training import Frozen, MapperTrainConfig, init_mapper_tensors, init_state, \
-    train_steps
+from styleclip_jax.editing.mapper.core import (
+    Frozen,
+    MapperTrainConfig,
+    init_mapper_tensors,
+    init_state,
+    train_steps,
+)
 from styleclip_jax.models.clip import CLIPConfig
 from styleclip_jax.models.clip.random_init import random_clip
-from styleclip_jax.models.mapper_api import LatentMapperModel
+from styleclip_jax.models.mapper.handle import LatentMapperModel
 from styleclip_jax.models.stylegan2.random_init import random_generator
 
 UPSTREAM_STEPS_PER_S = 50000 / (10 * 3600)

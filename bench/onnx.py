@@ -28,11 +28,11 @@ import numpy as np
 from flax import nnx
 
 from styleclip_jax import GeneratorConfig
-from styleclip_jax.editing.mapper_training import init_mapper_tensors
+from styleclip_jax.editing.mapper.core import init_mapper_tensors
 from styleclip_jax.export.onnx_export import export_mapper
 from styleclip_jax.export.runtime import OnnxEditor
-from styleclip_jax.models.mapper import MapperConfig
-from styleclip_jax.models.mapper_api import LatentMapperModel
+from styleclip_jax.models.mapper.handle import LatentMapperModel
+from styleclip_jax.models.mapper.network import MapperConfig
 from styleclip_jax.models.stylegan2.random_init import random_generator
 from styleclip_jax.utils.timing import best_of
 

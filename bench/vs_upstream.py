@@ -62,7 +62,7 @@ class Sides:
         import torch
 
         sys.path.insert(0, str(upstream))
-        from models.stylegan2.model import Generator as UpGenerator          # StyleCLIP's copy
+        from models.stylegan2.model import Generator as UpGenerator  # StyleCLIP's copy
 
         from convert_weights.clip import openai_config, openai_to_ours
         from convert_weights.stylegan2 import generator_from_checkpoint
@@ -118,7 +118,13 @@ def run_a(s: Sides, space: str, repeats: int):
     import jax.numpy as jnp
     import torch
 
-    from styleclip_jax.editing.optimization import OptimizeConfig, Problem, initial_params, make_optimizer, make_step
+    from styleclip_jax.editing.optimization.config import OptimizeConfig
+    from styleclip_jax.editing.optimization.core import (
+        Problem,
+        initial_params,
+        make_optimizer,
+        make_step,
+    )
     from styleclip_jax.models.clip import tokenize
 
     cfg = OptimizeConfig(steps=300, space=space)
@@ -174,7 +180,7 @@ def _t_levels_mapper(upstream: Path):
 
 def _our_mapper(s: Sides, t_mapper):
     from convert_weights.mapper import mapper_config_from, mapper_to_ours
-    from styleclip_jax.models.mapper_api import LatentMapperModel
+    from styleclip_jax.models.mapper.handle import LatentMapperModel
 
     sd = {f"mapper.{k}": v.detach().numpy() for k, v in t_mapper.state_dict().items()}
     cfg, idx = mapper_config_from(sd, {"stylegan_size": s.res}, "upstream mapper")
@@ -199,7 +205,12 @@ def run_map_train(s: Sides, upstream: Path, repeats: int):
     import jax.numpy as jnp
     import torch
 
-    from styleclip_jax.editing.mapper_training import Frozen, MapperTrainConfig, init_state, train_steps
+    from styleclip_jax.editing.mapper.core import (
+        Frozen,
+        MapperTrainConfig,
+        init_state,
+        train_steps,
+    )
     from styleclip_jax.models.clip import tokenize
 
     t_mapper = _t_levels_mapper(upstream).train()
@@ -250,8 +261,8 @@ def run_fs3(s: Sides, repeats: int):
 
     import torch
 
-    from styleclip_jax.editing.channel_relevance import precompute_fs3
-    from styleclip_jax.editing.stylespace_stats import compute_stats
+    from styleclip_jax.editing.global_directions.relevance import precompute_fs3
+    from styleclip_jax.editing.global_directions.stats import compute_stats
 
     stats = compute_stats(s.gen, n=64, keep=2, seed=0, batch=64)
     first = stats.names[0]
@@ -278,9 +289,11 @@ def run_fs3(s: Sides, repeats: int):
 def run_global(s: Sides, repeats: int):
     import torch
 
-    from styleclip_jax.editing.global_directions import global_edit
-    from styleclip_jax.editing.stylespace_stats import compute_stats
-    from styleclip_jax.editing.text_directions import IMAGENET_TEMPLATES as TEMPLATES
+    from styleclip_jax.editing.global_directions.core import global_edit
+    from styleclip_jax.editing.global_directions.stats import compute_stats
+    from styleclip_jax.editing.global_directions.text import (
+        IMAGENET_TEMPLATES as TEMPLATES,
+    )
     from styleclip_jax.models.clip import tokenize
 
     stats = compute_stats(s.gen, n=64, keep=0, seed=0, batch=64)

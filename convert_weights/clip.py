@@ -13,13 +13,16 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from convert_weights.keys import apply_renames, oihw_to_hwio, transposed
 from styleclip_jax.errors import CheckpointError
-from styleclip_jax.models.clip.api import CLIPModel, clip_expected_shapes
-from styleclip_jax.models.clip.model import CLIPConfig
-from styleclip_jax.model_dir import check_flat_against, refuse_nonempty_dir
-
-from convert_weights.keys import KeyTracker
-from styleclip_jax.torch_pickle import TorchModuleRecord, file_sha256, load_checkpoint
+from styleclip_jax.io.files import refuse_nonempty_dir
+from styleclip_jax.io.torch_pickle import (
+    TorchModuleRecord,
+    file_sha256,
+    load_checkpoint,
+)
+from styleclip_jax.models.clip.handle import CLIPModel, clip_expected_shapes
+from styleclip_jax.models.clip.network import CLIPConfig
 
 OPENAI_SCALARS = ("input_resolution", "context_length", "vocab_size")
 
@@ -30,10 +33,6 @@ def _count(sd: Mapping[str, Any], prefix: str) -> int:
     idx = [int(k[len(prefix):].split(".", 1)[0]) for k in sd
            if k.startswith(prefix) and k[len(prefix):].split(".", 1)[0].isdigit()]
     return max(idx) + 1 if idx else 0
-
-
-def _f32(x) -> np.ndarray:
-    return np.asarray(x, dtype=np.float32)
 
 
 # ---- OpenAI --------------------------------------------------------------------------------------
@@ -62,26 +61,29 @@ def openai_config(sd: Mapping[str, np.ndarray], what: str, vision_heads: int | N
         raise CheckpointError(f"{what}: inconsistent CLIP shapes ({e})") from None
 
 
+def _openai_row(k: str):
+    """OpenAI's names are ours but for the attention / MLP kernels (transposed) and two embeddings."""
+    if k.endswith("attn.in_proj_weight"):
+        return k.replace("in_proj_weight", "in_proj.kernel"), k, transposed
+    if k.endswith("attn.in_proj_bias"):
+        return k.replace("in_proj_bias", "in_proj.bias"), k, None
+    if ".attn.out_proj.weight" in k or ".mlp.c_fc.weight" in k or ".mlp.c_proj.weight" in k:
+        return k[: -len("weight")] + "kernel", k, transposed
+    if k == "visual.conv1.weight":
+        return "visual.conv1", k, oihw_to_hwio
+    if k == "token_embedding.weight":
+        return "token_embedding", k, None
+    return k, k, None
+
+
+def openai_table(keys) -> list:
+    """(ours, theirs, transform) for an OpenAI CLIP state dict's tensors."""
+    return [_openai_row(k) for k in keys if k not in OPENAI_SCALARS]
+
+
 def openai_to_ours(sd: Mapping[str, np.ndarray], cfg: CLIPConfig, what: str) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
-    for k, v in sd.items():
-        if k in OPENAI_SCALARS:
-            continue
-        v = _f32(v)
-        nk = k
-        if k.endswith("attn.in_proj_weight"):
-            nk, v = k.replace("in_proj_weight", "in_proj.kernel"), v.T
-        elif k.endswith("attn.in_proj_bias"):
-            nk = k.replace("in_proj_bias", "in_proj.bias")
-        elif ".attn.out_proj.weight" in k or ".mlp.c_fc.weight" in k or ".mlp.c_proj.weight" in k:
-            nk, v = k[: -len("weight")] + "kernel", v.T
-        elif k == "visual.conv1.weight":
-            nk, v = "visual.conv1", v.transpose(2, 3, 1, 0)
-        elif k == "token_embedding.weight":
-            nk = "token_embedding"
-        out[nk] = v
-    check_flat_against(clip_expected_shapes(cfg), out, f"{what}: converted CLIP")
-    return out
+    return apply_renames(openai_table(sd), sd, what, expected=clip_expected_shapes(cfg),
+                         ignore=lambda k: k in OPENAI_SCALARS)
 
 
 def _torchscript_state_dict(rec: TorchModuleRecord) -> dict[str, np.ndarray]:
@@ -133,41 +135,44 @@ def hf_config(cfg: Mapping[str, Any], what: str) -> CLIPConfig:
         raise CheckpointError(f"{what}: inconsistent CLIP config ({e})") from None
 
 
+def _hf_tower_rows(src: str, dst: str, layers: int) -> list:
+    rows = []
+    for i in range(layers):
+        s, d = f"{src}.encoder.layers.{i}", f"{dst}.resblocks.{i}"
+        rows += [(f"{d}.attn.in_proj.kernel", tuple(f"{s}.self_attn.{p}_proj.weight" for p in "qkv"),
+                  lambda qkv: np.concatenate(qkv, 0).T),
+                 (f"{d}.attn.in_proj.bias", tuple(f"{s}.self_attn.{p}_proj.bias" for p in "qkv"), np.concatenate),
+                 (f"{d}.attn.out_proj.kernel", f"{s}.self_attn.out_proj.weight", transposed),
+                 (f"{d}.attn.out_proj.bias", f"{s}.self_attn.out_proj.bias", None)]
+        rows += [(f"{d}.{b}.{p}", f"{s}.{a}.{p}", None) for a, b in (("layer_norm1", "ln_1"), ("layer_norm2", "ln_2"))
+                 for p in ("weight", "bias")]
+        for a, b in (("fc1", "c_fc"), ("fc2", "c_proj")):
+            rows += [(f"{d}.mlp.{b}.kernel", f"{s}.mlp.{a}.weight", transposed), (f"{d}.mlp.{b}.bias", f"{s}.mlp.{a}.bias", None)]
+    return rows
+
+
+def hf_table(cfg: CLIPConfig) -> list:
+    """(ours, theirs, transform) for every tensor of a Hugging Face ``CLIPModel``."""
+    emb = "vision_model.embeddings"
+    return [("token_embedding", "text_model.embeddings.token_embedding.weight", None),
+            ("positional_embedding", "text_model.embeddings.position_embedding.weight", None),
+            *_hf_tower_rows("text_model", "transformer", cfg.text_layers),
+            ("ln_final.weight", "text_model.final_layer_norm.weight", None),
+            ("ln_final.bias", "text_model.final_layer_norm.bias", None),
+            ("text_projection", "text_projection.weight", transposed),
+            ("logit_scale", "logit_scale", lambda v: v.reshape(())),
+            ("visual.class_embedding", f"{emb}.class_embedding", None),
+            ("visual.conv1", f"{emb}.patch_embedding.weight", oihw_to_hwio),
+            ("visual.positional_embedding", f"{emb}.position_embedding.weight", None),
+            *[(f"visual.{b}.{p}", f"vision_model.{a}.{p}", None)
+              for a, b in (("pre_layrnorm", "ln_pre"), ("post_layernorm", "ln_post")) for p in ("weight", "bias")],
+            *_hf_tower_rows("vision_model", "visual.transformer", cfg.vision_layers),
+            ("visual.proj", "visual_projection.weight", transposed)]
+
+
 def hf_to_ours(sd: Mapping[str, np.ndarray], cfg: CLIPConfig, what: str) -> dict[str, np.ndarray]:
-    t = KeyTracker({k: v for k, v in sd.items() if not k.endswith("position_ids")}, what)
-    take, out = t.take, {}
-
-    def tower(src, dst, layers):
-        for i in range(layers):
-            s, d = f"{src}.encoder.layers.{i}", f"{dst}.resblocks.{i}"
-            qkv_w = [take(f"{s}.self_attn.{p}_proj.weight") for p in "qkv"]
-            qkv_b = [take(f"{s}.self_attn.{p}_proj.bias") for p in "qkv"]
-            out[f"{d}.attn.in_proj.kernel"] = np.concatenate(qkv_w, 0).T
-            out[f"{d}.attn.in_proj.bias"] = np.concatenate(qkv_b, 0)
-            out[f"{d}.attn.out_proj.kernel"] = take(f"{s}.self_attn.out_proj.weight").T
-            out[f"{d}.attn.out_proj.bias"] = take(f"{s}.self_attn.out_proj.bias")
-            for a, b in (("layer_norm1", "ln_1"), ("layer_norm2", "ln_2")):
-                out[f"{d}.{b}.weight"], out[f"{d}.{b}.bias"] = take(f"{s}.{a}.weight"), take(f"{s}.{a}.bias")
-            for a, b in (("fc1", "c_fc"), ("fc2", "c_proj")):
-                out[f"{d}.mlp.{b}.kernel"] = take(f"{s}.mlp.{a}.weight").T
-                out[f"{d}.mlp.{b}.bias"] = take(f"{s}.mlp.{a}.bias")
-
-    out["token_embedding"] = take("text_model.embeddings.token_embedding.weight")
-    out["positional_embedding"] = take("text_model.embeddings.position_embedding.weight")
-    tower("text_model", "transformer", cfg.text_layers)
-    out["ln_final.weight"], out["ln_final.bias"] = take("text_model.final_layer_norm.weight"), take("text_model.final_layer_norm.bias")
-    out["text_projection"] = take("text_projection.weight").T
-    out["logit_scale"] = take("logit_scale").reshape(())
-    out["visual.class_embedding"] = take("vision_model.embeddings.class_embedding")
-    out["visual.conv1"] = take("vision_model.embeddings.patch_embedding.weight").transpose(2, 3, 1, 0)
-    out["visual.positional_embedding"] = take("vision_model.embeddings.position_embedding.weight")
-    for a, b in (("pre_layrnorm", "ln_pre"), ("post_layernorm", "ln_post")):
-        out[f"visual.{b}.weight"], out[f"visual.{b}.bias"] = take(f"vision_model.{a}.weight"), take(f"vision_model.{a}.bias")
-    tower("vision_model", "visual.transformer", cfg.vision_layers)
-    out["visual.proj"] = take("visual_projection.weight").T
-    t.check_unused()
-    check_flat_against(clip_expected_shapes(cfg), out, f"{what}: converted CLIP")
-    return out
+    return apply_renames(hf_table(cfg), sd, what, expected=clip_expected_shapes(cfg),
+                         ignore=lambda k: k.endswith("position_ids"))
 
 
 def _read_hf_weights(folder: Path) -> dict[str, np.ndarray]:

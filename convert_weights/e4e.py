@@ -18,19 +18,17 @@ from typing import Mapping
 
 import numpy as np
 
+from convert_weights.idnet import irse_rows
+from convert_weights.keys import apply_renames, oihw_to_hwio, transposed
 from styleclip_jax.errors import CheckpointError
-from styleclip_jax.model_dir import check_flat_against, expected_shapes_of, refuse_nonempty_dir
+from styleclip_jax.io.files import refuse_nonempty_dir
+from styleclip_jax.io.model_folder import check_flat_against
+from styleclip_jax.io.torch_pickle import file_sha256, load_checkpoint
 from styleclip_jax.models.e4e import Encoder, EncoderConfig
-from styleclip_jax.torch_pickle import file_sha256, load_checkpoint
-
-from convert_weights.keys import apply_renames
+from styleclip_jax.models.handle import expected_shapes_of
 
 ENCODER_TYPES = {"Encoder4Editing": "e4e", "GradualStyleEncoder": "psp"}
 BN = ("weight", "bias", "running_mean", "running_var")
-
-
-def _oihw(w):
-    return np.transpose(w, (2, 3, 1, 0))
 
 
 def encoder_config(sd: Mapping[str, np.ndarray], opts: Mapping, what: str) -> EncoderConfig:
@@ -75,27 +73,14 @@ def encoder_config(sd: Mapping[str, np.ndarray], opts: Mapping, what: str) -> En
 
 def rename_table(cfg: EncoderConfig) -> list[tuple[str, str, object]]:
     """(ours, theirs, transform) for every encoder tensor."""
-    rows = [("stem_conv.weight", "input_layer.0.weight", _oihw), ("stem_prelu.weight", "input_layer.2.weight", None)]
-    rows += [(f"stem_bn.{p}", f"input_layer.1.{p}", None) for p in BN]
-    for i, (cin, depth, _) in enumerate(cfg.units):
-        s, d = f"body.{i}", f"units.{i}"
-        if cin != depth:
-            rows.append((f"{d}.shortcut_conv.weight", f"{s}.shortcut_layer.0.weight", _oihw))
-            rows += [(f"{d}.shortcut_bn.{p}", f"{s}.shortcut_layer.1.{p}", None) for p in BN]
-        rows += [(f"{d}.res_bn1.{p}", f"{s}.res_layer.0.{p}", None) for p in BN]
-        rows += [(f"{d}.res_conv1.weight", f"{s}.res_layer.1.weight", _oihw),
-                 (f"{d}.res_prelu.weight", f"{s}.res_layer.2.weight", None),
-                 (f"{d}.res_conv2.weight", f"{s}.res_layer.3.weight", _oihw),
-                 (f"{d}.res_se.fc1.weight", f"{s}.res_layer.5.fc1.weight", _oihw),
-                 (f"{d}.res_se.fc2.weight", f"{s}.res_layer.5.fc2.weight", _oihw)]
-        rows += [(f"{d}.res_bn2.{p}", f"{s}.res_layer.4.{p}", None) for p in BN]
+    rows = irse_rows(cfg)
     for n in (1, 2):
-        rows += [(f"latlayer{n}.weight", f"latlayer{n}.weight", _oihw), (f"latlayer{n}.bias", f"latlayer{n}.bias", None)]
+        rows += [(f"latlayer{n}.weight", f"latlayer{n}.weight", oihw_to_hwio), (f"latlayer{n}.bias", f"latlayer{n}.bias", None)]
     for i, n_convs in enumerate(cfg.style_convs):
         for k in range(n_convs):
-            rows += [(f"styles.{i}.convs.{k}.weight", f"styles.{i}.convs.{2 * k}.weight", _oihw),
+            rows += [(f"styles.{i}.convs.{k}.weight", f"styles.{i}.convs.{2 * k}.weight", oihw_to_hwio),
                      (f"styles.{i}.convs.{k}.bias", f"styles.{i}.convs.{2 * k}.bias", None)]
-        rows += [(f"styles.{i}.linear_weight", f"styles.{i}.linear.weight", np.transpose),
+        rows += [(f"styles.{i}.linear_weight", f"styles.{i}.linear.weight", transposed),
                  (f"styles.{i}.linear_bias", f"styles.{i}.linear.bias", None)]
     return rows
 

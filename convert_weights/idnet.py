@@ -8,13 +8,12 @@ from typing import Mapping
 
 import numpy as np
 
+from convert_weights.keys import apply_renames, oihw_to_hwio, transposed
 from styleclip_jax.errors import CheckpointError
-from styleclip_jax.model_dir import check_flat_against, refuse_nonempty_dir
-from styleclip_jax.models.idnet.api import IDNet, idnet_expected_shapes
-from styleclip_jax.models.idnet.model import IDNetConfig
-
-from convert_weights.keys import KeyTracker
-from styleclip_jax.torch_pickle import file_sha256, load_checkpoint
+from styleclip_jax.io.files import refuse_nonempty_dir
+from styleclip_jax.io.torch_pickle import file_sha256, load_checkpoint
+from styleclip_jax.models.idnet.handle import IDNet, idnet_expected_shapes
+from styleclip_jax.models.idnet.network import IDNetConfig
 
 BN = ("weight", "bias", "running_mean", "running_var")
 
@@ -40,38 +39,35 @@ def idnet_config(sd: Mapping[str, np.ndarray], what: str) -> IDNetConfig:
     return cfg
 
 
-def idnet_to_ours(sd: Mapping[str, np.ndarray], cfg: IDNetConfig, what: str) -> dict[str, np.ndarray]:
-    t = KeyTracker({k: v for k, v in sd.items() if not k.endswith("num_batches_tracked")}, what)
-    take, out = t.take, {}
-
-    conv = lambda k: take(k).transpose(2, 3, 1, 0)  # noqa: E731  OIHW -> HWIO
-
-    def bn(src, dst):
-        for p in BN:
-            out[f"{dst}.{p}"] = take(f"{src}.{p}")
-
-    out["stem_conv.weight"] = conv("input_layer.0.weight")
-    bn("input_layer.1", "stem_bn")
-    out["stem_prelu.weight"] = take("input_layer.2.weight")
+def irse_rows(cfg) -> list:
+    """Rows of the IR-SE50 stem and body (shared by the ID net and the e4e / pSp encoders)."""
+    rows = [("stem_conv.weight", "input_layer.0.weight", oihw_to_hwio), ("stem_prelu.weight", "input_layer.2.weight", None)]
+    rows += [(f"stem_bn.{p}", f"input_layer.1.{p}", None) for p in BN]
     for i, (cin, depth, _) in enumerate(cfg.units):
         s, d = f"body.{i}", f"units.{i}"
         if cin != depth:
-            out[f"{d}.shortcut_conv.weight"] = conv(f"{s}.shortcut_layer.0.weight")
-            bn(f"{s}.shortcut_layer.1", f"{d}.shortcut_bn")
-        bn(f"{s}.res_layer.0", f"{d}.res_bn1")
-        out[f"{d}.res_conv1.weight"] = conv(f"{s}.res_layer.1.weight")
-        out[f"{d}.res_prelu.weight"] = take(f"{s}.res_layer.2.weight")
-        out[f"{d}.res_conv2.weight"] = conv(f"{s}.res_layer.3.weight")
-        bn(f"{s}.res_layer.4", f"{d}.res_bn2")
-        out[f"{d}.res_se.fc1.weight"] = conv(f"{s}.res_layer.5.fc1.weight")
-        out[f"{d}.res_se.fc2.weight"] = conv(f"{s}.res_layer.5.fc2.weight")
-    bn("output_layer.0", "head_bn2d")
-    out["head_linear_kernel"] = take("output_layer.3.weight").T
-    out["head_linear_bias"] = take("output_layer.3.bias")
-    bn("output_layer.4", "head_bn1d")
-    t.check_unused()
-    check_flat_against(idnet_expected_shapes(cfg), out, f"{what}: converted ID net")
-    return out
+            rows.append((f"{d}.shortcut_conv.weight", f"{s}.shortcut_layer.0.weight", oihw_to_hwio))
+            rows += [(f"{d}.shortcut_bn.{p}", f"{s}.shortcut_layer.1.{p}", None) for p in BN]
+        rows += [(f"{d}.res_bn1.{p}", f"{s}.res_layer.0.{p}", None) for p in BN]
+        rows += [(f"{d}.res_conv1.weight", f"{s}.res_layer.1.weight", oihw_to_hwio),
+                 (f"{d}.res_prelu.weight", f"{s}.res_layer.2.weight", None),
+                 (f"{d}.res_conv2.weight", f"{s}.res_layer.3.weight", oihw_to_hwio),
+                 (f"{d}.res_se.fc1.weight", f"{s}.res_layer.5.fc1.weight", oihw_to_hwio),
+                 (f"{d}.res_se.fc2.weight", f"{s}.res_layer.5.fc2.weight", oihw_to_hwio)]
+        rows += [(f"{d}.res_bn2.{p}", f"{s}.res_layer.4.{p}", None) for p in BN]
+    return rows
+
+
+def idnet_table(cfg: IDNetConfig) -> list:
+    """(ours, theirs, transform) for every ID-net tensor."""
+    return irse_rows(cfg) + [(f"head_bn2d.{p}", f"output_layer.0.{p}", None) for p in BN] + [
+        ("head_linear_kernel", "output_layer.3.weight", transposed), ("head_linear_bias", "output_layer.3.bias", None),
+        *[(f"head_bn1d.{p}", f"output_layer.4.{p}", None) for p in BN]]
+
+
+def idnet_to_ours(sd: Mapping[str, np.ndarray], cfg: IDNetConfig, what: str) -> dict[str, np.ndarray]:
+    return apply_renames(idnet_table(cfg), sd, what, expected=idnet_expected_shapes(cfg),
+                         ignore=lambda k: k.endswith("num_batches_tracked"))
 
 
 def convert_idnet(src: str | os.PathLike, out_dir: str | os.PathLike | None = None, overwrite: bool = False) -> IDNet:

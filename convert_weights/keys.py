@@ -1,58 +1,71 @@
-"""Strict key bookkeeping shared by every converter: take by name, report missing and unused."""
+"""The one function every converter runs: a declarative rename table applied with strict checks.
+
+A table is a list of rows ``(ours, theirs, transform)``:
+- ``theirs`` is an upstream key, or a tuple of keys (``transform`` then gets their list, e.g. q, k
+  and v projections concatenated into one kernel);
+- ``transform`` maps upstream layout to ours (None: taken as is);
+- ``ours`` None marks a tensor that is only checked (``transform`` raises if it disagrees, e.g. a
+  stored FIR filter against the config's).
+Every upstream key must be taken exactly once; missing, unused and (given ``expected``) missing,
+unused or mis-shaped converted keys are errors that name the keys, mis-shaped ones by the
+upstream key they came from.
+"""
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
 from styleclip_jax.errors import CheckpointError
-from styleclip_jax.model_dir import check_weights
+from styleclip_jax.io.model_folder import check_flat_against, check_weights
+
+Row = tuple  # (ours: str | None, theirs: str | tuple[str, ...], transform: Callable | None)
 
 
-class KeyTracker:
-    """Hands out upstream tensors (as float32) by name and remembers which were consumed.
+def apply_renames(table: Iterable[Row], sd: Mapping[str, np.ndarray], what: str,
+                  expected: Mapping[str, tuple] | None = None, ignore: Callable[[str], bool] = lambda k: False,
+                  ) -> dict[str, np.ndarray]:
+    """Our flat tensors from upstream ``sd`` by ``table`` (see the module docstring).
 
-    ``out`` is a dict for our tensors that records, for each key written, the upstream key taken
-    last, so shape errors can name the upstream key (``out.origin``).
+    ``ignore(key)``: upstream keys that are not this network's (buffers such as
+    ``num_batches_tracked``, another network stored in the same file).
     """
+    used: set[str] = set()
+    out: dict[str, np.ndarray] = {}
+    origin: dict[str, str] = {}
 
-    def __init__(self, sd: Mapping[str, np.ndarray], what: str):
-        self.sd, self.what, self.used = dict(sd), what, set()
-        self.last: str | None = None
-        self.out = _Placed(self)
+    def take(key: str) -> np.ndarray:
+        if key not in sd:
+            raise CheckpointError(f"{what}: missing key {key!r}")
+        if key in used:
+            raise CheckpointError(f"{what}: key {key!r} is used twice by the rename table")
+        used.add(key)
+        check_weights({key: sd[key]}, what)                  # named here, by its upstream key
+        return np.asarray(sd[key], dtype=np.float32)
 
-    def take(self, key: str) -> np.ndarray:
-        if key not in self.sd:
-            raise CheckpointError(f"{self.what}: missing key {key!r}")
-        self.used.add(key)
-        self.last = key
-        check_weights({key: self.sd[key]}, self.what)           # named here, by its upstream key
-        return np.asarray(self.sd[key], dtype=np.float32)
-
-    def check_unused(self, prefix: str = "") -> None:
-        """Raise naming every key (starting with ``prefix``) that was never taken."""
-        unused = sorted(k for k in self.sd if k.startswith(prefix) and k not in self.used)
-        if unused:
-            raise CheckpointError(f"{self.what}: unused keys {unused[:20]}{' …' if len(unused) > 20 else ''}")
-
-
-class _Placed(dict):
-    def __init__(self, tracker: KeyTracker):
-        super().__init__()
-        self.tracker, self.origin = tracker, {}
-
-    def __setitem__(self, key, value):
-        self.origin[key] = self.tracker.last
-        super().__setitem__(key, value)
-
-
-def apply_renames(table, sd: Mapping[str, np.ndarray], what: str) -> dict[str, np.ndarray]:
-    """A declarative converter: ``table`` rows ``(ours, theirs, transform or None)``; every upstream
-    key must be taken exactly once (missing and unused keys are errors, by name)."""
-    t = KeyTracker(sd, what)
     for ours, theirs, transform in table:
-        v = t.take(theirs)
-        t.out[ours] = transform(v) if transform is not None else v
-    t.check_unused()
-    return dict(t.out)
+        v = [take(k) for k in theirs] if isinstance(theirs, tuple) else take(theirs)
+        v = transform(v) if transform is not None else v
+        if ours is not None:
+            out[ours], origin[ours] = np.asarray(v, np.float32), theirs if isinstance(theirs, str) else theirs[0]
+    unused = sorted(k for k in sd if k not in used and not ignore(k))
+    if unused:
+        raise CheckpointError(f"{what}: unused keys {unused[:20]}{' …' if len(unused) > 20 else ''}")
+    if expected is not None:
+        bad = [f"{origin[k]} (-> {k}): expected {tuple(expected[k])} in our layout, got {np.shape(v)}"
+               for k, v in sorted(out.items()) if k in expected and tuple(np.shape(v)) != tuple(expected[k])]
+        if bad:
+            raise CheckpointError(f"{what}: mis-shaped keys {bad}")
+        check_flat_against(expected, out, f"{what}: converted")
+    return out
+
+
+def transposed(v: np.ndarray) -> np.ndarray:
+    """torch Linear (out, in) -> our (in, out)."""
+    return v.T
+
+
+def oihw_to_hwio(v: np.ndarray) -> np.ndarray:
+    """torch conv (out, in, kh, kw) -> our HWIO."""
+    return v.transpose(2, 3, 1, 0)

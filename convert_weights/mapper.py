@@ -13,17 +13,16 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from convert_weights.keys import apply_renames, transposed
 from styleclip_jax.errors import CheckpointError
-from styleclip_jax.model_dir import check_flat_against, refuse_nonempty_dir
-
-from convert_weights.keys import KeyTracker
-from styleclip_jax.torch_pickle import file_sha256, load_checkpoint
+from styleclip_jax.io.files import refuse_nonempty_dir
+from styleclip_jax.io.torch_pickle import file_sha256, load_checkpoint
 
 _LEVEL_NAMES = {"course_mapping": "coarse", "medium_mapping": "medium", "fine_mapping": "fine"}
 
 
 def mapper_config_from(sd: Mapping[str, np.ndarray], opts: Mapping[str, Any], what: str):
-    from styleclip_jax.models.mapper import MapperConfig
+    from styleclip_jax.models.mapper.network import MapperConfig
 
     keys = [k for k in sd if k.startswith("mapper.")]
     if not keys:
@@ -45,33 +44,33 @@ def mapper_config_from(sd: Mapping[str, np.ndarray], opts: Mapping[str, Any], wh
     return MapperConfig(kind="levels", latent_dim=dim, num_ws=num_ws, **on), None
 
 
-def mapper_to_ours(sd: Mapping[str, np.ndarray], cfg, idx, what: str) -> dict[str, np.ndarray]:
-    from styleclip_jax.models.mapper import LatentMapper
-    from styleclip_jax.model_dir import expected_shapes_of
-    from flax import nnx
-
-    t = KeyTracker(sd, what)
-    out = {}
+def mapper_table(cfg, idx) -> list:
+    """(ours, theirs, transform) for every mapper tensor (the ``mapper.*`` keys)."""
     if cfg.kind == "levels":
         groups = [(src, lvl) for src, lvl in _LEVEL_NAMES.items() if getattr(cfg, lvl)]
     elif cfg.kind == "single":
         groups = [("mapping", "single")]
     else:
         groups = [(f"mapper_{i}", f"per_layer.{j}") for j, i in enumerate(idx)]
-    for src, dst in groups:
-        for layer in range(cfg.n_layers):
-            for p in ("weight", "bias"):
-                v = t.take(f"mapper.{src}.mapping.{layer + 1}.{p}")
-                out[f"{dst}.layers.{layer}.{p}"] = v.T if p == "weight" else v
-    t.check_unused(prefix="mapper.")      # decoder.* (the generator) is converted separately
-    check_flat_against(expected_shapes_of(nnx.eval_shape(lambda: LatentMapper(cfg))), out, f"{what}: converted mapper")
-    return out
+    return [(f"{dst}.layers.{layer}.{p}", f"mapper.{src}.mapping.{layer + 1}.{p}", transposed if p == "weight" else None)
+            for src, dst in groups for layer in range(cfg.n_layers) for p in ("weight", "bias")]
+
+
+def mapper_to_ours(sd: Mapping[str, np.ndarray], cfg, idx, what: str) -> dict[str, np.ndarray]:
+    from flax import nnx
+
+    from styleclip_jax.models.handle import expected_shapes_of
+    from styleclip_jax.models.mapper.network import LatentMapper
+
+    # decoder.* (the generator) is converted separately
+    return apply_renames(mapper_table(cfg, idx), sd, what, ignore=lambda k: not k.startswith("mapper."),
+                         expected=expected_shapes_of(nnx.eval_shape(lambda: LatentMapper(cfg))))
 
 
 def convert_mapper(src: str | os.PathLike, out_dir: str | os.PathLike | None = None,
                    generator_out: str | os.PathLike | None = None, overwrite: bool = False):
     """Convert a StyleCLIP mapper ``.pt``; with ``generator_out`` also its ``decoder.*`` generator."""
-    from styleclip_jax.models.mapper_api import LatentMapperModel
+    from styleclip_jax.models.mapper.handle import LatentMapperModel
 
     src = Path(src)
     for d in (out_dir, generator_out):

@@ -15,14 +15,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import numpy as np
-
+from convert_weights.keys import apply_renames, oihw_to_hwio, transposed
 from styleclip_jax.errors import CheckpointError
-from styleclip_jax.model_dir import check_flat_against, expected_shapes_of, refuse_nonempty_dir
+from styleclip_jax.io.files import refuse_nonempty_dir
+from styleclip_jax.io.model_folder import check_flat_against
+from styleclip_jax.io.torch_pickle import file_sha256, load_checkpoint
+from styleclip_jax.models.handle import expected_shapes_of
 from styleclip_jax.models.mtcnn.handle import FaceDetector, MTCNNConfig
-from styleclip_jax.torch_pickle import file_sha256, load_checkpoint
-
-from convert_weights.keys import apply_renames
 
 LAYERS = {      # net -> (convs, dense layers, prelus)
     "pnet": (("conv1", "conv2", "conv3", "conv4_1", "conv4_2"), (), ("prelu1", "prelu2", "prelu3")),
@@ -32,15 +31,11 @@ LAYERS = {      # net -> (convs, dense layers, prelus)
 }
 
 
-def _oihw_to_hwio(w):
-    return np.transpose(w, (2, 3, 1, 0))
-
-
 def rename_table(net: str) -> list[tuple[str, str, object]]:
     """(ours, theirs, transform) for one net's state dict."""
     convs, denses, prelus = LAYERS[net]
     rows = []
-    for layers, to_ours in ((convs, _oihw_to_hwio), (denses, np.transpose)):
+    for layers, to_ours in ((convs, oihw_to_hwio), (denses, transposed)):
         for layer in layers:
             rows += [(f"{net}.{layer}.kernel", f"{layer}.weight", to_ours), (f"{net}.{layer}.bias", f"{layer}.bias", None)]
     rows += [(f"{net}.{layer}.slope", f"{layer}.weight", None) for layer in prelus]

@@ -13,26 +13,19 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from convert_weights.keys import apply_renames, transposed
 from styleclip_jax.errors import CheckpointError
+from styleclip_jax.io.files import refuse_nonempty_dir
+from styleclip_jax.io.torch_pickle import (
+    PersistentObject,
+    file_sha256,
+    load_checkpoint,
+    module_state_dict,
+)
 from styleclip_jax.models.stylegan2.config import GeneratorConfig
-from styleclip_jax.models.stylegan2.generator import StyleGAN2, expected_shapes
-from styleclip_jax.model_dir import check_flat_against, refuse_nonempty_dir
-
-from convert_weights.keys import KeyTracker
-from styleclip_jax.torch_pickle import PersistentObject, file_sha256, load_checkpoint, module_state_dict
+from styleclip_jax.models.stylegan2.handle import StyleGAN2, expected_shapes
 
 W_AVG_SAMPLES = 4096
-
-
-def check_converted_shapes(cfg: GeneratorConfig, out: Mapping[str, np.ndarray], what: str) -> None:
-    """Like ``check_flat_against`` but names the upstream key behind each mis-shaped tensor."""
-    expected = expected_shapes(cfg)
-    origin = getattr(out, "origin", {})
-    bad = [f"{origin.get(k) or k} (-> {k}): expected {expected[k]} in our layout, got {np.shape(v)}"
-           for k, v in sorted(out.items()) if k in expected and tuple(np.shape(v)) != tuple(expected[k])]
-    if bad:
-        raise CheckpointError(f"{what}: mis-shaped keys {bad}")
-    check_flat_against(expected, out, f"{what}: converted generator")
 
 
 def _taps_from_kernel(k2d: np.ndarray, what: str) -> tuple[float, ...]:
@@ -111,44 +104,52 @@ def rosinality_config(sd: Mapping[str, np.ndarray], what: str) -> GeneratorConfi
         raise CheckpointError(f"{what}: inconsistent generator shapes ({e})") from None
 
 
-def rosinality_to_ours(sd: Mapping[str, np.ndarray], cfg: GeneratorConfig, what: str) -> dict[str, np.ndarray]:
-    """Rename + transpose a rosinality ``Generator.state_dict()`` into our flat layout (w_avg excluded)."""
-    t = KeyTracker(sd, what)
-    out = t.out
-    for i in range(len(cfg.mapping_dims)):
-        out[f"mapping.fc{i}.weight"] = t.take(f"style.{i + 1}.weight").T
-        out[f"mapping.fc{i}.bias"] = t.take(f"style.{i + 1}.bias")
-    out["synthesis.b4.const"] = t.take("input.input")[0].transpose(1, 2, 0)
+def _kernel_check(taps: tuple[float, ...], key: str):
+    """A check-only row's transform: the stored FIR kernel must be the config's."""
+    def check(k2d):
+        _check_kernel(k2d, taps, key)
+    return check
+
+
+def rosinality_table(cfg: GeneratorConfig, keys) -> list:
+    """(ours, theirs, transform) for a rosinality ``Generator.state_dict()`` (w_avg excluded);
+    ``keys`` decides whether the optional FIR kernel buffers are there to check."""
+    rows = [row for i in range(len(cfg.mapping_dims)) for row in (
+        (f"mapping.fc{i}.weight", f"style.{i + 1}.weight", transposed), (f"mapping.fc{i}.bias", f"style.{i + 1}.bias", None))]
+    rows.append(("synthesis.b4.const", "input.input", lambda v: v[0].transpose(1, 2, 0)))
+    conv = lambda v: _conv_oihw(v[0])                                     # noqa: E731  (1, O, I, kh, kw)
+
+    def optional_kernel(key):
+        return [(None, key, _kernel_check(cfg.blur_kernel, key))] if key in keys else []
 
     def styled(src: str, dst: str, noise: str):
-        out[f"{dst}.weight"] = _conv_oihw(t.take(f"{src}.conv.weight")[0])
-        out[f"{dst}.affine.weight"] = t.take(f"{src}.conv.modulation.weight").T
-        out[f"{dst}.affine.bias"] = t.take(f"{src}.conv.modulation.bias")
-        out[f"{dst}.noise_strength"] = t.take(f"{src}.noise.weight").reshape(())
-        out[f"{dst}.bias"] = t.take(f"{src}.activate.bias").reshape(-1)
-        out[f"{dst}.noise_const"] = t.take(noise)[0, 0]
-        if f"{src}.conv.blur.kernel" in sd:
-            _check_kernel(t.take(f"{src}.conv.blur.kernel"), cfg.blur_kernel, f"{src}.conv.blur.kernel")
+        return [(f"{dst}.weight", f"{src}.conv.weight", conv),
+                (f"{dst}.affine.weight", f"{src}.conv.modulation.weight", transposed),
+                (f"{dst}.affine.bias", f"{src}.conv.modulation.bias", None),
+                (f"{dst}.noise_strength", f"{src}.noise.weight", lambda v: v.reshape(())),
+                (f"{dst}.bias", f"{src}.activate.bias", lambda v: v.reshape(-1)),
+                (f"{dst}.noise_const", noise, lambda v: v[0, 0])] + optional_kernel(f"{src}.conv.blur.kernel")
 
     def torgb(src: str, dst: str):
-        out[f"{dst}.weight"] = _conv_oihw(t.take(f"{src}.conv.weight")[0])
-        out[f"{dst}.affine.weight"] = t.take(f"{src}.conv.modulation.weight").T
-        out[f"{dst}.affine.bias"] = t.take(f"{src}.conv.modulation.bias")
-        out[f"{dst}.bias"] = t.take(f"{src}.bias").reshape(-1)
-        if f"{src}.upsample.kernel" in sd:
-            _check_kernel(t.take(f"{src}.upsample.kernel"), cfg.blur_kernel, f"{src}.upsample.kernel")
+        return [(f"{dst}.weight", f"{src}.conv.weight", conv),
+                (f"{dst}.affine.weight", f"{src}.conv.modulation.weight", transposed),
+                (f"{dst}.affine.bias", f"{src}.conv.modulation.bias", None),
+                (f"{dst}.bias", f"{src}.bias", lambda v: v.reshape(-1))] + optional_kernel(f"{src}.upsample.kernel")
 
-    styled("conv1", "synthesis.b4.conv1", "noises.noise_0")
-    torgb("to_rgb1", "synthesis.b4.torgb")
+    rows += styled("conv1", "synthesis.b4.conv1", "noises.noise_0") + torgb("to_rgb1", "synthesis.b4.torgb")
     for k, res in enumerate(cfg.block_resolutions[1:]):
-        styled(f"convs.{2 * k}", f"synthesis.b{res}.conv0", f"noises.noise_{2 * k + 1}")
-        styled(f"convs.{2 * k + 1}", f"synthesis.b{res}.conv1", f"noises.noise_{2 * k + 2}")
-        torgb(f"to_rgbs.{k}", f"synthesis.b{res}.torgb")
-    t.check_unused()
-    return out
+        rows += styled(f"convs.{2 * k}", f"synthesis.b{res}.conv0", f"noises.noise_{2 * k + 1}")
+        rows += styled(f"convs.{2 * k + 1}", f"synthesis.b{res}.conv1", f"noises.noise_{2 * k + 2}")
+        rows += torgb(f"to_rgbs.{k}", f"synthesis.b{res}.torgb")
+    return rows
 
 
-# ---- NVIDIA stylegan2-ada ------------------------------------------------------------------------
+def rosinality_to_ours(sd: Mapping[str, np.ndarray], cfg: GeneratorConfig, what: str) -> dict[str, np.ndarray]:
+    """Rename + transpose a rosinality ``Generator.state_dict()`` into our flat layout (w_avg excluded)."""
+    expected = {k: v for k, v in expected_shapes(cfg).items() if k != "w_avg"}
+    return apply_renames(rosinality_table(cfg, sd), sd, what, expected=expected)
+
+
 def ada_config(g: PersistentObject, sd: Mapping[str, np.ndarray], what: str) -> GeneratorConfig:
     kw = g.state.get("_init_kwargs") or {}
     if not isinstance(kw, Mapping):
@@ -192,34 +193,30 @@ def ada_config(g: PersistentObject, sd: Mapping[str, np.ndarray], what: str) -> 
     return cfg
 
 
-def ada_to_ours(sd: Mapping[str, np.ndarray], cfg: GeneratorConfig, what: str) -> dict[str, np.ndarray]:
-    """Transpose an ADA ``G_ema`` state dict into our layout (names already match); includes w_avg."""
-    t = KeyTracker(sd, what)
-    out = t.out
-    for i in range(len(cfg.mapping_dims)):
-        out[f"mapping.fc{i}.weight"] = t.take(f"mapping.fc{i}.weight").T
-        out[f"mapping.fc{i}.bias"] = t.take(f"mapping.fc{i}.bias")
-    out["w_avg"] = t.take("mapping.w_avg")
-    out["synthesis.b4.const"] = t.take("synthesis.b4.const").transpose(1, 2, 0)
+def ada_table(cfg: GeneratorConfig, keys) -> list:
+    """(ours, theirs, transform) for an ADA ``G_ema`` state dict: the names already match ours."""
+    rows = [row for i in range(len(cfg.mapping_dims)) for row in (
+        (f"mapping.fc{i}.weight", f"mapping.fc{i}.weight", transposed), (f"mapping.fc{i}.bias", f"mapping.fc{i}.bias", None))]
+    rows += [("w_avg", "mapping.w_avg", None), ("synthesis.b4.const", "synthesis.b4.const", lambda v: v.transpose(1, 2, 0))]
+    filters = lambda p: [(None, f"{p}.resample_filter", _kernel_check(cfg.blur_kernel, f"{p}.resample_filter"))] \
+        if f"{p}.resample_filter" in keys else []                                                   # noqa: E731
     for res in cfg.block_resolutions:
         blk = f"synthesis.b{res}"
-        if f"{blk}.resample_filter" in sd:
-            _check_kernel(t.take(f"{blk}.resample_filter"), cfg.blur_kernel, f"{blk}.resample_filter")
+        rows += filters(blk)
         for conv in (("conv1",) if res == 4 else ("conv0", "conv1")):
             p = f"{blk}.{conv}"
-            out[f"{p}.weight"] = _conv_oihw(t.take(f"{p}.weight"))
-            for name in ("bias", "noise_strength", "noise_const", "affine.bias"):
-                out[f"{p}.{name}"] = t.take(f"{p}.{name}")
-            out[f"{p}.affine.weight"] = t.take(f"{p}.affine.weight").T
-            if f"{p}.resample_filter" in sd:
-                _check_kernel(t.take(f"{p}.resample_filter"), cfg.blur_kernel, f"{p}.resample_filter")
+            rows += [(f"{p}.weight", f"{p}.weight", _conv_oihw), (f"{p}.affine.weight", f"{p}.affine.weight", transposed)]
+            rows += [(f"{p}.{name}", f"{p}.{name}", None) for name in ("bias", "noise_strength", "noise_const", "affine.bias")]
+            rows += filters(p)
         p = f"{blk}.torgb"
-        out[f"{p}.weight"] = _conv_oihw(t.take(f"{p}.weight"))
-        out[f"{p}.bias"] = t.take(f"{p}.bias")
-        out[f"{p}.affine.weight"] = t.take(f"{p}.affine.weight").T
-        out[f"{p}.affine.bias"] = t.take(f"{p}.affine.bias")
-    t.check_unused()
-    return out
+        rows += [(f"{p}.weight", f"{p}.weight", _conv_oihw), (f"{p}.bias", f"{p}.bias", None),
+                 (f"{p}.affine.weight", f"{p}.affine.weight", transposed), (f"{p}.affine.bias", f"{p}.affine.bias", None)]
+    return rows
+
+
+def ada_to_ours(sd: Mapping[str, np.ndarray], cfg: GeneratorConfig, what: str) -> dict[str, np.ndarray]:
+    """Transpose an ADA ``G_ema`` state dict into our layout; includes w_avg."""
+    return apply_renames(ada_table(cfg, sd), sd, what, expected=expected_shapes(cfg))
 
 
 # ---- entry points ----------------------------------------------------------------------------------
@@ -246,7 +243,6 @@ def generator_from_checkpoint(obj: Any, what: str = "checkpoint") -> StyleGAN2:
             source["w_avg"] = "latent_avg"
         else:
             tensors["w_avg"] = np.zeros((cfg.w_dim,), np.float32)
-    check_converted_shapes(cfg, tensors, what)
     gen = StyleGAN2(cfg, tensors, source)
     if "w_avg" not in source:
         # No stored average (mapper decoders, bare state dicts): StyleCLIP's mean_latent(4096), seeded.

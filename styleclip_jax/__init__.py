@@ -9,14 +9,22 @@ from styleclip_jax._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
-from styleclip_jax.errors import CheckpointError, ConfigError, InputError, JobFolderError, NonFiniteError, OutputExistsError, \
-    StyleClipError, UnsafeCheckpointError
+from styleclip_jax.errors import (
+    CheckpointError,
+    ConfigError,
+    InputError,
+    JobFolderError,
+    NonFiniteError,
+    OutputExistsError,
+    StyleClipError,
+    UnsafeCheckpointError,
+)
 
 _LAZY = {
     "CLIPModel": "styleclip_jax.models.clip", "load_clip": "styleclip_jax.models.clip", "tokenize": "styleclip_jax.models.clip",
     "IDNet": "styleclip_jax.models.idnet", "load_idnet": "styleclip_jax.models.idnet",
     "GeneratorConfig": "styleclip_jax.models.stylegan2", "StyleGAN2": "styleclip_jax.models.stylegan2", "load_generator": "styleclip_jax.models.stylegan2",
-    "load_mapper": "styleclip_jax.models.mapper_api",
+    "load_mapper": "styleclip_jax.models.mapper.handle",
     "FaceDetector": "styleclip_jax.models.mtcnn", "load_face_detector": "styleclip_jax.models.mtcnn",
     "Encoder": "styleclip_jax.models.e4e", "load_encoder": "styleclip_jax.models.e4e",
     "align_face": "styleclip_jax.faces", "align_photos": "styleclip_jax.faces", "paste_back": "styleclip_jax.faces",

@@ -78,11 +78,12 @@ def _folder_variant(kind: str, good: Path, where: Path, nan: Path | None, shape:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, golden_dir):
-    from styleclip_jax.editing.mapper_training import init_mapper_tensors
-    from styleclip_jax.models.mapper import MapperConfig
-    from styleclip_jax.models.mapper_api import LatentMapperModel
-    from styleclip_jax.torch_pickle import load_checkpoint
     from torch_format import save_zip
+
+    from styleclip_jax.editing.mapper.core import init_mapper_tensors
+    from styleclip_jax.io.torch_pickle import load_checkpoint
+    from styleclip_jax.models.mapper.handle import LatentMapperModel
+    from styleclip_jax.models.mapper.network import MapperConfig
 
     d = tmp_path_factory.mktemp("bad_inputs")
     from styleclip_jax import load_generator
@@ -126,6 +127,7 @@ def env(tmp_path_factory, golden_dir):
     np.save(shape_fs3, np.zeros((3, 7), np.float32))
     # faces: a photo with a face, its faces.json and crop; MTCNN state dicts (from the bundle)
     from test_faces import _state_dicts_from_bundle
+
     from styleclip_jax.models.mtcnn import load_face_detector
 
     g = np.load(golden_dir / "mtcnn_faces.npz")

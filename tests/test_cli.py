@@ -5,11 +5,11 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import nchw
 from PIL import Image
 
-from conftest import nchw
 from styleclip_jax.cli.main import main
-from styleclip_jax.latents_io import z_from_seeds
+from styleclip_jax.io.latents import z_from_seeds
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,13 @@ import pytest
 
 from convert_weights.clip import convert_clip, hf_config, hf_to_ours
 from styleclip_jax import CheckpointError, InputError, load_clip, tokenize
-from styleclip_jax.models.clip import CLIPModel, clip_loss, loss_images, preprocess_jax, preprocess_pil
+from styleclip_jax.models.clip import (
+    CLIPModel,
+    clip_loss,
+    loss_images,
+    preprocess_jax,
+    preprocess_pil,
+)
 
 torch = pytest.importorskip("torch")
 
@@ -34,7 +40,7 @@ def test_padding_after_the_last_eot_is_trimmed_without_changing_features(tiny_op
     """encode_text drops all-padding columns (causal tower, features at EOT): the same features as the
     full 77-token program, from a shorter sequence."""
     from styleclip_jax.models.clip import tokenize
-    from styleclip_jax.models.clip.api import _encode_text, trim_padding
+    from styleclip_jax.models.clip.handle import _encode_text, trim_padding
 
     m, _ = tiny_openai
     tok = np.asarray(tokenize(["a face", "a photo of a face with purple hair and glasses"]))
@@ -88,7 +94,8 @@ def test_openai_torchscript_archive(tmp_path, tiny_openai, golden_dir):
 
 
 def _hf_model(cfg_kwargs, seed=0, perturb=True):
-    from transformers import CLIPConfig as HFConfig, CLIPModel as HFModel
+    from transformers import CLIPConfig as HFConfig
+    from transformers import CLIPModel as HFModel
 
     torch.manual_seed(seed)
     model = HFModel(HFConfig(**cfg_kwargs)).eval()
@@ -162,8 +169,8 @@ def test_bad_inputs(tmp_path, tiny_openai, golden_dir):
         loss_images(np.zeros((1, 48, 48, 3), np.float32))
     with pytest.raises(CheckpointError, match="not an OpenAI CLIP state dict"):
         convert_clip(golden_dir / "rosinality_tiny.pt")
-    from styleclip_jax.torch_pickle import load_checkpoint
     from convert_weights.clip import openai_config, openai_to_ours
+    from styleclip_jax.io.torch_pickle import load_checkpoint
 
     sd = dict(load_checkpoint(golden_dir / "clip_tiny_openai.pt"))
     cfg = openai_config(sd, "x")

@@ -4,12 +4,12 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import nchw
-from convert_weights import convert_generator
-from styleclip_jax.torch_pickle import load_checkpoint
-from styleclip_jax import CheckpointError, load_generator
 from torch_format import save_legacy, save_zip
+
+from convert_weights import convert_generator
+from styleclip_jax import CheckpointError, load_generator
+from styleclip_jax.io.torch_pickle import load_checkpoint
 
 
 @pytest.fixture(scope="module")

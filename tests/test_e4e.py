@@ -67,9 +67,10 @@ def test_features_codes_and_images_golden(g, converted):
 
 
 def test_psp_is_not_taken_for_e4e_and_bad_files_are_refused(tmp_path, g, golden_dir):
-    from convert_weights.e4e import convert_encoder
-    from styleclip_jax.torch_pickle import load_checkpoint
     from torch_format import Global, save_zip
+
+    from convert_weights.e4e import convert_encoder
+    from styleclip_jax.io.torch_pickle import load_checkpoint
 
     ck = load_checkpoint(golden_dir / "e4e_tiny.pt")
     psp = dict(ck, opts=dict(ck["opts"], encoder_type="GradualStyleEncoder"))
@@ -163,7 +164,7 @@ def test_photo_to_edited_photo_with_paste_back(tmp_path, converted, golden_dir, 
 
 
 def test_refine_moves_the_reconstruction_toward_the_photo(tmp_path, g, converted, capsys):
-    from styleclip_jax.editing.inversion import photos_at, refine_inversion
+    from styleclip_jax.editing.inversion.core import photos_at, refine_inversion
 
     enc, gen, d = converted
     w = enc.encode(preprocess(g["x_uint8"]))
@@ -204,9 +205,9 @@ def test_onnx_encoder_and_photo_to_edit_graph(tmp_path, g, converted, capsys):
     from pathlib import Path
 
     pytest.importorskip("jax2onnx")
-    from styleclip_jax.editing.mapper_training import init_mapper_tensors
-    from styleclip_jax.models.mapper import MapperConfig
-    from styleclip_jax.models.mapper_api import LatentMapperModel
+    from styleclip_jax.editing.mapper.core import init_mapper_tensors
+    from styleclip_jax.models.mapper.handle import LatentMapperModel
+    from styleclip_jax.models.mapper.network import MapperConfig
 
     enc, gen, d = converted
     cfg = MapperConfig(kind="single", latent_dim=32, num_ws=10)

@@ -48,7 +48,10 @@ def test_training_lowers_the_loss_and_resumes_bit_identically(tmp_path, gen_dir)
 
 
 def test_bad_settings(tmp_path, gen_dir, capsys):
-    from styleclip_jax.editing.encoder_training import EncoderTrainConfig, encoder_config_for
+    from styleclip_jax.editing.inversion.training import (
+        EncoderTrainConfig,
+        encoder_config_for,
+    )
     from styleclip_jax.toyworld.bundle import load_world
 
     base = ["encoder", "train", "--generator", str(gen_dir), "--out", str(tmp_path / "x")]
@@ -95,7 +98,7 @@ SHARDED = """
 import os, sys, json
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
 import jax, numpy as np
-from styleclip_jax.editing.encoder_training import EncoderTrainConfig, encoder_config_for, init_encoder, train_encoder
+from styleclip_jax.editing.inversion.training import EncoderTrainConfig, encoder_config_for, init_encoder, train_encoder
 from styleclip_jax.models.stylegan2 import load_generator
 assert jax.device_count() == 2, jax.devices()
 gen = load_generator({gen!r})

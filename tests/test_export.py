@@ -11,9 +11,13 @@ import numpy as np
 import pytest
 
 from styleclip_jax import CheckpointError, GeneratorConfig, InputError
-from styleclip_jax.export.onnx_export import export_generator, export_global, export_mapper
+from styleclip_jax.export.onnx_export import (
+    export_generator,
+    export_global,
+    export_mapper,
+)
 from styleclip_jax.export.runtime import OnnxEditor
-from styleclip_jax.models.mapper_api import LatentMapperModel
+from styleclip_jax.models.mapper.handle import LatentMapperModel
 from styleclip_jax.models.stylegan2.random_init import random_generator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,8 +82,8 @@ def test_generator_and_global_exports_match_jax(tmp_path, rosinality_tiny):
 @pytest.mark.slow
 def test_1024_config_f_with_real_size_mapper(tmp_path):
     """A random 1024 config-f generator (30 M params) + a real-size LevelsMapper, batch 1 and 3 from one file."""
-    from styleclip_jax.editing.mapper_training import init_mapper_tensors
-    from styleclip_jax.models.mapper import MapperConfig
+    from styleclip_jax.editing.mapper.core import init_mapper_tensors
+    from styleclip_jax.models.mapper.network import MapperConfig
 
     gen = random_generator(GeneratorConfig.ffhq_config_f(1024))
     mcfg = MapperConfig(kind="levels", latent_dim=512, num_ws=18)
@@ -173,7 +177,7 @@ def test_cli_export_and_run_onnx(tmp_path, golden_dir, rosinality_tiny):
                  str(tmp_path / "gz.onnx")]) == 0
     assert main(["run-onnx", "--model", str(tmp_path / "gz.onnx"), "--seeds", "0-2", "--psi", "0.7", "--cpu",
                  "--out", str(tmp_path / "o.npz")]) == 0
-    from styleclip_jax.latents_io import z_from_seeds
+    from styleclip_jax.io.latents import z_from_seeds
 
     ref = np.asarray(gen.synthesis(gen.mapping(z_from_seeds([0, 1, 2], 64), 0.7)))
     np.testing.assert_allclose(np.load(tmp_path / "o.npz")["images"], ref, atol=1e-4)

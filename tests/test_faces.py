@@ -134,8 +134,9 @@ def _state_dicts_from_bundle(det):
 
 
 def test_converter_round_trip_and_bad_keys(tmp_path, det):
-    from convert_weights.mtcnn import convert_mtcnn
     from torch_format import save_zip
+
+    from convert_weights.mtcnn import convert_mtcnn
 
     sds = _state_dicts_from_bundle(det)
     for net, sd in sds.items():
@@ -165,7 +166,7 @@ def _save(img, path, **kw):
 
 
 def test_photos_of_every_kind(tmp_path, g, det):
-    from styleclip_jax.utils.images import read_image
+    from styleclip_jax.io.images import read_image
 
     a = Image.fromarray(g["img_a_ffhq2_256"])
     want = det.detect(g["img_a_ffhq2_256"])

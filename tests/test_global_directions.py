@@ -14,11 +14,27 @@ import pytest
 from PIL import Image
 
 from styleclip_jax import CheckpointError, InputError
-from styleclip_jax.editing.channel_relevance import precompute_fs3, relevance_from_features
-from styleclip_jax.editing.global_directions import auto_beta, direction, edit_codes, global_edit, relevance, \
-    split_manipulable
-from styleclip_jax.editing.stylespace_stats import StyleSpaceStats, compute_stats, import_upstream
-from styleclip_jax.editing.text_directions import IMAGENET_TEMPLATES, text_direction
+from styleclip_jax.editing.global_directions.core import (
+    auto_beta,
+    direction,
+    edit_codes,
+    global_edit,
+    relevance,
+    split_manipulable,
+)
+from styleclip_jax.editing.global_directions.relevance import (
+    precompute_fs3,
+    relevance_from_features,
+)
+from styleclip_jax.editing.global_directions.stats import (
+    StyleSpaceStats,
+    compute_stats,
+    import_upstream,
+)
+from styleclip_jax.editing.global_directions.text import (
+    IMAGENET_TEMPLATES,
+    text_direction,
+)
 from styleclip_jax.models.clip.pil_bicubic import resize_uint8, to_uint8_truncate
 from styleclip_jax.models.clip.preprocess import preprocess_pil
 
@@ -159,10 +175,10 @@ def test_precompute_resumes_after_a_kill(tmp_path, ada_tiny, clip_tiny, stats200
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        precompute_fs3(gen, clip_tiny, stats200, tmp_path / "b", on_chunk=kill, **kw)
+        precompute_fs3(gen, clip_tiny, stats200, tmp_path / "b", progress=kill, **kw)
     assert len(list((tmp_path / "b" / "fs3_parts").glob("*.npy"))) == 2          # finished chunks kept
     seen = []
-    again = precompute_fs3(gen, clip_tiny, stats200, tmp_path / "b", on_chunk=lambda d, t: seen.append(d), **kw)
+    again = precompute_fs3(gen, clip_tiny, stats200, tmp_path / "b", progress=lambda d, t: seen.append(d), **kw)
     assert seen == [12, 14]                                                  # only the missing chunks ran
     np.testing.assert_array_equal(again, full)
     assert not list((tmp_path / "b" / "fs3_parts").glob(".*"))              # no temporary leftovers
@@ -174,8 +190,8 @@ SHARDED = textwrap.dedent("""
     import jax, numpy as np
     from convert_weights import convert_generator
     from convert_weights.clip import convert_clip
-    from styleclip_jax.editing.stylespace_stats import compute_stats
-    from styleclip_jax.editing.channel_relevance import precompute_fs3
+    from styleclip_jax.editing.global_directions.stats import compute_stats
+    from styleclip_jax.editing.global_directions.relevance import precompute_fs3
     assert jax.device_count() == 4
     g = convert_generator({golden!r} + "/ada_tiny.pkl")
     c = convert_clip({golden!r} + "/clip_tiny_openai.pt")

@@ -67,9 +67,12 @@ def other_clip(tmp_path_factory):
 # ---- 2. global-direction tables never mix CLIPs, and are locked --------------------------------
 def test_2_fs3_tables_refuse_another_clip_and_a_second_writer(tmp_path, toy, other_clip, capsys):
     from styleclip_jax import load_clip
-    from styleclip_jax.editing.channel_relevance import precompute_fs3
-    from styleclip_jax.editing.stylespace_stats import StyleSpaceStats, compute_stats
-    from styleclip_jax.jobs import LOCK_FILE
+    from styleclip_jax.editing.global_directions.relevance import precompute_fs3
+    from styleclip_jax.editing.global_directions.stats import (
+        StyleSpaceStats,
+        compute_stats,
+    )
+    from styleclip_jax.io.jobs import LOCK_FILE
 
     gen, clip = toy
     stats = compute_stats(gen, n=20, keep=2)
@@ -80,7 +83,7 @@ def test_2_fs3_tables_refuse_another_clip_and_a_second_writer(tmp_path, toy, oth
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        precompute_fs3(gen, clip, stats, tmp_path / "p", on_chunk=stop, **kw)
+        precompute_fs3(gen, clip, stats, tmp_path / "p", progress=stop, **kw)
     assert not (tmp_path / "p" / LOCK_FILE).exists()                        # released on the way out
     with pytest.raises(JobFolderError, match="other clip"):                  # resume with another CLIP
         precompute_fs3(gen, load_clip(other_clip), stats, tmp_path / "p", **kw)
@@ -105,7 +108,7 @@ def test_2_fs3_tables_refuse_another_clip_and_a_second_writer(tmp_path, toy, oth
 
 # ---- 3. mapper training folders: one writer, failed runs resumable or clearable -----------------
 def test_3_mapper_folders_locked_resumable_and_clearable(tmp_path, capsys):
-    from styleclip_jax.jobs import LOCK_FILE
+    from styleclip_jax.io.jobs import LOCK_FILE
 
     out = tmp_path / "run"
     base = ["mapper", "train", "--generator", GEN, "--clip", CLIP, "--description", "a green object",
@@ -133,8 +136,9 @@ def test_3_mapper_folders_locked_resumable_and_clearable(tmp_path, capsys):
 
 # ---- 4. non-finite weights and numeric flags ------------------------------------------------------
 def test_4_nan_weights_and_flags_are_refused(tmp_path, golden_dir, capsys):
-    from styleclip_jax.torch_pickle import load_checkpoint
     from torch_format import save_zip
+
+    from styleclip_jax.io.torch_pickle import load_checkpoint
 
     ck = load_checkpoint(golden_dir / "rosinality_tiny.pt")
     ck["g_ema"]["convs.0.conv.weight"][0, 0, 0, 0, 0] = np.nan
@@ -227,7 +231,7 @@ def test_6_overwrite_clears_old_frames_and_sidecars_are_guarded(tmp_path, capsys
 def test_7_messages_name_the_real_problem(tmp_path, golden_dir, capsys):
     from convert_weights.clip import openai_config, openai_state_dict, openai_to_ours
     from convert_weights.stylegan2 import generator_from_checkpoint
-    from styleclip_jax.torch_pickle import PersistentObject, load_checkpoint
+    from styleclip_jax.io.torch_pickle import PersistentObject, load_checkpoint
 
     base = ["edit", "optimize", "--generator", GEN, "--clip", CLIP, "--seeds", "0", "--out", tmp_path / "o"]
     rc, err = run(base + ["--text", "word " * 90], capsys)
@@ -310,7 +314,7 @@ def test_8_former_tracebacks(tmp_path, toy, capsys, monkeypatch):
 
 def test_8_library_errors_share_one_family():
     from styleclip_jax.errors import ConfigError, OutputExistsError, StyleClipError
-    from styleclip_jax.models.mapper import MapperConfig
+    from styleclip_jax.models.mapper.network import MapperConfig
 
     with pytest.raises(ConfigError):
         MapperConfig(kind="nope", latent_dim=4, num_ws=4)
@@ -321,7 +325,7 @@ def test_8_library_errors_share_one_family():
 
 # ---- 9. zip bombs and pickles are sized before they are unpacked ----------------------------------
 def test_9_zip_bomb_is_refused_before_decompression(tmp_path):
-    from styleclip_jax.torch_pickle import load_checkpoint
+    from styleclip_jax.io.torch_pickle import load_checkpoint
 
     p = tmp_path / "bomb.pt"
     with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as z:

@@ -8,7 +8,7 @@ import pytest
 from convert_weights.idnet import convert_idnet
 from styleclip_jax import CheckpointError, InputError, load_idnet
 from styleclip_jax.models.idnet import face_input, id_loss
-from styleclip_jax.models.idnet.id_loss import adaptive_pool, adaptive_pool_matrix
+from styleclip_jax.models.idnet.loss import adaptive_pool, adaptive_pool_matrix
 
 
 def nhwc(x):
@@ -76,8 +76,8 @@ def test_bad_inputs(tiny, golden_dir, tmp_path):
         net.loss(np.zeros((1, 64, 48, 3), np.float32), np.zeros((1, 64, 48, 3), np.float32))
     with pytest.raises(CheckpointError, match="not an IR-SE state dict"):
         convert_idnet(golden_dir / "rosinality_tiny.pt")
-    from styleclip_jax.torch_pickle import load_checkpoint
     from convert_weights.idnet import idnet_config, idnet_to_ours
+    from styleclip_jax.io.torch_pickle import load_checkpoint
 
     sd = dict(load_checkpoint(golden_dir / "irse50_tiny.pth"))
     sd["body.5.res_layer.9.weight"] = np.zeros(3, np.float32)

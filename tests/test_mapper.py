@@ -7,15 +7,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from torch_format import save_zip
 
 from convert_weights.mapper import convert_mapper
 from styleclip_jax import CheckpointError, InputError
-from styleclip_jax.editing.mapper_training import mapper_loss_terms
-from styleclip_jax.editing.ranger import ranger, ranger_step_quantities
-from styleclip_jax.model_dir import flat_tensors
-from styleclip_jax.models.mapper_api import LatentMapperModel, load_mapper
+from styleclip_jax.editing.mapper.core import mapper_loss_terms
+from styleclip_jax.models.handle import flat_tensors
+from styleclip_jax.models.mapper.handle import LatentMapperModel, load_mapper
 from styleclip_jax.models.stylegan2.ops import normalize_2nd_moment
-from torch_format import save_zip
+from styleclip_jax.optim.ranger import ranger, ranger_step_quantities
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_levels_mapper_on_a_small_generator():
     leaves 0-3 at zero; asking for a level with no rows names it."""
     from flax import nnx
 
-    from styleclip_jax.models.mapper import LatentMapper, MapperConfig
+    from styleclip_jax.models.mapper.network import LatentMapper, MapperConfig
 
     cfg = MapperConfig(kind="levels", latent_dim=16, num_ws=8, coarse=False, fine=False)
     assert cfg.level_rows() == {"coarse": (0, 4), "medium": (4, 8), "fine": (8, 8)}
@@ -77,7 +77,7 @@ def test_alpha_strength(tiny):
 
 
 def test_mapper_checkpoint_with_decoder_converts_both(tmp_path, golden_dir, rosinality_tiny):
-    from styleclip_jax.torch_pickle import load_checkpoint
+    from styleclip_jax.io.torch_pickle import load_checkpoint
 
     g_ref, gd = rosinality_tiny
     ck = load_checkpoint(golden_dir / "mapper_tiny.pt")
@@ -92,7 +92,7 @@ def test_mapper_checkpoint_with_decoder_converts_both(tmp_path, golden_dir, rosi
 
 
 def test_mapper_bad_checkpoints(tmp_path, golden_dir):
-    from styleclip_jax.torch_pickle import load_checkpoint
+    from styleclip_jax.io.torch_pickle import load_checkpoint
 
     ck = load_checkpoint(golden_dir / "mapper_tiny.pt")
     opts = dict(ck["opts"], no_fine_mapper=True)

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from styleclip_jax import InputError
-from styleclip_jax.editing.mapper_training import MapperTrainConfig, init_mapper_tensors
-from styleclip_jax.editing.mapper_trainer import train_mapper
-from styleclip_jax.model_dir import flat_tensors
-from styleclip_jax.models.mapper_api import load_mapper
+from styleclip_jax.editing.mapper.core import MapperTrainConfig, init_mapper_tensors
+from styleclip_jax.editing.mapper.run import train_mapper
+from styleclip_jax.models.handle import flat_tensors
+from styleclip_jax.models.mapper.handle import load_mapper
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -117,9 +117,9 @@ SHARDED = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from convert_weights import convert_generator
     from convert_weights.clip import convert_clip
-    from styleclip_jax.editing.mapper_training import MapperTrainConfig, init_mapper_tensors
-    from styleclip_jax.editing.mapper_trainer import train_mapper
-    from styleclip_jax.model_dir import flat_tensors
+    from styleclip_jax.editing.mapper.core import MapperTrainConfig, init_mapper_tensors
+    from styleclip_jax.editing.mapper.run import train_mapper
+    from styleclip_jax.models.handle import flat_tensors
     assert jax.device_count() == 4, jax.devices()
     g = convert_generator({golden!r} + "/rosinality_tiny.pt")
     c = convert_clip({golden!r} + "/clip_tiny_openai.pt")

@@ -56,7 +56,7 @@ def _losses(folder: Path):
 
 
 def test_mapper_training_on_two_processes_equals_one(tmp_path, world):
-    from styleclip_jax.models.mapper_api import LatentMapperModel
+    from styleclip_jax.models.mapper.handle import LatentMapperModel
 
     args = ["mapper", "train", "--generator", str(world / "generator"), "--clip", str(world / "clip"),
             "--description", "a red object", "--steps", "4", "--batch-size", "2", "--val-size", "0", "--id-lambda", "0", "--no-fine",

@@ -8,7 +8,8 @@ import pytest
 from convert_weights.clip import convert_clip
 from styleclip_jax import InputError
 from styleclip_jax.editing import OptimizeConfig, lr_ramp, optimize
-from styleclip_jax.editing.optimization import Problem, TorchAdamState, make_optimizer, make_step
+from styleclip_jax.editing.optimization.core import Problem, make_optimizer, make_step
+from styleclip_jax.optim.adam import TorchAdamState
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +35,9 @@ def test_one_step_from_every_stored_state(setup):
     Adam's normalisation then amplifies it. Such "kink" steps are held to gradient 2e-5 and
     step 5e-5, and at most two may occur.
     """
-    from styleclip_jax.editing.optimization import per_sample_losses
     from flax import nnx
+
+    from styleclip_jax.editing.optimization.core import per_sample_losses
 
     g, c, o = setup
     cfg = OptimizeConfig(steps=30)

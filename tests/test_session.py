@@ -7,15 +7,16 @@ import time
 import numpy as np
 import pytest
 
-from styleclip_jax.editing.session import EditSession, GlobalTerm
+from styleclip_jax.editing.global_directions.config import TextEdit
+from styleclip_jax.editing.session import EditSession
 from styleclip_jax.errors import InputError
 
 
 @pytest.fixture(scope="module")
 def session():
-    from styleclip_jax.editing.mapper_training import init_mapper_tensors
-    from styleclip_jax.models.mapper import MapperConfig
-    from styleclip_jax.models.mapper_api import LatentMapperModel
+    from styleclip_jax.editing.mapper.core import init_mapper_tensors
+    from styleclip_jax.models.mapper.handle import LatentMapperModel
+    from styleclip_jax.models.mapper.network import MapperConfig
     from styleclip_jax.toyworld.bundle import load_world
 
     tw = load_world()
@@ -25,11 +26,11 @@ def session():
 
 
 def test_each_method_equals_the_library(session):
-    from styleclip_jax.editing.global_directions import global_edit
+    from styleclip_jax.editing.global_directions.core import global_edit
 
     src = session.from_seed(3)
-    r = session.global_edit(src.wplus, [GlobalTerm("object", "a green object", 5.0, 0.1),
-                                        GlobalTerm("object", "a large object", 2.0, None)])
+    r = session.global_edit(src.wplus, [TextEdit("object", "a green object", 5.0, 0.1),
+                                        TextEdit("object", "a large object", 2.0, "auto")])
     lib = global_edit(session.gen, session.clip, session.stats, src.wplus[None],
                       [{"neutral": "object", "target": "a green object", "alpha": 5.0, "beta": 0.1},
                        {"neutral": "object", "target": "a large object", "alpha": 2.0, "beta": "auto"}])
@@ -46,11 +47,11 @@ def test_each_method_equals_the_library(session):
 
 def test_slider_moves_are_cached_and_fast(session):
     src = session.from_seed(4)
-    session.global_edit(src.wplus, [GlobalTerm("object", "a red object", 1.0, 0.1)])     # compiles, encodes
+    session.global_edit(src.wplus, [TextEdit("object", "a red object", 1.0, 0.1)])     # compiles, encodes
     n_dirs = len(session._dirs)
     t0 = time.perf_counter()
     for a in (2.0, 3.0, 4.0):
-        session.global_edit(src.wplus, [GlobalTerm("object", "a red object", a, 0.1)])
+        session.global_edit(src.wplus, [TextEdit("object", "a red object", a, 0.1)])
     per_move = (time.perf_counter() - t0) / 3
     assert len(session._dirs) == n_dirs                                   # no text re-encoded
     assert per_move < 1.0, per_move                                       # measured ~0.01 s on 2 cores
@@ -74,7 +75,7 @@ def test_bad_input_is_a_message(session, tmp_path):
     with pytest.raises(InputError, match="line 1"):
         parse_also("object -> red")
     assert parse_also("object -> a red object : 2 : auto\n\n a -> b : -1 : 0.2") == [
-        GlobalTerm("object", "a red object", 2.0, None), GlobalTerm("a", "b", -1.0, 0.2)]
+        TextEdit("object", "a red object", 2.0, None), TextEdit("a", "b", -1.0, 0.2)]
     with pytest.raises(InputError, match="seed"):
         session.from_seed(-1)
 

@@ -7,7 +7,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from conftest import nchw
 
 IMG_ATOL, LAT_ATOL = 1e-4, 1e-5
@@ -87,7 +86,7 @@ def test_rosinality_noise_buffers(rosinality_tiny):
 
 # ---- NVIDIA stylegan2-ada --------------------------------------------------------------------------
 def test_ada_takes_g_ema_not_g(ada_tiny, golden_dir):
-    from styleclip_jax.torch_pickle import load_checkpoint, module_state_dict
+    from styleclip_jax.io.torch_pickle import load_checkpoint, module_state_dict
 
     g, d = ada_tiny
     np.testing.assert_array_equal(g.w_avg, d["w_avg"])

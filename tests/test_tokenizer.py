@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from openai_clip import simple_tokenizer
+
 from styleclip_jax import InputError, tokenize
 from styleclip_jax.models.clip.tokenizer import EOT, SOT, bpe_vocab, clean_text
 

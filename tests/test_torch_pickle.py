@@ -8,10 +8,10 @@ import zipfile
 
 import numpy as np
 import pytest
-
-from styleclip_jax.torch_pickle import load_checkpoint
-from styleclip_jax.errors import CheckpointError, UnsafeCheckpointError
 from torch_format import Global, dumps_with_tensors, save_legacy, save_zip
+
+from styleclip_jax.errors import CheckpointError, UnsafeCheckpointError
+from styleclip_jax.io.torch_pickle import load_checkpoint
 
 
 def _tensors():

@@ -148,7 +148,10 @@ def test_overshoot_features_continue_the_line_past_a_value():
     the plain scene features."""
     import jax
 
-    from styleclip_jax.toyworld.decoder_training import overshoot_features, scene_features
+    from styleclip_jax.toyworld.training.decoder import (
+        overshoot_features,
+        scene_features,
+    )
 
     attrs = world.sample_attributes(jax.random.key(0), 4000)
     wts = world.sample_blends(jax.random.key(1), attrs, 0.25)
@@ -186,7 +189,11 @@ def test_style_mixing_takes_geometry_from_one_scene_and_colours_from_the_other()
 
     import jax
 
-    from styleclip_jax.toyworld.decoder_training import DecoderConfig, scene_features, style_mix
+    from styleclip_jax.toyworld.training.decoder import (
+        DecoderConfig,
+        scene_features,
+        style_mix,
+    )
 
     a = {"colour": np.array([0, 1]), "shape": np.array([2, 0]), "size": np.array([1, 0]),
          "position": np.array([0, 2]), "background": np.array([0, 1])}
@@ -300,7 +307,7 @@ def test_demo_from_inverted_scenes(tmp_path, tw, capsys):
     """`demo --start inverted`: drawn scenes -> the bundled encoder -> all three methods; the grids
     and latents are written and the edits start from the encoder's codes."""
     from styleclip_jax.cli.main import main
-    from styleclip_jax.latents_io import read_latent_file
+    from styleclip_jax.io.latents import read_latent_file
     from styleclip_jax.toyworld.evaluate import inverted_latents
 
     out = tmp_path / "demo"
@@ -318,7 +325,7 @@ def test_gan_training_resumes_bit_identically(tmp_path):
     """Stopped after step 1 of 2 and resumed == uninterrupted (data are a function of (seed, step))."""
     import jax
 
-    from styleclip_jax.toyworld.gan_training import GanConfig, train_gan
+    from styleclip_jax.toyworld.training.gan import GanConfig, train_gan
 
     cfg = GanConfig(w_dim=16, mapping_layers=1, g_channels=((4, 16), (8, 16), (16, 8), (32, 8)),
                     d_channels=((4, 16), (8, 16), (16, 8), (32, 8)), batch=4, r1_interval=2)
@@ -340,7 +347,7 @@ def test_decoder_training_resumes_bit_identically_and_sets_w_avg(tmp_path):
     import jax
 
     from styleclip_jax.models.stylegan2 import load_generator
-    from styleclip_jax.toyworld.decoder_training import DecoderConfig, train_decoder
+    from styleclip_jax.toyworld.training.decoder import DecoderConfig, train_decoder
 
     cfg = DecoderConfig(w_dim=16, mapping_layers=1, g_channels=((4, 16), (8, 16), (16, 8), (32, 8)), batch=4,
                         mapping_batch=8, fit_steps=20, fit_batch=64)
@@ -362,28 +369,30 @@ def test_train_loop_saves_on_interrupt_and_refuses_changed_settings(tmp_path):
     import jax.numpy as jnp
 
     from styleclip_jax.errors import InputError
-    from styleclip_jax.toyworld.train_loop import open_experiment, run
+    from styleclip_jax.training.loop import experiment, run
 
     class S(NamedTuple):
         step: jnp.ndarray
         x: jnp.ndarray
 
-    def step_fn(s):
+    def step_fn(s, n):
         if int(s.step) == 3 and not resumed:
             raise KeyboardInterrupt
         return S(s.step + 1, s.x * 2 + s.step), {"loss": s.x.sum()}
 
     resumed = False
-    exp = open_experiment(tmp_path / "e", {"what": "t", "lr": 1}, resume=False)
-    with pytest.raises(KeyboardInterrupt):
-        run(exp, S(jnp.int32(0), jnp.ones(3)), step_fn, 6, resume=False, checkpoint_every=100, progress=False)
+    with experiment(tmp_path / "e", {"what": "t", "lr": 1}, resume=False) as exp:
+        with pytest.raises(KeyboardInterrupt):
+            run(exp, S(jnp.int32(0), jnp.ones(3)), step_fn, 6, resume=False, checkpoint_every=100, progress=False)
     with pytest.raises(InputError, match="lr"):
-        open_experiment(tmp_path / "e", {"what": "t", "lr": 2}, resume=True)
+        with experiment(tmp_path / "e", {"what": "t", "lr": 2}, resume=True):
+            pass
     with pytest.raises(FileExistsError):
-        open_experiment(tmp_path / "e", {"what": "t", "lr": 1}, resume=False)
+        with experiment(tmp_path / "e", {"what": "t", "lr": 1}, resume=False):
+            pass
     resumed = True
-    exp = open_experiment(tmp_path / "e", {"what": "t", "lr": 1}, resume=True)
-    out = run(exp, S(jnp.int32(0), jnp.zeros(3)), step_fn, 6, resume=True, checkpoint_every=100, progress=False)
+    with experiment(tmp_path / "e", {"what": "t", "lr": 1}, resume=True) as exp:
+        out = run(exp, S(jnp.int32(0), jnp.zeros(3)), step_fn, 6, resume=True, checkpoint_every=100, progress=False)
     ref = np.ones(3)
     for t in range(6):
         ref = ref * 2 + t

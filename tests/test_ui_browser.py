@@ -105,7 +105,7 @@ def test_global_edit_in_the_browser_equals_the_library(server, browser, tmp_path
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
 
-    from styleclip_jax.editing.session import GlobalTerm
+    from styleclip_jax.editing.global_directions.config import TextEdit
     from styleclip_jax.ui.app import display_image, session_from_folders
 
     d = browser
@@ -133,7 +133,7 @@ def test_global_edit_in_the_browser_equals_the_library(server, browser, tmp_path
     print(f"slider release -> edited image shown: {time.perf_counter() - t0:.2f} s (page round trip); "
           f"library: {status.text}")
     beta = float(d.find_element("css selector", "#beta input[type=range]").get_attribute("value"))
-    want = session.global_edit(src.wplus, [GlobalTerm("object", "a green object", alpha, beta)])
+    want = session.global_edit(src.wplus, [TextEdit("object", "a green object", alpha, beta)])
     np.testing.assert_array_equal(shown, display_image(want.image))
     assert np.abs(shown.astype(int) - original.astype(int)).mean() > 5          # it really edits
     assert " ms)" in status.text

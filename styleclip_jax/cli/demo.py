@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from styleclip_jax.model_dir import refuse_nonempty_dir
-from styleclip_jax.utils.images import before_after_grid, save_png
+from styleclip_jax.cli.options import progress_bar
+from styleclip_jax.io.files import refuse_nonempty_dir
+from styleclip_jax.io.images import before_after_grid, save_png
 
 
 def _describe(read, i) -> str:
@@ -33,11 +34,16 @@ def _grid(path: Path, before, after):
 
 
 def run_demo(args):
-    from styleclip_jax.editing.global_directions import global_edit
-    from styleclip_jax.editing.mapper_trainer import train_mapper
-    from styleclip_jax.latents_io import write_npz
+    from styleclip_jax.editing.global_directions.config import TextEdit
+    from styleclip_jax.editing.global_directions.core import global_edit
+    from styleclip_jax.editing.mapper.run import train_mapper
+    from styleclip_jax.io.latents import write_npz
     from styleclip_jax.toyworld.bundle import load_world
-    from styleclip_jax.toyworld.evaluate import MethodSettings, optimize_all, start_latents
+    from styleclip_jax.toyworld.evaluate import (
+        MethodSettings,
+        optimize_all,
+        start_latents,
+    )
 
     out = Path(args.out)
     refuse_nonempty_dir(out, args.overwrite)
@@ -72,8 +78,7 @@ def run_demo(args):
     # C. global directions: one text direction, a grid over strength alpha
     alphas = [0.0, 3.0, 5.0, 8.0]
     target = args.global_target
-    direction = {"neutral": "object", "target": target, "beta": ms.global_beta}
-    ge = global_edit(gen, tw.clip, tw.stats, w, [direction], alphas=alphas)
+    ge = global_edit(gen, tw.clip, tw.stats, w, [TextEdit("object", target, beta=ms.global_beta)], alphas=alphas)
     _grid(out / "global.png", before, ge.images)
     write_npz(out / "global.npz", ge.images.reshape(-1, *before.shape[1:]), None, ge.styles())
     print(f"{stamp()} C. global direction 'object' -> {target!r}, alpha {alphas} -> global.png, global.npz")
@@ -85,7 +90,8 @@ def run_demo(args):
     parts = "+".join(cfg.mapper_config(gen.config.num_ws, gen.config.w_dim).parts())
     print(f"{stamp()} B. training a {cfg.mapper_kind} mapper ({parts}) for {args.mapper_prompt!r} "
           f"({args.mapper_steps} steps, Adam) ...")
-    tr = train_mapper(gen, tw.clip, cfg, out / "mapper_run")
+    with progress_bar("mapper") as bar:
+        tr = train_mapper(gen, tw.clip, cfg, out / "mapper_run", progress=bar)
     w_hat = np.asarray(tr.mapper.apply(w))
     mapped = np.asarray(gen.synthesis(w_hat))[:, None]
     _grid(out / "mapper.png", before, mapped)
@@ -97,7 +103,7 @@ def run_demo(args):
 
 def _invert_scenes(tw, args, out: Path, stamp):
     """Scenes drawn by ``world.render`` (never by the generator) -> the bundled encoder -> W+."""
-    from styleclip_jax.latents_io import write_npz
+    from styleclip_jax.io.latents import write_npz
     from styleclip_jax.toyworld import world
     from styleclip_jax.toyworld.evaluate import encode_scenes
 

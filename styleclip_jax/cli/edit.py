@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-from tqdm import tqdm
-
+from styleclip_jax.cli.options import (
+    COUNT,
+    LR,
+    NONNEG,
+    PSI,
+    WEIGHT,
+    add_config_options,
+    add_latents_key,
+    add_photo_source,
+    config_from_args,
+    progress_bar,
+)
+from styleclip_jax.editing.optimization.config import MODES, SPACES, OptimizeConfig
 from styleclip_jax.errors import InputError
-from styleclip_jax.latents_io import check_finite
-from styleclip_jax.model_dir import atomic_write, refuse_nonempty_dir
-from styleclip_jax.utils.images import make_grid, save_png, to_uint8
-from styleclip_jax.cli.options import COUNT, LR, NONNEG, PSI, WEIGHT, add_latents_key, add_photo_source
 
-
-OUTPUTS = ("result.npz", "before_after.png", "trajectory.gif", "frames")
+OPTIMIZE_OPTIONS = {"mode": MODES, "space": SPACES, "steps": COUNT, "lr": LR, "l2_lambda": WEIGHT, "id_lambda": WEIGHT,
+                    "snapshot_every": NONNEG}
+from styleclip_jax.io.files import refuse_nonempty_dir
 
 
 def add_edit(sub):
@@ -31,15 +38,12 @@ def add_edit(sub):
     add_photo_source(src, o)
     add_latents_key(o, ("wplus", "w"))
     o.add_argument("--truncation", type=PSI, default=0.7)
-    o.add_argument("--mode", choices=("edit", "free_generation"), default="edit")
-    o.add_argument("--space", choices=("w+", "s"), default="w+")
-    o.add_argument("--steps", type=COUNT, default=300)
-    o.add_argument("--lr", type=LR, default=0.1)
-    o.add_argument("--l2", type=WEIGHT, default=0.008, help="lambda of the sum-of-squares latent term")
-    o.add_argument("--id", type=WEIGHT, default=0.0, help="lambda of the ID loss (0.005 in upstream's Colab)")
+    add_config_options(o, OptimizeConfig, OPTIMIZE_OPTIONS, flags={"l2_lambda": "--l2", "id_lambda": "--id"}, helps={
+        "l2_lambda": "lambda of the sum-of-squares latent term",
+        "id_lambda": "lambda of the ID loss (0.005 in upstream's Colab)",
+        "snapshot_every": "keep the latent every k steps (frames, GIF)"})
     o.add_argument("--rows", default=None, help="W+ rows the edit may move, e.g. 4-7 (default: all, as upstream)")
     o.add_argument("--tie-rows", action="store_true", help="the moved rows share one offset (a W edit of those rows)")
-    o.add_argument("--snapshot-every", type=NONNEG, default=0, help="keep the latent every k steps (frames, GIF)")
     o.add_argument("--gif", action="store_true", help="write trajectory.gif (needs --snapshot-every)")
     o.add_argument("--out", required=True, help="output folder")
     o.add_argument("--overwrite", action="store_true")
@@ -47,9 +51,9 @@ def add_edit(sub):
 
 
 def run_optimize(args):
-    from styleclip_jax.editing import OptimizeConfig, optimize
-    from styleclip_jax.latents_io import invert_for, parse_seeds, read_latents
     from styleclip_jax.cli.options import check_paste_back, paste_back_if_asked
+    from styleclip_jax.editing import optimize
+    from styleclip_jax.io.latents import invert_for, parse_seeds, read_latents
     from styleclip_jax.models.clip import load_clip, tokenize
     from styleclip_jax.models.idnet import load_idnet
     from styleclip_jax.models.stylegan2 import load_generator
@@ -62,9 +66,8 @@ def run_optimize(args):
     if args.mode == "free_generation" and (args.latents or args.seeds or args.images):
         raise InputError("--mode free_generation starts from the mean latent; it takes no --latents, --seeds or "
                          "--images")
-    cfg = OptimizeConfig(steps=args.steps, lr=args.lr, l2_lambda=args.l2, id_lambda=args.id, space=args.space,
-                         mode=args.mode, snapshot_every=args.snapshot_every,
-                         rows=tuple(parse_seeds(args.rows, "--rows")) if args.rows else (), tie_rows=args.tie_rows)
+    cfg = config_from_args(OptimizeConfig, args, OPTIMIZE_OPTIONS,
+                           rows=tuple(parse_seeds(args.rows, "rows")) if args.rows else (), tie_rows=args.tie_rows)
     tokenize(args.text)                       # a bad prompt is refused before any model loads
     gen = load_generator(args.generator)
     clip = load_clip(args.clip)
@@ -81,55 +84,11 @@ def run_optimize(args):
         else:
             raise InputError("edit mode needs --latents, --seeds or --images")
     n_pairs = (len(latents) if latents is not None else len(seeds) if seeds else 1) * len(args.text)
-    with tqdm(total=cfg.steps, desc=f"optimize {n_pairs} pair(s)", unit="step") as bar:
+    with progress_bar(f"optimize {n_pairs} pair(s)") as bar:
         res = optimize(gen, clip, args.text, latents, seeds=seeds, idnet=idnet, config=cfg,
-                       truncation=args.truncation, progress=lambda i: bar.update(1))
-    out.mkdir(parents=True, exist_ok=True)
-    _remove_old_outputs(out)
-    arrays = {"images_before": res.images_before, "images_after": res.images_after,
-              "latent_index": res.latent_index, "prompt_index": res.prompt_index, "prompts": np.array(res.prompts)}
-    arrays.update({f"loss_{k}": v for k, v in res.losses.items()})
-    if cfg.space == "w+":
-        arrays["wplus"], arrays["wplus_start"] = res.final, res.start
-        if res.snapshots:
-            arrays["wplus_snapshots"] = np.stack(res.snapshots)
-    else:
-        arrays.update({f"s/{k}": v for k, v in res.final.items()})
-        arrays.update({f"s_start/{k}": v for k, v in res.start.items()})
-    for k, v in arrays.items():
-        check_finite(f"result {k}", v)
-    atomic_write(out / "result.npz", lambda p: np.savez(p, **arrays))
-    pairs = np.stack([res.images_before, res.images_after], axis=1).reshape(-1, *res.images_after.shape[1:])
-    save_png(out / "before_after.png", make_grid(to_uint8(pairs), nrow=2))
-    if args.gif:
-        _write_trajectory(gen, res, cfg, out)
+                       truncation=args.truncation, progress=bar)
+    written = res.save(out, gen if args.gif else None, overwrite=args.overwrite)
     note = paste_back_if_asked(args, inv, res.images_after.reshape(-1, len(args.text), *res.images_after.shape[1:]))
     final = res.losses["clip"][-1]
     print(f"optimised {n_pairs} pair(s) for {cfg.steps} steps: CLIP loss {res.losses['clip'][0].mean():.4f} -> "
-          f"{final.mean():.4f}; wrote {out}/result.npz, before_after.png" + (", trajectory.gif" if args.gif else "") + note)
-
-
-def _remove_old_outputs(out: Path) -> None:
-    """With --overwrite, a previous run's files must not mix with this one's (its frames above all)."""
-    import shutil
-
-    for name in OUTPUTS:
-        p = out / name
-        if p.is_dir():
-            shutil.rmtree(p)
-        elif p.exists():
-            p.unlink()
-
-
-def _write_trajectory(gen, res, cfg, out: Path):
-    from PIL import Image
-
-    frames = [res.images_before]
-    for snap in res.snapshots:
-        frames.append(np.asarray(gen.synthesis(snap) if cfg.space == "w+" else gen.synthesis_s(snap)))
-    grids = [make_grid(to_uint8(f), nrow=min(len(f), 4)) for f in frames]
-    (out / "frames").mkdir(exist_ok=True)
-    for k, gimg in enumerate(grids):
-        save_png(out / "frames" / f"{k * cfg.snapshot_every:05d}.png", gimg)
-    pil = [Image.fromarray(gimg) for gimg in grids]
-    pil[0].save(out / "trajectory.gif", save_all=True, append_images=pil[1:], duration=100, loop=0)
+          f"{final.mean():.4f}; wrote {out}/: {', '.join(written)}" + note)

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from styleclip_jax.cli.options import COUNT, LR, NONNEG, PSI, SEED, WEIGHT, add_multiprocess, start_multiprocess
+from styleclip_jax.cli.options import (
+    COUNT,
+    LR,
+    NONNEG,
+    PSI,
+    SEED,
+    WEIGHT,
+    add_config_options,
+    add_multiprocess,
+    config_from_args,
+    progress_bar,
+    start_multiprocess,
+)
+
+ENCODER_TRAIN_OPTIONS = {"steps": NONNEG, "batch_size": COUNT, "lr": LR, "pixel_lambda": WEIGHT, "id_lambda": WEIGHT,
+                         "delta_lambda": WEIGHT, "latent_lambda": WEIGHT, "progressive_start": NONNEG,
+                         "progressive_every": NONNEG, "truncation": PSI, "seed": SEED}
 
 
 def add_encoder(sub):
@@ -12,18 +28,12 @@ def add_encoder(sub):
     t.add_argument("--generator", required=True)
     t.add_argument("--out", required=True, help="experiment folder (run.json, checkpoints/, metrics.jsonl, encoder/)")
     t.add_argument("--idnet", default=None, help="IR-SE50 folder (needed when --id-lambda > 0; faces)")
-    t.add_argument("--steps", type=NONNEG, default=2000)
-    t.add_argument("--batch-size", type=COUNT, default=8)
-    t.add_argument("--lr", type=LR, default=1e-4)
-    t.add_argument("--pixel-lambda", type=WEIGHT, default=1.0)
-    t.add_argument("--id-lambda", type=WEIGHT, default=0.0, help="e4e uses 0.5 for faces (with --idnet)")
-    t.add_argument("--delta-lambda", type=WEIGHT, default=2e-4, help="e4e's delta_norm_lambda")
-    t.add_argument("--latent-lambda", type=WEIGHT, default=0.0,
-                   help="MSE to the sample's known W+ (synthetic data only; not in e4e)")
-    t.add_argument("--progressive-start", type=NONNEG, default=0)
-    t.add_argument("--progressive-every", type=NONNEG, default=0, help="steps between delta rows (0: all at once)")
-    t.add_argument("--truncation", type=PSI, default=0.7)
-    t.add_argument("--seed", type=SEED, default=0)
+    from styleclip_jax.editing.inversion.config import EncoderTrainConfig
+
+    add_config_options(t, EncoderTrainConfig, ENCODER_TRAIN_OPTIONS, helps={
+        "id_lambda": "e4e uses 0.5 for faces (with --idnet)", "delta_lambda": "e4e's delta_norm_lambda",
+        "latent_lambda": "MSE to the sample's known W+ (synthetic data only; not in e4e)",
+        "progressive_every": "steps between delta rows (0: all at once)"})
     t.add_argument("--widths", default="64,128,256,512", help="IR-SE stage widths (4 numbers)")
     t.add_argument("--units", default="3,4,14,3", help="IR-SE units per stage (4 numbers)")
     t.add_argument("--input-size", type=COUNT, default=None, help="encoder input side (default min(256, resolution))")
@@ -47,20 +57,22 @@ def _four(text: str, flag: str) -> tuple[int, ...]:
 
 
 def run_train(args):
-    from styleclip_jax.editing.encoder_training import EncoderTrainConfig, encoder_config_for, train_encoder
+    from styleclip_jax.editing.inversion.training import (
+        EncoderTrainConfig,
+        encoder_config_for,
+        train_encoder,
+    )
     from styleclip_jax.models.idnet import load_idnet
     from styleclip_jax.models.stylegan2 import load_generator
 
     start_multiprocess(args)
-    cfg = EncoderTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, pixel_lambda=args.pixel_lambda,
-                             id_lambda=args.id_lambda, delta_lambda=args.delta_lambda,
-                             latent_lambda=args.latent_lambda, progressive_start=args.progressive_start,
-                             progressive_every=args.progressive_every, truncation=args.truncation, seed=args.seed)
+    cfg = config_from_args(EncoderTrainConfig, args, ENCODER_TRAIN_OPTIONS)
     widths, units = _four(args.widths, "--widths"), _four(args.units, "--units")
     gen = load_generator(args.generator)
     idnet = load_idnet(args.idnet) if args.idnet else None
     enc_cfg = encoder_config_for(gen, widths, units, args.input_size)
     args.on_interrupt = "the last finished step is checkpointed; continue with the same command plus --resume"
-    train_encoder(gen, cfg, args.out, enc_cfg, idnet=idnet, resume=args.resume, overwrite=args.overwrite,
-                  checkpoint_every=args.checkpoint_every, devices=args.devices)
+    with progress_bar("encoder") as bar:
+        train_encoder(gen, cfg, args.out, enc_cfg, idnet=idnet, resume=args.resume, overwrite=args.overwrite,
+                      checkpoint_every=args.checkpoint_every, devices=args.devices, progress=bar)
     print(f"encoder -> {args.out}/encoder (use with `invert --encoder` or `--images --encoder`)")

@@ -10,8 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
+from styleclip_jax.cli.options import (
+    COUNT,
+    NONNEG,
+    OPSET,
+    PSI,
+    STRENGTH,
+    add_latents_key,
+)
 from styleclip_jax.errors import InputError
-from styleclip_jax.cli.options import COUNT, NONNEG, OPSET, PSI, STRENGTH, add_latents_key
 
 
 def add_export(sub):
@@ -69,11 +76,11 @@ def run_export(args):
     gen = load_generator(args.generator)
     if args.what == "photo-edit":
         from styleclip_jax.models.e4e import load_encoder
-        from styleclip_jax.models.mapper_api import load_mapper
+        from styleclip_jax.models.mapper.handle import load_mapper
 
         path = ox.export_photo_edit(load_encoder(args.encoder), load_mapper(args.mapper), gen, args.out, **kw)
     elif args.what == "mapper":
-        from styleclip_jax.models.mapper_api import load_mapper
+        from styleclip_jax.models.mapper.handle import load_mapper
 
         path = ox.export_mapper(load_mapper(args.mapper), gen, args.out, **kw)
     elif args.what == "generator":
@@ -86,7 +93,12 @@ def run_export(args):
 
 def run_onnx(args):
     from styleclip_jax.export.runtime import OnnxEditor
-    from styleclip_jax.latents_io import check_output_path, parse_seeds, write_npz, z_from_seeds
+    from styleclip_jax.io.latents import (
+        check_output_path,
+        parse_seeds,
+        write_npz,
+        z_from_seeds,
+    )
 
     out = check_output_path(args.out, args.overwrite)
     ed = OnnxEditor(args.model, providers=["CPUExecutionProvider"] if args.cpu else None)
@@ -101,7 +113,7 @@ def run_onnx(args):
         if not args.images:
             raise InputError(f"{ed.kind} models take photos: give --images")
         from styleclip_jax.faces.photos import expand_images
-        from styleclip_jax.utils.images import encoder_input, read_image
+        from styleclip_jax.io.images import encoder_input, read_image
 
         files = [f for f, _ in expand_images(args.images)]
         feeds["photo"] = encoder_input([read_image(f) for f in files], spec["photo"][1])
@@ -135,8 +147,8 @@ def run_onnx(args):
         raise InputError("encoder models output latents: write a .npz")             # before the work
     images = ed.run(batch_size=args.batch_size, **feeds)
     if ed.output_name == "wplus":
-        from styleclip_jax.latents_io import check_finite
-        from styleclip_jax.model_dir import atomic_write
+        from styleclip_jax.io.files import atomic_write
+        from styleclip_jax.io.latents import check_finite
 
         check_finite("wplus", images)
         atomic_write(out, lambda p: np.savez(p, wplus=images, files=np.array([f.name for f in files])))
@@ -145,7 +157,7 @@ def run_onnx(args):
     if out.suffix == ".npz":
         write_npz(out, images, feeds.get("wplus"))
     else:
-        from styleclip_jax.utils.images import make_grid, save_png, to_uint8
+        from styleclip_jax.io.images import make_grid, save_png, to_uint8
 
         save_png(out, make_grid(to_uint8(images)))
     print(f"ran {ed.kind} model on {len(images)} input(s) with {ed.providers[0]} -> {out}")
@@ -154,7 +166,7 @@ def run_onnx(args):
 def _onnx_latents(args, accept, with_kind: bool = False):
     """The array of --latents this graph takes (no generator here, so W+/S agreement cannot be checked:
     a file with StyleSpace codes needs --latents-key to say the W+ is meant)."""
-    from styleclip_jax.latents_io import read_latent_file
+    from styleclip_jax.io.latents import read_latent_file
 
     files = read_latent_file(args.latents)
     present = [k for k in ("wplus", "w", "z") if k in files] + (["s"] if any(k.startswith("s/") for k in files) else [])

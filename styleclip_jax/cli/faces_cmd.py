@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from styleclip_jax.cli.options import COUNT, real
+from styleclip_jax.cli.options import COUNT, progress_bar, real
 
 
 def add_faces(sub):
@@ -32,19 +32,18 @@ def add_faces(sub):
 
 
 def run_align(args):
-    from tqdm import tqdm
 
     from styleclip_jax.faces import align_photos
     from styleclip_jax.faces.photos import expand_images
-    from styleclip_jax.model_dir import refuse_nonempty_dir
+    from styleclip_jax.io.files import refuse_nonempty_dir
     from styleclip_jax.models.mtcnn import load_face_detector
 
     refuse_nonempty_dir(args.out, args.overwrite)
     n = len(expand_images(args.images))
     det = load_face_detector(args.detector)
-    with tqdm(total=n, desc="align", unit="image", disable=n < 2) as bar:
+    with progress_bar("align", "image") as bar:
         report = align_photos(args.images, args.out, det, args.size, args.faces, args.dlib_correction,
-                              progress=lambda p: bar.update(1))
+                              progress=bar if n > 1 else None)
     crops = sum(len(r["faces"]) for r in report)
     skipped = [r["image"] for r in report if r.get("skipped")]
     for r in report:
@@ -57,8 +56,8 @@ def run_align(args):
 
 def run_paste_back(args):
     from styleclip_jax.faces import paste_back_photo
-    from styleclip_jax.latents_io import check_output_path
-    from styleclip_jax.utils.images import save_png
+    from styleclip_jax.io.images import save_png
+    from styleclip_jax.io.latents import check_output_path
 
     out = check_output_path(args.out, args.overwrite, suffixes=(".png",))
     save_png(out, paste_back_photo(args.photo, args.crop, args.faces, args.face - 1, args.feather))

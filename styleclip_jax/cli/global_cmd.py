@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
+from styleclip_jax.cli.options import (
+    BETA,
+    COUNT,
+    NONNEG,
+    PSI,
+    STRENGTH,
+    add_latents_key,
+    add_multiprocess,
+    add_photo_source,
+    progress_bar,
+    start_multiprocess,
+)
+from styleclip_jax.editing.global_directions.config import TextEdit
 from styleclip_jax.errors import InputError
-from styleclip_jax.model_dir import atomic_write, refuse_nonempty_dir
-from styleclip_jax.cli.options import BETA, COUNT, NONNEG, PSI, STRENGTH, add_latents_key, add_multiprocess, add_photo_source, \
-    start_multiprocess
+from styleclip_jax.io.files import refuse_nonempty_dir
 
 
 def add_global(sub):
@@ -50,10 +58,10 @@ def add_global(sub):
     ed.add_argument("--neutral", required=True, help="e.g. 'face'")
     ed.add_argument("--target", required=True, help="e.g. 'smiling face'")
     strength = ed.add_mutually_exclusive_group()
-    strength.add_argument("--alpha", type=STRENGTH, default=4.1, help="strength (upstream default 4.1)")
+    strength.add_argument("--alpha", type=STRENGTH, default=TextEdit.alpha, help="strength (upstream's default)")
     strength.add_argument("--alphas", default=None, help="comma list for a grid over strength, e.g. -5,0,5")
     beta = ed.add_mutually_exclusive_group()
-    beta.add_argument("--beta", type=BETA, default=0.15, help="disentanglement threshold (upstream 0.15)")
+    beta.add_argument("--beta", type=BETA, default=TextEdit.beta, help="disentanglement threshold (upstream's)")
     beta.add_argument("--auto-beta", action="store_true", help="largest beta moving more than 20 channels")
     ed.add_argument("--layers", nargs="+", default=None, help="restrict the edit to these StyleSpace layers")
     ed.add_argument("--also", nargs=4, action="append", default=[], metavar=("NEUTRAL", "TARGET", "ALPHA", "BETA"),
@@ -77,56 +85,21 @@ def _load_pair(args, with_clip=True):
 
 
 def run_precompute(args):
-    from styleclip_jax.distributed import barrier, is_primary
-    from styleclip_jax.jobs import clear_job_folder, job_lock
+    from styleclip_jax.editing.global_directions.run import precompute
 
     start_multiprocess(args)
-    out = Path(args.out)
-    if args.resume and args.overwrite:
-        raise InputError("--resume and --overwrite exclude each other")
-    if args.overwrite:
-        if is_primary():
-            clear_job_folder(out, "stats.json", "global precompute")
-    elif not args.resume:
-        refuse_nonempty_dir(out, overwrite=False)
-    barrier("precompute-checked")             # every process has checked the folder before any writes
     gen, clip = _load_pair(args)
     args.on_interrupt = "finished chunks are kept in fs3_parts/; continue with the same command plus --resume"
-    with job_lock(out):
-        _precompute(args, out, gen, clip)
-
-
-def _precompute(args, out: Path, gen, clip):
-    from styleclip_jax.distributed import is_primary
-    from styleclip_jax.editing.channel_relevance import ALPHA, precompute_fs3
-    from styleclip_jax.editing.stylespace_stats import StyleSpaceStats, compute_stats
-
-    settings = {"n": args.n_stats, "truncation": args.truncation, "truncation_cutoff": args.truncation_cutoff,
-                "keep": args.images}
-    if args.resume and (out / "stats.json").exists():
-        stats = StyleSpaceStats.load(out)
-        stats.check_generator(gen)
-        changed = {k: (stats.info.get(k), v) for k, v in settings.items() if stats.info.get(k) != v}
-        if changed:
-            raise InputError(f"cannot resume {out}: settings differ from the original run {changed}")
-        print(f"resuming: stats from {out}")
-    else:
-        print(f"sampling {args.n_stats} StyleSpace codes for mean/std ...")
-        stats = compute_stats(gen, n=args.n_stats, truncation=args.truncation, cutoff=args.truncation_cutoff,
-                              keep=args.images)
-        if is_primary():
-            stats.save(out)
-    fs3 = precompute_fs3(gen, clip, stats, out, num_images=args.images, channels_per_chunk=args.chunk,
-                         image_batch=args.image_batch, devices=args.devices, layers=args.layers)
-    if args.layers is None and is_primary():
-        stats.info["fs3"] = {"num_images": args.images, "clip": clip.fingerprint(), "alpha": ALPHA,
-                             "channel_copy": "fresh per channel (upstream's cumulative-mean quirk not reproduced)"}
-        stats.save(out, write_fs3=False)
-    print(f"fs3: {fs3.shape[0]} channel rows -> {out}")
+    with progress_bar("fs3 channels", "ch") as bar:
+        stats = precompute(gen, clip, args.out, n_stats=args.n_stats, truncation=args.truncation,
+                           truncation_cutoff=args.truncation_cutoff, num_images=args.images,
+                           channels_per_chunk=args.chunk, image_batch=args.image_batch, devices=args.devices,
+                           layers=args.layers, resume=args.resume, overwrite=args.overwrite, progress=bar)
+    print(f"fs3: {stats.fs3.shape[0]} channel rows -> {args.out}")
 
 
 def run_import(args):
-    from styleclip_jax.editing.stylespace_stats import import_upstream
+    from styleclip_jax.editing.global_directions.stats import import_upstream
 
     refuse_nonempty_dir(args.out, args.overwrite)
     gen, _ = _load_pair(args, with_clip=False)
@@ -152,27 +125,25 @@ def _alphas(args):
     return alphas
 
 
-def _edits(args) -> list[dict]:
+def _edits(args) -> list:
     """The first edit from --neutral/--target/--alpha/--beta, then one per --also."""
     import argparse
 
-    edits = [{"neutral": args.neutral, "target": args.target, "beta": "auto" if args.auto_beta else args.beta,
-              "alpha": args.alpha, "layers": args.layers}]
+
+    edits = [TextEdit(args.neutral, args.target, args.alpha, "auto" if args.auto_beta else args.beta, args.layers)]
     for neutral, target, alpha, beta in args.also:
         try:
-            edits.append({"neutral": neutral, "target": target, "alpha": STRENGTH(alpha),
-                          "beta": beta if beta == "auto" else BETA(beta)})
+            edits.append(TextEdit(neutral, target, STRENGTH(alpha), beta if beta == "auto" else BETA(beta)))
         except argparse.ArgumentTypeError as e:
             raise InputError(f"--also {neutral!r} {target!r} {alpha!r} {beta!r}: {e} (BETA may be 'auto')") from None
     return edits
 
 
 def run_edit(args):
-    from styleclip_jax.editing.global_directions import global_edit
-    from styleclip_jax.editing.stylespace_stats import StyleSpaceStats
-    from styleclip_jax.latents_io import check_output_path, write_npz
-    from styleclip_jax.utils.images import make_grid, save_png, to_uint8
     from styleclip_jax.cli.options import paste_back_if_asked, source_latents
+    from styleclip_jax.editing.global_directions.core import global_edit
+    from styleclip_jax.editing.global_directions.stats import StyleSpaceStats
+    from styleclip_jax.io.latents import check_output_path
 
     out = check_output_path(args.out, args.overwrite, sidecars=(".json",) if args.out.endswith(".npz") else ())
     alphas, edits = _alphas(args), _edits(args)
@@ -181,20 +152,9 @@ def run_edit(args):
     w, inv = source_latents(args, gen, "global edit", args.truncation)
     res = global_edit(gen, clip, stats, w, edits, alphas)
     b, a = res.codes.shape[:2]
-    if out.suffix == ".png":
-        src = np.asarray(gen.synthesis(w))[:, None]
-        grid = np.concatenate([src, res.images], axis=1).reshape(-1, *res.images.shape[2:])
-        save_png(out, make_grid(to_uint8(grid), nrow=a + 1))
-    else:
-        write_npz(out, res.images.reshape(-1, *res.images.shape[2:]), None, res.styles(),
-                  alpha=np.tile(np.asarray([np.nan if x is None else x for x in res.alphas], np.float32), b),
-                  latent_index=np.repeat(np.arange(b), a))
-    summary = [{"neutral": e["neutral"], "target": e["target"], "beta": d.beta, "alpha": al,
-                "channels": d.num_channels, "channels_touched": d.channels_touched}
-               for e, (d, al) in zip(edits, res.directions)]
+    res.save(out, np.asarray(gen.synthesis(w)) if out.suffix == ".png" else None)
+    summary = res.summary()
     for s in summary:
         print(f"{s['neutral']!r} -> {s['target']!r}: beta {s['beta']:.2f} moves {s['channels']} channel(s)"
               + (f" ({s['channels_touched']} in the chosen layers)" if args.layers and s is summary[0] else ""))
     print(f"edited {b} latent(s) x {a} strength(s) -> {out}" + paste_back_if_asked(args, inv, res.images))
-    if out.suffix == ".npz":
-        atomic_write(str(out) + ".json", lambda p: Path(p).write_text(json.dumps(summary, indent=2)))

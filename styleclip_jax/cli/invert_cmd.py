@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from styleclip_jax.cli.options import COUNT, LR, NONNEG, WEIGHT
+from styleclip_jax.cli.options import COUNT, LR, NONNEG, WEIGHT, progress_bar
 
 
 def add_invert(sub):
@@ -25,13 +25,16 @@ def add_invert(sub):
 
 def run_invert(args):
     import numpy as np
-    from tqdm import tqdm
 
     from styleclip_jax.errors import InputError
-    from styleclip_jax.faces.photos import check_encoder_fits, expand_images, invert_photos
-    from styleclip_jax.latents_io import check_output_path, write_npz
+    from styleclip_jax.faces.photos import (
+        check_encoder_fits,
+        expand_images,
+        invert_photos,
+    )
+    from styleclip_jax.io.images import make_grid, save_png, to_uint8
+    from styleclip_jax.io.latents import check_output_path, write_npz
     from styleclip_jax.models.e4e import load_encoder
-    from styleclip_jax.utils.images import make_grid, save_png, to_uint8
 
     out = check_output_path(args.out, args.overwrite)
     if out.suffix == ".png" and not args.generator:
@@ -46,12 +49,12 @@ def run_invert(args):
         gen = load_generator(args.generator)
         check_encoder_fits(enc, gen)
     n = len(expand_images(args.images))
-    with tqdm(total=n, desc="invert", unit="image", disable=n < 2) as bar:
-        inv = invert_photos(args.images, enc, args.align, args.batch_size, progress=bar.update)
+    with progress_bar("invert", "image") as bar:
+        inv = invert_photos(args.images, enc, args.align, args.batch_size, progress=bar if n > 1 else None)
     w, files, photos = inv.wplus, inv.files, inv.crops
     note = ""
     if args.refine:
-        from styleclip_jax.editing.inversion import photos_at, refine_inversion
+        from styleclip_jax.editing.inversion.core import photos_at, refine_inversion
         from styleclip_jax.models.idnet import load_idnet
 
         idnet = load_idnet(args.idnet) if args.idnet else None
@@ -73,8 +76,8 @@ def run_invert(args):
     elif images is not None:
         write_npz(out, images, w, files=names)
     else:
-        from styleclip_jax.latents_io import check_finite
-        from styleclip_jax.model_dir import atomic_write
+        from styleclip_jax.io.files import atomic_write
+        from styleclip_jax.io.latents import check_finite
 
         check_finite("wplus", w)
         atomic_write(out, lambda p: np.savez(p, wplus=w, files=names))

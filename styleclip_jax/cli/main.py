@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 from PIL import Image
 
-from styleclip_jax.editing.mapper_train_config import MapperTrainConfig
+from styleclip_jax.cli.options import (
+    COUNT,
+    LR,
+    NONNEG,
+    PSI,
+    SEED,
+    STRENGTH,
+    WEIGHT,
+    Parser,
+    add_config_options,
+    add_latents_key,
+    add_multiprocess,
+    add_photo_source,
+    config_from_args,
+    progress_bar,
+    start_multiprocess,
+)
+from styleclip_jax.editing.mapper.config import MapperTrainConfig
 from styleclip_jax.errors import StyleClipError
-from styleclip_jax.cli.options import (COUNT, LR, NONNEG, PSI, SEED, STRENGTH, WEIGHT, Parser, add_latents_key, add_multiprocess,
-                      add_photo_source, start_multiprocess)
 
 
 def _add_convert(sub):
@@ -104,6 +120,13 @@ def _run_convert_mapper(args):
           + (f"; generator -> {args.generator_out}" if g is not None else ""))
 
 
+MAPPER_TRAIN_OPTIONS = {"steps": COUNT, "batch_size": COUNT, "optimizer": ("ranger", "adam"), "lr": LR,
+                        "clip_lambda": WEIGHT, "l2_lambda": WEIGHT, "id_lambda": WEIGHT,
+                        "mapper_kind": ("levels", "single"), "truncation": PSI, "val_size": NONNEG,
+                        "val_batch_size": COUNT, "log_every": COUNT, "val_every": COUNT, "save_every": COUNT,
+                        "seed": NONNEG}
+
+
 def _add_mapper(sub):
     p = sub.add_parser("mapper", help="latent mappers (StyleCLIP method B)")
     msub = p.add_subparsers(dest="action", required=True)
@@ -133,48 +156,33 @@ def _add_mapper(sub):
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     t.add_argument("--overwrite", action="store_true",
                    help="clear --out first (a failed or unwanted run; only a mapper training folder is cleared)")
-    d = MapperTrainConfig.__dataclass_fields__
-    t.add_argument("--steps", type=COUNT, default=d["steps"].default)
-    t.add_argument("--batch-size", type=COUNT, default=d["batch_size"].default)
-    t.add_argument("--optimizer", choices=("ranger", "adam"), default=d["optimizer"].default)
-    t.add_argument("--lr", type=LR, default=d["lr"].default)
-    t.add_argument("--clip-lambda", type=WEIGHT, default=d["clip_lambda"].default)
-    t.add_argument("--l2-lambda", type=WEIGHT, default=d["l2_lambda"].default)
-    t.add_argument("--id-lambda", type=WEIGHT, default=d["id_lambda"].default,
-                   help="0.1 upstream (needs --idnet); 0 for identity-changing edits or non-face generators")
-    t.add_argument("--mapper-type", choices=("levels", "single"), default="levels")
+    add_config_options(t, MapperTrainConfig, MAPPER_TRAIN_OPTIONS, flags={"mapper_kind": "--mapper-type"}, helps={
+        "id_lambda": "0.1 upstream (needs --idnet); 0 for identity-changing edits or non-face generators",
+        "truncation": "for latents sampled on the fly"})
     for lvl in ("coarse", "medium", "fine"):
         t.add_argument(f"--no-{lvl}", action="store_true", help=f"no {lvl} mapper (its delta is zero)")
-    t.add_argument("--truncation", type=PSI, default=d["truncation"].default, help="for latents sampled on the fly")
-    for name in ("val_size", "val_batch_size", "log_every", "val_every", "save_every", "seed"):
-        t.add_argument("--" + name.replace("_", "-"), type=NONNEG if name in ("val_size", "seed") else COUNT,
-                       default=d[name].default)
     add_multiprocess(t, "devices to shard the batch over (default all, of every process)")
     t.set_defaults(func=_run_mapper_train)
 
 
 def _run_mapper_train(args):
-    from styleclip_jax.editing.mapper_trainer import train_mapper
-    from styleclip_jax.latents_io import wplus_from_source
+    from styleclip_jax.editing.mapper.run import train_mapper
+    from styleclip_jax.io.latents import wplus_from_source
     from styleclip_jax.models.clip import load_clip
     from styleclip_jax.models.idnet import load_idnet
     from styleclip_jax.models.stylegan2 import load_generator
 
     start_multiprocess(args)
-    cfg = MapperTrainConfig(description=args.description, steps=args.steps, batch_size=args.batch_size,
-                            optimizer=args.optimizer, lr=args.lr, clip_lambda=args.clip_lambda,
-                            l2_lambda=args.l2_lambda, id_lambda=args.id_lambda, mapper_kind=args.mapper_type,
-                            coarse=not args.no_coarse, medium=not args.no_medium, fine=not args.no_fine,
-                            truncation=args.truncation, val_size=args.val_size, val_batch_size=args.val_batch_size,
-                            log_every=args.log_every, val_every=args.val_every, save_every=args.save_every,
-                            seed=args.seed)
+    cfg = config_from_args(MapperTrainConfig, args, MAPPER_TRAIN_OPTIONS, description=args.description,
+                           coarse=not args.no_coarse, medium=not args.no_medium, fine=not args.no_fine)
     gen, clip = load_generator(args.generator), load_clip(args.clip)
     idnet = load_idnet(args.idnet) if args.idnet else None
     latents = (wplus_from_source(gen, latents=args.latents, what="mapper training", key=args.latents_key)
                if args.latents else None)
     args.on_interrupt = "the last completed chunk is checkpointed; continue with the same command plus --resume"
-    r = train_mapper(gen, clip, cfg, args.out, latents=latents, idnet=idnet, resume=args.resume,
-                     overwrite=args.overwrite, devices=args.devices)
+    with progress_bar(f"mapper {args.description[:30]!r}") as bar:
+        r = train_mapper(gen, clip, cfg, args.out, latents=latents, idnet=idnet, resume=args.resume,
+                         overwrite=args.overwrite, devices=args.devices, progress=bar)
     last = r.val[-1] if r.val else None
     print(f"trained mapper {args.description!r} to step {r.step} -> {args.out}/mapper"
           + (f" (val loss {last['loss']:.4f}, CLIP {last['clip']:.4f})" if last else ""))
@@ -183,27 +191,19 @@ def _run_mapper_train(args):
 def _run_mapper_apply(args):
     import numpy as np
 
-    from styleclip_jax.latents_io import check_output_path, write_npz
-    from styleclip_jax.models.mapper_api import load_mapper
     from styleclip_jax.cli.options import paste_back_if_asked, source_latents
+    from styleclip_jax.editing.mapper.apply import apply_mapper
+    from styleclip_jax.io.latents import check_output_path
+    from styleclip_jax.models.mapper.handle import load_mapper
     from styleclip_jax.models.stylegan2 import load_generator
-    from styleclip_jax.utils.images import make_grid, save_png, to_uint8
 
     out = check_output_path(args.out, args.overwrite)
     mapper, gen = load_mapper(args.mapper), load_generator(args.generator)
     mapper.check_fits(gen, "mapper apply")
     w, inv = source_latents(args, gen, "mapper apply", args.truncation)
-    edited = np.stack([np.asarray(mapper.apply(w, a)) for a in args.alpha], axis=1)      # (B, A, L, D)
-    flat = edited.reshape(-1, *w.shape[1:])
-    imgs = np.concatenate([np.asarray(gen.synthesis(flat[i:i + args.batch_size]))
-                           for i in range(0, len(flat), args.batch_size)])
-    if out.suffix == ".png":
-        src = np.asarray(gen.synthesis(w))
-        grid = np.concatenate([src[:, None], imgs.reshape(len(w), len(args.alpha), *imgs.shape[1:])], axis=1)
-        save_png(out, make_grid(to_uint8(grid.reshape(-1, *imgs.shape[1:])), nrow=len(args.alpha) + 1))
-    else:
-        write_npz(out, imgs, flat, alpha=np.repeat(np.asarray(args.alpha, np.float32)[None], len(w), 0).reshape(-1))
-    note = paste_back_if_asked(args, inv, imgs.reshape(len(w), len(args.alpha), *imgs.shape[1:]))
+    res = apply_mapper(gen, mapper, w, args.alpha, args.batch_size)
+    res.save(out, np.asarray(gen.synthesis(w)) if out.suffix == ".png" else None)
+    note = paste_back_if_asked(args, inv, res.images)
     print(f"applied mapper to {len(w)} latent(s) at alpha {args.alpha} -> {out}{note}")
 
 
@@ -223,8 +223,8 @@ def _add_embed(sub):
 def _run_embed(args):
     import numpy as np
 
-    from styleclip_jax.latents_io import check_finite, check_output_path
-    from styleclip_jax.model_dir import atomic_write
+    from styleclip_jax.io.files import atomic_write
+    from styleclip_jax.io.latents import check_finite, check_output_path
     from styleclip_jax.models.clip import load_clip, preprocess_pil, tokenize
 
     out = check_output_path(args.out, args.overwrite, suffixes=(".npz",))
@@ -235,7 +235,7 @@ def _run_embed(args):
         atomic_write(out, lambda p: np.savez(p, tokens=tokens, text_features=feats))
         print(f"embedded {len(tokens)} prompt(s) -> {out}")
         return
-    from styleclip_jax.utils.images import read_image
+    from styleclip_jax.io.images import read_image
 
     arrays = [read_image(f) for f in args.image]
     x = np.concatenate([preprocess_pil(a, model.config.image_size) for a in arrays])
@@ -352,12 +352,18 @@ def main(argv=None) -> int:
 
 
 def one_line(e: BaseException) -> str:
-    """An exception as one line: OSErrors with their file name, newlines folded."""
+    """An exception as one line: OSErrors with their file name, newlines folded, and the library's
+    option names (`latents_key`, `overwrite=True`) written as the flags that set them."""
     if isinstance(e, OSError) and not isinstance(e, StyleClipError) and e.strerror:
         text = f"{e.strerror}: {e.filename}" if e.filename else e.strerror
     else:
         text = str(e) or type(e).__name__
-    return " ".join(text.split())
+    return " ".join(as_flags(text).split())
+
+
+def as_flags(text: str) -> str:
+    """`name` or `name=True` in a library message -> --name (the library never names CLI flags)."""
+    return re.sub(r"`([a-z][a-z0-9_]*)(?:=True)?`", lambda m: "--" + m.group(1).replace("_", "-"), text)
 
 
 def quiet_third_party() -> None:

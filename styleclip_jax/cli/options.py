@@ -8,6 +8,7 @@ value is refused while parsing, before any model is loaded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 
 
@@ -129,7 +130,7 @@ def check_paste_back(args) -> None:
 
 def source_latents(args, gen, what: str, truncation: float = 1.0):
     """(W+ (B, L, D), the photos' Inversion or None) from --seeds / --latents / --images."""
-    from styleclip_jax.latents_io import invert_for, wplus_from_source
+    from styleclip_jax.io.latents import invert_for, wplus_from_source
 
     check_paste_back(args)
     if args.images:
@@ -150,7 +151,7 @@ def paste_back_if_asked(args, inv, edited) -> str:
 
 
 def add_multiprocess(p, devices_help: str = "local devices to shard the batch over (default all)") -> None:
-    """--devices and the multi-process flags of the long jobs (styleclip_jax.distributed)."""
+    """--devices and the multi-process flags of the long jobs (styleclip_jax.parallel.distributed)."""
     p.add_argument("--devices", type=COUNT, default=None, help=devices_help)
     g = p.add_argument_group("multi-process (one command per process; the same flags on each)")
     g.add_argument("--coordinator", default=None, help="HOST:PORT of process 0")
@@ -164,10 +165,51 @@ def start_multiprocess(args) -> None:
     """Join the multi-process run the flags ask for (before any device is touched)."""
     import sys
 
-    from styleclip_jax.distributed import initialize
+    from styleclip_jax.parallel.distributed import initialize
 
     if initialize(args.coordinator, args.num_processes, args.process_id, auto=args.distributed):
         import jax
 
         print(f"process {jax.process_index()} of {jax.process_count()}: {jax.local_device_count()} local of "
               f"{jax.device_count()} devices", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def progress_bar(desc: str, unit: str = "step"):
+    """A tqdm bar driven by the library's ``progress(done, total)`` callbacks (``styleclip_jax.progress``);
+    drawn from the first report on, when the total is known."""
+    from tqdm.auto import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, initial=done, desc=desc, unit=unit, dynamic_ncols=True)
+        elif bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def add_config_options(parser, cls, types: dict, flags: dict | None = None, helps: dict | None = None) -> None:
+    """One option per field of the frozen config ``cls`` named in ``types`` ({field: argparse type,
+    or a tuple of choices}): flag ``--field-name`` (or ``flags[field]``), default the dataclass's,
+    so a default lives in one place (the config) and ``--help`` shows it."""
+    import dataclasses
+
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    for name, kind in types.items():
+        flag = (flags or {}).get(name, "--" + name.replace("_", "-"))
+        kw = {"choices": kind} if isinstance(kind, tuple) else {"type": kind}
+        parser.add_argument(flag, dest=name, default=defaults[name], help=(helps or {}).get(name), **kw)
+
+
+def config_from_args(cls, args, types: dict, **extra):
+    """``cls`` from the options ``add_config_options`` made (plus ``extra`` fields)."""
+    return cls(**{name: getattr(args, name) for name in types}, **extra)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from styleclip_jax.cli.options import COUNT, NONNEG, PROB, SEED, WEIGHT, progress_bar
 from styleclip_jax.errors import InputError
-from styleclip_jax.cli.options import COUNT, NONNEG, PROB, SEED, WEIGHT
 
 
 def add_toy(sub):
@@ -62,40 +62,44 @@ def _trainer(tsub, name, help_text, steps, every, func):
 
 
 def _run_train_generator(args):
-    from styleclip_jax.toyworld.decoder_training import DecoderConfig, train_decoder
+    from styleclip_jax.toyworld.training.decoder import DecoderConfig, train_decoder
 
     try:
         cfg = DecoderConfig(mix_prob=args.mix_prob, w_noise=args.w_noise, overshoot_prob=args.overshoot_prob,
                             overshoot=args.overshoot, style_mix_prob=args.style_mix_prob, style_split=args.style_split)
     except ValueError as e:
         raise InputError(str(e)) from None
-    train_decoder(args.exp_dir, cfg, args.steps, resume=args.resume, overwrite=args.overwrite,
-                  checkpoint_every=args.checkpoint_every)
+    with progress_bar("toy generator") as bar:
+        train_decoder(args.exp_dir, cfg, args.steps, resume=args.resume, overwrite=args.overwrite,
+                      checkpoint_every=args.checkpoint_every, progress=bar)
     print(f"generator -> {Path(args.exp_dir) / 'generator'}")
 
 
 def _run_train_gan(args):
-    from styleclip_jax.toyworld.gan_training import GanConfig, train_gan
+    from styleclip_jax.toyworld.training.gan import GanConfig, train_gan
 
-    train_gan(args.exp_dir, GanConfig(), args.steps, resume=args.resume, overwrite=args.overwrite,
-              checkpoint_every=args.checkpoint_every)
+    with progress_bar("toy GAN") as bar:
+        train_gan(args.exp_dir, GanConfig(), args.steps, resume=args.resume, overwrite=args.overwrite,
+                  checkpoint_every=args.checkpoint_every, progress=bar)
     print(f"EMA generator -> {Path(args.exp_dir) / 'generator'}")
 
 
 def _run_train_clip(args):
-    from styleclip_jax.toyworld.clip_training import ClipTrainConfig, train_clip
+    from styleclip_jax.toyworld.training.clip import ClipTrainConfig, train_clip
 
-    train_clip(args.exp_dir, ClipTrainConfig(mix_prob=args.mix_prob), args.steps, resume=args.resume,
-               overwrite=args.overwrite, checkpoint_every=args.checkpoint_every)
+    with progress_bar("toy CLIP") as bar:
+        train_clip(args.exp_dir, ClipTrainConfig(mix_prob=args.mix_prob), args.steps, resume=args.resume,
+                   overwrite=args.overwrite, checkpoint_every=args.checkpoint_every, progress=bar)
     print(f"CLIP -> {Path(args.exp_dir) / 'clip'}")
 
 
 def _run_train_reader(args):
-    from styleclip_jax.model_dir import refuse_nonempty_dir
+    from styleclip_jax.io.files import refuse_nonempty_dir
     from styleclip_jax.toyworld.readers import train_shape_reader
 
     refuse_nonempty_dir(args.out_dir, args.overwrite)
-    model, acc = train_shape_reader(args.steps)
+    with progress_bar("shape reader") as bar:
+        model, acc = train_shape_reader(args.steps, progress=bar)
     model.source["held_out_accuracy"] = acc
     model.save(args.out_dir, overwrite=True)
     print(f"shape reader: held-out accuracy {acc:.4f} -> {args.out_dir}")
@@ -111,11 +115,16 @@ def _split(text: str, allowed, what: str) -> list[str]:
 
 def _run_evaluate(args):
 
-    from styleclip_jax.latents_io import check_output_path
+    from styleclip_jax.io.images import before_after_grid, save_png
+    from styleclip_jax.io.latents import check_output_path
     from styleclip_jax.toyworld import world
     from styleclip_jax.toyworld.bundle import load_world
-    from styleclip_jax.toyworld.evaluate import METHODS, evaluate, format_table, sample_report
-    from styleclip_jax.utils.images import before_after_grid, save_png
+    from styleclip_jax.toyworld.evaluate import (
+        METHODS,
+        evaluate,
+        format_table,
+        sample_report,
+    )
 
     methods = _split(args.method, METHODS, "method")
     attrs = _split(args.attribute, world.ATTRIBUTES, "attribute")

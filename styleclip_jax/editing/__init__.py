@@ -1,15 +1,36 @@
-"""The three StyleCLIP editing methods: latent optimisation (A), latent mappers (B, trained and
-applied), global directions in StyleSpace (C). Names load lazily, so light submodules (the
-training config) import without JAX."""
+"""The three StyleCLIP editing methods, one sub-package each, every one laid out the same way
+(``config.py`` frozen settings, ``core.py`` pure jittable maths, ``run.py`` the host driver):
+
+- ``optimization/``: method A, ``optimize(generator, clip, prompts, latents, config=...)``;
+- ``mapper/``: method B, ``train_mapper(generator, clip, config, exp_dir, latents=...)`` and
+  ``apply_mapper(generator, mapper, latents, alphas)``;
+- ``global_directions/``: method C, ``precompute(generator, clip, out)`` (stats + fs3) and
+  ``global_edit(generator, clip, stats, latents, [TextEdit, ...], alphas)``;
+- ``inversion/``: photos to W+ (e4e encoder training and latent refinement).
+
+One call shape: the loaded models first, then the latents (W+ (B, L, D)), then what to do (a
+frozen config or typed edits); long jobs take ``progress(done, total)``
+(``styleclip_jax.progress``); every result has ``save(out)``. Names load lazily, so light
+submodules (the configs) import without JAX.
+"""
 
 from styleclip_jax._lazy import lazy_getattr
 
 _LAZY = {
-    "OptimizeConfig": "styleclip_jax.editing.optimization", "lr_ramp": "styleclip_jax.editing.optimization", "OptimizeResult": "styleclip_jax.editing.latent_optimize",
-    "optimize": "styleclip_jax.editing.latent_optimize", "MapperTrainConfig": "styleclip_jax.editing.mapper_train_config", "train_mapper": "styleclip_jax.editing.mapper_trainer",
-    "StyleSpaceStats": "styleclip_jax.editing.stylespace_stats", "compute_stats": "styleclip_jax.editing.stylespace_stats",
-    "precompute_fs3": "styleclip_jax.editing.channel_relevance", "text_direction": "styleclip_jax.editing.text_directions", "direction": "styleclip_jax.editing.global_directions",
-    "global_edit": "styleclip_jax.editing.global_directions",
+    "OptimizeConfig": "styleclip_jax.editing.optimization.config", "lr_ramp": "styleclip_jax.editing.optimization.config",
+    "OptimizeResult": "styleclip_jax.editing.optimization.run", "optimize": "styleclip_jax.editing.optimization.run",
+    "MapperTrainConfig": "styleclip_jax.editing.mapper.config", "train_mapper": "styleclip_jax.editing.mapper.run",
+    "StyleSpaceStats": "styleclip_jax.editing.global_directions.stats",
+    "compute_stats": "styleclip_jax.editing.global_directions.stats",
+    "precompute_fs3": "styleclip_jax.editing.global_directions.relevance",
+    "text_direction": "styleclip_jax.editing.global_directions.text",
+    "direction": "styleclip_jax.editing.global_directions.core",
+    "global_edit": "styleclip_jax.editing.global_directions.core",
+    "TextEdit": "styleclip_jax.editing.global_directions.config",
+    "GlobalEdit": "styleclip_jax.editing.global_directions.core",
+    "precompute": "styleclip_jax.editing.global_directions.run",
+    "apply_mapper": "styleclip_jax.editing.mapper.apply", "MapperEdit": "styleclip_jax.editing.mapper.apply",
+    "TrainResult": "styleclip_jax.editing.mapper.run",
 }
 
 __all__ = list(_LAZY)

@@ -15,18 +15,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from styleclip_jax.editing.global_directions.config import TextEdit
 from styleclip_jax.errors import InputError
-
-
-@dataclasses.dataclass(frozen=True)
-class GlobalTerm:
-    """One global-direction edit: neutral -> target text at strength ``alpha`` and threshold
-    ``beta`` (a float, or None for auto-β)."""
-
-    neutral: str
-    target: str
-    alpha: float = 4.1
-    beta: float | None = 0.15
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +50,7 @@ class EditSession:
 
     # ---- sources -------------------------------------------------------------------------------
     def from_seed(self, seed: int) -> EditResult:
-        from styleclip_jax.latents_io import z_from_seeds
+        from styleclip_jax.io.latents import z_from_seeds
 
         if not 0 <= int(seed) < 2**32:
             raise InputError(f"seed must lie in [0, 2^32), got {seed}")
@@ -87,7 +77,7 @@ class EditSession:
 
     # ---- method C ------------------------------------------------------------------------------
     def text_direction(self, neutral: str, target: str) -> np.ndarray:
-        from styleclip_jax.editing.text_directions import text_direction
+        from styleclip_jax.editing.global_directions.text import text_direction
 
         key = (neutral.strip(), target.strip())
         if key not in self._dirs:
@@ -96,9 +86,13 @@ class EditSession:
             self._dirs[key] = text_direction(self.clip, key[0], key[1])[0]
         return self._dirs[key]
 
-    def global_edit(self, wplus: np.ndarray, terms: Sequence[GlobalTerm]) -> EditResult:
-        """Compose global-direction edits on one W+ latent (L, D)."""
-        from styleclip_jax.editing.global_directions import apply_directions, auto_beta, direction
+    def global_edit(self, wplus: np.ndarray, terms: Sequence[TextEdit]) -> EditResult:
+        """Compose global-direction edits (``TextEdit``s) on one W+ latent (L, D)."""
+        from styleclip_jax.editing.global_directions.core import (
+            apply_directions,
+            auto_beta,
+            direction,
+        )
 
         if self.stats is None:
             raise InputError("global directions need StyleSpace stats with fs3 (`global precompute`)")
@@ -108,8 +102,8 @@ class EditSession:
         dirs, notes = [], []
         for t in terms:
             dt = self.text_direction(t.neutral, t.target)
-            beta = auto_beta(self.stats, dt) if t.beta is None else float(t.beta)
-            d = direction(self.stats, dt, beta)
+            beta = auto_beta(self.stats, dt) if t.beta == "auto" else float(t.beta)
+            d = direction(self.stats, dt, beta, t.layers)
             dirs.append((d, float(t.alpha)))
             notes.append(f"{t.neutral!r} -> {t.target!r}: α {t.alpha:g}, β {beta:.2f}, {d.num_channels} channel(s)")
         edited = apply_directions(codes[None], dirs)[0]
@@ -135,7 +129,7 @@ class EditSession:
     # ---- method A ------------------------------------------------------------------------------
     def optimize(self, wplus: np.ndarray, prompt: str, steps: int = 100, l2_lambda: float = 0.008,
                  id_lambda: float = 0.0, lr: float = 0.1, frames: int = 5,
-                 progress: Callable[[int], None] | None = None) -> EditResult:
+                 progress: Callable[[int, int], None] | None = None) -> EditResult:
         """Latent optimisation of one latent toward ``prompt``; ``frames`` snapshots along the way."""
         from styleclip_jax.editing import OptimizeConfig, optimize
 

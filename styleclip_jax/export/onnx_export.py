@@ -28,7 +28,7 @@ MIN_OPSET, MAX_OPSET = 18, 23
 DEFAULT_OPSET = 21
 SIDECAR_BYTES = 100 * 2**20
 IMAGE_LAYOUT = "NHWC float32, raw generator range (nominally [-1, 1], not clamped)"
-PHOTO_DOC = "aligned faces, NHWC float32 in [-1, 1] (e4e's preprocessing: styleclip_jax.utils.images.encoder_input)"
+PHOTO_DOC = "aligned faces, NHWC float32 in [-1, 1] (e4e's preprocessing: styleclip_jax.io.images.encoder_input)"
 
 
 def _spec(name, shape, doc):
@@ -124,7 +124,7 @@ def export_onnx(fn, inputs, path, kind: str, meta: dict, opset: int = DEFAULT_OP
         raise InputError(f"ONNX output must end with .onnx, got {path.name!r}")
     sidecar = path.with_name(path.name + ".data")
     if not overwrite and (path.exists() or sidecar.exists()):
-        raise OutputExistsError(f"{path} exists; pass --overwrite (overwrite=True) to replace it")
+        raise OutputExistsError(f"{path} exists; pass `overwrite=True` to replace it")
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise InputError(f"opset must lie in {MIN_OPSET}..{MAX_OPSET} (ReduceMean with axes as an input needs 18; "
                          f"{MAX_OPSET} is the newest checked with onnxruntime), got {opset}")

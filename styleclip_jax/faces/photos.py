@@ -19,9 +19,10 @@ from typing import Callable, Iterable
 import numpy as np
 
 from styleclip_jax.errors import InputError
-from styleclip_jax.model_dir import atomic_write
-from styleclip_jax.utils.images import read_image, save_png
 from styleclip_jax.faces.align import Alignment, align_face, paste_back
+from styleclip_jax.io.files import atomic_write
+from styleclip_jax.io.images import read_image, save_png
+from styleclip_jax.progress import callback
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 FACES_FILE = "faces.json"
@@ -57,7 +58,8 @@ def face_record(faces, i: int, alignment, crop_name: str, shape) -> dict:
 
 def align_photos(paths, out_dir, detector, size: int = 256, faces: str = "largest", dlib_correction: bool = False,
                  progress: Callable | None = None) -> list[dict]:
-    """Align the faces of ``paths`` (files or folders) into ``out_dir``; returns the faces.json list."""
+    """Align the faces of ``paths`` (files or folders) into ``out_dir``; returns the faces.json list.
+    ``progress(done_images, total)`` after each image."""
     if faces not in ("largest", "all"):
         raise InputError(f"faces must be 'largest' or 'all', got {faces!r}")
     out_dir = Path(out_dir)
@@ -67,6 +69,7 @@ def align_photos(paths, out_dir, detector, size: int = 256, faces: str = "larges
     if dup:
         raise InputError(f"several inputs share the name(s) {dup}; their crops would overwrite each other")
     report, writes = [], []
+    report_progress = callback(progress)
     for path, in_folder in items:
         image = read_image(path)
         found = detector.detect(image)
@@ -74,8 +77,7 @@ def align_photos(paths, out_dir, detector, size: int = 256, faces: str = "larges
             if not in_folder:
                 raise InputError(f"{path}: no face found")
             report.append({"image": path.name, "faces": [], "skipped": "no face found"})
-            if progress:
-                progress(path)
+            report_progress(len(report), len(items))
             continue
         entry = {"image": path.name, "faces": []}
         for i in range(len(found) if faces == "all" else 1):
@@ -84,8 +86,7 @@ def align_photos(paths, out_dir, detector, size: int = 256, faces: str = "larges
             writes.append((out_dir / name, al.image))
             entry["faces"].append(face_record(found, i, al, name, image.shape))
         report.append(entry)
-        if progress:
-            progress(path)
+        report_progress(len(report), len(items))
     out_dir.mkdir(parents=True, exist_ok=True)
     for dest, img in writes:
         save_png(dest, img)
@@ -154,11 +155,11 @@ def invert_photos(paths, encoder, align: bool = False, batch_size: int = 8, dete
 def paste_edits(inv: Inversion, edited, out_dir, overwrite: bool = False) -> list[Path]:
     """Paste edited images (B, E, H, W, 3) in [-1, 1] back into the photos: ``out_dir/<stem>.png``
     (``<stem>_<k>.png`` for the k-th of several edits per photo)."""
-    from styleclip_jax.model_dir import refuse_nonempty_dir
-    from styleclip_jax.utils.images import to_uint8
+    from styleclip_jax.io.files import refuse_nonempty_dir
+    from styleclip_jax.io.images import to_uint8
 
     if inv.quads is None:
-        raise InputError("--paste-back needs --align: only an aligned face knows where it came from")
+        raise InputError("`paste_back` needs `align`: only an aligned face knows where it came from")
     edited = np.asarray(edited)
     refuse_nonempty_dir(out_dir, overwrite)
     out_dir = Path(out_dir)

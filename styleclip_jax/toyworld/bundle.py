@@ -30,7 +30,7 @@ class ToyWorld:
 
 def load_world(path=None, with_stats: bool = True) -> ToyWorld:
     """Load the toy world from ``path`` (default: the bundled weights)."""
-    from styleclip_jax.editing.stylespace_stats import StyleSpaceStats
+    from styleclip_jax.editing.global_directions.stats import StyleSpaceStats
     from styleclip_jax.models.clip import load_clip
     from styleclip_jax.models.stylegan2 import load_generator
     from styleclip_jax.toyworld.readers import AttributeReader, ShapeReaderModel

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from styleclip_jax.editing.text_directions import IMAGENET_TEMPLATES
+from styleclip_jax.editing.global_directions.text import IMAGENET_TEMPLATES
 from styleclip_jax.toyworld.world import ATTRIBUTES, VOCAB
 
 POSITION_WORDS = {"left": "on the left", "center": "in the center", "right": "on the right"}

@@ -21,7 +21,12 @@ import numpy as np
 
 from styleclip_jax.errors import InputError
 from styleclip_jax.toyworld import world
-from styleclip_jax.toyworld.captions import BACKGROUND_WORDS, POSITION_WORDS, named_attributes, phrase
+from styleclip_jax.toyworld.captions import (
+    BACKGROUND_WORDS,
+    POSITION_WORDS,
+    named_attributes,
+    phrase,
+)
 
 METHODS = ("optimize", "mapper", "global")
 
@@ -86,7 +91,7 @@ class MethodSettings:
         return "all"
 
     def optimize_config(self, prompt: str, num_ws: int):
-        from styleclip_jax.editing.optimization import OptimizeConfig
+        from styleclip_jax.editing.optimization.config import OptimizeConfig
 
         region = self.region(prompt)
         rows = {"appearance": range(self.split_rows, num_ws), "geometry": range(self.split_rows), "all": ()}[region]
@@ -95,8 +100,8 @@ class MethodSettings:
 
     def mapper_config(self, prompt: str, **kw):
         """A MapperTrainConfig for ``prompt`` (Adam, no ID loss); ``kw`` sets the rest (steps, intervals, ...)."""
-        from styleclip_jax.editing.mapper_train_config import MapperTrainConfig
-        from styleclip_jax.models.mapper import LEVELS
+        from styleclip_jax.editing.mapper.config import MapperTrainConfig
+        from styleclip_jax.models.mapper.network import LEVELS
 
         level = {"appearance": "medium", "geometry": "coarse", "all": None}[self.region(prompt)]
         levels = {lvl: lvl == level for lvl in LEVELS} if level else {}
@@ -130,7 +135,8 @@ def edit_optimize(tw, wplus, prompts: list[str], s: MethodSettings) -> np.ndarra
 
 
 def edit_global(tw, wplus, prompts: list[str], s: MethodSettings) -> np.ndarray:
-    from styleclip_jax.editing.global_directions import global_edit
+    from styleclip_jax.editing.global_directions.config import TextEdit
+    from styleclip_jax.editing.global_directions.core import global_edit
 
     if tw.stats is None or tw.stats.fs3 is None:
         raise InputError("global directions need the toy world's precomputed stats (global/ with fs3.npy)")
@@ -138,7 +144,7 @@ def edit_global(tw, wplus, prompts: list[str], s: MethodSettings) -> np.ndarray:
     for p in prompts:
         target = p[2:] if p.startswith("a ") else p
         e = global_edit(tw.generator, tw.clip, tw.stats, wplus,
-                        [{"neutral": "object", "target": target, "beta": s.global_beta, "alpha": s.global_alpha}])
+                        [TextEdit("object", target, s.global_alpha, s.global_beta)])
         out.append(e.images[:, 0])
     return np.stack(out, axis=1)
 
@@ -148,7 +154,7 @@ def edit_mapper(tw, wplus, prompts: list[str], s: MethodSettings, work_dir=None)
     import tempfile
     from pathlib import Path
 
-    from styleclip_jax.editing.mapper_trainer import train_mapper
+    from styleclip_jax.editing.mapper.run import train_mapper
 
     out = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -165,7 +171,7 @@ EDITORS: dict[str, Callable] = {"optimize": edit_optimize, "global": edit_global
 
 
 def start_latents(tw, n: int, seed: int, truncation: float):
-    from styleclip_jax.latents_io import z_from_seeds
+    from styleclip_jax.io.latents import z_from_seeds
 
     z = z_from_seeds(range(seed, seed + n), tw.generator.config.z_dim)
     return np.asarray(tw.generator.mapping(z, truncation))
@@ -264,7 +270,7 @@ def sample_report(tw, n: int = 256, seed: int = 2000, truncation: float = 1.0) -
     captions ("a large red circle on the left on a dark background", ...), per attribute."""
     import itertools
 
-    from styleclip_jax.latents_io import z_from_seeds
+    from styleclip_jax.io.latents import z_from_seeds
 
     z = z_from_seeds(range(seed, seed + n), tw.generator.config.z_dim)
     images = np.asarray(tw.generator.synthesis(tw.generator.mapping(z, truncation)))

@@ -19,7 +19,7 @@ import optax
 from flax import nnx
 
 from styleclip_jax.errors import InputError
-from styleclip_jax.model_dir import ModelHandle
+from styleclip_jax.models.handle import ModelHandle
 from styleclip_jax.toyworld import world
 
 UNREADABLE = -1
@@ -134,11 +134,10 @@ def _augment(images, key):
 
 
 def train_shape_reader(steps: int = 600, batch: int = 128, seed: int = 0, cfg: ShapeReaderConfig = ShapeReaderConfig(),
-                       progress: bool = True) -> tuple[ShapeReaderModel, float]:
+                       progress=None) -> tuple[ShapeReaderModel, float]:
     """Train on fresh procedural scenes (a pure function of (seed, step)); returns (model, held-out acc)."""
-    from tqdm.auto import tqdm
-
-    from styleclip_jax.model_dir import flat_tensors
+    from styleclip_jax.models.handle import flat_tensors
+    from styleclip_jax.progress import callback
 
     model = ShapeReader(cfg, nnx.Rngs(seed))
     graphdef, params = nnx.split(model)
@@ -160,8 +159,10 @@ def train_shape_reader(steps: int = 600, batch: int = 128, seed: int = 0, cfg: S
         upd, opt = tx.update(g, opt, params)
         return optax.apply_updates(params, upd), opt, value
 
-    for t in tqdm(range(steps), desc="shape reader", disable=not progress):
+    report = callback(progress)
+    for t in range(steps):
         params, opt, _ = step(params, opt, t)
+        report(t + 1, steps)
     trained = ShapeReaderModel(cfg, flat_tensors(params), {"format": "trained", "steps": steps, "batch": batch,
                                                            "seed": seed, "trainer": "styleclip_jax.toyworld.readers"})
     attrs, imgs = world.sample_numpy(10_000 + seed, 1000)                   # held-out draws

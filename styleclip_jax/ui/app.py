@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from styleclip_jax.editing.session import EditSession, GlobalTerm
+from styleclip_jax.editing.global_directions.config import TextEdit
+from styleclip_jax.editing.session import EditSession
 from styleclip_jax.errors import StyleClipError
-from styleclip_jax.utils.images import to_uint8
+from styleclip_jax.io.images import to_uint8
 
 ALPHA_RANGE, BETA_RANGE = (-10.0, 10.0), (0.0, 0.5)
 DISPLAY = 256          # small generators (the toy world's 32 px) are shown enlarged, pixel for pixel
@@ -31,7 +32,7 @@ def display_image(image) -> np.ndarray:
     return np.repeat(np.repeat(u8, k, axis=0), k, axis=1) if k > 1 else u8
 
 
-def parse_also(text: str) -> list[GlobalTerm]:
+def parse_also(text: str) -> list[TextEdit]:
     """Composed edits, one per line: ``neutral -> target : alpha : beta`` (beta may be 'auto')."""
     from styleclip_jax.errors import InputError
 
@@ -42,7 +43,7 @@ def parse_also(text: str) -> list[GlobalTerm]:
         try:
             texts, alpha, beta = (p.strip() for p in line.split(":"))
             neutral, target = (p.strip() for p in texts.split("->"))
-            terms.append(GlobalTerm(neutral, target, float(alpha), None if beta == "auto" else float(beta)))
+            terms.append(TextEdit(neutral, target, float(alpha), "auto" if beta == "auto" else float(beta)))
         except ValueError:
             raise InputError(f"composed edit line {n + 1} {line!r}: write 'neutral -> target : alpha : beta'") \
                 from None
@@ -56,8 +57,8 @@ class Page:
         self.s, self.out = session, out_dir
 
     def _save(self, res) -> list[str]:
-        from styleclip_jax.latents_io import write_npz
-        from styleclip_jax.utils.images import save_png
+        from styleclip_jax.io.images import save_png
+        from styleclip_jax.io.latents import write_npz
 
         stamp = f"{time.time_ns()}"
         png, npz = self.out / f"edit_{stamp}.png", self.out / f"edit_{stamp}.npz"
@@ -96,7 +97,7 @@ class Page:
         if w is None:
             return self._nothing("load a seed first")
         res, status, files = self._run(lambda: self.s.global_edit(
-            w, [GlobalTerm(neutral, target, float(alpha), None if auto else float(beta)), *parse_also(also)]))
+            w, [TextEdit(neutral, target, float(alpha), "auto" if auto else float(beta)), *parse_also(also)]))
         return self._show(res, status, files)
 
     def mapper_edit(self, w, name, alpha):
@@ -108,12 +109,9 @@ class Page:
     def optimize(self, w, prompt, steps, l2, id_lambda, progress=None):
         if w is None:
             return self._nothing("load a seed first") + (None,)
-        done = [0]
-
-        def tick(_):
-            done[0] += 1
+        def tick(done, total):
             if progress is not None:
-                progress((done[0], int(steps)), desc="optimising")
+                progress((done, total), desc="optimising")
 
         res, status, files = self._run(lambda: self.s.optimize(w, prompt, int(steps), float(l2), float(id_lambda),
                                                                 progress=tick))
@@ -201,7 +199,7 @@ def build_app(session: EditSession, out_dir: str | Path | None = None):
 
 def session_from_folders(generator=None, clip=None, stats=None, mappers=(), idnet=None, encoder=None) -> EditSession:
     """An ``EditSession`` from model folders; with no generator / CLIP, the bundled toy world."""
-    from styleclip_jax.models.mapper_api import load_mapper
+    from styleclip_jax.models.mapper.handle import load_mapper
 
     if generator is None and clip is None:
         from styleclip_jax.toyworld.bundle import load_world
@@ -209,7 +207,7 @@ def session_from_folders(generator=None, clip=None, stats=None, mappers=(), idne
         tw = load_world()
         gen, clp, st = tw.generator, tw.clip, tw.stats
     else:
-        from styleclip_jax.editing.stylespace_stats import StyleSpaceStats
+        from styleclip_jax.editing.global_directions.stats import StyleSpaceStats
         from styleclip_jax.errors import InputError
         from styleclip_jax.models.clip import load_clip
         from styleclip_jax.models.stylegan2 import load_generator

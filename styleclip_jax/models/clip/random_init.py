@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from styleclip_jax.models.clip.api import CLIPModel, clip_expected_shapes
-from styleclip_jax.models.clip.model import CLIPConfig
+from styleclip_jax.models.clip.handle import CLIPModel, clip_expected_shapes
+from styleclip_jax.models.clip.network import CLIPConfig
 
 
 def random_clip(cfg: CLIPConfig | None = None, seed: int = 0, dtype: str = "float32") -> CLIPModel:

@@ -9,11 +9,11 @@ import numpy as np
 from flax import nnx
 
 from styleclip_jax.errors import InputError
-from styleclip_jax.model_dir import ModelHandle
-from styleclip_jax.utils.images import encoder_input
-from styleclip_jax.validation import check_array
+from styleclip_jax.io.images import encoder_input
 from styleclip_jax.models.e4e.config import EncoderConfig
 from styleclip_jax.models.e4e.network import E4EEncoder
+from styleclip_jax.models.handle import ModelHandle
+from styleclip_jax.validation import check_array
 
 KIND = "encoder"
 
@@ -44,14 +44,15 @@ class Encoder(ModelHandle):
         return np.asarray(_encode(self.graphdef, self.state, x, stage))
 
     def encode_photos(self, photos_u8, batch_size: int = 8, progress=None) -> np.ndarray:
-        """uint8 photos (already aligned) -> W+ (B, N, D), in batches of ``batch_size``."""
+        """uint8 photos (already aligned) -> W+ (B, N, D), in batches of ``batch_size``;
+        ``progress(done_photos, total)`` after each batch."""
         if batch_size < 1:
             raise InputError("batch_size must be >= 1")
         out = []
         for i in range(0, len(photos_u8), batch_size):
             out.append(self.encode(preprocess(photos_u8[i:i + batch_size], self.config.input_size)))
             if progress:
-                progress(len(out[-1]))
+                progress(sum(map(len, out)), len(photos_u8))
         return np.concatenate(out)
 
 

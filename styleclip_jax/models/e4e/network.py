@@ -18,8 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from styleclip_jax.models.idnet.model import BatchNorm, Conv, PReLU, Unit
 from styleclip_jax.models.e4e.config import EncoderConfig
+from styleclip_jax.models.idnet.network import BatchNorm, Conv, PReLU, Unit
 
 COARSE, MIDDLE = 3, 7          # upstream's coarse_ind / middle_ind
 

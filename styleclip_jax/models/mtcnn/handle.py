@@ -13,7 +13,7 @@ from flax import nnx
 
 from styleclip_jax.config_utils import known_fields
 from styleclip_jax.errors import ConfigError, InputError
-from styleclip_jax.model_dir import ModelHandle
+from styleclip_jax.models.handle import ModelHandle
 from styleclip_jax.models.mtcnn.detect import Faces, detect_faces
 from styleclip_jax.models.mtcnn.network import MTCNNNets
 
@@ -78,7 +78,7 @@ class FaceDetector(ModelHandle):
     def detect(self, image, trace: dict | None = None) -> Faces:
         """Faces in one uint8 RGB image (H, W, 3), largest first (an empty ``Faces`` if none).
 
-        Read photos with ``styleclip_jax.utils.images.read_image`` (EXIF rotation, RGB): MTCNN
+        Read photos with ``styleclip_jax.io.images.read_image`` (EXIF rotation, RGB): MTCNN
         misses a face lying on its side and sees nothing in a float image in [0, 1].
         """
         a = np.asarray(image)

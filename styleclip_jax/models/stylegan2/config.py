@@ -10,8 +10,8 @@ import dataclasses
 import math
 from typing import Any, Mapping
 
-from styleclip_jax.errors import ConfigError
 from styleclip_jax.config_utils import known_fields
+from styleclip_jax.errors import ConfigError
 
 SOURCES = ("rosinality", "stylegan2-ada", "random", "trained")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from styleclip_jax.models.stylegan2.config import GeneratorConfig
-from styleclip_jax.models.stylegan2.generator import StyleGAN2, expected_shapes
+from styleclip_jax.models.stylegan2.handle import StyleGAN2, expected_shapes
 
 
 def random_tensors(cfg: GeneratorConfig, seed: int = 0) -> dict[str, np.ndarray]:

@@ -1,0 +1,44 @@
+"""Typed global-direction edits (``TextEdit``); light (numpy only), so the CLI reads its defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from styleclip_jax.errors import InputError
+
+
+@dataclasses.dataclass(frozen=True)
+class TextEdit:
+    """One global-direction edit: from ``neutral`` to ``target`` text (e.g. "face" -> "smiling face").
+
+    ``alpha``: strength when edits are composed (upstream 4.1); ``beta``: disentanglement
+    threshold (upstream 0.15), or "auto" (the largest β in 0.10…0.29 that moves more than 20
+    channels);
+    ``layers``: StyleSpace layer names the edit may move (None: all manipulable ones).
+    """
+
+    neutral: str
+    target: str
+    alpha: float = 4.1
+    beta: float | str = 0.15
+    layers: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if self.beta != "auto" and (isinstance(self.beta, str) or not np.isfinite(self.beta) or self.beta < 0):
+            raise InputError(f"beta must be a finite number >= 0 or 'auto', got {self.beta!r}")
+        if not np.isfinite(self.alpha):
+            raise InputError(f"alpha must be finite, got {self.alpha}")
+        if self.layers is not None:
+            object.__setattr__(self, "layers", tuple(self.layers))
+
+    @classmethod
+    def of(cls, edit: "TextEdit | dict") -> "TextEdit":
+        """A ``TextEdit`` from itself or from a dict with the same fields."""
+        if isinstance(edit, TextEdit):
+            return edit
+        unknown = sorted(set(edit) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise InputError(f"unknown edit fields {unknown}; a TextEdit has neutral, target, beta, alpha, layers")
+        return cls(**edit)

@@ -1,0 +1,195 @@
+"""Method C: global directions in StyleSpace (StyleCLIP ``GetBoundary`` / ``SplitS`` / ``MSCode``).
+
+Given unit relevance rows fs3 (one per manipulable channel) and a text direction Δt:
+1. r = fs3 · Δt; channels with |r| < β are dropped (β: disentanglement threshold);
+2. r /= max|r| (the strongest channel moves by exactly 1);
+3. Δs = σ ⊙ r per manipulable layer, zeros on toRGB layers (and outside ``layers`` if given);
+4. s' = s + α · Δs for each strength α.
+Several edits compose additively: s' = s + Σ_i α_i Δs_i, each with its own β. A prompt pair
+that moves no channel at β is an error (upstream divides by zero and renders NaN).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from styleclip_jax.editing.global_directions.config import TextEdit
+from styleclip_jax.editing.global_directions.stats import StyleSpaceStats
+from styleclip_jax.errors import InputError
+
+AUTO_BETAS = tuple(round(0.10 + 0.01 * i, 2) for i in range(20))       # 0.10 … 0.29, as upstream's GUI
+
+
+@dataclasses.dataclass(frozen=True)
+class Direction:
+    """A StyleSpace edit direction: ``delta`` (C_total,) and how many channels it moves."""
+
+    delta: np.ndarray
+    beta: float
+    num_channels: int            # channels with |r| >= β (upstream's num_c)
+    channels_touched: int        # of those, inside the allowed layers
+
+
+def relevance(stats: StyleSpaceStats, dt: np.ndarray) -> np.ndarray:
+    """r = fs3 · Δt over all manipulable channels (rows beyond fs3 are zero, as ``SplitS``)."""
+    if stats.fs3 is None:
+        raise InputError("these stats have no fs3 table; run `styleclip-jax global precompute` (or import fs3.npy)")
+    dt = np.asarray(dt, np.float32)
+    if dt.shape != (stats.fs3.shape[1],):
+        raise InputError(f"text direction has shape {dt.shape}, fs3 rows have width {stats.fs3.shape[1]}")
+    r = np.zeros(stats.num_manipulable, np.float32)
+    r[:stats.fs3.shape[0]] = stats.fs3 @ dt
+    return r
+
+
+def split_manipulable(stats: StyleSpaceStats, r: np.ndarray, with_std: bool = True,
+                      layers: Sequence[str] | None = None) -> np.ndarray:
+    """Manipulable-channel vector -> flat (C_total,): σ-scaled, zeros on toRGB / excluded layers."""
+    if layers is not None:
+        unknown = sorted(set(layers) - set(stats.names))
+        if unknown:
+            raise InputError(f"unknown StyleSpace layers {unknown}; known: {list(stats.names)}")
+    out = np.zeros(int(sum(stats.widths)), np.float32)
+    o, k = stats.offsets, 0
+    for i, (name, w, m) in enumerate(zip(stats.names, stats.widths, stats.manipulable)):
+        if not m:
+            continue
+        piece = r[k:k + w]
+        k += w
+        if layers is not None and name not in layers:
+            continue
+        out[o[i]:o[i + 1]] = piece * stats.std[o[i]:o[i + 1]] if with_std else piece
+    return out
+
+
+def direction(stats: StyleSpaceStats, dt: np.ndarray, beta: float = 0.15,
+              layers: Sequence[str] | None = None) -> Direction:
+    """``GetBoundary`` + ``SplitS(if_std=True)``: Δs (C_total,) for Δt at threshold β."""
+    if not np.isfinite(beta) or beta < 0:
+        raise InputError(f"beta must be a finite number >= 0, got {beta}")
+    r = relevance(stats, dt)
+    r = np.where(np.abs(r) < np.float32(beta), np.float32(0), r)
+    num = int(np.count_nonzero(r))
+    if num == 0:
+        best = float(np.abs(relevance(stats, dt)).max())
+        raise InputError(f"no StyleSpace channel has relevance >= beta={beta} for this prompt pair (the largest is "
+                         f"{best:.4f}); lower `beta` or use `auto_beta`")
+    r = r / np.abs(r).max()
+    delta = split_manipulable(stats, r, True, layers)
+    touched = num if layers is None else int(np.count_nonzero(split_manipulable(stats, r, False, layers)))
+    if touched == 0:
+        raise InputError(f"the {num} channels above beta={beta} all lie outside layers {list(layers)}")
+    return Direction(delta, float(beta), num, touched)
+
+
+def auto_beta(stats: StyleSpaceStats, dt: np.ndarray, min_channels: int = 20) -> float:
+    """Largest β in 0.10…0.29 that still moves more than ``min_channels`` channels (upstream GUI;
+    100 for non-face generators there). Where even 0.10 moves no more than that, upstream falls
+    back to 0.10, which can move a handful of channels or none at all (small or unusual models);
+    we instead take the β that keeps the ``min_channels`` most relevant channels."""
+    r = np.abs(relevance(stats, dt))
+    for b in sorted(AUTO_BETAS, reverse=True):
+        if int(np.count_nonzero(r >= np.float32(b))) > min_channels:
+            return b
+    k = min(min_channels, int(np.count_nonzero(r)))
+    if k == 0:
+        raise InputError("the text direction is orthogonal to every channel's relevance; no edit is possible")
+    return float(np.sort(r)[::-1][k - 1])
+
+
+def apply_directions(codes: np.ndarray, directions: Sequence[tuple[Direction, float]]) -> np.ndarray:
+    """Flat codes (B, C_total) + [(direction, α), …] -> edited codes (B, C_total)."""
+    codes = np.asarray(codes, np.float32)
+    out = codes.copy()
+    for d, a in directions:
+        if not np.isfinite(a):
+            raise InputError(f"alpha must be finite, got {a}")
+        out = out + np.float32(a) * d.delta
+    return out
+
+
+def edit_codes(codes: np.ndarray, d: Direction, alphas: Sequence[float]) -> np.ndarray:
+    """``MSCode``: flat codes (B, C_total) -> (B, A, C_total) for every α."""
+    return np.stack([apply_directions(codes, [(d, a)]) for a in alphas], axis=1)
+
+
+@dataclasses.dataclass
+class GlobalEdit:
+    """Result of ``global_edit``: edited codes (B, A, C_total), images (B, A, R, R, 3), the directions."""
+
+    codes: np.ndarray
+    images: np.ndarray
+    alphas: list
+    directions: list             # [(Direction, alpha)] per edit
+    stats: StyleSpaceStats
+    edits: list = dataclasses.field(default_factory=list)          # the TextEdits
+
+    def styles(self) -> dict[str, np.ndarray]:
+        """Edited codes as {layer name: (B·A, C_l)} (the ``s/<layer>`` arrays of our .npz files)."""
+        return self.stats.split(self.codes.reshape(-1, self.codes.shape[-1]))
+
+    def summary(self) -> list[dict]:
+        """Per edit: prompts, the β used, α, channels moved (and of those, inside the chosen layers)."""
+        return [{"neutral": e.neutral, "target": e.target, "beta": d.beta, "alpha": al,
+                 "channels": d.num_channels, "channels_touched": d.channels_touched}
+                for e, (d, al) in zip(self.edits, self.directions)]
+
+    def save(self, out, originals=None) -> Path:
+        """``.png``: a grid, one row per latent (its original first, given ``originals`` (B, R, R, 3),
+        then one column per α); ``.npz``: images, the ``s/<layer>`` codes, α and latent index per
+        row, with the summary beside it in ``<out>.json``."""
+        import json
+
+        from styleclip_jax.io.files import atomic_write
+        from styleclip_jax.io.images import save_edit_grid
+        from styleclip_jax.io.latents import write_npz
+
+        out = Path(out)
+        b, a = self.codes.shape[:2]
+        if out.suffix == ".png":
+            save_edit_grid(out, originals, self.images)
+            return out
+        write_npz(out, self.images.reshape(-1, *self.images.shape[2:]), None, self.styles(),
+                  alpha=np.tile(np.asarray([np.nan if x is None else x for x in self.alphas], np.float32), b),
+                  latent_index=np.repeat(np.arange(b), a))
+        atomic_write(str(out) + ".json", lambda p: Path(p).write_text(json.dumps(self.summary(), indent=2)))
+        return out
+
+
+def global_edit(gen, clip, stats: StyleSpaceStats, wplus, edits: Sequence[TextEdit | dict],
+                alphas: Sequence[float] | None = None, batch_size: int = 8) -> GlobalEdit:
+    """Edit W+ latents (B, L, D) along one or more text directions.
+
+    ``edits``: ``TextEdit``s (or dicts with their fields). With ``alphas`` (one edit only) every
+    strength in the list is rendered (a grid over α); otherwise the edits are composed, each at
+    its own ``alpha``, giving A = 1.
+    """
+    from styleclip_jax.editing.global_directions.text import text_direction
+
+    stats.check_generator(gen)
+    stats.check_clip(clip)
+    if not edits:
+        raise InputError("global_edit needs at least one {neutral, target} edit")
+    if alphas is not None and len(edits) != 1:
+        raise InputError("a grid over alphas takes exactly one edit; to compose, give each edit its own alpha")
+    edits = [TextEdit.of(e) for e in edits]
+    dirs = []
+    for e in edits:
+        dt, _ = text_direction(clip, e.neutral, e.target)
+        beta = auto_beta(stats, dt) if e.beta == "auto" else float(e.beta)
+        dirs.append((direction(stats, dt, beta, e.layers), float(e.alpha)))
+    codes = stats.flatten(gen.w_to_s(gen.as_wplus(wplus)))
+    if alphas is not None:
+        edited = edit_codes(codes, dirs[0][0], alphas)
+        alphas = [float(a) for a in alphas]
+    else:
+        edited = apply_directions(codes, dirs)[:, None]
+        alphas = [None]
+    flat = edited.reshape(-1, edited.shape[-1])
+    images = np.concatenate([np.asarray(gen.synthesis_s(stats.split(flat[i:i + batch_size])))
+                             for i in range(0, len(flat), batch_size)])
+    return GlobalEdit(edited, images.reshape(edited.shape[:2] + images.shape[1:]), alphas, dirs, stats, edits)

@@ -1,0 +1,45 @@
+"""``apply_mapper()``: a trained mapper's edit of W+ latents at one or more strengths, rendered."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class MapperEdit:
+    """Edited latents ``wplus`` (B, A, L, D) and ``images`` (B, A, R, R, 3) at strengths ``alphas``."""
+
+    wplus: np.ndarray
+    images: np.ndarray
+    alphas: list
+
+    def save(self, out, originals=None) -> Path:
+        """``.png``: a grid, one row per latent (its original first, given ``originals`` (B, R, R, 3),
+        then one column per α); ``.npz``: images, W+ and α per row (our latents contract)."""
+        from styleclip_jax.io.images import save_edit_grid
+        from styleclip_jax.io.latents import write_npz
+
+        out = Path(out)
+        b, a = self.images.shape[:2]
+        if out.suffix == ".png":
+            save_edit_grid(out, originals, self.images)
+        else:
+            write_npz(out, self.images.reshape(-1, *self.images.shape[2:]), self.wplus.reshape(-1, *self.wplus.shape[2:]),
+                      alpha=np.tile(np.asarray(self.alphas, np.float32), b))
+        return out
+
+
+def apply_mapper(generator, mapper, wplus, alphas: Sequence[float] = (1.0,), batch_size: int = 8) -> MapperEdit:
+    """ŵ = w + α·0.1·M(w) for each α in ``alphas``, rendered in batches of ``batch_size``.
+    ``wplus`` (B, L, D); the mapper must fit the generator's W+."""
+    mapper.check_fits(generator, "apply_mapper")
+    w = np.asarray(wplus, np.float32)
+    edited = np.stack([np.asarray(mapper.apply(w, a)) for a in alphas], axis=1)      # (B, A, L, D)
+    flat = edited.reshape(-1, *w.shape[1:])
+    imgs = np.concatenate([np.asarray(generator.synthesis(flat[i:i + batch_size]))
+                           for i in range(0, len(flat), batch_size)])
+    return MapperEdit(edited, imgs.reshape(edited.shape[:2] + imgs.shape[1:]), [float(a) for a in alphas])

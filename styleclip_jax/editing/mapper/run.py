@@ -1,0 +1,230 @@
+"""``train_mapper()``: the host side of mapper training (folders, checkpoints, validation, resume).
+
+Experiment folder::
+
+    train_config.json     training config, mapper config, fingerprints of generator / CLIP / ID net
+    checkpoints/<step>/   orbax checkpoints (atomic: written to a temporary folder, then renamed)
+    metrics.jsonl         one line per training step {"step", "loss", "clip", "l2"[, "id"]}
+    val.jsonl, val/       validation losses and x | x̂ grids every ``val_every`` steps
+    mapper/, best_mapper/ the final / best-validation mapper in our model format (``mapper apply``)
+
+An interrupted run (Ctrl-C, a crash inside a chunk) saves the last completed chunk before it
+exits; ``resume=True`` restores step, parameters and optimiser state and goes on with exactly
+the batches an uninterrupted run would have used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from pathlib import Path
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from styleclip_jax.editing.mapper.core import (
+    Frozen,
+    MapperTrainConfig,
+    TrainState,
+    eval_losses,
+    init_mapper_tensors,
+    init_state,
+    train_steps,
+)
+from styleclip_jax.errors import InputError
+from styleclip_jax.models.clip.handle import CLIPModel
+from styleclip_jax.models.clip.tokenizer import tokenize
+from styleclip_jax.models.mapper.handle import LatentMapperModel
+from styleclip_jax.models.stylegan2.handle import StyleGAN2
+from styleclip_jax.parallel.distributed import (
+    barrier,
+    is_primary,
+    replicate,
+)
+from styleclip_jax.parallel.mesh import batch_shardings
+
+CONFIG_FILE = "train_config.json"
+# Fields that may change on resume (more steps, different logging); anything else must match.
+RESUMABLE_CHANGES = {"steps", "log_every", "val_every", "save_every"}
+
+
+@dataclasses.dataclass
+class TrainResult:
+    mapper: LatentMapperModel
+    step: int
+    metrics: dict          # {name: (steps_run_now,)} of this call
+    val: list              # [{"step", "loss", ...}] of this call
+    exp_dir: Path
+
+    def save(self, path, overwrite: bool = False) -> Path:
+        """The trained mapper as a model folder (what ``mapper apply`` / ``load_mapper`` read)."""
+        return self.mapper.save(path, overwrite=overwrite)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _eval(graphdefs, cfg, frozen, params, w):
+    return eval_losses(graphdefs, cfg, frozen, params, w)
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _edit_and_render(graphdefs, frozen, params, w):
+    m_def, g_def = graphdefs[0], graphdefs[1]
+    gen = nnx.merge(g_def, frozen.generator)
+    w_hat = nnx.merge(m_def, params).edit(w)
+    render = lambda x: gen.synthesis(gen.synthesis.w_to_s(x))           # noqa: E731
+    return render(w), render(w_hat)
+
+
+def _split_latents(cfg: MapperTrainConfig, latents, gen: StyleGAN2):
+    """(train (N, L, D) or None, val (V, L, D)): a seeded hold-out of the file, or seeded samples."""
+    if latents is not None:
+        w = gen.as_wplus(latents)
+        perm = np.random.default_rng(cfg.seed).permutation(len(w))
+        val, train = (w[perm[:cfg.val_size]] if cfg.val_size else None), w[perm[cfg.val_size:]]
+        if len(train) < cfg.batch_size:
+            raise InputError(f"{len(w)} latents leave {len(train)} for training after holding out val_size="
+                             f"{cfg.val_size}; need at least batch_size={cfg.batch_size}")
+        return train, val
+    z = np.asarray(jax.random.normal(jax.random.key(cfg.seed + 1_000_003), (cfg.val_size, gen.config.z_dim)))
+    return None, (np.asarray(gen.mapping(z, cfg.truncation)) if cfg.val_size else None)
+
+
+def _record(cfg: MapperTrainConfig, mapper_cfg, gen, clip, idnet, latents_info) -> dict:
+    return {"train": cfg.to_dict(), "mapper": mapper_cfg.to_dict(), "generator": gen.fingerprint(),
+            "clip": clip.fingerprint(), "idnet": idnet.fingerprint() if idnet is not None else None,
+            "latents": latents_info}
+
+
+def train_mapper(generator: StyleGAN2, clip: CLIPModel, cfg: MapperTrainConfig, exp_dir, *, latents=None,
+                 idnet=None, resume: bool = False, overwrite: bool = False, devices: int | None = None,
+                 progress=None, on_chunk: Callable[[int, dict], None] | None = None) -> TrainResult:
+    """Train a latent mapper for ``cfg.description``; see the module docstring for the folder.
+
+    The folder is locked for the run (a second writer is refused) and ``train_config.json`` is
+    its manifest: a resume with other models or settings is refused by name.
+
+    Args:
+      latents: W+ (N, L, D) training latents (e.g. e4e inversions), or None to sample z on the fly.
+      idnet: the identity network; required when ``cfg.id_lambda > 0``.
+      resume: continue the run in ``exp_dir`` from its last checkpoint (from step 0 when it was
+        stopped before its first checkpoint).
+      overwrite: clear ``exp_dir`` first (only a mapper training folder or an empty one).
+      devices: number of local devices to shard the batch over (default: all).
+      on_chunk: host callback ``f(step, metrics)`` after each compiled chunk (e.g. for monitoring).
+    """
+    from styleclip_jax.training.loop import experiment
+
+    if cfg.id_lambda > 0 and idnet is None:
+        raise InputError("id_lambda > 0 needs the identity network (pass an IR-SE50 folder, or set id_lambda 0 "
+                         "for non-face generators / identity-changing edits)")
+    gcfg = generator.config
+    mapper_cfg = cfg.mapper_config(gcfg.num_ws, gcfg.w_dim)
+    latents_info = None if latents is None else {"n": int(len(latents)),
+                                                 "sha256": _sha(np.ascontiguousarray(latents, np.float32))}
+    with experiment(exp_dir, _record(cfg, mapper_cfg, generator, clip, idnet, latents_info), resume, overwrite,
+                    manifest=CONFIG_FILE, may_change={f"train.{k}" for k in RESUMABLE_CHANGES},
+                    what="mapper training") as exp:
+        return _train_locked(generator, clip, cfg, mapper_cfg, exp, latents, idnet, resume, devices, progress,
+                             on_chunk)
+
+
+def _train_locked(generator, clip, cfg, mapper_cfg, exp_dir: Path, latents, idnet, resume, devices, progress,
+                  on_chunk):
+    from styleclip_jax.training.loop import run
+
+    replicated, batch_sharding = batch_shardings(devices, cfg.batch_size)
+    train_w, val_w = _split_latents(cfg, latents, generator)
+    text = np.asarray(clip.encode_text(tokenize([cfg.description])))[0]
+    use_id = cfg.id_lambda > 0
+    frozen = Frozen(generator.state, clip.state, idnet.state if use_id else None, jnp.asarray(text))
+    fresh = LatentMapperModel(mapper_cfg, init_mapper_tensors(mapper_cfg, cfg.seed),
+                              {"format": "trained", "description": cfg.description})
+    graphdefs = (fresh.graphdef, generator.graphdef, clip.graphdef, idnet.graphdef if use_id else None)
+    # Explicit placement in both cases: restored checkpoints come back committed to a device, and
+    # matching placement keeps the compiled chunks valid across a resume.
+    placement = replicated or jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    put = lambda x: replicate(x, placement)                               # noqa: E731
+    frozen = put(frozen)
+    train_dev = put(jnp.asarray(train_w)) if train_w is not None else None
+    key = jax.random.key(cfg.seed)
+    metrics_log, val_log = [], []
+    best = [_best_val(exp_dir)]
+
+    def validate(state):
+        best[0] = _validate(exp_dir, graphdefs, cfg, frozen, state, put, val_w, val_log, best[0], fresh)
+
+    def after_chunk(state, m):
+        step = int(state.step)
+        metrics_log.append(m)
+        if val_w is not None and (step % cfg.val_every == 0 or step == cfg.steps):
+            validate(state)
+        if on_chunk is not None:
+            on_chunk(step, m)
+
+    def step_fn(state, n):
+        return train_steps(graphdefs, cfg.step_config, n, frozen, train_dev, state, key, batch_sharding)
+
+    state = put(init_state(cfg, fresh.state))
+    if not resume and val_w is not None:
+        validate(state)
+    state = run(exp_dir, state, step_fn, cfg.steps, resume=resume, checkpoint_every=cfg.save_every,
+                every=(cfg.log_every, cfg.val_every), max_chunk=None, on_chunk=after_chunk, progress=progress, placement=placement,
+                logs=("val.jsonl",), what="mapper/optimiser")
+    final = _mapper_from(fresh, state, cfg)
+    if is_primary():
+        final.save(exp_dir / "mapper", overwrite=True)
+    barrier("mapper-train-saved")
+    merged = {k: np.concatenate([m[k] for m in metrics_log]) for k in (metrics_log[0] if metrics_log else {})}
+    return TrainResult(final, int(state.step), merged, val_log, exp_dir)
+
+
+def _sha(a: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.sha256(a.tobytes()).hexdigest()
+
+
+def _mapper_from(template: LatentMapperModel, state: TrainState, cfg: MapperTrainConfig) -> LatentMapperModel:
+    from styleclip_jax.models.handle import flat_tensors
+
+    tensors = flat_tensors(jax.device_get(state.params))
+    return LatentMapperModel(template.config, tensors, {"format": "trained", "description": cfg.description,
+                                                       "step": int(state.step), "train": cfg.to_dict()})
+
+
+def _best_val(exp_dir: Path) -> float:
+    p = exp_dir / "val.jsonl"
+    if not p.exists():
+        return float("inf")
+    vals = [json.loads(l)["loss"] for l in p.read_text().splitlines() if l]
+    return min(vals, default=float("inf"))
+
+
+def _validate(exp_dir, graphdefs, cfg, frozen, state, put, val_w, val_log, best, template):
+    from styleclip_jax.io.images import make_grid, save_png, to_uint8
+
+    sums, count = {}, 0
+    for i in range(0, len(val_w), cfg.val_batch_size):
+        w = put(np.asarray(val_w[i:i + cfg.val_batch_size]))
+        terms = _eval(graphdefs, cfg.step_config, frozen, state.params, w)
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(v) * len(w)
+        count += len(w)
+    rec = {"step": int(state.step), **{k: v / count for k, v in sums.items()}}
+    val_log.append(rec)
+    x, x_hat = _edit_and_render(graphdefs, frozen, state.params, put(np.asarray(val_w[:4])))   # every process
+    if not is_primary():
+        return min(best, rec["loss"])
+    with (exp_dir / "val.jsonl").open("a") as f:
+        f.write(json.dumps(rec) + "\n")
+    pairs = np.stack([np.asarray(x), np.asarray(x_hat)], axis=1).reshape(-1, *x.shape[1:])
+    (exp_dir / "val").mkdir(exist_ok=True)
+    save_png(exp_dir / "val" / f"{int(state.step):06d}.png", make_grid(to_uint8(pairs), nrow=2))
+    if rec["loss"] < best:
+        _mapper_from(template, state, cfg).save(exp_dir / "best_mapper", overwrite=True)
+        best = rec["loss"]
+    return best

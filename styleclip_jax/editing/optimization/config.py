@@ -1,0 +1,62 @@
+"""Method A's settings (``OptimizeConfig``) and upstream's learning-rate ramp."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from styleclip_jax.config_utils import check_nonnegative
+from styleclip_jax.errors import InputError
+
+SPACES = ("w+", "s")
+MODES = ("edit", "free_generation")
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizeConfig:
+    """Upstream defaults: 300 steps, lr 0.1, λ_L2 0.008, λ_ID 0 (the Colab uses 0.005).
+
+    ``rows`` (W+ only) limits the edit to some W+ rows and leaves the others exactly as they
+    started; upstream always optimises every row. It is the optimisation analogue of upstream's
+    LevelsMapper switches: a colour edit can keep StyleGAN's coarse rows (pose, geometry) fixed.
+    """
+
+    steps: int = 300
+    lr: float = 0.1
+    l2_lambda: float = 0.008
+    id_lambda: float = 0.0
+    space: str = "w+"
+    mode: str = "edit"
+    snapshot_every: int = 0
+    lr_rampup: float = 0.05
+    lr_rampdown: float = 0.25
+    rows: tuple[int, ...] = ()     # W+ rows the edit may move (empty: all, as upstream)
+    tie_rows: bool = False         # the moved rows share one offset (a W-space edit of those rows)
+
+    def __post_init__(self):
+        object.__setattr__(self, "rows", tuple(sorted({int(r) for r in self.rows})))
+        if (self.rows or self.tie_rows) and self.space != "w+":
+            raise InputError("rows / tie_rows (which W+ rows to optimise, and how) need space 'w+'")
+        if any(r < 0 for r in self.rows):
+            raise InputError(f"rows must be W+ row indices >= 0, got {self.rows}")
+        if self.steps < 1:
+            raise InputError(f"steps must be >= 1, got {self.steps}")
+        if self.space not in SPACES:
+            raise InputError(f"space must be one of {SPACES}, got {self.space!r}")
+        if self.mode not in MODES:
+            raise InputError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.snapshot_every < 0:
+            raise InputError("snapshot_every must be >= 0")
+        check_nonnegative(self, ("lr", "l2_lambda", "id_lambda"))
+
+
+def lr_ramp(t, rampdown: float = 0.25, rampup: float = 0.05):
+    """Upstream ``get_lr`` factor at t = step / steps."""
+    import jax.numpy as jnp  # (here, so the config module loads without JAX)
+
+    r = jnp.minimum(1.0, (1.0 - t) / rampdown)
+    r = 0.5 - 0.5 * jnp.cos(r * jnp.pi)
+    return r * jnp.minimum(1.0, t / rampup)
+
+
+def lr_schedule(cfg: OptimizeConfig):
+    return lambda count: cfg.lr * lr_ramp(count / cfg.steps, cfg.lr_rampdown, cfg.lr_rampup)

@@ -1,0 +1,199 @@
+"""``optimize()``: latent optimisation for many latents × prompts in one compiled program."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from pathlib import Path
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from styleclip_jax.editing.optimization.config import OptimizeConfig
+from styleclip_jax.editing.optimization.core import (
+    Problem,
+    initial_params,
+    make_optimizer,
+    make_step,
+    merge_styles,
+    run_loop,
+    styles_of,
+)
+from styleclip_jax.errors import InputError
+from styleclip_jax.models.clip.handle import CLIPModel
+from styleclip_jax.models.clip.tokenizer import tokenize
+from styleclip_jax.models.idnet.handle import IDNet
+from styleclip_jax.models.stylegan2.handle import StyleGAN2
+
+
+@dataclasses.dataclass
+class OptimizeResult:
+    """Per pair p (latent index ``latent_index[p]``, prompt ``prompts[prompt_index[p]]``).
+
+    ``start`` / ``final``: W+ (P, L, D), or StyleSpace dict {name: (P, C)} in space 's'.
+    ``losses``: {"loss", "clip", "l2"[, "id"]} each (steps, P), value before each update.
+    ``snapshots``: list of codes after every ``snapshot_every`` steps (same form as ``final``).
+    ``images_before`` / ``images_after``: (P, R, R, 3).
+    """
+
+    start: object
+    final: object
+    losses: dict
+    snapshots: list
+    images_before: np.ndarray
+    images_after: np.ndarray
+    latent_index: np.ndarray
+    prompt_index: np.ndarray
+    prompts: list
+    config: OptimizeConfig
+
+    OUTPUTS = ("result.npz", "before_after.png", "trajectory.gif", "frames")
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything ``result.npz`` holds: images, indices, prompts, losses, start and final codes."""
+        arrays = {"images_before": self.images_before, "images_after": self.images_after,
+                  "latent_index": self.latent_index, "prompt_index": self.prompt_index,
+                  "prompts": np.array(self.prompts)}
+        arrays.update({f"loss_{k}": v for k, v in self.losses.items()})
+        if self.config.space == "w+":
+            arrays["wplus"], arrays["wplus_start"] = self.final, self.start
+            if self.snapshots:
+                arrays["wplus_snapshots"] = np.stack(self.snapshots)
+        else:
+            arrays.update({f"s/{k}": v for k, v in self.final.items()})
+            arrays.update({f"s_start/{k}": v for k, v in self.start.items()})
+        return arrays
+
+    def save(self, out, generator: StyleGAN2 | None = None, overwrite: bool = False) -> list[str]:
+        """Write ``out/result.npz`` and ``out/before_after.png`` (pairs as rows: before | after) and,
+        given the ``generator`` and snapshots, ``frames/`` and ``trajectory.gif``. Returns the names
+        written. A previous run's outputs in ``out`` are removed first (with ``overwrite``), so
+        frames of two runs never mix; nothing non-finite is written."""
+        import shutil
+
+        from styleclip_jax.io.files import atomic_write, refuse_nonempty_dir
+        from styleclip_jax.io.images import make_grid, save_png, to_uint8
+        from styleclip_jax.io.latents import check_finite
+
+        out = Path(out)
+        refuse_nonempty_dir(out, overwrite)
+        arrays = self.arrays()
+        for k, v in arrays.items():
+            check_finite(f"result {k}", v)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in self.OUTPUTS:
+            p = out / name
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+        atomic_write(out / "result.npz", lambda f: np.savez(f, **arrays))
+        pairs = np.stack([self.images_before, self.images_after], axis=1).reshape(-1, *self.images_after.shape[1:])
+        save_png(out / "before_after.png", make_grid(to_uint8(pairs), nrow=2))
+        if generator is None or not self.snapshots:
+            return ["result.npz", "before_after.png"]
+        self._save_trajectory(generator, out)
+        return ["result.npz", "before_after.png", "trajectory.gif"]
+
+    def _save_trajectory(self, gen: StyleGAN2, out: Path) -> None:
+        from PIL import Image
+
+        from styleclip_jax.io.images import make_grid, save_png, to_uint8
+
+        frames = [self.images_before]
+        for snap in self.snapshots:
+            frames.append(np.asarray(gen.synthesis(snap) if self.config.space == "w+" else gen.synthesis_s(snap)))
+        grids = [make_grid(to_uint8(f), nrow=min(len(f), 4)) for f in frames]
+        (out / "frames").mkdir(exist_ok=True)
+        for k, gimg in enumerate(grids):
+            save_png(out / "frames" / f"{k * self.config.snapshot_every:05d}.png", gimg)
+        pil = [Image.fromarray(gimg) for gimg in grids]
+        pil[0].save(out / "trajectory.gif", save_all=True, append_images=pil[1:], duration=100, loop=0)
+
+
+def start_latents(gen: StyleGAN2, cfg: OptimizeConfig, latents=None, seeds=None, truncation: float = 0.7):
+    """W+ starting points: given latents; seeds at ψ ``truncation`` toward w_avg; or the mean latent."""
+    from styleclip_jax.io.latents import z_from_seeds
+
+    c = gen.config
+    if cfg.mode == "free_generation":
+        if latents is not None or seeds is not None:
+            raise InputError("free_generation starts from the mean latent; do not pass latents or seeds")
+        return np.broadcast_to(gen.w_avg, (1, c.num_ws, c.w_dim)).copy()
+    if (latents is None) == (seeds is None):
+        raise InputError("edit mode needs exactly one of latents (B, L, D) / (B, D) or seeds")
+    if latents is not None:
+        return gen.as_wplus(latents)
+    return np.asarray(gen.mapping(z_from_seeds(seeds, c.z_dim), truncation))
+
+
+@functools.lru_cache(maxsize=16)
+def _step_fn(graphdefs, cfg):
+    """The jitted step for (graphdefs, config); cached so repeated calls reuse its compilation."""
+    return jax.jit(make_step(graphdefs, cfg, make_optimizer(cfg)))
+
+
+def _run(graphdefs, cfg, progress, states, params, problem):
+    return run_loop(_step_fn(graphdefs, cfg), cfg, states, params, make_optimizer(cfg).init(params), problem, progress)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _synth(g_def, space, g_state, params, start):
+    gen = nnx.merge(g_def, g_state)
+    return gen.synthesis(styles_of(gen, params, start, space))
+
+
+def optimize(generator: StyleGAN2, clip: CLIPModel, prompts: str | Sequence[str], latents=None, *,
+             seeds=None, idnet: IDNet | None = None, config: OptimizeConfig = OptimizeConfig(),
+             truncation: float = 0.7, progress: Callable[[int, int], None] | None = None) -> OptimizeResult:
+    """Optimise every latent toward every prompt (pairs in latent-major order).
+
+    Args:
+      latents: W+ (N, L, D) or W (N, D) starting points (edit mode), or None with ``seeds``.
+      prompts: one prompt or a list; each is paired with every latent.
+      idnet: needed when ``config.id_lambda > 0``.
+      progress: ``f(done_steps, total_steps)`` after each step (``styleclip_jax.progress``).
+    """
+    cfg = config
+    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+    tokens = tokenize(prompts)                       # raises on empty / too-long prompts
+    if cfg.mode == "edit" and cfg.id_lambda > 0 and idnet is None:
+        raise InputError("id_lambda > 0 needs an identity network (an IR-SE50 folder)")
+    if cfg.rows and cfg.rows[-1] >= generator.config.num_ws:
+        raise InputError(f"rows {list(cfg.rows)}: this generator has W+ rows 0-{generator.config.num_ws - 1}")
+    w0 = start_latents(generator, cfg, latents, seeds, truncation)
+    n, p = len(w0), len(prompts)
+    li, pi = np.repeat(np.arange(n), p), np.tile(np.arange(p), n)
+    w_pairs = w0[li]
+    tf = np.asarray(clip.encode_text(tokens))[pi]
+    g_state = generator.state
+    if cfg.space == "w+":
+        start = jnp.asarray(w_pairs)
+    else:
+        start = tuple(generator.w_to_s(w_pairs).values())
+    params0 = initial_params(generator.module(), start, cfg.space)
+    original = _synth(generator.graphdef, cfg.space, g_state, params0, start)
+    use_id = cfg.mode == "edit" and cfg.id_lambda > 0
+    graphdefs = (generator.graphdef, clip.graphdef, idnet.graphdef if use_id else None)
+    states = (g_state, clip.state, idnet.state if use_id else None)
+    problem = Problem(start=start, text_features=jnp.asarray(tf), original=original)
+    final, _, metrics, snaps = _run(graphdefs, cfg, progress, states, params0, problem)
+    after = _synth(generator.graphdef, cfg.space, g_state, final, start)
+
+    def as_codes(params):
+        if cfg.space == "w+":
+            return np.asarray(params)
+        layers = generator.config.style_layers
+        return {l.name: np.asarray(s) for l, s in zip(layers, merge_styles(layers, params, start))}
+
+    snapshots = []
+    if snaps is not None:
+        for k in range(len(jax.tree.leaves(snaps)[0])):
+            snapshots.append(as_codes(jax.tree.map(lambda x: x[k], snaps)))
+    return OptimizeResult(start=as_codes(params0), final=as_codes(final),
+                          losses={k: np.asarray(v) for k, v in metrics.items()}, snapshots=snapshots,
+                          images_before=np.asarray(original), images_after=np.asarray(after),
+                          latent_index=li, prompt_index=pi, prompts=prompts, config=cfg)

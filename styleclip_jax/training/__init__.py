@@ -1,0 +1,1 @@
+"""The resumable training loop shared by every trainer (mapper, encoder, toy world)."""
