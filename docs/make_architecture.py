@@ -53,7 +53,7 @@ def _centre(b, side):
 
 
 def _arrow(d: ImageDraw.ImageDraw, a, b):
-    (x0, y0, w0, h0), (x1, y1, w1, h1) = a[:4], b[:4]
+    (x0, y0, _, h0), (x1, y1, _, h1) = a[:4], b[:4]
     if abs((y0 + h0 / 2) - (y1 + h1 / 2)) < 20:
         p, q = (_centre(a, "right"), _centre(b, "left")) if x1 > x0 else (_centre(a, "left"), _centre(b, "right"))
     else:
