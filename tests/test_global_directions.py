@@ -167,7 +167,7 @@ def test_fs3_end_to_end_golden(tmp_path, gc, ada_tiny, clip_tiny, stats200):
 def test_precompute_resumes_after_a_kill(tmp_path, ada_tiny, clip_tiny, stats200):
     gen, _ = ada_tiny
     sub = {"conv1_resolution_4": list(range(12)), "conv0_resolution_16": [3, 7]}
-    kw = dict(num_images=3, channels_per_chunk=4, image_batch=6, channel_subset=sub, progress=False)
+    kw = dict(num_images=3, channels_per_chunk=4, image_batch=6, channel_subset=sub)
     full = precompute_fs3(gen, clip_tiny, stats200, tmp_path / "a", **kw)
 
     def kill(done, total):
@@ -179,7 +179,7 @@ def test_precompute_resumes_after_a_kill(tmp_path, ada_tiny, clip_tiny, stats200
     assert len(list((tmp_path / "b" / "fs3_parts").glob("*.npy"))) == 2          # finished chunks kept
     seen = []
     again = precompute_fs3(gen, clip_tiny, stats200, tmp_path / "b", progress=lambda d, t: seen.append(d), **kw)
-    assert seen == [12, 14]                                                  # only the missing chunks ran
+    assert seen == [8, 12, 14]                  # where it resumed, then only the missing chunks ran
     np.testing.assert_array_equal(again, full)
     assert not list((tmp_path / "b" / "fs3_parts").glob(".*"))              # no temporary leftovers
 
@@ -197,7 +197,7 @@ SHARDED = textwrap.dedent("""
     c = convert_clip({golden!r} + "/clip_tiny_openai.pt")
     st = compute_stats(g, n=200, keep=3)
     sub = {{"conv1_resolution_8": list(range(6)), "conv1_resolution_32": [1, 2, 9]}}
-    kw = dict(num_images=3, channels_per_chunk=4, image_batch=6, channel_subset=sub, progress=False)
+    kw = dict(num_images=3, channels_per_chunk=4, image_batch=6, channel_subset=sub)
     one = precompute_fs3(g, c, st, {tmp!r} + "/one", devices=1, **kw)
     four = precompute_fs3(g, c, st, {tmp!r} + "/four", devices=4, **kw)
     print(json.dumps({{"diff": float(np.abs(one - four).max()), "rows": int(len(one))}}))

@@ -76,8 +76,7 @@ def test_2_fs3_tables_refuse_another_clip_and_a_second_writer(tmp_path, toy, oth
 
     gen, clip = toy
     stats = compute_stats(gen, n=20, keep=2)
-    kw = dict(num_images=2, channels_per_chunk=4, image_batch=4, channel_subset={stats.names[0]: [0, 1, 2, 3, 4]},
-              progress=False)
+    kw = dict(num_images=2, channels_per_chunk=4, image_batch=4, channel_subset={stats.names[0]: [0, 1, 2, 3, 4]})
 
     def stop(done, total):
         raise KeyboardInterrupt

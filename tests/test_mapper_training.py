@@ -81,7 +81,7 @@ def test_resume_refuses_changed_settings_and_overwrite(tmp_path, rosinality_tiny
 
 def test_bad_training_inputs(tmp_path, rosinality_tiny, clip_tiny):
     gen, _ = rosinality_tiny
-    with pytest.raises(InputError, match="non-empty --description"):
+    with pytest.raises(InputError, match="non-empty `description`"):
         _cfg(description="  ")
     with pytest.raises(InputError, match="identity network"):
         train_mapper(gen, clip_tiny, _cfg(id_lambda=0.1), tmp_path / "a", progress=False)

@@ -40,7 +40,7 @@ def test_each_method_equals_the_library(session):
     want = np.asarray(session.gen.synthesis(session.mappers["m"].apply(src.wplus[None], 2.0)))[0]
     np.testing.assert_allclose(mp.image, want, atol=1e-5)
     ticks = []
-    op = session.optimize(src.wplus, "a blue object", steps=6, frames=3, progress=ticks.append)
+    op = session.optimize(src.wplus, "a blue object", steps=6, frames=3, progress=lambda done, total: ticks.append(done))
     assert len(ticks) == 6 and len(op.frames) == 3 and op.image.shape == src.image.shape
     assert np.abs(op.image - src.image).max() > 0
 
@@ -75,7 +75,7 @@ def test_bad_input_is_a_message(session, tmp_path):
     with pytest.raises(InputError, match="line 1"):
         parse_also("object -> red")
     assert parse_also("object -> a red object : 2 : auto\n\n a -> b : -1 : 0.2") == [
-        TextEdit("object", "a red object", 2.0, None), TextEdit("a", "b", -1.0, 0.2)]
+        TextEdit("object", "a red object", 2.0, "auto"), TextEdit("a", "b", -1.0, 0.2)]
     with pytest.raises(InputError, match="seed"):
         session.from_seed(-1)
 

@@ -26,9 +26,11 @@ class TextEdit:
     layers: tuple[str, ...] | None = None
 
     def __post_init__(self):
-        if self.beta != "auto" and (isinstance(self.beta, str) or not np.isfinite(self.beta) or self.beta < 0):
+        number = isinstance(self.beta, (int, float, np.floating, np.integer)) and not isinstance(self.beta, bool)
+        if self.beta != "auto" and (not number or not np.isfinite(self.beta) or self.beta < 0):
             raise InputError(f"beta must be a finite number >= 0 or 'auto', got {self.beta!r}")
-        if not np.isfinite(self.alpha):
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float, np.floating, np.integer)) \
+                or not np.isfinite(self.alpha):
             raise InputError(f"alpha must be finite, got {self.alpha}")
         if self.layers is not None:
             object.__setattr__(self, "layers", tuple(self.layers))
