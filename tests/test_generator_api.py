@@ -120,6 +120,24 @@ def test_config_f_1024_forward_and_grad():
     fd = (float(f(wplus + eps * v)) - float(f(wplus - eps * v))) / (2 * eps)
     ad = float(np.sum(grad * v))
     assert abs(fd - ad) <= 0.05 * abs(ad) + 1e-6, (fd, ad)
+    # the handle's batch-1 inference folds style and demodulation into the kernels: same image
+    folded = np.asarray(g.synthesis(wplus))
+    np.testing.assert_allclose(folded, img, atol=2e-4, rtol=0)
+    assert np.abs(folded - img).mean() < 2e-6
+
+
+def test_batch1_folded_kernels_equal_the_scaled_form(small):
+    """``fold_batch1`` (inference, B = 1) against the scaled form, for every noise mode and for S codes."""
+    w = np.asarray(small.mapping(np.random.RandomState(4).randn(3, 32).astype(np.float32), 0.7))
+    module = small.module()
+    for i in range(3):
+        styles = module.synthesis.w_to_s(jnp.asarray(w[i:i + 1]))
+        for mode in ("const", "none"):
+            ref = jax.jit(lambda s, m=mode: module.synthesis(s, noise_mode=m))(styles)
+            got = jax.jit(lambda s, m=mode: module.synthesis(s, noise_mode=m, fold_batch1=True))(styles)
+            np.testing.assert_allclose(np.asarray(got), np.asarray(ref), atol=2e-5, rtol=0)
+        np.testing.assert_allclose(np.asarray(small.synthesis(w[i:i + 1])), np.asarray(small.synthesis(w)[i:i + 1]),
+                                   atol=2e-5, rtol=0)
 
 
 def test_bf16_synthesis_is_close_and_leaves_float32_alone(rosinality_tiny, clip_tiny):

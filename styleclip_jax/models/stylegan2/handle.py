@@ -47,12 +47,12 @@ def _w_to_s(graphdef, state, wplus):
 
 @functools.partial(jax.jit, static_argnums=0, static_argnames=("noise_mode",))
 def _synth_s(graphdef, state, styles, key, noise_mode):
-    return nnx.merge(graphdef, state).synthesis(styles, noise_mode=noise_mode, key=key)
+    return nnx.merge(graphdef, state).synthesis(styles, noise_mode=noise_mode, key=key, fold_batch1=True)
 
 
 @functools.partial(jax.jit, static_argnums=0, static_argnames=("noise_mode",))
 def _generate(graphdef, state, wplus, key, noise_mode):
-    return nnx.merge(graphdef, state)(wplus, noise_mode=noise_mode, key=key)
+    return nnx.merge(graphdef, state)(wplus, noise_mode=noise_mode, key=key, fold_batch1=True)
 
 
 class StyleGAN2(ModelHandle):

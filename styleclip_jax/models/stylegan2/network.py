@@ -80,10 +80,10 @@ class SynthesisLayer(nnx.Module):
         self.demod_weight_gain = cfg.demod_weight_gain
         self.blur_kernel = tuple(cfg.blur_kernel)
 
-    def __call__(self, x: jax.Array, s: jax.Array, noise: jax.Array | None) -> jax.Array:
+    def __call__(self, x: jax.Array, s: jax.Array, noise: jax.Array | None, fold_batch1: bool = False) -> jax.Array:
         """x (B,H,W,I), s (B,I), noise (B|1, R, R) or None -> (B,R,R,O)."""
-        x = ops.modulated_conv(x, self.weight[...], s, up=self.up,
-                               demod_weight_gain=self.demod_weight_gain, blur_kernel=self.blur_kernel)
+        x = ops.modulated_conv(x, self.weight[...], s, up=self.up, demod_weight_gain=self.demod_weight_gain,
+                               blur_kernel=self.blur_kernel, fold_batch1=fold_batch1)
         if noise is not None:
             x = x + (self.noise_strength[...] * noise)[..., None].astype(x.dtype)
         return ops.lrelu_gain(x, self.bias[...].astype(x.dtype), clamp=self.clamp)
@@ -98,8 +98,8 @@ class ToRGBLayer(nnx.Module):
         self.bias = nnx.Param(jnp.zeros((cfg.img_channels,), jnp.float32))
         self.clamp = cfg.conv_clamp
 
-    def __call__(self, x: jax.Array, s: jax.Array) -> jax.Array:
-        y = ops.modulated_conv(x, self.weight[...], s, demodulate=False)
+    def __call__(self, x: jax.Array, s: jax.Array, fold_batch1: bool = False) -> jax.Array:
+        y = ops.modulated_conv(x, self.weight[...], s, demodulate=False, fold_batch1=fold_batch1)
         y = y + self.bias[...].astype(y.dtype)
         if self.clamp is not None:
             y = jnp.clip(y, -self.clamp, self.clamp)
@@ -122,15 +122,16 @@ class SynthesisBlock(nnx.Module):
         self.torgb = ToRGBLayer(cfg, out_ch)
 
     def __call__(self, x, img, styles: Sequence[jax.Array], noises: Sequence[jax.Array | None],
-                 batch: int, dtype):
+                 batch: int, dtype, fold_batch1: bool = False):
         """styles: this block's (conv0?, conv1, torgb) style vectors; noises: per conv layer."""
+        f = fold_batch1
         if self.resolution == 4:
             x = jnp.broadcast_to(self.const[...].astype(dtype)[None], (batch,) + self.const.shape)
-            x = self.conv1(x, styles[0], noises[0])
-            return x, self.torgb(x, styles[1]).astype(jnp.float32)
-        x = self.conv0(x, styles[0], noises[0])
-        x = self.conv1(x, styles[1], noises[1])
-        y = self.torgb(x, styles[2]).astype(jnp.float32)          # the image skip sums in float32
+            x = self.conv1(x, styles[0], noises[0], f)
+            return x, self.torgb(x, styles[1], f).astype(jnp.float32)
+        x = self.conv0(x, styles[0], noises[0], f)
+        x = self.conv1(x, styles[1], noises[1], f)
+        y = self.torgb(x, styles[2], f).astype(jnp.float32)      # the image skip sums in float32
         return x, ops.upsample_2x(img, self.blur_kernel) + y
 
 
@@ -179,8 +180,9 @@ class SynthesisNetwork(nnx.Module):
         raise InputError(f"noise_mode must be one of {NOISE_MODES}, got {mode!r}")
 
     def __call__(self, styles: Sequence[jax.Array], *, noise_mode: str = "const",
-                 key: jax.Array | None = None) -> jax.Array:
-        """StyleSpace list (B, C_l) -> float32 image (B, R, R, img_channels) in the raw output range."""
+                 key: jax.Array | None = None, fold_batch1: bool = False) -> jax.Array:
+        """StyleSpace list (B, C_l) -> float32 image (B, R, R, img_channels) in the raw output range.
+        ``fold_batch1``: see ``ops.modulated_conv`` (inference with B = 1)."""
         dtype = jnp.dtype(self.compute_dtype)
         styles = [s.astype(dtype) for s in styles]
         batch = styles[0].shape[0]
@@ -190,7 +192,7 @@ class SynthesisNetwork(nnx.Module):
         for res in self.cfg.block_resolutions:
             blk = getattr(self, f"b{res}")
             n_conv = 1 if res == 4 else 2
-            x, img = blk(x, img, styles[si:si + n_conv + 1], noises[ni:ni + n_conv], batch, dtype)
+            x, img = blk(x, img, styles[si:si + n_conv + 1], noises[ni:ni + n_conv], batch, dtype, fold_batch1)
             si += n_conv + 1
             ni += n_conv
         return img
@@ -223,8 +225,9 @@ class Generator(nnx.Module):
             ws = self.mapping(z)
         return self.truncate(ws, psi, cutoff)
 
-    def __call__(self, wplus: jax.Array, *, noise_mode: str = "const", key: jax.Array | None = None):
+    def __call__(self, wplus: jax.Array, *, noise_mode: str = "const", key: jax.Array | None = None,
+                 fold_batch1: bool = False):
         """W+ (B, L, D) -> (image (B, R, R, 3), {"wplus", "s"}) with s a list of (B, C_l)."""
         styles = self.synthesis.w_to_s(wplus)
-        img = self.synthesis(styles, noise_mode=noise_mode, key=key)
+        img = self.synthesis(styles, noise_mode=noise_mode, key=key, fold_batch1=fold_batch1)
         return img, {"wplus": wplus, "s": styles}

@@ -136,7 +136,7 @@ def conv_transpose_2x_blur(x: jax.Array, w: jax.Array, kernel: Sequence[float]) 
 
 def modulated_conv(x: jax.Array, weight: jax.Array, styles: jax.Array, *, demodulate: bool = True,
                    up: bool = False, demod_weight_gain: bool = True,
-                   blur_kernel: Sequence[float] = (1, 3, 3, 1)) -> jax.Array:
+                   blur_kernel: Sequence[float] = (1, 3, 3, 1), fold_batch1: bool = False) -> jax.Array:
     """StyleGAN2 modulated convolution in the scaled (exportable) form.
 
     Args:
@@ -148,12 +148,18 @@ def modulated_conv(x: jax.Array, weight: jax.Array, styles: jax.Array, *, demodu
       up: 2x upsampling via transposed conv + blur.
       demod_weight_gain: put the weight gain inside the demodulation norm (rosinality) or not
         (NVIDIA); differs only in the 1e-8 epsilon's relative size.
+      fold_batch1: with a batch of one, scale the kernel (I·k·k·O numbers) by the style and the
+        demodulation instead of the activations before and after the conv (H·W·(I+O) numbers,
+        far more at high resolution): 1.2x faster per layer on CPU, equal up to float32 rounding.
+        Inference only (the handle's jitted calls); the editing methods keep the scaled form.
 
     Returns:
       (B, H', W', O) with H' = 2H when ``up`` else H.
     """
     k, _, _, _ = weight.shape
     gain = 1.0 / math.sqrt(weight.shape[0] * weight.shape[1] * weight.shape[2])
+    if fold_batch1 and x.shape[0] == 1:
+        return _modulated_conv_folded(x, weight, styles, gain, demodulate, up, demod_weight_gain, blur_kernel)
     xs = x * styles[:, None, None, :].astype(x.dtype)
     wc = weight.astype(x.dtype)                        # the conv runs in the activations' dtype
     if up:
@@ -161,12 +167,24 @@ def modulated_conv(x: jax.Array, weight: jax.Array, styles: jax.Array, *, demodu
     else:
         y = conv2d(xs, wc, padding=k // 2)
     if demodulate:                                     # the norms in float32 (bf16 loses the 1e-8)
-        w32 = weight.astype(jnp.float32)
-        wsq = jnp.sum(jnp.square(w32), axis=(0, 1))                    # (I, O)
-        ssq = jnp.square(styles.astype(jnp.float32)) @ wsq             # (B, O)
-        if demod_weight_gain:
-            d = gain * lax.rsqrt(gain * gain * ssq + 1e-8)
-        else:
-            d = lax.rsqrt(ssq + 1e-8)
+        d = _demodulation(weight, styles, gain, demod_weight_gain)
         return y * d[:, None, None, :].astype(y.dtype)
     return y * gain
+
+
+def _demodulation(weight: jax.Array, styles: jax.Array, gain: float, demod_weight_gain: bool) -> jax.Array:
+    """(B, O) float32 factors that give each output channel of the modulated kernel unit norm."""
+    wsq = jnp.sum(jnp.square(weight.astype(jnp.float32)), axis=(0, 1))          # (I, O)
+    ssq = jnp.square(styles.astype(jnp.float32)) @ wsq                          # (B, O)
+    if demod_weight_gain:
+        return gain * lax.rsqrt(gain * gain * ssq + 1e-8)
+    return lax.rsqrt(ssq + 1e-8)
+
+
+def _modulated_conv_folded(x, weight, styles, gain, demodulate, up, demod_weight_gain, blur_kernel):
+    """``modulated_conv`` for B = 1 with style and demodulation folded into the kernel."""
+    k = weight.shape[0]
+    scale = _demodulation(weight, styles, gain, demod_weight_gain)[0] if demodulate else gain
+    w = weight.astype(jnp.float32) * styles[0].astype(jnp.float32)[None, None, :, None] * scale
+    w = w.astype(x.dtype)
+    return conv_transpose_2x_blur(x, w, blur_kernel) if up else conv2d(x, w, padding=k // 2)
