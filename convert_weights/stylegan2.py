@@ -156,8 +156,6 @@ def ada_config(g: PersistentObject, sd: Mapping[str, np.ndarray], what: str) -> 
         raise CheckpointError(f"{what}: G_ema has no init_kwargs")
     if int(kw.get("c_dim", 0) or 0) != 0:
         raise CheckpointError(f"{what}: conditional generators (c_dim={kw['c_dim']}) are not supported")
-    if any(k.startswith("synthesis.input.") for k in sd):
-        raise CheckpointError(f"{what}: this looks like a StyleGAN3 generator, which is not supported")
     mk, sk = dict(kw.get("mapping_kwargs") or {}), dict(kw.get("synthesis_kwargs") or {})
     arch = sk.get("architecture", "skip")
     if arch != "skip":
@@ -220,12 +218,17 @@ def ada_to_ours(sd: Mapping[str, np.ndarray], cfg: GeneratorConfig, what: str) -
 
 
 # ---- entry points ----------------------------------------------------------------------------------
-def generator_from_checkpoint(obj: Any, what: str = "checkpoint") -> StyleGAN2:
-    """Build a StyleGAN2 from an already-unpickled rosinality dict or ADA snapshot dict."""
+def generator_from_checkpoint(obj: Any, what: str = "checkpoint", allow_modified_source: bool = False) -> StyleGAN2:
+    """A StyleGAN2 (or StyleGAN3) from an already-unpickled rosinality dict or NVIDIA snapshot dict;
+    a StyleGAN3 ``G_ema`` is recognised by its Fourier-feature input."""
     if isinstance(obj, Mapping) and "G_ema" in obj:
         g = obj["G_ema"]
         if not isinstance(g, PersistentObject):
             raise CheckpointError(f"{what}: G_ema is not a pickled network ({type(g).__name__})")
+        from convert_weights.stylegan3 import is_stylegan3, stylegan3_from_snapshot
+
+        if is_stylegan3(g):
+            return stylegan3_from_snapshot(g, what, allow_modified_source)
         sd = module_state_dict(g)
         cfg = ada_config(g, sd, what)
         tensors = ada_to_ours(sd, cfg, f"{what} (G_ema)")
@@ -253,15 +256,18 @@ def generator_from_checkpoint(obj: Any, what: str = "checkpoint") -> StyleGAN2:
 
 
 def convert_generator(src: str | os.PathLike, out_dir: str | os.PathLike | None = None,
-                      overwrite: bool = False) -> StyleGAN2:
-    """Convert a rosinality ``.pt`` / StyleCLIP mapper ``.pt`` / NVIDIA ``.pkl`` generator.
+                      overwrite: bool = False, allow_modified_source: bool = False) -> StyleGAN2:
+    """Convert a rosinality ``.pt`` / StyleCLIP mapper ``.pt`` / NVIDIA StyleGAN2-ADA or StyleGAN3
+    ``.pkl`` generator (which one is decided from the file).
 
     Writes ``out_dir`` (config.json + model.safetensors) when given, and returns the generator.
+    ``allow_modified_source``: convert a StyleGAN3 snapshot whose embedded network source is not
+    NVIDIA's (a fork), at the user's risk.
     """
     src = Path(src)
     refuse_nonempty_dir(out_dir, overwrite)      # before the (slow) conversion
     obj = load_checkpoint(src)
-    gen = generator_from_checkpoint(obj, str(src))
+    gen = generator_from_checkpoint(obj, str(src), allow_modified_source)
     gen.source.update({"file": src.name, "sha256": file_sha256(src)})
     if out_dir is not None:
         gen.save(out_dir, overwrite=overwrite)

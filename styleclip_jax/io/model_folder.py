@@ -70,6 +70,16 @@ def save_model_dir(out_dir: str | os.PathLike, kind: str, config: Mapping[str, A
     return out
 
 
+def folder_kind(path: str | os.PathLike) -> str | None:
+    """The ``kind`` a model folder's config.json declares (None when it cannot be read: the full
+    reader then names the problem)."""
+    try:
+        meta = json.loads((Path(path) / CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return meta.get("kind") if isinstance(meta, dict) else None
+
+
 def read_model_dir(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, np.ndarray], dict]:
     """Read one of our model folders; returns (config dict, tensors, source info)."""
     from safetensors import SafetensorError

@@ -96,8 +96,10 @@ class PersistentObject:
         if not isinstance(meta, dict) or "state" not in meta:
             raise UnsafeCheckpointError("malformed persistent object record")
         self.class_name = meta.get("class_name")
-        src = meta.get("module_src") or ""
-        self.module_src_sha256 = hashlib.sha256(src.encode("utf-8", "replace")).hexdigest()
+        src = (meta.get("module_src") or "").encode("utf-8", "replace")
+        self.module_src_sha256 = hashlib.sha256(src).hexdigest()
+        # git's blob id of the embedded source: which upstream file (and commit) it is
+        self.module_src_blob_sha1 = hashlib.sha1(b"blob %d\0" % len(src) + src).hexdigest()
         self.state = meta["state"]
 
     def __repr__(self):

@@ -148,6 +148,13 @@ class StyleGAN2(ModelHandle):
 
 
 def load_generator(path, dtype: str = "float32") -> StyleGAN2:
-    """Load a generator folder written by ``styleclip-jax convert generator`` (or ``StyleGAN2.save``);
-    ``dtype="bfloat16"`` for bf16 synthesis (see ``StyleGAN2``)."""
+    """Load a generator folder written by ``styleclip-jax convert generator`` (or ``.save``): a
+    StyleGAN2, or a StyleGAN3 (``StyleGAN3``, same API) when the folder holds one.
+    ``dtype="bfloat16"`` for bf16 synthesis (StyleGAN2; see ``StyleGAN2``)."""
+    from styleclip_jax.io.model_folder import folder_kind
+
+    if folder_kind(path) == "stylegan3-generator":
+        from styleclip_jax.models.stylegan3.handle import StyleGAN3
+
+        return StyleGAN3.load(path, dtype=dtype)
     return StyleGAN2.load(path, dtype=dtype)
