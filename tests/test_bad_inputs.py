@@ -268,6 +268,9 @@ FLAGS = [
     ["generate", "--generator", "{G}", "--seeds", "0", "--nrow", "-1", "--out", "{OUT}.png"],
     ["generate", "--generator", "{G}", "--seeds", "0", "--truncation-cutoff", "-1", "--out", "{OUT}.png"],
     ["generate", "--generator", "{G}", "--seeds", "0-x", "--out", "{OUT}.png"],
+    ["generate", "--generator", "{G}", "--seeds", "0", "--translate", "0.1", "--out", "{OUT}.png"],
+    ["generate", "--generator", "{G}", "--seeds", "0", "--rotate", "nan", "--out", "{OUT}.png"],
+    ["generate", "--generator", "{G}", "--seeds", "0", "--rotate", "10", "--out", "{OUT}.png"],   # a StyleGAN2
     ["edit", "optimize", "--generator", "{G}", "--clip", "{C}", "--text", "a", "--seeds", "0", "--lr", "1e30",
      "--out", "{OUT}"],
     ["edit", "optimize", "--generator", "{G}", "--clip", "{C}", "--text", "a", "--seeds", "0", "--steps", "0",

@@ -71,10 +71,19 @@ def test_stylespace_codes_images_and_edits(golden, gens, c):
     for e in ("edit0", "edit1"):
         edited = dict(mix, **{str(G[f"{c}_{e}_layer_name"]): G[f"{c}_{e}_s"]})
         np.testing.assert_allclose(_nchw(g.synthesis_s(edited)), G[f"{c}_img_{e}"], atol=1e-4, rtol=0, err_msg=e)
-    # the stylegan3-editing convention is one normalisation away from ours
-    t = np.asarray(g.w_to_s(G[f"{c}_ws_psi1"])["input"])
-    np.testing.assert_allclose(t / np.linalg.norm(t[:, :2], axis=1, keepdims=True), G[f"{c}_s_psi1_input_normalized"],
-                               atol=1e-6, rtol=0)
+    # stylegan3-editing's convention: normalised input, toRGB after its gain; same images
+    from styleclip_jax.models.stylegan3 import (
+        from_editing_convention,
+        to_editing_convention,
+    )
+
+    ours = {n: np.asarray(v) for n, v in g.w_to_s(G[f"{c}_ws_psi1"]).items()}
+    theirs = to_editing_convention(ours, g.config)
+    np.testing.assert_allclose(theirs["input"], G[f"{c}_s_psi1_input_normalized"], atol=1e-6, rtol=0)
+    torgb = names[-1]
+    np.testing.assert_allclose(theirs[torgb], ours[torgb] * G[f"{c}_torgb_weight_gain"], rtol=1e-6, atol=0)
+    back = from_editing_convention(theirs, g.config)
+    np.testing.assert_allclose(np.asarray(g.synthesis_s(back)), np.asarray(g.synthesis_s(ours)), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("c", CONFIGS)
@@ -224,3 +233,78 @@ def test_full_size_t1024_forward_and_gradient():
     fd = (float(f(w + eps * v)) - float(f(w - eps * v))) / (2 * eps)
     ad = float(np.sum(grad * v))
     assert abs(fd - ad) <= 0.05 * abs(ad) + 1e-6, (fd, ad)
+
+
+def test_all_three_methods_run_on_stylegan3(tmp_path, gens, clip_tiny):
+    """Latent optimisation (W+ and S), mapper training and applying, global directions (stats,
+    fs3 over the manipulable channels: neither ``input`` nor toRGB, edits) on the tiny T."""
+    from styleclip_jax.editing import (
+        MapperTrainConfig,
+        OptimizeConfig,
+        TextEdit,
+        apply_mapper,
+        compute_stats,
+        global_edit,
+        optimize,
+        precompute_fs3,
+        train_mapper,
+    )
+
+    g = gens["T"]
+    w = np.asarray(g.mapping(np.random.RandomState(0).randn(2, 64).astype(np.float32), 0.7))
+    a = optimize(g, clip_tiny, ["a red face"], w, config=OptimizeConfig(steps=3))
+    assert np.isfinite(a.losses["loss"]).all() and not np.allclose(a.final, a.start)
+    s = optimize(g, clip_tiny, ["a red face"], w, config=OptimizeConfig(steps=3, space="s"))
+    torgb = g.config.layers[-1].name
+    for fixed in ("input", torgb):                            # geometric and toRGB codes stay put
+        np.testing.assert_array_equal(s.final[fixed], s.start[fixed])
+    assert not np.allclose(s.final["L5_52_32"], s.start["L5_52_32"])
+    cfg = MapperTrainConfig("a red face", steps=2, batch_size=2, id_lambda=0, val_size=2, val_every=2, save_every=2,
+                            log_every=1)
+    run = train_mapper(g, clip_tiny, cfg, tmp_path / "m", latents=np.concatenate([w, w]))
+    edit = apply_mapper(g, run.mapper, w, [0.0, 1.0])
+    assert edit.images.shape == (2, 2, 64, 64, 3)
+    np.testing.assert_allclose(edit.images[:, 0], np.asarray(g.synthesis(w)), atol=1e-5)    # α 0: no edit
+    stats = compute_stats(g, n=50, keep=2)
+    assert stats.num_manipulable == 360 - 4 - 8 and stats.names[0] == "input" and not stats.manipulable[0]
+    # fs3 of the first manipulable layer only (its rows come first; the others count as zero)
+    stats.fs3 = precompute_fs3(g, clip_tiny, stats, tmp_path / "s", num_images=2, channels_per_chunk=16,
+                               layers=["L0_36_32"])
+    assert stats.fs3.shape == (32, 512) and np.allclose(np.linalg.norm(stats.fs3, axis=1), 1, atol=1e-4)
+    ge = global_edit(g, clip_tiny, stats, w, [TextEdit("face", "smiling face", beta=0.0)], alphas=[0.0, 3.0])
+    assert ge.images.shape == (2, 2, 64, 64, 3)
+    np.testing.assert_allclose(ge.images[:, 0], np.asarray(g.synthesis(w)), atol=1e-5)
+    moved = ge.stats.split(ge.codes[:, 1] - ge.codes[:, 0])
+    assert np.any(moved["L0_36_32"]) and not any(np.any(v) for k, v in moved.items() if k != "L0_36_32")
+
+
+def test_onnx_export_matches_jax(tmp_path, gens, golden):
+    from styleclip_jax.export.onnx_export import export_generator, export_global
+    from styleclip_jax.export.runtime import OnnxEditor
+
+    g, G = gens["T"], golden[0]               # (R exports too, but its 12×12 radial filters take minutes)
+    w = G["T_ws_mix"]
+    np.testing.assert_allclose(OnnxEditor(export_generator(g, tmp_path / "g.onnx")).run(wplus=w),
+                               np.asarray(g.synthesis(w)), atol=1e-4, rtol=0)
+    c = g.config.num_style_channels
+    direction = np.random.default_rng(0).standard_normal(c).astype(np.float32) * 0.2
+    s, off, edited = g.w_to_s(w), 0, {}
+    for layer in g.config.style_layers:
+        edited[layer.name] = np.asarray(s[layer.name]) + 2.0 * direction[off:off + layer.width]
+        off += layer.width
+    np.testing.assert_allclose(OnnxEditor(export_global(g, tmp_path / "gl.onnx")).run(wplus=w, direction=direction,
+                                                                                      alpha=2.0),
+                               np.asarray(g.synthesis_s(edited)), atol=1e-4, rtol=0)
+
+
+def test_cli_converts_and_generates_with_translate_and_rotate(tmp_path, golden_dir, golden, capsys):
+    from styleclip_jax.cli.main import main
+
+    G = golden[0]
+    assert main(["convert", "generator", str(golden_dir / "sg3t_tiny.pkl"), str(tmp_path / "t")]) == 0
+    np.savez(tmp_path / "w.npz", wplus=G["T_ws_psi1"])
+    tx, ty, angle = G["T_transform_rot_trans_args"]
+    out = tmp_path / "moved.npz"
+    assert main(["generate", "--generator", str(tmp_path / "t"), "--latents", str(tmp_path / "w.npz"),
+                 "--translate", f"{tx},{ty}", "--rotate", str(angle), "--out", str(out)]) == 0
+    np.testing.assert_allclose(_nchw(np.load(out)["images"]), G["T_img_psi1_transform_rot_trans"], atol=1e-4, rtol=0)

@@ -26,6 +26,8 @@ def run_generate(args):
     out = check_output_path(args.out, args.overwrite)
     check_paste_back(args)
     gen = load_generator(args.generator)
+    if args.translate is not None or args.rotate is not None:
+        gen = gen.with_transform(args.translate or (0.0, 0.0), args.rotate or 0.0)
     cfg = gen.config
     if args.seeds is not None:
         kind, lat = "z", z_from_seeds(parse_seeds(args.seeds), cfg.z_dim)

@@ -10,11 +10,13 @@ import sys
 from PIL import Image
 
 from styleclip_jax.cli.options import (
+    ANGLE,
     COUNT,
     LR,
     NONNEG,
     PSI,
     SEED,
+    SHIFT,
     STRENGTH,
     WEIGHT,
     Parser,
@@ -258,6 +260,9 @@ def _add_generate(sub):
     p.add_argument("--noise-seed", type=SEED, default=0, help="seed for --noise random")
     p.add_argument("--batch-size", type=COUNT, default=8)
     p.add_argument("--nrow", type=COUNT, default=None, help="images per grid row (png)")
+    p.add_argument("--translate", type=SHIFT, default=None,
+                   help="StyleGAN3 only: move the image by x,y (image widths), as gen_images.py --translate")
+    p.add_argument("--rotate", type=ANGLE, default=None, help="StyleGAN3 only: rotate the image by this many degrees")
     p.add_argument("--out", required=True, help=".png grid or .npz (images, wplus, s/<layer>)")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_run_generate)

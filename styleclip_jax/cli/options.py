@@ -103,6 +103,23 @@ WEIGHT = real(0.0, 1e4)                 # loss weights (lambdas)
 PROB = real(0.0, 1.0)
 BETA = real(0.0, 1.0)
 OPSET = integer(18, 23)
+ANGLE = real(-360.0, 360.0)             # degrees
+
+
+def pair(kind=real(-10.0, 10.0)):
+    """argparse type: two numbers as ``x,y`` (an image translation, in image widths)."""
+
+    def parse(text: str) -> tuple[float, float]:
+        parts = text.split(",")
+        if len(parts) != 2:
+            raise argparse.ArgumentTypeError(f"expected two numbers as x,y, got {text!r}")
+        return kind(parts[0]), kind(parts[1])
+
+    parse.__name__ = "x,y"
+    return parse
+
+
+SHIFT = pair()
 
 
 def add_latents_key(p, kinds=("wplus", "w", "z", "s")) -> None:

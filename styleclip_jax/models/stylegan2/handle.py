@@ -128,6 +128,10 @@ class StyleGAN2(ModelHandle):
         z = jax.random.normal(jax.random.key(seed), (n, self.config.z_dim))
         return jnp.mean(_map(self.graphdef, self.state, z, jnp.float32(1.0), cutoff=None)[:, 0], axis=0)
 
+    def with_transform(self, translate=(0.0, 0.0), angle: float = 0.0):
+        """StyleGAN3 only (its Fourier-feature input can be moved and rotated); see ``StyleGAN3``."""
+        raise InputError("`translate` / `rotate` need a StyleGAN3 generator: StyleGAN2's constant input cannot move")
+
     # ---- helpers -------------------------------------------------------------------------
     def as_wplus(self, wplus) -> np.ndarray:
         """Checked float32 W+ (B, num_ws, w_dim) from W+ or W (B, w_dim, repeated over rows)."""

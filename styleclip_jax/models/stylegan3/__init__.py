@@ -3,6 +3,11 @@
 StyleGAN2 API), ``random_init.py``. Folders load with ``styleclip_jax.load_generator``."""
 
 from styleclip_jax.models.stylegan3.config import SG3Config
-from styleclip_jax.models.stylegan3.handle import StyleGAN3, make_transform
+from styleclip_jax.models.stylegan3.handle import (
+    StyleGAN3,
+    from_editing_convention,
+    make_transform,
+    to_editing_convention,
+)
 
-__all__ = ["SG3Config", "StyleGAN3", "make_transform"]
+__all__ = ["SG3Config", "StyleGAN3", "from_editing_convention", "make_transform", "to_editing_convention"]

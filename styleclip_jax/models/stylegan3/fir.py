@@ -20,10 +20,20 @@ import jax.numpy as jnp
 from jax import lax
 
 
-def _pad(x: jax.Array, axis: int, lo: int, hi: int, interior: int = 0) -> jax.Array:
-    config = [(0, 0, 0)] * x.ndim
-    config[axis] = (lo, hi, interior)
-    return lax.pad(x, jnp.zeros((), x.dtype), config)
+def pad_axis(x: jax.Array, axis: int, lo: int, hi: int, interior: int = 0) -> jax.Array:
+    """Zero padding along ``axis``; negative ``lo`` / ``hi`` crop. Without interior padding it is
+    ``jnp.pad`` + a slice, which jax2onnx exports with a dynamic batch (``lax.pad`` it does not)."""
+    if interior:                                       # (only in the backward passes, never exported)
+        config = [(0, 0, 0)] * x.ndim
+        config[axis] = (lo, hi, interior)
+        return lax.pad(x, jnp.zeros((), x.dtype), config)
+    if lo > 0 or hi > 0:
+        widths = [(0, 0)] * x.ndim
+        widths[axis] = (max(lo, 0), max(hi, 0))
+        x = jnp.pad(x, widths)
+    if lo < 0 or hi < 0:
+        x = lax.slice_in_dim(x, max(-lo, 0), x.shape[axis] - max(-hi, 0), axis=axis)
+    return x
 
 
 def shift_add(x: jax.Array, f: Sequence[float], axis: int, start: int, stride: int, count: int) -> jax.Array:
@@ -57,8 +67,8 @@ def _fir_down_fwd(x, f, stride, axis, length):
 
 def _fir_down_bwd(f, stride, axis, length, _, g):
     # x̄[k] = Σ_i f[i] ȳ[(k − i)/stride]: zero-insert ȳ, then a full FIR with the reversed taps
-    z = _pad(g, axis, 0, 0, stride - 1)
-    z = _pad(z, axis, len(f) - 1, length - z.shape[axis])
+    z = pad_axis(g, axis, 0, 0, stride - 1)
+    z = pad_axis(z, axis, len(f) - 1, length - z.shape[axis])
     return (shift_add(z, f[::-1], axis, 0, 1, length),)
 
 
@@ -83,7 +93,7 @@ def _fir_up(x, f, up, pad, axis, length):
     n = length * up + lo + hi - len(f) + 1                     # output length
     nq = -(-n // up)                                           # samples per phase
     margin = _up_margin(f, up, pad)
-    xp = _pad(x, axis, margin, margin)
+    xp = pad_axis(x, axis, margin, margin)
     phases = []
     for p in range(up):
         i0 = (lo - p) % up
@@ -101,7 +111,7 @@ def _fir_up_fwd(x, f, up, pad, axis, length):
 def _fir_up_bwd(f, up, pad, axis, length, _, g):
     # x̄[q] = Σ_i f[i] ȳ[up·q + lo − i]: a strided FIR of the padded cotangent with reversed taps
     margin = _up_margin(f, up, pad)
-    y = _pad(g, axis, len(f) - 1 + margin, len(f) - 1 + margin)
+    y = pad_axis(g, axis, len(f) - 1 + margin, len(f) - 1 + margin)
     return (shift_add(y, f[::-1], axis, pad[0] + margin, up, length),)
 
 
@@ -135,8 +145,8 @@ def _fir_radial_fwd(x, f, stride, height, width):
 
 def _fir_radial_bwd(f, stride, height, width, _, g):
     k = len(f)
-    z = _pad(_pad(g, 1, 0, 0, stride - 1), 2, 0, 0, stride - 1)
-    z = _pad(_pad(z, 1, k - 1, height - z.shape[1]), 2, k - 1, width - z.shape[2])
+    z = pad_axis(pad_axis(g, 1, 0, 0, stride - 1), 2, 0, 0, stride - 1)
+    z = pad_axis(pad_axis(z, 1, k - 1, height - z.shape[1]), 2, k - 1, width - z.shape[2])
     flipped = tuple(tuple(row[::-1]) for row in f[::-1])
     return (_radial(z, flipped, 1, height, width),)
 

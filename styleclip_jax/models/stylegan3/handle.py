@@ -60,3 +60,26 @@ class StyleGAN3(StyleGAN2):
         tensors = self.tensors()
         tensors["synthesis.input.transform"] = m
         return StyleGAN3(self.config, tensors, self.source)
+
+
+# ---- StyleSpace conventions ---------------------------------------------------------------------
+# Ours (= the golden's, = NVIDIA's affine outputs): ``input`` raw, toRGB before its weight gain.
+# stylegan3-editing (Alaluf et al. 2022, which ran StyleCLIP's global directions on StyleGAN3):
+# ``input`` normalised by the norm of its rotation part, toRGB after the gain 1/sqrt(C_in).
+def to_editing_convention(styles: dict, config: SG3Config) -> dict:
+    """Our StyleSpace codes ``{name: (B, C)}`` -> stylegan3-editing's (same images)."""
+    out = dict(styles)
+    t = np.asarray(styles["input"], np.float32)
+    out["input"] = t / np.linalg.norm(t[:, :2], axis=1, keepdims=True)
+    torgb = config.layers[-1]
+    out[torgb.name] = np.asarray(styles[torgb.name], np.float32) / np.float32(np.sqrt(torgb.in_channels))
+    return out
+
+
+def from_editing_convention(styles: dict, config: SG3Config) -> dict:
+    """stylegan3-editing's codes -> ours. A normalised ``input`` is a valid raw code (the synthesis
+    normalises anyway), so only toRGB changes."""
+    out = dict(styles)
+    torgb = config.layers[-1]
+    out[torgb.name] = np.asarray(styles[torgb.name], np.float32) * np.float32(np.sqrt(torgb.in_channels))
+    return out

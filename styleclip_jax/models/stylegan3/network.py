@@ -41,7 +41,7 @@ def filtered_lrelu(x: jax.Array, bias: jax.Array, *, g: LayerGeometry, up_filter
     x0, x1, y0, y1 = g.padding
     up, down = g.up_factor, g.down_factor
     if up_filter is None:                                      # (toRGB: no resampling, only the pad)
-        x = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (y0, y1, 0), (x0, x1, 0), (0, 0, 0)])
+        x = fir.pad_axis(fir.pad_axis(x, 2, x0, x1), 1, y0, y1)
     else:                                                      # W first, then H (upfirdn2d's order)
         f = tuple(v * up for v in up_filter[::-1])
         x = fir.fir_up(fir.fir_up(x, f, up, (x0, x1), axis=2), f, up, (y0, y1), axis=1)
