@@ -174,7 +174,23 @@ def run_onnx(gen, clip, smoke, repeats):
     return rows
 
 
-WORKLOADS = {"gen": run_gen, "a": run_a, "mapper": run_mapper, "fs3": run_fs3, "onnx": run_onnx}
+def run_sg3(gen, clip, smoke, repeats):
+    """StyleGAN3-T and -R synthesis (float32), batch 1 and 8 (1 and 2 in smoke mode)."""
+    from styleclip_jax.models.stylegan3.config import SG3Config
+    from styleclip_jax.models.stylegan3.random_init import random_generator
+
+    rows = []
+    for kind, make in (("T", SG3Config.t_config), ("R", SG3Config.r_config)):
+        cfg = make(64, z_dim=64, w_dim=64, channel_base=512, channel_max=32) if smoke else make(1024)
+        g = random_generator(cfg, seed=0, calibrate=1)
+        for b in ((1, 2) if smoke else (1, 8)):
+            w = wplus(g, b)
+            s = best_of(lambda: g.synthesis(w), repeats)
+            rows.append({"config": kind, "batch": b, "s": s, "images_per_s": b / s})
+    return rows
+
+
+WORKLOADS = {"gen": run_gen, "a": run_a, "mapper": run_mapper, "fs3": run_fs3, "onnx": run_onnx, "sg3": run_sg3}
 
 
 def markdown(device: str, results: dict) -> list[str]:
