@@ -37,8 +37,20 @@ class StyleLayer:
     module: str
 
 
+class StyleLayout:
+    """Names and channel count of a config's ``style_layers`` (StyleGAN2 and StyleGAN3 configs)."""
+
+    @property
+    def style_names(self) -> tuple[str, ...]:
+        return tuple(layer.name for layer in self.style_layers)
+
+    @property
+    def num_style_channels(self) -> int:
+        return sum(layer.width for layer in self.style_layers)
+
+
 @dataclasses.dataclass(frozen=True)
-class GeneratorConfig:
+class GeneratorConfig(StyleLayout):
     """Shape and numerics of a StyleGAN2 generator (skip architecture, config-e/f family).
 
     Attributes:
@@ -118,14 +130,6 @@ class GeneratorConfig:
             layers.append(StyleLayer(f"conv1_resolution_{res}", c_out, w0 + 1, False, res, f"{block}.conv1"))
             layers.append(StyleLayer(f"toRGB_resolution_{res}", c_out, w0 + 2, True, res, f"{block}.torgb"))
         return tuple(layers)
-
-    @property
-    def style_names(self) -> tuple[str, ...]:
-        return tuple(layer.name for layer in self.style_layers)
-
-    @property
-    def num_style_channels(self) -> int:
-        return sum(layer.width for layer in self.style_layers)
 
     # --- (de)serialisation ---------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -198,14 +198,9 @@ class SynthesisNetwork(nnx.Module):
         return img
 
 
-class Generator(nnx.Module):
-    """StyleGAN2 generator: ``mapping`` (z -> w), ``synthesis`` (S -> image), ``w_avg`` buffer."""
-
-    def __init__(self, cfg: GeneratorConfig, compute_dtype: str = "float32"):
-        self.cfg = cfg
-        self.mapping = MappingNetwork(cfg)
-        self.synthesis = SynthesisNetwork(cfg, compute_dtype)
-        self.w_avg = Buffer(jnp.zeros((cfg.w_dim,), jnp.float32))
+class WPlusMapping:
+    """z -> W+ with truncation, shared by the StyleGAN2 and StyleGAN3 generators (which hold
+    ``mapping``, ``w_avg`` and ``cfg.num_ws``)."""
 
     def truncate(self, ws: jax.Array, psi: float | jax.Array = 1.0, cutoff: int | None = None) -> jax.Array:
         """Move W+ (B, L, D) toward ``w_avg``: ``w_avg + psi·(w − w_avg)`` on rows < cutoff (all if None)."""
@@ -224,6 +219,16 @@ class Generator(nnx.Module):
         else:
             ws = self.mapping(z)
         return self.truncate(ws, psi, cutoff)
+
+
+class Generator(WPlusMapping, nnx.Module):
+    """StyleGAN2 generator: ``mapping`` (z -> w), ``synthesis`` (S -> image), ``w_avg`` buffer."""
+
+    def __init__(self, cfg: GeneratorConfig, compute_dtype: str = "float32"):
+        self.cfg = cfg
+        self.mapping = MappingNetwork(cfg)
+        self.synthesis = SynthesisNetwork(cfg, compute_dtype)
+        self.w_avg = Buffer(jnp.zeros((cfg.w_dim,), jnp.float32))
 
     def __call__(self, wplus: jax.Array, *, noise_mode: str = "const", key: jax.Array | None = None,
                  fold_batch1: bool = False):

@@ -12,34 +12,39 @@ from styleclip_jax.models.stylegan2.config import GeneratorConfig
 from styleclip_jax.models.stylegan2.handle import StyleGAN2, expected_shapes
 
 
-def random_tensors(cfg: GeneratorConfig, seed: int = 0) -> dict[str, np.ndarray]:
+def draws(shapes, seed: int, lr_mul: float, rule):
+    """Seeded draws for every key of ``shapes``, in sorted order: ``w_avg`` zero (set afterwards),
+    mapping weights N(0,1) and biases N(0,0.2) (both / lr_mul: stored raw), the rest by
+    ``rule(key, n)`` where ``n(std)`` draws N(0, std²) in the key's shape."""
     rng = np.random.default_rng(seed)
     out = {}
-    for key, shape in sorted(expected_shapes(cfg).items()):
-        n = lambda std: rng.standard_normal(shape, dtype=np.float32) * np.float32(std)  # noqa: E731
+    for key, shape in sorted(shapes.items()):
+        n = lambda std, shape=shape: rng.standard_normal(shape, dtype=np.float32) * np.float32(std)  # noqa: E731
         if key == "w_avg":
             out[key] = np.zeros(shape, np.float32)
-        elif key.startswith("mapping.") and key.endswith("weight"):
-            out[key] = n(1.0) / np.float32(cfg.mapping_lr_mul)
         elif key.startswith("mapping."):
-            out[key] = n(0.2) / np.float32(cfg.mapping_lr_mul)
-        elif key.endswith("affine.weight"):
-            out[key] = n(1.0)
-        elif key.endswith("affine.bias"):
-            out[key] = 1.0 + n(0.5)
-        elif key.endswith("noise_strength"):
-            out[key] = n(0.25)
-        elif key.endswith("noise_const") or key.endswith("const"):
-            out[key] = n(1.0)
-        elif ".torgb." in key and key.endswith("weight"):
-            out[key] = n(0.3)
-        elif ".torgb." in key:
-            out[key] = n(0.1)
-        elif key.endswith("weight"):
-            out[key] = n(1.0)
+            out[key] = n(1.0 if key.endswith("weight") else 0.2) / np.float32(lr_mul)
         else:
-            out[key] = n(0.2)
+            out[key] = rule(key, n, shape, rng)
     return out
+
+
+def random_tensors(cfg: GeneratorConfig, seed: int = 0) -> dict[str, np.ndarray]:
+    return draws(expected_shapes(cfg), seed, cfg.mapping_lr_mul, _stylegan2_rule)
+
+
+def _stylegan2_rule(key, n, shape, rng):
+    if key.endswith("affine.weight"):
+        return n(1.0)
+    if key.endswith("affine.bias"):
+        return 1.0 + n(0.5)
+    if key.endswith("noise_strength"):
+        return n(0.25)
+    if key.endswith("noise_const") or key.endswith("const"):
+        return n(1.0)
+    if ".torgb." in key:
+        return n(0.3 if key.endswith("weight") else 0.1)
+    return n(1.0 if key.endswith("weight") else 0.2)
 
 
 def random_generator(cfg: GeneratorConfig, seed: int = 0) -> StyleGAN2:

@@ -17,7 +17,7 @@ import numpy as np
 
 from styleclip_jax.config_utils import known_fields
 from styleclip_jax.errors import ConfigError
-from styleclip_jax.models.stylegan2.config import StyleLayer
+from styleclip_jax.models.stylegan2.config import StyleLayer, StyleLayout
 
 # Hyper-parameters upstream hard-codes (or defaults that no released model changes); a snapshot
 # with other values is refused by the converter.
@@ -63,7 +63,7 @@ class LayerGeometry:
 
 
 @dataclasses.dataclass(frozen=True)
-class SG3Config:
+class SG3Config(StyleLayout):
     """Shape and numerics of a StyleGAN3 generator.
 
     Attributes:
@@ -182,14 +182,6 @@ class SG3Config:
         first = StyleLayer(INPUT_STYLE, 4, 0, True, self.input_size, "synthesis.input")
         return (first,) + tuple(StyleLayer(g.name, g.in_channels, g.index + 1, g.is_torgb, g.out_size,
                                            f"synthesis.{g.name}") for g in self.layers)
-
-    @property
-    def style_names(self) -> tuple[str, ...]:
-        return tuple(layer.name for layer in self.style_layers)
-
-    @property
-    def num_style_channels(self) -> int:
-        return sum(layer.width for layer in self.style_layers)
 
     # ---- serialisation -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

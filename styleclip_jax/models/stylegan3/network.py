@@ -24,7 +24,7 @@ from flax import nnx
 from jax import lax
 
 from styleclip_jax.models.stylegan2 import ops
-from styleclip_jax.models.stylegan2.network import Buffer, FullyConnected
+from styleclip_jax.models.stylegan2.network import Buffer, FullyConnected, WPlusMapping
 from styleclip_jax.models.stylegan3 import fir
 from styleclip_jax.models.stylegan3.config import OUTPUT_SCALE, LayerGeometry, SG3Config
 from styleclip_jax.models.stylegan3.filters import layer_filters
@@ -178,7 +178,7 @@ class SynthesisNetwork(nnx.Module):
         return x * OUTPUT_SCALE
 
 
-class Generator(nnx.Module):
+class Generator(WPlusMapping, nnx.Module):
     """StyleGAN3 generator: ``mapping`` (z -> w), ``synthesis`` (S -> image), ``w_avg`` buffer."""
 
     def __init__(self, cfg: SG3Config):
@@ -186,24 +186,6 @@ class Generator(nnx.Module):
         self.mapping = MappingNetwork(cfg)
         self.synthesis = SynthesisNetwork(cfg)
         self.w_avg = Buffer(jnp.zeros((cfg.w_dim,), jnp.float32))
-
-    def truncate(self, ws: jax.Array, psi: float | jax.Array = 1.0, cutoff: int | None = None) -> jax.Array:
-        """Move W+ (B, L, D) toward ``w_avg``: ``w_avg + psi·(w − w_avg)`` on rows < cutoff (all if None)."""
-        avg = self.w_avg[...].astype(ws.dtype)
-        truncated = avg + psi * (ws - avg)
-        if cutoff is None:
-            return truncated
-        rows = (jnp.arange(ws.shape[1]) < cutoff)[None, :, None]
-        return jnp.where(rows, truncated, ws)
-
-    def map_to_wplus(self, z: jax.Array, psi: float | jax.Array = 1.0, cutoff: int | None = None) -> jax.Array:
-        """z (B, z_dim) or per-layer z (B, 16, z_dim) -> truncated W+ (B, 16, w_dim)."""
-        if z.ndim == 2:
-            w = self.mapping(z)
-            ws = jnp.broadcast_to(w[:, None], (w.shape[0], self.cfg.num_ws, w.shape[1]))
-        else:
-            ws = jax.vmap(self.mapping, in_axes=1, out_axes=1)(z)
-        return self.truncate(ws, psi, cutoff)
 
     def __call__(self, wplus: jax.Array, *, noise_mode: str = "const", key=None, fold_batch1: bool = False):
         """W+ (B, 16, D) -> (image (B, R, R, 3), {"wplus", "s"}) with s a list of raw codes."""

@@ -8,46 +8,39 @@ each layer's input over a few samples, the fixed point upstream's training EMA w
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from styleclip_jax.models.stylegan2.random_init import draws
 from styleclip_jax.models.stylegan3.config import SG3Config
 from styleclip_jax.models.stylegan3.handle import StyleGAN3, expected_shapes
 
 
 def random_tensors(cfg: SG3Config, seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    out = {}
-    for key, shape in sorted(expected_shapes(cfg).items()):
-        n = lambda std: rng.standard_normal(shape, dtype=np.float32) * np.float32(std)  # noqa: E731
-        if key == "w_avg":
-            out[key] = np.zeros(shape, np.float32)
-        elif key.startswith("mapping.") and key.endswith("weight"):
-            out[key] = n(1.0) / np.float32(cfg.mapping_lr_mul)
-        elif key.startswith("mapping."):
-            out[key] = n(0.2) / np.float32(cfg.mapping_lr_mul)
-        elif key == "synthesis.input.affine.weight":
-            out[key] = n(0.25)
-        elif key == "synthesis.input.affine.bias":
-            out[key] = np.array([1, 0, 0, 0], np.float32) + n(0.1)
-        elif key == "synthesis.input.transform":
-            out[key] = np.eye(3, dtype=np.float32)
-        elif key == "synthesis.input.freqs":
-            f = rng.standard_normal(shape)
-            r = np.sqrt(np.sum(f ** 2, axis=1, keepdims=True))
-            out[key] = (f / (r * np.exp(r ** 2) ** 0.25) * cfg.input_bandwidth).astype(np.float32)
-        elif key == "synthesis.input.phases":
-            out[key] = (rng.random(shape) - 0.5).astype(np.float32)
-        elif key.endswith("affine.bias"):
-            out[key] = 1.0 + n(0.5)
-        elif key.endswith("magnitude_ema"):
-            out[key] = np.ones(shape, np.float32)
-        elif key.endswith("weight"):
-            out[key] = n(1.0)
-        else:
-            out[key] = n(0.2)
-    return out
+    return draws(expected_shapes(cfg), seed, cfg.mapping_lr_mul, functools.partial(_stylegan3_rule, cfg))
+
+
+def _stylegan3_rule(cfg: SG3Config, key, n, shape, rng):
+    if key == "synthesis.input.affine.weight":
+        return n(0.25)
+    if key == "synthesis.input.affine.bias":
+        return np.array([1, 0, 0, 0], np.float32) + n(0.1)
+    if key == "synthesis.input.transform":
+        return np.eye(3, dtype=np.float32)
+    if key == "synthesis.input.freqs":                     # upstream's constructor draw
+        f = rng.standard_normal(shape)
+        r = np.sqrt(np.sum(f ** 2, axis=1, keepdims=True))
+        return (f / (r * np.exp(r ** 2) ** 0.25) * cfg.input_bandwidth).astype(np.float32)
+    if key == "synthesis.input.phases":
+        return (rng.random(shape) - 0.5).astype(np.float32)
+    if key.endswith("affine.bias"):
+        return 1.0 + n(0.5)
+    if key.endswith("magnitude_ema"):
+        return np.ones(shape, np.float32)
+    return n(1.0 if key.endswith("weight") else 0.2)
 
 
 def _calibrate(graphdef, state, z):
