@@ -35,10 +35,13 @@ from styleclip_jax.errors import StyleClipError
 def _add_convert(sub):
     p = sub.add_parser("convert", help="convert upstream PyTorch checkpoints (torch-free, code-free)")
     csub = p.add_subparsers(dest="what", required=True)
-    g = csub.add_parser("generator", help="rosinality .pt, StyleCLIP mapper .pt (decoder.*) or NVIDIA stylegan2-ada .pkl")
+    g = csub.add_parser("generator", help="rosinality .pt, StyleCLIP mapper .pt (decoder.*), NVIDIA stylegan2-ada "
+                        "or StyleGAN3 .pkl")
     g.add_argument("input", help="checkpoint file")
     g.add_argument("out_dir", help="output folder (config.json + model.safetensors)")
     g.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    g.add_argument("--allow-modified-source", action="store_true",
+                   help="convert a StyleGAN3 snapshot whose embedded network code is not NVIDIA's (a fork)")
     g.set_defaults(func=_run_convert_generator)
     c = csub.add_parser("clip", help="OpenAI CLIP .pt (TorchScript or state dict) or a Hugging Face CLIP folder")
     c.add_argument("input", help="checkpoint file or HF folder (config.json + model.safetensors / pytorch_model.bin)")
@@ -90,7 +93,8 @@ def _run_convert_mtcnn(args):
 def _run_convert_generator(args):
     from convert_weights.stylegan2 import convert_generator
 
-    gen = convert_generator(args.input, args.out_dir, overwrite=args.overwrite)
+    gen = convert_generator(args.input, args.out_dir, overwrite=args.overwrite,
+                            allow_modified_source=args.allow_modified_source)
     c = gen.config
     print(f"converted {c.source} generator: {c.resolution}px, w_dim {c.w_dim}, {c.num_ws} W+ rows, "
           f"{len(c.style_layers)} style layers ({c.num_style_channels} channels) -> {args.out_dir}")
