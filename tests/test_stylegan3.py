@@ -308,3 +308,44 @@ def test_cli_converts_and_generates_with_translate_and_rotate(tmp_path, golden_d
     assert main(["generate", "--generator", str(tmp_path / "t"), "--latents", str(tmp_path / "w.npz"),
                  "--translate", f"{tx},{ty}", "--rotate", str(angle), "--out", str(out)]) == 0
     np.testing.assert_allclose(_nchw(np.load(out)["images"]), G["T_img_psi1_transform_rot_trans"], atol=1e-4, rtol=0)
+
+
+def test_fir_vjps_equal_autodiff_of_the_plain_form():
+    """The hand-written transposes of the three FIR resamplers against autodiff of a plain
+    slice-based form (exact up to float32 summation order)."""
+    from jax import lax
+
+    from styleclip_jax.models.stylegan3 import fir
+
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((2, 23, 19, 3)), jnp.float32)
+
+    def plain(x, f, axis, stride):
+        n = (x.shape[axis] - len(f)) // stride + 1
+        return sum(t * lax.slice_in_dim(x, i, i + stride * (n - 1) + 1, stride=stride, axis=axis) for i, t in enumerate(f))
+
+    def same(fn, ref):
+        y, vjp = jax.vjp(fn, x)
+        y_ref, vjp_ref = jax.vjp(ref, x)
+        g = jnp.asarray(rng.standard_normal(y.shape), jnp.float32)
+        np.testing.assert_allclose(np.asarray(y), np.asarray(y_ref), atol=1e-5, rtol=0)
+        np.testing.assert_allclose(np.asarray(vjp(g)[0]), np.asarray(vjp_ref(g)[0]), atol=1e-5, rtol=0)
+
+    f = tuple(rng.standard_normal(6).tolist())
+    for stride in (1, 2):
+        same(lambda x: fir.fir_down(x, f, stride, 2), lambda x: plain(x, f, 2, stride))
+    for up, pad in ((2, (9, 8)), (4, (-6, -9)), (2, (-11, -12)), (4, (3, -2))):
+        taps = tuple(rng.standard_normal(6 * up).tolist())
+
+        def zero_insert_then_fir(x, taps=taps, up=up, pad=pad):
+            u = lax.pad(x, 0.0, [(0, 0, 0), (0, 0, 0), (pad[0], pad[1] + up - 1, up - 1), (0, 0, 0)])
+            return plain(u, taps, 2, 1)
+
+        same(lambda x, taps=taps, up=up, pad=pad: fir.fir_up(x, taps, up, pad, 2), zero_insert_then_fir)
+    k = tuple(tuple(r) for r in rng.standard_normal((4, 4)).tolist())
+
+    def plain_radial(x):
+        n_h, n_w = (23 - 4) // 2 + 1, (19 - 4) // 2 + 1
+        return sum(k[i][j] * x[:, i:i + 2 * (n_h - 1) + 1:2, j:j + 2 * (n_w - 1) + 1:2] for i in range(4) for j in range(4))
+
+    same(lambda x: fir.fir_radial(x, k, 2), plain_radial)
