@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from convert_weights.keys import apply_renames, transposed
+from convert_weights.keys import apply_renames, oihw_to_hwio, transposed
 from styleclip_jax.errors import CheckpointError
 from styleclip_jax.io.files import refuse_nonempty_dir
 from styleclip_jax.io.torch_pickle import (
@@ -44,10 +44,6 @@ def _check_kernel(k2d: np.ndarray, taps: tuple[float, ...], key: str):
     got = _taps_from_kernel(k2d, key)
     if not np.allclose(got, np.asarray(taps) / np.sum(taps), atol=1e-6):
         raise CheckpointError(f"{key}: FIR kernel {got} differs from the generator's {taps}")
-
-
-def _conv_oihw(w: np.ndarray) -> np.ndarray:
-    return np.transpose(w, (2, 3, 1, 0))
 
 
 # ---- rosinality ----------------------------------------------------------------------------------
@@ -117,7 +113,7 @@ def rosinality_table(cfg: GeneratorConfig, keys) -> list:
     rows = [row for i in range(len(cfg.mapping_dims)) for row in (
         (f"mapping.fc{i}.weight", f"style.{i + 1}.weight", transposed), (f"mapping.fc{i}.bias", f"style.{i + 1}.bias", None))]
     rows.append(("synthesis.b4.const", "input.input", lambda v: v[0].transpose(1, 2, 0)))
-    conv = lambda v: _conv_oihw(v[0])                                     # noqa: E731  (1, O, I, kh, kw)
+    conv = lambda v: oihw_to_hwio(v[0])                                     # noqa: E731  (1, O, I, kh, kw)
 
     def optional_kernel(key):
         return [(None, key, _kernel_check(cfg.blur_kernel, key))] if key in keys else []
@@ -203,11 +199,11 @@ def ada_table(cfg: GeneratorConfig, keys) -> list:
         rows += filters(blk)
         for conv in (("conv1",) if res == 4 else ("conv0", "conv1")):
             p = f"{blk}.{conv}"
-            rows += [(f"{p}.weight", f"{p}.weight", _conv_oihw), (f"{p}.affine.weight", f"{p}.affine.weight", transposed)]
+            rows += [(f"{p}.weight", f"{p}.weight", oihw_to_hwio), (f"{p}.affine.weight", f"{p}.affine.weight", transposed)]
             rows += [(f"{p}.{name}", f"{p}.{name}", None) for name in ("bias", "noise_strength", "noise_const", "affine.bias")]
             rows += filters(p)
         p = f"{blk}.torgb"
-        rows += [(f"{p}.weight", f"{p}.weight", _conv_oihw), (f"{p}.bias", f"{p}.bias", None),
+        rows += [(f"{p}.weight", f"{p}.weight", oihw_to_hwio), (f"{p}.bias", f"{p}.bias", None),
                  (f"{p}.affine.weight", f"{p}.affine.weight", transposed), (f"{p}.affine.bias", f"{p}.affine.bias", None)]
     return rows
 

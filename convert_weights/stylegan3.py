@@ -8,11 +8,11 @@ and is checked against the shapes. The stored filters must equal the ones the co
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
-from convert_weights.keys import apply_renames, transposed
+from convert_weights.keys import apply_renames, oihw_to_hwio, transposed
 from styleclip_jax.errors import CheckpointError
 from styleclip_jax.io.torch_pickle import PersistentObject, module_state_dict
 from styleclip_jax.models.stylegan3 import config as sg3
@@ -81,7 +81,6 @@ def _filter_check(designed: np.ndarray, key: str):
 
 def sg3_table(cfg: SG3Config) -> list:
     """(ours, theirs, transform) for every tensor of a StyleGAN3 ``G_ema`` (filters only checked)."""
-    oihw = lambda v: v.transpose(2, 3, 1, 0)                                # noqa: E731
     rows = [row for i in range(cfg.mapping_layers) for row in (
         (f"mapping.fc{i}.weight", f"mapping.fc{i}.weight", transposed), (f"mapping.fc{i}.bias", f"mapping.fc{i}.bias", None))]
     rows.append(("w_avg", "mapping.w_avg", None))
@@ -90,7 +89,7 @@ def sg3_table(cfg: SG3Config) -> list:
     rows.append((f"{p}.affine.weight", f"{p}.affine.weight", transposed))
     for g in cfg.layers:
         p = f"synthesis.{g.name}"
-        rows += [(f"{p}.weight", f"{p}.weight", oihw), (f"{p}.bias", f"{p}.bias", None),
+        rows += [(f"{p}.weight", f"{p}.weight", oihw_to_hwio), (f"{p}.bias", f"{p}.bias", None),
                  (f"{p}.magnitude_ema", f"{p}.magnitude_ema", None),
                  (f"{p}.affine.weight", f"{p}.affine.weight", transposed), (f"{p}.affine.bias", f"{p}.affine.bias", None)]
         for name, f in zip(("up_filter", "down_filter"), layer_filters(g)):
@@ -107,10 +106,3 @@ def stylegan3_from_snapshot(g: PersistentObject, what: str, allow_modified_sourc
     source = {"format": "stylegan3 pickle", "network": "G_ema", "w_avg": "mapping.w_avg",
               "config": cfg.kind, "module_src_blob_sha1": g.module_src_blob_sha1}
     return StyleGAN3(cfg, tensors, source)
-
-
-def check_snapshot(obj: Mapping, what: str) -> PersistentObject:
-    g = obj.get("G_ema")
-    if not isinstance(g, PersistentObject):
-        raise CheckpointError(f"{what}: G_ema is not a pickled network ({type(g).__name__})")
-    return g

@@ -113,7 +113,7 @@ def run(exp: Path, state, step_fn: Callable, total_steps: int, *, resume: bool, 
                 first = step_of(state)
                 n = _chunk_end(first, total_steps, every, max_chunk) - first
                 new_state, metrics = step_fn(state, n)
-                m = {k: np.atleast_1d(np.asarray(v, np.float64)) for k, v in metrics.items()}
+                m = {k: np.atleast_1d(np.asarray(v)) for k, v in metrics.items()}
                 if not all(np.all(np.isfinite(v)) for k, v in m.items() if k.startswith("loss")):
                     raise NonFiniteError(f"non-finite loss between steps {first} and {first + n}; the last good "
                                          f"state (step {first}) is checkpointed")

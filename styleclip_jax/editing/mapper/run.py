@@ -152,10 +152,11 @@ def _train_locked(generator, clip, cfg, mapper_cfg, exp_dir: Path, latents, idne
     train_dev = put(jnp.asarray(train_w)) if train_w is not None else None
     key = jax.random.key(cfg.seed)
     metrics_log, val_log = [], []
-    best = [_best_val(exp_dir)]
+    best = []             # read at the first validation: after a resume has truncated val.jsonl
 
     def validate(state):
-        best[0] = _validate(exp_dir, graphdefs, cfg, frozen, state, put, val_w, val_log, best[0], fresh)
+        previous = best.pop() if best else _best_val(exp_dir)
+        best.append(_validate(exp_dir, graphdefs, cfg, frozen, state, put, val_w, val_log, previous, fresh))
 
     def after_chunk(state, m):
         step = int(state.step)
@@ -172,8 +173,8 @@ def _train_locked(generator, clip, cfg, mapper_cfg, exp_dir: Path, latents, idne
     if not resume and val_w is not None:
         validate(state)
     state = run(exp_dir, state, step_fn, cfg.steps, resume=resume, checkpoint_every=cfg.save_every,
-                every=(cfg.log_every, cfg.val_every), max_chunk=None, on_chunk=after_chunk, progress=progress, placement=placement,
-                logs=("val.jsonl",), what="mapper/optimiser")
+                every=(cfg.log_every, cfg.val_every), max_chunk=None, on_chunk=after_chunk, progress=progress,
+                placement=placement, logs=("val.jsonl",), what="mapper/optimiser")
     final = _mapper_from(fresh, state, cfg)
     if is_primary():
         final.save(exp_dir / "mapper", overwrite=True)
