@@ -169,6 +169,7 @@ def test_precompute_resumes_after_a_kill(tmp_path, ada_tiny, clip_tiny, stats200
     sub = {"conv1_resolution_4": list(range(12)), "conv0_resolution_16": [3, 7]}
     kw = dict(num_images=3, channels_per_chunk=4, image_batch=6, channel_subset=sub)
     full = precompute_fs3(gen, clip_tiny, stats200, tmp_path / "a", **kw)
+    full_effects = stats200.effects.copy()
 
     def kill(done, total):
         if done >= 8:
@@ -176,11 +177,16 @@ def test_precompute_resumes_after_a_kill(tmp_path, ada_tiny, clip_tiny, stats200
 
     with pytest.raises(KeyboardInterrupt):
         precompute_fs3(gen, clip_tiny, stats200, tmp_path / "b", progress=kill, **kw)
-    assert len(list((tmp_path / "b" / "fs3_parts").glob("*.npy"))) == 2          # finished chunks kept
+    parts = sorted(p.name for p in (tmp_path / "b" / "fs3_parts").glob("*.npy"))
+    assert len(parts) == 4 and sum(p.endswith(".effect.npy") for p in parts) == 2   # finished chunks kept
+    stats200.effects = None
     seen = []
     again = precompute_fs3(gen, clip_tiny, stats200, tmp_path / "b", progress=lambda d, t: seen.append(d), **kw)
     assert seen == [8, 12, 14]                  # where it resumed, then only the missing chunks ran
     np.testing.assert_array_equal(again, full)
+    # effect maps: one (e, e) map per channel row, identical after the interrupted run
+    assert full_effects.shape == (14, 32, 32) and np.all(full_effects >= 0) and full_effects.max() > 0
+    np.testing.assert_array_equal(stats200.effects, full_effects)
     assert not list((tmp_path / "b" / "fs3_parts").glob(".*"))              # no temporary leftovers
 
 
@@ -286,6 +292,6 @@ def test_cli_import_edit_and_precompute(tmp_path, gt, golden_dir):
     pre = ["global", "precompute", "--generator", str(gen_dir), "--clip", str(clip_dir), "--out", str(tmp_path / "p"),
            "--n-stats", "50", "--images", "2", "--layers", "conv1_resolution_4"]
     assert main(pre) == 0
-    assert len(list((tmp_path / "p" / "fs3_parts").glob("*.npy"))) == 4
+    assert len(list((tmp_path / "p" / "fs3_parts").glob("*.npy"))) == 8       # 4 chunks: rows + effect maps
     assert main(pre) == 2                                                             # refuses without --resume
     assert main(pre + ["--resume"]) == 0

@@ -45,6 +45,25 @@ def test_each_method_equals_the_library(session):
     assert np.abs(op.image - src.image).max() > 0
 
 
+def test_keep_and_region_equal_the_library(session, tmp_path):
+    from styleclip_jax.editing.global_directions.core import global_edit
+    from styleclip_jax.ui.app import Page
+
+    src = session.from_seed(5)
+    edit = TextEdit("object", "a green object", 5.0, 0.05, keep=("small object|large object",))
+    r = session.global_edit(src.wplus, [edit], box=(8, 8, 24, 24), blend=0.0)
+    lib = global_edit(session.gen, session.clip, session.stats, src.wplus[None], [edit], box=(8, 8, 24, 24), blend=0.0)
+    np.testing.assert_allclose(r.image, lib.images[0, 0], atol=1e-5)
+    np.testing.assert_array_equal(r.image[:8], src.image[:8])              # outside the box: the original
+    assert "keeping 1" in r.info
+    page = Page(session, tmp_path)
+    _, status, _ = page.global_edit(src.wplus, "object", "a green object", 5.0, 0.05, False, "", "a small object",
+                                    "8,8,24", 0)
+    assert "x0,y0,x1,y1" in status
+    _, status, _ = page.global_edit(src.wplus, "object", "a green object", 5.0, 0.05, False, "", "", "", 2)
+    assert "needs a region" in status
+
+
 def test_slider_moves_are_cached_and_fast(session):
     src = session.from_seed(4)
     session.global_edit(src.wplus, [TextEdit("object", "a red object", 1.0, 0.1)])     # compiles, encodes

@@ -9,18 +9,21 @@ from styleclip_jax.cli.options import (
     LR,
     NONNEG,
     PSI,
+    STRENGTH,
     WEIGHT,
     add_config_options,
     add_latents_key,
     add_photo_source,
+    add_region,
     config_from_args,
     progress_bar,
+    region_kwargs,
 )
 from styleclip_jax.editing.optimization.config import MODES, SPACES, OptimizeConfig
 from styleclip_jax.errors import InputError
 
 OPTIMIZE_OPTIONS = {"mode": MODES, "space": SPACES, "steps": COUNT, "lr": LR, "l2_lambda": WEIGHT, "id_lambda": WEIGHT,
-                    "snapshot_every": NONNEG}
+                    "snapshot_every": NONNEG, "keep_lambda": WEIGHT, "mask_lambda": WEIGHT}
 from styleclip_jax.io.files import refuse_nonempty_dir
 
 
@@ -32,6 +35,10 @@ def add_edit(sub):
     o.add_argument("--clip", required=True)
     o.add_argument("--idnet", default=None, help="identity net folder (needed for --id > 0)")
     o.add_argument("--text", required=True, nargs="+", help="one or more prompts; every latent is paired with each")
+    o.add_argument("--compose", action="store_true", help="the prompts form one composed edit (a weighted sum of their "
+                   "CLIP losses) instead of one edit each")
+    o.add_argument("--weights", type=STRENGTH, nargs="+", default=None, help="with --compose: one weight per prompt "
+                   "(default 1 each)")
     src = o.add_mutually_exclusive_group()
     src.add_argument("--latents", help=".npz with wplus (B,L,D) or w (B,D)")
     src.add_argument("--seeds", help="e.g. 0-3 (sampled at --truncation toward w_avg)")
@@ -41,9 +48,15 @@ def add_edit(sub):
     add_config_options(o, OptimizeConfig, OPTIMIZE_OPTIONS, flags={"l2_lambda": "--l2", "id_lambda": "--id"}, helps={
         "l2_lambda": "lambda of the sum-of-squares latent term",
         "id_lambda": "lambda of the ID loss (0.005 in upstream's Colab)",
-        "snapshot_every": "keep the latent every k steps (frames, GIF)"})
+        "snapshot_every": "keep the latent every k steps (frames, GIF)",
+        "keep_lambda": "weight of the --keep term (CLIP similarity to each keep-text held at its start)",
+        "mask_lambda": "weight of the pixel change outside --mask / --box"})
+    add_region(o)
     o.add_argument("--rows", default=None, help="W+ rows the edit may move, e.g. 4-7 (default: all, as upstream)")
     o.add_argument("--tie-rows", action="store_true", help="the moved rows share one offset (a W edit of those rows)")
+    o.add_argument("--groups", nargs="+", default=None, metavar="ROWS",
+                   help="W+ row groups each moved by one shared offset, e.g. 0-3 4-7 (a composed geometry + colour "
+                        "edit); replaces --rows / --tie-rows")
     o.add_argument("--gif", action="store_true", help="write trajectory.gif (needs --snapshot-every)")
     o.add_argument("--out", required=True, help="output folder")
     o.add_argument("--overwrite", action="store_true")
@@ -67,8 +80,12 @@ def run_optimize(args):
         raise InputError("--mode free_generation starts from the mean latent; it takes no --latents, --seeds or "
                          "--images")
     cfg = config_from_args(OptimizeConfig, args, OPTIMIZE_OPTIONS,
-                           rows=tuple(parse_seeds(args.rows, "rows")) if args.rows else (), tie_rows=args.tie_rows)
-    tokenize(args.text)                       # a bad prompt is refused before any model loads
+                           rows=tuple(parse_seeds(args.rows, "rows")) if args.rows else (), tie_rows=args.tie_rows,
+                           groups=tuple(tuple(parse_seeds(g, "groups")) for g in args.groups or ()))
+    if args.weights is not None and (not args.compose or len(args.weights) != len(args.text)):
+        raise InputError("--weights takes one weight per --text prompt, with --compose")
+    tokenize(args.text + [a for k in args.keep for a in k.split("|")])   # bad prompts refused before models load
+    prompts = [list(zip(args.text, args.weights or [1.0] * len(args.text)))] if args.compose else args.text
     gen = load_generator(args.generator)
     clip = load_clip(args.clip)
     idnet = load_idnet(args.idnet) if args.idnet else None
@@ -83,12 +100,12 @@ def run_optimize(args):
             seeds = parse_seeds(args.seeds)
         else:
             raise InputError("edit mode needs --latents, --seeds or --images")
-    n_pairs = (len(latents) if latents is not None else len(seeds) if seeds else 1) * len(args.text)
+    n_pairs = (len(latents) if latents is not None else len(seeds) if seeds else 1) * len(prompts)
     with progress_bar(f"optimize {n_pairs} pair(s)") as bar:
-        res = optimize(gen, clip, args.text, latents, seeds=seeds, idnet=idnet, config=cfg,
-                       truncation=args.truncation, progress=bar)
+        res = optimize(gen, clip, prompts, latents, seeds=seeds, idnet=idnet, config=cfg,
+                       truncation=args.truncation, progress=bar, **region_kwargs(args))
     written = res.save(out, gen if args.gif else None, overwrite=args.overwrite)
-    note = paste_back_if_asked(args, inv, res.images_after.reshape(-1, len(args.text), *res.images_after.shape[1:]))
+    note = paste_back_if_asked(args, inv, res.images_after.reshape(-1, len(prompts), *res.images_after.shape[1:]))
     final = res.losses["clip"][-1]
     print(f"optimised {n_pairs} pair(s) for {cfg.steps} steps: CLIP loss {res.losses['clip'][0].mean():.4f} -> "
           f"{final.mean():.4f}; wrote {out}/: {', '.join(written)}" + note)

@@ -13,12 +13,17 @@ from styleclip_jax.cli.options import (
     add_latents_key,
     add_multiprocess,
     add_photo_source,
+    add_region,
     progress_bar,
+    real,
     start_multiprocess,
 )
 from styleclip_jax.editing.global_directions.config import TextEdit
+from styleclip_jax.editing.global_directions.constrain import KEEP_MODES
 from styleclip_jax.errors import InputError
 from styleclip_jax.io.files import refuse_nonempty_dir
+
+FRACTION = real(0.0, 1.0, lo_open=True)
 
 
 def add_global(sub):
@@ -66,6 +71,12 @@ def add_global(sub):
     ed.add_argument("--layers", nargs="+", default=None, help="restrict the edit to these StyleSpace layers")
     ed.add_argument("--also", nargs=4, action="append", default=[], metavar=("NEUTRAL", "TARGET", "ALPHA", "BETA"),
                     help="compose another edit (repeatable); BETA may be 'auto'")
+    add_region(ed)
+    ed.add_argument("--keep-mode", choices=KEEP_MODES, default=TextEdit.keep_mode,
+                    help="how --keep constrains the edit: drop channels more relevant to a keep-text than to the edit, "
+                         "or project the text direction / the channel relevance")
+    ed.add_argument("--region-threshold", type=FRACTION, default=0.5,
+                    help="with --mask / --box: the share of a channel's effect that must lie inside the region")
     src = ed.add_mutually_exclusive_group(required=True)
     src.add_argument("--latents", help=".npz with wplus (B,L,D) or w (B,D)")
     src.add_argument("--seeds")
@@ -130,10 +141,12 @@ def _edits(args) -> list:
     import argparse
 
 
-    edits = [TextEdit(args.neutral, args.target, args.alpha, "auto" if args.auto_beta else args.beta, args.layers)]
+    keep = dict(keep=tuple(args.keep), keep_mode=args.keep_mode)
+    edits = [TextEdit(args.neutral, args.target, args.alpha, "auto" if args.auto_beta else args.beta, args.layers,
+                      **keep)]
     for neutral, target, alpha, beta in args.also:
         try:
-            edits.append(TextEdit(neutral, target, STRENGTH(alpha), beta if beta == "auto" else BETA(beta)))
+            edits.append(TextEdit(neutral, target, STRENGTH(alpha), beta if beta == "auto" else BETA(beta), **keep))
         except argparse.ArgumentTypeError as e:
             raise InputError(f"--also {neutral!r} {target!r} {alpha!r} {beta!r}: {e} (BETA may be 'auto')") from None
     return edits
@@ -150,11 +163,13 @@ def run_edit(args):
     gen, clip = _load_pair(args)
     stats = StyleSpaceStats.load(args.stats)
     w, inv = source_latents(args, gen, "global edit", args.truncation)
-    res = global_edit(gen, clip, stats, w, edits, alphas)
+    res = global_edit(gen, clip, stats, w, edits, alphas, mask=args.mask, box=args.box,
+                      threshold=args.region_threshold, blend=args.blend)
     b, a = res.codes.shape[:2]
     res.save(out, np.asarray(gen.synthesis(w)) if out.suffix == ".png" else None)
     summary = res.summary()
     for s in summary:
         print(f"{s['neutral']!r} -> {s['target']!r}: beta {s['beta']:.2f} moves {s['channels']} channel(s)"
+              + (f" (per latent: {s['channels_per_latent']})" if "channels_per_latent" in s else "")
               + (f" ({s['channels_touched']} in the chosen layers)" if args.layers and s is summary[0] else ""))
     print(f"edited {b} latent(s) x {a} strength(s) -> {out}" + paste_back_if_asked(args, inv, res.images))

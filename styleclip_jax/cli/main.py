@@ -24,6 +24,7 @@ from styleclip_jax.cli.options import (
     add_latents_key,
     add_multiprocess,
     add_photo_source,
+    add_region,
     config_from_args,
     progress_bar,
     start_multiprocess,
@@ -130,7 +131,7 @@ MAPPER_TRAIN_OPTIONS = {"steps": COUNT, "batch_size": COUNT, "optimizer": ("rang
                         "clip_lambda": WEIGHT, "l2_lambda": WEIGHT, "id_lambda": WEIGHT,
                         "mapper_kind": ("levels", "single"), "truncation": PSI, "val_size": NONNEG,
                         "val_batch_size": COUNT, "log_every": COUNT, "val_every": COUNT, "save_every": COUNT,
-                        "seed": NONNEG}
+                        "seed": NONNEG, "keep_lambda": WEIGHT, "mask_lambda": WEIGHT}
 
 
 def _add_mapper(sub):
@@ -146,6 +147,9 @@ def _add_mapper(sub):
     add_latents_key(a, ("wplus", "w"))
     a.add_argument("--truncation", type=PSI, default=1.0, help="for --seeds (upstream mappers use 1)")
     a.add_argument("--alpha", type=STRENGTH, nargs="+", default=[1.0], help="one or more strengths (grid columns)")
+    a.add_argument("--also", nargs=2, action="append", default=[], metavar=("MAPPER", "ALPHA"),
+                   help="compose another mapper's edit at its own strength into every column (repeatable)")
+    add_region(a, keep=False)
     a.add_argument("--batch-size", type=COUNT, default=8)
     a.add_argument("--out", required=True, help=".png grid (input | alphas…) or .npz (images, wplus)")
     a.add_argument("--overwrite", action="store_true")
@@ -164,7 +168,9 @@ def _add_mapper(sub):
                    help="clear --out first (a failed or unwanted run; only a mapper training folder is cleared)")
     add_config_options(t, MapperTrainConfig, MAPPER_TRAIN_OPTIONS, flags={"mapper_kind": "--mapper-type"}, helps={
         "id_lambda": "0.1 upstream (needs --idnet); 0 for identity-changing edits or non-face generators",
-        "truncation": "for latents sampled on the fly"})
+        "truncation": "for latents sampled on the fly",
+        "keep_lambda": "weight of the --keep term", "mask_lambda": "weight of the pixel change outside --mask / --box"})
+    add_region(t, blend=False)
     for lvl in ("coarse", "medium", "fine"):
         t.add_argument(f"--no-{lvl}", action="store_true", help=f"no {lvl} mapper (its delta is zero)")
     add_multiprocess(t, "devices to shard the batch over (default all, of every process)")
@@ -180,7 +186,8 @@ def _run_mapper_train(args):
 
     start_multiprocess(args)
     cfg = config_from_args(MapperTrainConfig, args, MAPPER_TRAIN_OPTIONS, description=args.description,
-                           coarse=not args.no_coarse, medium=not args.no_medium, fine=not args.no_fine)
+                           coarse=not args.no_coarse, medium=not args.no_medium, fine=not args.no_fine,
+                           keep=tuple(args.keep))
     gen, clip = load_generator(args.generator), load_clip(args.clip)
     idnet = load_idnet(args.idnet) if args.idnet else None
     latents = (wplus_from_source(gen, latents=args.latents, what="mapper training", key=args.latents_key)
@@ -188,26 +195,40 @@ def _run_mapper_train(args):
     args.on_interrupt = "the last completed chunk is checkpointed; continue with the same command plus --resume"
     with progress_bar(f"mapper {args.description[:30]!r}") as bar:
         r = train_mapper(gen, clip, cfg, args.out, latents=latents, idnet=idnet, resume=args.resume,
-                         overwrite=args.overwrite, devices=args.devices, progress=bar)
+                         overwrite=args.overwrite, devices=args.devices, progress=bar, mask=args.mask, box=args.box)
     last = r.val[-1] if r.val else None
     print(f"trained mapper {args.description!r} to step {r.step} -> {args.out}/mapper"
           + (f" (val loss {last['loss']:.4f}, CLIP {last['clip']:.4f})" if last else ""))
 
 
 def _run_mapper_apply(args):
+    import argparse
+
     import numpy as np
 
-    from styleclip_jax.cli.options import paste_back_if_asked, source_latents
+    from styleclip_jax.cli.options import (
+        paste_back_if_asked,
+        region_kwargs,
+        source_latents,
+    )
     from styleclip_jax.editing.mapper.apply import apply_mapper
+    from styleclip_jax.errors import InputError
     from styleclip_jax.io.latents import check_output_path
     from styleclip_jax.models.mapper.handle import load_mapper
     from styleclip_jax.models.stylegan2 import load_generator
 
     out = check_output_path(args.out, args.overwrite)
+    also = []
+    for path, a in args.also:
+        try:
+            also.append((path, STRENGTH(a)))
+        except argparse.ArgumentTypeError as e:
+            raise InputError(f"--also {path!r} {a!r}: {e}") from None
     mapper, gen = load_mapper(args.mapper), load_generator(args.generator)
     mapper.check_fits(gen, "mapper apply")
+    also = [(load_mapper(path), a) for path, a in also]
     w, inv = source_latents(args, gen, "mapper apply", args.truncation)
-    res = apply_mapper(gen, mapper, w, args.alpha, args.batch_size)
+    res = apply_mapper(gen, mapper, w, args.alpha, args.batch_size, also=also, **region_kwargs(args))
     res.save(out, np.asarray(gen.synthesis(w)) if out.suffix == ".png" else None)
     note = paste_back_if_asked(args, inv, res.images)
     print(f"applied mapper to {len(w)} latent(s) at alpha {args.alpha} -> {out}{note}")

@@ -120,6 +120,43 @@ def pair(kind=real(-10.0, 10.0)):
 
 
 SHIFT = pair()
+FEATHER = real(0.0, 256.0)              # blend feather radius, pixels
+
+
+def box(text: str) -> tuple[float, float, float, float]:
+    """argparse type: a pixel box ``x0,y0,x1,y1`` (ranges are checked against the image later)."""
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise argparse.ArgumentTypeError(f"expected a box as x0,y0,x1,y1 (pixels), got {text!r}")
+    return tuple(real(0.0, 65536.0)(p) for p in parts)
+
+
+box.__name__ = "x0,y0,x1,y1"
+
+
+def add_region(p, blend: bool = True, keep: bool = True) -> None:
+    """``--keep TEXT`` (repeatable), ``--mask FILE.png`` | ``--box x0,y0,x1,y1`` and ``--blend PX``."""
+    if keep:
+        p.add_argument("--keep", action="append", default=[], metavar="TEXT",
+                       help="what must not change (repeatable); 'A|B|C' names one attribute's values, e.g. "
+                            "'young face|old face'")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--mask", default=None, help="PNG at the generator's resolution; white = may change")
+    g.add_argument("--box", type=box, default=None, help="the region that may change, in pixels: x0,y0,x1,y1")
+    if blend:
+        p.add_argument("--blend", type=FEATHER, default=None, metavar="PX",
+                       help="also composite the result into the original through the region, feathered by PX "
+                            "pixels (the latents are not blended)")
+
+
+def region_kwargs(args) -> dict:
+    """The library's ``keep`` / ``mask`` / ``box`` / ``blend`` keywords from ``add_region``'s flags."""
+    out = {"mask": args.mask, "box": args.box}
+    if hasattr(args, "blend"):
+        out["blend"] = args.blend
+    if hasattr(args, "keep"):
+        out["keep"] = tuple(args.keep)
+    return out
 
 
 def add_latents_key(p, kinds=("wplus", "w", "z", "s")) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from styleclip_jax.cli.options import COUNT, NONNEG, PROB, SEED, WEIGHT, progress_bar
+from styleclip_jax.cli.options import (
+    COUNT,
+    FEATHER,
+    NONNEG,
+    PROB,
+    SEED,
+    WEIGHT,
+    progress_bar,
+)
 from styleclip_jax.errors import InputError
 
 
@@ -44,6 +52,14 @@ def add_toy(sub):
                    help="edit generator samples, or scenes drawn by world.render and inverted by the bundled encoder")
     e.add_argument("--inversion", type=NONNEG, default=256,
                    help="also report inversion fidelity of the bundled encoder on this many drawn scenes (0: skip)")
+    e.add_argument("--keep", action="append", default=[], metavar="TEXT",
+                   help="keep-texts for every edit (repeatable), or 'auto': each other attribute's values")
+    e.add_argument("--mask", choices=("object",), default=None,
+                   help="local edits: each start image's object (as the readers see it) is the region")
+    e.add_argument("--blend", type=FEATHER, default=None, metavar="PX",
+                   help="with --mask: also composite each result into its start image, feathered by PX pixels")
+    e.add_argument("--compose", default=None, metavar="ATTRIBUTE",
+                   help="also edit this attribute in the same call (a composed prompt; success needs both)")
     e.add_argument("--out", default=None, help="write the results as JSON here")
     e.add_argument("--grid", default=None, help="write a before/after PNG per method here (folder)")
     e.add_argument("--overwrite", action="store_true")
@@ -130,6 +146,9 @@ def _run_evaluate(args):
     attrs = _split(args.attribute, world.ATTRIBUTES, "attribute")
     if args.n < 1:
         raise InputError("--n must be >= 1")
+    if "auto" in args.keep and len(args.keep) > 1:
+        raise InputError("--keep auto picks every other attribute's values; give it alone or give texts")
+    keep = "auto" if args.keep == ["auto"] else args.keep
     if args.out:
         check_output_path(args.out, args.overwrite, (".json",))
     grid_dir = Path(args.grid) if args.grid else None
@@ -154,11 +173,12 @@ def _run_evaluate(args):
               + ", ".join(f"{a} {v:.1%}" for a, v in inv["per_attribute"].items()) + f"; all five {inv['all_five']:.1%}")
     for m in methods:
         for a in attrs:
-            r = evaluate(tw, m, a, n=args.n, seed=args.seed, start=args.start)
+            r = evaluate(tw, m, a, n=args.n, seed=args.seed, start=args.start, keep=keep, mask=args.mask,
+                         compose=args.compose, blend=args.blend)
             imgs = r.pop("images")
             report["results"].append(r)
             if grid_dir:
-                save_png(grid_dir / f"{m}_{a}.png", before_after_grid(imgs["before"], imgs["after"]))
+                save_png(grid_dir / f"{m}_{r['attribute']}.png", before_after_grid(imgs["before"], imgs["after"]))
     print(format_table(report["results"]))
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2))

@@ -86,29 +86,35 @@ class EditSession:
             self._dirs[key] = text_direction(self.clip, key[0], key[1])[0]
         return self._dirs[key]
 
-    def global_edit(self, wplus: np.ndarray, terms: Sequence[TextEdit]) -> EditResult:
-        """Compose global-direction edits (``TextEdit``s) on one W+ latent (L, D)."""
+    def global_edit(self, wplus: np.ndarray, terms: Sequence[TextEdit], mask=None, box=None, threshold: float = 0.5,
+                    blend: float | None = None) -> EditResult:
+        """Compose global-direction edits (``TextEdit``s, keep-texts included) on one W+ latent
+        (L, D); ``mask`` / ``box`` / ``blend`` as ``global_edit``'s."""
+        from styleclip_jax.editing.constraints import mask as masks
         from styleclip_jax.editing.global_directions.core import (
             apply_directions,
-            auto_beta,
-            direction,
+            directions_of,
+            edit_relevance,
         )
 
         if self.stats is None:
             raise InputError("global directions need StyleSpace stats with fs3 (`global precompute`)")
         if not terms:
             raise InputError("give at least one edit (a target text)")
+        region = masks.region(self.gen.config.resolution, mask, box)
+        if blend is not None and region is None:
+            raise InputError("`blend` composites through a region: give a `mask` or a `box`")
         codes = self._codes_of(wplus)
-        dirs, notes = [], []
-        for t in terms:
-            dt = self.text_direction(t.neutral, t.target)
-            beta = auto_beta(self.stats, dt) if t.beta == "auto" else float(t.beta)
-            d = direction(self.stats, dt, beta, t.layers)
-            dirs.append((d, float(t.alpha)))
-            notes.append(f"{t.neutral!r} -> {t.target!r}: α {t.alpha:g}, β {beta:.2f}, {d.num_channels} channel(s)")
+        relevances = [edit_relevance(self.clip, self.stats, t, self.text_direction) for t in terms]
+        dirs = directions_of(self.stats, terms, relevances, region, threshold)
+        notes = [f"{t.neutral!r} -> {t.target!r}: α {t.alpha:g}, β {d.beta:.2f}, {d.num_channels} channel(s)"
+                 + (f", keeping {len(t.keep)}" if t.keep else "") for t, (d, _) in zip(terms, dirs)]
         edited = apply_directions(codes[None], dirs)[0]
         styles = self.stats.split(edited[None])
         image = np.asarray(self.gen.synthesis_s(styles))[0]
+        if blend is not None:
+            image = masks.blend(np.asarray(self.gen.synthesis(np.asarray(wplus, np.float32)[None]))[0], image, region,
+                                blend)
         return EditResult(image, None, {k: v[0] for k, v in styles.items()}, "; ".join(notes))
 
     def _codes_of(self, wplus) -> np.ndarray:
@@ -129,8 +135,10 @@ class EditSession:
     # ---- method A ------------------------------------------------------------------------------
     def optimize(self, wplus: np.ndarray, prompt: str, steps: int = 100, l2_lambda: float = 0.008,
                  id_lambda: float = 0.0, lr: float = 0.1, frames: int = 5,
-                 progress: Callable[[int, int], None] | None = None) -> EditResult:
-        """Latent optimisation of one latent toward ``prompt``; ``frames`` snapshots along the way."""
+                 progress: Callable[[int, int], None] | None = None, keep: Sequence[str] = (), mask=None,
+                 box=None, blend: float | None = None) -> EditResult:
+        """Latent optimisation of one latent toward ``prompt``; ``frames`` snapshots along the way;
+        ``keep`` / ``mask`` / ``box`` / ``blend`` as ``optimize``'s (default λs)."""
         from styleclip_jax.editing import OptimizeConfig, optimize
 
         if id_lambda > 0 and self.idnet is None:
@@ -139,7 +147,7 @@ class EditSession:
         cfg = OptimizeConfig(steps=int(steps), lr=float(lr), l2_lambda=float(l2_lambda), id_lambda=float(id_lambda),
                              snapshot_every=every)
         r = optimize(self.gen, self.clip, [prompt], np.asarray(wplus, np.float32)[None], idnet=self.idnet, config=cfg,
-                     progress=progress)
+                     progress=progress, keep=keep, mask=mask, box=box, blend=blend)
         strip = tuple(np.asarray(self.gen.synthesis(s))[0] for s in r.snapshots)
         loss = r.losses["clip"]
         return EditResult(r.images_after[0], np.asarray(r.final)[0], None,

@@ -74,6 +74,13 @@ class MethodSettings:
     mapper_l2: float = 0.0
     global_alpha: float = 5.0
     global_beta: float = 0.1
+    global_keep_mode: str = "drop"
+    global_split: bool = False
+    opt_keep_lambda: float = 10.0
+    opt_mask_lambda: float = 10.0
+    mapper_keep_lambda: float = 10.0
+    mapper_mask_lambda: float = 10.0
+    region_threshold: float = 0.5
     truncation: float = 1.0
     split_rows: int = 4
 
@@ -95,8 +102,23 @@ class MethodSettings:
 
         region = self.region(prompt)
         rows = {"appearance": range(self.split_rows, num_ws), "geometry": range(self.split_rows), "all": ()}[region]
+        named = named_attributes(prompt)
+        groups = ()
+        if self.split_rows and region == "all" and named & set(world.APPEARANCE) and named & set(world.GEOMETRY):
+            # a composed appearance + geometry edit: each part moves its own rows as one W edit
+            groups = (tuple(range(self.split_rows)), tuple(range(self.split_rows, num_ws)))
         return OptimizeConfig(steps=self.opt_steps, lr=self.opt_lr, l2_lambda=self.opt_l2, rows=tuple(rows),
-                              tie_rows=region == "appearance")
+                              tie_rows=region == "appearance", groups=groups, keep_lambda=self.opt_keep_lambda,
+                              mask_lambda=self.opt_mask_lambda)
+
+    def global_layers(self, prompt: str, style_layers) -> tuple[str, ...] | None:
+        """With ``global_split``: the StyleSpace layers fed by the W+ rows ``optimize_config`` would
+        move (colour prompts: layers of rows >= ``split_rows``); None: every layer, as upstream."""
+        region = self.region(prompt)
+        if not self.global_split or region == "all":
+            return None
+        fine = region == "appearance"
+        return tuple(l.name for l in style_layers if not l.is_torgb and (l.w_index >= self.split_rows) == fine)
 
     def mapper_config(self, prompt: str, **kw):
         """A MapperTrainConfig for ``prompt`` (Adam, no ID loss); ``kw`` sets the rest (steps, intervals, ...)."""
@@ -108,11 +130,20 @@ class MethodSettings:
         kw = {"steps": self.mapper_steps, "batch_size": self.mapper_batch, **kw}
         return MapperTrainConfig(description=prompt, optimizer="adam", mapper_kind="levels" if level else "single",
                                  lr=self.mapper_lr, l2_lambda=self.mapper_l2, id_lambda=0.0, truncation=self.truncation,
+                                 keep_lambda=self.mapper_keep_lambda, mask_lambda=self.mapper_mask_lambda,
                                  **levels, **kw)
 
 
-# ---- the three methods, each: (world, wplus (N, L, D), attr, value, settings) -> images (N, R, R, 3) ----
-def optimize_all(tw, wplus, prompts: list[str], s: MethodSettings) -> tuple[np.ndarray, np.ndarray]:
+# ---- the three methods, each: (world, wplus (N, L, D), prompts, settings, keep, region) -> images (N, P, R, R, 3)
+# A prompt is a text or a composed list of (text, weight); ``keep``: keep-texts ("a circle", ...) or
+# None; ``region``: (N, R, R) per-start masks (1 = may change) or None.
+def _text_of(prompt) -> str:
+    from styleclip_jax.editing.constraints.prompts import terms_of
+
+    return " ".join(t for t, _ in terms_of(prompt))
+
+
+def optimize_all(tw, wplus, prompts: list, s: MethodSettings, keep=None, region=None) -> tuple[np.ndarray, np.ndarray]:
     """Latent optimisation of every latent (N, L, D) toward every prompt, each moving the rows
     ``s.optimize_config`` gives it: (images (N, P, R, R, 3), final W+ (N, P, L, D))."""
     from styleclip_jax.editing import optimize
@@ -121,49 +152,80 @@ def optimize_all(tw, wplus, prompts: list[str], s: MethodSettings) -> tuple[np.n
     images, latents = [None] * len(prompts), [None] * len(prompts)
     groups: dict = {}
     for j, p in enumerate(prompts):           # one compiled run per set of moved rows
-        groups.setdefault(s.optimize_config(p, num_ws), []).append(j)
+        groups.setdefault(s.optimize_config(_text_of(p), num_ws), []).append(j)
     for cfg, idx in groups.items():
-        res = optimize(tw.generator, tw.clip, [prompts[j] for j in idx], latents=wplus, config=cfg)
+        res = optimize(tw.generator, tw.clip, [prompts[j] for j in idx], latents=wplus, config=cfg,
+                       keep=keep or (), mask=region)
         for k, j in enumerate(idx):           # pairs are latent-major: pair i·len(idx) + k
             images[j], latents[j] = res.images_after[k::len(idx)], res.final[k::len(idx)]
     return np.stack(images, axis=1), np.stack(latents, axis=1)
 
 
-def edit_optimize(tw, wplus, prompts: list[str], s: MethodSettings) -> np.ndarray:
+def edit_optimize(tw, wplus, prompts: list, s: MethodSettings, keep=None, region=None) -> np.ndarray:
     """Latent optimisation of every latent toward every prompt: images (N, P, R, R, 3)."""
-    return optimize_all(tw, wplus, prompts, s)[0]
+    return optimize_all(tw, wplus, prompts, s, keep, region)[0]
 
 
-def edit_global(tw, wplus, prompts: list[str], s: MethodSettings) -> np.ndarray:
+def _class_name(prompt: str) -> str:
+    return prompt[2:] if prompt.startswith("a ") else prompt
+
+
+def edit_global(tw, wplus, prompts: list, s: MethodSettings, keep=None, region=None) -> np.ndarray:
+    from styleclip_jax.editing.constraints.prompts import terms_of
     from styleclip_jax.editing.global_directions.config import TextEdit
     from styleclip_jax.editing.global_directions.core import global_edit
 
     if tw.stats is None or tw.stats.fs3 is None:
         raise InputError("global directions need the toy world's precomputed stats (global/ with fs3.npy)")
+    keep_names = tuple("|".join(_class_name(a) for a in k.split("|")) for k in keep or ())
     out = []
     for p in prompts:
-        target = p[2:] if p.startswith("a ") else p
-        e = global_edit(tw.generator, tw.clip, tw.stats, wplus,
-                        [TextEdit("object", target, s.global_alpha, s.global_beta)])
+        layers = tw.generator.config.style_layers
+        edits = [TextEdit("object", _class_name(t), s.global_alpha * w, s.global_beta, s.global_layers(t, layers),
+                          keep=keep_names, keep_mode=s.global_keep_mode) for t, w in terms_of(p)]
+        e = global_edit(tw.generator, tw.clip, tw.stats, wplus, edits, mask=region, threshold=s.region_threshold)
         out.append(e.images[:, 0])
     return np.stack(out, axis=1)
 
 
-def edit_mapper(tw, wplus, prompts: list[str], s: MethodSettings, work_dir=None) -> np.ndarray:
-    """Train one mapper per prompt (latents sampled on the fly, Adam), then apply it."""
+def mapper_training_set(tw, s: MethodSettings, n: int = 256, seed: int = 0):
+    """W+ of ``n`` samples from the tuning seeds and the readers' object mask of each (N, R, R):
+    what a mapper for local edits trains on (its background loss needs a region per latent)."""
+    w = start_latents(tw, n, seed, s.truncation)
+    images = np.concatenate([np.asarray(tw.generator.synthesis(w[i:i + 64])) for i in range(0, n, 64)])
+    from styleclip_jax.toyworld.readers import object_mask
+
+    return w, object_mask(images)
+
+
+def edit_mapper(tw, wplus, prompts: list, s: MethodSettings, keep=None, region=None, work_dir=None) -> np.ndarray:
+    """Train one mapper per prompt text (latents sampled on the fly, Adam; with a region, on
+    tuning-seed samples with their object masks), then apply it (a composed prompt: every term's
+    mapper at its weight)."""
     import tempfile
     from pathlib import Path
 
+    from styleclip_jax.editing.constraints.prompts import terms_of
+    from styleclip_jax.editing.mapper.apply import apply_mapper
     from styleclip_jax.editing.mapper.run import train_mapper
 
+    train_w, train_masks = mapper_training_set(tw, s) if region is not None else (None, None)
+    trained: dict = {}
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(work_dir or tmp)
-        for i, p in enumerate(prompts):
-            cfg = s.mapper_config(p, val_size=0, log_every=s.mapper_steps, val_every=10 ** 9,
-                                  save_every=s.mapper_steps, seed=i)
-            res = train_mapper(tw.generator, tw.clip, cfg, base / f"mapper_{i}", progress=False)
-            out.append(np.asarray(tw.generator.synthesis(res.mapper.apply(wplus))))
+        for p in prompts:
+            for text, _ in terms_of(p):
+                if text in trained:
+                    continue
+                i = len(trained)
+                cfg = s.mapper_config(text, val_size=0, log_every=s.mapper_steps, val_every=10 ** 9,
+                                      save_every=s.mapper_steps, seed=i, keep=tuple(keep or ()))
+                trained[text] = train_mapper(tw.generator, tw.clip, cfg, base / f"mapper_{i}", progress=False,
+                                             latents=train_w, mask=train_masks).mapper
+            (first, a0), *rest = terms_of(p)
+            res = apply_mapper(tw.generator, trained[first], wplus, [a0], also=[(trained[t], a) for t, a in rest])
+            out.append(res.images[:, 0])
     return np.stack(out, axis=1)
 
 
@@ -206,49 +268,95 @@ def inverted_latents(tw, n: int, seed: int) -> np.ndarray:
     return encode_scenes(tw, world.sample_numpy(seed, n)[1])
 
 
+def keep_texts(attributes) -> list[str]:
+    """``--keep auto``: one keep-text per attribute not being edited, its values as alternatives
+    ("a circle|a square|a triangle", ...)."""
+    return ["|".join(prompt_for(a, v) for v in world.VOCAB[a]) for a in world.ATTRIBUTES if a not in attributes]
+
+
+def _check_attribute(attribute: str) -> None:
+    if attribute not in world.VOCAB:
+        raise InputError(f"attribute must be one of {world.ATTRIBUTES}, got {attribute!r}")
+
+
 def evaluate(tw, method: str, attribute: str = "colour", n: int = 16, seed: int = 1000,
              settings: MethodSettings = MethodSettings(), values: list[str] | None = None,
-             start: str = "samples") -> dict:
+             start: str = "samples", keep=None, mask: str | None = None, compose: str | None = None,
+             blend: float | None = None) -> dict:
     """Run ``method`` on ``n`` start images toward every value of ``attribute``: generator samples
     (seeds ``seed``…) or, with ``start='inverted'``, drawn scenes inverted by the bundled encoder
     (edits are judged against the reconstruction).
 
-    Returns a JSON-able dict: rates, CLIP gain, timing, and per-edit records.
+    ``keep``: keep-texts, or "auto" (every value of every other attribute, ``keep_texts``);
+    ``mask``: "object", each start image's object (``readers.object_mask``) as the region;
+    ``compose``: a second attribute edited in the same call toward each of its values (a composed
+    prompt: both CLIP terms, weight 1 each; success needs both);
+    ``blend``: with ``mask``, also composite every result into its start image through the region,
+    feathered by this many pixels (``constraints.mask.blend``, the methods' ``blend`` option).
+
+    Returns a JSON-able dict: rates, leakage per attribute, CLIP gain, timing, per-edit records.
     """
+    from styleclip_jax.editing.constraints.prompts import label
+
     if start not in ("samples", "inverted"):
         raise InputError(f"start must be 'samples' or 'inverted', got {start!r}")
     if method not in EDITORS:
         raise InputError(f"method must be one of {METHODS}, got {method!r}")
-    if attribute not in world.VOCAB:
-        raise InputError(f"attribute must be one of {world.ATTRIBUTES}, got {attribute!r}")
+    _check_attribute(attribute)
+    if mask not in (None, "object"):
+        raise InputError(f"the toy world's region is 'object' (each start image's object), got {mask!r}")
+    if blend is not None and mask is None:
+        raise InputError("`blend` composites through the region: give `mask='object'` too")
+    edited_attrs = [attribute]
+    if compose is not None:
+        _check_attribute(compose)
+        if compose == attribute:
+            raise InputError(f"compose names a second attribute; {attribute!r} is already the edit's")
+        edited_attrs.append(compose)
     values = list(values or world.VOCAB[attribute])
     unknown = sorted(set(values) - set(world.VOCAB[attribute]))
     if unknown:
         raise InputError(f"unknown {attribute} values {unknown}; known: {world.VOCAB[attribute]}")
-    prompts = [prompt_for(attribute, v) for v in values]
+    targets = [{attribute: v} for v in values]
+    if compose is not None:
+        targets = [{attribute: v, compose: u} for v in values for u in world.VOCAB[compose]]
+    prompts = [prompt_for(a, v) for t in targets for a, v in t.items()]
+    if compose is not None:
+        prompts = [[(prompt_for(a, v), 1.0) for a, v in t.items()] for t in targets]
+    keep = keep_texts(edited_attrs) if keep == "auto" else list(keep or [])
     wplus = start_latents(tw, n, seed, settings.truncation) if start == "samples" else inverted_latents(tw, n, seed)
     before = np.asarray(tw.generator.synthesis(wplus))
     src = tw.reader(before)
+    from styleclip_jax.toyworld.readers import object_mask
+
+    region = object_mask(before) if mask == "object" else None
+    if region is not None:
+        region[region.reshape(n, -1).max(1) == 0] = 1.0      # no object to keep to: the whole image
     t0 = time.perf_counter()
-    after = EDITORS[method](tw, wplus, prompts, settings)                    # (N, P, R, R, 3)
+    after = EDITORS[method](tw, wplus, prompts, settings, keep or None, region)    # (N, P, R, R, 3)
+    if blend is not None:
+        from styleclip_jax.editing.constraints.mask import blend as composite
+
+        after = composite(before[:, None], after, region[:, None], blend)
     elapsed = time.perf_counter() - t0
     flat_after = after.reshape(-1, *after.shape[2:])
     got = tw.reader(flat_after)
-    text = text_features(tw, prompts)
-    cos_after = clip_cosines(tw, flat_after, text).reshape(n, len(values), len(values))
+    texts = [_text_of(p) for p in prompts]
+    text = text_features(tw, texts)
+    cos_after = clip_cosines(tw, flat_after, text).reshape(n, len(prompts), len(prompts))
     cos_before = clip_cosines(tw, before, text)
-    target_idx = [world.VOCAB[attribute].index(v) for v in values]
+    others = [a for a in world.ATTRIBUTES if a not in edited_attrs]
     records = []
     for i in range(n):
-        for j, v in enumerate(values):
-            if src[attribute][i] == target_idx[j] or src["colour"][i] == -1:
+        for j, t in enumerate(targets):
+            idx = {a: world.VOCAB[a].index(v) for a, v in t.items()}
+            if any(src[a][i] == k for a, k in idx.items()) or src["colour"][i] == -1:
                 continue                                                # nothing to edit / no object
-            k = i * len(values) + j
-            others = [a for a in world.ATTRIBUTES if a != attribute]
+            k = i * len(targets) + j
             records.append({
-                "sample": i, "seed": seed + i, "target": v,
-                "source": world.VOCAB[attribute][src[attribute][i]],
-                "success": bool(got[attribute][k] == target_idx[j]),
+                "sample": i, "seed": seed + i, "target": label(prompts[j]) if compose else t[attribute],
+                "source": "/".join(world.VOCAB[a][src[a][i]] for a in t),
+                "success": bool(all(got[a][k] == idx[a] for a in t)),
                 "preserved": bool(all(got[a][k] == src[a][i] for a in others)),
                 "changed": [a for a in others if got[a][k] != src[a][i]],
                 "clip_gain": float(cos_after[i, j, j] - cos_before[i, j]),
@@ -256,11 +364,17 @@ def evaluate(tw, method: str, attribute: str = "colour", n: int = 16, seed: int 
     m = len(records)
     rate = lambda key: float(np.mean([r[key] for r in records])) if m else float("nan")  # noqa: E731
     both = float(np.mean([r["success"] and r["preserved"] for r in records])) if m else float("nan")
-    return {"method": method, "attribute": attribute, "prompts": prompts, "n_samples": n, "seed": seed, "start": start,
-            "edits": m, "success_rate": rate("success"), "preservation_rate": rate("preserved"),
-            "success_and_preserved": both,
+    leakage = {a: (float(np.mean([a in r["changed"] for r in records])) if m else float("nan")) for a in others}
+    # what a local edit must never touch: the background and where the object is
+    outside = [a for a in ("background", "position") if a in others]
+    kept_outside = float(np.mean([not set(outside) & set(r["changed"]) for r in records])) if m else float("nan")
+    return {"method": method, "attribute": attribute if compose is None else f"{attribute}+{compose}",
+            "prompts": [label(p) for p in prompts], "n_samples": n, "seed": seed, "start": start,
+            "keep": keep, "mask": mask, "blend": blend, "edits": m, "success_rate": rate("success"),
+            "preservation_rate": rate("preserved"), "success_and_preserved": both, "leakage": leakage,
+            "background_and_position_kept": kept_outside,
             "clip_gain": float(np.mean([r["clip_gain"] for r in records])) if m else float("nan"),
-            "seconds_per_edit": elapsed / max(n * len(values), 1), "seconds_total": elapsed,
+            "seconds_per_edit": elapsed / max(n * len(prompts), 1), "seconds_total": elapsed,
             "settings": dataclasses.asdict(settings), "records": records,
             "images": {"before": before, "after": after}}
 
@@ -302,11 +416,13 @@ def inversion_report(tw, n: int = 256, seed: int = 3000) -> dict:
 
 
 def format_table(results: list[dict]) -> str:
-    head = f"{'method':10s} {'attribute':10s} {'edits':>5s} {'success':>8s} {'preserve':>8s} {'both':>6s} " \
-           f"{'CLIP gain':>9s} {'s/edit':>7s}"
+    """One row per result; the leakage column lists how often each other attribute changed."""
+    head = f"{'method':10s} {'attribute':12s} {'edits':>5s} {'success':>8s} {'preserve':>8s} {'both':>6s} " \
+           f"{'CLIP gain':>9s} {'s/edit':>7s}  leakage"
     rows = [head, "-" * len(head)]
     for r in results:
-        rows.append(f"{r['method']:10s} {r['attribute']:10s} {r['edits']:5d} {r['success_rate']:8.1%} "
+        leak = " ".join(f"{a} {v:.0%}" for a, v in r.get("leakage", {}).items())
+        rows.append(f"{r['method']:10s} {r['attribute']:12s} {r['edits']:5d} {r['success_rate']:8.1%} "
                     f"{r['preservation_rate']:8.1%} {r['success_and_preserved']:6.1%} {r['clip_gain']:+9.4f} "
-                    f"{r['seconds_per_edit']:7.3f}")
+                    f"{r['seconds_per_edit']:7.3f}  {leak}")
     return "\n".join(rows)

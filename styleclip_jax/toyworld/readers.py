@@ -63,6 +63,18 @@ def _pixel_read(images):
     return {k: jnp.where(valid, v, UNREADABLE) for k, v in out.items()}, {"area": area, "hue": hue, "cx": cx}
 
 
+def object_mask(images, grow: int = 2) -> np.ndarray:
+    """(B, 32, 32) float mask of the object the readers see (chroma over ``CHROMA_THRESHOLD``),
+    grown by ``grow`` pixels so an edit may repaint its soft rim: the region of "only the object"."""
+    from scipy.ndimage import binary_dilation
+
+    x = np.clip((_check(images) + 1.0) / 2.0, 0.0, 1.0)
+    mask = (x.max(-1) - x.min(-1)) > CHROMA_THRESHOLD
+    if grow:
+        mask = binary_dilation(mask, np.ones((1, 2 * grow + 1, 2 * grow + 1), bool))
+    return mask.astype(np.float32)
+
+
 def read_pixels(images) -> dict[str, np.ndarray]:
     """(B, 32, 32, 3) in [-1, 1] -> {colour, size, position, background: int (B,)} (-1: no object)."""
     out, _ = _pixel_read(_check(images))

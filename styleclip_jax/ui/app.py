@@ -10,6 +10,7 @@ Errors a person can cause show in the status line and leave the page usable.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -48,6 +49,24 @@ def parse_also(text: str) -> list[TextEdit]:
             raise InputError(f"composed edit line {n + 1} {line!r}: write 'neutral -> target : alpha : beta'") \
                 from None
     return terms
+
+
+def parse_region(keep_text: str, box_text: str, blend) -> dict:
+    """The keep-texts (one per line) and the region (``x0,y0,x1,y1`` pixels, empty: none) with
+    its blend feather (px; 0 or empty: no blend) as the session's keywords."""
+    from styleclip_jax.errors import InputError
+
+    keep = tuple(l.strip() for l in (keep_text or "").splitlines() if l.strip())
+    box = None
+    if (box_text or "").strip():
+        try:
+            box = tuple(float(v) for v in box_text.split(","))
+        except ValueError:
+            raise InputError(f"region {box_text!r}: write x0,y0,x1,y1 in pixels") from None
+    feather = float(blend or 0)
+    if feather and box is None:
+        raise InputError("the blend needs a region (x0,y0,x1,y1)")
+    return {"keep": keep, "box": box, "blend": feather if feather else None}
 
 
 class Page:
@@ -93,11 +112,17 @@ class Page:
             return gr.update(), gr.update(), status, gr.update(), gr.update()
         return display_image(res.image), res.wplus, status, None, files
 
-    def global_edit(self, w, neutral, target, alpha, beta, auto, also):
+    def global_edit(self, w, neutral, target, alpha, beta, auto, also, keep="", box="", blend=0):
         if w is None:
             return self._nothing("load a seed first")
-        res, status, files = self._run(lambda: self.s.global_edit(
-            w, [TextEdit(neutral, target, float(alpha), "auto" if auto else float(beta)), *parse_also(also)]))
+
+        def edit():
+            r = parse_region(keep, box, blend)
+            terms = [TextEdit(neutral, target, float(alpha), "auto" if auto else float(beta)), *parse_also(also)]
+            terms = [dataclasses.replace(t, keep=r["keep"]) for t in terms]
+            return self.s.global_edit(w, terms, box=r["box"], blend=r["blend"])
+
+        res, status, files = self._run(edit)
         return self._show(res, status, files)
 
     def mapper_edit(self, w, name, alpha):
@@ -106,7 +131,7 @@ class Page:
         res, status, files = self._run(lambda: self.s.mapper_edit(w, name, float(alpha)))
         return self._show(res, status, files)
 
-    def optimize(self, w, prompt, steps, l2, id_lambda, progress=None):
+    def optimize(self, w, prompt, steps, l2, id_lambda, progress=None, keep="", box="", blend=0):
         if w is None:
             return self._nothing("load a seed first") + (None,)
         def tick(done, total):
@@ -114,7 +139,7 @@ class Page:
                 progress((done, total), desc="optimising")
 
         res, status, files = self._run(lambda: self.s.optimize(w, prompt, int(steps), float(l2), float(id_lambda),
-                                                                progress=tick))
+                                                                progress=tick, **parse_region(keep, box, blend)))
         frames = [display_image(f) for f in res.frames] if res is not None else None
         return self._show(res, status, files) + (frames,)
 
@@ -154,6 +179,12 @@ def build_app(session: EditSession, out_dir: str | Path | None = None):
             edited = gr.Image(label="edited", type="numpy", format="png", interactive=False, elem_id="edited")
         status = gr.Markdown(elem_id="status")
         files = gr.File(label="download: edited PNG and .npz latents", file_count="multiple", elem_id="files")
+        with gr.Accordion("keep and region (global directions, optimization)", open=False):
+            with gr.Row():
+                keep = gr.Textbox(label="keep (one per line; 'A|B' for one attribute's values)", lines=2,
+                                  elem_id="keep")
+                box = gr.Textbox(label="region x0,y0,x1,y1 (pixels; empty: whole image)", elem_id="box")
+                blend = gr.Number(value=0, label="blend feather px (0: no blend)", minimum=0, elem_id="blend")
         with gr.Tab("Global directions"):
             with gr.Row():
                 neutral = gr.Textbox(value="object", label="neutral text", elem_id="neutral")
@@ -183,17 +214,18 @@ def build_app(session: EditSession, out_dir: str | Path | None = None):
         if session.encoder is not None:
             photo.upload(page.upload, [photo, align], [original, w, status, edited, files])
         app.load(page.load, [seed], [original, w, status, edited, files])
-        g_in = [w, neutral, target, alpha, beta, auto, also]
+        g_in = [w, neutral, target, alpha, beta, auto, also, keep, box, blend]
         for trigger in (go.click, target.submit, alpha.release, beta.release, auto.change):
             trigger(page.global_edit, g_in, [edited, status, files])
         for trigger in (m_go.click, m_alpha.release, mapper.change):
             trigger(page.mapper_edit, [w, mapper, m_alpha], [edited, status, files])
 
-        def run_opt(w_, p, n, a, b, progress=gr.Progress()):
-            return page.optimize(w_, p, n, a, b, progress)
+        def run_opt(w_, p, n, a, b, k, bx, bl, progress=gr.Progress()):
+            return page.optimize(w_, p, n, a, b, progress, k, bx, bl)
 
-        o_go.click(run_opt, [w, prompt, steps, l2, id_w], [edited, status, files, frames])
-        prompt.submit(run_opt, [w, prompt, steps, l2, id_w], [edited, status, files, frames])
+        o_in = [w, prompt, steps, l2, id_w, keep, box, blend]
+        o_go.click(run_opt, o_in, [edited, status, files, frames])
+        prompt.submit(run_opt, o_in, [edited, status, files, frames])
     return app
 
 

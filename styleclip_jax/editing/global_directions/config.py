@@ -16,7 +16,10 @@ class TextEdit:
     ``alpha``: strength when edits are composed (upstream 4.1); ``beta``: disentanglement
     threshold (upstream 0.15), or "auto" (the largest β in 0.10…0.29 that moves more than 20
     channels);
-    ``layers``: StyleSpace layer names the edit may move (None: all manipulable ones).
+    ``layers``: StyleSpace layer names the edit may move (None: all manipulable ones);
+    ``keep``: texts naming what must not change (each a direction from ``neutral``), removed from
+    the edit as ``keep_mode`` says (``constrain.py``: "text" projects Δt, "relevance" projects the
+    channel relevance, "drop" leaves out channels relevant to a keep-text).
     """
 
     neutral: str
@@ -24,8 +27,15 @@ class TextEdit:
     alpha: float = 4.1
     beta: float | str = 0.15
     layers: tuple[str, ...] | None = None
+    keep: tuple[str, ...] = ()
+    keep_mode: str = "drop"
 
     def __post_init__(self):
+        from styleclip_jax.editing.global_directions.constrain import KEEP_MODES
+
+        object.__setattr__(self, "keep", tuple([self.keep] if isinstance(self.keep, str) else self.keep))
+        if self.keep_mode not in KEEP_MODES:
+            raise InputError(f"keep_mode must be one of {KEEP_MODES}, got {self.keep_mode!r}")
         number = isinstance(self.beta, (int, float, np.floating, np.integer)) and not isinstance(self.beta, bool)
         if self.beta != "auto" and (not number or not np.isfinite(self.beta) or self.beta < 0):
             raise InputError(f"beta must be a finite number >= 0 or 'auto', got {self.beta!r}")
@@ -42,5 +52,6 @@ class TextEdit:
             return edit
         unknown = sorted(set(edit) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
-            raise InputError(f"unknown edit fields {unknown}; a TextEdit has neutral, target, beta, alpha, layers")
+            raise InputError(f"unknown edit fields {unknown}; a TextEdit has neutral, target, beta, alpha, layers, keep, "
+                             "keep_mode")
         return cls(**edit)

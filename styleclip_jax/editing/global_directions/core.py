@@ -69,15 +69,20 @@ def split_manipulable(stats: StyleSpaceStats, r: np.ndarray, with_std: bool = Tr
 def direction(stats: StyleSpaceStats, dt: np.ndarray, beta: float = 0.15,
               layers: Sequence[str] | None = None) -> Direction:
     """``GetBoundary`` + ``SplitS(if_std=True)``: Δs (C_total,) for Δt at threshold β."""
+    return direction_from_relevance(stats, relevance(stats, dt), beta, layers)
+
+
+def direction_from_relevance(stats: StyleSpaceStats, relevance_: np.ndarray, beta: float = 0.15,
+                             layers: Sequence[str] | None = None, where: str = "") -> Direction:
+    """Δs (C_total,) from a relevance vector (manipulable channels,) at threshold β."""
     if not np.isfinite(beta) or beta < 0:
         raise InputError(f"beta must be a finite number >= 0, got {beta}")
-    r = relevance(stats, dt)
-    r = np.where(np.abs(r) < np.float32(beta), np.float32(0), r)
+    r = np.where(np.abs(relevance_) < np.float32(beta), np.float32(0), relevance_)
     num = int(np.count_nonzero(r))
     if num == 0:
-        best = float(np.abs(relevance(stats, dt)).max())
-        raise InputError(f"no StyleSpace channel has relevance >= beta={beta} for this prompt pair (the largest is "
-                         f"{best:.4f}); lower `beta` or use `auto_beta`")
+        best = float(np.abs(relevance_).max())
+        raise InputError(f"no StyleSpace channel{where} has relevance >= beta={beta} for this prompt pair (the largest "
+                         f"is {best:.4f}); lower `beta` or use `auto_beta`")
     r = r / np.abs(r).max()
     delta = split_manipulable(stats, r, True, layers)
     touched = num if layers is None else int(np.count_nonzero(split_manipulable(stats, r, False, layers)))
@@ -91,7 +96,12 @@ def auto_beta(stats: StyleSpaceStats, dt: np.ndarray, min_channels: int = 20) ->
     100 for non-face generators there). Where even 0.10 moves no more than that, upstream falls
     back to 0.10, which can move a handful of channels or none at all (small or unusual models);
     we instead take the β that keeps the ``min_channels`` most relevant channels."""
-    r = np.abs(relevance(stats, dt))
+    return auto_beta_of(relevance(stats, dt), min_channels)
+
+
+def auto_beta_of(relevance_: np.ndarray, min_channels: int = 20) -> float:
+    """``auto_beta`` of a relevance vector (manipulable channels,)."""
+    r = np.abs(relevance_)
     for b in sorted(AUTO_BETAS, reverse=True):
         if int(np.count_nonzero(r >= np.float32(b))) > min_channels:
             return b
@@ -127,6 +137,7 @@ class GlobalEdit:
     directions: list             # [(Direction, alpha)] per edit
     stats: StyleSpaceStats
     edits: list = dataclasses.field(default_factory=list)          # the TextEdits
+    per_latent: list | None = None      # with per-latent regions: [(Direction, alpha)] of each latent
 
     def styles(self) -> dict[str, np.ndarray]:
         """Edited codes as {layer name: (B·A, C_l)} (the ``s/<layer>`` arrays of our .npz files)."""
@@ -134,9 +145,14 @@ class GlobalEdit:
 
     def summary(self) -> list[dict]:
         """Per edit: prompts, the β used, α, channels moved (and of those, inside the chosen layers)."""
-        return [{"neutral": e.neutral, "target": e.target, "beta": d.beta, "alpha": al,
-                 "channels": d.num_channels, "channels_touched": d.channels_touched}
+        rows = [{"neutral": e.neutral, "target": e.target, "beta": d.beta, "alpha": al,
+                 "channels": d.num_channels, "channels_touched": d.channels_touched, "keep": list(e.keep),
+                 "keep_mode": e.keep_mode}
                 for e, (d, al) in zip(self.edits, self.directions)]
+        if self.per_latent is not None:          # per-latent regions: channels of each latent
+            for k, row in enumerate(rows):
+                row["channels_per_latent"] = [dirs[k][0].num_channels for dirs in self.per_latent]
+        return rows
 
     def save(self, out, originals=None) -> Path:
         """``.png``: a grid, one row per latent (its original first, given ``originals`` (B, R, R, 3),
@@ -161,14 +177,20 @@ class GlobalEdit:
 
 
 def global_edit(gen, clip, stats: StyleSpaceStats, wplus, edits: Sequence[TextEdit | dict],
-                alphas: Sequence[float] | None = None, batch_size: int = 8) -> GlobalEdit:
+                alphas: Sequence[float] | None = None, batch_size: int = 8, *, mask=None, box=None,
+                threshold: float = 0.5, blend: float | None = None) -> GlobalEdit:
     """Edit W+ latents (B, L, D) along one or more text directions.
 
     ``edits``: ``TextEdit``s (or dicts with their fields). With ``alphas`` (one edit only) every
     strength in the list is rendered (a grid over α); otherwise the edits are composed, each at
     its own ``alpha``, giving A = 1.
+
+    ``mask`` / ``box``: the region the edit may change ((R, R), per-latent (B, R, R), a PNG path,
+    or a pixel box): only channels with at least ``threshold`` of their effect inside it move
+    (``constrain.local_channels``; per-latent regions give per-latent directions). ``blend``:
+    also composite the images into the originals through the region, feathered by that many px.
     """
-    from styleclip_jax.editing.global_directions.text import text_direction
+    from styleclip_jax.editing.constraints import mask as masks
 
     stats.check_generator(gen)
     stats.check_clip(clip)
@@ -177,19 +199,63 @@ def global_edit(gen, clip, stats: StyleSpaceStats, wplus, edits: Sequence[TextEd
     if alphas is not None and len(edits) != 1:
         raise InputError("a grid over alphas takes exactly one edit; to compose, give each edit its own alpha")
     edits = [TextEdit.of(e) for e in edits]
-    dirs = []
-    for e in edits:
-        dt, _ = text_direction(clip, e.neutral, e.target)
-        beta = auto_beta(stats, dt) if e.beta == "auto" else float(e.beta)
-        dirs.append((direction(stats, dt, beta, e.layers), float(e.alpha)))
-    codes = stats.flatten(gen.w_to_s(gen.as_wplus(wplus)))
+    w = gen.as_wplus(wplus)
+    region = masks.region(gen.config.resolution, mask, box, len(w))
+    if blend is not None and region is None:
+        raise InputError("`blend` composites through a region: give a `mask` or a `box`")
+    regions = [None] if region is None else [region] if region.ndim == 2 else list(region)
+    relevances = [edit_relevance(clip, stats, e) for e in edits]
+    per_region = [directions_of(stats, edits, relevances, r, threshold) for r in regions]
+    codes = stats.flatten(gen.w_to_s(w))
+    # one set of directions for every latent, or (per-latent regions) one set per latent
+    rows = [(codes, per_region[0])] if len(per_region) == 1 else \
+        [(codes[i:i + 1], dirs) for i, dirs in enumerate(per_region)]
     if alphas is not None:
-        edited = edit_codes(codes, dirs[0][0], alphas)
+        edited = np.concatenate([edit_codes(c, dirs[0][0], alphas) for c, dirs in rows])
         alphas = [float(a) for a in alphas]
     else:
-        edited = apply_directions(codes, dirs)[:, None]
+        edited = np.concatenate([apply_directions(c, dirs) for c, dirs in rows])[:, None]
         alphas = [None]
     flat = edited.reshape(-1, edited.shape[-1])
     images = np.concatenate([np.asarray(gen.synthesis_s(stats.split(flat[i:i + batch_size])))
                              for i in range(0, len(flat), batch_size)])
-    return GlobalEdit(edited, images.reshape(edited.shape[:2] + images.shape[1:]), alphas, dirs, stats, edits)
+    images = images.reshape(edited.shape[:2] + images.shape[1:])
+    if blend is not None:
+        original = np.asarray(gen.synthesis(w))[:, None]
+        images = masks.blend(original, images, region if region.ndim == 2 else region[:, None], blend)
+    return GlobalEdit(edited, images, alphas, per_region[0], stats, edits,
+                      per_latent=per_region if len(per_region) > 1 else None)
+
+
+def edit_relevance(clip, stats, e: TextEdit, text_direction=None) -> np.ndarray:
+    """The edit's relevance vector (manipulable channels,) after its keep-texts
+    (``constrain.constrained_relevance``). ``text_direction(neutral, target)`` -> unit Δt may be
+    given to reuse cached directions (the interactive session)."""
+    from styleclip_jax.editing.global_directions.constrain import (
+        constrained_relevance,
+        keep_text_directions,
+    )
+    from styleclip_jax.editing.global_directions.text import text_direction as compute
+
+    dt = text_direction(e.neutral, e.target) if text_direction else compute(clip, e.neutral, e.target)[0]
+    keep = keep_text_directions(clip, e.neutral, e.keep) if e.keep else None
+    return constrained_relevance(stats, dt, keep, e.keep_mode)
+
+
+def directions_of(stats, edits, relevances, region=None, threshold: float = 0.5) -> list:
+    """[(Direction, α)] of every edit (``TextEdit``s with their ``relevances``), β resolved
+    ("auto" included), restricted to the channels acting inside ``region`` (R, R) when given."""
+    from styleclip_jax.editing.global_directions.constrain import local_channels
+
+    where = ""
+    if region is not None:
+        inside = local_channels(stats, region, threshold)
+        relevances = [np.where(inside, r, np.float32(0)) for r in relevances]
+        where = f" acting inside the region (threshold {threshold}; {int(inside.sum())} channels do)"
+    dirs = []
+    for e, r in zip(edits, relevances):
+        if not np.any(r):
+            raise InputError(f"no StyleSpace channel{where} is relevant to {e.neutral!r} -> {e.target!r}")
+        beta = auto_beta_of(r) if e.beta == "auto" else float(e.beta)
+        dirs.append((direction_from_relevance(stats, r, beta, e.layers, where), float(e.alpha)))
+    return dirs

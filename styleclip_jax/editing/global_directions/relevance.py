@@ -11,6 +11,10 @@ all later channels (golden README §11). We give each channel a fresh copy (only
 being measured sits at its mean), the behaviour upstream's code evidently intends; the golden
 ``*_fresh`` arrays are that variant.
 
+The same renders also give each channel's spatial effect map (``effects.npy``, beside fs3): the
+mean |render(+5σ) − render(−5σ)| at ≤ 32 × 32, which lets a mask pick the channels that act
+inside it (StyleSpace's localized channels, Wu et al. 2021, with renders instead of gradients).
+
 Speed and robustness: the (channel, image, sign) renders of a chunk of channels go through one
 compiled block renderer, ``image_batch`` renders per device per call, from a host loop (a
 ``lax.map`` over the blocks ran 3-4x slower on XLA-CPU). With several devices each block is split
@@ -29,7 +33,12 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from styleclip_jax.editing.global_directions.stats import StyleSpaceStats, load_fs3
+from styleclip_jax.editing.global_directions.stats import (
+    EFFECTS_FILE,
+    StyleSpaceStats,
+    load_effects,
+    load_fs3,
+)
 from styleclip_jax.errors import InputError, NonFiniteError
 from styleclip_jax.io.files import atomic_write
 from styleclip_jax.io.jobs import check_manifest, job_lock
@@ -44,6 +53,7 @@ from styleclip_jax.parallel.mesh import data_mesh
 
 ALPHA = 5.0
 MANIFEST = "manifest.json"
+EFFECT_SIZE = 32           # effect maps are stored at most 32 x 32 (a mask selects channels at that scale)
 
 
 def _unit(x, axis=-1):
@@ -57,14 +67,23 @@ def relevance_from_features(f: jax.Array) -> jax.Array:
     return _unit(jnp.mean(d, axis=1))
 
 
+def effect_size(resolution: int) -> int:
+    """Side of the stored effect maps: the image pooled to at most ``EFFECT_SIZE`` pixels."""
+    return min(EFFECT_SIZE, resolution)
+
+
 def _render_features(g_def, c_def, layer: int, g_state, c_state, base, ch, img, value):
-    """Unit CLIP features (N, E) of N renders: base code ``img[i]`` with channel ``ch[i]`` of style
-    layer ``layer`` set to ``value[i]``. ``base``: list of (K, C_j) base codes per layer."""
+    """Unit CLIP features (N, E) of N renders, and the renders area-pooled to (N, e, e, 3) for the
+    effect maps: base code ``img[i]`` with channel ``ch[i]`` of style layer ``layer`` set to
+    ``value[i]``. ``base``: list of (K, C_j) base codes per layer."""
     gen, clip = nnx.merge(g_def, g_state), nnx.merge(c_def, c_state)
     styles = [b_[img] for b_ in base]
     styles[layer] = styles[layer].at[jnp.arange(ch.shape[0]), ch].set(value)
     x = gen.synthesis(styles)
-    return _unit(clip.encode_image(preprocess_generated(x, clip.cfg.image_size)).astype(jnp.float32))
+    n, r = x.shape[0], x.shape[1]
+    e = effect_size(r)
+    pooled = x.astype(jnp.float32).reshape(n, e, r // e, e, r // e, 3).mean(axis=(2, 4))
+    return _unit(clip.encode_image(preprocess_generated(x, clip.cfg.image_size)).astype(jnp.float32)), pooled
 
 
 @functools.lru_cache(maxsize=8)
@@ -77,11 +96,13 @@ def _compiled(g_def, c_def, layer: int, mesh):
     from jax.sharding import PartitionSpec as P
 
     rep, split = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
-    return jax.jit(fn, in_shardings=(rep, rep, rep, split, split, split), out_shardings=split)
+    return jax.jit(fn, in_shardings=(rep, rep, rep, split, split, split), out_shardings=(split, split))
 
 
 def _chunk_rows(gen, clip, base, mean_l, std_l, channels: np.ndarray, *, layer: int, block: int, mesh):
-    """Relevance rows (Cb, E) for ``channels`` (Cb,) of style layer ``layer``; ``mean_l`` / ``std_l``:
+    """Relevance rows (Cb, E) and effect maps (Cb, e, e) for ``channels`` (Cb,) of style layer
+    ``layer``. An effect map is the mean over the K base images of |render(+5σ) − render(−5σ)|
+    (pooled to e × e, averaged over RGB): where in the image the channel acts. ``mean_l`` / ``std_l``:
     (C_layer,) numpy. Renders go in blocks of ``block`` from a host loop, not a ``lax.map``: XLA-CPU
     runs the generator 3-4x slower inside a while loop (bench/RESULTS.md)."""
     k = base[0].shape[0]
@@ -92,15 +113,28 @@ def _chunk_rows(gen, clip, base, mean_l, std_l, channels: np.ndarray, *, layer: 
     ch, img, sign = channels[item // (2 * k)], (item // 2) % k, item % 2
     value = (mean_l[ch] + np.where(sign == 1, ALPHA, -ALPHA) * std_l[ch]).astype(np.float32)
     fn = _compiled(gen.graphdef, clip.graphdef, layer, mesh)
-    feats = [fn(gen.state, clip.state, base, jnp.asarray(ch[i:i + block], jnp.int32),
-                jnp.asarray(img[i:i + block], jnp.int32), jnp.asarray(value[i:i + block]))
-             for i in range(0, n_pad, block)]
-    feats = jnp.concatenate(feats)[:n]
-    return relevance_from_features(feats.reshape(cb, k, 2, -1))
+    outs = [fn(gen.state, clip.state, base, jnp.asarray(ch[i:i + block], jnp.int32),
+               jnp.asarray(img[i:i + block], jnp.int32), jnp.asarray(value[i:i + block]))
+            for i in range(0, n_pad, block)]
+    feats = jnp.concatenate([f for f, _ in outs])[:n]
+    pooled = jnp.concatenate([p for _, p in outs])[:n]
+    pooled = pooled.reshape((cb, k, 2) + pooled.shape[1:])
+    effect = jnp.mean(jnp.abs(pooled[:, :, 1] - pooled[:, :, 0]), axis=(1, 4))
+    return relevance_from_features(feats.reshape(cb, k, 2, -1)), effect
 
 
 def _part_name(layer_name: str, chans: np.ndarray) -> str:
     return f"{layer_name}__{int(chans[0]):05d}_{int(chans[-1]) + 1:05d}.npy"
+
+
+def effect_part(rows_part: Path) -> Path:
+    """The effect-map file beside a part of fs3 rows (written first: the rows mark a chunk done)."""
+    return rows_part.with_name(rows_part.stem + ".effect.npy")
+
+
+def _chunk_done(path: Path) -> bool:
+    # a part from before effect maps existed has rows only: computed again, rows and all
+    return path.exists() and effect_part(path).exists()
 
 
 def precompute_fs3(gen, clip, stats: StyleSpaceStats, out_dir, *, num_images: int = 100, channels_per_chunk: int = 16,
@@ -166,25 +200,30 @@ def _precompute_locked(gen, clip, stats, out: Path, num_images, channels_per_chu
             plan.append((li, chunk, parts / _part_name(name, chunk)))
     mine = plan[process_index()::process_count()]            # multi-process: chunks dealt round-robin
     total = sum(len(c) for _, c, _ in mine)
-    done = sum(len(c) for _, c, path in mine if path.exists())
+    done = sum(len(c) for _, c, path in mine if _chunk_done(path))
     report = callback(progress)
     report(done, total)
     for li, chans, path in mine:
         name = stats.names[li]
-        if path.exists():
+        if _chunk_done(path):
             continue
-        rows = np.asarray(_chunk_rows(gen, clip, base, np.asarray(mean[name]), np.asarray(std[name]), chans,
-                                      layer=li, block=block, mesh=mesh))
-        if not np.all(np.isfinite(rows)):
+        rows, effect = (np.asarray(a) for a in _chunk_rows(gen, clip, base, np.asarray(mean[name]),
+                                                            np.asarray(std[name]), chans, layer=li, block=block,
+                                                            mesh=mesh))
+        if not (np.all(np.isfinite(rows)) and np.all(np.isfinite(effect))):
             raise NonFiniteError(f"non-finite relevance rows for {name} channels {chans[0]}..{chans[-1]}")
+        atomic_write(effect_part(path), lambda p: np.save(p, effect))
         atomic_write(path, lambda p: np.save(p, rows))
         done += len(chans)
         report(done, total)
     barrier("fs3-parts-written")                              # every process's parts are on disk
     fs3 = np.concatenate([load_fs3(path) for _, _, path in plan])
+    effects = np.concatenate([load_effects(effect_part(path)) for _, _, path in plan])
+    stats.effects = effects
     if layers is None and channel_subset is None:
         stats.fs3 = fs3
         if is_primary():
+            atomic_write(out / EFFECTS_FILE, lambda p: np.save(p, effects.astype(np.float16)))   # half the size; only shares are read
             atomic_write(out / "fs3.npy", lambda p: np.save(p, fs3))
     barrier("fs3-written")
     return fs3

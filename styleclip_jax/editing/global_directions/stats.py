@@ -13,6 +13,7 @@ A stats folder::
                  fingerprint of the generator it belongs to
     stats.npz    mean (C,), std (C,), base (K, C): all layers concatenated in layer order
     fs3.npy      (rows, E) channel relevance, rows = manipulable channels in layer order
+    effects.npy  (rows, e, e) where each channel acts in the image (``global precompute``; for masks)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from styleclip_jax.errors import CheckpointError, InputError
 from styleclip_jax.io.files import atomic_write
 
 STATS_FORMAT = "styleclip-jax-stylespace-stats"
+EFFECTS_FILE = "effects.npy"
 
 
 @dataclasses.dataclass
@@ -44,6 +46,7 @@ class StyleSpaceStats:
     generator: str                      # fingerprint of the generator these belong to
     info: dict
     fs3: np.ndarray | None = None       # (rows, E)
+    effects: np.ndarray | None = None   # (rows, e, e) spatial effect of each fs3 row's channel
 
     @property
     def offsets(self) -> np.ndarray:
@@ -91,6 +94,8 @@ class StyleSpaceStats:
         atomic_write(out / "stats.npz", lambda p: np.savez(p, **arrays))
         if write_fs3 and self.fs3 is not None:
             atomic_write(out / "fs3.npy", lambda p: np.save(p, self.fs3.astype(np.float32)))
+            if self.effects is not None:
+                atomic_write(out / EFFECTS_FILE, lambda p: np.save(p, self.effects.astype(np.float16)))
         atomic_write(out / "stats.json", lambda p: Path(p).write_text(json.dumps(meta, indent=2, sort_keys=True)))
         return out
 
@@ -119,6 +124,11 @@ class StyleSpaceStats:
                 raise CheckpointError(f"{p}/stats.npz: {name} contains NaN or infinite values")
         if fs3 is not None:
             s.fs3 = check_fs3_rows(fs3, s, str(p / "fs3.npy"))
+        if (p / EFFECTS_FILE).exists():
+            s.effects = load_effects(p / EFFECTS_FILE)
+            if fs3 is None or len(s.effects) != len(fs3):
+                raise CheckpointError(f"{p}/{EFFECTS_FILE} has {len(s.effects)} rows but fs3 has "
+                                      f"{0 if fs3 is None else len(fs3)}; they come from one precompute")
         return s
 
 
@@ -177,6 +187,20 @@ def load_fs3(path) -> np.ndarray:
     a = a.astype(np.float32)
     if not np.all(np.isfinite(a)):
         raise CheckpointError(f"{path}: fs3 contains NaN or infinite values")
+    return a
+
+
+def load_effects(path) -> np.ndarray:
+    """Read effect maps (rows, e, e): finite, >= 0, never unpickling."""
+    try:
+        a = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise CheckpointError(f"{path}: not a readable .npy array ({e})") from None
+    if a.ndim != 3 or a.shape[1] != a.shape[2] or not np.issubdtype(a.dtype, np.floating):
+        raise CheckpointError(f"{path}: effect maps must be a float array (channels, e, e), got {a.dtype} {a.shape}")
+    a = a.astype(np.float32)
+    if not np.all(np.isfinite(a)) or a.min() < 0:
+        raise CheckpointError(f"{path}: effect maps must be finite and >= 0")
     return a
 
 

@@ -33,13 +33,34 @@ class MapperEdit:
         return out
 
 
-def apply_mapper(generator, mapper, wplus, alphas: Sequence[float] = (1.0,), batch_size: int = 8) -> MapperEdit:
+def apply_mapper(generator, mapper, wplus, alphas: Sequence[float] = (1.0,), batch_size: int = 8, *,
+                 also: Sequence[tuple] = (), mask=None, box=None, blend: float | None = None) -> MapperEdit:
     """ŵ = w + α·0.1·M(w) for each α in ``alphas``, rendered in batches of ``batch_size``.
-    ``wplus`` (B, L, D); the mapper must fit the generator's W+."""
-    mapper.check_fits(generator, "apply_mapper")
+    ``wplus`` (B, L, D); the mapper must fit the generator's W+.
+
+    ``also``: more ``(mapper, α)`` edits composed into every column: ŵ += α_j·0.1·M_j(w) (each
+    mapper sees the original w, as it was trained). ``blend``: composite the images into the
+    originals through the region (``mask`` (R, R) / (B, R, R) / PNG path, or ``box``), feathered
+    by that many pixels; the latents are not blended.
+    """
+    from styleclip_jax.editing.constraints import mask as masks
+    from styleclip_jax.errors import InputError
+
     w = np.asarray(wplus, np.float32)
-    edited = np.stack([np.asarray(mapper.apply(w, a)) for a in alphas], axis=1)      # (B, A, L, D)
+    region = masks.region(generator.config.resolution, mask, box, len(w))
+    if (blend is None) != (region is None):
+        raise InputError("apply_mapper uses a region only to blend: give `blend` together with a `mask` or `box`")
+    mapper.check_fits(generator, "apply_mapper")
+    offset = np.zeros_like(w)
+    for m, a in also:
+        m.check_fits(generator, "apply_mapper")
+        offset = offset + (np.asarray(m.apply(w, float(a))) - w)
+    edited = np.stack([np.asarray(mapper.apply(w, a)) + offset for a in alphas], axis=1)      # (B, A, L, D)
     flat = edited.reshape(-1, *w.shape[1:])
     imgs = np.concatenate([np.asarray(generator.synthesis(flat[i:i + batch_size]))
                            for i in range(0, len(flat), batch_size)])
-    return MapperEdit(edited, imgs.reshape(edited.shape[:2] + imgs.shape[1:]), [float(a) for a in alphas])
+    imgs = imgs.reshape(edited.shape[:2] + imgs.shape[1:])
+    if blend is not None:
+        original = np.asarray(generator.synthesis(w))[:, None]
+        imgs = masks.blend(original, imgs, region if region.ndim == 2 else region[:, None], blend)
+    return MapperEdit(edited, imgs, [float(a) for a in alphas])

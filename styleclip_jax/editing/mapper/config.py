@@ -39,8 +39,12 @@ class MapperTrainConfig:
     val_every: int = 2000
     save_every: int = 2000
     seed: int = 0
+    keep: tuple[str, ...] = ()     # keep-texts: CLIP similarity to each held at its start
+    keep_lambda: float = 10.0
+    mask_lambda: float = 10.0      # weight of the pixel change outside the region (with a mask)
 
     def __post_init__(self):
+        object.__setattr__(self, "keep", tuple([self.keep] if isinstance(self.keep, str) else self.keep))
         if not self.description.strip():
             raise InputError("the mapper needs a non-empty `description` (the target prompt)")
         if self.optimizer not in OPTIMIZERS:
@@ -52,14 +56,15 @@ class MapperTrainConfig:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.val_size < 0:
             raise InputError("val_size must be >= 0")
-        check_nonnegative(self, ("lr", "clip_lambda", "l2_lambda", "id_lambda", "truncation"))
+        check_nonnegative(self, ("lr", "clip_lambda", "l2_lambda", "id_lambda", "truncation", "keep_lambda",
+                                 "mask_lambda"))
 
     @property
     def step_config(self) -> "StepConfig":
         """Only what one training step depends on: the static key of the compiled chunk, so that
         changing steps, intervals or the seed never recompiles."""
         return StepConfig(self.batch_size, self.optimizer, self.lr, self.clip_lambda, self.l2_lambda,
-                          self.id_lambda, self.truncation)
+                          self.id_lambda, self.truncation, self.keep_lambda, self.mask_lambda)
 
     def mapper_config(self, num_ws: int, w_dim: int):
         from styleclip_jax.models.mapper.network import MapperConfig
@@ -71,7 +76,9 @@ class MapperTrainConfig:
             raise InputError(str(e)) from None
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d["keep"] = list(self.keep)
+        return d
 
     @classmethod
     def from_dict(cls, d) -> "MapperTrainConfig":
@@ -89,3 +96,5 @@ class StepConfig:
     l2_lambda: float
     id_lambda: float
     truncation: float
+    keep_lambda: float = 10.0
+    mask_lambda: float = 10.0

@@ -3,6 +3,7 @@
 Objective (upstream ``mapper/training/coach.py``), per batch of W+ latents w:
     ŵ = w + 0.1·M(w);  x̂ = G(ŵ), x = G(w)   (stored noise, truncation 1)
     L = λ_clip · mean_b(1 − cos(CLIP(x̂), CLIP(t))) + λ_L2 · MSE(ŵ, w) + λ_ID · IDLoss(x̂, x)
+        [+ λ_keep · keep-text term + λ_mask · pixel change outside the region (``constraints/loss.py``)]
 with Ranger (lr 0.5) or Adam. Upstream defaults: λ = (1, 0.8, 0.1), batch 2, 50 000 steps.
 
 How it runs:
@@ -27,8 +28,9 @@ import numpy as np
 import optax
 from flax import nnx
 
+from styleclip_jax.editing.constraints.loss import keep_cosines, keep_loss, outside_loss
 from styleclip_jax.editing.mapper.config import MapperTrainConfig, StepConfig
-from styleclip_jax.models.clip.loss import clip_loss
+from styleclip_jax.models.clip.loss import loss_features, loss_from_features
 from styleclip_jax.models.idnet.loss import id_loss
 from styleclip_jax.models.mapper.network import LatentMapper, MapperConfig
 from styleclip_jax.optim.ranger import ranger
@@ -52,19 +54,26 @@ def make_optimizer(cfg: "MapperTrainConfig | StepConfig") -> optax.GradientTrans
 
 def mapper_loss_terms(mapper: LatentMapper, w: jax.Array, *, clip_term: Callable, synth: Callable | None = None,
                       id_term: Callable | None = None, clip_lambda: float = 1.0, l2_lambda: float = 0.8,
-                      id_lambda: float = 0.0) -> dict:
-    """Coach.calc_loss for W+ (B, L, D): returns {"loss", "clip", "l2"[, "id"]} (scalars) and "w_hat".
+                      id_lambda: float = 0.0, extra_terms: Callable | None = None) -> dict:
+    """Coach.calc_loss for W+ (B, L, D): returns {"loss", "clip", "l2"[, "id", ...]} (scalars) and "w_hat".
 
     ``synth`` maps ŵ to x̂ (identity when None, as in the golden surrogate); ``clip_term(x̂)`` is the
-    per-sample CLIP loss (B,); ``id_term(x̂, w)`` the batch ID loss.
+    per-sample CLIP loss (B,), or (that, image features) to share them with ``extra_terms``;
+    ``id_term(x̂, w)`` the batch ID loss; ``extra_terms(x̂, w, features)`` -> {name: (λ, (B,) term)}
+    (keep-texts, the region).
     """
     w_hat = mapper.edit(w)
     x_hat = w_hat if synth is None else synth(w_hat)
-    terms = {"clip": jnp.mean(clip_term(x_hat)), "l2": jnp.mean(jnp.square(w_hat - w))}
+    clip_out = clip_term(x_hat)
+    per_image, features = clip_out if isinstance(clip_out, tuple) else (clip_out, None)
+    terms = {"clip": jnp.mean(per_image), "l2": jnp.mean(jnp.square(w_hat - w))}
     loss = clip_lambda * terms["clip"] + l2_lambda * terms["l2"]
     if id_lambda > 0:
         terms["id"] = id_term(x_hat, w)
         loss = loss + id_lambda * terms["id"]
+    for name, (lam, value) in (extra_terms(x_hat, w, features) if extra_terms is not None else {}).items():
+        terms[name] = jnp.mean(value)
+        loss = loss + lam * terms[name]
     terms["loss"], terms["w_hat"] = loss, w_hat
     return terms
 
@@ -82,22 +91,29 @@ class Frozen(NamedTuple):
     clip: Any
     idnet: Any
     text_features: jax.Array      # (E,)
+    keep: Any = None              # (K, E) unit keep-text features
+    mask: Any = None              # (R, R) region, or (N, R, R) one per row of the training latents
+
+
+def batch_rows(step, cfg: StepConfig, n: int, key):
+    """Rows of an (n, ...) training set that batch ``step`` takes: an epoch-wise permutation."""
+    b = cfg.batch_size
+    per_epoch = n // b                                  # drop_last, as upstream's DataLoader
+    epoch, i = step // per_epoch, step % per_epoch
+    perm = jax.random.permutation(jax.random.fold_in(key, epoch), n)
+    return jax.lax.dynamic_slice_in_dim(perm, i * b, b)
 
 
 def batch_at(step, cfg: StepConfig, train_latents, gen, key):
     """The batch of step ``step`` (traced int): W+ (B, L, D), a pure function of (seed, step)."""
-    b = cfg.batch_size
     if train_latents is not None:
-        n = train_latents.shape[0]
-        per_epoch = n // b                                  # drop_last, as upstream's DataLoader
-        epoch, i = step // per_epoch, step % per_epoch
-        perm = jax.random.permutation(jax.random.fold_in(key, epoch), n)
-        return train_latents[jax.lax.dynamic_slice_in_dim(perm, i * b, b)]
-    z = jax.random.normal(jax.random.fold_in(key, step), (b, gen.cfg.z_dim))
+        return train_latents[batch_rows(step, cfg, train_latents.shape[0], key)]
+    z = jax.random.normal(jax.random.fold_in(key, step), (cfg.batch_size, gen.cfg.z_dim))
     return gen.map_to_wplus(z, cfg.truncation)
 
 
-def _losses(graphdefs, cfg: StepConfig, frozen: Frozen, params, w):
+def _losses(graphdefs, cfg: StepConfig, frozen: Frozen, params, w, mask=None):
+    """Loss terms of the batch ``w``; ``mask`` (B, R, R) or (R, R): the region, with ``frozen.mask``."""
     m_def, g_def, c_def, i_def = graphdefs
     gen, clip = nnx.merge(g_def, frozen.generator), nnx.merge(c_def, frozen.clip)
     synth = lambda wp: gen.synthesis(gen.synthesis.w_to_s(wp))           # noqa: E731
@@ -105,10 +121,27 @@ def _losses(graphdefs, cfg: StepConfig, frozen: Frozen, params, w):
     if cfg.id_lambda > 0:
         idnet = nnx.merge(i_def, frozen.idnet)
         id_term = lambda x_hat, w0: id_loss(idnet, x_hat, jax.lax.stop_gradient(synth(w0)))  # noqa: E731
-    return mapper_loss_terms(nnx.merge(m_def, params), w, synth=synth,
-                             clip_term=lambda x: clip_loss(clip, x, frozen.text_features),
+
+    def clip_term(x):
+        features = loss_features(clip, x)
+        return loss_from_features(clip, features, frozen.text_features), features
+
+    def extra_terms(x_hat, w0, features):
+        if frozen.keep is None and mask is None:
+            return {}
+        x0 = jax.lax.stop_gradient(synth(w0))
+        out = {}
+        if frozen.keep is not None:
+            start = keep_cosines(loss_features(clip, x0), frozen.keep)
+            out["keep"] = (cfg.keep_lambda, keep_loss(features, frozen.keep, start))
+        if mask is not None:
+            region = jnp.broadcast_to(mask, x0.shape[:3])
+            out["outside"] = (cfg.mask_lambda, outside_loss(x_hat, x0, region))
+        return out
+
+    return mapper_loss_terms(nnx.merge(m_def, params), w, synth=synth, clip_term=clip_term,
                              id_term=id_term, clip_lambda=cfg.clip_lambda, l2_lambda=cfg.l2_lambda,
-                             id_lambda=cfg.id_lambda)
+                             id_lambda=cfg.id_lambda, extra_terms=extra_terms)
 
 
 def train_step(graphdefs, cfg: StepConfig, frozen: Frozen, train_latents, state: TrainState, key,
@@ -118,12 +151,19 @@ def train_step(graphdefs, cfg: StepConfig, frozen: Frozen, train_latents, state:
     ``key`` (``jax.random.key(seed)``) fixes the data order: batch t depends on (key, t) only.
     """
     tx = make_optimizer(cfg)
-    w = batch_at(state.step, cfg, train_latents, nnx.merge(graphdefs[1], frozen.generator), key)
+    mask = frozen.mask
+    if train_latents is not None:
+        rows = batch_rows(state.step, cfg, train_latents.shape[0], key)
+        w = train_latents[rows]
+        if mask is not None and mask.ndim == 3:                 # one region per training latent
+            mask = mask[rows]
+    else:
+        w = batch_at(state.step, cfg, None, nnx.merge(graphdefs[1], frozen.generator), key)
     if batch_sharding is not None:
         w = jax.lax.with_sharding_constraint(w, batch_sharding)
 
     def total(p):
-        terms = _losses(graphdefs, cfg, frozen, p, w)
+        terms = _losses(graphdefs, cfg, frozen, p, w, mask)
         return terms["loss"], terms
 
     (_, terms), grads = jax.value_and_grad(total, has_aux=True)(state.params)
@@ -150,9 +190,9 @@ def train_steps(graphdefs, cfg: StepConfig, n: int, frozen: Frozen, train_latent
     return state, jax.tree.map(lambda *xs: jnp.stack(xs), *metrics)
 
 
-def eval_losses(graphdefs, cfg: StepConfig, frozen: Frozen, params, w):
-    """Validation loss terms (scalars, batch means) on W+ (B, L, D)."""
-    terms = _losses(graphdefs, cfg, frozen, params, w)
+def eval_losses(graphdefs, cfg: StepConfig, frozen: Frozen, params, w, mask=None):
+    """Validation loss terms (scalars, batch means) on W+ (B, L, D) (``mask``: their regions)."""
+    terms = _losses(graphdefs, cfg, frozen, params, w, mask)
     return {k: v for k, v in terms.items() if k != "w_hat"}
 
 

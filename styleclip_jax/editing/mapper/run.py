@@ -66,8 +66,8 @@ class TrainResult:
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
-def _eval(graphdefs, cfg, frozen, params, w):
-    return eval_losses(graphdefs, cfg, frozen, params, w)
+def _eval(graphdefs, cfg, frozen, params, w, mask):
+    return eval_losses(graphdefs, cfg, frozen, params, w, mask)
 
 
 @functools.partial(jax.jit, static_argnums=(0,))
@@ -79,8 +79,9 @@ def _edit_and_render(graphdefs, frozen, params, w):
     return render(w), render(w_hat)
 
 
-def _split_latents(cfg: MapperTrainConfig, latents, gen: StyleGAN2):
-    """(train (N, L, D) or None, val (V, L, D)): a seeded hold-out of the file, or seeded samples."""
+def _split_latents(cfg: MapperTrainConfig, latents, gen: StyleGAN2, region=None):
+    """(train (N, L, D) or None, val (V, L, D), train region, val region): a seeded hold-out of the
+    file (per-latent regions (N, R, R) split with it), or seeded samples."""
     if latents is not None:
         w = gen.as_wplus(latents)
         perm = np.random.default_rng(cfg.seed).permutation(len(w))
@@ -88,20 +89,26 @@ def _split_latents(cfg: MapperTrainConfig, latents, gen: StyleGAN2):
         if len(train) < cfg.batch_size:
             raise InputError(f"{len(w)} latents leave {len(train)} for training after holding out val_size="
                              f"{cfg.val_size}; need at least batch_size={cfg.batch_size}")
-        return train, val
+        if region is not None and region.ndim == 3:
+            return train, val, region[perm[cfg.val_size:]], region[perm[:cfg.val_size]]
+        return train, val, region, region
     z = np.asarray(jax.random.normal(jax.random.key(cfg.seed + 1_000_003), (cfg.val_size, gen.config.z_dim)))
-    return None, (np.asarray(gen.mapping(z, cfg.truncation)) if cfg.val_size else None)
+    return None, (np.asarray(gen.mapping(z, cfg.truncation)) if cfg.val_size else None), region, region
 
 
-def _record(cfg: MapperTrainConfig, mapper_cfg, gen, clip, idnet, latents_info) -> dict:
-    return {"train": cfg.to_dict(), "mapper": mapper_cfg.to_dict(), "generator": gen.fingerprint(),
-            "clip": clip.fingerprint(), "idnet": idnet.fingerprint() if idnet is not None else None,
-            "latents": latents_info}
+def _record(cfg: MapperTrainConfig, mapper_cfg, gen, clip, idnet, latents_info, region) -> dict:
+    rec = {"train": cfg.to_dict(), "mapper": mapper_cfg.to_dict(), "generator": gen.fingerprint(),
+           "clip": clip.fingerprint(), "idnet": idnet.fingerprint() if idnet is not None else None,
+           "latents": latents_info}
+    if region is not None:             # absent without one, so folders from before regions still resume
+        rec["region"] = {"shape": list(region.shape), "sha256": _sha(np.ascontiguousarray(region, np.float32))}
+    return rec
 
 
 def train_mapper(generator: StyleGAN2, clip: CLIPModel, cfg: MapperTrainConfig, exp_dir, *, latents=None,
                  idnet=None, resume: bool = False, overwrite: bool = False, devices: int | None = None,
-                 progress=None, on_chunk: Callable[[int, dict], None] | None = None) -> TrainResult:
+                 progress=None, on_chunk: Callable[[int, dict], None] | None = None, mask=None,
+                 box=None) -> TrainResult:
     """Train a latent mapper for ``cfg.description``; see the module docstring for the folder.
 
     The folder is locked for the run (a second writer is refused) and ``train_config.json`` is
@@ -115,7 +122,11 @@ def train_mapper(generator: StyleGAN2, clip: CLIPModel, cfg: MapperTrainConfig, 
       overwrite: clear ``exp_dir`` first (only a mapper training folder or an empty one).
       devices: number of local devices to shard the batch over (default: all).
       on_chunk: host callback ``f(step, metrics)`` after each compiled chunk (e.g. for monitoring).
+      mask / box: the region the edit may change (HairCLIP's background loss on the rest, weight
+        ``cfg.mask_lambda``): (R, R), a PNG path or a pixel box for every image, or (N, R, R) one
+        per row of ``latents``.
     """
+    from styleclip_jax.editing.constraints.mask import region as edit_region
     from styleclip_jax.training.loop import experiment
 
     if cfg.id_lambda > 0 and idnet is None:
@@ -125,22 +136,31 @@ def train_mapper(generator: StyleGAN2, clip: CLIPModel, cfg: MapperTrainConfig, 
     mapper_cfg = cfg.mapper_config(gcfg.num_ws, gcfg.w_dim)
     latents_info = None if latents is None else {"n": int(len(latents)),
                                                  "sha256": _sha(np.ascontiguousarray(latents, np.float32))}
-    with experiment(exp_dir, _record(cfg, mapper_cfg, generator, clip, idnet, latents_info), resume, overwrite,
+    region = edit_region(gcfg.resolution, mask, box, None if latents is None else len(latents))
+    if region is not None and region.ndim == 3 and latents is None:
+        raise InputError("one region per latent needs training `latents` (the rows they belong to); for latents "
+                         "sampled on the fly give one (R, R) region")
+    record = _record(cfg, mapper_cfg, generator, clip, idnet, latents_info, region)
+    with experiment(exp_dir, record, resume, overwrite,
                     manifest=CONFIG_FILE, may_change={f"train.{k}" for k in RESUMABLE_CHANGES},
                     what="mapper training") as exp:
         return _train_locked(generator, clip, cfg, mapper_cfg, exp, latents, idnet, resume, devices, progress,
-                             on_chunk)
+                             on_chunk, region)
 
 
 def _train_locked(generator, clip, cfg, mapper_cfg, exp_dir: Path, latents, idnet, resume, devices, progress,
-                  on_chunk):
+                  on_chunk, region):
+    from styleclip_jax.editing.constraints.prompts import keep_features
     from styleclip_jax.training.loop import run
 
     replicated, batch_sharding = batch_shardings(devices, cfg.batch_size)
-    train_w, val_w = _split_latents(cfg, latents, generator)
+    train_w, val_w, train_region, val_region = _split_latents(cfg, latents, generator, region)
     text = np.asarray(clip.encode_text(tokenize([cfg.description])))[0]
+    keep = keep_features(clip, cfg.keep)
     use_id = cfg.id_lambda > 0
-    frozen = Frozen(generator.state, clip.state, idnet.state if use_id else None, jnp.asarray(text))
+    frozen = Frozen(generator.state, clip.state, idnet.state if use_id else None, jnp.asarray(text),
+                    None if keep is None else jnp.asarray(keep),
+                    None if train_region is None else jnp.asarray(train_region))
     fresh = LatentMapperModel(mapper_cfg, init_mapper_tensors(mapper_cfg, cfg.seed),
                               {"format": "trained", "description": cfg.description})
     graphdefs = (fresh.graphdef, generator.graphdef, clip.graphdef, idnet.graphdef if use_id else None)
@@ -156,7 +176,8 @@ def _train_locked(generator, clip, cfg, mapper_cfg, exp_dir: Path, latents, idne
 
     def validate(state):
         previous = best.pop() if best else _best_val(exp_dir)
-        best.append(_validate(exp_dir, graphdefs, cfg, frozen, state, put, val_w, val_log, previous, fresh))
+        best.append(_validate(exp_dir, graphdefs, cfg, frozen, state, put, val_w, val_log, previous, fresh,
+                              val_region))
 
     def after_chunk(state, m):
         step = int(state.step)
@@ -205,13 +226,15 @@ def _best_val(exp_dir: Path) -> float:
     return min(vals, default=float("inf"))
 
 
-def _validate(exp_dir, graphdefs, cfg, frozen, state, put, val_w, val_log, best, template):
+def _validate(exp_dir, graphdefs, cfg, frozen, state, put, val_w, val_log, best, template, region=None):
     from styleclip_jax.io.images import make_grid, save_png, to_uint8
 
     sums, count = {}, 0
     for i in range(0, len(val_w), cfg.val_batch_size):
         w = put(np.asarray(val_w[i:i + cfg.val_batch_size]))
-        terms = _eval(graphdefs, cfg.step_config, frozen, state.params, w)
+        mask = None if region is None else put(np.asarray(region if region.ndim == 2 else
+                                                          region[i:i + cfg.val_batch_size]))
+        terms = _eval(graphdefs, cfg.step_config, frozen, state.params, w, mask)
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(w)
         count += len(w)

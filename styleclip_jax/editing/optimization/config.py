@@ -18,6 +18,13 @@ class OptimizeConfig:
     ``rows`` (W+ only) limits the edit to some W+ rows and leaves the others exactly as they
     started; upstream always optimises every row. It is the optimisation analogue of upstream's
     LevelsMapper switches: a colour edit can keep StyleGAN's coarse rows (pose, geometry) fixed.
+
+    ``groups`` generalises ``tie_rows`` to several sets of rows, each moved by its own shared
+    offset (rows in no group stay fixed): a composed colour + size edit moves the colour rows as
+    one W edit and the geometry rows as another.
+
+    ``keep_lambda`` / ``mask_lambda`` weigh the terms ``optimize(keep=..., mask=...)`` adds (none
+    without keep-texts or a region, so the defaults change nothing else).
     """
 
     steps: int = 300
@@ -31,9 +38,19 @@ class OptimizeConfig:
     lr_rampdown: float = 0.25
     rows: tuple[int, ...] = ()     # W+ rows the edit may move (empty: all, as upstream)
     tie_rows: bool = False         # the moved rows share one offset (a W-space edit of those rows)
+    groups: tuple[tuple[int, ...], ...] = ()   # W+ row groups, each moved by one shared offset
+    keep_lambda: float = 10.0      # weight of the keep-text term (only with keep-texts)
+    mask_lambda: float = 10.0      # weight of the outside-the-region pixel term (only with a mask)
 
     def __post_init__(self):
         object.__setattr__(self, "rows", tuple(sorted({int(r) for r in self.rows})))
+        object.__setattr__(self, "groups", tuple(tuple(sorted({int(r) for r in g})) for g in self.groups))
+        flat = [r for g in self.groups for r in g]
+        if self.groups and (self.space != "w+" or self.tie_rows or self.rows):
+            raise InputError("groups (W+ rows moved together, one offset per group) replace rows / tie_rows, in "
+                             "space 'w+'")
+        if len(flat) != len(set(flat)) or any(r < 0 for r in flat) or any(not g for g in self.groups):
+            raise InputError(f"groups must be disjoint, non-empty sets of W+ rows >= 0, got {self.groups}")
         if (self.rows or self.tie_rows) and self.space != "w+":
             raise InputError("rows / tie_rows (which W+ rows to optimise, and how) need space 'w+'")
         if any(r < 0 for r in self.rows):
@@ -46,7 +63,7 @@ class OptimizeConfig:
             raise InputError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.snapshot_every < 0:
             raise InputError("snapshot_every must be >= 0")
-        check_nonnegative(self, ("lr", "l2_lambda", "id_lambda"))
+        check_nonnegative(self, ("lr", "l2_lambda", "id_lambda", "keep_lambda", "mask_lambda"))
 
 
 def lr_ramp(t, rampdown: float = 0.25, rampup: float = 0.05):

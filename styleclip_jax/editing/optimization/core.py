@@ -2,6 +2,7 @@
 
 Minimise, per (latent, prompt) pair,
     L = CLIPLoss(G(w), t) + λ_L2 · Σ (w − w₀)² + λ_ID · IDLoss(G(w), G(w₀))
+        [+ λ_keep · Σ_k (cos(G(w), keep_k) − cos(G(w₀), keep_k))² + λ_mask · MSE outside the region]
 with Adam (β 0.9/0.999, eps 1e-8) and upstream's learning-rate ramp (0 at step 0, linear warm-up
 over the first 5 %, flat, cosine ramp-down over the last 25 %). W+ mode optimises (B, L, D)
 latents; StyleSpace mode optimises the non-toRGB style codes (toRGB codes stay fixed).
@@ -20,9 +21,14 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from styleclip_jax.editing.constraints.loss import (
+    composed_clip_loss,
+    keep_loss,
+    outside_loss,
+)
 from styleclip_jax.editing.optimization.config import OptimizeConfig, lr_schedule
 from styleclip_jax.errors import InputError
-from styleclip_jax.models.clip.loss import clip_loss
+from styleclip_jax.models.clip.loss import loss_features
 from styleclip_jax.models.idnet.loss import id_loss
 from styleclip_jax.optim.adam import torch_adam
 
@@ -36,8 +42,12 @@ class Problem(NamedTuple):
     """Everything fixed during one optimisation (a pytree, so it can be a jit argument)."""
 
     start: Any            # W+ (B, L, D) or tuple of style codes (B, C_l)
-    text_features: Any    # (B, E) one prompt per pair
-    original: Any         # (B, R, R, 3) G(start), the ID-loss reference
+    text_features: Any    # (B, E) one prompt per pair, or (B, K, E) composed prompts
+    original: Any         # (B, R, R, 3) G(start), the ID-loss and outside-loss reference
+    weights: Any = None        # (B, K) term weights of composed prompts
+    keep: Any = None           # (K', E) unit keep-text features
+    keep_start: Any = None     # (B, K') their cosines with CLIP(G(start))
+    mask: Any = None           # (B, R, R) region per pair (1 = may change)
 
 
 def merge_styles(style_layers, manipulable, start) -> list:
@@ -62,7 +72,8 @@ def initial_params(gen, start, space):
 def per_sample_losses(gen, clip, idnet, cfg: OptimizeConfig, params, problem: Problem) -> dict:
     """Loss terms per pair (B,), and the images. ``params``: W+ or the non-toRGB style codes."""
     img = gen.synthesis(styles_of(gen, params, problem.start, cfg.space))
-    c = clip_loss(clip, img, problem.text_features)
+    features = loss_features(clip, img)
+    c = composed_clip_loss(clip, features, problem.text_features, problem.weights)
     init = initial_params(gen, problem.start, cfg.space)
     l2 = sum(jnp.sum(jnp.square(p - p0), axis=tuple(range(1, p.ndim)))
              for p, p0 in zip(jax.tree.leaves(params), jax.tree.leaves(init)))
@@ -76,14 +87,32 @@ def per_sample_losses(gen, clip, idnet, cfg: OptimizeConfig, params, problem: Pr
             ids = jax.vmap(lambda a, b: id_loss(idnet, a[None], b[None]))(img, problem.original)
             out["id"] = ids
             total = total + cfg.id_lambda * ids
+        if problem.keep is not None:
+            out["keep"] = keep_loss(features, problem.keep, problem.keep_start)
+            total = total + cfg.keep_lambda * out["keep"]
+        if problem.mask is not None:
+            out["outside"] = outside_loss(img, problem.original, problem.mask)
+            total = total + cfg.mask_lambda * out["outside"]
     out["loss"] = total
     return out
+
+
+def group_matrix(groups, num_ws: int):
+    """(L, L) matrix averaging gradients within each group of rows (zero rows outside every group)."""
+    import numpy as np
+
+    a = np.zeros((num_ws, num_ws), np.float32)
+    for g in groups:
+        a[np.ix_(g, g)] = 1.0 / len(g)
+    return a
 
 
 def restrict_rows(grads: jax.Array, cfg: OptimizeConfig) -> jax.Array:
     """W+ gradients (B, L, D) as ``cfg.rows`` / ``cfg.tie_rows`` allow: zero on frozen rows (Adam
     then leaves them exactly where they started); with ``tie_rows`` every moved row gets the mean
     of the moved rows' gradients, so Adam (element-wise) gives them one shared offset."""
+    if cfg.groups:
+        return jnp.einsum("ij,bjd->bid", jnp.asarray(group_matrix(cfg.groups, grads.shape[1]), grads.dtype), grads)
     if not (cfg.rows or cfg.tie_rows):
         return grads
     num_ws = grads.shape[1]

@@ -146,29 +146,60 @@ def _synth(g_def, space, g_state, params, start):
     return gen.synthesis(styles_of(gen, params, start, space))
 
 
-def optimize(generator: StyleGAN2, clip: CLIPModel, prompts: str | Sequence[str], latents=None, *,
+@functools.partial(jax.jit, static_argnums=(0,))
+def _keep_cosines(c_def, c_state, images, keep):
+    from styleclip_jax.editing.constraints.loss import keep_cosines
+    from styleclip_jax.models.clip.loss import loss_features
+
+    return keep_cosines(loss_features(nnx.merge(c_def, c_state), images), keep)
+
+
+def optimize(generator: StyleGAN2, clip: CLIPModel, prompts, latents=None, *,
              seeds=None, idnet: IDNet | None = None, config: OptimizeConfig = OptimizeConfig(),
-             truncation: float = 0.7, progress: Callable[[int, int], None] | None = None) -> OptimizeResult:
+             truncation: float = 0.7, progress: Callable[[int, int], None] | None = None,
+             keep: Sequence[str] = (), mask=None, box=None, blend: float | None = None) -> OptimizeResult:
     """Optimise every latent toward every prompt (pairs in latent-major order).
 
     Args:
       latents: W+ (N, L, D) or W (N, D) starting points (edit mode), or None with ``seeds``.
-      prompts: one prompt or a list; each is paired with every latent.
+      prompts: one prompt or a list; each is paired with every latent. A prompt may be composed:
+        a list of ``(text, weight)`` terms whose CLIP losses are summed with those weights.
       idnet: needed when ``config.id_lambda > 0``.
       progress: ``f(done_steps, total_steps)`` after each step (``styleclip_jax.progress``).
+      keep: keep-texts; each one's CLIP similarity is held at its start (``config.keep_lambda``).
+      mask / box: the region the edit may change: (R, R) or per-latent (N, R, R) in [0, 1], a
+        mask PNG path, or a pixel box (x0, y0, x1, y1); the change outside costs
+        ``config.mask_lambda`` · MSE.
+      blend: also composite the final images into the originals through the region, feathered by
+        this many pixels (``images_after`` are then blended; the latents are not).
     """
+    from styleclip_jax.editing.constraints import mask as masks
+    from styleclip_jax.editing.constraints import prompts as texts
+
     cfg = config
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-    tokens = tokenize(prompts)                       # raises on empty / too-long prompts
+    if not prompts:
+        raise InputError("optimize needs at least one prompt")
+    keep = [keep] if isinstance(keep, str) else list(keep or ())
+    tokenize([t for p in prompts for t, _ in texts.terms_of(p)] + texts.keep_alternatives(keep))   # raises on empty / too-long prompts
     if cfg.mode == "edit" and cfg.id_lambda > 0 and idnet is None:
         raise InputError("id_lambda > 0 needs an identity network (an IR-SE50 folder)")
-    if cfg.rows and cfg.rows[-1] >= generator.config.num_ws:
-        raise InputError(f"rows {list(cfg.rows)}: this generator has W+ rows 0-{generator.config.num_ws - 1}")
+    top = max([r for g in cfg.groups for r in g] + list(cfg.rows), default=-1)
+    if top >= generator.config.num_ws:
+        raise InputError(f"rows {top} named in `rows` / `groups`: this generator has W+ rows 0-"
+                         f"{generator.config.num_ws - 1}")
+    if cfg.mode == "free_generation" and (keep or mask is not None or box is not None):
+        raise InputError("keep-texts and regions hold parts of a start image; free_generation has none")
     w0 = start_latents(generator, cfg, latents, seeds, truncation)
     n, p = len(w0), len(prompts)
+    region = masks.region(generator.config.resolution, mask, box, n)
+    if blend is not None and region is None:
+        raise InputError("`blend` composites through a region: give a `mask` or a `box`")
     li, pi = np.repeat(np.arange(n), p), np.tile(np.arange(p), n)
     w_pairs = w0[li]
-    tf = np.asarray(clip.encode_text(tokens))[pi]
+    tf, weights = texts.encode(clip, prompts)
+    composed = tf.shape[1] > 1 or np.any(weights != 1)
+    tf, weights = (tf[pi], weights[pi]) if composed else (tf[pi, 0], None)
     g_state = generator.state
     if cfg.space == "w+":
         start = jnp.asarray(w_pairs)
@@ -179,9 +210,16 @@ def optimize(generator: StyleGAN2, clip: CLIPModel, prompts: str | Sequence[str]
     use_id = cfg.mode == "edit" and cfg.id_lambda > 0
     graphdefs = (generator.graphdef, clip.graphdef, idnet.graphdef if use_id else None)
     states = (g_state, clip.state, idnet.state if use_id else None)
-    problem = Problem(start=start, text_features=jnp.asarray(tf), original=original)
+    keep_f = texts.keep_features(clip, keep)
+    problem = Problem(start=start, text_features=jnp.asarray(tf), original=original,
+                      weights=None if weights is None else jnp.asarray(weights),
+                      keep=None if keep_f is None else jnp.asarray(keep_f),
+                      keep_start=None if keep_f is None else _keep_cosines(clip.graphdef, clip.state, original, keep_f),
+                      mask=None if region is None else jnp.asarray(masks.per_pair(region, li)))
     final, _, metrics, snaps = _run(graphdefs, cfg, progress, states, params0, problem)
     after = _synth(generator.graphdef, cfg.space, g_state, final, start)
+    if blend is not None:
+        after = masks.blend(original, after, masks.per_pair(region, li), blend)
 
     def as_codes(params):
         if cfg.space == "w+":
@@ -196,4 +234,4 @@ def optimize(generator: StyleGAN2, clip: CLIPModel, prompts: str | Sequence[str]
     return OptimizeResult(start=as_codes(params0), final=as_codes(final),
                           losses={k: np.asarray(v) for k, v in metrics.items()}, snapshots=snapshots,
                           images_before=np.asarray(original), images_after=np.asarray(after),
-                          latent_index=li, prompt_index=pi, prompts=prompts, config=cfg)
+                          latent_index=li, prompt_index=pi, prompts=[texts.label(q) for q in prompts], config=cfg)

@@ -44,13 +44,24 @@ def loss_images(images: jax.Array, normalize: bool = False) -> jax.Array:
     return x
 
 
+def loss_features(clip_module, images: jax.Array, normalize: bool = False) -> jax.Array:
+    """Unit CLIP image features (B, E) of generator images (B, S, S, 3) through the loss path."""
+    from styleclip_jax.models.clip.network import normalize as l2n
+
+    return l2n(clip_module.encode_image(loss_images(images, normalize)).astype(jnp.float32))
+
+
+def loss_from_features(clip_module, image_features: jax.Array, text_features: jax.Array) -> jax.Array:
+    """CLIPLoss from unit image features (B, E) and text features (B, E) or (E,): (B,)."""
+    from styleclip_jax.models.clip.network import normalize as l2n
+
+    cos = jnp.sum(image_features * l2n(text_features), axis=-1)
+    return 1.0 - jnp.exp(clip_module.logit_scale[...]) * cos / 100.0
+
+
 def clip_loss(clip_module, images: jax.Array, text_features: jax.Array, normalize: bool = False) -> jax.Array:
     """StyleCLIP's CLIPLoss per image: 1 − logits/100 = 1 − exp(logit_scale)·cos/100; shape (B,).
 
     ``text_features`` (B, E) or (E,) are paired with the images row by row.
     """
-    from styleclip_jax.models.clip.network import normalize as l2n
-
-    fi = l2n(clip_module.encode_image(loss_images(images, normalize)).astype(jnp.float32))
-    cos = jnp.sum(fi * l2n(text_features), axis=-1)
-    return 1.0 - jnp.exp(clip_module.logit_scale[...]) * cos / 100.0
+    return loss_from_features(clip_module, loss_features(clip_module, images, normalize), text_features)

@@ -1,0 +1,58 @@
+"""Draws docs/local_edits.png: one toy-world edit ("a green object") by latent optimisation, plain,
+with keep-texts, inside the object's region, and composed with a size edit; and by global
+directions, plain and inside the region with the blend. Run: python docs/make_local_edits.py"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+COLUMNS = ["original", "edit (A)", "A + keep", "A + object region", "A: green + large", "global (C)",
+           "C + region + blend"]
+SCALE, PAD, HEAD = 4, 6, 34
+
+
+def main(out=Path(__file__).with_name("local_edits.png"), seeds=(1000, 1001, 1003, 1004)):
+    from styleclip_jax.editing import TextEdit, global_edit, optimize
+    from styleclip_jax.io.images import to_uint8
+    from styleclip_jax.toyworld.bundle import load_world
+    from styleclip_jax.toyworld.evaluate import MethodSettings, keep_texts
+    from styleclip_jax.toyworld.readers import object_mask
+
+    tw = load_world()
+    s = MethodSettings()
+    w = np.concatenate([np.asarray(tw.generator.mapping(
+        __import__("styleclip_jax.io.latents", fromlist=["z"]).z_from_seeds([k], tw.generator.config.z_dim), 1.0))
+        for k in seeds])
+    before = np.asarray(tw.generator.synthesis(w))
+    region = object_mask(before)
+    cfg = s.optimize_config("a green object", tw.generator.config.num_ws)
+    run = lambda prompt, c=cfg, **kw: optimize(tw.generator, tw.clip, prompt, w, config=c, **kw).images_after  # noqa: E731
+    import dataclasses
+
+    cols = [before, run("a green object"), run("a green object", keep=keep_texts(["colour"]),
+                                                c=dataclasses.replace(cfg, keep_lambda=1.0)),
+            run("a green object", mask=region),
+            run([[("a green object", 1.0), ("a large object", 1.0)]], c=s.optimize_config("a green large object", 8))]
+    edit = [TextEdit("object", "green object", s.global_alpha, s.global_beta)]
+    cols.append(global_edit(tw.generator, tw.clip, tw.stats, w, edit).images[:, 0])
+    cols.append(global_edit(tw.generator, tw.clip, tw.stats, w, edit, mask=region, blend=1.0).images[:, 0])
+    size = 32 * SCALE
+    font = ImageFont.truetype(FONT, 13)
+    sheet = Image.new("RGB", (len(cols) * (size + PAD) + PAD, HEAD + len(seeds) * (size + PAD) + PAD), "white")
+    draw = ImageDraw.Draw(sheet)
+    for j, (name, images) in enumerate(zip(COLUMNS, cols)):
+        x = PAD + j * (size + PAD)
+        draw.text((x, 8), name, fill="black", font=font)
+        for i, img in enumerate(to_uint8(images)):
+            tile = Image.fromarray(img).resize((size, size), Image.NEAREST)
+            sheet.paste(tile, (x, HEAD + i * (size + PAD)))
+    sheet.save(out)
+    print(f"-> {out}")
+
+
+if __name__ == "__main__":
+    main()
