@@ -18,28 +18,27 @@ SCALE, PAD, HEAD = 4, 6, 34
 def main(out=Path(__file__).with_name("local_edits.png"), seeds=(1000, 1001, 1003, 1004)):
     from styleclip_jax.editing import TextEdit, global_edit, optimize
     from styleclip_jax.io.images import to_uint8
+    from styleclip_jax.io.latents import z_from_seeds
     from styleclip_jax.toyworld.bundle import load_world
     from styleclip_jax.toyworld.evaluate import MethodSettings, keep_texts
     from styleclip_jax.toyworld.readers import object_mask
 
     tw = load_world()
     s = MethodSettings()
-    w = np.concatenate([np.asarray(tw.generator.mapping(
-        __import__("styleclip_jax.io.latents", fromlist=["z"]).z_from_seeds([k], tw.generator.config.z_dim), 1.0))
-        for k in seeds])
+    w = np.asarray(tw.generator.mapping(z_from_seeds(seeds, tw.generator.config.z_dim), s.truncation))
     before = np.asarray(tw.generator.synthesis(w))
     region = object_mask(before)
     cfg = s.optimize_config("a green object", tw.generator.config.num_ws)
     run = lambda prompt, c=cfg, **kw: optimize(tw.generator, tw.clip, prompt, w, config=c, **kw).images_after  # noqa: E731
-    import dataclasses
 
-    cols = [before, run("a green object"), run("a green object", keep=keep_texts(["colour"]),
-                                                c=dataclasses.replace(cfg, keep_lambda=1.0)),
+    cols = [before, run("a green object"), run("a green object", keep=keep_texts(["colour"])),
             run("a green object", mask=region),
             run([[("a green object", 1.0), ("a large object", 1.0)]], c=s.optimize_config("a green large object", 8))]
-    edit = [TextEdit("object", "green object", s.global_alpha, s.global_beta)]
+    layers = s.global_layers("a green object", tw.generator.config.style_layers)     # the colour rows' layers
+    edit = [TextEdit("object", "green object", s.global_alpha, s.global_beta, layers)]
     cols.append(global_edit(tw.generator, tw.clip, tw.stats, w, edit).images[:, 0])
-    cols.append(global_edit(tw.generator, tw.clip, tw.stats, w, edit, mask=region, blend=1.0).images[:, 0])
+    cols.append(global_edit(tw.generator, tw.clip, tw.stats, w, edit, mask=region, threshold=s.region_threshold,
+                            blend=1.0).images[:, 0])
     size = 32 * SCALE
     font = ImageFont.truetype(FONT, 13)
     sheet = Image.new("RGB", (len(cols) * (size + PAD) + PAD, HEAD + len(seeds) * (size + PAD) + PAD), "white")

@@ -270,9 +270,9 @@ def test_global_colour_edits_move_toward_the_prompt(tw):
 
     r = evaluate(tw, "global", "colour", n=8, seed=1000)
     assert r["edits"] >= 20
-    # measured here: success 56.2%, preservation 53.1%, CLIP gain +0.342 (n 16: 59.4% / 50.0% /
-    # +0.337; the aim of 80% / 80% is not met). A no-op edit scores 0% and a gain of 0.
-    assert r["success_rate"] >= 0.4 and r["preservation_rate"] >= 0.4 and r["clip_gain"] > 0.2, \
+    # measured here: success 75.0%, preservation 71.9%, CLIP gain +0.376 (n 16: 79.7% / 68.8% /
+    # +0.371; every layer at alpha 5, upstream's protocol: 59.4% / 50.0%). A no-op edit scores 0%.
+    assert r["success_rate"] >= 0.5 and r["preservation_rate"] >= 0.5 and r["clip_gain"] > 0.2, \
         (r["success_rate"], r["preservation_rate"], r["clip_gain"])
 
 

@@ -40,7 +40,7 @@ class MapperTrainConfig:
     save_every: int = 2000
     seed: int = 0
     keep: tuple[str, ...] = ()     # keep-texts: CLIP similarity to each held at its start
-    keep_lambda: float = 10.0
+    keep_lambda: float = 1.0
     mask_lambda: float = 10.0      # weight of the pixel change outside the region (with a mask)
 
     def __post_init__(self):
@@ -96,5 +96,5 @@ class StepConfig:
     l2_lambda: float
     id_lambda: float
     truncation: float
-    keep_lambda: float = 10.0
+    keep_lambda: float = 1.0
     mask_lambda: float = 10.0

@@ -39,7 +39,7 @@ class OptimizeConfig:
     rows: tuple[int, ...] = ()     # W+ rows the edit may move (empty: all, as upstream)
     tie_rows: bool = False         # the moved rows share one offset (a W-space edit of those rows)
     groups: tuple[tuple[int, ...], ...] = ()   # W+ row groups, each moved by one shared offset
-    keep_lambda: float = 10.0      # weight of the keep-text term (only with keep-texts)
+    keep_lambda: float = 1.0       # weight of the keep-text term (only with keep-texts)
     mask_lambda: float = 10.0      # weight of the outside-the-region pixel term (only with a mask)
 
     def __post_init__(self):
