@@ -6,7 +6,10 @@
   ``apply_mapper(generator, mapper, latents, alphas)``;
 - ``global_directions/``: method C, ``precompute(generator, clip, out)`` (stats + fs3) and
   ``global_edit(generator, clip, stats, latents, [TextEdit, ...], alphas)``;
-- ``inversion/``: photos to W+ (e4e encoder training and latent refinement).
+- ``inversion/``: photos to W+ (e4e encoder training and latent refinement);
+- ``constraints/``: what an edit must leave alone, shared by the methods: keep-texts, regions
+  (mask, box, the explicit blend) and composed prompts (``keep=``, ``mask=``, ``box=``,
+  ``blend=`` on ``optimize``, ``train_mapper``, ``apply_mapper`` and ``global_edit``).
 
 One call shape: the loaded models first, then the latents (W+ (B, L, D)), then what to do (a
 frozen config or typed edits); long jobs take ``progress(done, total)``
