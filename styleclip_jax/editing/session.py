@@ -101,9 +101,7 @@ class EditSession:
             raise InputError("global directions need StyleSpace stats with fs3 (`global precompute`)")
         if not terms:
             raise InputError("give at least one edit (a target text)")
-        region = masks.region(self.gen.config.resolution, mask, box)
-        if blend is not None and region is None:
-            raise InputError("`blend` composites through a region: give a `mask` or a `box`")
+        region = masks.region(self.gen.config.resolution, mask, box, blend=blend)
         codes = self._codes_of(wplus)
         relevances = [edit_relevance(self.clip, self.stats, t, self.text_direction) for t in terms]
         dirs = directions_of(self.stats, terms, relevances, region, threshold)

@@ -342,9 +342,9 @@ def evaluate(tw, method: str, attribute: str = "colour", n: int = 16, seed: int 
     t0 = time.perf_counter()
     after = EDITORS[method](tw, wplus, prompts, settings, keep or None, region)    # (N, P, R, R, 3)
     if blend is not None:
-        from styleclip_jax.editing.constraints.mask import blend as composite
+        from styleclip_jax.editing.constraints.mask import blend_columns
 
-        after = composite(before[:, None], after, region[:, None], blend)
+        after = blend_columns(before, after, region, blend)
     elapsed = time.perf_counter() - t0
     flat_after = after.reshape(-1, *after.shape[2:])
     got = tw.reader(flat_after)

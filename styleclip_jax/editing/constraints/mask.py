@@ -57,10 +57,14 @@ def box_mask(box: Sequence[float], resolution: int) -> np.ndarray:
     return check_mask(m, resolution, what="box")
 
 
-def region(resolution: int, mask=None, box=None, n: int | None = None) -> np.ndarray | None:
-    """The edit region from at most one of a mask (a PNG path or an array) and a box; None: none."""
+def region(resolution: int, mask=None, box=None, n: int | None = None,
+           blend: float | None = None) -> np.ndarray | None:
+    """The edit region from at most one of a mask (a PNG path or an array) and a box; None: none.
+    A ``blend`` radius needs a region to composite through."""
     if mask is not None and box is not None:
         raise InputError("give a `mask` or a `box`, not both")
+    if blend is not None and mask is None and box is None:
+        raise InputError("`blend` composites through a region: give a `mask` or a `box`")
     if box is not None:
         return box_mask(box, resolution)
     if mask is None:
@@ -97,6 +101,12 @@ def blend(original, edited, mask: np.ndarray, radius: float) -> np.ndarray:
     m = feather(np.asarray(mask, np.float32), radius)[..., None]
     e, o = np.asarray(edited, np.float32), np.asarray(original, np.float32)
     return m * e + (1 - m) * o
+
+
+def blend_columns(original, edited, mask: np.ndarray, radius: float) -> np.ndarray:
+    """``blend`` for a grid: ``original`` (B, R, R, 3), ``edited`` (B, A, R, R, 3) (A strengths or
+    edits per latent), ``mask`` (R, R) or one per latent (B, R, R)."""
+    return blend(np.asarray(original)[:, None], edited, mask if mask.ndim == 2 else mask[:, None], radius)
 
 
 def pool(mask: np.ndarray, size: int) -> np.ndarray:

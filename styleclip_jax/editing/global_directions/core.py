@@ -200,9 +200,7 @@ def global_edit(gen, clip, stats: StyleSpaceStats, wplus, edits: Sequence[TextEd
         raise InputError("a grid over alphas takes exactly one edit; to compose, give each edit its own alpha")
     edits = [TextEdit.of(e) for e in edits]
     w = gen.as_wplus(wplus)
-    region = masks.region(gen.config.resolution, mask, box, len(w))
-    if blend is not None and region is None:
-        raise InputError("`blend` composites through a region: give a `mask` or a `box`")
+    region = masks.region(gen.config.resolution, mask, box, len(w), blend)
     regions = [None] if region is None else [region] if region.ndim == 2 else list(region)
     relevances = [edit_relevance(clip, stats, e) for e in edits]
     per_region = [directions_of(stats, edits, relevances, r, threshold) for r in regions]
@@ -221,8 +219,7 @@ def global_edit(gen, clip, stats: StyleSpaceStats, wplus, edits: Sequence[TextEd
                              for i in range(0, len(flat), batch_size)])
     images = images.reshape(edited.shape[:2] + images.shape[1:])
     if blend is not None:
-        original = np.asarray(gen.synthesis(w))[:, None]
-        images = masks.blend(original, images, region if region.ndim == 2 else region[:, None], blend)
+        images = masks.blend_columns(np.asarray(gen.synthesis(w)), images, region, blend)
     return GlobalEdit(edited, images, alphas, per_region[0], stats, edits,
                       per_latent=per_region if len(per_region) > 1 else None)
 

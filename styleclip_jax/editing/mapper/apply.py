@@ -61,6 +61,5 @@ def apply_mapper(generator, mapper, wplus, alphas: Sequence[float] = (1.0,), bat
                            for i in range(0, len(flat), batch_size)])
     imgs = imgs.reshape(edited.shape[:2] + imgs.shape[1:])
     if blend is not None:
-        original = np.asarray(generator.synthesis(w))[:, None]
-        imgs = masks.blend(original, imgs, region if region.ndim == 2 else region[:, None], blend)
+        imgs = masks.blend_columns(np.asarray(generator.synthesis(w)), imgs, region, blend)
     return MapperEdit(edited, imgs, [float(a) for a in alphas])

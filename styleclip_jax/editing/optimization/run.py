@@ -181,7 +181,8 @@ def optimize(generator: StyleGAN2, clip: CLIPModel, prompts, latents=None, *,
     if not prompts:
         raise InputError("optimize needs at least one prompt")
     keep = [keep] if isinstance(keep, str) else list(keep or ())
-    tokenize([t for p in prompts for t, _ in texts.terms_of(p)] + texts.keep_alternatives(keep))   # raises on empty / too-long prompts
+    # raises on empty / too-long prompts before anything runs
+    tokenize([t for p in prompts for t, _ in texts.terms_of(p)] + texts.keep_alternatives(keep))
     if cfg.mode == "edit" and cfg.id_lambda > 0 and idnet is None:
         raise InputError("id_lambda > 0 needs an identity network (an IR-SE50 folder)")
     top = max([r for g in cfg.groups for r in g] + list(cfg.rows), default=-1)
@@ -192,9 +193,7 @@ def optimize(generator: StyleGAN2, clip: CLIPModel, prompts, latents=None, *,
         raise InputError("keep-texts and regions hold parts of a start image; free_generation has none")
     w0 = start_latents(generator, cfg, latents, seeds, truncation)
     n, p = len(w0), len(prompts)
-    region = masks.region(generator.config.resolution, mask, box, n)
-    if blend is not None and region is None:
-        raise InputError("`blend` composites through a region: give a `mask` or a `box`")
+    region = masks.region(generator.config.resolution, mask, box, n, blend)
     li, pi = np.repeat(np.arange(n), p), np.tile(np.arange(p), n)
     w_pairs = w0[li]
     tf, weights = texts.encode(clip, prompts)
