@@ -7,6 +7,7 @@ import numpy as np
 from styleclip_jax.cli.options import (
     BETA,
     COUNT,
+    FRACTION,
     NONNEG,
     PSI,
     STRENGTH,
@@ -15,15 +16,12 @@ from styleclip_jax.cli.options import (
     add_photo_source,
     add_region,
     progress_bar,
-    real,
     start_multiprocess,
 )
 from styleclip_jax.editing.global_directions.config import TextEdit
 from styleclip_jax.editing.global_directions.constrain import KEEP_MODES
 from styleclip_jax.errors import InputError
 from styleclip_jax.io.files import refuse_nonempty_dir
-
-FRACTION = real(0.0, 1.0, lo_open=True)
 
 
 def add_global(sub):

@@ -121,6 +121,7 @@ def pair(kind=real(-10.0, 10.0)):
 
 SHIFT = pair()
 FEATHER = real(0.0, 256.0)              # blend feather radius, pixels
+FRACTION = real(0.0, 1.0, lo_open=True)  # shares, e.g. of a channel's effect inside a region
 
 
 def box(text: str) -> tuple[float, float, float, float]:
