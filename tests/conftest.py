@@ -6,6 +6,19 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The heaviest test files (1024-px programs, trainers, subprocess runs), heaviest first. The README's
+# command runs the suite on two workers with `--dist loadfile`, which hands out whole files in
+# collection order: a heavy file collected last (alphabetically, test_stylegan3 and test_toyworld)
+# would run alone after the other worker had finished.
+HEAVY_FIRST = ("test_stylegan3.py", "test_toyworld.py", "test_multiprocess.py", "test_export.py",
+               "test_encoder_training.py", "test_e4e.py", "test_generator_api.py", "test_bench_smoke.py",
+               "test_optimization.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's own order is kept
+
 
 def golden_path() -> Path:
     return Path(os.environ.get("STYLECLIP_GOLDEN_DIR", REPO.parent / "shared" / "golden"))
