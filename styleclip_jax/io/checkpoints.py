@@ -45,10 +45,16 @@ def restore(mngr, template, placement=None, what: str = "training state"):
     abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), jnp.asarray(x).dtype, sharding=placement),
                             template)
     try:
-        return mngr.restore(step, args=ocp.args.StandardRestore(abstract))
+        restored = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
     except (ValueError, KeyError, TypeError, FileNotFoundError) as e:
         raise CheckpointError(f"{mngr.directory}/{step}: checkpoint does not fit this {what} "
                               f"({' '.join(str(e).split())[:300]})") from None
+    if placement is None:
+        # orbax hands back arrays committed to a device, and jit keys its cache on committedness:
+        # a template of fresh (uncommitted) arrays already compiled in this process would compile
+        # every step again. Uncommitted leaves look to jit exactly like the template's.
+        restored = jax.tree.map(lambda x: jnp.asarray(np.asarray(x)), restored)
+    return restored
 
 
 def truncate_jsonl(path: str | Path, last_step: int) -> None:
