@@ -60,6 +60,17 @@ def ada_tiny(golden_dir):
     return convert_generator(golden_dir / "ada_tiny.pkl"), np.load(golden_dir / "ada_tiny.npz")
 
 
+def random_mapper(latent_dim: int, num_ws: int, seed: int, kind: str = "single"):
+    """A latent mapper with the trainer's seeded initial weights, for tests that need one but not a
+    training run."""
+    from styleclip_jax.editing.mapper.core import init_mapper_tensors
+    from styleclip_jax.models.mapper.handle import LatentMapperModel
+    from styleclip_jax.models.mapper.network import MapperConfig
+
+    cfg = MapperConfig(kind=kind, latent_dim=latent_dim, num_ws=num_ws)
+    return LatentMapperModel(cfg, init_mapper_tensors(cfg, seed), {"format": "test"})
+
+
 def nchw(x):
     return np.transpose(np.asarray(x), (0, 3, 1, 2))
 

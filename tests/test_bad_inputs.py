@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import random_mapper
 from PIL import Image
 
 from styleclip_jax.cli.main import main
@@ -80,10 +81,7 @@ def _folder_variant(kind: str, good: Path, where: Path, nan: Path | None, shape:
 def env(tmp_path_factory, golden_dir):
     from torch_format import save_zip
 
-    from styleclip_jax.editing.mapper.core import init_mapper_tensors
     from styleclip_jax.io.torch_pickle import load_checkpoint
-    from styleclip_jax.models.mapper.handle import LatentMapperModel
-    from styleclip_jax.models.mapper.network import MapperConfig
 
     d = tmp_path_factory.mktemp("bad_inputs")
     from styleclip_jax import load_generator
@@ -92,9 +90,8 @@ def env(tmp_path_factory, golden_dir):
 
     g = load_generator(gen)
     num_ws, w_dim = g.config.num_ws, g.config.w_dim
-    mcfg = MapperConfig(kind="single", latent_dim=w_dim, num_ws=num_ws)
     mapper = d / "mapper"
-    LatentMapperModel(mcfg, init_mapper_tensors(mcfg, 0), {"format": "test"}).save(mapper)
+    random_mapper(w_dim, num_ws, 0).save(mapper)
     w = np.asarray(g.mapping(np.random.default_rng(0).standard_normal((2, g.config.z_dim)).astype(np.float32)))
     lat = d / "good.npz"
     np.savez(lat, wplus=w)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import random_mapper
 
 from styleclip_jax.editing.constraints import mask as masks
 from styleclip_jax.editing.global_directions.constrain import (
@@ -201,21 +202,12 @@ def test_composed_mappers_and_a_region_in_mapper_training(toy, tmp_path):
     r = train_mapper(tw.generator, tw.clip, cfg, tmp_path / "m", latents=train, mask=masks, progress=False)
     assert {"keep", "outside"} <= set(r.metrics) and np.all(np.isfinite(r.metrics["outside"]))
     assert json.loads((tmp_path / "m" / "train_config.json").read_text())["region"]["shape"] == [4, 32, 32]
-    other = _random_mapper(tw, seed=1)                      # composition needs no second training
+    other = random_mapper(tw.generator.config.w_dim, tw.generator.config.num_ws, 1)   # no second training
     res = apply_mapper(tw.generator, r.mapper, w, [1.0, 2.0], also=[(other, 0.5)])
     want = np.asarray(r.mapper.apply(w, 2.0)) + np.asarray(other.apply(w, 0.5)) - w
     np.testing.assert_allclose(res.wplus[:, 1], want, atol=1e-5)
     with pytest.raises(InputError, match="one region per latent"):
         train_mapper(tw.generator, tw.clip, cfg, tmp_path / "x", mask=masks, progress=False)
-
-
-def _random_mapper(tw, seed):
-    from styleclip_jax.editing.mapper.core import init_mapper_tensors
-    from styleclip_jax.models.mapper.handle import LatentMapperModel
-    from styleclip_jax.models.mapper.network import MapperConfig
-
-    cfg = MapperConfig(kind="single", latent_dim=tw.generator.config.w_dim, num_ws=tw.generator.config.num_ws)
-    return LatentMapperModel(cfg, init_mapper_tensors(cfg, seed), {"format": "test"})
 
 
 def test_row_groups_move_by_one_offset_each():

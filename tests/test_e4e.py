@@ -205,13 +205,10 @@ def test_onnx_encoder_and_photo_to_edit_graph(tmp_path, g, converted, capsys):
     from pathlib import Path
 
     pytest.importorskip("jax2onnx")
-    from styleclip_jax.editing.mapper.core import init_mapper_tensors
-    from styleclip_jax.models.mapper.handle import LatentMapperModel
-    from styleclip_jax.models.mapper.network import MapperConfig
+    from conftest import random_mapper
 
     enc, gen, d = converted
-    cfg = MapperConfig(kind="single", latent_dim=32, num_ws=10)
-    mapper = LatentMapperModel(cfg, init_mapper_tensors(cfg, 1), {"format": "test"})
+    mapper = random_mapper(32, 10, 1)
     mapper.save(tmp_path / "mapper")
     assert main(["export", "encoder", "--encoder", str(d / "enc"), "--out", str(tmp_path / "enc.onnx")]) == 0
     assert main(["export", "photo-edit", "--encoder", str(d / "enc"), "--mapper", str(tmp_path / "mapper"),

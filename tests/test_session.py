@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import random_mapper
 
 from styleclip_jax.editing.global_directions.config import TextEdit
 from styleclip_jax.editing.session import EditSession
@@ -14,14 +15,10 @@ from styleclip_jax.errors import InputError
 
 @pytest.fixture(scope="module")
 def session():
-    from styleclip_jax.editing.mapper.core import init_mapper_tensors
-    from styleclip_jax.models.mapper.handle import LatentMapperModel
-    from styleclip_jax.models.mapper.network import MapperConfig
     from styleclip_jax.toyworld.bundle import load_world
 
     tw = load_world()
-    cfg = MapperConfig(kind="single", latent_dim=tw.generator.config.w_dim, num_ws=tw.generator.config.num_ws)
-    m = LatentMapperModel(cfg, init_mapper_tensors(cfg, 3), {"format": "test"})
+    m = random_mapper(tw.generator.config.w_dim, tw.generator.config.num_ws, 3)
     return EditSession(tw.generator, tw.clip, tw.stats, {"m": m})
 
 
