@@ -80,7 +80,13 @@ def upsample_2x(x: jax.Array, kernel: Sequence[float]) -> jax.Array:
 
 
 def conv2d(x: jax.Array, w: jax.Array, padding: int) -> jax.Array:
-    """Plain cross-correlation, NHWC input and HWIO kernel (torch ``F.conv2d``)."""
+    """Plain cross-correlation, NHWC input and HWIO kernel (torch ``F.conv2d``).
+
+    A 1x1 kernel without padding is a matmul over channels: XLA-CPU's convolution path took 10x
+    longer for toRGB's 3 output channels (84 vs 8 ms at 1024² x 32), the same sums.
+    """
+    if w.shape[:2] == (1, 1) and padding == 0:
+        return jnp.einsum("bhwi,io->bhwo", x, w[0, 0])
     return lax.conv_general_dilated(x, w, (1, 1), [(padding, padding)] * 2,
                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
@@ -172,9 +178,23 @@ def modulated_conv(x: jax.Array, weight: jax.Array, styles: jax.Array, *, demodu
     return y * gain
 
 
+def tap_square_sum(w: jax.Array) -> jax.Array:
+    """Σ of w² over the k x k taps of an HWIO kernel -> (I, O), in w's dtype.
+
+    An add of k·k slices (one loop fusion): XLA-CPU hands a reduce over the leading axes to a
+    library kernel that took 20x longer (10 vs 0.45 ms for 3x3x512x512, once per layer and call).
+    """
+    out = None
+    for i in range(w.shape[0]):
+        for j in range(w.shape[1]):
+            t = jnp.square(w[i, j])
+            out = t if out is None else out + t
+    return out
+
+
 def _demodulation(weight: jax.Array, styles: jax.Array, gain: float, demod_weight_gain: bool) -> jax.Array:
     """(B, O) float32 factors that give each output channel of the modulated kernel unit norm."""
-    wsq = jnp.sum(jnp.square(weight.astype(jnp.float32)), axis=(0, 1))          # (I, O)
+    wsq = tap_square_sum(weight.astype(jnp.float32))                             # (I, O)
     ssq = jnp.square(styles.astype(jnp.float32)) @ wsq                          # (B, O)
     if demod_weight_gain:
         return gain * lax.rsqrt(gain * gain * ssq + 1e-8)

@@ -139,7 +139,7 @@ class SynthesisLayer(nnx.Module):
             # upstream's fp16-range pre-normalisation (cancels in the demodulation up to its 1e-8)
             w = w * lax.rsqrt(jnp.mean(jnp.square(w), axis=(0, 1, 2), keepdims=True))
             s = s * lax.rsqrt(jnp.mean(jnp.square(s)))
-            d = lax.rsqrt(jnp.square(s) @ jnp.sum(jnp.square(w), axis=(0, 1)) + 1e-8)       # (B, O)
+            d = lax.rsqrt(jnp.square(s) @ ops.tap_square_sum(w) + 1e-8)                  # (B, O)
             y = ops.conv2d(x * s[:, None, None, :], w, padding=k - 1) * (d * input_gain)[:, None, None, :]
         act = functools.partial(filtered_lrelu, g=g, up_filter=self.up_filter, down_filter=self.down_filter,
                                 gain=1.0 if g.is_torgb else SQRT2, slope=1.0 if g.is_torgb else 0.2, clamp=self.clamp)
