@@ -64,3 +64,25 @@ def test_modulated_conv_matches_per_sample_weights():
         wb = wb / np.sqrt((wb ** 2).sum(axis=(0, 1, 2), keepdims=True) + 1e-8)
         ref.append(np.asarray(ops.conv2d(x[b:b + 1], wb, 1))[0])
     np.testing.assert_allclose(np.asarray(ops.modulated_conv(x, w, s)), np.stack(ref), atol=1e-5)
+
+
+@pytest.mark.parametrize("k,pad", [(1, 0), (3, 1), (1, 1)])
+def test_conv2d_matches_direct_sum(k, pad):
+    """conv2d (a channel matmul for 1x1 without padding, a conv otherwise) equals the direct
+    cross-correlation sum in float64."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 5, 4, 6)).astype(np.float32)
+    w = rng.standard_normal((k, k, 6, 3)).astype(np.float32)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    oh, ow = xp.shape[1] - k + 1, xp.shape[2] - k + 1
+    ref = sum(np.einsum("bhwi,io->bhwo", xp[:, i:i + oh, j:j + ow], w[i, j]) for i in range(k) for j in range(k))
+    out = np.asarray(ops.conv2d(x, w, padding=pad))
+    assert out.shape == ref.shape
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_tap_square_sum_is_the_sum_over_taps(k):
+    w = np.random.default_rng(4).standard_normal((k, k, 7, 5)).astype(np.float32)
+    ref = np.square(w.astype(np.float64)).sum(axis=(0, 1))
+    np.testing.assert_allclose(np.asarray(ops.tap_square_sum(w)), ref, rtol=1e-6)
