@@ -23,7 +23,8 @@ from styleclip_jax.editing.optimization.config import MODES, SPACES, OptimizeCon
 from styleclip_jax.errors import InputError
 
 OPTIMIZE_OPTIONS = {"mode": MODES, "space": SPACES, "steps": COUNT, "lr": LR, "l2_lambda": WEIGHT, "id_lambda": WEIGHT,
-                    "snapshot_every": NONNEG, "keep_lambda": WEIGHT, "mask_lambda": WEIGHT}
+                    "snapshot_every": NONNEG, "keep_lambda": WEIGHT, "mask_lambda": WEIGHT,
+                    "warm_start": WEIGHT}
 from styleclip_jax.io.files import refuse_nonempty_dir
 
 
@@ -50,7 +51,10 @@ def add_edit(sub):
         "id_lambda": "lambda of the ID loss (0.005 in upstream's Colab)",
         "snapshot_every": "keep the latent every k steps (frames, GIF)",
         "keep_lambda": "weight of the --keep term (CLIP similarity to each keep-text held at its start)",
-        "mask_lambda": "weight of the pixel change outside --mask / --box"})
+        "mask_lambda": "weight of the pixel change outside --mask / --box",
+        "warm_start": "start this far along the population bank's W direction for the prompt (needs --stats)"})
+    o.add_argument("--stats", default=None, help="with --warm-start: a stats folder from `global precompute "
+                   "--population N` (its population.npz)")
     add_region(o)
     o.add_argument("--rows", default=None, help="W+ rows the edit may move, e.g. 4-7 (default: all, as upstream)")
     o.add_argument("--tie-rows", action="store_true", help="the moved rows share one offset (a W edit of those rows)")
@@ -61,6 +65,16 @@ def add_edit(sub):
     o.add_argument("--out", required=True, help="output folder")
     o.add_argument("--overwrite", action="store_true")
     o.set_defaults(func=run_optimize)
+
+
+def _population(stats_dir):
+    from styleclip_jax.editing.global_directions.stats import StyleSpaceStats
+
+    stats = StyleSpaceStats.load(stats_dir)
+    if stats.population is None:
+        raise InputError(f"{stats_dir} has no population bank; add one with `styleclip-jax global precompute ... "
+                         "--population N --resume`")
+    return stats.population
 
 
 def run_optimize(args):
@@ -84,11 +98,14 @@ def run_optimize(args):
                            groups=tuple(tuple(parse_seeds(g, "groups")) for g in args.groups or ()))
     if args.weights is not None and (not args.compose or len(args.weights) != len(args.text)):
         raise InputError("--weights takes one weight per --text prompt, with --compose")
+    if bool(cfg.warm_start) != bool(args.stats):
+        raise InputError("--warm-start and --stats go together (the warm start reads the stats' population bank)")
     tokenize(args.text + [a for k in args.keep for a in k.split("|")])   # bad prompts refused before models load
     prompts = [list(zip(args.text, args.weights or [1.0] * len(args.text)))] if args.compose else args.text
     gen = load_generator(args.generator)
     clip = load_clip(args.clip)
     idnet = load_idnet(args.idnet) if args.idnet else None
+    population = _population(args.stats) if args.stats else None
     latents = seeds = inv = None
     if args.mode == "edit":
         if args.images:
@@ -103,7 +120,7 @@ def run_optimize(args):
     n_pairs = (len(latents) if latents is not None else len(seeds) if seeds else 1) * len(prompts)
     with progress_bar(f"optimize {n_pairs} pair(s)") as bar:
         res = optimize(gen, clip, prompts, latents, seeds=seeds, idnet=idnet, config=cfg,
-                       truncation=args.truncation, progress=bar, **region_kwargs(args))
+                       truncation=args.truncation, progress=bar, population=population, **region_kwargs(args))
     written = res.save(out, gen if args.gif else None, overwrite=args.overwrite)
     note = paste_back_if_asked(args, inv, res.images_after.reshape(-1, len(prompts), *res.images_after.shape[1:]))
     final = res.losses["clip"][-1]

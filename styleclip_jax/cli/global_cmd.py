@@ -18,7 +18,7 @@ from styleclip_jax.cli.options import (
     progress_bar,
     start_multiprocess,
 )
-from styleclip_jax.editing.global_directions.config import TextEdit
+from styleclip_jax.editing.global_directions.config import SOURCES, TextEdit
 from styleclip_jax.editing.global_directions.constrain import KEEP_MODES
 from styleclip_jax.errors import InputError
 from styleclip_jax.io.files import refuse_nonempty_dir
@@ -42,6 +42,9 @@ def add_global(sub):
     pre.add_argument("--image-batch", type=COUNT, default=8, help="renders per block (memory bound)")
     add_multiprocess(pre, "this process's devices to split each block of renders over (default all)")
     pre.add_argument("--layers", nargs="+", default=None, help="only these StyleSpace layers (partial table)")
+    pre.add_argument("--population", type=NONNEG, default=0,
+                     help="also sample this many images for the population estimator (`edit --source population`) and "
+                          "the optimisation warm start (population.npz; 0: none)")
     pre.set_defaults(func=run_precompute)
 
     imp = gsub.add_parser("import", help="use upstream fs3.npy (+ S_mean_std pickle) with a generator")
@@ -73,6 +76,9 @@ def add_global(sub):
     ed.add_argument("--keep-mode", choices=KEEP_MODES, default=TextEdit.keep_mode,
                     help="how --keep constrains the edit: drop channels more relevant to a keep-text than to the edit, "
                          "or project the text direction / the channel relevance")
+    ed.add_argument("--source", choices=SOURCES, default=TextEdit.source,
+                    help="channel relevance from fs3 (StyleCLIP) or from CLIP-labelled samples (population.npz; "
+                         "moves toRGB layers too, beta is a share of the strongest channel)")
     ed.add_argument("--region-threshold", type=FRACTION, default=0.5,
                     help="with --mask / --box: the share of a channel's effect that must lie inside the region")
     src = ed.add_mutually_exclusive_group(required=True)
@@ -105,6 +111,16 @@ def run_precompute(args):
                            channels_per_chunk=args.chunk, image_batch=args.image_batch, devices=args.devices,
                            layers=args.layers, resume=args.resume, overwrite=args.overwrite, progress=bar)
     print(f"fs3: {stats.fs3.shape[0]} channel rows -> {args.out}")
+    if args.population:
+        from styleclip_jax.editing.global_directions.population import (
+            precompute_population,
+        )
+
+        args.on_interrupt = "finished parts are kept in population_parts/; continue with the same command plus --resume"
+        with progress_bar("population", "img") as bar:
+            pop = precompute_population(gen, clip, stats, args.out, n=args.population, batch=args.image_batch,
+                                        progress=bar)
+        print(f"population: {len(pop.u)} CLIP-labelled samples -> {args.out}")
 
 
 def run_import(args):
@@ -139,7 +155,7 @@ def _edits(args) -> list:
     import argparse
 
 
-    keep = dict(keep=tuple(args.keep), keep_mode=args.keep_mode)
+    keep = dict(keep=tuple(args.keep), keep_mode=args.keep_mode, source=args.source)
     edits = [TextEdit(args.neutral, args.target, args.alpha, "auto" if args.auto_beta else args.beta, args.layers,
                       **keep)]
     for neutral, target, alpha, beta in args.also:

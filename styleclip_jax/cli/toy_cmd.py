@@ -60,6 +60,9 @@ def add_toy(sub):
                    help="with --mask: also composite each result into its start image, feathered by PX pixels")
     e.add_argument("--compose", default=None, metavar="ATTRIBUTE",
                    help="also edit this attribute in the same call (a composed prompt; success needs both)")
+    e.add_argument("--population", action="store_true",
+                   help="global directions from the population estimator and latent optimisation warm-started along "
+                        "it (MethodSettings.with_population: the tuned settings; needs the world's population.npz)")
     e.add_argument("--out", default=None, help="write the results as JSON here")
     e.add_argument("--grid", default=None, help="write a before/after PNG per method here (folder)")
     e.add_argument("--overwrite", action="store_true")
@@ -137,6 +140,7 @@ def _run_evaluate(args):
     from styleclip_jax.toyworld.bundle import load_world
     from styleclip_jax.toyworld.evaluate import (
         METHODS,
+        MethodSettings,
         evaluate,
         format_table,
         sample_report,
@@ -155,6 +159,9 @@ def _run_evaluate(args):
     if grid_dir:
         grid_dir.mkdir(parents=True, exist_ok=True)
     tw = load_world(args.world)
+    settings = MethodSettings().with_population() if args.population else MethodSettings()
+    if args.population and (tw.stats is None or tw.stats.population is None):
+        raise InputError(f"--population needs {tw.path}/global/population.npz (`global precompute --population N`)")
     report = {"world": str(tw.path), "results": []}
     if args.samples:
         s = sample_report(tw, args.samples)
@@ -174,7 +181,7 @@ def _run_evaluate(args):
     for m in methods:
         for a in attrs:
             r = evaluate(tw, m, a, n=args.n, seed=args.seed, start=args.start, keep=keep, mask=args.mask,
-                         compose=args.compose, blend=args.blend)
+                         compose=args.compose, blend=args.blend, settings=settings)
             imgs = r.pop("images")
             report["results"].append(r)
             if grid_dir:

@@ -8,6 +8,8 @@ import numpy as np
 
 from styleclip_jax.errors import InputError
 
+SOURCES = ("fs3", "population")
+
 
 @dataclasses.dataclass(frozen=True)
 class TextEdit:
@@ -19,7 +21,10 @@ class TextEdit:
     ``layers``: StyleSpace layer names the edit may move (None: all manipulable ones);
     ``keep``: texts naming what must not change (each a direction from ``neutral``), removed from
     the edit as ``keep_mode`` says (``constrain.py``: "text" projects Δt, "relevance" projects the
-    channel relevance, "drop" leaves out channels relevant to a keep-text).
+    channel relevance, "drop" leaves out channels relevant to a keep-text);
+    ``source``: how channel relevance is estimated: "fs3" (StyleCLIP's per-channel CLIP response)
+    or "population" (CLIP-labelled generator samples, ``population.py``; β is then a share of the
+    strongest channel).
     """
 
     neutral: str
@@ -29,11 +34,14 @@ class TextEdit:
     layers: tuple[str, ...] | None = None
     keep: tuple[str, ...] = ()
     keep_mode: str = "drop"
+    source: str = "fs3"
 
     def __post_init__(self):
         from styleclip_jax.editing.global_directions.constrain import KEEP_MODES
 
         object.__setattr__(self, "keep", tuple([self.keep] if isinstance(self.keep, str) else self.keep))
+        if self.source not in SOURCES:
+            raise InputError(f"source must be one of {SOURCES}, got {self.source!r}")
         if self.keep_mode not in KEEP_MODES:
             raise InputError(f"keep_mode must be one of {KEEP_MODES}, got {self.keep_mode!r}")
         number = isinstance(self.beta, (int, float, np.floating, np.integer)) and not isinstance(self.beta, bool)
@@ -53,5 +61,5 @@ class TextEdit:
         unknown = sorted(set(edit) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise InputError(f"unknown edit fields {unknown}; a TextEdit has neutral, target, beta, alpha, layers, keep, "
-                             "keep_mode")
+                             "keep_mode, source")
         return cls(**edit)

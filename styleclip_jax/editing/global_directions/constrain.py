@@ -80,10 +80,15 @@ def keep_text_directions(clip, neutral: str, keep) -> np.ndarray:
     return np.stack(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
 
 
-def constrained_relevance(stats, dt: np.ndarray, keep_dirs: np.ndarray | None, mode: str) -> np.ndarray:
-    """The relevance r (manipulable channels,) of Δt after the keep constraint of ``mode``."""
-    from styleclip_jax.editing.global_directions.core import relevance
+def constrained_relevance(stats, dt: np.ndarray, keep_dirs: np.ndarray | None, mode: str,
+                          source: str = "fs3") -> np.ndarray:
+    """The relevance r (manipulable channels,) of Δt after the keep constraint of ``mode``, each
+    relevance estimated as ``source`` says ("fs3" or "population")."""
+    import functools
 
+    from styleclip_jax.editing.global_directions.core import relevance as relevance_of
+
+    relevance = functools.partial(relevance_of, source=source)
     if mode not in KEEP_MODES:
         raise InputError(f"keep_mode must be one of {KEEP_MODES}, got {mode!r}")
     if keep_dirs is None or not keep_dirs.size:

@@ -34,8 +34,14 @@ class Direction:
     channels_touched: int        # of those, inside the allowed layers
 
 
-def relevance(stats: StyleSpaceStats, dt: np.ndarray) -> np.ndarray:
-    """r = fs3 · Δt over all manipulable channels (rows beyond fs3 are zero, as ``SplitS``)."""
+def relevance(stats: StyleSpaceStats, dt: np.ndarray, source: str = "fs3") -> np.ndarray:
+    """r = fs3 · Δt over all manipulable channels (rows beyond fs3 are zero, as ``SplitS``);
+    ``source="population"``: the CLIP-labelled samples' estimate (``population.py``)."""
+    if source == "population":
+        if stats.population is None:
+            raise InputError("these stats have no population bank (population.npz); run `styleclip-jax global "
+                             "precompute --population N` (with --resume on an existing stats folder)")
+        return stats.population.relevance(dt)
     if stats.fs3 is None:
         raise InputError("these stats have no fs3 table; run `styleclip-jax global precompute` (or import fs3.npy)")
     dt = np.asarray(dt, np.float32)
@@ -48,17 +54,19 @@ def relevance(stats: StyleSpaceStats, dt: np.ndarray) -> np.ndarray:
 
 def split_manipulable(stats: StyleSpaceStats, r: np.ndarray, with_std: bool = True,
                       layers: Sequence[str] | None = None) -> np.ndarray:
-    """Manipulable-channel vector -> flat (C_total,): σ-scaled, zeros on toRGB / excluded layers."""
+    """Manipulable-channel vector, or a full one (C_total,) (population relevance) -> flat
+    (C_total,): σ-scaled, zeros on excluded layers and, for a manipulable-channel vector, on toRGB."""
     if layers is not None:
         unknown = sorted(set(layers) - set(stats.names))
         if unknown:
             raise InputError(f"unknown StyleSpace layers {unknown}; known: {list(stats.names)}")
+    full = r.shape == (int(sum(stats.widths)),)
     out = np.zeros(int(sum(stats.widths)), np.float32)
     o, k = stats.offsets, 0
     for i, (name, w, m) in enumerate(zip(stats.names, stats.widths, stats.manipulable)):
-        if not m:
+        if not (m or full):
             continue
-        piece = r[k:k + w]
+        piece = r[o[i]:o[i + 1]] if full else r[k:k + w]
         k += w
         if layers is not None and name not in layers:
             continue
@@ -147,7 +155,7 @@ class GlobalEdit:
         """Per edit: prompts, the β used, α, channels moved (and of those, inside the chosen layers)."""
         rows = [{"neutral": e.neutral, "target": e.target, "beta": d.beta, "alpha": al,
                  "channels": d.num_channels, "channels_touched": d.channels_touched, "keep": list(e.keep),
-                 "keep_mode": e.keep_mode}
+                 "keep_mode": e.keep_mode, "source": e.source}
                 for e, (d, al) in zip(self.edits, self.directions)]
         if self.per_latent is not None:          # per-latent regions: channels of each latent
             for k, row in enumerate(rows):
@@ -199,6 +207,10 @@ def global_edit(gen, clip, stats: StyleSpaceStats, wplus, edits: Sequence[TextEd
     if alphas is not None and len(edits) != 1:
         raise InputError("a grid over alphas takes exactly one edit; to compose, give each edit its own alpha")
     edits = [TextEdit.of(e) for e in edits]
+    if stats.population is not None and any(e.source == "population" for e in edits):
+        from styleclip_jax.editing.global_directions.population import check_models
+
+        check_models(stats.population, gen, clip)
     w = gen.as_wplus(wplus)
     region = masks.region(gen.config.resolution, mask, box, len(w), blend)
     regions = [None] if region is None else [region] if region.ndim == 2 else list(region)
@@ -236,7 +248,7 @@ def edit_relevance(clip, stats, e: TextEdit, text_direction=None) -> np.ndarray:
 
     dt = text_direction(e.neutral, e.target) if text_direction else compute(clip, e.neutral, e.target)[0]
     keep = keep_text_directions(clip, e.neutral, e.keep) if e.keep else None
-    return constrained_relevance(stats, dt, keep, e.keep_mode)
+    return constrained_relevance(stats, dt, keep, e.keep_mode, e.source)
 
 
 def directions_of(stats, edits, relevances, region=None, threshold: float = 0.5) -> list:
@@ -247,7 +259,8 @@ def directions_of(stats, edits, relevances, region=None, threshold: float = 0.5)
     where = ""
     if region is not None:
         inside = local_channels(stats, region, threshold)
-        relevances = [np.where(inside, r, np.float32(0)) for r in relevances]
+        full = split_manipulable(stats, inside.astype(np.float32), with_std=False) > 0   # toRGB: never inside
+        relevances = [np.where(inside if len(r) == len(inside) else full, r, np.float32(0)) for r in relevances]
         where = f" acting inside the region (threshold {threshold}; {int(inside.sum())} channels do)"
     dirs = []
     for e, r in zip(edits, relevances):

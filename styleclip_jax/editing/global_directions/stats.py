@@ -14,6 +14,7 @@ A stats folder::
     stats.npz    mean (C,), std (C,), base (K, C): all layers concatenated in layer order
     fs3.npy      (rows, E) channel relevance, rows = manipulable channels in layer order
     effects.npy  (rows, e, e) where each channel acts in the image (``global precompute``; for masks)
+    population.npz  optional: CLIP-labelled samples (``population.py``; ``global precompute --population N``)
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class StyleSpaceStats:
     info: dict
     fs3: np.ndarray | None = None       # (rows, E)
     effects: np.ndarray | None = None   # (rows, e, e) spatial effect of each fs3 row's channel
+    population: object = None           # ``population.Population``: CLIP-labelled samples, or None
 
     @property
     def offsets(self) -> np.ndarray:
@@ -129,6 +131,15 @@ class StyleSpaceStats:
             if fs3 is None or len(s.effects) != len(fs3):
                 raise CheckpointError(f"{p}/{EFFECTS_FILE} has {len(s.effects)} rows but fs3 has "
                                       f"{0 if fs3 is None else len(fs3)}; they come from one precompute")
+        from styleclip_jax.editing.global_directions.population import (
+            POPULATION_FILE,
+            Population,
+        )
+
+        if (p / POPULATION_FILE).exists():
+            s.population = Population.load(p / POPULATION_FILE, int(sum(s.widths)))
+            if s.population.info.get("generator") != s.generator:
+                raise CheckpointError(f"{p}/{POPULATION_FILE} was sampled from another generator than these stats'")
         return s
 
 

@@ -23,6 +23,10 @@ class OptimizeConfig:
     offset (rows in no group stay fixed): a composed colour + size edit moves the colour rows as
     one W edit and the geometry rows as another.
 
+    ``warm_start`` (W+ only; 0 = off, as upstream): start that far along the population bank's
+    W direction for the prompt (``global_directions/population.py``; ``optimize(population=...)``),
+    on the rows the edit moves; the losses still measure from the original latent.
+
     ``keep_lambda`` / ``mask_lambda`` weigh the terms ``optimize(keep=..., mask=...)`` adds (none
     without keep-texts or a region, so the defaults change nothing else).
     """
@@ -41,6 +45,7 @@ class OptimizeConfig:
     groups: tuple[tuple[int, ...], ...] = ()   # W+ row groups, each moved by one shared offset
     keep_lambda: float = 1.0       # weight of the keep-text term (only with keep-texts)
     mask_lambda: float = 10.0      # weight of the outside-the-region pixel term (only with a mask)
+    warm_start: float = 0.0        # start this far along the population's W direction (0: off)
 
     def __post_init__(self):
         object.__setattr__(self, "rows", tuple(sorted({int(r) for r in self.rows})))
@@ -51,6 +56,8 @@ class OptimizeConfig:
                              "space 'w+'")
         if len(flat) != len(set(flat)) or any(r < 0 for r in flat) or any(not g for g in self.groups):
             raise InputError(f"groups must be disjoint, non-empty sets of W+ rows >= 0, got {self.groups}")
+        if self.warm_start and self.space != "w+":
+            raise InputError("warm_start moves W+ rows; it needs space 'w+'")
         if (self.rows or self.tie_rows) and self.space != "w+":
             raise InputError("rows / tie_rows (which W+ rows to optimise, and how) need space 'w+'")
         if any(r < 0 for r in self.rows):
@@ -63,7 +70,7 @@ class OptimizeConfig:
             raise InputError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.snapshot_every < 0:
             raise InputError("snapshot_every must be >= 0")
-        check_nonnegative(self, ("lr", "l2_lambda", "id_lambda", "keep_lambda", "mask_lambda"))
+        check_nonnegative(self, ("lr", "l2_lambda", "id_lambda", "keep_lambda", "mask_lambda", "warm_start"))
 
 
 def lr_ramp(t, rampdown: float = 0.25, rampup: float = 0.05):

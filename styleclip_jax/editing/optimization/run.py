@@ -154,10 +154,29 @@ def _keep_cosines(c_def, c_state, images, keep):
     return keep_cosines(loss_features(nnx.merge(c_def, c_state), images), keep)
 
 
+def warm_offsets(generator, clip, cfg: OptimizeConfig, population, tf, weights) -> np.ndarray:
+    """(P, L, D) warm-start offset of each prompt: ``cfg.warm_start`` times the population's W
+    direction of every term (weighted as composed), on the rows the edit moves."""
+    from styleclip_jax.editing.global_directions.population import check_models
+
+    if population is None:
+        raise InputError("warm_start needs the population bank: a stats folder made with `global precompute "
+                         "--population N` (`population=stats.population`, CLI `--stats DIR`)")
+    check_models(population, generator, clip)
+    num_ws = generator.config.num_ws
+    moved = [r for g in cfg.groups for r in g] or list(cfg.rows) or list(range(num_ws))
+    unit = tf / np.linalg.norm(tf, axis=-1, keepdims=True)
+    d = np.stack([sum(w * population.w_direction(t) for t, w in zip(unit[p], weights[p])) for p in range(len(tf))])
+    out = np.zeros((len(tf), num_ws, d.shape[1]), np.float32)
+    out[:, moved] = cfg.warm_start * d[:, None]
+    return out
+
+
 def optimize(generator: StyleGAN2, clip: CLIPModel, prompts, latents=None, *,
              seeds=None, idnet: IDNet | None = None, config: OptimizeConfig = OptimizeConfig(),
              truncation: float = 0.7, progress: Callable[[int, int], None] | None = None,
-             keep: Sequence[str] = (), mask=None, box=None, blend: float | None = None) -> OptimizeResult:
+             keep: Sequence[str] = (), mask=None, box=None, blend: float | None = None,
+             population=None) -> OptimizeResult:
     """Optimise every latent toward every prompt (pairs in latent-major order).
 
     Args:
@@ -172,6 +191,8 @@ def optimize(generator: StyleGAN2, clip: CLIPModel, prompts, latents=None, *,
         ``config.mask_lambda`` · MSE.
       blend: also composite the final images into the originals through the region, feathered by
         this many pixels (``images_after`` are then blended; the latents are not).
+      population: the ``Population`` bank (``stats.population`` of a `global precompute --population`
+        folder) that ``config.warm_start`` > 0 starts along.
     """
     from styleclip_jax.editing.constraints import mask as masks
     from styleclip_jax.editing.constraints import prompts as texts
@@ -197,6 +218,7 @@ def optimize(generator: StyleGAN2, clip: CLIPModel, prompts, latents=None, *,
     li, pi = np.repeat(np.arange(n), p), np.tile(np.arange(p), n)
     w_pairs = w0[li]
     tf, weights = texts.encode(clip, prompts)
+    offsets = warm_offsets(generator, clip, cfg, population, tf, weights) if cfg.warm_start else None
     composed = tf.shape[1] > 1 or np.any(weights != 1)
     tf, weights = (tf[pi], weights[pi]) if composed else (tf[pi, 0], None)
     g_state = generator.state
@@ -215,7 +237,8 @@ def optimize(generator: StyleGAN2, clip: CLIPModel, prompts, latents=None, *,
                       keep=None if keep_f is None else jnp.asarray(keep_f),
                       keep_start=None if keep_f is None else _keep_cosines(clip.graphdef, clip.state, original, keep_f),
                       mask=None if region is None else jnp.asarray(masks.per_pair(region, li)))
-    final, _, metrics, snaps = _run(graphdefs, cfg, progress, states, params0, problem)
+    params = params0 if offsets is None else params0 + jnp.asarray(offsets[pi])
+    final, _, metrics, snaps = _run(graphdefs, cfg, progress, states, params, problem)
     after = _synth(generator.graphdef, cfg.space, g_state, final, start)
     if blend is not None:
         after = masks.blend(original, after, masks.per_pair(region, li), blend)

@@ -1,0 +1,138 @@
+"""The population estimator of global directions and the optimisation warm start (issue #20):
+known answers on a synthetic bank, the bank's file and resumable precompute, and the toy world."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from styleclip_jax.editing.global_directions.population import (
+    POPULATION_FILE,
+    Population,
+    precompute_population,
+)
+from styleclip_jax.errors import CheckpointError, InputError, JobFolderError
+
+
+def _bank():
+    """Six samples: CLIP sees the first three along axis 0 and the rest along axis 1; channel 2 is
+    +1 in the first group and -1 in the second; channel 0 varies equally within both groups."""
+    f = np.repeat(np.eye(3, dtype=np.float32)[:2], 3, axis=0)
+    u = np.zeros((6, 4), np.float32)
+    u[:, 2] = [1, 1, 1, -1, -1, -1]
+    u[:, 0] = [1, -1, 0, 1, -1, 0]
+    w = np.zeros((6, 2), np.float32)
+    w[:3] = [2.0, 1.0]
+    return Population(u, f, w, {"generator": "g", "clip": "c"})
+
+
+def test_relevance_and_w_direction_known_answers():
+    pop = _bank()
+    e = np.eye(3, dtype=np.float32)
+    np.testing.assert_allclose(pop.relevance(e[0]), [0, 0, 1, 0], atol=1e-6)     # the first group's channel 2
+    np.testing.assert_allclose(pop.relevance(e[1]), [0, 0, -1, 0], atol=1e-6)    # the other group: the other way
+    np.testing.assert_allclose(pop.w_direction(e[0]), [1.0, 0.5], atol=1e-6)     # group mean minus the mean
+    np.testing.assert_allclose(pop.weights(e[0]).sum(), 1.0, rtol=1e-6)
+    with pytest.raises(InputError, match="alike"):                                # CLIP ranks all samples equal
+        pop.relevance(e[2])
+    with pytest.raises(InputError, match="shape"):
+        pop.relevance(np.ones(5, np.float32))
+
+
+def test_bank_file_round_trip_and_bad_files(tmp_path):
+    pop = _bank()
+    pop.save(tmp_path / POPULATION_FILE)
+    back = Population.load(tmp_path / POPULATION_FILE, 4)
+    np.testing.assert_array_equal(back.u, pop.u)
+    np.testing.assert_array_equal(back.f, pop.f)
+    np.testing.assert_array_equal(back.w, pop.w)
+    assert back.info == pop.info
+    with pytest.raises(CheckpointError, match="do not fit"):
+        Population.load(tmp_path / POPULATION_FILE, 5)
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(CheckpointError, match="unreadable"):
+        Population.load(tmp_path / "bad.npz", 4)
+    nan = Population(pop.u, pop.f * np.nan, pop.w, pop.info)
+    nan.save(tmp_path / "nan.npz")
+    with pytest.raises(CheckpointError, match="NaN"):
+        Population.load(tmp_path / "nan.npz", 4)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    from styleclip_jax.toyworld.bundle import load_world
+
+    return load_world()
+
+
+def test_precompute_resumes_to_the_same_bank_and_refuses_other_settings(toy, tmp_path):
+    full = precompute_population(toy.generator, toy.clip, toy.stats, tmp_path / "a", n=600)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first(done, total):
+        if 0 < done < total:
+            raise Stop
+
+    with pytest.raises(Stop):
+        precompute_population(toy.generator, toy.clip, toy.stats, tmp_path / "b", n=600, progress=stop_after_first)
+    assert not (tmp_path / "b" / POPULATION_FILE).exists()
+    resumed = precompute_population(toy.generator, toy.clip, toy.stats, tmp_path / "b", n=600)
+    for k in ("u", "f", "w"):
+        np.testing.assert_array_equal(getattr(resumed, k), getattr(full, k))
+    assert full.u.shape == (600, int(sum(toy.stats.widths))) and full.w.shape == (600, toy.generator.config.w_dim)
+    with pytest.raises(JobFolderError, match="seed"):
+        precompute_population(toy.generator, toy.clip, toy.stats, tmp_path / "b", n=600, seed=1)
+
+
+def _colour_rows_and_layers(tw):
+    layers = tuple(l.name for l in tw.generator.config.style_layers if l.w_index >= 4)   # colour rows, toRGB too
+    return layers
+
+
+def test_population_global_edit_recolours_and_moves_torgb(toy):
+    from styleclip_jax.editing import TextEdit, global_edit
+    from styleclip_jax.toyworld import world
+    from styleclip_jax.toyworld.evaluate import start_latents
+
+    w = start_latents(toy, 8, 1000, 1.0)
+    edit = TextEdit("object", "green object", 6.0, 0.1, _colour_rows_and_layers(toy), source="population")
+    res = global_edit(toy.generator, toy.clip, toy.stats, w, [edit])
+    before, after = toy.reader(np.asarray(toy.generator.synthesis(w))), toy.reader(res.images[:, 0])
+    green = world.VOCAB["colour"].index("green")
+    todo = before["colour"] != green
+    assert np.mean(after["colour"][todo] == green) >= 0.75, after["colour"]
+    assert np.mean(after["size"] == before["size"]) >= 0.75
+    torgb = np.concatenate([np.full(wd, not m) for wd, m in zip(toy.stats.widths, toy.stats.manipulable)])
+    assert np.any(res.directions[0][0].delta[torgb] != 0) and res.summary()[0]["source"] == "population"
+    fs3 = global_edit(toy.generator, toy.clip, toy.stats, w, [dataclasses.replace(edit, source="fs3")])
+    assert np.all(fs3.directions[0][0].delta[torgb] == 0)                    # upstream never moves toRGB
+    bare = dataclasses.replace(toy.stats, population=None)
+    with pytest.raises(InputError, match="population"):
+        global_edit(toy.generator, toy.clip, bare, w, [edit])
+    other = dataclasses.replace(toy.stats, population=Population(toy.stats.population.u, toy.stats.population.f,
+                                                                 toy.stats.population.w,
+                                                                 {**toy.stats.population.info, "clip": "x"}))
+    with pytest.raises(InputError, match="another CLIP"):
+        global_edit(toy.generator, toy.clip, other, w, [edit])
+
+
+def test_optimize_warm_start_begins_along_the_population_direction(toy):
+    from styleclip_jax.editing import OptimizeConfig, optimize
+    from styleclip_jax.models.clip import normalize, tokenize
+    from styleclip_jax.toyworld.evaluate import start_latents
+
+    w = start_latents(toy, 2, 0, 1.0)
+    cfg = OptimizeConfig(steps=1, lr=0.0, l2_lambda=0, rows=(4, 5, 6, 7), tie_rows=True, warm_start=1.25)
+    res = optimize(toy.generator, toy.clip, "a red object", w, config=cfg, population=toy.stats.population)
+    t = np.asarray(normalize(toy.clip.encode_text(tokenize(["a red object"]))))[0]
+    d = toy.stats.population.w_direction(t)
+    np.testing.assert_allclose(res.final[:, 4:], w[:, 4:] + 1.25 * d, atol=1e-5)    # lr 0: where it started
+    np.testing.assert_array_equal(res.final[:, :4], w[:, :4])                       # the other rows stay
+    np.testing.assert_allclose(res.images_before, np.asarray(toy.generator.synthesis(w)), atol=1e-5)
+    assert res.losses["l2"][0].min() > 0                                             # measured from the original
+    with pytest.raises(InputError, match="population"):
+        optimize(toy.generator, toy.clip, "a red object", w, config=cfg)
+    with pytest.raises(InputError, match="w\\+"):
+        OptimizeConfig(space="s", warm_start=1.0)
