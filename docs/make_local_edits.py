@@ -7,17 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from sheet import draw_sheet
 
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 COLUMNS = ["original", "edit (A)", "A + keep", "A + object region", "A: green + large", "global (C)",
            "C + region + blend"]
-SCALE, PAD, HEAD = 4, 6, 34
 
 
 def main(out=Path(__file__).with_name("local_edits.png"), seeds=(1000, 1001, 1003, 1004)):
     from styleclip_jax.editing import TextEdit, global_edit, optimize
-    from styleclip_jax.io.images import to_uint8
     from styleclip_jax.io.latents import z_from_seeds
     from styleclip_jax.toyworld.bundle import load_world
     from styleclip_jax.toyworld.evaluate import MethodSettings, keep_texts
@@ -39,18 +36,7 @@ def main(out=Path(__file__).with_name("local_edits.png"), seeds=(1000, 1001, 100
     cols.append(global_edit(tw.generator, tw.clip, tw.stats, w, edit).images[:, 0])
     cols.append(global_edit(tw.generator, tw.clip, tw.stats, w, edit, mask=region, threshold=s.region_threshold,
                             blend=1.0).images[:, 0])
-    size = 32 * SCALE
-    font = ImageFont.truetype(FONT, 13)
-    sheet = Image.new("RGB", (len(cols) * (size + PAD) + PAD, HEAD + len(seeds) * (size + PAD) + PAD), "white")
-    draw = ImageDraw.Draw(sheet)
-    for j, (name, images) in enumerate(zip(COLUMNS, cols)):
-        x = PAD + j * (size + PAD)
-        draw.text((x, 8), name, fill="black", font=font)
-        for i, img in enumerate(to_uint8(images)):
-            tile = Image.fromarray(img).resize((size, size), Image.NEAREST)
-            sheet.paste(tile, (x, HEAD + i * (size + PAD)))
-    sheet.save(out)
-    print(f"-> {out}")
+    draw_sheet(out, COLUMNS, cols)
 
 
 if __name__ == "__main__":
