@@ -111,7 +111,9 @@ def run_precompute(args):
                            channels_per_chunk=args.chunk, image_batch=args.image_batch, devices=args.devices,
                            layers=args.layers, resume=args.resume, overwrite=args.overwrite, progress=bar)
     print(f"fs3: {stats.fs3.shape[0]} channel rows -> {args.out}")
-    if args.population:
+    from styleclip_jax.parallel.distributed import is_primary
+
+    if args.population and is_primary():          # one process samples the bank (it is small next to fs3)
         from styleclip_jax.editing.global_directions.population import (
             precompute_population,
         )

@@ -39,8 +39,8 @@ def relevance(stats: StyleSpaceStats, dt: np.ndarray, source: str = "fs3") -> np
     ``source="population"``: the CLIP-labelled samples' estimate (``population.py``)."""
     if source == "population":
         if stats.population is None:
-            raise InputError("these stats have no population bank (population.npz); run `styleclip-jax global "
-                             "precompute --population N` (with --resume on an existing stats folder)")
+            raise InputError("these stats have no population bank (population.npz); make one with `styleclip-jax "
+                             "global precompute` and `population` set (it resumes on an existing stats folder)")
         return stats.population.relevance(dt)
     if stats.fs3 is None:
         raise InputError("these stats have no fs3 table; run `styleclip-jax global precompute` (or import fs3.npy)")

@@ -160,8 +160,8 @@ def warm_offsets(generator, clip, cfg: OptimizeConfig, population, tf, weights) 
     from styleclip_jax.editing.global_directions.population import check_models
 
     if population is None:
-        raise InputError("warm_start needs the population bank: a stats folder made with `global precompute "
-                         "--population N` (`population=stats.population`, CLI `--stats DIR`)")
+        raise InputError("warm_start needs the population bank: a stats folder made with `global precompute` "
+                         "and `population` set (pass `population=stats.population`)")
     check_models(population, generator, clip)
     num_ws = generator.config.num_ws
     moved = [r for g in cfg.groups for r in g] or list(cfg.rows) or list(range(num_ws))
