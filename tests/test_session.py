@@ -116,3 +116,19 @@ def test_photo_upload_is_inverted_by_the_encoder(tmp_path, golden_dir):
     no_enc = EditSession(gen, s.clip)
     with pytest.raises(InputError, match="need an encoder"):
         no_enc.from_photo(g["x_uint8"][0])
+
+
+def test_population_estimator_from_the_page_equals_the_library(session, tmp_path):
+    from styleclip_jax.editing.global_directions.core import global_edit
+    from styleclip_jax.ui.app import Page
+
+    src = session.from_seed(5)
+    edit = TextEdit("object", "a green object", 6.0, 0.1, source="population")
+    r = session.global_edit(src.wplus, [edit])
+    lib = global_edit(session.gen, session.clip, session.stats, src.wplus[None], [edit])
+    np.testing.assert_allclose(r.image, lib.images[0, 0], atol=1e-5)
+    fs3 = session.global_edit(src.wplus, [TextEdit("object", "a green object", 6.0, 0.1)])
+    assert np.abs(r.image - fs3.image).max() > 0.05                        # another direction, not a no-op
+    shown, status, _ = Page(session, tmp_path).global_edit(src.wplus, "object", "a green object", 6.0, 0.1, False, "",
+                                                           population=True)
+    assert "Cannot" not in status and shown is not None

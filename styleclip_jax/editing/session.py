@@ -101,6 +101,10 @@ class EditSession:
             raise InputError("global directions need StyleSpace stats with fs3 (`global precompute`)")
         if not terms:
             raise InputError("give at least one edit (a target text)")
+        if self.stats.population is not None and any(t.source == "population" for t in terms):
+            from styleclip_jax.editing.global_directions.population import check_models
+
+            check_models(self.stats.population, self.gen, self.clip)
         region = masks.region(self.gen.config.resolution, mask, box, blend=blend)
         codes = self._codes_of(wplus)
         relevances = [edit_relevance(self.clip, self.stats, t, self.text_direction) for t in terms]

@@ -112,14 +112,15 @@ class Page:
             return gr.update(), gr.update(), status, gr.update(), gr.update()
         return display_image(res.image), res.wplus, status, None, files
 
-    def global_edit(self, w, neutral, target, alpha, beta, auto, also, keep="", box="", blend=0):
+    def global_edit(self, w, neutral, target, alpha, beta, auto, also, keep="", box="", blend=0, population=False):
         if w is None:
             return self._nothing("load a seed first")
 
         def edit():
             r = parse_region(keep, box, blend)
             terms = [TextEdit(neutral, target, float(alpha), "auto" if auto else float(beta)), *parse_also(also)]
-            terms = [dataclasses.replace(t, keep=r["keep"]) for t in terms]
+            source = "population" if population else "fs3"
+            terms = [dataclasses.replace(t, keep=r["keep"], source=source) for t in terms]
             return self.s.global_edit(w, terms, box=r["box"], blend=r["blend"])
 
         res, status, files = self._run(edit)
@@ -194,6 +195,9 @@ def build_app(session: EditSession, out_dir: str | Path | None = None):
             auto = gr.Checkbox(label="auto β (largest β that moves more than 20 channels)", elem_id="auto")
             also = gr.Textbox(label="also compose (one per line: neutral -> target : alpha : beta|auto)", lines=2,
                               elem_id="also")
+            has_pop = session.stats is not None and session.stats.population is not None
+            pop = gr.Checkbox(label="population estimator (CLIP-labelled samples; toRGB layers too)",
+                              interactive=has_pop, elem_id="population")
             go = gr.Button("Edit", elem_id="global_go")
         with gr.Tab("Mapper"):
             names = sorted(session.mappers)
@@ -214,8 +218,8 @@ def build_app(session: EditSession, out_dir: str | Path | None = None):
         if session.encoder is not None:
             photo.upload(page.upload, [photo, align], [original, w, status, edited, files])
         app.load(page.load, [seed], [original, w, status, edited, files])
-        g_in = [w, neutral, target, alpha, beta, auto, also, keep, box, blend]
-        for trigger in (go.click, target.submit, alpha.release, beta.release, auto.change):
+        g_in = [w, neutral, target, alpha, beta, auto, also, keep, box, blend, pop]
+        for trigger in (go.click, target.submit, alpha.release, beta.release, auto.change, pop.change):
             trigger(page.global_edit, g_in, [edited, status, files])
         for trigger in (m_go.click, m_alpha.release, mapper.change):
             trigger(page.mapper_edit, [w, mapper, m_alpha], [edited, status, files])
