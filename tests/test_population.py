@@ -136,3 +136,35 @@ def test_optimize_warm_start_begins_along_the_population_direction(toy):
         optimize(toy.generator, toy.clip, "a red object", w, config=cfg)
     with pytest.raises(InputError, match="w\\+"):
         OptimizeConfig(space="s", warm_start=1.0)
+
+
+def test_cli_population_paths(toy, tmp_path, capsys):
+    import shutil
+
+    from styleclip_jax.cli.main import main
+
+    t = toy.path
+    g, c, s = str(t / "generator"), str(t / "clip"), str(t / "global")
+    out = tmp_path / "g.npz"
+    assert main(["global", "edit", "--generator", g, "--clip", c, "--stats", s, "--neutral", "object", "--target",
+                 "green object", "--source", "population", "--alpha", "6", "--beta", "0.1", "--seeds", "1000",
+                 "--truncation", "1", "--out", str(out)]) == 0
+    import json
+
+    assert json.loads((tmp_path / "g.npz.json").read_text())[0]["source"] == "population"
+    assert main(["edit", "optimize", "--generator", g, "--clip", c, "--text", "a green object", "--seeds", "1000",
+                 "--steps", "2", "--warm-start", "1.25", "--stats", s, "--out", str(tmp_path / "opt")]) == 0
+    assert (tmp_path / "opt" / "result.npz").exists()
+    # a world (and a stats folder) without the bank: one line, exit code 2
+    world = tmp_path / "world"
+    world.mkdir()
+    for sub in ("generator", "clip", "shape_reader"):
+        (world / sub).symlink_to(t / sub)
+    shutil.copytree(t / "global", world / "global", ignore=shutil.ignore_patterns("population.npz"))
+    capsys.readouterr()
+    assert main(["evaluate", "--population", "--world", str(world), "--n", "1", "--samples", "0",
+                 "--inversion", "0"]) == 2
+    assert main(["edit", "optimize", "--generator", g, "--clip", c, "--text", "a green object", "--seeds", "0",
+                 "--warm-start", "1", "--stats", str(world / "global"), "--out", str(tmp_path / "o2")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all("population" in line for line in err), err
