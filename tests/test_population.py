@@ -139,6 +139,7 @@ def test_optimize_warm_start_begins_along_the_population_direction(toy):
 
 
 def test_cli_population_paths(toy, tmp_path, capsys):
+    import json
     import shutil
 
     from styleclip_jax.cli.main import main
@@ -149,8 +150,6 @@ def test_cli_population_paths(toy, tmp_path, capsys):
     assert main(["global", "edit", "--generator", g, "--clip", c, "--stats", s, "--neutral", "object", "--target",
                  "green object", "--source", "population", "--alpha", "6", "--beta", "0.1", "--seeds", "1000",
                  "--truncation", "1", "--out", str(out)]) == 0
-    import json
-
     assert json.loads((tmp_path / "g.npz.json").read_text())[0]["source"] == "population"
     assert main(["edit", "optimize", "--generator", g, "--clip", c, "--text", "a green object", "--seeds", "1000",
                  "--steps", "2", "--warm-start", "1.25", "--stats", s, "--out", str(tmp_path / "opt")]) == 0
