@@ -146,6 +146,7 @@ def precompute_population(gen, clip, stats, out_dir, *, n: int = 4096, seed: int
     ``out_dir/population.npz``. Parts of ``PART`` samples land in ``population_parts/`` first, so a
     killed run resumes; parts from another generator, CLIP, stats or settings are refused."""
     from styleclip_jax.editing.global_directions.relevance import MANIFEST
+    from styleclip_jax.editing.global_directions.stats import codes_sha256
     from styleclip_jax.io.jobs import check_manifest, job_lock
     from styleclip_jax.progress import callback
 
@@ -155,7 +156,7 @@ def precompute_population(gen, clip, stats, out_dir, *, n: int = 4096, seed: int
     out = Path(out_dir)
     parts = out / "population_parts"
     info = {"generator": gen.fingerprint(), "clip": clip.fingerprint(), "n": int(n), "seed": int(seed),
-            "truncation": float(truncation), "stats_mean_sha": _sha(stats.mean, stats.std)}
+            "truncation": float(truncation), "stats_mean_sha": codes_sha256(stats.mean, stats.std)}
     with job_lock(out):
         check_manifest(parts / MANIFEST, info, "this population bank")
         report = callback(progress)
@@ -176,12 +177,3 @@ def precompute_population(gen, clip, stats, out_dir, *, n: int = 4096, seed: int
         pop = Population(np.concatenate(us), np.concatenate(fs), np.concatenate(ws), info)
         pop.save(out / POPULATION_FILE)
         return pop
-
-
-def _sha(*arrays) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(np.ascontiguousarray(a, np.float32).tobytes())
-    return h.hexdigest()

@@ -36,6 +36,7 @@ from flax import nnx
 from styleclip_jax.editing.global_directions.stats import (
     EFFECTS_FILE,
     StyleSpaceStats,
+    codes_sha256,
     load_effects,
     load_fs3,
 )
@@ -171,12 +172,8 @@ def precompute_fs3(gen, clip, stats: StyleSpaceStats, out_dir, *, num_images: in
 
 def fs3_manifest(gen, clip, stats: StyleSpaceStats, num_images: int) -> dict:
     """What an fs3 row depends on: generator, CLIP, the base codes and mean/std, K and alpha."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for a in (stats.mean, stats.std, stats.base[:num_images]):
-        h.update(np.ascontiguousarray(a, np.float32).tobytes())
-    return {"generator": gen.fingerprint(), "clip": clip.fingerprint(), "codes_sha256": h.hexdigest(),
+    sha = codes_sha256(stats.mean, stats.std, stats.base[:num_images])
+    return {"generator": gen.fingerprint(), "clip": clip.fingerprint(), "codes_sha256": sha,
             "num_images": int(num_images), "alpha": ALPHA}
 
 

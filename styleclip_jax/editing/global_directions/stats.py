@@ -143,6 +143,16 @@ class StyleSpaceStats:
         return s
 
 
+def codes_sha256(*arrays) -> str:
+    """sha256 over float32 arrays, in order: what a precompute's parts depend on (its manifest)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a, np.float32).tobytes())
+    return h.hexdigest()
+
+
 def layout_of(gen):
     layers = gen.config.style_layers
     return tuple(l.name for l in layers), tuple(l.width for l in layers), tuple(not l.is_torgb for l in layers)
