@@ -93,6 +93,7 @@ class EditSession:
         from styleclip_jax.editing.constraints import mask as masks
         from styleclip_jax.editing.global_directions.core import (
             apply_directions,
+            check_population,
             directions_of,
             edit_relevance,
         )
@@ -101,10 +102,7 @@ class EditSession:
             raise InputError("global directions need StyleSpace stats with fs3 (`global precompute`)")
         if not terms:
             raise InputError("give at least one edit (a target text)")
-        if self.stats.population is not None and any(t.source == "population" for t in terms):
-            from styleclip_jax.editing.global_directions.population import check_models
-
-            check_models(self.stats.population, self.gen, self.clip)
+        check_population(self.stats, self.gen, self.clip, terms)
         region = masks.region(self.gen.config.resolution, mask, box, blend=blend)
         codes = self._codes_of(wplus)
         relevances = [edit_relevance(self.clip, self.stats, t, self.text_direction) for t in terms]

@@ -207,10 +207,7 @@ def global_edit(gen, clip, stats: StyleSpaceStats, wplus, edits: Sequence[TextEd
     if alphas is not None and len(edits) != 1:
         raise InputError("a grid over alphas takes exactly one edit; to compose, give each edit its own alpha")
     edits = [TextEdit.of(e) for e in edits]
-    if stats.population is not None and any(e.source == "population" for e in edits):
-        from styleclip_jax.editing.global_directions.population import check_models
-
-        check_models(stats.population, gen, clip)
+    check_population(stats, gen, clip, edits)
     w = gen.as_wplus(wplus)
     region = masks.region(gen.config.resolution, mask, box, len(w), blend)
     regions = [None] if region is None else [region] if region.ndim == 2 else list(region)
@@ -234,6 +231,14 @@ def global_edit(gen, clip, stats: StyleSpaceStats, wplus, edits: Sequence[TextEd
         images = masks.blend_columns(np.asarray(gen.synthesis(w)), images, region, blend)
     return GlobalEdit(edited, images, alphas, per_region[0], stats, edits,
                       per_latent=per_region if len(per_region) > 1 else None)
+
+
+def check_population(stats, gen, clip, edits: Sequence[TextEdit]) -> None:
+    """Edits from the population estimator need its bank to belong to ``gen`` and ``clip``."""
+    if stats.population is not None and any(e.source == "population" for e in edits):
+        from styleclip_jax.editing.global_directions.population import check_models
+
+        check_models(stats.population, gen, clip)
 
 
 def edit_relevance(clip, stats, e: TextEdit, text_direction=None) -> np.ndarray:
