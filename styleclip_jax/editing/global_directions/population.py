@@ -55,9 +55,10 @@ class Population:
     samples' W codes ``w`` (N, D) (ψ as sampled; every W+ row equal)."""
 
     def __init__(self, u: np.ndarray, f: np.ndarray, w: np.ndarray, info: dict):
-        self.u, self.f, self.w, self.info = u, f, w, info
-        self.u_mean = u.astype(np.float32).mean(axis=0)
-        self.u_scale = max(float(np.abs(u).max()), 1.0) if u.size else 1.0
+        # float32 once here: every relevance (each slider move in the editor) multiplies by it
+        self.u, self.f, self.w, self.info = np.asarray(u, np.float32), f, w, info
+        self.u_mean = self.u.mean(axis=0)
+        self.u_scale = max(float(np.abs(self.u).max()), 1.0) if self.u.size else 1.0
 
     def weights(self, direction: np.ndarray, tau: float = TAU) -> np.ndarray:
         """p (N,): softmax over the samples of f_n · direction / τ."""
@@ -76,14 +77,14 @@ class Population:
 
     def relevance(self, dt: np.ndarray, tau: float = TAU) -> np.ndarray:
         """r (C_total,) for a unit text direction Δt (E,), scaled so max |r| = 1."""
-        r = self.weights(dt, tau) @ self.u.astype(np.float32) - self.u_mean
+        r = self.weights(dt, tau) @ self.u - self.u_mean
         top = float(np.abs(r).max())
         if not np.isfinite(top) or top <= 1e-6 * self.u_scale:      # rounding only: CLIP sees no difference
             raise InputError("CLIP ranks every population sample alike along this text direction; nothing to edit")
         return (r / top).astype(np.float32)
 
     def save(self, path) -> None:
-        q = np.clip(np.round(np.asarray(self.u, np.float32) / U_STEP), -127, 127).astype(np.int8)
+        q = np.clip(np.round(self.u / U_STEP), -127, 127).astype(np.int8)
         atomic_write(path, lambda p: np.savez(p, u=q, u_step=np.float32(U_STEP), f=self.f.astype(np.float32),
                                                w=self.w.astype(np.float32),
                                                info=np.array(json.dumps(self.info, sort_keys=True))))
