@@ -5,7 +5,7 @@ The file is ``{'state_dict': pSp.state_dict(), 'opts': dict, 'latent_avg': (N, D
 tagged ``cuda:0``; it is read by the code-free torch reader. ``opts['encoder_type']`` decides the
 forward: ``Encoder4Editing`` (w0 + deltas) or ``GradualStyleEncoder`` (pSp, identical keys, a
 different forward), so a pSp file never loads silently as e4e; other encoder types are refused by
-name. The config is inferred from the shapes (``../shared/spec/e4e.md`` §4) and checked against
+name. The config is inferred from the shapes (as encoder4editing's ``models/encoders/psp_encoders.py`` builds it) and checked against
 ``opts['stylegan_size']``; the weights move through one rename table.
 """
 
@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
 from convert_weights.idnet import irse_rows
 from convert_weights.keys import apply_renames, oihw_to_hwio, transposed
+from convert_weights.stylegan2 import generator_from_checkpoint
 from styleclip_jax.errors import CheckpointError
 from styleclip_jax.io.files import refuse_nonempty_dir
 from styleclip_jax.io.model_folder import check_flat_against
@@ -88,8 +89,6 @@ def rename_table(cfg: EncoderConfig) -> list[tuple[str, str, object]]:
 def convert_encoder(src: str | os.PathLike, out_dir: str | os.PathLike | None = None,
                     generator_out: str | os.PathLike | None = None, overwrite: bool = False):
     """Convert an e4e / pSp ``.pt``; returns (encoder, generator or None)."""
-    from convert_weights.stylegan2 import generator_from_checkpoint
-
     src = Path(src)
     refuse_nonempty_dir(out_dir, overwrite)
     refuse_nonempty_dir(generator_out, overwrite)

@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from convert_weights.keys import apply_renames, transposed
+from convert_weights.stylegan2 import generator_from_checkpoint
 from styleclip_jax.errors import CheckpointError
 from styleclip_jax.io.files import refuse_nonempty_dir
 from styleclip_jax.io.torch_pickle import file_sha256, load_checkpoint
+from styleclip_jax.models.handle import expected_shapes_of
+from styleclip_jax.models.mapper.handle import LatentMapperModel
+from styleclip_jax.models.mapper.network import LatentMapper, MapperConfig
 
 _LEVEL_NAMES = {"course_mapping": "coarse", "medium_mapping": "medium", "fine_mapping": "fine"}
 
 
 def mapper_config_from(sd: Mapping[str, np.ndarray], opts: Mapping[str, Any], what: str):
-    from styleclip_jax.models.mapper.network import MapperConfig
-
     keys = [k for k in sd if k.startswith("mapper.")]
     if not keys:
         raise CheckpointError(f"{what}: no mapper.* keys (not a StyleCLIP mapper checkpoint)")
@@ -59,9 +62,6 @@ def mapper_table(cfg, idx) -> list:
 def mapper_to_ours(sd: Mapping[str, np.ndarray], cfg, idx, what: str) -> dict[str, np.ndarray]:
     from flax import nnx
 
-    from styleclip_jax.models.handle import expected_shapes_of
-    from styleclip_jax.models.mapper.network import LatentMapper
-
     # decoder.* (the generator) is converted separately
     return apply_renames(mapper_table(cfg, idx), sd, what, ignore=lambda k: not k.startswith("mapper."),
                          expected=expected_shapes_of(nnx.eval_shape(lambda: LatentMapper(cfg))))
@@ -70,8 +70,6 @@ def mapper_to_ours(sd: Mapping[str, np.ndarray], cfg, idx, what: str) -> dict[st
 def convert_mapper(src: str | os.PathLike, out_dir: str | os.PathLike | None = None,
                    generator_out: str | os.PathLike | None = None, overwrite: bool = False):
     """Convert a StyleCLIP mapper ``.pt``; with ``generator_out`` also its ``decoder.*`` generator."""
-    from styleclip_jax.models.mapper.handle import LatentMapperModel
-
     src = Path(src)
     for d in (out_dir, generator_out):
         refuse_nonempty_dir(d, overwrite)
@@ -87,8 +85,6 @@ def convert_mapper(src: str | os.PathLike, out_dir: str | os.PathLike | None = N
         model.save(out_dir, overwrite=overwrite)
     gen = None
     if generator_out is not None:
-        from convert_weights.stylegan2 import generator_from_checkpoint
-
         gen = generator_from_checkpoint(ck, str(src))
         gen.source.update({"file": src.name, "sha256": source["sha256"]})
         gen.save(generator_out, overwrite=overwrite)

@@ -8,12 +8,14 @@ kernels, which must equal the configured FIR filter), or reported as unused.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from convert_weights.keys import apply_renames, oihw_to_hwio, transposed
+from convert_weights.stylegan3 import is_stylegan3, stylegan3_from_snapshot
 from styleclip_jax.errors import CheckpointError
 from styleclip_jax.io.files import refuse_nonempty_dir
 from styleclip_jax.io.torch_pickle import (
@@ -221,7 +223,6 @@ def generator_from_checkpoint(obj: Any, what: str = "checkpoint", allow_modified
         g = obj["G_ema"]
         if not isinstance(g, PersistentObject):
             raise CheckpointError(f"{what}: G_ema is not a pickled network ({type(g).__name__})")
-        from convert_weights.stylegan3 import is_stylegan3, stylegan3_from_snapshot
 
         if is_stylegan3(g):
             return stylegan3_from_snapshot(g, what, allow_modified_source)

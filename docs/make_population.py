@@ -15,7 +15,7 @@ COLUMNS = ["original", "global, fs3", "global, population", "optimise (A)", "A: 
 
 def main(out=Path(__file__).with_name("population.png"), seeds=(1000, 1001, 1003, 1004, 1007)):
     from styleclip_jax.editing import TextEdit, global_edit, optimize
-    from styleclip_jax.io.latents import z_from_seeds
+    from styleclip_jax.models.latents import z_from_seeds
     from styleclip_jax.toyworld.bundle import load_world
     from styleclip_jax.toyworld.evaluate import MethodSettings
 

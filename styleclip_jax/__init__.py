@@ -6,9 +6,6 @@ without importing JAX.
 """
 
 from styleclip_jax._lazy import lazy_getattr
-
-__version__ = "0.1.0"
-
 from styleclip_jax.errors import (
     CheckpointError,
     ConfigError,
@@ -19,11 +16,12 @@ from styleclip_jax.errors import (
     StyleClipError,
     UnsafeCheckpointError,
 )
+from styleclip_jax.version import __version__
 
 _LAZY = {
     "CLIPModel": "styleclip_jax.models.clip", "load_clip": "styleclip_jax.models.clip", "tokenize": "styleclip_jax.models.clip",
     "IDNet": "styleclip_jax.models.idnet", "load_idnet": "styleclip_jax.models.idnet",
-    "GeneratorConfig": "styleclip_jax.models.stylegan2", "StyleGAN2": "styleclip_jax.models.stylegan2", "load_generator": "styleclip_jax.models.stylegan2",
+    "GeneratorConfig": "styleclip_jax.models.stylegan2", "StyleGAN2": "styleclip_jax.models.stylegan2", "load_generator": "styleclip_jax.models.generators",
     "load_mapper": "styleclip_jax.models.mapper.handle",
     "FaceDetector": "styleclip_jax.models.mtcnn", "load_face_detector": "styleclip_jax.models.mtcnn",
     "Encoder": "styleclip_jax.models.e4e", "load_encoder": "styleclip_jax.models.e4e",

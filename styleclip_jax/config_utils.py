@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+import math
+from collections.abc import Mapping
+from typing import Any
 
-from styleclip_jax.errors import ConfigError
+from styleclip_jax.errors import ConfigError, InputError
 
 
 def known_fields(cls, d: Mapping[str, Any], what: str) -> dict[str, Any]:
@@ -23,10 +25,6 @@ def int_tuples(value):
 
 def check_nonnegative(config, names) -> None:
     """Each named field of ``config`` must be a finite number >= 0 (learning rates, loss weights)."""
-    import math
-
-    from styleclip_jax.errors import ConfigError
-
     for name in names:
         v = getattr(config, name)
         if not (math.isfinite(v) and v >= 0):
@@ -38,8 +36,6 @@ COMPUTE_DTYPES = ("float32", "bfloat16")
 
 def check_compute_dtype(dtype: str) -> str:
     """A model's compute dtype: float32 (default) or bfloat16 (weights and latents stay float32)."""
-    from styleclip_jax.errors import InputError
-
     if dtype not in COMPUTE_DTYPES:
         raise InputError(f"dtype must be one of {COMPUTE_DTYPES}, got {dtype!r}")
     return dtype

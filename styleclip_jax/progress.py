@@ -9,7 +9,7 @@ into its own.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 ProgressFn = Callable[[int, int], None]
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from styleclip_jax.errors import InputError
+from styleclip_jax.errors import InputError, NonFiniteError
 
 
 def check_array(x, name: str, shape: Sequence[int | None], *, finite: bool = True) -> np.ndarray:
@@ -24,3 +24,35 @@ def check_array(x, name: str, shape: Sequence[int | None], *, finite: bool = Tru
         bad = int(np.sum(~np.isfinite(a)))
         raise InputError(f"{name} contains {bad} NaN or infinite value(s)")
     return a
+
+
+def check_finite(name: str, a) -> np.ndarray:
+    """``a`` as numpy, or NonFiniteError: nothing with NaN or infinity is written."""
+    a = np.asarray(a)
+    if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
+        raise NonFiniteError(f"{name} holds {int(np.sum(~np.isfinite(a)))} NaN or infinite value(s); nothing "
+                             "was written (check the weights and the numeric options)")
+    return a
+
+
+def parse_seeds(text: str, flag: str = "seeds") -> list[int]:
+    """'0-7' / '1,5,9' / '0-3,10' -> list of ints (``flag`` names the option in errors)."""
+    seeds: list[int] = []
+    try:
+        for part in str(text).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if "-" in part[1:]:
+                a, b = part.split("-", 1)
+                lo, hi = int(a), int(b)
+                if hi < lo:
+                    raise ValueError
+                seeds.extend(range(lo, hi + 1))
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        raise InputError(f"`{flag}` must look like '0-7' or '1,5,9', got {text!r}") from None
+    if not seeds or any(s < 0 or s >= 2**32 for s in seeds):
+        raise InputError(f"`{flag}` must name whole numbers in [0, 2^32), got {text!r}")
+    return seeds

@@ -9,7 +9,7 @@ from conftest import nchw
 from PIL import Image
 
 from styleclip_jax.cli.main import main
-from styleclip_jax.io.latents import z_from_seeds
+from styleclip_jax.models.latents import z_from_seeds
 
 
 @pytest.fixture(scope="module")

@@ -99,7 +99,7 @@ import os, sys, json
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
 import jax, numpy as np
 from styleclip_jax.editing.inversion.training import EncoderTrainConfig, encoder_config_for, init_encoder, train_encoder
-from styleclip_jax.models.stylegan2 import load_generator
+from styleclip_jax.models.generators import load_generator
 assert jax.device_count() == 2, jax.devices()
 gen = load_generator({gen!r})
 enc_cfg = encoder_config_for(gen, (8, 16, 24, 32), (1, 1, 1, 1), 32)

@@ -177,7 +177,7 @@ def test_cli_export_and_run_onnx(tmp_path, golden_dir, rosinality_tiny):
                  str(tmp_path / "gz.onnx")]) == 0
     assert main(["run-onnx", "--model", str(tmp_path / "gz.onnx"), "--seeds", "0-2", "--psi", "0.7", "--cpu",
                  "--out", str(tmp_path / "o.npz")]) == 0
-    from styleclip_jax.io.latents import z_from_seeds
+    from styleclip_jax.models.latents import z_from_seeds
 
     ref = np.asarray(gen.synthesis(gen.mapping(z_from_seeds([0, 1, 2], 64), 0.7)))
     np.testing.assert_allclose(np.load(tmp_path / "o.npz")["images"], ref, atol=1e-4)

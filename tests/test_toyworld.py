@@ -336,7 +336,7 @@ def test_gan_training_resumes_bit_identically(tmp_path):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
     lines = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(ln)["step"] for ln in lines] == [1, 2]
-    from styleclip_jax.models.stylegan2 import load_generator
+    from styleclip_jax.models.generators import load_generator
 
     g = load_generator(tmp_path / "b" / "generator")
     assert g.source["step"] == 2 and np.all(np.isfinite(np.asarray(g.synthesis(g.mapping(np.zeros((1, 16)))))))
@@ -346,7 +346,7 @@ def test_decoder_training_resumes_bit_identically_and_sets_w_avg(tmp_path):
     """The shipped generator's recipe: resume == uninterrupted; exported w_avg is the mean mapped w."""
     import jax
 
-    from styleclip_jax.models.stylegan2 import load_generator
+    from styleclip_jax.models.generators import load_generator
     from styleclip_jax.toyworld.training.decoder import DecoderConfig, train_decoder
 
     cfg = DecoderConfig(w_dim=16, mapping_layers=1, g_channels=((4, 16), (8, 16), (16, 8), (32, 8)), batch=4,

@@ -21,11 +21,11 @@ from styleclip_jax.cli.options import (
 )
 from styleclip_jax.editing.optimization.config import MODES, SPACES, OptimizeConfig
 from styleclip_jax.errors import InputError
+from styleclip_jax.io.files import refuse_nonempty_dir
 
 OPTIMIZE_OPTIONS = {"mode": MODES, "space": SPACES, "steps": COUNT, "lr": LR, "l2_lambda": WEIGHT, "id_lambda": WEIGHT,
                     "snapshot_every": NONNEG, "keep_lambda": WEIGHT, "mask_lambda": WEIGHT,
                     "warm_start": WEIGHT}
-from styleclip_jax.io.files import refuse_nonempty_dir
 
 
 def add_edit(sub):
@@ -80,10 +80,13 @@ def _population(stats_dir):
 def run_optimize(args):
     from styleclip_jax.cli.options import check_paste_back, paste_back_if_asked
     from styleclip_jax.editing import optimize
-    from styleclip_jax.io.latents import invert_for, parse_seeds, read_latents
+    from styleclip_jax.editing.constraints.prompts import keep_alternatives
+    from styleclip_jax.editing.inversion.photos import invert_for
+    from styleclip_jax.io.latents import read_latents
     from styleclip_jax.models.clip import load_clip, tokenize
+    from styleclip_jax.models.generators import load_generator
     from styleclip_jax.models.idnet import load_idnet
-    from styleclip_jax.models.stylegan2 import load_generator
+    from styleclip_jax.validation import parse_seeds
 
     out = Path(args.out)
     refuse_nonempty_dir(out, args.overwrite)
@@ -100,7 +103,7 @@ def run_optimize(args):
         raise InputError("--weights takes one weight per --text prompt, with --compose")
     if bool(cfg.warm_start) != bool(args.stats):
         raise InputError("--warm-start and --stats go together (the warm start reads the stats' population bank)")
-    tokenize(args.text + [a for k in args.keep for a in k.split("|")])   # bad prompts refused before models load
+    tokenize(args.text + keep_alternatives(args.keep))   # bad prompts refused before models load
     prompts = [list(zip(args.text, args.weights or [1.0] * len(args.text)))] if args.compose else args.text
     gen = load_generator(args.generator)
     clip = load_clip(args.clip)

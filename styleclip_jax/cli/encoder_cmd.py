@@ -62,8 +62,8 @@ def run_train(args):
         encoder_config_for,
         train_encoder,
     )
+    from styleclip_jax.models.generators import load_generator
     from styleclip_jax.models.idnet import load_idnet
-    from styleclip_jax.models.stylegan2 import load_generator
 
     start_multiprocess(args)
     cfg = config_from_args(EncoderTrainConfig, args, ENCODER_TRAIN_OPTIONS)

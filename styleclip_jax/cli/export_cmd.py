@@ -64,7 +64,7 @@ def add_export(sub):
 
 def run_export(args):
     from styleclip_jax.export import onnx_export as ox
-    from styleclip_jax.models.stylegan2 import load_generator
+    from styleclip_jax.models.generators import load_generator
 
     kw = dict(opset=args.opset, overwrite=args.overwrite)
     if args.what == "encoder":
@@ -93,12 +93,10 @@ def run_export(args):
 
 def run_onnx(args):
     from styleclip_jax.export.runtime import OnnxEditor
-    from styleclip_jax.io.latents import (
-        check_output_path,
-        parse_seeds,
-        write_npz,
-        z_from_seeds,
-    )
+    from styleclip_jax.io.files import check_output_path
+    from styleclip_jax.io.latents import write_npz
+    from styleclip_jax.models.latents import z_from_seeds
+    from styleclip_jax.validation import parse_seeds
 
     out = check_output_path(args.out, args.overwrite)
     ed = OnnxEditor(args.model, providers=["CPUExecutionProvider"] if args.cpu else None)
@@ -113,10 +111,11 @@ def run_onnx(args):
         if not args.images:
             raise InputError(f"{ed.kind} models take photos: give --images")
         from styleclip_jax.faces.photos import expand_images
-        from styleclip_jax.io.images import encoder_input, read_image
+        from styleclip_jax.io.images import read_image
+        from styleclip_jax.models.e4e.transform import preprocess
 
         files = [f for f, _ in expand_images(args.images)]
-        feeds["photo"] = encoder_input([read_image(f) for f in files], spec["photo"][1])
+        feeds["photo"] = preprocess([read_image(f) for f in files], spec["photo"][1])
         if "alpha" in spec:
             feeds["alpha"] = 1.0 if args.alpha is None else args.alpha
     elif args.images:
@@ -148,7 +147,7 @@ def run_onnx(args):
     images = ed.run(batch_size=args.batch_size, **feeds)
     if ed.output_name == "wplus":
         from styleclip_jax.io.files import atomic_write
-        from styleclip_jax.io.latents import check_finite
+        from styleclip_jax.validation import check_finite
 
         check_finite("wplus", images)
         atomic_write(out, lambda p: np.savez(p, wplus=images, files=np.array([f.name for f in files])))
@@ -164,21 +163,8 @@ def run_onnx(args):
 
 
 def _onnx_latents(args, accept, with_kind: bool = False):
-    """The array of --latents this graph takes (no generator here, so W+/S agreement cannot be checked:
-    a file with StyleSpace codes needs --latents-key to say the W+ is meant)."""
-    from styleclip_jax.io.latents import read_latent_file
+    """The array of --latents this graph takes (``io.latents.read_latents_unchecked``)."""
+    from styleclip_jax.io.latents import read_latents_unchecked
 
-    files = read_latent_file(args.latents)
-    present = [k for k in ("wplus", "w", "z") if k in files] + (["s"] if any(k.startswith("s/") for k in files) else [])
-    usable = [k for k in present if k in accept]
-    if not usable:
-        raise InputError(f"{args.latents}: this model takes {' or '.join(map(repr, accept))} latents, found {sorted(files)}")
-    kind = args.latents_key or usable[0]
-    if kind not in usable:
-        raise InputError(f"{args.latents}: --latents-key {kind} is not in this file (usable here: {usable})")
-    if args.latents_key is None and len(present) > 1:
-        raise InputError(f"{args.latents} holds {present}; pass --latents-key {'|'.join(usable)} to say which to use")
-    a = np.asarray(files[kind])
-    if a.dtype.kind != "f":
-        raise InputError(f"{args.latents}:{kind} has dtype {a.dtype}; latents must be floating point")
+    kind, a = read_latents_unchecked(args.latents, accept, args.latents_key)
     return (kind, a) if with_kind else a

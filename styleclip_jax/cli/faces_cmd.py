@@ -56,8 +56,8 @@ def run_align(args):
 
 def run_paste_back(args):
     from styleclip_jax.faces import paste_back_photo
+    from styleclip_jax.io.files import check_output_path
     from styleclip_jax.io.images import save_png
-    from styleclip_jax.io.latents import check_output_path
 
     out = check_output_path(args.out, args.overwrite, suffixes=(".png",))
     save_png(out, paste_back_photo(args.photo, args.crop, args.faces, args.face - 1, args.feather))

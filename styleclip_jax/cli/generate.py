@@ -7,17 +7,14 @@ import numpy as np
 from tqdm import tqdm
 
 from styleclip_jax.cli.options import check_paste_back, paste_back_if_asked
+from styleclip_jax.editing.inversion.photos import invert_for
 from styleclip_jax.errors import InputError
+from styleclip_jax.io.files import check_output_path
 from styleclip_jax.io.images import make_grid, save_png, to_uint8
-from styleclip_jax.io.latents import (
-    check_output_path,
-    invert_for,
-    parse_seeds,
-    read_latents,
-    write_npz,
-    z_from_seeds,
-)
-from styleclip_jax.models.stylegan2 import load_generator
+from styleclip_jax.io.latents import read_latents, write_npz
+from styleclip_jax.models.generators import load_generator
+from styleclip_jax.models.latents import z_from_seeds
+from styleclip_jax.validation import parse_seeds
 
 
 def run_generate(args):

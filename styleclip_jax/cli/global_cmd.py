@@ -18,8 +18,7 @@ from styleclip_jax.cli.options import (
     progress_bar,
     start_multiprocess,
 )
-from styleclip_jax.editing.global_directions.config import SOURCES, TextEdit
-from styleclip_jax.editing.global_directions.constrain import KEEP_MODES
+from styleclip_jax.editing.global_directions.config import KEEP_MODES, SOURCES, TextEdit
 from styleclip_jax.errors import InputError
 from styleclip_jax.io.files import refuse_nonempty_dir
 
@@ -94,7 +93,7 @@ def add_global(sub):
 
 def _load_pair(args, with_clip=True):
     from styleclip_jax.models.clip import load_clip
-    from styleclip_jax.models.stylegan2 import load_generator
+    from styleclip_jax.models.generators import load_generator
 
     return load_generator(args.generator), (load_clip(args.clip) if with_clip else None)
 
@@ -172,7 +171,7 @@ def run_edit(args):
     from styleclip_jax.cli.options import paste_back_if_asked, source_latents
     from styleclip_jax.editing.global_directions.core import global_edit
     from styleclip_jax.editing.global_directions.stats import StyleSpaceStats
-    from styleclip_jax.io.latents import check_output_path
+    from styleclip_jax.io.files import check_output_path
 
     out = check_output_path(args.out, args.overwrite, sidecars=(".json",) if args.out.endswith(".npz") else ())
     alphas, edits = _alphas(args), _edits(args)

@@ -26,14 +26,12 @@ def add_invert(sub):
 def run_invert(args):
     import numpy as np
 
+    from styleclip_jax.editing.inversion.photos import invert_photos
     from styleclip_jax.errors import InputError
-    from styleclip_jax.faces.photos import (
-        check_encoder_fits,
-        expand_images,
-        invert_photos,
-    )
+    from styleclip_jax.faces.photos import expand_images
+    from styleclip_jax.io.files import check_output_path
     from styleclip_jax.io.images import make_grid, save_png, to_uint8
-    from styleclip_jax.io.latents import check_output_path, write_npz
+    from styleclip_jax.io.latents import write_npz
     from styleclip_jax.models.e4e import load_encoder
 
     out = check_output_path(args.out, args.overwrite)
@@ -44,10 +42,10 @@ def run_invert(args):
     enc = load_encoder(args.encoder)
     gen = None
     if args.generator:
-        from styleclip_jax.models.stylegan2 import load_generator
+        from styleclip_jax.models.generators import load_generator
 
         gen = load_generator(args.generator)
-        check_encoder_fits(enc, gen)
+        enc.check_fits(gen)
     n = len(expand_images(args.images))
     with progress_bar("invert", "image") as bar:
         inv = invert_photos(args.images, enc, args.align, args.batch_size, progress=bar if n > 1 else None)
@@ -77,7 +75,7 @@ def run_invert(args):
         write_npz(out, images, w, files=names)
     else:
         from styleclip_jax.io.files import atomic_write
-        from styleclip_jax.io.latents import check_finite
+        from styleclip_jax.validation import check_finite
 
         check_finite("wplus", w)
         atomic_write(out, lambda p: np.savez(p, wplus=w, files=names))

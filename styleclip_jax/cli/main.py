@@ -179,10 +179,10 @@ def _add_mapper(sub):
 
 def _run_mapper_train(args):
     from styleclip_jax.editing.mapper.run import train_mapper
-    from styleclip_jax.io.latents import wplus_from_source
     from styleclip_jax.models.clip import load_clip
+    from styleclip_jax.models.generators import load_generator
     from styleclip_jax.models.idnet import load_idnet
-    from styleclip_jax.models.stylegan2 import load_generator
+    from styleclip_jax.models.latents import wplus_from_source
 
     start_multiprocess(args)
     cfg = config_from_args(MapperTrainConfig, args, MAPPER_TRAIN_OPTIONS, description=args.description,
@@ -213,9 +213,9 @@ def _run_mapper_apply(args):
     )
     from styleclip_jax.editing.mapper.apply import apply_mapper
     from styleclip_jax.errors import InputError
-    from styleclip_jax.io.latents import check_output_path
+    from styleclip_jax.io.files import check_output_path
+    from styleclip_jax.models.generators import load_generator
     from styleclip_jax.models.mapper.handle import load_mapper
-    from styleclip_jax.models.stylegan2 import load_generator
 
     out = check_output_path(args.out, args.overwrite)
     also = []
@@ -250,9 +250,9 @@ def _add_embed(sub):
 def _run_embed(args):
     import numpy as np
 
-    from styleclip_jax.io.files import atomic_write
-    from styleclip_jax.io.latents import check_finite, check_output_path
+    from styleclip_jax.io.files import atomic_write, check_output_path
     from styleclip_jax.models.clip import load_clip, preprocess_pil, tokenize
+    from styleclip_jax.validation import check_finite
 
     out = check_output_path(args.out, args.overwrite, suffixes=(".npz",))
     model = load_clip(args.clip, dtype=args.dtype)

@@ -185,7 +185,8 @@ def check_paste_back(args) -> None:
 
 def source_latents(args, gen, what: str, truncation: float = 1.0):
     """(W+ (B, L, D), the photos' Inversion or None) from --seeds / --latents / --images."""
-    from styleclip_jax.io.latents import invert_for, wplus_from_source
+    from styleclip_jax.editing.inversion.photos import invert_for
+    from styleclip_jax.models.latents import wplus_from_source
 
     check_paste_back(args)
     if args.images:
@@ -199,7 +200,7 @@ def paste_back_if_asked(args, inv, edited) -> str:
     """With --paste-back: paste edited images (B, E, H, W, 3) into the photos; a note for the log."""
     if not args.paste_back:
         return ""
-    from styleclip_jax.faces.photos import paste_edits
+    from styleclip_jax.editing.inversion.photos import paste_edits
 
     written = paste_edits(inv, edited, args.paste_back, args.overwrite)
     return f"; {len(written)} photo(s) with the edit pasted back -> {args.paste_back}"

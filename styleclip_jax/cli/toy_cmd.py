@@ -134,8 +134,8 @@ def _split(text: str, allowed, what: str) -> list[str]:
 
 def _run_evaluate(args):
 
+    from styleclip_jax.io.files import check_output_path
     from styleclip_jax.io.images import before_after_grid, save_png
-    from styleclip_jax.io.latents import check_output_path
     from styleclip_jax.toyworld import world
     from styleclip_jax.toyworld.bundle import load_world
     from styleclip_jax.toyworld.evaluate import (

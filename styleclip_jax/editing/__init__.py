@@ -1,12 +1,16 @@
-"""The three StyleCLIP editing methods, one sub-package each, every one laid out the same way
-(``config.py`` frozen settings, ``core.py`` pure jittable maths, ``run.py`` the host driver):
+"""The three StyleCLIP editing methods, one sub-package each, with ``config.py`` (frozen settings),
+``core.py`` (pure jittable maths) and ``run.py`` (the host driver) in each, plus the files a method
+needs beyond those (the mapper's ``apply.py``; global directions' ``stats``, ``relevance``, ``text``,
+``constrain`` and the contrib ``population``):
 
 - ``optimization/``: method A, ``optimize(generator, clip, prompts, latents, config=...)``;
 - ``mapper/``: method B, ``train_mapper(generator, clip, config, exp_dir, latents=...)`` and
   ``apply_mapper(generator, mapper, latents, alphas)``;
 - ``global_directions/``: method C, ``precompute(generator, clip, out)`` (stats + fs3) and
   ``global_edit(generator, clip, stats, latents, [TextEdit, ...], alphas)``;
-- ``inversion/``: photos to W+ (e4e encoder training and latent refinement);
+- ``inversion/``: photos to W+ (``photos.py`` encodes and pastes back, ``core.py`` refines,
+  ``training.py`` trains an e4e encoder);
+- ``contrib/``: what goes beyond upstream (the population estimator, the warm start), never a default;
 - ``constraints/``: what an edit must leave alone, shared by the methods: keep-texts, regions
   (mask, box, the explicit blend) and composed prompts (``keep=``, ``mask=``, ``box=``,
   ``blend=`` on ``optimize``, ``train_mapper``, ``apply_mapper`` and ``global_edit``).

@@ -11,12 +11,24 @@ All images are NHWC float32 in [-1, 1]; ``to_uint8`` them for display.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from styleclip_jax.editing import OptimizeConfig, optimize
+from styleclip_jax.editing.constraints import mask as masks
 from styleclip_jax.editing.global_directions.config import TextEdit
+from styleclip_jax.editing.global_directions.core import (
+    apply_directions,
+    check_population,
+    directions_of,
+    edit_relevance,
+)
+from styleclip_jax.editing.global_directions.text import text_direction
 from styleclip_jax.errors import InputError
+from styleclip_jax.faces.photos import align_largest
+from styleclip_jax.models.latents import z_from_seeds
+from styleclip_jax.models.mtcnn import load_face_detector
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,9 +47,7 @@ class EditSession:
                  encoder=None):
         self.gen, self.clip, self.stats, self.idnet, self.encoder = generator, clip, stats, idnet, encoder
         if encoder is not None:
-            from styleclip_jax.faces.photos import check_encoder_fits
-
-            check_encoder_fits(encoder, generator)
+            encoder.check_fits(generator)
         self.mappers = dict(mappers or {})
         self.truncation = truncation
         self._dirs: dict[tuple[str, str], np.ndarray] = {}
@@ -50,8 +60,6 @@ class EditSession:
 
     # ---- sources -------------------------------------------------------------------------------
     def from_seed(self, seed: int) -> EditResult:
-        from styleclip_jax.io.latents import z_from_seeds
-
         if not 0 <= int(seed) < 2**32:
             raise InputError(f"seed must lie in [0, 2^32), got {seed}")
         w = np.asarray(self.gen.mapping(z_from_seeds([int(seed)], self.gen.config.z_dim), self.truncation))[0]
@@ -65,9 +73,6 @@ class EditSession:
         if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
             raise InputError(f"expected an RGB photo, got {photo.dtype} {photo.shape}")
         if align:
-            from styleclip_jax.faces.photos import align_largest
-            from styleclip_jax.models.mtcnn import load_face_detector
-
             if getattr(self, "_detector", None) is None:
                 self._detector = load_face_detector()
             photo = align_largest(photo, self._detector, self.encoder.config.input_size, "the photo").image
@@ -77,8 +82,6 @@ class EditSession:
 
     # ---- method C ------------------------------------------------------------------------------
     def text_direction(self, neutral: str, target: str) -> np.ndarray:
-        from styleclip_jax.editing.global_directions.text import text_direction
-
         key = (neutral.strip(), target.strip())
         if key not in self._dirs:
             if not key[1]:
@@ -90,14 +93,6 @@ class EditSession:
                     blend: float | None = None) -> EditResult:
         """Compose global-direction edits (``TextEdit``s, keep-texts included) on one W+ latent
         (L, D); ``mask`` / ``box`` / ``blend`` as ``global_edit``'s."""
-        from styleclip_jax.editing.constraints import mask as masks
-        from styleclip_jax.editing.global_directions.core import (
-            apply_directions,
-            check_population,
-            directions_of,
-            edit_relevance,
-        )
-
         if self.stats is None:
             raise InputError("global directions need StyleSpace stats with fs3 (`global precompute`)")
         if not terms:
@@ -139,8 +134,6 @@ class EditSession:
                  box=None, blend: float | None = None) -> EditResult:
         """Latent optimisation of one latent toward ``prompt``; ``frames`` snapshots along the way;
         ``keep`` / ``mask`` / ``box`` / ``blend`` as ``optimize``'s (default λs)."""
-        from styleclip_jax.editing import OptimizeConfig, optimize
-
         if id_lambda > 0 and self.idnet is None:
             raise InputError("λ_ID > 0 needs an identity network (start the session with one)")
         every = max(1, int(steps) // max(1, int(frames)))

@@ -21,14 +21,14 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from styleclip_jax import __version__
 from styleclip_jax.errors import InputError, OutputExistsError
+from styleclip_jax.version import __version__
 
 MIN_OPSET, MAX_OPSET = 18, 23
 DEFAULT_OPSET = 21
 SIDECAR_BYTES = 100 * 2**20
 IMAGE_LAYOUT = "NHWC float32, raw generator range (nominally [-1, 1], not clamped)"
-PHOTO_DOC = "aligned faces, NHWC float32 in [-1, 1] (e4e's preprocessing: styleclip_jax.io.images.encoder_input)"
+PHOTO_DOC = "aligned faces, NHWC float32 in [-1, 1] (e4e's preprocessing: styleclip_jax.models.e4e.preprocess)"
 
 
 def _spec(name, shape, doc):
@@ -96,9 +96,7 @@ def encoder_graph(enc):
 
 def photo_edit_graph(enc, mapper, gen):
     """(fn, specs): photo (B, 256, 256, 3), alpha (B,) -> edited image: e4e, then mapper, then generator."""
-    from styleclip_jax.faces.photos import check_encoder_fits
-
-    check_encoder_fits(enc, gen)
+    enc.check_fits(gen)
     mapper.check_fits(gen, "ONNX export")
     e_def, e_state, m_def, m_state, g_def, g_state = (enc.graphdef, enc.state, mapper.graphdef, mapper.state,
                                                       gen.graphdef, gen.state)

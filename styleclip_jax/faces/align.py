@@ -2,7 +2,7 @@
 
 The quad and the shrink / crop / pad-and-blur / transform sequence are NVIDIA ffhq-dataset's, as
 encoder4editing's ``align_face`` runs them, with dlib's 68 points replaced by MTCNN's eyes and
-mouth corners (``../shared/spec/face_alignment.md`` §4). Pillow and scipy do the resampling, as
+mouth corners (the FFHQ dataset script's ``recreate_aligned_images``). Pillow and scipy do the resampling, as
 upstream: their uint8 truncation is what the golden crops hold. ``Image.LANCZOS`` stands where
 upstream named ``ANTIALIAS`` (removed in Pillow 10; the same filter).
 """
@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 from PIL import Image
 
-# An optional correction toward dlib framing, fitted on 20 GAN renders (spec §5): centre shift
+# An optional correction toward dlib framing, fitted on 20 GAN renders: centre shift
 # in the quad's own frame and a scale. Off by default (upstream's formula).
 DLIB_SHIFT_X, DLIB_SHIFT_Y, DLIB_SCALE = -0.0038, 0.0118, 1.0254
 

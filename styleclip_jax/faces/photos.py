@@ -10,11 +10,10 @@ skipped and reported (``"skipped"``).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -26,7 +25,7 @@ from styleclip_jax.progress import callback
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 FACES_FILE = "faces.json"
-# A box reaching this share of its size outside the frame gives unreliable landmarks (spec §6).
+# A box reaching this share of its size outside the frame gives unreliable landmarks.
 OUTSIDE_WARN = 0.1
 
 
@@ -112,69 +111,9 @@ def paste_back_photo(photo_path, crop_path, faces_json, face: int = 0, feather: 
     return paste_back(read_image(photo_path), crop, np.asarray(entry["faces"][face]["quad"]), feather)
 
 
-@dataclasses.dataclass(frozen=True)
-class Inversion:
-    """Photos inverted by an encoder: ``wplus`` (B, N, D), the ``files``, the encoder's input crops
-    (uint8), and, when aligned, the full ``photos`` and the ``quads`` the crops came from (for
-    pasting edits back)."""
-
-    wplus: np.ndarray
-    files: list
-    crops: list
-    photos: list | None = None
-    quads: list | None = None
-
-
 def align_largest(image: np.ndarray, detector, size: int, name) -> Alignment:
     """The largest face of ``image`` FFHQ-aligned at ``size``; no face is an error naming ``name``."""
     found = detector.detect(image)
     if not len(found):
         raise InputError(f"{name}: no face found")
     return align_face(image, found.points[0], size)
-
-
-def invert_photos(paths, encoder, align: bool = False, batch_size: int = 8, detector=None,
-                  progress: Callable | None = None) -> Inversion:
-    """Photos (files or folders) -> ``Inversion``. With ``align`` the largest face of each photo is
-    found and FFHQ-aligned first (a photo without a face is an error naming it); otherwise the
-    photos are taken as aligned faces."""
-    files = [f for f, _ in expand_images(paths)]
-    photos = [read_image(f) for f in files]
-    crops, quads = photos, None
-    if align:
-        if detector is None:
-            from styleclip_jax.models.mtcnn import load_face_detector
-
-            detector = load_face_detector()
-        aligned = [align_largest(img, detector, encoder.config.input_size, f) for f, img in zip(files, photos)]
-        crops, quads = [a.image for a in aligned], [a.quad for a in aligned]
-    w = encoder.encode_photos(crops, batch_size, progress)
-    return Inversion(w, files, crops, photos if align else None, quads)
-
-
-def paste_edits(inv: Inversion, edited, out_dir, overwrite: bool = False) -> list[Path]:
-    """Paste edited images (B, E, H, W, 3) in [-1, 1] back into the photos: ``out_dir/<stem>.png``
-    (``<stem>_<k>.png`` for the k-th of several edits per photo)."""
-    from styleclip_jax.io.files import refuse_nonempty_dir
-    from styleclip_jax.io.images import to_uint8
-
-    if inv.quads is None:
-        raise InputError("`paste_back` needs `align`: only an aligned face knows where it came from")
-    edited = np.asarray(edited)
-    refuse_nonempty_dir(out_dir, overwrite)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for i, (f, photo, quad) in enumerate(zip(inv.files, inv.photos, inv.quads)):
-        for k in range(edited.shape[1]):
-            dest = out_dir / (f"{f.stem}.png" if edited.shape[1] == 1 else f"{f.stem}_{k}.png")
-            save_png(dest, paste_back(photo, to_uint8(edited[i, k]), quad))
-            written.append(dest)
-    return written
-
-
-def check_encoder_fits(encoder, generator) -> None:
-    c, g = encoder.config, generator.config
-    if (g.num_ws, g.w_dim) != (c.num_styles, c.style_dim):
-        raise InputError(f"the generator takes W+ ({g.num_ws}, {g.w_dim}); the encoder makes "
-                         f"({c.num_styles}, {c.style_dim})")

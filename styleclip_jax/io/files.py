@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
-from styleclip_jax.errors import OutputExistsError
+from styleclip_jax.errors import InputError, OutputExistsError
 
 
 def refuse_nonempty_dir(path: str | os.PathLike | None, overwrite: bool) -> None:
@@ -41,3 +42,19 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_output_path(path: str | os.PathLike, overwrite: bool, suffixes=(".png", ".npz"),
+                      sidecars: Sequence[str] = ()) -> Path:
+    """``path`` checked before any work: its suffix, and that neither it nor its ``sidecars``
+    (suffixes appended to the name, e.g. '.json') exist unless ``overwrite``."""
+    p = Path(path)
+    if p.suffix.lower() not in suffixes:
+        raise InputError(f"`out` must end with one of {suffixes}, got {p.name!r}")
+    if p.is_dir():
+        raise InputError(f"`out` {p} is a folder; name a file ending with one of {suffixes}")
+    for f in [p] + [Path(str(p) + s) for s in sidecars]:
+        if f.exists() and not overwrite:
+            raise OutputExistsError(f"{f} exists; pass `overwrite=True` to replace it")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    return p

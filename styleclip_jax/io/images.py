@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
+
+from styleclip_jax.errors import InputError
+from styleclip_jax.io.files import atomic_write
+from styleclip_jax.validation import check_finite
 
 # Refused before decoding (an 8000 x 8000 photo is fine; a decompression bomb is not).
 MAX_IMAGE_PIXELS = 64_000_000
@@ -13,8 +18,6 @@ MAX_IMAGE_PIXELS = 64_000_000
 
 def to_uint8(images, value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
     """(…, H, W, C) floats in ``value_range`` -> uint8, clipped and rounded."""
-    from styleclip_jax.io.latents import check_finite
-
     lo, hi = value_range
     x = (check_finite("image", np.asarray(images, np.float32)) - lo) * (255.0 / (hi - lo))
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
@@ -46,7 +49,6 @@ def save_png(path: str | Path, image_u8: np.ndarray) -> None:
     """Write atomically: an interrupted or failed save never leaves a partial PNG."""
     from PIL import Image
 
-    from styleclip_jax.io.files import atomic_write
 
     atomic_write(path, lambda tmp: Image.fromarray(np.asarray(image_u8)).save(str(tmp), format="PNG"))
 
@@ -55,11 +57,8 @@ def read_image(path: str | Path) -> np.ndarray:
     """An image file as uint8 RGB (H, W, 3), the way a person sees it: EXIF rotation applied,
     grayscale / palette / CMYK / RGBA (alpha dropped) converted, 16-bit scaled to 8 bits.
     Anything unreadable, or over ``MAX_IMAGE_PIXELS``, is an InputError naming the file."""
-    import warnings
-
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    from styleclip_jax.errors import InputError
 
     p = Path(path)
     if p.is_dir():
@@ -86,25 +85,6 @@ def read_image(path: str | Path) -> np.ndarray:
         if isinstance(e, InputError):
             raise
         raise InputError(f"{p}: corrupt or truncated image ({' '.join(str(e).split())[:160]})") from None
-
-
-def encoder_input(images_u8, size: int = 256) -> np.ndarray:
-    """uint8 RGB photos (each (H, W, 3)) -> (B, size, size, 3) float32 in [-1, 1], as e4e's
-    ``transform_inference``: PIL bilinear resize (antialiased when shrinking), then (x/255 − 0.5)/0.5.
-    numpy + Pillow only, so serving with onnxruntime needs no JAX."""
-    from PIL import Image
-
-    from styleclip_jax.errors import InputError
-
-    out = []
-    for a in images_u8:
-        a = np.asarray(a)
-        if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
-            raise InputError(f"photos must be uint8 RGB (H, W, 3), got {a.dtype} {a.shape}")
-        if a.shape[:2] != (size, size):
-            a = np.asarray(Image.fromarray(a).resize((size, size), Image.BILINEAR))
-        out.append((a.astype(np.float32) / np.float32(255) - np.float32(0.5)) / np.float32(0.5))
-    return np.stack(out)
 
 
 def save_edit_grid(path: str | Path, originals, edited) -> None:

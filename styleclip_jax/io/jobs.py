@@ -14,16 +14,22 @@ made them, and a safe way to clear a failed run.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 import socket
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
+
+import numpy as np
 
 from styleclip_jax.errors import JobFolderError
 from styleclip_jax.io.files import atomic_write
+from styleclip_jax.parallel.distributed import is_primary
+
+MANIFEST = "manifest.json"      # a resumable job's record of what its parts depend on
 
 LOCK_FILE = ".lock"
 _held: set[str] = set()
@@ -51,8 +57,6 @@ def _owner(path: Path) -> dict | None:
 def job_lock(folder: str | os.PathLike):
     """Hold ``folder/.lock`` for the duration of the block (see the module docstring). In a
     multi-process run only process 0 holds it, for all of them."""
-    from styleclip_jax.parallel.distributed import is_primary
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_FILE
@@ -113,7 +117,6 @@ def check_manifest(path: str | os.PathLike, record: Mapping, what: str, may_chan
             raise JobFolderError(f"{path.parent}: {what} was made with other {', '.join(diffs)} "
                                  f"({'; '.join(f'{k}: {_short(old.get(k))} here, now {_short(record.get(k))}' for k in diffs)})"
                                  "; use another folder, or clear it with `overwrite=True`")
-    from styleclip_jax.parallel.distributed import is_primary
 
     if is_primary():                                 # one writer in a multi-process run
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,3 +143,11 @@ def clear_job_folder(folder: str | os.PathLike, marker: str, what: str) -> None:
             if child.name == LOCK_FILE:
                 continue
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+
+
+def float32_sha256(*arrays) -> str:
+    """sha256 over float32 arrays, in order: what a job's parts depend on (its manifest)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a, np.float32).tobytes())
+    return h.hexdigest()

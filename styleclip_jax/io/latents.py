@@ -1,4 +1,5 @@
-"""Reading latents files and writing generator outputs (the latents contract of the CLI).
+"""Reading latents files and writing generator outputs (the latents contract of the CLI). Seeds and
+W+ from a latents file for a generator: ``styleclip_jax.models.latents``.
 
 Input files (``--latents``), all read without unpickling code:
 
@@ -22,45 +23,18 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
-from styleclip_jax.errors import InputError, NonFiniteError, OutputExistsError
+from styleclip_jax.errors import InputError
 from styleclip_jax.io.files import atomic_write
-from styleclip_jax.validation import check_array
+from styleclip_jax.io.torch_pickle import load_checkpoint
+from styleclip_jax.validation import check_array, check_finite
 
 KINDS = ("wplus", "w", "z", "s")
 LATENT_SUFFIXES = (".npz", ".npy", ".pt", ".pth")
-
-
-def parse_seeds(text: str, flag: str = "seeds") -> list[int]:
-    """'0-7' / '1,5,9' / '0-3,10' -> list of ints (``flag`` names the option in errors)."""
-    seeds: list[int] = []
-    try:
-        for part in str(text).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if "-" in part[1:]:
-                a, b = part.split("-", 1)
-                lo, hi = int(a), int(b)
-                if hi < lo:
-                    raise ValueError
-                seeds.extend(range(lo, hi + 1))
-            else:
-                seeds.append(int(part))
-    except ValueError:
-        raise InputError(f"`{flag}` must look like '0-7' or '1,5,9', got {text!r}") from None
-    if not seeds or any(s < 0 or s >= 2**32 for s in seeds):
-        raise InputError(f"`{flag}` must name whole numbers in [0, 2^32), got {text!r}")
-    return seeds
-
-
-def z_from_seeds(seeds, z_dim: int) -> np.ndarray:
-    """NVIDIA's convention: ``RandomState(seed).randn(z_dim)`` per seed -> (B, z_dim) float32."""
-    return np.stack([np.random.RandomState(s).randn(z_dim) for s in seeds]).astype(np.float32)
 
 
 def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -97,8 +71,6 @@ def read_latent_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
         except (OSError, EOFError) as e:
             raise InputError(f"{p}: truncated or unreadable .npy file ({e})") from None
     elif suffix in (".pt", ".pth"):
-        from styleclip_jax.io.torch_pickle import load_checkpoint
-
         a = load_checkpoint(p)
         if not isinstance(a, np.ndarray):
             raise InputError(f"{p}: expected one tensor (N, L, D) or (N, D), found a {type(a).__name__}")
@@ -138,25 +110,48 @@ def read_latents(path: str | os.PathLike, gen, accept: Sequence[str] = KINDS, ke
     cfg = gen.config
     files = read_latent_file(p)
     s_keys = {k[2:]: v for k, v in files.items() if k.startswith("s/")}
-    present = [k for k in KINDS if (k in files if k != "s" else bool(s_keys))]
+    kind, others = choose_kind(p, files, accept, key, " or ".join(_describe(k, cfg) for k in accept))
+    out = _checked(p, kind, files, s_keys, cfg)
+    if others == ["s"] and kind == "wplus" and _styles_match(gen, out, _checked(p, "s", files, s_keys, cfg)):
+        others = []                                     # our own generate output: the same images twice
+    _refuse_ambiguous(p, kind, others, accept)
+    return kind, out
+
+
+def read_latents_unchecked(path: str | os.PathLike, accept: Sequence[str], key: str | None = None):
+    """('wplus'|'w'|'z', array) from a latents file where no generator is at hand (ONNX serving):
+    the same choice of kind as ``read_latents``, shapes left to the graph; W+ beside StyleSpace codes
+    needs ``key``, since their agreement cannot be checked without the generator."""
+    p = Path(path)
+    files = read_latent_file(p)
+    kind, others = choose_kind(p, files, accept, key, " or ".join(map(repr, accept)))
+    _refuse_ambiguous(p, kind, others, accept)
+    a = np.asarray(files[kind])
+    if a.dtype.kind != "f":
+        raise InputError(f"{p}:{kind} has dtype {a.dtype}; latents must be floating point")
+    return kind, check_finite(f"{p.name}:{kind}", a)
+
+
+def choose_kind(p: Path, files, accept: Sequence[str], key: str | None, expected: str) -> tuple[str, list[str]]:
+    """(the kind to read, the other kinds present that could compete with it): ``key`` when given,
+    else the first usable of ``KINDS``; ``expected`` describes the accepted kinds in the error."""
+    has_s = any(k.startswith("s/") for k in files)
+    present = [k for k in KINDS if (k in files if k != "s" else has_s)]
     usable = [k for k in present if k in accept]
     if key is not None:
         if key not in usable:
             raise InputError(f"{p}: `latents_key` {key} is not among the usable kinds in this file {usable}")
-        kind = key
-    elif not usable:
-        raise InputError(f"{p}: found arrays {sorted(files)}; expected "
-                         + " or ".join(_describe(k, cfg) for k in accept))
-    else:
-        kind = usable[0]
-    out = _checked(p, kind, files, s_keys, cfg)
-    others = [k for k in present if k != kind and (k in accept or k == "s")] if key is None else []
-    if others == ["s"] and kind == "wplus" and _styles_match(gen, out, _checked(p, "s", files, s_keys, cfg)):
-        others = []                                     # our own generate output: the same images twice
+        return key, []
+    if not usable:
+        raise InputError(f"{p}: found arrays {sorted(files)}; expected {expected}")
+    kind = usable[0]
+    return kind, [k for k in present if k != kind and (k in accept or k == "s")]
+
+
+def _refuse_ambiguous(p: Path, kind: str, others: list[str], accept: Sequence[str]) -> None:
     if others:
         raise InputError(f"{p} holds {kind!r} and {others} latents that differ; pass `latents_key` "
                          f"{'|'.join([kind] + [o for o in others if o in accept])} to say which to use")
-    return kind, out
 
 
 def _describe(kind: str, cfg) -> str:
@@ -178,54 +173,6 @@ def _styles_match(gen, wplus: np.ndarray, styles: dict) -> bool:
     ref = gen.w_to_s(wplus)
     return all(np.shape(styles[n]) == np.shape(ref[n]) and np.allclose(styles[n], np.asarray(ref[n]), atol=1e-4)
                for n in styles)
-
-
-def wplus_from_source(gen, *, seeds: str | None = None, latents: str | os.PathLike | None = None,
-                      truncation: float = 1.0, what: str = "this command", key: str | None = None) -> np.ndarray:
-    """W+ (B, L, D) from ``--seeds`` (mapped at ``truncation``) or a latents file (wplus or w)."""
-    if (seeds is None) == (latents is None):
-        raise InputError(f"{what} needs exactly one of `seeds` or `latents`")
-    if seeds is not None:
-        return np.asarray(gen.mapping(z_from_seeds(parse_seeds(seeds), gen.config.z_dim), truncation))
-    _, w = read_latents(latents, gen, accept=("wplus", "w"), key=key)
-    return gen.as_wplus(w)
-
-
-def invert_for(gen, images, encoder, align: bool = False):
-    """Photos -> ``faces.photos.Inversion`` (W+ for ``gen``) through the encoder folder ``encoder``."""
-    if encoder is None:
-        raise InputError("`images` needs `encoder` (an e4e folder from `styleclip-jax convert encoder`)")
-    from styleclip_jax.faces.photos import check_encoder_fits, invert_photos
-    from styleclip_jax.models.e4e import load_encoder
-
-    enc = load_encoder(encoder)
-    check_encoder_fits(enc, gen)
-    return invert_photos(images, enc, align)
-
-
-def check_output_path(path: str | os.PathLike, overwrite: bool, suffixes=(".png", ".npz"),
-                      sidecars: Sequence[str] = ()) -> Path:
-    """``path`` checked before any work: its suffix, and that neither it nor its ``sidecars``
-    (suffixes appended to the name, e.g. '.json') exist unless ``overwrite``."""
-    p = Path(path)
-    if p.suffix.lower() not in suffixes:
-        raise InputError(f"`out` must end with one of {suffixes}, got {p.name!r}")
-    if p.is_dir():
-        raise InputError(f"`out` {p} is a folder; name a file ending with one of {suffixes}")
-    for f in [p] + [Path(str(p) + s) for s in sidecars]:
-        if f.exists() and not overwrite:
-            raise OutputExistsError(f"{f} exists; pass `overwrite=True` to replace it")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    return p
-
-
-def check_finite(name: str, a) -> np.ndarray:
-    """``a`` as numpy, or NonFiniteError: nothing with NaN or infinity is written."""
-    a = np.asarray(a)
-    if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
-        raise NonFiniteError(f"{name} holds {int(np.sum(~np.isfinite(a)))} NaN or infinite value(s); nothing "
-                             "was written (check the weights and the numeric options)")
-    return a
 
 
 def write_npz(path: str | os.PathLike, images, wplus=None, styles: Mapping[str, np.ndarray] | None = None,

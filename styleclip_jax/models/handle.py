@@ -4,9 +4,10 @@ and the helpers that fill an abstract NNX module from flat tensors, strictly che
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
@@ -48,6 +49,19 @@ def flat_tensors(state) -> dict[str, np.ndarray]:
     return {_key(p): np.asarray(v[...]) for p, v in nnx.to_flat_state(state)}
 
 
+def jit_call(call, static: tuple[int, ...] = ()):
+    """``f(graphdef, state, *args) = call(nnx.merge(graphdef, state), *args)``, jitted: every handle's
+    way into XLA. The graphdef is static and the weights an ordinary argument, so they are never baked
+    into the program and one compile serves every set of weights; ``static`` indexes ``args``."""
+    import jax
+    from flax import nnx
+
+    def run(graphdef, state, *args):
+        return call(nnx.merge(graphdef, state), *args)
+
+    return jax.jit(run, static_argnums=(0, *(2 + i for i in static)))
+
+
 class ModelHandle:
     """A loaded model: frozen ``config`` + NNX ``(graphdef, state)`` + ``source`` info.
 
@@ -86,8 +100,6 @@ class ModelHandle:
         with other weights is an error rather than a silently wrong image.
         """
         if getattr(self, "_fingerprint", None) is None:
-            import hashlib
-
             h = hashlib.sha256(json.dumps(self.config.to_dict(), sort_keys=True).encode())
             for k, v in sorted(self.tensors().items()):
                 h.update(f"{k}{tuple(v.shape)}".encode())

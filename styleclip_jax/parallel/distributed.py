@@ -18,6 +18,8 @@ On CPU the cross-process collectives are gloo's (``jax_cpu_collectives_implement
 
 from __future__ import annotations
 
+import numpy as np
+
 from styleclip_jax.errors import InputError
 
 
@@ -79,7 +81,6 @@ def replicate(tree, sharding):
     """Put a pytree on ``sharding``. In a multi-process run the leaves go through host values, which
     is how ``device_put`` accepts a mesh that spans other processes' devices."""
     import jax
-    import numpy as np
 
     if process_count() == 1:
         return jax.device_put(tree, sharding)

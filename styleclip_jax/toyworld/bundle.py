@@ -11,7 +11,12 @@ import dataclasses
 from importlib import resources
 from pathlib import Path
 
+from styleclip_jax.editing.global_directions.stats import StyleSpaceStats
 from styleclip_jax.errors import CheckpointError
+from styleclip_jax.models.clip import load_clip
+from styleclip_jax.models.e4e import load_encoder
+from styleclip_jax.models.generators import load_generator
+from styleclip_jax.toyworld.readers import AttributeReader, ShapeReaderModel
 
 
 def weights_dir() -> Path:
@@ -30,11 +35,6 @@ class ToyWorld:
 
 def load_world(path=None, with_stats: bool = True) -> ToyWorld:
     """Load the toy world from ``path`` (default: the bundled weights)."""
-    from styleclip_jax.editing.global_directions.stats import StyleSpaceStats
-    from styleclip_jax.models.clip import load_clip
-    from styleclip_jax.models.stylegan2 import load_generator
-    from styleclip_jax.toyworld.readers import AttributeReader, ShapeReaderModel
-
     p = Path(path) if path is not None else weights_dir()
     for sub in ("generator", "clip", "shape_reader"):
         if not (p / sub).is_dir():
@@ -42,8 +42,6 @@ def load_world(path=None, with_stats: bool = True) -> ToyWorld:
     stats = StyleSpaceStats.load(p / "global") if with_stats and (p / "global").is_dir() else None
     encoder = None
     if (p / "encoder").is_dir():
-        from styleclip_jax.models.e4e import load_encoder
-
         encoder = load_encoder(p / "encoder")
     return ToyWorld(load_generator(p / "generator"), load_clip(p / "clip"),
                     AttributeReader(ShapeReaderModel.load(p / "shape_reader")), stats, p, encoder)

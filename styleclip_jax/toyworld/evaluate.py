@@ -14,12 +14,27 @@ included, since that is what a user waits for; ``warm`` runs it twice and report
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import tempfile
 import time
-from typing import Callable
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
+from styleclip_jax.editing import optimize
+from styleclip_jax.editing.constraints.mask import blend_columns
+from styleclip_jax.editing.constraints.prompts import alternatives, label, terms_of
+from styleclip_jax.editing.global_directions.config import TextEdit
+from styleclip_jax.editing.global_directions.core import global_edit
+from styleclip_jax.editing.mapper.apply import apply_mapper
+from styleclip_jax.editing.mapper.config import MapperTrainConfig
+from styleclip_jax.editing.mapper.run import train_mapper
+from styleclip_jax.editing.optimization.config import OptimizeConfig
 from styleclip_jax.errors import InputError
+from styleclip_jax.models.clip import loss_images, normalize, tokenize
+from styleclip_jax.models.latents import z_from_seeds
+from styleclip_jax.models.mapper.network import LEVELS
 from styleclip_jax.toyworld import world
 from styleclip_jax.toyworld.captions import (
     BACKGROUND_WORDS,
@@ -27,6 +42,7 @@ from styleclip_jax.toyworld.captions import (
     named_attributes,
     phrase,
 )
+from styleclip_jax.toyworld.readers import object_mask
 
 METHODS = ("optimize", "mapper", "global")
 
@@ -97,7 +113,7 @@ class MethodSettings:
         if self.split_rows not in (0, 4):
             raise InputError(f"split_rows must be 0 (off) or 4 (upstream's coarse/medium boundary), got {self.split_rows}")
 
-    def with_population(self) -> "MethodSettings":
+    def with_population(self) -> MethodSettings:
         """The population estimator's settings (``evaluate --population``), tuned on seeds 0-15 like the
         rest: global directions from CLIP-labelled samples at α 6 (their toRGB layers included), and
         latent optimisation warm-started 1.25 along the population's W direction at lr 0.05 (at lr
@@ -115,8 +131,6 @@ class MethodSettings:
         return "all"
 
     def optimize_config(self, prompt: str, num_ws: int):
-        from styleclip_jax.editing.optimization.config import OptimizeConfig
-
         region = self.region(prompt)
         rows = {"appearance": range(self.split_rows, num_ws), "geometry": range(self.split_rows), "all": ()}[region]
         named = named_attributes(prompt)
@@ -141,9 +155,6 @@ class MethodSettings:
 
     def mapper_config(self, prompt: str, **kw):
         """A MapperTrainConfig for ``prompt`` (Adam, no ID loss); ``kw`` sets the rest (steps, intervals, ...)."""
-        from styleclip_jax.editing.mapper.config import MapperTrainConfig
-        from styleclip_jax.models.mapper.network import LEVELS
-
         level = {"appearance": "medium", "geometry": "coarse", "all": None}[self.region(prompt)]
         levels = {lvl: lvl == level for lvl in LEVELS} if level else {}
         kw = {"steps": self.mapper_steps, "batch_size": self.mapper_batch, **kw}
@@ -157,16 +168,12 @@ class MethodSettings:
 # A prompt is a text or a composed list of (text, weight); ``keep``: keep-texts ("a circle", ...) or
 # None; ``region``: (N, R, R) per-start masks (1 = may change) or None.
 def _text_of(prompt) -> str:
-    from styleclip_jax.editing.constraints.prompts import terms_of
-
     return " ".join(t for t, _ in terms_of(prompt))
 
 
 def optimize_all(tw, wplus, prompts: list, s: MethodSettings, keep=None, region=None) -> tuple[np.ndarray, np.ndarray]:
     """Latent optimisation of every latent (N, L, D) toward every prompt, each moving the rows
     ``s.optimize_config`` gives it: (images (N, P, R, R, 3), final W+ (N, P, L, D))."""
-    from styleclip_jax.editing import optimize
-
     num_ws = tw.generator.config.num_ws
     images, latents = [None] * len(prompts), [None] * len(prompts)
     groups: dict = {}
@@ -190,13 +197,9 @@ def _class_name(prompt: str) -> str:
 
 
 def edit_global(tw, wplus, prompts: list, s: MethodSettings, keep=None, region=None) -> np.ndarray:
-    from styleclip_jax.editing.constraints.prompts import terms_of
-    from styleclip_jax.editing.global_directions.config import TextEdit
-    from styleclip_jax.editing.global_directions.core import global_edit
-
     if tw.stats is None or tw.stats.fs3 is None:
         raise InputError("global directions need the toy world's precomputed stats (global/ with fs3.npy)")
-    keep_names = tuple("|".join(_class_name(a) for a in k.split("|")) for k in keep or ())
+    keep_names = tuple("|".join(_class_name(a) for a in alternatives(k)) for k in keep or ())
     out = []
     for p in prompts:
         layers = tw.generator.config.style_layers
@@ -213,7 +216,6 @@ def mapper_training_set(tw, s: MethodSettings, n: int = 256, seed: int = 0):
     what a mapper for local edits trains on (its background loss needs a region per latent)."""
     w = start_latents(tw, n, seed, s.truncation)
     images = np.concatenate([np.asarray(tw.generator.synthesis(w[i:i + 64])) for i in range(0, n, 64)])
-    from styleclip_jax.toyworld.readers import object_mask
 
     return w, object_mask(images)
 
@@ -222,13 +224,6 @@ def edit_mapper(tw, wplus, prompts: list, s: MethodSettings, keep=None, region=N
     """Train one mapper per prompt text (latents sampled on the fly, Adam; with a region, on
     tuning-seed samples with their object masks), then apply it (a composed prompt: every term's
     mapper at its weight)."""
-    import tempfile
-    from pathlib import Path
-
-    from styleclip_jax.editing.constraints.prompts import terms_of
-    from styleclip_jax.editing.mapper.apply import apply_mapper
-    from styleclip_jax.editing.mapper.run import train_mapper
-
     train_w, train_masks = mapper_training_set(tw, s) if region is not None else (None, None)
     trained: dict = {}
     out = []
@@ -253,16 +248,12 @@ EDITORS: dict[str, Callable] = {"optimize": edit_optimize, "global": edit_global
 
 
 def start_latents(tw, n: int, seed: int, truncation: float):
-    from styleclip_jax.io.latents import z_from_seeds
-
     z = z_from_seeds(range(seed, seed + n), tw.generator.config.z_dim)
     return np.asarray(tw.generator.mapping(z, truncation))
 
 
 def text_features(tw, prompts: list[str]) -> np.ndarray:
     """(P, E) L2-normalised text features, encoded once and reused for every image batch."""
-    from styleclip_jax.models.clip import normalize, tokenize
-
     return np.asarray(normalize(tw.clip.encode_text(tokenize(prompts))))
 
 
@@ -270,7 +261,6 @@ def clip_cosines(tw, images, text: np.ndarray) -> np.ndarray:
     """(B, P) cosine of loss-path image features with ``text`` (from ``text_features``)."""
     import jax.numpy as jnp
 
-    from styleclip_jax.models.clip import loss_images, normalize
 
     fi = normalize(tw.clip.encode_image(loss_images(jnp.asarray(images))))
     return np.asarray(fi @ text.T)
@@ -316,8 +306,6 @@ def evaluate(tw, method: str, attribute: str = "colour", n: int = 16, seed: int 
 
     Returns a JSON-able dict: rates, leakage per attribute, CLIP gain, timing, per-edit records.
     """
-    from styleclip_jax.editing.constraints.prompts import label
-
     if start not in ("samples", "inverted"):
         raise InputError(f"start must be 'samples' or 'inverted', got {start!r}")
     if method not in EDITORS:
@@ -347,7 +335,6 @@ def evaluate(tw, method: str, attribute: str = "colour", n: int = 16, seed: int 
     wplus = start_latents(tw, n, seed, settings.truncation) if start == "samples" else inverted_latents(tw, n, seed)
     before = np.asarray(tw.generator.synthesis(wplus))
     src = tw.reader(before)
-    from styleclip_jax.toyworld.readers import object_mask
 
     region = object_mask(before) if mask == "object" else None
     if region is not None:
@@ -355,8 +342,6 @@ def evaluate(tw, method: str, attribute: str = "colour", n: int = 16, seed: int 
     t0 = time.perf_counter()
     after = EDITORS[method](tw, wplus, prompts, settings, keep or None, region)    # (N, P, R, R, 3)
     if blend is not None:
-        from styleclip_jax.editing.constraints.mask import blend_columns
-
         after = blend_columns(before, after, region, blend)
     elapsed = time.perf_counter() - t0
     flat_after = after.reshape(-1, *after.shape[2:])
@@ -402,10 +387,6 @@ def evaluate(tw, method: str, attribute: str = "colour", n: int = 16, seed: int 
 def sample_report(tw, n: int = 256, seed: int = 2000, truncation: float = 1.0) -> dict:
     """Are samples recognisable? Readers vs the caption CLIP ranks highest among all 180 full
     captions ("a large red circle on the left on a dark background", ...), per attribute."""
-    import itertools
-
-    from styleclip_jax.io.latents import z_from_seeds
-
     z = z_from_seeds(range(seed, seed + n), tw.generator.config.z_dim)
     images = np.asarray(tw.generator.synthesis(tw.generator.mapping(z, truncation)))
     read = tw.reader(images)

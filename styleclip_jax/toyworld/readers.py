@@ -19,7 +19,8 @@ import optax
 from flax import nnx
 
 from styleclip_jax.errors import InputError
-from styleclip_jax.models.handle import ModelHandle
+from styleclip_jax.models.handle import ModelHandle, flat_tensors
+from styleclip_jax.progress import callback
 from styleclip_jax.toyworld import world
 
 UNREADABLE = -1
@@ -148,9 +149,6 @@ def _augment(images, key):
 def train_shape_reader(steps: int = 600, batch: int = 128, seed: int = 0, cfg: ShapeReaderConfig = ShapeReaderConfig(),
                        progress=None) -> tuple[ShapeReaderModel, float]:
     """Train on fresh procedural scenes (a pure function of (seed, step)); returns (model, held-out acc)."""
-    from styleclip_jax.models.handle import flat_tensors
-    from styleclip_jax.progress import callback
-
     model = ShapeReader(cfg, nnx.Rngs(seed))
     graphdef, params = nnx.split(model)
     tx = optax.adam(optax.cosine_decay_schedule(3e-3, steps))

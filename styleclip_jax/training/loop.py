@@ -14,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import jax
 import numpy as np
@@ -23,6 +24,9 @@ import numpy as np
 from styleclip_jax.errors import InputError, NonFiniteError
 from styleclip_jax.io import checkpoints
 from styleclip_jax.io.files import atomic_write, refuse_nonempty_dir
+from styleclip_jax.io.jobs import clear_job_folder, job_lock
+from styleclip_jax.parallel.distributed import barrier, is_primary, process_count
+from styleclip_jax.progress import callback
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -45,9 +49,6 @@ def experiment(exp_dir, run_info: dict[str, Any], resume: bool, overwrite: bool 
     ``manifest`` (never someone's other files). In a multi-process run every process checks,
     process 0 writes and holds the lock.
     """
-    from styleclip_jax.io.jobs import clear_job_folder, job_lock
-    from styleclip_jax.parallel.distributed import barrier, is_primary
-
     exp, may_change = Path(exp_dir), set(may_change)
     run_file = exp / manifest
     new = json.loads(json.dumps(run_info))                    # compare as stored (tuples, numpy scalars)
@@ -93,9 +94,6 @@ def run(exp: Path, state, step_fn: Callable, total_steps: int, *, resume: bool, 
     resumed state's leaves go (default: the first device). ``logs``: further ``.jsonl`` files in
     ``exp`` that a resume truncates to the restored step.
     """
-    from styleclip_jax.parallel.distributed import is_primary, process_count
-    from styleclip_jax.progress import callback
-
     mngr = checkpoints.manager(exp / "checkpoints")
     if resume and mngr.latest_step() is not None:             # stopped before its first checkpoint: start over
         state = checkpoints.restore(mngr, state, placement, what=what)

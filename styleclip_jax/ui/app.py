@@ -18,9 +18,17 @@ from pathlib import Path
 import numpy as np
 
 from styleclip_jax.editing.global_directions.config import TextEdit
+from styleclip_jax.editing.global_directions.stats import StyleSpaceStats
 from styleclip_jax.editing.session import EditSession
-from styleclip_jax.errors import StyleClipError
-from styleclip_jax.io.images import to_uint8
+from styleclip_jax.errors import InputError, StyleClipError
+from styleclip_jax.io.images import save_png, to_uint8
+from styleclip_jax.io.latents import write_npz
+from styleclip_jax.models.clip import load_clip
+from styleclip_jax.models.e4e import load_encoder
+from styleclip_jax.models.generators import load_generator
+from styleclip_jax.models.idnet import load_idnet
+from styleclip_jax.models.mapper.handle import load_mapper
+from styleclip_jax.toyworld.bundle import load_world
 
 ALPHA_RANGE, BETA_RANGE = (-10.0, 10.0), (0.0, 0.5)
 DISPLAY = 256          # small generators (the toy world's 32 px) are shown enlarged, pixel for pixel
@@ -35,8 +43,6 @@ def display_image(image) -> np.ndarray:
 
 def parse_also(text: str) -> list[TextEdit]:
     """Composed edits, one per line: ``neutral -> target : alpha : beta`` (beta may be 'auto')."""
-    from styleclip_jax.errors import InputError
-
     terms = []
     for n, line in enumerate(l.strip() for l in (text or "").splitlines()):
         if not line:
@@ -54,8 +60,6 @@ def parse_also(text: str) -> list[TextEdit]:
 def parse_region(keep_text: str, box_text: str, blend) -> dict:
     """The keep-texts (one per line) and the region (``x0,y0,x1,y1`` pixels, empty: none) with
     its blend feather (px; 0 or empty: no blend) as the session's keywords."""
-    from styleclip_jax.errors import InputError
-
     keep = tuple(l.strip() for l in (keep_text or "").splitlines() if l.strip())
     box = None
     if (box_text or "").strip():
@@ -76,9 +80,6 @@ class Page:
         self.s, self.out = session, out_dir
 
     def _save(self, res) -> list[str]:
-        from styleclip_jax.io.images import save_png
-        from styleclip_jax.io.latents import write_npz
-
         stamp = f"{time.time_ns()}"
         png, npz = self.out / f"edit_{stamp}.png", self.out / f"edit_{stamp}.npz"
         save_png(png, to_uint8(res.image))
@@ -235,29 +236,17 @@ def build_app(session: EditSession, out_dir: str | Path | None = None):
 
 def session_from_folders(generator=None, clip=None, stats=None, mappers=(), idnet=None, encoder=None) -> EditSession:
     """An ``EditSession`` from model folders; with no generator / CLIP, the bundled toy world."""
-    from styleclip_jax.models.mapper.handle import load_mapper
-
     if generator is None and clip is None:
-        from styleclip_jax.toyworld.bundle import load_world
-
         tw = load_world()
         gen, clp, st = tw.generator, tw.clip, tw.stats
     else:
-        from styleclip_jax.editing.global_directions.stats import StyleSpaceStats
-        from styleclip_jax.errors import InputError
-        from styleclip_jax.models.clip import load_clip
-        from styleclip_jax.models.stylegan2 import load_generator
-
         if generator is None or clip is None:
             raise InputError("give both a generator and a CLIP folder (or neither, for the bundled toy world)")
         gen, clp = load_generator(generator), load_clip(clip)
         st = StyleSpaceStats.load(stats) if stats else None
-    from styleclip_jax.models.idnet import load_idnet
 
     ms = {Path(m).name: load_mapper(m) for m in mappers}
     enc = None
     if encoder:
-        from styleclip_jax.models.e4e import load_encoder
-
         enc = load_encoder(encoder)
     return EditSession(gen, clp, st, ms, load_idnet(idnet) if idnet else None, encoder=enc)

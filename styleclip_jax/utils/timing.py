@@ -4,7 +4,7 @@ call waits for its results before the clock stops."""
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def time_calls(fn: Callable[[], object], repeats: int) -> tuple[float, float]:

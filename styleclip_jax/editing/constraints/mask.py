@@ -7,12 +7,13 @@ an edit under such a mask would silently do nothing or everything.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from styleclip_jax.errors import InputError
+from styleclip_jax.io.images import read_image
 
 
 def check_mask(mask, resolution: int, n: int | None = None, what: str = "mask") -> np.ndarray:
@@ -35,8 +36,6 @@ def check_mask(mask, resolution: int, n: int | None = None, what: str = "mask") 
 
 def read_mask(path, resolution: int) -> np.ndarray:
     """A mask PNG (any mode; its luminance: white = may change) as (R, R) float32 in [0, 1]."""
-    from styleclip_jax.io.images import read_image
-
     img = read_image(path)                        # one-line errors for missing / corrupt files
     gray = img.astype(np.float32) @ np.asarray([0.299, 0.587, 0.114], np.float32) / 255.0
     return check_mask(np.clip(gray, 0, 1), resolution, what=f"mask {Path(path).name}")

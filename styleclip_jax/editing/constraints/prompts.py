@@ -8,11 +8,13 @@ attribute's values at once (latent methods hold each; global directions keep its
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from styleclip_jax.errors import InputError
+from styleclip_jax.models.clip.network import normalize
+from styleclip_jax.models.clip.tokenizer import tokenize
 
 Prompt = "str | Sequence[tuple[str, float]]"
 
@@ -48,8 +50,6 @@ def label(prompt) -> str:
 def encode(clip, prompts: Sequence) -> tuple[np.ndarray, np.ndarray]:
     """Text features (P, K, E) and weights (P, K) of P prompts with up to K terms each (shorter
     ones padded with weight 0). Raises on empty or too-long texts before anything is encoded."""
-    from styleclip_jax.models.clip.tokenizer import tokenize
-
     all_terms = [terms_of(p) for p in prompts]
     texts = list(dict.fromkeys(t for terms in all_terms for t, _ in terms))     # first-seen order
     feats = np.asarray(clip.encode_text(tokenize(texts)), np.float32)
@@ -60,16 +60,19 @@ def encode(clip, prompts: Sequence) -> tuple[np.ndarray, np.ndarray]:
     return feats[index], weights
 
 
+def alternatives(text: str) -> list[str]:
+    """One keep-text's alternatives, the values of one attribute: "small object|large object" ->
+    ["small object", "large object"]; a plain text is its own one alternative."""
+    return [a.strip() for a in text.split("|")]
+
+
 def keep_alternatives(keep: Sequence[str]) -> list[str]:
-    """Keep-texts with alternatives ("small object|large object") split: every text to hold."""
-    return [a.strip() for k in keep or () for a in k.split("|")]
+    """Keep-texts with alternatives split: every text to hold."""
+    return [a for k in keep or () for a in alternatives(k)]
 
 
 def keep_features(clip, keep: Sequence[str]) -> np.ndarray | None:
     """Unit text features (K, E) of the keep-texts (alternatives split), or None when there are none."""
-    from styleclip_jax.models.clip.network import normalize
-    from styleclip_jax.models.clip.tokenizer import tokenize
-
     keep = keep_alternatives(keep)
     if not keep:
         return None

@@ -9,6 +9,7 @@ import numpy as np
 from styleclip_jax.errors import InputError
 
 SOURCES = ("fs3", "population")
+KEEP_MODES = ("text", "relevance", "drop")     # how keep-texts constrain a direction (constrain.py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,8 +38,6 @@ class TextEdit:
     source: str = "fs3"
 
     def __post_init__(self):
-        from styleclip_jax.editing.global_directions.constrain import KEEP_MODES
-
         object.__setattr__(self, "keep", tuple([self.keep] if isinstance(self.keep, str) else self.keep))
         if self.source not in SOURCES:
             raise InputError(f"source must be one of {SOURCES}, got {self.source!r}")
@@ -54,7 +53,7 @@ class TextEdit:
             object.__setattr__(self, "layers", tuple(self.layers))
 
     @classmethod
-    def of(cls, edit: "TextEdit | dict") -> "TextEdit":
+    def of(cls, edit: TextEdit | dict) -> TextEdit:
         """A ``TextEdit`` from itself or from a dict with the same fields."""
         if isinstance(edit, TextEdit):
             return edit

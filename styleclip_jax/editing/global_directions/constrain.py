@@ -24,11 +24,17 @@ Regions (``global_edit(mask=...)``): a channel may move when the share of its ef
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from styleclip_jax.editing.constraints.mask import pool
+from styleclip_jax.editing.constraints.prompts import alternatives
+from styleclip_jax.editing.global_directions.config import KEEP_MODES
+from styleclip_jax.editing.global_directions.stats import relevance as relevance_of
+from styleclip_jax.editing.global_directions.text import class_embedding, text_direction
 from styleclip_jax.errors import InputError
 
-KEEP_MODES = ("text", "relevance", "drop")
 # A direction keeps less than this share of its norm after projection: it lies in the keep span.
 RESIDUAL_MIN = 1e-3
 
@@ -62,14 +68,9 @@ def keep_text_directions(clip, neutral: str, keep) -> np.ndarray:
     the edit's neutral text to it; alternatives "A|B|C" (the values of one attribute) give the
     directions between them (each one's embedding minus their mean): the attribute's own axis,
     without the "some adjective" component every text-minus-neutral direction shares."""
-    from styleclip_jax.editing.global_directions.text import (
-        class_embedding,
-        text_direction,
-    )
-
     out = []
     for k in keep:
-        alts = [a.strip() for a in k.split("|")]
+        alts = alternatives(k)
         if len(alts) == 1:
             out.append(text_direction(clip, neutral, k)[0])
             continue
@@ -84,10 +85,6 @@ def constrained_relevance(stats, dt: np.ndarray, keep_dirs: np.ndarray | None, m
                           source: str = "fs3") -> np.ndarray:
     """The relevance r (manipulable channels,) of Δt after the keep constraint of ``mode``, each
     relevance estimated as ``source`` says ("fs3" or "population")."""
-    import functools
-
-    from styleclip_jax.editing.global_directions.core import relevance as relevance_of
-
     relevance = functools.partial(relevance_of, source=source)
     if mode not in KEEP_MODES:
         raise InputError(f"keep_mode must be one of {KEEP_MODES}, got {mode!r}")
@@ -110,8 +107,6 @@ def constrained_relevance(stats, dt: np.ndarray, keep_dirs: np.ndarray | None, m
 def local_channels(stats, region: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """Bool (manipulable channels,): channels with at least ``threshold`` of their effect inside
     ``region`` (R, R). Channels beyond the fs3 rows, or with no measured effect, are excluded."""
-    from styleclip_jax.editing.constraints.mask import pool
-
     if stats.effects is None:
         raise InputError("these stats have no effect maps (effects.npy), which a region needs; run `styleclip-jax "
                          "global precompute` (resuming it adds them to an existing stats folder)")

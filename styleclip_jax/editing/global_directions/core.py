@@ -12,14 +12,26 @@ that moves no channel at β is an error (upstream divides by zero and renders Na
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
+from styleclip_jax.editing.constraints import mask as masks
 from styleclip_jax.editing.global_directions.config import TextEdit
-from styleclip_jax.editing.global_directions.stats import StyleSpaceStats
+from styleclip_jax.editing.global_directions.constrain import (
+    constrained_relevance,
+    keep_text_directions,
+    local_channels,
+)
+from styleclip_jax.editing.global_directions.population import check_models
+from styleclip_jax.editing.global_directions.stats import StyleSpaceStats, relevance
+from styleclip_jax.editing.global_directions.text import text_direction as compute
 from styleclip_jax.errors import InputError
+from styleclip_jax.io.files import atomic_write
+from styleclip_jax.io.images import save_edit_grid
+from styleclip_jax.io.latents import write_npz
 
 AUTO_BETAS = tuple(round(0.10 + 0.01 * i, 2) for i in range(20))       # 0.10 … 0.29, as upstream's GUI
 
@@ -32,24 +44,6 @@ class Direction:
     beta: float
     num_channels: int            # channels with |r| >= β (upstream's num_c)
     channels_touched: int        # of those, inside the allowed layers
-
-
-def relevance(stats: StyleSpaceStats, dt: np.ndarray, source: str = "fs3") -> np.ndarray:
-    """r = fs3 · Δt over all manipulable channels (rows beyond fs3 are zero, as ``SplitS``);
-    ``source="population"``: the CLIP-labelled samples' estimate (``population.py``)."""
-    if source == "population":
-        if stats.population is None:
-            raise InputError("these stats have no population bank (population.npz); make one with `styleclip-jax "
-                             "global precompute` and `population` set (it resumes on an existing stats folder)")
-        return stats.population.relevance(dt)
-    if stats.fs3 is None:
-        raise InputError("these stats have no fs3 table; run `styleclip-jax global precompute` (or import fs3.npy)")
-    dt = np.asarray(dt, np.float32)
-    if dt.shape != (stats.fs3.shape[1],):
-        raise InputError(f"text direction has shape {dt.shape}, fs3 rows have width {stats.fs3.shape[1]}")
-    r = np.zeros(stats.num_manipulable, np.float32)
-    r[:stats.fs3.shape[0]] = stats.fs3 @ dt
-    return r
 
 
 def split_manipulable(stats: StyleSpaceStats, r: np.ndarray, with_std: bool = True,
@@ -166,12 +160,6 @@ class GlobalEdit:
         """``.png``: a grid, one row per latent (its original first, given ``originals`` (B, R, R, 3),
         then one column per α); ``.npz``: images, the ``s/<layer>`` codes, α and latent index per
         row, with the summary beside it in ``<out>.json``."""
-        import json
-
-        from styleclip_jax.io.files import atomic_write
-        from styleclip_jax.io.images import save_edit_grid
-        from styleclip_jax.io.latents import write_npz
-
         out = Path(out)
         b, a = self.codes.shape[:2]
         if out.suffix == ".png":
@@ -198,8 +186,6 @@ def global_edit(gen, clip, stats: StyleSpaceStats, wplus, edits: Sequence[TextEd
     (``constrain.local_channels``; per-latent regions give per-latent directions). ``blend``:
     also composite the images into the originals through the region, feathered by that many px.
     """
-    from styleclip_jax.editing.constraints import mask as masks
-
     stats.check_generator(gen)
     stats.check_clip(clip)
     if not edits:
@@ -236,8 +222,6 @@ def global_edit(gen, clip, stats: StyleSpaceStats, wplus, edits: Sequence[TextEd
 def check_population(stats, gen, clip, edits: Sequence[TextEdit]) -> None:
     """Edits from the population estimator need its bank to belong to ``gen`` and ``clip``."""
     if stats.population is not None and any(e.source == "population" for e in edits):
-        from styleclip_jax.editing.global_directions.population import check_models
-
         check_models(stats.population, gen, clip)
 
 
@@ -245,12 +229,6 @@ def edit_relevance(clip, stats, e: TextEdit, text_direction=None) -> np.ndarray:
     """The edit's relevance vector (manipulable channels,) after its keep-texts
     (``constrain.constrained_relevance``). ``text_direction(neutral, target)`` -> unit Δt may be
     given to reuse cached directions (the interactive session)."""
-    from styleclip_jax.editing.global_directions.constrain import (
-        constrained_relevance,
-        keep_text_directions,
-    )
-    from styleclip_jax.editing.global_directions.text import text_direction as compute
-
     dt = text_direction(e.neutral, e.target) if text_direction else compute(clip, e.neutral, e.target)[0]
     keep = keep_text_directions(clip, e.neutral, e.keep) if e.keep else None
     return constrained_relevance(stats, dt, keep, e.keep_mode, e.source)
@@ -259,8 +237,6 @@ def edit_relevance(clip, stats, e: TextEdit, text_direction=None) -> np.ndarray:
 def directions_of(stats, edits, relevances, region=None, threshold: float = 0.5) -> list:
     """[(Direction, α)] of every edit (``TextEdit``s with their ``relevances``), β resolved
     ("auto" included), restricted to the channels acting inside ``region`` (R, R) when given."""
-    from styleclip_jax.editing.global_directions.constrain import local_channels
-
     where = ""
     if region is not None:
         inside = local_channels(stats, region, threshold)

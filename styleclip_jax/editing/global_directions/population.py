@@ -42,6 +42,9 @@ import numpy as np
 
 from styleclip_jax.errors import CheckpointError, InputError, NonFiniteError
 from styleclip_jax.io.files import atomic_write
+from styleclip_jax.io.jobs import MANIFEST, check_manifest, float32_sha256, job_lock
+from styleclip_jax.models.clip.pil_bicubic import preprocess_generated
+from styleclip_jax.progress import callback
 
 POPULATION_FILE = "population.npz"
 TAU = 0.01                 # softmax temperature over cosines (toy world: 0.01 and 0.03 gave the same edits)
@@ -90,7 +93,7 @@ class Population:
                                                info=np.array(json.dumps(self.info, sort_keys=True))))
 
     @classmethod
-    def load(cls, path, num_channels: int) -> "Population":
+    def load(cls, path, num_channels: int) -> Population:
         try:
             with np.load(path, allow_pickle=False) as z:
                 u, f, w, info = z["u"] * z["u_step"], z["f"], z["w"], json.loads(str(z["info"]))
@@ -121,7 +124,6 @@ def _embed(g_def, c_def):
     import jax
     from flax import nnx
 
-    from styleclip_jax.models.clip.pil_bicubic import preprocess_generated
 
     @jax.jit
     def f(g_state, c_state, wplus):
@@ -146,18 +148,13 @@ def precompute_population(gen, clip, stats, out_dir, *, n: int = 4096, seed: int
     """Sample ``n`` codes (z = RandomState(seed).randn(n, z_dim), ψ ``truncation``), render and embed them, write
     ``out_dir/population.npz``. Parts of ``PART`` samples land in ``population_parts/`` first, so a
     killed run resumes; parts from another generator, CLIP, stats or settings are refused."""
-    from styleclip_jax.editing.global_directions.relevance import MANIFEST
-    from styleclip_jax.editing.global_directions.stats import codes_sha256
-    from styleclip_jax.io.jobs import check_manifest, job_lock
-    from styleclip_jax.progress import callback
-
     stats.check_generator(gen)
     if n < 2 or batch < 1:
         raise InputError(f"the population needs n >= 2 samples and batch >= 1, got n={n}, batch={batch}")
     out = Path(out_dir)
     parts = out / "population_parts"
     info = {"generator": gen.fingerprint(), "clip": clip.fingerprint(), "n": int(n), "seed": int(seed),
-            "truncation": float(truncation), "stats_mean_sha": codes_sha256(stats.mean, stats.std)}
+            "truncation": float(truncation), "stats_mean_sha": float32_sha256(stats.mean, stats.std)}
     with job_lock(out):
         check_manifest(parts / MANIFEST, info, "this population bank")
         report = callback(progress)

@@ -36,13 +36,12 @@ from flax import nnx
 from styleclip_jax.editing.global_directions.stats import (
     EFFECTS_FILE,
     StyleSpaceStats,
-    codes_sha256,
     load_effects,
     load_fs3,
 )
 from styleclip_jax.errors import InputError, NonFiniteError
 from styleclip_jax.io.files import atomic_write
-from styleclip_jax.io.jobs import check_manifest, job_lock
+from styleclip_jax.io.jobs import MANIFEST, check_manifest, float32_sha256, job_lock
 from styleclip_jax.models.clip.pil_bicubic import preprocess_generated
 from styleclip_jax.parallel.distributed import (
     barrier,
@@ -51,9 +50,9 @@ from styleclip_jax.parallel.distributed import (
     process_index,
 )
 from styleclip_jax.parallel.mesh import data_mesh
+from styleclip_jax.progress import callback
 
 ALPHA = 5.0
-MANIFEST = "manifest.json"
 EFFECT_SIZE = 32           # effect maps are stored at most 32 x 32 (a mask selects channels at that scale)
 
 
@@ -172,15 +171,13 @@ def precompute_fs3(gen, clip, stats: StyleSpaceStats, out_dir, *, num_images: in
 
 def fs3_manifest(gen, clip, stats: StyleSpaceStats, num_images: int) -> dict:
     """What an fs3 row depends on: generator, CLIP, the base codes and mean/std, K and alpha."""
-    sha = codes_sha256(stats.mean, stats.std, stats.base[:num_images])
+    sha = float32_sha256(stats.mean, stats.std, stats.base[:num_images])
     return {"generator": gen.fingerprint(), "clip": clip.fingerprint(), "codes_sha256": sha,
             "num_images": int(num_images), "alpha": ALPHA}
 
 
 def _precompute_locked(gen, clip, stats, out: Path, num_images, channels_per_chunk, block, mesh, layers,
                        channel_subset, progress) -> np.ndarray:
-    from styleclip_jax.progress import callback
-
     parts = out / "fs3_parts"
     parts.mkdir(parents=True, exist_ok=True)
     base = [jnp.asarray(b[:num_images]) for b in stats.split(stats.base).values()]

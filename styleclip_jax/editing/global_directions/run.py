@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from styleclip_jax.editing.global_directions.stats import StyleSpaceStats
+from styleclip_jax.editing.global_directions.relevance import ALPHA, precompute_fs3
+from styleclip_jax.editing.global_directions.stats import StyleSpaceStats, compute_stats
 from styleclip_jax.errors import InputError
+from styleclip_jax.io.files import refuse_nonempty_dir
+from styleclip_jax.io.jobs import clear_job_folder, job_lock
+from styleclip_jax.parallel.distributed import barrier, is_primary
 
 STATS_FILE = "stats.json"
 
@@ -26,10 +30,6 @@ def precompute(gen, clip, out, *, n_stats: int = 100_000, truncation: float = 0.
     receives one line per phase. Multi-process runs: every process calls this with the same
     arguments (``styleclip_jax.parallel.distributed``); process 0 writes the shared files.
     """
-    from styleclip_jax.io.files import refuse_nonempty_dir
-    from styleclip_jax.io.jobs import clear_job_folder, job_lock
-    from styleclip_jax.parallel.distributed import barrier, is_primary
-
     out = Path(out)
     if resume and overwrite:
         raise InputError("`resume` and `overwrite` exclude each other")
@@ -46,9 +46,6 @@ def precompute(gen, clip, out, *, n_stats: int = 100_000, truncation: float = 0.
 
 
 def _stats(gen, out: Path, resume: bool, log, **settings) -> StyleSpaceStats:
-    from styleclip_jax.editing.global_directions.stats import compute_stats
-    from styleclip_jax.parallel.distributed import is_primary
-
     info = {"n": settings["n"], "truncation": settings["truncation"],
             "truncation_cutoff": settings["truncation_cutoff"], "keep": settings["keep"]}
     if resume and (out / STATS_FILE).exists():
@@ -68,9 +65,6 @@ def _stats(gen, out: Path, resume: bool, log, **settings) -> StyleSpaceStats:
 
 
 def _fs3(gen, clip, stats, out: Path, num_images, channels_per_chunk, image_batch, devices, layers, progress):
-    from styleclip_jax.editing.global_directions.relevance import ALPHA, precompute_fs3
-    from styleclip_jax.parallel.distributed import is_primary
-
     fs3 = precompute_fs3(gen, clip, stats, out, num_images=num_images, channels_per_chunk=channels_per_chunk,
                          image_batch=image_batch, devices=devices, layers=layers, progress=progress)
     if layers is None and is_primary():

@@ -27,8 +27,10 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from styleclip_jax.editing.global_directions.population import POPULATION_FILE, Population
 from styleclip_jax.errors import CheckpointError, InputError
 from styleclip_jax.io.files import atomic_write
+from styleclip_jax.io.torch_pickle import load_checkpoint
 
 STATS_FORMAT = "styleclip-jax-stylespace-stats"
 EFFECTS_FILE = "effects.npy"
@@ -102,7 +104,7 @@ class StyleSpaceStats:
         return out
 
     @classmethod
-    def load(cls, path) -> "StyleSpaceStats":
+    def load(cls, path) -> StyleSpaceStats:
         p = Path(path)
         if not (p / "stats.json").is_file() or not (p / "stats.npz").is_file():
             raise InputError(f"{p} is not a StyleSpace stats folder (stats.json + stats.npz); make one with "
@@ -131,11 +133,6 @@ class StyleSpaceStats:
             if fs3 is None or len(s.effects) != len(fs3):
                 raise CheckpointError(f"{p}/{EFFECTS_FILE} has {len(s.effects)} rows but fs3 has "
                                       f"{0 if fs3 is None else len(fs3)}; they come from one precompute")
-        from styleclip_jax.editing.global_directions.population import (
-            POPULATION_FILE,
-            Population,
-        )
-
         if (p / POPULATION_FILE).exists():
             s.population = Population.load(p / POPULATION_FILE, int(sum(s.widths)))
             if s.population.info.get("generator") != s.generator:
@@ -143,14 +140,22 @@ class StyleSpaceStats:
         return s
 
 
-def codes_sha256(*arrays) -> str:
-    """sha256 over float32 arrays, in order: what a precompute's parts depend on (its manifest)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(np.ascontiguousarray(a, np.float32).tobytes())
-    return h.hexdigest()
+def relevance(stats: StyleSpaceStats, dt: np.ndarray, source: str = "fs3") -> np.ndarray:
+    """r = fs3 · Δt over all manipulable channels (rows beyond fs3 are zero, as ``SplitS``);
+    ``source="population"``: the CLIP-labelled samples' estimate (``population.py``)."""
+    if source == "population":
+        if stats.population is None:
+            raise InputError("these stats have no population bank (population.npz); make one with `styleclip-jax "
+                             "global precompute` and `population` set (it resumes on an existing stats folder)")
+        return stats.population.relevance(dt)
+    if stats.fs3 is None:
+        raise InputError("these stats have no fs3 table; run `styleclip-jax global precompute` (or import fs3.npy)")
+    dt = np.asarray(dt, np.float32)
+    if dt.shape != (stats.fs3.shape[1],):
+        raise InputError(f"text direction has shape {dt.shape}, fs3 rows have width {stats.fs3.shape[1]}")
+    r = np.zeros(stats.num_manipulable, np.float32)
+    r[:stats.fs3.shape[0]] = stats.fs3 @ dt
+    return r
 
 
 def layout_of(gen):
@@ -246,8 +251,6 @@ def import_upstream(gen, fs3_path, s_mean_std_path=None, **stats_kw) -> StyleSpa
     if s_mean_std_path is None:
         stats = compute_stats(gen, **{"keep": 0, **stats_kw})      # editing needs no base codes
     else:
-        from styleclip_jax.io.torch_pickle import load_checkpoint
-
         obj = load_checkpoint(s_mean_std_path)
         names, widths, manip = layout_of(gen)
         if (not isinstance(obj, (list, tuple)) or len(obj) != 2

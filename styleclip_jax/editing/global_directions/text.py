@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from styleclip_jax.errors import InputError
+from styleclip_jax.models.clip.tokenizer import tokenize
 
 IMAGENET_TEMPLATES = (
     "a bad photo of a {}.", "a sculpture of a {}.", "a photo of the hard to see {}.",
@@ -41,8 +42,6 @@ def _unit(x: np.ndarray, axis=-1) -> np.ndarray:
 
 def class_embedding(clip, name: str, templates=IMAGENET_TEMPLATES) -> np.ndarray:
     """Template-ensembled, unit-norm text embedding (E,) of one class name."""
-    from styleclip_jax.models.clip.tokenizer import tokenize
-
     if not name or not name.strip():
         raise InputError("global-direction prompts must be non-empty (e.g. `neutral` 'face', `target` 'smiling face')")
     feats = np.asarray(clip.encode_text(tokenize([t.format(name) for t in templates])), np.float32)

@@ -1,2 +1,4 @@
-"""Photos to W+: ``training.py`` (e4e encoder training), ``core.py`` (latent refinement of an
-inversion, photos at the generator resolution). The encoder network is ``styleclip_jax.models.e4e``."""
+"""Photos to W+, in one home: ``photos.py`` (photo files -> W+ through an encoder, aligned first
+when asked, and edits pasted back), ``core.py`` (latent refinement of an inversion at the
+generator resolution), ``training.py`` (e4e encoder training). The encoder network, its
+preprocessing and ``check_fits`` belong to ``styleclip_jax.models.e4e``."""

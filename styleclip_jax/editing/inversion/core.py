@@ -17,14 +17,13 @@ import optax
 from flax import nnx
 
 from styleclip_jax.errors import InputError
+from styleclip_jax.models.idnet.loss import id_loss
+from styleclip_jax.optim.adam import torch_adam
 from styleclip_jax.validation import check_array
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
 def _refine(g_def, i_def, steps: int, lr: float, id_lambda: float, g_state, i_state, w0, target):
-    from styleclip_jax.models.idnet.loss import id_loss
-    from styleclip_jax.optim.adam import torch_adam
-
     gen = nnx.merge(g_def, g_state)
     idnet = nnx.merge(i_def, i_state) if i_def is not None else None
     tx = torch_adam(optax.constant_schedule(lr))

@@ -25,6 +25,11 @@ from flax import nnx
 from styleclip_jax.editing.inversion.config import EncoderTrainConfig
 from styleclip_jax.errors import InputError
 from styleclip_jax.models.e4e import Encoder, EncoderConfig
+from styleclip_jax.models.handle import expected_shapes_of, flat_tensors
+from styleclip_jax.models.idnet.loss import id_loss
+from styleclip_jax.parallel.distributed import barrier, is_primary, replicate
+from styleclip_jax.parallel.mesh import batch_shardings
+from styleclip_jax.training.loop import experiment, run
 
 
 def encoder_config_for(gen, widths=(64, 128, 256, 512), units=(3, 4, 14, 3), input_size: int | None = None,
@@ -50,8 +55,6 @@ def encoder_config_for(gen, widths=(64, 128, 256, 512), units=(3, 4, 14, 3), inp
 
 def init_encoder(cfg: EncoderConfig, gen, seed: int = 0) -> Encoder:
     """He-initialised convs and linears, BN at identity, PReLU 0.25, latent_avg = the generator's w_avg."""
-    from styleclip_jax.models.handle import expected_shapes_of
-
     rng = np.random.default_rng(seed)
     tensors = {}
     for k, shape in expected_shapes_of(Encoder.abstract(cfg)).items():
@@ -107,8 +110,6 @@ def _step(e_def, g_def, i_def, cfg: EncoderTrainConfig, batch_sharding, stats, g
 
 
 def _train(e_def, gen, i_def, cfg, stats, i_state, state, z):
-    from styleclip_jax.models.idnet.loss import id_loss
-
     w = gen.truncate(jnp.broadcast_to(gen.mapping(z)[:, None], (z.shape[0], gen.cfg.num_ws, gen.cfg.w_dim)),
                      cfg.truncation)
     render = lambda v: gen.synthesis(gen.synthesis.w_to_s(v))          # noqa: E731
@@ -146,10 +147,6 @@ def train_encoder(gen, cfg: EncoderTrainConfig, exp_dir, enc_cfg: EncoderConfig 
     ``devices``: local devices the batch is split over (None: all); the result equals a one-device
     run up to float32 reduction order, so a run may resume on another device count.
     """
-    from styleclip_jax.parallel.distributed import barrier, is_primary, replicate
-    from styleclip_jax.parallel.mesh import batch_shardings
-    from styleclip_jax.training.loop import experiment, run
-
     if cfg.id_lambda > 0 and idnet is None:
         raise InputError("id_lambda > 0 needs an identity network (an IR-SE50 folder)")
     enc_cfg = enc_cfg or encoder_config_for(gen)
@@ -173,8 +170,6 @@ def train_encoder(gen, cfg: EncoderTrainConfig, exp_dir, enc_cfg: EncoderConfig 
         return _step(e_def, g_def, i_def, cfg, batch_sharding, stats, g_state, i_state, s)
 
     def export(s):
-        from styleclip_jax.models.handle import flat_tensors
-
         if not is_primary():
             return
         module = nnx.merge(e_def, jax.device_get(s.params), stats)

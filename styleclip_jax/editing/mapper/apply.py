@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
+
+from styleclip_jax.editing.constraints import mask as masks
+from styleclip_jax.errors import InputError
+from styleclip_jax.io.images import save_edit_grid
+from styleclip_jax.io.latents import write_npz
 
 
 @dataclasses.dataclass
@@ -20,9 +25,6 @@ class MapperEdit:
     def save(self, out, originals=None) -> Path:
         """``.png``: a grid, one row per latent (its original first, given ``originals`` (B, R, R, 3),
         then one column per α); ``.npz``: images, W+ and α per row (our latents contract)."""
-        from styleclip_jax.io.images import save_edit_grid
-        from styleclip_jax.io.latents import write_npz
-
         out = Path(out)
         b, a = self.images.shape[:2]
         if out.suffix == ".png":
@@ -43,9 +45,6 @@ def apply_mapper(generator, mapper, wplus, alphas: Sequence[float] = (1.0,), bat
     originals through the region (``mask`` (R, R) / (B, R, R) / PNG path, or ``box``), feathered
     by that many pixels; the latents are not blended.
     """
-    from styleclip_jax.editing.constraints import mask as masks
-    from styleclip_jax.errors import InputError
-
     w = np.asarray(wplus, np.float32)
     region = masks.region(generator.config.resolution, mask, box, len(w))
     if (blend is None) != (region is None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from styleclip_jax.config_utils import check_nonnegative
+from styleclip_jax.config_utils import check_nonnegative, known_fields
 from styleclip_jax.errors import InputError
 
 OPTIMIZERS = ("ranger", "adam")
@@ -60,14 +60,14 @@ class MapperTrainConfig:
                                  "mask_lambda"))
 
     @property
-    def step_config(self) -> "StepConfig":
+    def step_config(self) -> StepConfig:
         """Only what one training step depends on: the static key of the compiled chunk, so that
         changing steps, intervals or the seed never recompiles."""
         return StepConfig(self.batch_size, self.optimizer, self.lr, self.clip_lambda, self.l2_lambda,
                           self.id_lambda, self.truncation, self.keep_lambda, self.mask_lambda)
 
     def mapper_config(self, num_ws: int, w_dim: int):
-        from styleclip_jax.models.mapper.network import MapperConfig
+        from styleclip_jax.models.mapper.network import MapperConfig  # lazy: the config imports without JAX
 
         try:
             return MapperConfig(kind=self.mapper_kind, latent_dim=w_dim, num_ws=num_ws, coarse=self.coarse,
@@ -81,9 +81,7 @@ class MapperTrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d) -> "MapperTrainConfig":
-        from styleclip_jax.config_utils import known_fields
-
+    def from_dict(cls, d) -> MapperTrainConfig:
         return cls(**known_fields(cls, d, "mapper training"))
 
 

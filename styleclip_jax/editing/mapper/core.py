@@ -20,7 +20,8 @@ How it runs:
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -31,6 +32,7 @@ from flax import nnx
 from styleclip_jax.editing.constraints.loss import keep_cosines, keep_loss, outside_loss
 from styleclip_jax.editing.mapper.config import MapperTrainConfig, StepConfig
 from styleclip_jax.models.clip.loss import loss_features, loss_from_features
+from styleclip_jax.models.handle import expected_shapes_of
 from styleclip_jax.models.idnet.loss import id_loss
 from styleclip_jax.models.mapper.network import LatentMapper, MapperConfig
 from styleclip_jax.optim.ranger import ranger
@@ -38,15 +40,13 @@ from styleclip_jax.optim.ranger import ranger
 
 def init_mapper_tensors(cfg: MapperConfig, seed: int = 0) -> dict[str, np.ndarray]:
     """Upstream's EqualLinear init: raw weight N(0,1)/lr_mul, bias 0 (our (in, out) layout)."""
-    from styleclip_jax.models.handle import expected_shapes_of
-
     rng = np.random.default_rng(seed)
     shapes = expected_shapes_of(nnx.eval_shape(lambda: LatentMapper(cfg)))
     return {k: (rng.standard_normal(s, dtype=np.float32) / np.float32(cfg.lr_mul)) if k.endswith("weight")
             else np.zeros(s, np.float32) for k, s in sorted(shapes.items())}
 
 
-def make_optimizer(cfg: "MapperTrainConfig | StepConfig") -> optax.GradientTransformation:
+def make_optimizer(cfg: MapperTrainConfig | StepConfig) -> optax.GradientTransformation:
     if cfg.optimizer == "ranger":
         return ranger(learning_rate=cfg.lr)
     return optax.adam(cfg.lr)                      # β 0.9/0.999, eps 1e-8 (torch's defaults)
@@ -196,7 +196,7 @@ def eval_losses(graphdefs, cfg: StepConfig, frozen: Frozen, params, w, mask=None
     return {k: v for k, v in terms.items() if k != "w_hat"}
 
 
-def init_state(cfg: "MapperTrainConfig | StepConfig", mapper_state) -> TrainState:
+def init_state(cfg: MapperTrainConfig | StepConfig, mapper_state) -> TrainState:
     return TrainState(jnp.zeros((), jnp.int32), mapper_state, make_optimizer(cfg).init(mapper_state))
 
 

@@ -18,14 +18,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from styleclip_jax.editing.constraints.mask import region as edit_region
+from styleclip_jax.editing.constraints.prompts import keep_features
 from styleclip_jax.editing.mapper.core import (
     Frozen,
     MapperTrainConfig,
@@ -36,8 +38,11 @@ from styleclip_jax.editing.mapper.core import (
     train_steps,
 )
 from styleclip_jax.errors import InputError
+from styleclip_jax.io.images import make_grid, save_png, to_uint8
+from styleclip_jax.io.jobs import float32_sha256
 from styleclip_jax.models.clip.handle import CLIPModel
 from styleclip_jax.models.clip.tokenizer import tokenize
+from styleclip_jax.models.handle import flat_tensors
 from styleclip_jax.models.mapper.handle import LatentMapperModel
 from styleclip_jax.models.stylegan2.handle import StyleGAN2
 from styleclip_jax.parallel.distributed import (
@@ -46,6 +51,7 @@ from styleclip_jax.parallel.distributed import (
     replicate,
 )
 from styleclip_jax.parallel.mesh import batch_shardings
+from styleclip_jax.training.loop import experiment, run
 
 CONFIG_FILE = "train_config.json"
 # Fields that may change on resume (more steps, different logging); anything else must match.
@@ -101,7 +107,7 @@ def _record(cfg: MapperTrainConfig, mapper_cfg, gen, clip, idnet, latents_info, 
            "clip": clip.fingerprint(), "idnet": idnet.fingerprint() if idnet is not None else None,
            "latents": latents_info}
     if region is not None:             # absent without one, so folders from before regions still resume
-        rec["region"] = {"shape": list(region.shape), "sha256": _sha(np.ascontiguousarray(region, np.float32))}
+        rec["region"] = {"shape": list(region.shape), "sha256": float32_sha256(region)}
     return rec
 
 
@@ -126,16 +132,13 @@ def train_mapper(generator: StyleGAN2, clip: CLIPModel, cfg: MapperTrainConfig, 
         ``cfg.mask_lambda``): (R, R), a PNG path or a pixel box for every image, or (N, R, R) one
         per row of ``latents``.
     """
-    from styleclip_jax.editing.constraints.mask import region as edit_region
-    from styleclip_jax.training.loop import experiment
-
     if cfg.id_lambda > 0 and idnet is None:
         raise InputError("id_lambda > 0 needs the identity network (pass an IR-SE50 folder, or set id_lambda 0 "
                          "for non-face generators / identity-changing edits)")
     gcfg = generator.config
     mapper_cfg = cfg.mapper_config(gcfg.num_ws, gcfg.w_dim)
     latents_info = None if latents is None else {"n": int(len(latents)),
-                                                 "sha256": _sha(np.ascontiguousarray(latents, np.float32))}
+                                                 "sha256": float32_sha256(latents)}
     region = edit_region(gcfg.resolution, mask, box, None if latents is None else len(latents))
     if region is not None and region.ndim == 3 and latents is None:
         raise InputError("one region per latent needs training `latents` (the rows they belong to); for latents "
@@ -150,9 +153,6 @@ def train_mapper(generator: StyleGAN2, clip: CLIPModel, cfg: MapperTrainConfig, 
 
 def _train_locked(generator, clip, cfg, mapper_cfg, exp_dir: Path, latents, idnet, resume, devices, progress,
                   on_chunk, region):
-    from styleclip_jax.editing.constraints.prompts import keep_features
-    from styleclip_jax.training.loop import run
-
     replicated, batch_sharding = batch_shardings(devices, cfg.batch_size)
     train_w, val_w, train_region, val_region = _split_latents(cfg, latents, generator, region)
     text = np.asarray(clip.encode_text(tokenize([cfg.description])))[0]
@@ -204,15 +204,7 @@ def _train_locked(generator, clip, cfg, mapper_cfg, exp_dir: Path, latents, idne
     return TrainResult(final, int(state.step), merged, val_log, exp_dir)
 
 
-def _sha(a: np.ndarray) -> str:
-    import hashlib
-
-    return hashlib.sha256(a.tobytes()).hexdigest()
-
-
 def _mapper_from(template: LatentMapperModel, state: TrainState, cfg: MapperTrainConfig) -> LatentMapperModel:
-    from styleclip_jax.models.handle import flat_tensors
-
     tensors = flat_tensors(jax.device_get(state.params))
     return LatentMapperModel(template.config, tensors, {"format": "trained", "description": cfg.description,
                                                        "step": int(state.step), "train": cfg.to_dict()})
@@ -227,8 +219,6 @@ def _best_val(exp_dir: Path) -> float:
 
 
 def _validate(exp_dir, graphdefs, cfg, frozen, state, put, val_w, val_log, best, template, region=None):
-    from styleclip_jax.io.images import make_grid, save_png, to_uint8
-
     sums, count = {}, 0
     for i in range(0, len(val_w), cfg.val_batch_size):
         w = put(np.asarray(val_w[i:i + cfg.val_batch_size]))

@@ -8,8 +8,8 @@ over the first 5 %, flat, cosine ramp-down over the last 25 %). W+ mode optimise
 latents; StyleSpace mode optimises the non-toRGB style codes (toRGB codes stay fixed).
 
 Every pair is independent (per-sample losses are summed, Adam is element-wise), so a batch of
-pairs gives the same result as separate runs. The whole loop is one compiled ``lax.scan``;
-snapshots every k steps come out of the scan.
+pairs gives the same result as separate runs. The loop is a host loop of jitted steps
+(``run_loop`` below says why not a ``lax.scan``); snapshots every k steps are taken on the host.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 
@@ -99,8 +100,6 @@ def per_sample_losses(gen, clip, idnet, cfg: OptimizeConfig, params, problem: Pr
 
 def group_matrix(groups, num_ws: int):
     """(L, L) matrix averaging gradients within each group of rows (zero rows outside every group)."""
-    import numpy as np
-
     a = np.zeros((num_ws, num_ws), np.float32)
     for g in groups:
         a[np.ix_(g, g)] = 1.0 / len(g)

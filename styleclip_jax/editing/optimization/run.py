@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from styleclip_jax.editing.constraints import mask as masks
+from styleclip_jax.editing.constraints import prompts as texts
+from styleclip_jax.editing.constraints.loss import keep_cosines
+from styleclip_jax.editing.global_directions.population import check_models
 from styleclip_jax.editing.optimization.config import OptimizeConfig
 from styleclip_jax.editing.optimization.core import (
     Problem,
@@ -23,10 +28,15 @@ from styleclip_jax.editing.optimization.core import (
     styles_of,
 )
 from styleclip_jax.errors import InputError
+from styleclip_jax.io.files import atomic_write, refuse_nonempty_dir
+from styleclip_jax.io.images import make_grid, save_png, to_uint8
 from styleclip_jax.models.clip.handle import CLIPModel
+from styleclip_jax.models.clip.loss import loss_features
 from styleclip_jax.models.clip.tokenizer import tokenize
 from styleclip_jax.models.idnet.handle import IDNet
+from styleclip_jax.models.latents import z_from_seeds
 from styleclip_jax.models.stylegan2.handle import StyleGAN2
+from styleclip_jax.validation import check_finite
 
 
 @dataclasses.dataclass
@@ -72,12 +82,6 @@ class OptimizeResult:
         given the ``generator`` and snapshots, ``frames/`` and ``trajectory.gif``. Returns the names
         written. A previous run's outputs in ``out`` are removed first (with ``overwrite``), so
         frames of two runs never mix; nothing non-finite is written."""
-        import shutil
-
-        from styleclip_jax.io.files import atomic_write, refuse_nonempty_dir
-        from styleclip_jax.io.images import make_grid, save_png, to_uint8
-        from styleclip_jax.io.latents import check_finite
-
         out = Path(out)
         refuse_nonempty_dir(out, overwrite)
         arrays = self.arrays()
@@ -101,7 +105,6 @@ class OptimizeResult:
     def _save_trajectory(self, gen: StyleGAN2, out: Path) -> None:
         from PIL import Image
 
-        from styleclip_jax.io.images import make_grid, save_png, to_uint8
 
         frames = [self.images_before]
         for snap in self.snapshots:
@@ -116,8 +119,6 @@ class OptimizeResult:
 
 def start_latents(gen: StyleGAN2, cfg: OptimizeConfig, latents=None, seeds=None, truncation: float = 0.7):
     """W+ starting points: given latents; seeds at ψ ``truncation`` toward w_avg; or the mean latent."""
-    from styleclip_jax.io.latents import z_from_seeds
-
     c = gen.config
     if cfg.mode == "free_generation":
         if latents is not None or seeds is not None:
@@ -148,17 +149,12 @@ def _synth(g_def, space, g_state, params, start):
 
 @functools.partial(jax.jit, static_argnums=(0,))
 def _keep_cosines(c_def, c_state, images, keep):
-    from styleclip_jax.editing.constraints.loss import keep_cosines
-    from styleclip_jax.models.clip.loss import loss_features
-
     return keep_cosines(loss_features(nnx.merge(c_def, c_state), images), keep)
 
 
 def warm_offsets(generator, clip, cfg: OptimizeConfig, population, tf, weights) -> np.ndarray:
     """(P, L, D) warm-start offset of each prompt: ``cfg.warm_start`` times the population's W
     direction of every term (weighted as composed), on the rows the edit moves."""
-    from styleclip_jax.editing.global_directions.population import check_models
-
     if population is None:
         raise InputError("warm_start needs the population bank: a stats folder made with `global precompute` "
                          "and `population` set (pass `population=stats.population`)")
@@ -194,9 +190,6 @@ def optimize(generator: StyleGAN2, clip: CLIPModel, prompts, latents=None, *,
       population: the ``Population`` bank (``stats.population`` of a `global precompute --population`
         folder) that ``config.warm_start`` > 0 starts along.
     """
-    from styleclip_jax.editing.constraints import mask as masks
-    from styleclip_jax.editing.constraints import prompts as texts
-
     cfg = config
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
     if not prompts:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,7 +10,7 @@ from flax import nnx
 from styleclip_jax.config_utils import check_compute_dtype
 from styleclip_jax.errors import InputError
 from styleclip_jax.models.clip.network import CLIP, CLIPConfig
-from styleclip_jax.models.handle import ModelHandle, expected_shapes_of
+from styleclip_jax.models.handle import ModelHandle, expected_shapes_of, jit_call
 from styleclip_jax.validation import check_array
 
 KIND = "clip"
@@ -26,19 +24,9 @@ def clip_expected_shapes(cfg: CLIPConfig) -> dict[str, tuple]:
     return expected_shapes_of(abstract_clip(cfg))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3))
-def _encode_text(graphdef, state, tokens, dtype):
-    return nnx.merge(graphdef, state).encode_text(tokens, dtype).astype(jnp.float32)
-
-
-@functools.partial(jax.jit, static_argnums=(0, 3))
-def _encode_image(graphdef, state, images, dtype):
-    return nnx.merge(graphdef, state).encode_image(images, dtype).astype(jnp.float32)
-
-
-@functools.partial(jax.jit, static_argnums=(0, 4))
-def _logits(graphdef, state, images, tokens, dtype):
-    return nnx.merge(graphdef, state)(images, tokens, dtype)
+_encode_text = jit_call(lambda m, tokens, dtype: m.encode_text(tokens, dtype).astype(jnp.float32), static=(1,))
+_encode_image = jit_call(lambda m, images, dtype: m.encode_image(images, dtype).astype(jnp.float32), static=(1,))
+_logits = jit_call(lambda m, images, tokens, dtype: m(images, tokens, dtype), static=(2,))
 
 
 def trim_padding(tokens: np.ndarray, multiple: int = 8) -> np.ndarray:

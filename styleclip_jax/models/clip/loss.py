@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from styleclip_jax.errors import InputError
+from styleclip_jax.models.clip.network import normalize as l2n
 from styleclip_jax.models.clip.preprocess import CLIP_SIZE, MEAN, STD
 
 
@@ -46,15 +47,11 @@ def loss_images(images: jax.Array, normalize: bool = False) -> jax.Array:
 
 def loss_features(clip_module, images: jax.Array, normalize: bool = False) -> jax.Array:
     """Unit CLIP image features (B, E) of generator images (B, S, S, 3) through the loss path."""
-    from styleclip_jax.models.clip.network import normalize as l2n
-
     return l2n(clip_module.encode_image(loss_images(images, normalize)).astype(jnp.float32))
 
 
 def loss_from_features(clip_module, image_features: jax.Array, text_features: jax.Array) -> jax.Array:
     """CLIPLoss from unit image features (B, E) and text features (B, E) or (E,): (B,)."""
-    from styleclip_jax.models.clip.network import normalize as l2n
-
     cos = jnp.sum(image_features * l2n(text_features), axis=-1)
     return 1.0 - jnp.exp(clip_module.logit_scale[...]) * cos / 100.0
 

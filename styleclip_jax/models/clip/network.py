@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -55,11 +56,11 @@ class CLIPConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "CLIPConfig":
+    def from_dict(cls, d: Mapping[str, Any]) -> CLIPConfig:
         return cls(**known_fields(cls, d, "CLIP"))
 
     @classmethod
-    def vit_b_32(cls) -> "CLIPConfig":
+    def vit_b_32(cls) -> CLIPConfig:
         return cls(512, 224, 32, 768, 12, 12, 77, 49408, 512, 12, 8)
 
 

@@ -13,8 +13,8 @@ import gzip
 import html
 import os
 import re
+from collections.abc import Sequence
 from importlib import resources
-from typing import Sequence
 
 import numpy as np
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from styleclip_jax.config_utils import int_tuples, known_fields
 from styleclip_jax.errors import ConfigError
@@ -46,7 +47,7 @@ class EncoderConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "EncoderConfig":
+    def from_dict(cls, d: Mapping[str, Any]) -> EncoderConfig:
         d = known_fields(cls, d, "encoder")
         for k in ("units", "se_reductions", "taps", "style_convs"):
             d[k] = int_tuples(d[k])

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import functools
-
-import jax
 import numpy as np
 from flax import nnx
 
 from styleclip_jax.errors import InputError
-from styleclip_jax.io.images import encoder_input
 from styleclip_jax.models.e4e.config import EncoderConfig
 from styleclip_jax.models.e4e.network import E4EEncoder
-from styleclip_jax.models.handle import ModelHandle
+from styleclip_jax.models.e4e.transform import preprocess
+from styleclip_jax.models.handle import ModelHandle, jit_call
 from styleclip_jax.validation import check_array
 
 KIND = "encoder"
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3))
-def _encode(graphdef, state, x, stage):
-    return nnx.merge(graphdef, state)(x, stage)
-
-
-def preprocess(images_u8, size: int = 256) -> np.ndarray:
-    """e4e's inference preprocessing (``utils.images.encoder_input``): (B, size, size, 3) in [-1, 1]."""
-    return encoder_input(images_u8, size)
+_encode = jit_call(lambda m, x, stage: m(x, stage), static=(1,))
 
 
 class Encoder(ModelHandle):
@@ -37,6 +27,13 @@ class Encoder(ModelHandle):
     @staticmethod
     def abstract(config):
         return nnx.eval_shape(lambda: E4EEncoder(config))
+
+    def check_fits(self, generator) -> None:
+        """Raise unless this encoder's W+ (num_styles, style_dim) is the generator's."""
+        c, g = self.config, generator.config
+        if (g.num_ws, g.w_dim) != (c.num_styles, c.style_dim):
+            raise InputError(f"the generator takes W+ ({g.num_ws}, {g.w_dim}); the encoder makes "
+                             f"({c.num_styles}, {c.style_dim})")
 
     def encode(self, images, stage: int | None = None) -> np.ndarray:
         s = self.config.input_size

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-
 import jax
 from flax import nnx
 
 from styleclip_jax.errors import InputError
-from styleclip_jax.models.handle import ModelHandle, expected_shapes_of
+from styleclip_jax.models.handle import ModelHandle, expected_shapes_of, jit_call
 from styleclip_jax.models.idnet.loss import id_loss
 from styleclip_jax.models.idnet.network import IRSE, IDNetConfig
 from styleclip_jax.validation import check_array
@@ -24,14 +22,8 @@ def idnet_expected_shapes(cfg: IDNetConfig):
     return expected_shapes_of(abstract_idnet(cfg))
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _embed(graphdef, state, x):
-    return nnx.merge(graphdef, state)(x)
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _loss(graphdef, state, x_hat, x):
-    return id_loss(nnx.merge(graphdef, state), x_hat, x)
+_embed = jit_call(lambda m, x: m(x))
+_loss = jit_call(id_loss)
 
 
 class IDNet(ModelHandle):

@@ -10,7 +10,8 @@ the converter maps upstream's numbered keys onto them.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -44,13 +45,13 @@ class IDNetConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "IDNetConfig":
+    def from_dict(cls, d: Mapping[str, Any]) -> IDNetConfig:
         d = known_fields(cls, d, "ID-net")
         d["units"] = tuple(tuple(int(x) for x in u) for u in d["units"])
         return cls(**d)
 
     @classmethod
-    def ir_se50(cls, widths=(64, 128, 256, 512), embed_dim: int = 512) -> "IDNetConfig":
+    def ir_se50(cls, widths=(64, 128, 256, 512), embed_dim: int = 512) -> IDNetConfig:
         units, cin = [], widths[0]
         for depth, n in zip(widths, (3, 4, 14, 3)):
             units.append((cin, depth, 2))

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from styleclip_jax.errors import InputError
-from styleclip_jax.models.handle import ModelHandle
+from styleclip_jax.models.handle import ModelHandle, jit_call
 from styleclip_jax.models.mapper.network import LatentMapper, MapperConfig
 from styleclip_jax.validation import check_array
 
 KIND = "mapper"
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _edit(graphdef, state, w, alpha):
-    return nnx.merge(graphdef, state).edit(w, alpha)
+_edit = jit_call(lambda m, w, alpha: m.edit(w, alpha))
 
 
 class LatentMapperModel(ModelHandle):

@@ -17,7 +17,8 @@ Edit rule (upstream hard-codes 0.1 outside the module): ŵ = w + α · 0.1 · M(
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -76,7 +77,7 @@ class MapperConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "MapperConfig":
+    def from_dict(cls, d: Mapping[str, Any]) -> MapperConfig:
         d = known_fields(cls, d, "mapper")
         d["style_widths"] = tuple(int(x) for x in d.get("style_widths", ()))
         return cls(**d)

@@ -2,7 +2,7 @@
 
 The box bookkeeping is data-dependent and sequential, and its ``floor`` / ``trunc`` calls flip in
 float64 (1.6 % of cell edges), so it stays in numpy float32 with float32 constants; only the
-three nets run in JAX. The steps (``../shared/spec/face_alignment.md`` §3):
+three nets run in JAX. The steps (facenet-pytorch's ``detect_face``):
 
 1. pyramid: scales 12/min_face · 0.709^k while min(h, w)·scale >= 12; each level is the image
    area-resized to (int(h·s + 1), int(w·s + 1)) (torch's adaptive average pooling);

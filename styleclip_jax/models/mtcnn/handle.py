@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
+from collections.abc import Mapping
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
-import jax
 import numpy as np
 from flax import nnx
 
 from styleclip_jax.config_utils import known_fields
 from styleclip_jax.errors import ConfigError, InputError
-from styleclip_jax.models.handle import ModelHandle
+from styleclip_jax.models.handle import ModelHandle, jit_call
 from styleclip_jax.models.mtcnn.detect import Faces, detect_faces
 from styleclip_jax.models.mtcnn.network import MTCNNNets
 
@@ -38,13 +37,11 @@ class MTCNNConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "MTCNNConfig":
+    def from_dict(cls, d: Mapping[str, Any]) -> MTCNNConfig:
         return cls(**known_fields(cls, d, "MTCNN"))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _run(graphdef, which: str, state, x):
-    return getattr(nnx.merge(graphdef, state), which)(x)
+_run = jit_call(lambda m, which, x: getattr(m, which)(x), static=(0,))
 
 
 class FaceDetector(ModelHandle):
@@ -60,7 +57,7 @@ class FaceDetector(ModelHandle):
         n = len(x)
         if pad and n % BATCH:
             x = np.concatenate([x, np.zeros((BATCH - n % BATCH, *x.shape[1:]), x.dtype)])
-        out = _run(self.graphdef, which, self.state, x)
+        out = _run(self.graphdef, self.state, which, x)
         return tuple(np.asarray(o)[:n] for o in out)
 
     def pnet(self, x):

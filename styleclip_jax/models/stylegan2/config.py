@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from styleclip_jax.config_utils import known_fields
 from styleclip_jax.errors import ConfigError
@@ -140,7 +141,7 @@ class GeneratorConfig(StyleLayout):
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "GeneratorConfig":
+    def from_dict(cls, d: Mapping[str, Any]) -> GeneratorConfig:
         d = known_fields(cls, d, "generator")
         d["mapping_dims"] = tuple(int(x) for x in d["mapping_dims"])
         chans = d["channels"]
@@ -154,7 +155,7 @@ class GeneratorConfig(StyleLayout):
     # --- named variants ----------------------------------------------------------------
     @classmethod
     def rosinality(cls, size: int, style_dim: int = 512, n_mlp: int = 8, channel_multiplier: int = 2,
-                   channels: Mapping[int, int] | None = None, **kw) -> "GeneratorConfig":
+                   channels: Mapping[int, int] | None = None, **kw) -> GeneratorConfig:
         """rosinality ``Generator(size, style_dim, n_mlp, channel_multiplier)``'s layout."""
         if channels is None:
             cm = channel_multiplier
@@ -166,6 +167,6 @@ class GeneratorConfig(StyleLayout):
                    demod_weight_gain=True, **kw)
 
     @classmethod
-    def ffhq_config_f(cls, resolution: int = 1024) -> "GeneratorConfig":
+    def ffhq_config_f(cls, resolution: int = 1024) -> GeneratorConfig:
         """The 1024 px FFHQ config-f layout (30 M params): 18 W+ rows, 26 style layers."""
         return cls.rosinality(resolution, source="random")

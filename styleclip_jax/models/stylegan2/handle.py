@@ -8,16 +8,16 @@ larger jitted programs (editing loops, export).
 
 from __future__ import annotations
 
-import functools
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from styleclip_jax.config_utils import check_compute_dtype
 from styleclip_jax.errors import InputError
-from styleclip_jax.models.handle import ModelHandle, expected_shapes_of
+from styleclip_jax.models.handle import ModelHandle, expected_shapes_of, jit_call
 from styleclip_jax.models.stylegan2.config import GeneratorConfig
 from styleclip_jax.models.stylegan2.network import NOISE_MODES, Generator
 from styleclip_jax.validation import check_array
@@ -35,24 +35,12 @@ def expected_shapes(cfg: GeneratorConfig) -> dict[str, tuple]:
 
 
 # ---- jitted entry points (graphdef static, state traced) -------------------------------------
-@functools.partial(jax.jit, static_argnums=0, static_argnames=("cutoff",))
-def _map(graphdef, state, z, psi, cutoff):
-    return nnx.merge(graphdef, state).map_to_wplus(z, psi, cutoff)
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _w_to_s(graphdef, state, wplus):
-    return nnx.merge(graphdef, state).synthesis.w_to_s(wplus)
-
-
-@functools.partial(jax.jit, static_argnums=0, static_argnames=("noise_mode",))
-def _synth_s(graphdef, state, styles, key, noise_mode):
-    return nnx.merge(graphdef, state).synthesis(styles, noise_mode=noise_mode, key=key, fold_batch1=True)
-
-
-@functools.partial(jax.jit, static_argnums=0, static_argnames=("noise_mode",))
-def _generate(graphdef, state, wplus, key, noise_mode):
-    return nnx.merge(graphdef, state)(wplus, noise_mode=noise_mode, key=key, fold_batch1=True)
+_map = jit_call(lambda m, z, psi, cutoff: m.map_to_wplus(z, psi, cutoff), static=(2,))
+_w_to_s = jit_call(lambda m, wplus: m.synthesis.w_to_s(wplus))
+_synth_s = jit_call(lambda m, styles, key, noise_mode: m.synthesis(styles, noise_mode=noise_mode, key=key,
+                                                                   fold_batch1=True), static=(2,))
+_generate = jit_call(lambda m, wplus, key, noise_mode: m(wplus, noise_mode=noise_mode, key=key, fold_batch1=True),
+                     static=(2,))
 
 
 class StyleGAN2(ModelHandle):
@@ -69,8 +57,6 @@ class StyleGAN2(ModelHandle):
     def __init__(self, config: GeneratorConfig, tensors, source=None, dtype: str = "float32"):
         """``dtype="bfloat16"``: synthesis convs run in bf16 everywhere this generator is used (the
         three methods too); latents, weights, demodulation and the image sum stay float32."""
-        from styleclip_jax.config_utils import check_compute_dtype
-
         self.dtype_name = check_compute_dtype(dtype)
         super().__init__(config, tensors, source)
         self._set_compute_dtype(dtype, lambda module: module.synthesis)
@@ -86,7 +72,7 @@ class StyleGAN2(ModelHandle):
         z = np.asarray(z)
         shape = (None, cfg.z_dim) if z.ndim == 2 else (None, cfg.num_ws, cfg.z_dim)
         z = check_array(z, "z", shape)
-        return _map(self.graphdef, self.state, z, jnp.float32(truncation), cutoff=cutoff)
+        return _map(self.graphdef, self.state, z, jnp.float32(truncation), cutoff)
 
     def w_to_s(self, wplus) -> dict[str, jax.Array]:
         """W+ (B, num_ws, w_dim) -> StyleSpace ``{name: (B, C_l)}``."""
@@ -101,7 +87,7 @@ class StyleGAN2(ModelHandle):
         """W+ or W -> (image (B,R,R,3), {"wplus": (B,L,D), "s": {name: (B,C)}})."""
         wplus = self.as_wplus(wplus)
         key = self._check_noise(noise_mode, key)
-        img, extra = _generate(self.graphdef, self.state, wplus, key, noise_mode=noise_mode)
+        img, extra = _generate(self.graphdef, self.state, wplus, key, noise_mode)
         return img, {"wplus": extra["wplus"], "s": dict(zip(self.config.style_names, extra["s"]))}
 
     def synthesis_s(self, styles: Mapping[str, np.ndarray] | Sequence[np.ndarray], noise_mode: str = "const",
@@ -121,12 +107,12 @@ class StyleGAN2(ModelHandle):
         if len({a.shape[0] for a in arrs}) != 1:
             raise InputError(f"StyleSpace codes disagree on batch size: {[a.shape[0] for a in arrs]}")
         key = self._check_noise(noise_mode, key)
-        return _synth_s(self.graphdef, self.state, arrs, key, noise_mode=noise_mode)
+        return _synth_s(self.graphdef, self.state, arrs, key, noise_mode)
 
     def mean_w(self, n: int = 4096, seed: int = 0) -> jax.Array:
         """Mean of mapping(z) over n seeded z (StyleCLIP's ``mean_latent``), shape (w_dim,)."""
         z = jax.random.normal(jax.random.key(seed), (n, self.config.z_dim))
-        return jnp.mean(_map(self.graphdef, self.state, z, jnp.float32(1.0), cutoff=None)[:, 0], axis=0)
+        return jnp.mean(_map(self.graphdef, self.state, z, jnp.float32(1.0), None)[:, 0], axis=0)
 
     def with_transform(self, translate=(0.0, 0.0), angle: float = 0.0):
         """StyleGAN3 only (its Fourier-feature input can be moved and rotated); see ``StyleGAN3``."""
@@ -149,16 +135,3 @@ class StyleGAN2(ModelHandle):
         if noise_mode == "random" and key is None:
             raise InputError("noise_mode='random' needs an explicit key (jax.random.key(seed))")
         return key
-
-
-def load_generator(path, dtype: str = "float32") -> StyleGAN2:
-    """Load a generator folder written by ``styleclip-jax convert generator`` (or ``.save``): a
-    StyleGAN2, or a StyleGAN3 (``StyleGAN3``, same API) when the folder holds one.
-    ``dtype="bfloat16"`` for bf16 synthesis (StyleGAN2; see ``StyleGAN2``)."""
-    from styleclip_jax.io.model_folder import folder_kind
-
-    if folder_kind(path) == "stylegan3-generator":
-        from styleclip_jax.models.stylegan3.handle import StyleGAN3
-
-        return StyleGAN3.load(path, dtype=dtype)
-    return StyleGAN2.load(path, dtype=dtype)

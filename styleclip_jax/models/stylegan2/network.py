@@ -12,7 +12,7 @@ sharding and no randomness; random noise comes from an explicit key.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp

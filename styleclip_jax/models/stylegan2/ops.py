@@ -1,7 +1,7 @@
 """Array ops of StyleGAN2 in NHWC, written for XLA-CPU speed and ONNX export.
 
 * FIR filtering is shift-and-add over padded slices: XLA-CPU runs a depthwise
-  ``conv_general_dilated`` 25-40x slower (see spec/jax_engineering.md, C2).
+  ``conv_general_dilated`` 25-40x slower (measured here).
 * Zero insertion uses stack + reshape (``lax.pad`` interior padding cannot be exported to ONNX).
 * The modulated conv is the "scaled" form: scale activations by the style, one shared conv,
   multiply by the demodulation factor. It keeps a dynamic batch exportable.
@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp

@@ -2,7 +2,7 @@
 
 Everything upstream derives from ``init_kwargs`` (sampling rates, cutoffs, sizes, channels, up /
 down factors, FIR taps, paddings) is derived here by the same closed formulas, in float64
-(``spec/stylegan3.md`` §2). The filters are designed with scipy and rounded to float32, which
+(NVIDIA stylegan3, ``training/networks_stylegan3.py``: ``SynthesisNetwork.__init__``). The filters are designed with scipy and rounded to float32, which
 reproduces the stored buffers exactly; the converter checks that they do.
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -188,16 +189,16 @@ class SG3Config(StyleLayout):
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "SG3Config":
+    def from_dict(cls, d: Mapping[str, Any]) -> SG3Config:
         return cls(**known_fields(cls, d, "StyleGAN3 config"))
 
     @classmethod
-    def t_config(cls, resolution: int = 1024, **kw) -> "SG3Config":
+    def t_config(cls, resolution: int = 1024, **kw) -> SG3Config:
         """``--cfg=stylegan3-t`` as ``train.py`` builds it (channel_base 32768, channel_max 512)."""
         return cls(resolution=resolution, **kw)
 
     @classmethod
-    def r_config(cls, resolution: int = 1024, **kw) -> "SG3Config":
+    def r_config(cls, resolution: int = 1024, **kw) -> SG3Config:
         """``--cfg=stylegan3-r``: conv_kernel 1, radial filters, channel base / max doubled."""
         kw = {"channel_base": 65536, "channel_max": 1024, **kw}
         return cls(resolution=resolution, conv_kernel=1, use_radial_filters=True, **kw)

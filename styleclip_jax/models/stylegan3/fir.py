@@ -1,6 +1,6 @@
 """The FIR resampling inside StyleGAN3's filtered leaky ReLU, as shift-and-add with its own VJPs.
 
-XLA-CPU runs depthwise convolutions 25–40× slower than shift-and-add (``jax_engineering.md``), so
+XLA-CPU runs depthwise convolutions 25–40× slower than shift-and-add (measured here), so
 the filters are sums of shifted slices times constant taps. Autodiff would transpose each slice
 into a padded full-size buffer (dozens per filter): the StyleGAN3-T 1024 gradient asked for 75 GB.
 The transposes written out here are themselves shift-and-add over the cotangent, output-sized
@@ -13,7 +13,7 @@ Conventions: ``f`` is the filter as applied (already flipped, gains folded in), 
 from __future__ import annotations
 
 import functools
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp

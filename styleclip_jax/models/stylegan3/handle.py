@@ -51,7 +51,7 @@ class StyleGAN3(StyleGAN2):
         """The stored input transform: the *inverse* of the image transform (as ``gen_images.py``)."""
         return np.asarray(self.module().synthesis.input.transform[...])
 
-    def with_transform(self, translate=(0.0, 0.0), angle: float = 0.0) -> "StyleGAN3":
+    def with_transform(self, translate=(0.0, 0.0), angle: float = 0.0) -> StyleGAN3:
         """A copy whose images are translated by ``translate`` and rotated by ``angle`` degrees
         (``gen_images.py --translate --rotate``)."""
         m = np.linalg.inv(make_transform(translate, angle)).astype(np.float32)

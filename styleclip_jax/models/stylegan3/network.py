@@ -6,7 +6,7 @@ Activations are NHWC, conv kernels HWIO, dense kernels (in, out). The FIR filter
 constants designed from the config (``filters.py``; equal to the stored buffers, which the
 converter checks), applied as shift-and-add slices (XLA-CPU runs depthwise convolutions slowly).
 
-StyleSpace (``spec/stylegan3.md`` §5, our convention = the golden's = NVIDIA's affine outputs):
+StyleSpace (our convention = the golden's = NVIDIA's affine outputs):
 ``input`` is the raw 4-wide affine output before normalising its rotation part, every layer's
 code is its raw affine output, and toRGB's is stored *before* its 1/sqrt(C_in) weight gain.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp

@@ -18,6 +18,7 @@ dropped at export; the shipped model is a plain CLIP.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -26,12 +27,15 @@ import numpy as np
 import optax
 from flax import nnx
 
+from styleclip_jax.io.model_folder import save_model_dir
 from styleclip_jax.models.clip.handle import abstract_clip, clip_expected_shapes
 from styleclip_jax.models.clip.loss import loss_images
 from styleclip_jax.models.clip.network import CLIPConfig, normalize
 from styleclip_jax.models.clip.pil_bicubic import preprocess_generated
 from styleclip_jax.models.clip.tokenizer import tokenize
+from styleclip_jax.models.handle import flat_tensors, split_filled
 from styleclip_jax.toyworld import captions, world
+from styleclip_jax.training.loop import experiment, run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,8 +180,6 @@ train_step_jit = jax.jit(train_step, static_argnums=(0, 1, 2))
 
 
 def init_state(cfg: ClipTrainConfig, steps: int):
-    from styleclip_jax.models.handle import split_filled
-
     graphdef, params = split_filled(abstract_clip(cfg.clip_config()), init_tensors(cfg), "toy CLIP")
     n_out = sum(world.num_values(a) for a in world.ATTRIBUTES)
     heads = jnp.asarray(np.random.RandomState(cfg.seed + 2).randn(cfg.embed_dim, n_out) * 0.1, jnp.float32)
@@ -186,9 +188,6 @@ def init_state(cfg: ClipTrainConfig, steps: int):
 
 
 def export_clip(state: ClipState, cfg: ClipTrainConfig, out_dir, steps: int):
-    from styleclip_jax.io.model_folder import save_model_dir
-    from styleclip_jax.models.handle import flat_tensors
-
     source = {"format": "trained", "trainer": "styleclip_jax.toyworld.training.clip", "step": int(state.step),
               "steps_planned": steps, "clip_train_config": cfg.to_dict(),
               "data": "styleclip_jax.toyworld.world + captions (procedural, drawn from (seed, step))"}
@@ -199,10 +198,6 @@ def export_clip(state: ClipState, cfg: ClipTrainConfig, out_dir, steps: int):
 def train_clip(exp_dir, cfg: ClipTrainConfig, steps: int, *, resume: bool = False, overwrite: bool = False,
                checkpoint_every: int = 200, progress=None):
     """Train (or resume) the toy CLIP in ``exp_dir``; the model lands in ``exp_dir/clip``."""
-    from pathlib import Path
-
-    from styleclip_jax.training.loop import experiment, run
-
     graphdef, state = init_state(cfg, steps)
 
     def step_fn(st, n):

@@ -47,6 +47,7 @@ There is no discriminator: nothing is adversarial, so no mode can collapse.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -56,6 +57,10 @@ import optax
 from flax import nnx
 
 from styleclip_jax.errors import ConfigError
+from styleclip_jax.io.images import make_grid, save_png, to_uint8
+from styleclip_jax.io.model_folder import save_model_dir
+from styleclip_jax.models.generators import load_generator
+from styleclip_jax.models.handle import flat_tensors
 from styleclip_jax.models.stylegan2 import GeneratorConfig
 from styleclip_jax.models.stylegan2.network import Buffer
 from styleclip_jax.toyworld import world
@@ -64,6 +69,7 @@ from styleclip_jax.toyworld.training.gan import (
     init_generator,
     toy_generator_config,
 )
+from styleclip_jax.training.loop import experiment, run
 
 N_JITTER = len(world.JITTER_COLUMNS)
 N_FEATURES = sum(world.num_values(a) for a in world.ATTRIBUTES) + N_JITTER
@@ -261,8 +267,6 @@ def fit_mapping(g_def, cfg: DecoderConfig, state: DecoderState) -> nnx.State:
 def generator_tensors(g_def, cfg: DecoderConfig, state: DecoderState, n_avg: int = 8192) -> dict[str, np.ndarray]:
     """Flat tensors of the generator (our model format's names): mapping refitted (``fit_mapping``),
     ``w_avg`` set to the mean mapped w over ``n_avg`` fixed z."""
-    from styleclip_jax.models.handle import flat_tensors
-
     g_params, _ = jax.jit(fit_mapping, static_argnums=(0, 1))(g_def, cfg, state)
     gen = nnx.merge(g_def, g_params, state.buffers)
     z = jax.random.normal(jax.random.key(12345), (n_avg, gen.cfg.z_dim))
@@ -272,8 +276,6 @@ def generator_tensors(g_def, cfg: DecoderConfig, state: DecoderState, n_avg: int
 
 def export_generator(g_def, state: DecoderState, cfg: DecoderConfig, out_dir, steps: int):
     """Write the generator in our model format, with the recipe that made it."""
-    from styleclip_jax.io.model_folder import save_model_dir
-
     source = {"format": "trained", "trainer": "styleclip_jax.toyworld.training.decoder", "step": int(state.step),
               "steps_planned": steps, "decoder_config": cfg.to_dict(),
               "data": "styleclip_jax.toyworld.world (procedural, drawn from (seed, step))"}
@@ -288,12 +290,6 @@ def train_decoder(exp_dir, cfg: DecoderConfig, steps: int, *, resume: bool = Fal
     A sample grid (z from RandomState(0), ψ 1) is written to ``exp_dir/samples/<step>.png`` at each
     checkpoint.
     """
-    from pathlib import Path
-
-    from styleclip_jax.io.images import make_grid, save_png, to_uint8
-    from styleclip_jax.models.stylegan2 import load_generator
-    from styleclip_jax.training.loop import experiment, run
-
     g_def, state = init_state(cfg)
     z = np.random.RandomState(0).randn(32, cfg.w_dim).astype(np.float32)
 

@@ -22,6 +22,7 @@ is therefore a second compiled step chosen on the host, not a ``lax.cond``.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -30,10 +31,15 @@ import numpy as np
 import optax
 from flax import nnx
 
+from styleclip_jax.io.images import make_grid, save_png, to_uint8
+from styleclip_jax.io.model_folder import save_model_dir
+from styleclip_jax.models.generators import load_generator
+from styleclip_jax.models.handle import flat_tensors
 from styleclip_jax.models.stylegan2 import GeneratorConfig
 from styleclip_jax.models.stylegan2.network import Buffer, Generator
 from styleclip_jax.toyworld import world
 from styleclip_jax.toyworld.training.discriminator import Discriminator
+from styleclip_jax.training.loop import experiment, run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,16 +211,12 @@ train_step_jit = jax.jit(train_step, static_argnums=(0, 1, 3))
 
 def ema_tensors(graphdefs, state: GanState) -> dict[str, np.ndarray]:
     """Flat tensors of the EMA generator (our model format's names)."""
-    from styleclip_jax.models.handle import flat_tensors
-
     gen = nnx.merge(graphdefs[0], state.ema, state.g_buffers)
     return flat_tensors(nnx.split(gen)[1])
 
 
 def export_generator(graphdefs, state: GanState, cfg: GanConfig, out_dir, steps: int):
     """Write the EMA generator in our model format, with the recipe that made it."""
-    from styleclip_jax.io.model_folder import save_model_dir
-
     source = {"format": "trained", "trainer": "styleclip_jax.toyworld.training.gan", "step": int(state.step),
               "steps_planned": steps, "gan_config": cfg.to_dict(),
               "data": "styleclip_jax.toyworld.world (procedural, drawn from (seed, step))"}
@@ -229,12 +231,6 @@ def train_gan(exp_dir, cfg: GanConfig, steps: int, *, resume: bool = False, over
     A sample grid (EMA generator, fixed z, ψ 1) is written to ``exp_dir/samples/<step>.png`` at
     each checkpoint.
     """
-    from pathlib import Path
-
-    from styleclip_jax.io.images import make_grid, save_png, to_uint8
-    from styleclip_jax.models.stylegan2 import load_generator
-    from styleclip_jax.training.loop import experiment, run
-
     graphdefs, state = init_state(cfg)
     z = np.random.RandomState(0).randn(32, cfg.w_dim).astype(np.float32)
 

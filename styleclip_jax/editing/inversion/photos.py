@@ -1,0 +1,75 @@
+"""Photo files -> W+ through an e4e encoder (aligned first when asked), and edits pasted back
+into the photos: the host driver behind ``--images`` / ``--align`` / ``--paste-back``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from styleclip_jax.errors import InputError
+from styleclip_jax.faces.align import paste_back
+from styleclip_jax.faces.photos import align_largest, expand_images
+from styleclip_jax.io.files import refuse_nonempty_dir
+from styleclip_jax.io.images import read_image, save_png, to_uint8
+from styleclip_jax.models.e4e.handle import load_encoder
+from styleclip_jax.models.mtcnn import load_face_detector
+
+
+@dataclasses.dataclass(frozen=True)
+class Inversion:
+    """Photos inverted by an encoder: ``wplus`` (B, N, D), the ``files``, the encoder's input crops
+    (uint8), and, when aligned, the full ``photos`` and the ``quads`` the crops came from (for
+    pasting edits back)."""
+
+    wplus: np.ndarray
+    files: list
+    crops: list
+    photos: list | None = None
+    quads: list | None = None
+
+
+def invert_photos(paths, encoder, align: bool = False, batch_size: int = 8, detector=None,
+                  progress: Callable | None = None) -> Inversion:
+    """Photos (files or folders) -> ``Inversion``. With ``align`` the largest face of each photo is
+    found and FFHQ-aligned first (a photo without a face is an error naming it); otherwise the
+    photos are taken as aligned faces."""
+    files = [f for f, _ in expand_images(paths)]
+    photos = [read_image(f) for f in files]
+    crops, quads = photos, None
+    if align:
+        if detector is None:
+            detector = load_face_detector()
+        aligned = [align_largest(img, detector, encoder.config.input_size, f) for f, img in zip(files, photos)]
+        crops, quads = [a.image for a in aligned], [a.quad for a in aligned]
+    w = encoder.encode_photos(crops, batch_size, progress)
+    return Inversion(w, files, crops, photos if align else None, quads)
+
+
+def paste_edits(inv: Inversion, edited, out_dir, overwrite: bool = False) -> list[Path]:
+    """Paste edited images (B, E, H, W, 3) in [-1, 1] back into the photos: ``out_dir/<stem>.png``
+    (``<stem>_<k>.png`` for the k-th of several edits per photo)."""
+    if inv.quads is None or inv.photos is None:
+        raise InputError("`paste_back` needs `align`: only an aligned face knows where it came from")
+    edited = np.asarray(edited)
+    refuse_nonempty_dir(out_dir, overwrite)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, (f, photo, quad) in enumerate(zip(inv.files, inv.photos, inv.quads)):
+        for k in range(edited.shape[1]):
+            dest = out_dir / (f"{f.stem}.png" if edited.shape[1] == 1 else f"{f.stem}_{k}.png")
+            save_png(dest, paste_back(photo, to_uint8(edited[i, k]), quad))
+            written.append(dest)
+    return written
+
+
+def invert_for(gen, images, encoder, align: bool = False):
+    """Photos -> ``Inversion`` (W+ for ``gen``) through the encoder folder ``encoder``."""
+    if encoder is None:
+        raise InputError("`images` needs `encoder` (an e4e folder from `styleclip-jax convert encoder`)")
+    enc = load_encoder(encoder)
+    enc.check_fits(gen)
+    return invert_photos(images, enc, align)
