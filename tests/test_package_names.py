@@ -109,3 +109,13 @@ def test_dependencies_point_one_way():
     assert len(files) > 60
     for path in files:
         assert "convert_weights" not in path.read_text(), path
+
+
+def test_contrib_is_off_by_default():
+    """Everything beyond upstream is listed in editing.contrib, and the library's defaults are upstream's."""
+    from styleclip_jax.editing import OptimizeConfig, TextEdit
+    from styleclip_jax.editing.contrib import BEYOND_UPSTREAM, Population, precompute_population, warm_offsets
+
+    assert callable(precompute_population) and callable(warm_offsets) and isinstance(Population, type)
+    assert len(BEYOND_UPSTREAM) == 2
+    assert TextEdit("a", "b").source == "fs3" and OptimizeConfig().warm_start == 0
