@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-W, H = 1500, 980
+W, H = 1500, 1000
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 COLOURS = {"io": "#e8f0fe", "model": "#e6f4ea", "edit": "#fef7e0", "out": "#fce8e6", "side": "#f1f3f4"}
@@ -18,13 +18,13 @@ BOXES = {
     "conv": (430, 30, 330, 95, "io", "convert_weights/", ["one rename table per source,", "read by io/torch_pickle (no code run)"]),
     "folder": (820, 30, 330, 95, "io", "model folders", ["config.json + model.safetensors", "io/model_folder.py"]),
     "handles": (820, 175, 640, 130, "model", "models/<net>/handle.py (loaded, jitted)", [
-        "stylegan2: StyleGAN2 (mapping, synthesis, W+ -> S)",
+        "stylegan2 / stylegan3: StyleGAN2, StyleGAN3 (generators.py loads either)",
         "clip: CLIPModel, loss.py   idnet: IDNet, loss.py   mapper: LatentMapperModel",
-        "e4e: Encoder   mtcnn: FaceDetector   (config.py: configs from shapes)",
+        "e4e: Encoder (+ transform.py)   mtcnn: FaceDetector   (configs from shapes)",
         "used by every method below, and by export/"]),
-    "seeds": (40, 175, 230, 80, "io", "seeds", ["z -> mapping (truncation)"]),
-    "latents": (290, 175, 230, 80, "io", "latents files", ["io/latents.py (.npz / .pt)"]),
-    "photos": (540, 175, 260, 80, "io", "photos", ["faces/ (MTCNN, FFHQ align)", "editing/inversion (e4e)"]),
+    "seeds": (40, 175, 230, 80, "io", "seeds", ["models/latents.py", "z -> mapping (truncation)"]),
+    "latents": (290, 175, 230, 80, "io", "latents files", ["io/latents.py (.npz .npy .pt)"]),
+    "photos": (540, 175, 260, 80, "io", "photos", ["faces/ (MTCNN, FFHQ align)", "editing/inversion/photos.py"]),
     "wplus": (290, 330, 500, 60, "model", "W+ latents (B, L, D)", []),
     "A": (40, 450, 420, 130, "edit", "A  editing/optimization/", ["config.py  OptimizeConfig", "core.py    CLIP + L2 + ID loss, one jitted step",
                                                                 "run.py     optimize() -> OptimizeResult"]),
@@ -32,14 +32,15 @@ BOXES = {
                                                             "run.py     train_mapper(); apply.py apply_mapper()"]),
     "C": (1040, 450, 420, 130, "edit", "C  editing/global_directions/", ["config.py TextEdit   stats.py   text.py (Δt)",
                                                                         "relevance.py fs3; core.py global_edit()",
-                                                                        "run.py    precompute() (resumable job)"]),
-    "out": (290, 660, 1170, 80, "out", "results: .save(out)", ["PNG grids (io/images), .npz latents and S codes, paste-back into the photo (faces/)"]),
+                                                                        "run.py precompute(); population.py (contrib)"]),
+    "out": (290, 660, 1170, 80, "out", "results: .save(out)", ["PNG grids (io/images), .npz latents and S codes, paste-back into the photo (editing/inversion/photos.py)"]),
     "onnx": (1040, 340, 420, 60, "out", "export/", ["ONNX graphs, a JAX-free runtime"]),
-    "side": (40, 800, 1420, 150, "side", "shared by all", [
+    "side": (40, 800, 1420, 170, "side", "shared by all", [
         "training/loop.py: the one resumable loop (mapper, e4e, toy world)    optim/: torch-order Adam, Ranger (optax.lookahead)",
         "parallel/: meshes, jax.distributed    io/: files, checkpoints (orbax), jobs (locks, manifests)    progress.py: progress(done, total)",
         "errors.py: StyleClipError family    cli/: parses flags and calls the library    ui/ + editing/session.py: the browser editor",
-        "toyworld/: the bundled 32 px world, its trainers (toyworld/training/) and readers that judge edits"]),
+        "toyworld/: the bundled 32 px world, its trainers (toyworld/training/) and readers that judge edits",
+        "layers (tests/test_layers.py): base < io < models < editing < export, toyworld, ui, convert_weights < cli"]),
 }
 ARROWS = [("ckpt", "conv"), ("conv", "folder"), ("folder", "handles"), ("seeds", "wplus"), ("latents", "wplus"),
           ("photos", "wplus"), ("wplus", "A"), ("wplus", "B"), ("wplus", "C"), ("A", "out"),
