@@ -179,7 +179,7 @@ def test_photos_of_every_kind(tmp_path, g, det):
     got = det.detect(read_image(rotated))
     assert len(got) == 1 and np.abs(got.points - want.points).max() < 3
     kinds = {"gray": a.convert("L"), "palette": a.convert("P"), "rgba": a.convert("RGBA"), "cmyk": a.convert("CMYK"),
-             "i16": Image.fromarray((np.asarray(a.convert("L")).astype(np.uint16) * 257))}
+             "i16": Image.fromarray(np.asarray(a.convert("L")).astype(np.uint16) * 257)}
     for kind, im in kinds.items():
         p = _save(im, tmp_path / f"{kind}.{'jpg' if kind == 'cmyk' else 'png'}")
         x = read_image(p)
