@@ -41,15 +41,22 @@ def image_rows(name: str, gen: StyleGAN2, n: int):
     g16 = as_dtype(gen, "bfloat16")
     out = {}
     for label, g in (("float32", gen), ("bfloat16", g16)):
-        img = np.asarray(g.synthesis(w))                    # warm-up / compile
+        img = np.asarray(g.synthesis(w))  # warm-up / compile
         t0 = time.perf_counter()
         jax.block_until_ready(g.synthesis(w))
         out[label] = (img, n / (time.perf_counter() - t0))
     p = [psnr(a, b) for a, b in zip(out["float32"][0], out["bfloat16"][0])]
-    print(f"{name:22s} PSNR bf16 vs fp32: mean {np.mean(p):.1f} dB, min {np.min(p):.1f} dB over {n}; "
-          f"images/s fp32 {out['float32'][1]:.2f}, bf16 {out['bfloat16'][1]:.2f}")
-    return {"what": name, "psnr_mean": float(np.mean(p)), "psnr_min": float(np.min(p)),
-            "fp32_images_per_s": out["float32"][1], "bf16_images_per_s": out["bfloat16"][1]}
+    print(
+        f"{name:22s} PSNR bf16 vs fp32: mean {np.mean(p):.1f} dB, min {np.min(p):.1f} dB over {n}; "
+        f"images/s fp32 {out['float32'][1]:.2f}, bf16 {out['bfloat16'][1]:.2f}"
+    )
+    return {
+        "what": name,
+        "psnr_mean": float(np.mean(p)),
+        "psnr_min": float(np.min(p)),
+        "fp32_images_per_s": out["float32"][1],
+        "bf16_images_per_s": out["bfloat16"][1],
+    }
 
 
 def fs3_rows(k: int):
@@ -68,8 +75,11 @@ def fs3_rows(k: int):
         print(f"fs3 {label}: {len(tables[label])} rows x K={k} in {time.perf_counter() - t0:.1f} s")
     a, b = tables["float32"], tables["bfloat16"]
     cos = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-    dirs = [text_direction(tw.clip, "object", f"{v} object")[0]
-            for attr in ("colour", "size", "shape") for v in world.VOCAB[attr]]
+    dirs = [
+        text_direction(tw.clip, "object", f"{v} object")[0]
+        for attr in ("colour", "size", "shape")
+        for v in world.VOCAB[attr]
+    ]
     agree = {}
     for beta in (0.10, 0.15, 0.20):
         jac = []
@@ -78,12 +88,23 @@ def fs3_rows(k: int):
             union = np.sum(sa | sb)
             jac.append(1.0 if union == 0 else np.sum(sa & sb) / union)
         agree[beta] = float(np.mean(jac))
-    print(f"fs3 rows bf16 vs fp32: cosine median {np.median(cos):.4f}, 5th percentile {np.percentile(cos, 5):.4f}, "
-          f"min {cos.min():.4f}")
-    print("channel selection agreement (Jaccard, mean over " + f"{len(dirs)} directions): " +
-          ", ".join(f"β {b:.2f}: {v:.3f}" for b, v in agree.items()))
-    return {"rows": int(len(a)), "k": k, "cos_median": float(np.median(cos)), "cos_p5": float(np.percentile(cos, 5)),
-            "cos_min": float(cos.min()), "selection_jaccard": {str(b): v for b, v in agree.items()}}
+    print(
+        f"fs3 rows bf16 vs fp32: cosine median {np.median(cos):.4f}, 5th percentile {np.percentile(cos, 5):.4f}, "
+        f"min {cos.min():.4f}"
+    )
+    print(
+        "channel selection agreement (Jaccard, mean over "
+        + f"{len(dirs)} directions): "
+        + ", ".join(f"β {b:.2f}: {v:.3f}" for b, v in agree.items())
+    )
+    return {
+        "rows": int(len(a)),
+        "k": k,
+        "cos_median": float(np.median(cos)),
+        "cos_p5": float(np.percentile(cos, 5)),
+        "cos_min": float(cos.min()),
+        "selection_jaccard": {str(b): v for b, v in agree.items()},
+    }
 
 
 def main():

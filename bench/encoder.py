@@ -34,8 +34,14 @@ def full_size_config() -> EncoderConfig:
     for depth, n in zip((64, 128, 256, 512), (3, 4, 14, 3)):
         units += [(cin, depth, 2)] + [(depth, depth, 1)] * (n - 1)
         cin = depth
-    return EncoderConfig(units=tuple(units), se_reductions=(16,) * len(units), taps=(6, 20, 23), fpn_width=512,
-                         style_dim=512, style_convs=(4,) * 3 + (5,) * 4 + (6,) * 11)
+    return EncoderConfig(
+        units=tuple(units),
+        se_reductions=(16,) * len(units),
+        taps=(6, 20, 23),
+        fpn_width=512,
+        style_dim=512,
+        style_convs=(4,) * 3 + (5,) * 4 + (6,) * 11,
+    )
 
 
 def random_encoder(cfg: EncoderConfig) -> Encoder:
@@ -70,8 +76,10 @@ def onnx_photo_edit(enc, batches, repeats):
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
         ed = OnnxEditor(export_photo_edit(enc, mapper, gen, Path(d) / "photo_edit.onnx"))
-        print(f"\nphoto-edit graph (e4e + mapper + 1024 generator): export {time.perf_counter() - t0:.1f} s, "
-              f"ORT provider {ed.providers[0]}")
+        print(
+            f"\nphoto-edit graph (e4e + mapper + 1024 generator): export {time.perf_counter() - t0:.1f} s, "
+            f"ORT provider {ed.providers[0]}"
+        )
         print(f"{'batch':>5} {'JAX s':>8} {'ORT s':>8} {'ORT/JAX':>8} {'max |ORT-JAX|':>14}")
         for b in batches:
             x = np.random.default_rng(2).uniform(-1, 1, (b, 256, 256, 3)).astype(np.float32)

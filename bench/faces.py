@@ -51,10 +51,12 @@ def main():
     print(f"device: {dev.platform} ({dev.device_kind}), jax {jax.__version__}; photo 1024x1024, 1 face")
     faces = det.detect(photo)
     print(f"{'what':>22} {'first s':>8} {'best s':>8} {'per s':>8}")
-    rows = [("detect", lambda: det.detect(photo)),
-            ("align 256", lambda: align_face(photo, faces.points[0], 256)),
-            ("align 1024", lambda: align_face(photo, faces.points[0], 1024)),
-            ("detect + align 256", lambda: align_face(photo, det.detect(photo).points[0], 256))]
+    rows = [
+        ("detect", lambda: det.detect(photo)),
+        ("align 256", lambda: align_face(photo, faces.points[0], 256)),
+        ("align 1024", lambda: align_face(photo, faces.points[0], 1024)),
+        ("detect + align 256", lambda: align_face(photo, det.detect(photo).points[0], 256)),
+    ]
     for what, fn in rows:
         first, best = time_calls(fn, a.repeats)
         print(f"{what:>22} {first:>8.3f} {best:>8.3f} {1 / best:>8.2f}")
@@ -64,8 +66,10 @@ def main():
     t0 = time.perf_counter()
     detect_faces(photo, timed)
     total = time.perf_counter() - t0
-    print(f"one detection: {total:.3f} s, of which nets {timed.seconds:.3f} s, host bookkeeping "
-          f"{total - timed.seconds:.3f} s")
+    print(
+        f"one detection: {total:.3f} s, of which nets {timed.seconds:.3f} s, host bookkeeping "
+        f"{total - timed.seconds:.3f} s"
+    )
 
 
 if __name__ == "__main__":

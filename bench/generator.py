@@ -64,8 +64,10 @@ def main():
             for m, r, b, c, t, ips in rows:
                 print(f"{m:>5} {r:>5} {b:>5} {c:>12.2f} {t:>8.3f} {ips:>9.2f}", flush=True)
             if len(rows) > 1:
-                print(f"      {model} batch {rows[-1][2]} / batch {rows[0][2]} throughput ratio at {res}px: "
-                      f"{rows[-1][5] / rows[0][5]:.2f}x")
+                print(
+                    f"      {model} batch {rows[-1][2]} / batch {rows[0][2]} throughput ratio at {res}px: "
+                    f"{rows[-1][5] / rows[0][5]:.2f}x"
+                )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,14 @@ UPSTREAM_EDIT_MS = 72.0
 def models(size: str):
     if size == "1024":
         return random_generator(GeneratorConfig.ffhq_config_f(1024)), random_clip()
-    cfg = GeneratorConfig(resolution=32, z_dim=64, w_dim=64, mapping_dims=(64, 64),
-                          channels=((4, 64), (8, 64), (16, 32), (32, 16)), source="random")
+    cfg = GeneratorConfig(
+        resolution=32,
+        z_dim=64,
+        w_dim=64,
+        mapping_dims=(64, 64),
+        channels=((4, 64), (8, 64), (16, 32), (32, 16)),
+        source="random",
+    )
     return random_generator(cfg), random_clip(CLIPConfig(512, 224, 32, 128, 2, 2, 77, 49408, 64, 3, 1))
 
 
@@ -50,15 +56,23 @@ def main():
     a = ap.parse_args()
     dev = jax.devices()[0]
     print(f"device: {dev.platform} ({dev.device_kind}), jax {jax.__version__}; {len(jax.devices())} device(s)")
-    print(f"{'size':>5} {'renders':>7} {'first s':>8} {'run s':>7} {'renders/s':>9} {'ch/s (K=100)':>12} "
-          f"{'full job h':>10} {'vs upstream 4 h':>15} {'edit ms':>8}")
+    print(
+        f"{'size':>5} {'renders':>7} {'first s':>8} {'run s':>7} {'renders/s':>9} {'ch/s (K=100)':>12} "
+        f"{'full job h':>10} {'vs upstream 4 h':>15} {'edit ms':>8}"
+    )
     for size in a.sizes.split(","):
         gen, clip = models(size)
         stats = compute_stats(gen, n=2000, keep=a.images, batch=500)
         layer = next(l.name for l in gen.config.style_layers if not l.is_torgb)
         sub = {layer: list(range(a.chunk))}
-        kw = dict(num_images=a.images, channels_per_chunk=a.chunk, image_batch=a.image_batch, channel_subset=sub,
-                  progress=False, devices=1)
+        kw = dict(
+            num_images=a.images,
+            channels_per_chunk=a.chunk,
+            image_batch=a.image_batch,
+            channel_subset=sub,
+            progress=False,
+            devices=1,
+        )
         with tempfile.TemporaryDirectory() as d1, tempfile.TemporaryDirectory() as d2:
             t0 = time.perf_counter()
             precompute_fs3(gen, clip, stats, d1, **kw)
@@ -78,8 +92,11 @@ def main():
         global_edit(gen, clip, stats, w, edit)
         edit_ms = (time.perf_counter() - t0) * 1e3
         ratio = f"{UPSTREAM_PRECOMPUTE_S / (full_h * 3600):.3f}x" if size == "1024" else "-"
-        print(f"{size:>5} {renders:>7} {first:>8.2f} {run:>7.2f} {rps:>9.2f} {rps / 200:>12.4f} {full_h:>10.1f} "
-              f"{ratio:>15} {edit_ms:>8.1f}", flush=True)
+        print(
+            f"{size:>5} {renders:>7} {first:>8.2f} {run:>7.2f} {rps:>9.2f} {rps / 200:>12.4f} {full_h:>10.1f} "
+            f"{ratio:>15} {edit_ms:>8.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

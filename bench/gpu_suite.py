@@ -43,7 +43,7 @@ FULL_FS3_RENDERS = 6048 * 100 * 2
 def peak_bytes():
     try:
         stats = jax.devices()[0].memory_stats() or {}
-    except Exception:                                # noqa: BLE001 (backends without stats)
+    except Exception:  # noqa: BLE001 (backends without stats)
         return None
     return stats.get("peak_bytes_in_use")
 
@@ -71,7 +71,7 @@ def run_gen(gen, clip, smoke, repeats):
     rows = []
     for dtype in ("float32", "bfloat16"):
         g = gen if dtype == "float32" else StyleGAN2(gen.config, gen.tensors(), gen.source, dtype=dtype)
-        for b in ((1, 2) if smoke else (1, 8, 32)):
+        for b in (1, 2) if smoke else (1, 8, 32):
             w = wplus(gen, b)
             s = best_of(lambda: g.synthesis(w), repeats)
             rows.append({"dtype": dtype, "batch": b, "s": s, "images_per_s": b / s})
@@ -90,10 +90,13 @@ def run_a(gen, clip, smoke, repeats):
     tx = make_optimizer(cfg)
     step = jax.jit(make_step((gen.graphdef, clip.graphdef, None), cfg, tx))
     rows = []
-    for b in ((1, 2) if smoke else (1, 8)):
+    for b in (1, 2) if smoke else (1, 8):
         p = jnp.asarray(wplus(gen, b))
-        prob = Problem(p, jnp.ones((b, clip.config.embed_dim)) / np.sqrt(clip.config.embed_dim),
-                       jnp.zeros((b,) + (gen.config.resolution,) * 2 + (3,)))
+        prob = Problem(
+            p,
+            jnp.ones((b, clip.config.embed_dim)) / np.sqrt(clip.config.embed_dim),
+            jnp.zeros((b,) + (gen.config.resolution,) * 2 + (3,)),
+        )
         o = tx.init(p)
         s = best_of(lambda: step((gen.state, clip.state, None), p, o, prob)[2]["loss"], repeats)
         rows.append({"batch": b, "s": s, "steps_per_s": 1 / s, "pair_steps_per_s": b / s})
@@ -111,7 +114,7 @@ def run_mapper(gen, clip, smoke, repeats):
     from styleclip_jax.models.mapper.handle import LatentMapperModel
 
     rows = []
-    for b in ((2,) if smoke else (2, 8)):
+    for b in (2,) if smoke else (2, 8):
         cfg = MapperTrainConfig(description="purple hair", batch_size=b, id_lambda=0.0)
         mcfg = cfg.mapper_config(gen.config.num_ws, gen.config.w_dim)
         mapper = LatentMapperModel(mcfg, init_mapper_tensors(mcfg, 0))
@@ -133,12 +136,28 @@ def run_fs3(gen, clip, smoke, repeats):
 
     def call():
         with tempfile.TemporaryDirectory() as d:
-            return precompute_fs3(gen, clip, stats, d, num_images=k, channels_per_chunk=chans, image_batch=block,
-                                  devices=1, channel_subset={stats.names[0]: list(range(chans))}, progress=False)
+            return precompute_fs3(
+                gen,
+                clip,
+                stats,
+                d,
+                num_images=k,
+                channels_per_chunk=chans,
+                image_batch=block,
+                devices=1,
+                channel_subset={stats.names[0]: list(range(chans))},
+                progress=False,
+            )
 
     s = best_of(call, repeats)
-    return [{"renders": renders, "s": s, "renders_per_s": renders / s,
-             "full_job_hours": FULL_FS3_RENDERS * s / renders / 3600}]
+    return [
+        {
+            "renders": renders,
+            "s": s,
+            "renders_per_s": renders / s,
+            "full_job_hours": FULL_FS3_RENDERS * s / renders / 3600,
+        }
+    ]
 
 
 def run_onnx(gen, clip, smoke, repeats):
@@ -165,12 +184,20 @@ def run_onnx(gen, clip, smoke, repeats):
         t0 = time.perf_counter()
         ed = OnnxEditor(export_mapper(mapper, gen, Path(d) / "edit.onnx"))
         export_s = time.perf_counter() - t0
-        for b in ((1, 2) if smoke else (1, 8)):
+        for b in (1, 2) if smoke else (1, 8):
             w, alpha = wplus(gen, b), np.ones((b,), np.float32)
             tj = best_of(lambda: edit(mapper.graphdef, gen.graphdef, mapper.state, gen.state, w, alpha), repeats)
             to = best_of(lambda: ed.run(batch_size=b, wplus=w, alpha=alpha), repeats)
-            rows.append({"batch": b, "provider": ed.providers[0], "export_s": export_s, "jax_ms": tj * 1e3,
-                         "ort_ms": to * 1e3, "ort_over_jax": to / tj})
+            rows.append(
+                {
+                    "batch": b,
+                    "provider": ed.providers[0],
+                    "export_s": export_s,
+                    "jax_ms": tj * 1e3,
+                    "ort_ms": to * 1e3,
+                    "ort_over_jax": to / tj,
+                }
+            )
     return rows
 
 
@@ -183,7 +210,7 @@ def run_sg3(gen, clip, smoke, repeats):
     for kind, make in (("T", SG3Config.t_config), ("R", SG3Config.r_config)):
         cfg = make(64, z_dim=64, w_dim=64, channel_base=512, channel_max=32) if smoke else make(1024)
         g = random_generator(cfg, seed=0, calibrate=1)
-        for b in ((1, 2) if smoke else (1, 8)):
+        for b in (1, 2) if smoke else (1, 8):
             w = wplus(g, b)
             s = best_of(lambda: g.synthesis(w), repeats)
             rows.append({"config": kind, "batch": b, "s": s, "images_per_s": b / s})
@@ -231,23 +258,35 @@ def main(argv=None):
         t0 = time.perf_counter()
         try:
             rows = WORKLOADS[name](gen, clip, a.smoke, a.repeats)
-        except Exception as e:                       # noqa: BLE001 (record it, run the rest)
+        except Exception as e:  # noqa: BLE001 (record it, run the rest)
             results[name] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"}
             print(f"{name}: FAILED {results[name]['error']}", flush=True)
             continue
         peak = peak_bytes()
-        results[name] = {"rows": rows, "wall_s": time.perf_counter() - t0,
-                         "peak_gib": peak / 2 ** 30 if peak else None}
+        results[name] = {"rows": rows, "wall_s": time.perf_counter() - t0, "peak_gib": peak / 2**30 if peak else None}
         for row in rows:
-            print(f"{name}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                          for k, v in row.items()), flush=True)
+            print(
+                f"{name}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
+                flush=True,
+            )
     total = time.perf_counter() - t_start
     md = markdown(device, results)
     print(f"total {total:.0f} s\n\nrows for bench/RESULTS.md:\n| device | workload | figures |\n|---|---|---|")
     print("\n".join(md))
     if a.json:
-        Path(a.json).write_text(json.dumps({"device": device, "smoke": a.smoke, "total_s": total,
-                                            "jax": jax.__version__, "results": results, "markdown": md}, indent=2))
+        Path(a.json).write_text(
+            json.dumps(
+                {
+                    "device": device,
+                    "smoke": a.smoke,
+                    "total_s": total,
+                    "jax": jax.__version__,
+                    "results": results,
+                    "markdown": md,
+                },
+                indent=2,
+            )
+        )
     failed = [n for n, r in results.items() if "error" in r]
     return 1 if failed else 0
 

@@ -70,7 +70,9 @@ def main():
     a = ap.parse_args()
     dev = jax.devices()[0]
     print(f"device: {dev.platform} ({dev.device_kind}), jax {jax.__version__}")
-    print(f"{'size':>5} {'what':>6} {'batch':>5} {'first s':>8} {'run s':>8} {'steps/s':>8} {'ms/edit':>8} {'vs upstream':>11}")
+    print(
+        f"{'size':>5} {'what':>6} {'batch':>5} {'first s':>8} {'run s':>8} {'steps/s':>8} {'ms/edit':>8} {'vs upstream':>11}"
+    )
     for size in a.sizes.split(","):
         gen, clip = models(size)
         c = gen.config
@@ -86,12 +88,17 @@ def main():
             run = timed(_chunk, graphdefs, cfg.step_config, a.steps, frozen, state, key)
             sps = a.steps / run
             ratio = f"{sps / UPSTREAM_STEPS_PER_S:.2f}x" if size == "1024" and b == 2 else "-"
-            print(f"{size:>5} {'train':>6} {b:>5} {first:>8.2f} {run:>8.2f} {sps:>8.3f} {'-':>8} {ratio:>11}", flush=True)
+            print(
+                f"{size:>5} {'train':>6} {b:>5} {first:>8.2f} {run:>8.2f} {sps:>8.3f} {'-':>8} {ratio:>11}", flush=True
+            )
         w = np.asarray(gen.mapping(np.random.RandomState(1).randn(1, c.z_dim).astype(np.float32)))
         first = timed(_apply, mapper.graphdef, gen.graphdef, mapper.state, gen.state, w)
         best = min(timed(_apply, mapper.graphdef, gen.graphdef, mapper.state, gen.state, w) for _ in range(5))
         ratio = f"{UPSTREAM_APPLY_MS / (best * 1e3):.2f}x" if size == "1024" else "-"
-        print(f"{size:>5} {'apply':>6} {1:>5} {first:>8.2f} {best:>8.3f} {'-':>8} {best * 1e3:>8.1f} {ratio:>11}", flush=True)
+        print(
+            f"{size:>5} {'apply':>6} {1:>5} {first:>8.2f} {best:>8.3f} {'-':>8} {best * 1e3:>8.1f} {ratio:>11}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

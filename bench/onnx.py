@@ -63,17 +63,26 @@ def main():
             export_s = time.perf_counter() - t0
             ed = OnnxEditor(path)
             print(f"{size} px: export {export_s:.1f} s; ORT provider {ed.providers[0]}")
-            print(f"{'batch':>5} {'JAX ms':>9} {'ORT ms':>9} {'ORT/JAX':>8} {'JAX img/s':>9} {'ORT img/s':>9} "
-                  f"{'ms/img best':>11} {'vs upstream 75 ms':>17}")
+            print(
+                f"{'batch':>5} {'JAX ms':>9} {'ORT ms':>9} {'ORT/JAX':>8} {'JAX img/s':>9} {'ORT img/s':>9} "
+                f"{'ms/img best':>11} {'vs upstream 75 ms':>17}"
+            )
             for b in map(int, a.batches.split(",")):
                 w = np.asarray(gen.mapping(np.random.RandomState(b).randn(b, c.z_dim).astype(np.float32), 0.7))
                 alpha = np.ones((b,), np.float32)
-                tj = best_of(lambda: jax.block_until_ready(_jax_edit(mapper.graphdef, gen.graphdef, mapper.state,
-                                                                   gen.state, w, alpha)), a.repeats)
+                tj = best_of(
+                    lambda: jax.block_until_ready(
+                        _jax_edit(mapper.graphdef, gen.graphdef, mapper.state, gen.state, w, alpha)
+                    ),
+                    a.repeats,
+                )
                 to = best_of(lambda: ed.run(batch_size=b, wplus=w, alpha=alpha), a.repeats)
                 per = min(tj, to) / b * 1e3
-                print(f"{b:>5} {tj * 1e3:>9.1f} {to * 1e3:>9.1f} {to / tj:>8.2f} {b / tj:>9.2f} {b / to:>9.2f} "
-                      f"{per:>11.1f} {UPSTREAM_MS / per:>16.2f}x", flush=True)
+                print(
+                    f"{b:>5} {tj * 1e3:>9.1f} {to * 1e3:>9.1f} {to / tj:>8.2f} {b / tj:>9.2f} {b / to:>9.2f} "
+                    f"{per:>11.1f} {UPSTREAM_MS / per:>16.2f}x",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

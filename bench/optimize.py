@@ -39,7 +39,9 @@ def main():
     a = ap.parse_args()
     dev = jax.devices()[0]
     print(f"device: {dev.platform} ({dev.device_kind}), jax {jax.__version__}")
-    print(f"{'size':>5} {'batch':>5} {'first s':>8} {'run s':>8} {'steps/s':>8} {'pair-steps/s':>12} {'vs upstream':>11}")
+    print(
+        f"{'size':>5} {'batch':>5} {'first s':>8} {'run s':>8} {'steps/s':>8} {'pair-steps/s':>12} {'vs upstream':>11}"
+    )
     cfg = OptimizeConfig(steps=a.steps)
     for size in a.sizes.split(","):
         gen, clip = models(size)

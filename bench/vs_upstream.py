@@ -84,8 +84,9 @@ class Sides:
         self.clip = CLIPModel(ccfg, openai_to_ours(csd, ccfg, "upstream CLIP"), {"format": "bench"})
         rng = np.random.default_rng(0)
         self.z = rng.standard_normal((4, 512)).astype(np.float32)
-        self.w = np.asarray(self.gen.mapping(self.z, 0.7))                 # (4, L, D) W+
+        self.w = np.asarray(self.gen.mapping(self.z, 0.7))  # (4, L, D) W+
         from styleclip_jax.models.clip import tokenize
+
         self.text = np.asarray(self.clip.encode_text(tokenize(["purple hair"])))
 
     # -- upstream pieces ------------------------------------------------------------------------
@@ -146,13 +147,18 @@ def run_a(s: Sides, space: str, repeats: int):
         init = torch.as_tensor(s.w[:1])
         latent = init.clone().requires_grad_(True)
         leaves = [latent]
-        render = lambda: s.t_render(latent)[0]                                   # noqa: E731
+
+        def render():
+            return s.t_render(latent)[0]
     else:
         with torch.no_grad():
             _, _, styles = s.t_render(s.w[:1], return_latents=True)
         leaves = [t.clone().requires_grad_(True) for t in styles]
         init = [t.clone() for t in styles]
-        render = lambda: s.t_gen([leaves], input_is_stylespace=True, randomize_noise=False)[0]  # noqa: E731
+
+        def render():
+            return s.t_gen([leaves], input_is_stylespace=True, randomize_noise=False)[0]
+
     opt = torch.optim.Adam(leaves, lr=0.1)
 
     def up_step():
@@ -229,11 +235,11 @@ def run_map_train(s: Sides, upstream: Path, repeats: int):
     tokens = torch.as_tensor(np.asarray(tokenize(["purple hair"])), dtype=torch.long)
     opt = torch.optim.Adam(t_mapper.parameters(), lr=0.5)
 
-    def up_step():                       # StyleCLIP mapper/training/coach.py, ID loss off
+    def up_step():  # StyleCLIP mapper/training/coach.py, ID loss off
         with torch.no_grad():
             z = torch.randn(2, 512)
             w = s.t_gen.style(z).unsqueeze(1).repeat(1, s.t_gen.n_latent, 1)
-            s.t_render(w)                # x = G(w): coach renders it every step (ID loss, logging)
+            s.t_render(w)  # x = G(w): coach renders it every step (ID loss, logging)
         w_hat = w + 0.1 * t_mapper(w)
         x_hat = s.t_render(w_hat)[0]
         loss = s.t_clip_loss(x_hat, tokens).mean() + 0.8 * torch.nn.functional.mse_loss(w_hat, w)
@@ -266,18 +272,28 @@ def run_fs3(s: Sides, repeats: int):
 
     stats = compute_stats(s.gen, n=64, keep=2, seed=0, batch=64)
     first = stats.names[0]
-    subset = {first: [0, 1]}                         # 2 channels x 2 images x 2 signs = 8 renders
+    subset = {first: [0, 1]}  # 2 channels x 2 images x 2 signs = 8 renders
 
     def ours_call():
         with tempfile.TemporaryDirectory() as d:
-            precompute_fs3(s.gen, s.clip, stats, d, num_images=2, channels_per_chunk=2, image_batch=8,
-                           devices=1, channel_subset=subset, progress=False)
+            precompute_fs3(
+                s.gen,
+                s.clip,
+                stats,
+                d,
+                num_images=2,
+                channels_per_chunk=2,
+                image_batch=8,
+                devices=1,
+                channel_subset=subset,
+                progress=False,
+            )
 
     ours = best_of(ours_call, repeats) / 8
     with torch.no_grad():
         _, _, styles = s.t_render(s.w[:1], return_latents=True)
 
-        def up_call():                               # SingleChannel.py: one render at a time
+        def up_call():  # SingleChannel.py: one render at a time
             for _ in range(8):
                 img = s.t_gen([styles], input_is_stylespace=True, randomize_noise=False)[0]
                 s.t_clip.encode_image(_t_preprocess(img))
@@ -303,13 +319,15 @@ def run_global(s: Sides, repeats: int):
     edit = {"neutral": "face", "target": "face with purple hair", "beta": 0.1, "alpha": 4.0}
     w = s.w[:1]
     ours = best_of(lambda: global_edit(s.gen, s.clip, stats, w, [edit]), repeats)
-    tok = {t: torch.as_tensor(np.asarray(tokenize([tp.format(t) for tp in TEMPLATES])), dtype=torch.long)
-           for t in (edit["neutral"], edit["target"])}
+    tok = {
+        t: torch.as_tensor(np.asarray(tokenize([tp.format(t) for tp in TEMPLATES])), dtype=torch.long)
+        for t in (edit["neutral"], edit["target"])
+    }
     t_fs3 = torch.as_tensor(stats.fs3)
     with torch.no_grad():
         _, _, styles = s.t_render(w, return_latents=True)
 
-        def up_call():                  # global_torch: templated text features, fs3 @ Δt, beta, one render
+        def up_call():  # global_torch: templated text features, fs3 @ Δt, beta, one render
             feats = []
             for t in (edit["neutral"], edit["target"]):
                 f = s.t_clip.encode_text(tok[t])
@@ -320,7 +338,7 @@ def run_global(s: Sides, repeats: int):
             dt = dt / dt.norm()
             r = t_fs3 @ dt
             r = torch.where(r.abs() >= edit["beta"], r, torch.zeros_like(r))
-            new = [st.clone() for st in styles]        # (apply r per layer: same cost as a copy + add)
+            new = [st.clone() for st in styles]  # (apply r per layer: same cost as a copy + add)
             s.t_gen([new], input_is_stylespace=True, randomize_noise=False)
 
         up = best_of(up_call, repeats)
@@ -343,14 +361,21 @@ def main():
 
     threads = os.cpu_count()
     torch.set_num_threads(threads)
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, torch {torch.__version__} with {threads} threads; "
-          f"load before: {os.getloadavg()[0]:.2f}; res {a.res}")
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].platform}, torch {torch.__version__} with {threads} threads; "
+        f"load before: {os.getloadavg()[0]:.2f}; res {a.res}"
+    )
     s = Sides(upstream, a.res)
-    runners = {"gen1": lambda: run_gen(s, 1, a.repeats), "gen4": lambda: run_gen(s, 4, a.repeats),
-               "a_w": lambda: run_a(s, "w+", a.repeats), "a_s": lambda: run_a(s, "s", a.repeats),
-               "map_edit": lambda: run_map_edit(s, upstream, a.repeats),
-               "map_train": lambda: run_map_train(s, upstream, a.repeats),
-               "fs3": lambda: run_fs3(s, a.repeats), "global": lambda: run_global(s, a.repeats)}
+    runners = {
+        "gen1": lambda: run_gen(s, 1, a.repeats),
+        "gen4": lambda: run_gen(s, 4, a.repeats),
+        "a_w": lambda: run_a(s, "w+", a.repeats),
+        "a_s": lambda: run_a(s, "s", a.repeats),
+        "map_edit": lambda: run_map_edit(s, upstream, a.repeats),
+        "map_train": lambda: run_map_train(s, upstream, a.repeats),
+        "fs3": lambda: run_fs3(s, a.repeats),
+        "global": lambda: run_global(s, a.repeats),
+    }
     rows = []
     print(f"{'workload':10s} {'unit':9s} {'ours':>9s} {'upstream':>9s} {'speed-up':>9s}")
     for name in a.only.split(","):

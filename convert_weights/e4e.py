@@ -61,13 +61,20 @@ def encoder_config(sd: Mapping[str, np.ndarray], opts: Mapping, what: str) -> En
         n_styles += 1
     size = opts.get("stylegan_size")
     if size is not None and n_styles != 2 * int(math.log2(int(size))) - 2:
-        raise CheckpointError(f"{what}: {n_styles} style blocks, but stylegan_size {size} needs "
-                              f"{2 * int(math.log2(int(size))) - 2}")
+        raise CheckpointError(
+            f"{what}: {n_styles} style blocks, but stylegan_size {size} needs {2 * int(math.log2(int(size))) - 2}"
+        )
     try:
-        return EncoderConfig(units=tuple(units), se_reductions=tuple(reds), taps=tuple(ends[1:]),
-                             fpn_width=int(sd["latlayer1.weight"].shape[0]),
-                             style_dim=int(sd["styles.0.linear.weight"].shape[0]), style_convs=tuple(convs),
-                             kind=ENCODER_TYPES[etype], start_from_latent_avg=bool(opts.get("start_from_latent_avg", True)))
+        return EncoderConfig(
+            units=tuple(units),
+            se_reductions=tuple(reds),
+            taps=tuple(ends[1:]),
+            fpn_width=int(sd["latlayer1.weight"].shape[0]),
+            style_dim=int(sd["styles.0.linear.weight"].shape[0]),
+            style_convs=tuple(convs),
+            kind=ENCODER_TYPES[etype],
+            start_from_latent_avg=bool(opts.get("start_from_latent_avg", True)),
+        )
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{what}: inconsistent encoder shapes ({e})") from None
 
@@ -76,18 +83,29 @@ def rename_table(cfg: EncoderConfig) -> list[tuple[str, str, object]]:
     """(ours, theirs, transform) for every encoder tensor."""
     rows = irse_rows(cfg)
     for n in (1, 2):
-        rows += [(f"latlayer{n}.weight", f"latlayer{n}.weight", oihw_to_hwio), (f"latlayer{n}.bias", f"latlayer{n}.bias", None)]
+        rows += [
+            (f"latlayer{n}.weight", f"latlayer{n}.weight", oihw_to_hwio),
+            (f"latlayer{n}.bias", f"latlayer{n}.bias", None),
+        ]
     for i, n_convs in enumerate(cfg.style_convs):
         for k in range(n_convs):
-            rows += [(f"styles.{i}.convs.{k}.weight", f"styles.{i}.convs.{2 * k}.weight", oihw_to_hwio),
-                     (f"styles.{i}.convs.{k}.bias", f"styles.{i}.convs.{2 * k}.bias", None)]
-        rows += [(f"styles.{i}.linear_weight", f"styles.{i}.linear.weight", transposed),
-                 (f"styles.{i}.linear_bias", f"styles.{i}.linear.bias", None)]
+            rows += [
+                (f"styles.{i}.convs.{k}.weight", f"styles.{i}.convs.{2 * k}.weight", oihw_to_hwio),
+                (f"styles.{i}.convs.{k}.bias", f"styles.{i}.convs.{2 * k}.bias", None),
+            ]
+        rows += [
+            (f"styles.{i}.linear_weight", f"styles.{i}.linear.weight", transposed),
+            (f"styles.{i}.linear_bias", f"styles.{i}.linear.bias", None),
+        ]
     return rows
 
 
-def convert_encoder(src: str | os.PathLike, out_dir: str | os.PathLike | None = None,
-                    generator_out: str | os.PathLike | None = None, overwrite: bool = False):
+def convert_encoder(
+    src: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    generator_out: str | os.PathLike | None = None,
+    overwrite: bool = False,
+):
     """Convert an e4e / pSp ``.pt``; returns (encoder, generator or None)."""
     src = Path(src)
     refuse_nonempty_dir(out_dir, overwrite)
@@ -98,8 +116,11 @@ def convert_encoder(src: str | os.PathLike, out_dir: str | os.PathLike | None = 
         raise CheckpointError(f"{what}: expected an e4e / pSp checkpoint ({{'state_dict', 'opts', 'latent_avg'}})")
     opts = ck.get("opts")
     opts = vars(opts) if hasattr(opts, "__dict__") and not isinstance(opts, Mapping) else (opts or {})
-    sd = {k[len("encoder."):]: v for k, v in ck["state_dict"].items()
-          if k.startswith("encoder.") and not k.endswith("num_batches_tracked")}
+    sd = {
+        k[len("encoder.") :]: v
+        for k, v in ck["state_dict"].items()
+        if k.startswith("encoder.") and not k.endswith("num_batches_tracked")
+    }
     if not sd:
         raise CheckpointError(f"{what}: no encoder.* weights")
     cfg = encoder_config(sd, opts, what)
@@ -112,21 +133,32 @@ def convert_encoder(src: str | os.PathLike, out_dir: str | os.PathLike | None = 
         if la.ndim == 1:
             la = np.repeat(la[None], cfg.num_styles, 0)
         if la.shape != (cfg.num_styles, cfg.style_dim):
-            raise CheckpointError(f"{what}: latent_avg has shape {la.shape}, expected {(cfg.num_styles, cfg.style_dim)}")
+            raise CheckpointError(
+                f"{what}: latent_avg has shape {la.shape}, expected {(cfg.num_styles, cfg.style_dim)}"
+            )
     tensors["latent_avg"] = la if cfg.start_from_latent_avg else np.zeros((cfg.num_styles, cfg.style_dim), np.float32)
     check_flat_against(expected_shapes_of(Encoder.abstract(cfg)), tensors, f"{what}: converted encoder")
-    source = {"format": f"{opts.get('encoder_type')} checkpoint", "file": src.name, "sha256": file_sha256(src),
-              "dataset_type": opts.get("dataset_type"), "stylegan_size": opts.get("stylegan_size")}
+    source = {
+        "format": f"{opts.get('encoder_type')} checkpoint",
+        "file": src.name,
+        "sha256": file_sha256(src),
+        "dataset_type": opts.get("dataset_type"),
+        "stylegan_size": opts.get("stylegan_size"),
+    }
     enc = Encoder(cfg, tensors, source)
     gen = None
     if generator_out is not None:
-        dec = {k[len("decoder."):]: v for k, v in ck["state_dict"].items() if k.startswith("decoder.")}
+        dec = {k[len("decoder.") :]: v for k, v in ck["state_dict"].items() if k.startswith("decoder.")}
         if not dec:
             raise CheckpointError(f"{what}: no decoder.* weights to convert into a generator")
-        gen = generator_from_checkpoint({"g_ema": dec, "latent_avg": None if la is None else la[0]}, f"{what} (decoder)")
+        gen = generator_from_checkpoint(
+            {"g_ema": dec, "latent_avg": None if la is None else la[0]}, f"{what} (decoder)"
+        )
         if gen.config.num_ws != cfg.num_styles or gen.config.w_dim != cfg.style_dim:
-            raise CheckpointError(f"{what}: the decoder takes W+ ({gen.config.num_ws}, {gen.config.w_dim}) but the "
-                                  f"encoder makes ({cfg.num_styles}, {cfg.style_dim})")
+            raise CheckpointError(
+                f"{what}: the decoder takes W+ ({gen.config.num_ws}, {gen.config.w_dim}) but the "
+                f"encoder makes ({cfg.num_styles}, {cfg.style_dim})"
+            )
         gen.source.update({"file": src.name, "network": "decoder.* of an e4e checkpoint"})
     if out_dir is not None:
         enc.save(out_dir, overwrite=overwrite)

@@ -31,17 +31,26 @@ def idnet_config(sd: Mapping[str, np.ndarray], what: str) -> IDNetConfig:
         raise CheckpointError(f"{what}: no body.* units")
     c = units[-1][1]
     red = c // int(sd[f"body.{i - 1}.res_layer.5.fc1.weight"].shape[0])
-    cfg = IDNetConfig(units=tuple(units), stem_channels=int(sd["input_layer.0.weight"].shape[0]),
-                      embed_dim=int(sd["output_layer.3.weight"].shape[0]), se_reduction=red)
-    if sd["output_layer.3.weight"].shape[1] != c * cfg.out_grid ** 2:
-        raise CheckpointError(f"{what}: output_layer.3.weight {sd['output_layer.3.weight'].shape} does not fit "
-                              f"{c}×{cfg.out_grid}×{cfg.out_grid} features")
+    cfg = IDNetConfig(
+        units=tuple(units),
+        stem_channels=int(sd["input_layer.0.weight"].shape[0]),
+        embed_dim=int(sd["output_layer.3.weight"].shape[0]),
+        se_reduction=red,
+    )
+    if sd["output_layer.3.weight"].shape[1] != c * cfg.out_grid**2:
+        raise CheckpointError(
+            f"{what}: output_layer.3.weight {sd['output_layer.3.weight'].shape} does not fit "
+            f"{c}×{cfg.out_grid}×{cfg.out_grid} features"
+        )
     return cfg
 
 
 def irse_rows(cfg) -> list:
     """Rows of the IR-SE50 stem and body (shared by the ID net and the e4e / pSp encoders)."""
-    rows = [("stem_conv.weight", "input_layer.0.weight", oihw_to_hwio), ("stem_prelu.weight", "input_layer.2.weight", None)]
+    rows = [
+        ("stem_conv.weight", "input_layer.0.weight", oihw_to_hwio),
+        ("stem_prelu.weight", "input_layer.2.weight", None),
+    ]
     rows += [(f"stem_bn.{p}", f"input_layer.1.{p}", None) for p in BN]
     for i, (cin, depth, _) in enumerate(cfg.units):
         s, d = f"body.{i}", f"units.{i}"
@@ -49,39 +58,55 @@ def irse_rows(cfg) -> list:
             rows.append((f"{d}.shortcut_conv.weight", f"{s}.shortcut_layer.0.weight", oihw_to_hwio))
             rows += [(f"{d}.shortcut_bn.{p}", f"{s}.shortcut_layer.1.{p}", None) for p in BN]
         rows += [(f"{d}.res_bn1.{p}", f"{s}.res_layer.0.{p}", None) for p in BN]
-        rows += [(f"{d}.res_conv1.weight", f"{s}.res_layer.1.weight", oihw_to_hwio),
-                 (f"{d}.res_prelu.weight", f"{s}.res_layer.2.weight", None),
-                 (f"{d}.res_conv2.weight", f"{s}.res_layer.3.weight", oihw_to_hwio),
-                 (f"{d}.res_se.fc1.weight", f"{s}.res_layer.5.fc1.weight", oihw_to_hwio),
-                 (f"{d}.res_se.fc2.weight", f"{s}.res_layer.5.fc2.weight", oihw_to_hwio)]
+        rows += [
+            (f"{d}.res_conv1.weight", f"{s}.res_layer.1.weight", oihw_to_hwio),
+            (f"{d}.res_prelu.weight", f"{s}.res_layer.2.weight", None),
+            (f"{d}.res_conv2.weight", f"{s}.res_layer.3.weight", oihw_to_hwio),
+            (f"{d}.res_se.fc1.weight", f"{s}.res_layer.5.fc1.weight", oihw_to_hwio),
+            (f"{d}.res_se.fc2.weight", f"{s}.res_layer.5.fc2.weight", oihw_to_hwio),
+        ]
         rows += [(f"{d}.res_bn2.{p}", f"{s}.res_layer.4.{p}", None) for p in BN]
     return rows
 
 
 def idnet_table(cfg: IDNetConfig) -> list:
     """(ours, theirs, transform) for every ID-net tensor."""
-    return irse_rows(cfg) + [(f"head_bn2d.{p}", f"output_layer.0.{p}", None) for p in BN] + [
-        ("head_linear_kernel", "output_layer.3.weight", transposed), ("head_linear_bias", "output_layer.3.bias", None),
-        *[(f"head_bn1d.{p}", f"output_layer.4.{p}", None) for p in BN]]
+    return (
+        irse_rows(cfg)
+        + [(f"head_bn2d.{p}", f"output_layer.0.{p}", None) for p in BN]
+        + [
+            ("head_linear_kernel", "output_layer.3.weight", transposed),
+            ("head_linear_bias", "output_layer.3.bias", None),
+            *[(f"head_bn1d.{p}", f"output_layer.4.{p}", None) for p in BN],
+        ]
+    )
 
 
 def idnet_to_ours(sd: Mapping[str, np.ndarray], cfg: IDNetConfig, what: str) -> dict[str, np.ndarray]:
-    return apply_renames(idnet_table(cfg), sd, what, expected=idnet_expected_shapes(cfg),
-                         ignore=lambda k: k.endswith("num_batches_tracked"))
+    return apply_renames(
+        idnet_table(cfg),
+        sd,
+        what,
+        expected=idnet_expected_shapes(cfg),
+        ignore=lambda k: k.endswith("num_batches_tracked"),
+    )
 
 
 def convert_idnet(src: str | os.PathLike, out_dir: str | os.PathLike | None = None, overwrite: bool = False) -> IDNet:
     src = Path(src)
-    refuse_nonempty_dir(out_dir, overwrite)      # before the (slow) conversion
+    refuse_nonempty_dir(out_dir, overwrite)  # before the (slow) conversion
     obj = load_checkpoint(src)
     if isinstance(obj, Mapping) and "state_dict" in obj:
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{src}: expected an IR-SE50 state dict, got {type(obj).__name__}")
-    sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in obj.items()}
+    sd = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in obj.items()}
     cfg = idnet_config(sd, str(src))
-    net = IDNet(cfg, idnet_to_ours(sd, cfg, str(src)),
-                {"format": "ir_se50 state dict", "file": src.name, "sha256": file_sha256(src)})
+    net = IDNet(
+        cfg,
+        idnet_to_ours(sd, cfg, str(src)),
+        {"format": "ir_se50 state dict", "file": src.name, "sha256": file_sha256(src)},
+    )
     if out_dir is not None:
         net.save(out_dir, overwrite=overwrite)
     return net

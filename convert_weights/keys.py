@@ -23,9 +23,13 @@ from styleclip_jax.io.model_folder import check_flat_against, check_weights
 Row = tuple  # (ours: str | None, theirs: str | tuple[str, ...], transform: Callable | None)
 
 
-def apply_renames(table: Iterable[Row], sd: Mapping[str, np.ndarray], what: str,
-                  expected: Mapping[str, tuple] | None = None, ignore: Callable[[str], bool] = lambda k: False,
-                  ) -> dict[str, np.ndarray]:
+def apply_renames(
+    table: Iterable[Row],
+    sd: Mapping[str, np.ndarray],
+    what: str,
+    expected: Mapping[str, tuple] | None = None,
+    ignore: Callable[[str], bool] = lambda k: False,
+) -> dict[str, np.ndarray]:
     """Our flat tensors from upstream ``sd`` by ``table`` (see the module docstring).
 
     ``ignore(key)``: upstream keys that are not this network's (buffers such as
@@ -41,7 +45,7 @@ def apply_renames(table: Iterable[Row], sd: Mapping[str, np.ndarray], what: str,
         if key in used:
             raise CheckpointError(f"{what}: key {key!r} is used twice by the rename table")
         used.add(key)
-        check_weights({key: sd[key]}, what)                  # named here, by its upstream key
+        check_weights({key: sd[key]}, what)  # named here, by its upstream key
         return np.asarray(sd[key], dtype=np.float32)
 
     for ours, theirs, transform in table:
@@ -53,8 +57,11 @@ def apply_renames(table: Iterable[Row], sd: Mapping[str, np.ndarray], what: str,
     if unused:
         raise CheckpointError(f"{what}: unused keys {unused[:20]}{' …' if len(unused) > 20 else ''}")
     if expected is not None:
-        bad = [f"{origin[k]} (-> {k}): expected {tuple(expected[k])} in our layout, got {np.shape(v)}"
-               for k, v in sorted(out.items()) if k in expected and tuple(np.shape(v)) != tuple(expected[k])]
+        bad = [
+            f"{origin[k]} (-> {k}): expected {tuple(expected[k])} in our layout, got {np.shape(v)}"
+            for k, v in sorted(out.items())
+            if k in expected and tuple(np.shape(v)) != tuple(expected[k])
+        ]
         if bad:
             raise CheckpointError(f"{what}: mis-shaped keys {bad}")
         check_flat_against(expected, out, f"{what}: converted")

@@ -42,8 +42,10 @@ def mapper_config_from(sd: Mapping[str, np.ndarray], opts: Mapping[str, Any], wh
     on = {lvl: any(k.startswith(f"mapper.{src}.") for k in keys) for src, lvl in _LEVEL_NAMES.items()}
     for lvl in on:
         if bool(opts.get(f"no_{lvl}_mapper", False)) == on[lvl] and f"no_{lvl}_mapper" in opts:
-            raise CheckpointError(f"{what}: opts say no_{lvl}_mapper={opts[f'no_{lvl}_mapper']} but the weights "
-                                  f"{'have' if on[lvl] else 'lack'} that mapper")
+            raise CheckpointError(
+                f"{what}: opts say no_{lvl}_mapper={opts[f'no_{lvl}_mapper']} but the weights "
+                f"{'have' if on[lvl] else 'lack'} that mapper"
+            )
     return MapperConfig(kind="levels", latent_dim=dim, num_ws=num_ws, **on), None
 
 
@@ -55,20 +57,33 @@ def mapper_table(cfg, idx) -> list:
         groups = [("mapping", "single")]
     else:
         groups = [(f"mapper_{i}", f"per_layer.{j}") for j, i in enumerate(idx)]
-    return [(f"{dst}.layers.{layer}.{p}", f"mapper.{src}.mapping.{layer + 1}.{p}", transposed if p == "weight" else None)
-            for src, dst in groups for layer in range(cfg.n_layers) for p in ("weight", "bias")]
+    return [
+        (f"{dst}.layers.{layer}.{p}", f"mapper.{src}.mapping.{layer + 1}.{p}", transposed if p == "weight" else None)
+        for src, dst in groups
+        for layer in range(cfg.n_layers)
+        for p in ("weight", "bias")
+    ]
 
 
 def mapper_to_ours(sd: Mapping[str, np.ndarray], cfg, idx, what: str) -> dict[str, np.ndarray]:
     from flax import nnx
 
     # decoder.* (the generator) is converted separately
-    return apply_renames(mapper_table(cfg, idx), sd, what, ignore=lambda k: not k.startswith("mapper."),
-                         expected=expected_shapes_of(nnx.eval_shape(lambda: LatentMapper(cfg))))
+    return apply_renames(
+        mapper_table(cfg, idx),
+        sd,
+        what,
+        ignore=lambda k: not k.startswith("mapper."),
+        expected=expected_shapes_of(nnx.eval_shape(lambda: LatentMapper(cfg))),
+    )
 
 
-def convert_mapper(src: str | os.PathLike, out_dir: str | os.PathLike | None = None,
-                   generator_out: str | os.PathLike | None = None, overwrite: bool = False):
+def convert_mapper(
+    src: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    generator_out: str | os.PathLike | None = None,
+    overwrite: bool = False,
+):
     """Convert a StyleCLIP mapper ``.pt``; with ``generator_out`` also its ``decoder.*`` generator."""
     src = Path(src)
     for d in (out_dir, generator_out):
@@ -78,8 +93,12 @@ def convert_mapper(src: str | os.PathLike, out_dir: str | os.PathLike | None = N
         raise CheckpointError(f"{src}: expected a StyleCLIP mapper checkpoint {{'state_dict', 'opts'}}")
     sd, opts = ck["state_dict"], dict(ck.get("opts") or {})
     cfg, idx = mapper_config_from(sd, opts, str(src))
-    source = {"format": "styleclip mapper .pt", "file": src.name, "sha256": file_sha256(src),
-              "description": str(opts.get("description", ""))}
+    source = {
+        "format": "styleclip mapper .pt",
+        "file": src.name,
+        "sha256": file_sha256(src),
+        "description": str(opts.get("description", "")),
+    }
     model = LatentMapperModel(cfg, mapper_to_ours(sd, cfg, idx, str(src)), source)
     if out_dir is not None:
         model.save(out_dir, overwrite=overwrite)

@@ -23,11 +23,14 @@ from styleclip_jax.io.torch_pickle import file_sha256, load_checkpoint
 from styleclip_jax.models.handle import expected_shapes_of
 from styleclip_jax.models.mtcnn.handle import FaceDetector, MTCNNConfig
 
-LAYERS = {      # net -> (convs, dense layers, prelus)
+LAYERS = {  # net -> (convs, dense layers, prelus)
     "pnet": (("conv1", "conv2", "conv3", "conv4_1", "conv4_2"), (), ("prelu1", "prelu2", "prelu3")),
     "rnet": (("conv1", "conv2", "conv3"), ("dense4", "dense5_1", "dense5_2"), ("prelu1", "prelu2", "prelu3", "prelu4")),
-    "onet": (("conv1", "conv2", "conv3", "conv4"), ("dense5", "dense6_1", "dense6_2", "dense6_3"),
-             ("prelu1", "prelu2", "prelu3", "prelu4", "prelu5")),
+    "onet": (
+        ("conv1", "conv2", "conv3", "conv4"),
+        ("dense5", "dense6_1", "dense6_2", "dense6_3"),
+        ("prelu1", "prelu2", "prelu3", "prelu4", "prelu5"),
+    ),
 }
 
 
@@ -37,7 +40,10 @@ def rename_table(net: str) -> list[tuple[str, str, object]]:
     rows = []
     for layers, to_ours in ((convs, oihw_to_hwio), (denses, transposed)):
         for layer in layers:
-            rows += [(f"{net}.{layer}.kernel", f"{layer}.weight", to_ours), (f"{net}.{layer}.bias", f"{layer}.bias", None)]
+            rows += [
+                (f"{net}.{layer}.kernel", f"{layer}.weight", to_ours),
+                (f"{net}.{layer}.bias", f"{layer}.bias", None),
+            ]
     rows += [(f"{net}.{layer}.slope", f"{layer}.weight", None) for layer in prelus]
     return rows
 
@@ -59,12 +65,14 @@ def _read_sources(src: Path, tmp: Path) -> dict[str, Path]:
         if missing:
             raise CheckpointError(f"{src}: missing {missing} (expected facenet-pytorch's data/ folder)")
         return out
-    raise CheckpointError(f"{src}: expected the facenet-pytorch wheel (.whl) or a folder with pnet.pt, rnet.pt, "
-                          "onet.pt")
+    raise CheckpointError(
+        f"{src}: expected the facenet-pytorch wheel (.whl) or a folder with pnet.pt, rnet.pt, onet.pt"
+    )
 
 
-def convert_mtcnn(src: str | os.PathLike, out_dir: str | os.PathLike | None = None,
-                  overwrite: bool = False) -> FaceDetector:
+def convert_mtcnn(
+    src: str | os.PathLike, out_dir: str | os.PathLike | None = None, overwrite: bool = False
+) -> FaceDetector:
     """Convert the three MTCNN state dicts; writes ``out_dir`` when given and returns the detector."""
     src = Path(src)
     refuse_nonempty_dir(out_dir, overwrite)

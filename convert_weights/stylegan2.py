@@ -60,19 +60,23 @@ def find_rosinality_state(obj: Any, what: str) -> tuple[dict, np.ndarray | None,
         la = obj.get("latent_avg")
         return dict(obj["g_ema"]), (None if la is None else np.asarray(la, np.float32).reshape(-1)), "g_ema"
     if "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
-        dec = {k[len("decoder."):]: v for k, v in obj["state_dict"].items() if k.startswith("decoder.")}
+        dec = {k[len("decoder.") :]: v for k, v in obj["state_dict"].items() if k.startswith("decoder.")}
         if dec:
             return dec, None, "decoder.* of a StyleCLIP mapper checkpoint"
-        raise CheckpointError(f"{what}: a state_dict checkpoint without decoder.* keys (a mapper saved "
-                              f"without its generator?); pass the generator .pt instead")
+        raise CheckpointError(
+            f"{what}: a state_dict checkpoint without decoder.* keys (a mapper saved "
+            f"without its generator?); pass the generator .pt instead"
+        )
     if "style.1.weight" in obj:
         return dict(obj), None, "plain generator state_dict"
     if "G_ema" in obj:
         raise CheckpointError(f"{what}: this is an NVIDIA stylegan2-ada snapshot, not a rosinality checkpoint")
     if "g" in obj:
         raise CheckpointError(f"{what}: training checkpoint without 'g_ema'; refusing to guess with 'g'")
-    raise CheckpointError(f"{what}: no generator found (expected 'g_ema', 'decoder.*' or 'style.*' keys; "
-                          f"top-level keys are {sorted(map(str, obj))[:10]})")
+    raise CheckpointError(
+        f"{what}: no generator found (expected 'g_ema', 'decoder.*' or 'style.*' keys; "
+        f"top-level keys are {sorted(map(str, obj))[:10]})"
+    )
 
 
 def rosinality_config(sd: Mapping[str, np.ndarray], what: str) -> GeneratorConfig:
@@ -95,44 +99,64 @@ def rosinality_config(sd: Mapping[str, np.ndarray], what: str) -> GeneratorConfi
     kernel_key = "convs.0.conv.blur.kernel"
     blur = _taps_from_kernel(sd[kernel_key], kernel_key) if kernel_key in sd else (1.0, 3.0, 3.0, 1.0)
     try:
-        return GeneratorConfig(resolution=4 * 2**n_up, z_dim=style_dim, w_dim=mapping_dims[-1],
-                               mapping_dims=mapping_dims, channels=tuple(sorted(channels.items())),
-                               blur_kernel=blur, conv_clamp=None, demod_weight_gain=True, source="rosinality")
+        return GeneratorConfig(
+            resolution=4 * 2**n_up,
+            z_dim=style_dim,
+            w_dim=mapping_dims[-1],
+            mapping_dims=mapping_dims,
+            channels=tuple(sorted(channels.items())),
+            blur_kernel=blur,
+            conv_clamp=None,
+            demod_weight_gain=True,
+            source="rosinality",
+        )
     except ValueError as e:
         raise CheckpointError(f"{what}: inconsistent generator shapes ({e})") from None
 
 
 def _kernel_check(taps: tuple[float, ...], key: str):
     """A check-only row's transform: the stored FIR kernel must be the config's."""
+
     def check(k2d):
         _check_kernel(k2d, taps, key)
+
     return check
 
 
 def rosinality_table(cfg: GeneratorConfig, keys) -> list:
     """(ours, theirs, transform) for a rosinality ``Generator.state_dict()`` (w_avg excluded);
     ``keys`` decides whether the optional FIR kernel buffers are there to check."""
-    rows = [row for i in range(len(cfg.mapping_dims)) for row in (
-        (f"mapping.fc{i}.weight", f"style.{i + 1}.weight", transposed), (f"mapping.fc{i}.bias", f"style.{i + 1}.bias", None))]
+    rows = [
+        row
+        for i in range(len(cfg.mapping_dims))
+        for row in (
+            (f"mapping.fc{i}.weight", f"style.{i + 1}.weight", transposed),
+            (f"mapping.fc{i}.bias", f"style.{i + 1}.bias", None),
+        )
+    ]
     rows.append(("synthesis.b4.const", "input.input", lambda v: v[0].transpose(1, 2, 0)))
-    conv = lambda v: oihw_to_hwio(v[0])                                     # noqa: E731  (1, O, I, kh, kw)
+    conv = lambda v: oihw_to_hwio(v[0])  # noqa: E731  (1, O, I, kh, kw)
 
     def optional_kernel(key):
         return [(None, key, _kernel_check(cfg.blur_kernel, key))] if key in keys else []
 
     def styled(src: str, dst: str, noise: str):
-        return [(f"{dst}.weight", f"{src}.conv.weight", conv),
-                (f"{dst}.affine.weight", f"{src}.conv.modulation.weight", transposed),
-                (f"{dst}.affine.bias", f"{src}.conv.modulation.bias", None),
-                (f"{dst}.noise_strength", f"{src}.noise.weight", lambda v: v.reshape(())),
-                (f"{dst}.bias", f"{src}.activate.bias", lambda v: v.reshape(-1)),
-                (f"{dst}.noise_const", noise, lambda v: v[0, 0])] + optional_kernel(f"{src}.conv.blur.kernel")
+        return [
+            (f"{dst}.weight", f"{src}.conv.weight", conv),
+            (f"{dst}.affine.weight", f"{src}.conv.modulation.weight", transposed),
+            (f"{dst}.affine.bias", f"{src}.conv.modulation.bias", None),
+            (f"{dst}.noise_strength", f"{src}.noise.weight", lambda v: v.reshape(())),
+            (f"{dst}.bias", f"{src}.activate.bias", lambda v: v.reshape(-1)),
+            (f"{dst}.noise_const", noise, lambda v: v[0, 0]),
+        ] + optional_kernel(f"{src}.conv.blur.kernel")
 
     def torgb(src: str, dst: str):
-        return [(f"{dst}.weight", f"{src}.conv.weight", conv),
-                (f"{dst}.affine.weight", f"{src}.conv.modulation.weight", transposed),
-                (f"{dst}.affine.bias", f"{src}.conv.modulation.bias", None),
-                (f"{dst}.bias", f"{src}.bias", lambda v: v.reshape(-1))] + optional_kernel(f"{src}.upsample.kernel")
+        return [
+            (f"{dst}.weight", f"{src}.conv.weight", conv),
+            (f"{dst}.affine.weight", f"{src}.conv.modulation.weight", transposed),
+            (f"{dst}.affine.bias", f"{src}.conv.modulation.bias", None),
+            (f"{dst}.bias", f"{src}.bias", lambda v: v.reshape(-1)),
+        ] + optional_kernel(f"{src}.upsample.kernel")
 
     rows += styled("conv1", "synthesis.b4.conv1", "noises.noise_0") + torgb("to_rgb1", "synthesis.b4.torgb")
     for k, res in enumerate(cfg.block_resolutions[1:]):
@@ -170,18 +194,25 @@ def ada_config(g: PersistentObject, sd: Mapping[str, np.ndarray], what: str) -> 
     while f"synthesis.b{r}.conv0.weight" in sd:
         channels[r] = int(sd[f"synthesis.b{r}.conv0.weight"].shape[0])
         r *= 2
-    if any(k.startswith(f"synthesis.b{r}.") for k in sd):       # a block is there but its conv0 is not
+    if any(k.startswith(f"synthesis.b{r}.") for k in sd):  # a block is there but its conv0 is not
         raise CheckpointError(f"{what}: missing key 'synthesis.b{r}.conv0.weight'")
     filt_key = "synthesis.b4.resample_filter"
     blur = _taps_from_kernel(sd[filt_key], filt_key) if filt_key in sd else (1.0, 3.0, 3.0, 1.0)
     clamp = sk.get("conv_clamp")
     try:
-        cfg = GeneratorConfig(resolution=max(channels), z_dim=int(sd["mapping.fc0.weight"].shape[1]),
-                              w_dim=mapping_dims[-1], mapping_dims=mapping_dims,
-                              channels=tuple(sorted(channels.items())),
-                              mapping_lr_mul=float(mk.get("lr_multiplier", 0.01)), blur_kernel=blur,
-                              conv_clamp=None if clamp is None else float(clamp), demod_weight_gain=False,
-                              img_channels=int(kw.get("img_channels", 3)), source="stylegan2-ada")
+        cfg = GeneratorConfig(
+            resolution=max(channels),
+            z_dim=int(sd["mapping.fc0.weight"].shape[1]),
+            w_dim=mapping_dims[-1],
+            mapping_dims=mapping_dims,
+            channels=tuple(sorted(channels.items())),
+            mapping_lr_mul=float(mk.get("lr_multiplier", 0.01)),
+            blur_kernel=blur,
+            conv_clamp=None if clamp is None else float(clamp),
+            demod_weight_gain=False,
+            img_channels=int(kw.get("img_channels", 3)),
+            source="stylegan2-ada",
+        )
     except ValueError as e:
         raise CheckpointError(f"{what}: inconsistent generator shapes ({e})") from None
     if res and res != cfg.resolution:
@@ -191,22 +222,47 @@ def ada_config(g: PersistentObject, sd: Mapping[str, np.ndarray], what: str) -> 
 
 def ada_table(cfg: GeneratorConfig, keys) -> list:
     """(ours, theirs, transform) for an ADA ``G_ema`` state dict: the names already match ours."""
-    rows = [row for i in range(len(cfg.mapping_dims)) for row in (
-        (f"mapping.fc{i}.weight", f"mapping.fc{i}.weight", transposed), (f"mapping.fc{i}.bias", f"mapping.fc{i}.bias", None))]
-    rows += [("w_avg", "mapping.w_avg", None), ("synthesis.b4.const", "synthesis.b4.const", lambda v: v.transpose(1, 2, 0))]
-    filters = lambda p: [(None, f"{p}.resample_filter", _kernel_check(cfg.blur_kernel, f"{p}.resample_filter"))] \
-        if f"{p}.resample_filter" in keys else []                                                   # noqa: E731
+    rows = [
+        row
+        for i in range(len(cfg.mapping_dims))
+        for row in (
+            (f"mapping.fc{i}.weight", f"mapping.fc{i}.weight", transposed),
+            (f"mapping.fc{i}.bias", f"mapping.fc{i}.bias", None),
+        )
+    ]
+    rows += [
+        ("w_avg", "mapping.w_avg", None),
+        ("synthesis.b4.const", "synthesis.b4.const", lambda v: v.transpose(1, 2, 0)),
+    ]
+
+    def filters(p):
+        return (
+            [(None, f"{p}.resample_filter", _kernel_check(cfg.blur_kernel, f"{p}.resample_filter"))]
+            if f"{p}.resample_filter" in keys
+            else []
+        )
+
     for res in cfg.block_resolutions:
         blk = f"synthesis.b{res}"
         rows += filters(blk)
-        for conv in (("conv1",) if res == 4 else ("conv0", "conv1")):
+        for conv in ("conv1",) if res == 4 else ("conv0", "conv1"):
             p = f"{blk}.{conv}"
-            rows += [(f"{p}.weight", f"{p}.weight", oihw_to_hwio), (f"{p}.affine.weight", f"{p}.affine.weight", transposed)]
-            rows += [(f"{p}.{name}", f"{p}.{name}", None) for name in ("bias", "noise_strength", "noise_const", "affine.bias")]
+            rows += [
+                (f"{p}.weight", f"{p}.weight", oihw_to_hwio),
+                (f"{p}.affine.weight", f"{p}.affine.weight", transposed),
+            ]
+            rows += [
+                (f"{p}.{name}", f"{p}.{name}", None)
+                for name in ("bias", "noise_strength", "noise_const", "affine.bias")
+            ]
             rows += filters(p)
         p = f"{blk}.torgb"
-        rows += [(f"{p}.weight", f"{p}.weight", oihw_to_hwio), (f"{p}.bias", f"{p}.bias", None),
-                 (f"{p}.affine.weight", f"{p}.affine.weight", transposed), (f"{p}.affine.bias", f"{p}.affine.bias", None)]
+        rows += [
+            (f"{p}.weight", f"{p}.weight", oihw_to_hwio),
+            (f"{p}.bias", f"{p}.bias", None),
+            (f"{p}.affine.weight", f"{p}.affine.weight", transposed),
+            (f"{p}.affine.bias", f"{p}.affine.bias", None),
+        ]
     return rows
 
 
@@ -229,8 +285,12 @@ def generator_from_checkpoint(obj: Any, what: str = "checkpoint", allow_modified
         sd = module_state_dict(g)
         cfg = ada_config(g, sd, what)
         tensors = ada_to_ours(sd, cfg, f"{what} (G_ema)")
-        source = {"format": "stylegan2-ada pickle", "network": "G_ema", "w_avg": "mapping.w_avg",
-                  "module_src_sha256": g.module_src_sha256}
+        source = {
+            "format": "stylegan2-ada pickle",
+            "network": "G_ema",
+            "w_avg": "mapping.w_avg",
+            "module_src_sha256": g.module_src_sha256,
+        }
     else:
         sd, latent_avg, where = find_rosinality_state(obj, what)
         cfg = rosinality_config(sd, what)
@@ -252,8 +312,12 @@ def generator_from_checkpoint(obj: Any, what: str = "checkpoint", allow_modified
     return gen
 
 
-def convert_generator(src: str | os.PathLike, out_dir: str | os.PathLike | None = None,
-                      overwrite: bool = False, allow_modified_source: bool = False) -> StyleGAN2:
+def convert_generator(
+    src: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    allow_modified_source: bool = False,
+) -> StyleGAN2:
     """Convert a rosinality ``.pt`` / StyleCLIP mapper ``.pt`` / NVIDIA StyleGAN2-ADA or StyleGAN3
     ``.pkl`` generator (which one is decided from the file).
 
@@ -262,7 +326,7 @@ def convert_generator(src: str | os.PathLike, out_dir: str | os.PathLike | None 
     NVIDIA's (a fork), at the user's risk.
     """
     src = Path(src)
-    refuse_nonempty_dir(out_dir, overwrite)      # before the (slow) conversion
+    refuse_nonempty_dir(out_dir, overwrite)  # before the (slow) conversion
     obj = load_checkpoint(src)
     gen = generator_from_checkpoint(obj, str(src), allow_modified_source)
     gen.source.update({"file": src.name, "sha256": file_sha256(src)})

@@ -14,43 +14,133 @@ COLOURS = {"io": "#e8f0fe", "model": "#e6f4ea", "edit": "#fef7e0", "out": "#fce8
 
 # (x, y, w, h, kind, title, lines)
 BOXES = {
-    "ckpt": (40, 30, 330, 95, "io", "upstream checkpoints", ["rosinality / ADA .pt .pkl, OpenAI / HF CLIP,", "IR-SE50, mapper .pt, e4e .pt"]),
-    "conv": (430, 30, 330, 95, "io", "convert_weights/", ["one rename table per source,", "read by io/torch_pickle (no code run)"]),
+    "ckpt": (
+        40,
+        30,
+        330,
+        95,
+        "io",
+        "upstream checkpoints",
+        ["rosinality / ADA .pt .pkl, OpenAI / HF CLIP,", "IR-SE50, mapper .pt, e4e .pt"],
+    ),
+    "conv": (
+        430,
+        30,
+        330,
+        95,
+        "io",
+        "convert_weights/",
+        ["one rename table per source,", "read by io/torch_pickle (no code run)"],
+    ),
     "folder": (820, 30, 330, 95, "io", "model folders", ["config.json + model.safetensors", "io/model_folder.py"]),
-    "handles": (820, 175, 640, 130, "model", "models/<net>/handle.py (loaded, jitted)", [
-        "stylegan2 / stylegan3: StyleGAN2, StyleGAN3 (generators.py loads either)",
-        "clip: CLIPModel, loss.py   idnet: IDNet, loss.py   mapper: LatentMapperModel",
-        "e4e: Encoder (+ transform.py)   mtcnn: FaceDetector   (configs from shapes)",
-        "used by every method below, and by export/"]),
+    "handles": (
+        820,
+        175,
+        640,
+        130,
+        "model",
+        "models/<net>/handle.py (loaded, jitted)",
+        [
+            "stylegan2 / stylegan3: StyleGAN2, StyleGAN3 (generators.py loads either)",
+            "clip: CLIPModel, loss.py   idnet: IDNet, loss.py   mapper: LatentMapperModel",
+            "e4e: Encoder (+ transform.py)   mtcnn: FaceDetector   (configs from shapes)",
+            "used by every method below, and by export/",
+        ],
+    ),
     "seeds": (40, 175, 230, 80, "io", "seeds", ["models/latents.py", "z -> mapping (truncation)"]),
     "latents": (290, 175, 230, 80, "io", "latents files", ["io/latents.py (.npz .npy .pt)"]),
     "photos": (540, 175, 260, 80, "io", "photos", ["faces/ (MTCNN, FFHQ align)", "editing/inversion/photos.py"]),
     "wplus": (290, 330, 500, 60, "model", "W+ latents (B, L, D)", []),
-    "A": (40, 450, 420, 130, "edit", "A  editing/optimization/", ["config.py  OptimizeConfig", "core.py    CLIP + L2 + ID loss, one jitted step",
-                                                                "run.py     optimize() -> OptimizeResult"]),
-    "B": (540, 450, 420, 130, "edit", "B  editing/mapper/", ["config.py  MapperTrainConfig", "core.py    losses, jitted train steps",
-                                                            "run.py     train_mapper(); apply.py apply_mapper()"]),
-    "C": (1040, 450, 420, 130, "edit", "C  editing/global_directions/", ["config.py TextEdit   stats.py   text.py (Δt)",
-                                                                        "relevance.py fs3; core.py global_edit()",
-                                                                        "run.py precompute(); population.py (contrib)"]),
-    "out": (290, 660, 1170, 80, "out", "results: .save(out)", ["PNG grids (io/images), .npz latents and S codes, paste-back into the photo (editing/inversion/photos.py)"]),
+    "A": (
+        40,
+        450,
+        420,
+        130,
+        "edit",
+        "A  editing/optimization/",
+        [
+            "config.py  OptimizeConfig",
+            "core.py    CLIP + L2 + ID loss, one jitted step",
+            "run.py     optimize() -> OptimizeResult",
+        ],
+    ),
+    "B": (
+        540,
+        450,
+        420,
+        130,
+        "edit",
+        "B  editing/mapper/",
+        [
+            "config.py  MapperTrainConfig",
+            "core.py    losses, jitted train steps",
+            "run.py     train_mapper(); apply.py apply_mapper()",
+        ],
+    ),
+    "C": (
+        1040,
+        450,
+        420,
+        130,
+        "edit",
+        "C  editing/global_directions/",
+        [
+            "config.py TextEdit   stats.py   text.py (Δt)",
+            "relevance.py fs3; core.py global_edit()",
+            "run.py precompute(); population.py (contrib)",
+        ],
+    ),
+    "out": (
+        290,
+        660,
+        1170,
+        80,
+        "out",
+        "results: .save(out)",
+        ["PNG grids (io/images), .npz latents and S codes, paste-back into the photo (editing/inversion/photos.py)"],
+    ),
     "onnx": (1040, 340, 420, 60, "out", "export/", ["ONNX graphs, a JAX-free runtime"]),
-    "side": (40, 800, 1420, 170, "side", "shared by all", [
-        "training/loop.py: the one resumable loop (mapper, e4e, toy world)    optim/: torch-order Adam, Ranger (optax.lookahead)",
-        "parallel/: meshes, jax.distributed    io/: files, checkpoints (orbax), jobs (locks, manifests)    progress.py: progress(done, total)",
-        "errors.py: StyleClipError family    cli/: parses flags and calls the library    ui/ + editing/session.py: the browser editor",
-        "toyworld/: the bundled 32 px world, its trainers (toyworld/training/) and readers that judge edits",
-        "layers (tests/test_layers.py): base < io < models < editing < export, toyworld, ui, convert_weights < cli"]),
+    "side": (
+        40,
+        800,
+        1420,
+        170,
+        "side",
+        "shared by all",
+        [
+            "training/loop.py: the one resumable loop (mapper, e4e, toy world)    optim/: torch-order Adam, Ranger (optax.lookahead)",
+            "parallel/: meshes, jax.distributed    io/: files, checkpoints (orbax), jobs (locks, manifests)    progress.py: progress(done, total)",
+            "errors.py: StyleClipError family    cli/: parses flags and calls the library    ui/ + editing/session.py: the browser editor",
+            "toyworld/: the bundled 32 px world, its trainers (toyworld/training/) and readers that judge edits",
+            "layers (tests/test_layers.py): base < io < models < editing < export, toyworld, ui, convert_weights < cli",
+        ],
+    ),
 }
-ARROWS = [("ckpt", "conv"), ("conv", "folder"), ("folder", "handles"), ("seeds", "wplus"), ("latents", "wplus"),
-          ("photos", "wplus"), ("wplus", "A"), ("wplus", "B"), ("wplus", "C"), ("A", "out"),
-          ("B", "out"), ("C", "out"), ("handles", "onnx")]
+ARROWS = [
+    ("ckpt", "conv"),
+    ("conv", "folder"),
+    ("folder", "handles"),
+    ("seeds", "wplus"),
+    ("latents", "wplus"),
+    ("photos", "wplus"),
+    ("wplus", "A"),
+    ("wplus", "B"),
+    ("wplus", "C"),
+    ("A", "out"),
+    ("B", "out"),
+    ("C", "out"),
+    ("handles", "onnx"),
+]
 
 
 def _centre(b, side):
     x, y, w, h = b[:4]
-    return {"bottom": (x + w // 2, y + h), "top": (x + w // 2, y), "right": (x + w, y + h // 2),
-            "left": (x, y + h // 2)}[side]
+    return {
+        "bottom": (x + w // 2, y + h),
+        "top": (x + w // 2, y),
+        "right": (x + w, y + h // 2),
+        "left": (x, y + h // 2),
+    }[side]
 
 
 def _arrow(d: ImageDraw.ImageDraw, a, b):
@@ -63,8 +153,10 @@ def _arrow(d: ImageDraw.ImageDraw, a, b):
     dx, dy = q[0] - p[0], q[1] - p[1]
     n = max((dx * dx + dy * dy) ** 0.5, 1)
     ux, uy = dx / n, dy / n
-    d.polygon([q, (q[0] - 14 * ux + 7 * uy, q[1] - 14 * uy - 7 * ux), (q[0] - 14 * ux - 7 * uy, q[1] - 14 * uy + 7 * ux)],
-              fill="#5f6368")
+    d.polygon(
+        [q, (q[0] - 14 * ux + 7 * uy, q[1] - 14 * uy - 7 * ux), (q[0] - 14 * ux - 7 * uy, q[1] - 14 * uy + 7 * ux)],
+        fill="#5f6368",
+    )
 
 
 def main(out=Path(__file__).resolve().parent / "architecture.png"):

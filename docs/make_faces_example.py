@@ -39,7 +39,7 @@ def main():
     d.line([tuple(p) for p in np.vstack([al.quad, al.quad[:1]])], fill=(255, 64, 64), width=3)
     for x, y in faces.points[0]:
         d.ellipse([x - 4, y - 4, x + 4, y + 4], fill=(64, 255, 64))
-    h, view = photo.shape[0] // 2, (300, 0, 640, 320)            # the photo's right part, where the face is
+    h, view = photo.shape[0] // 2, (300, 0, 640, 320)  # the photo's right part, where the face is
     tiles = [marked.crop(view), Image.fromarray(al.image), Image.fromarray(edited), Image.fromarray(back).crop(view)]
     h = max(t.height for t in tiles)
     labels = ["photo: MTCNN points, FFHQ quad", "aligned crop (256)", "edited crop (stand-in)", "pasted back"]

@@ -9,8 +9,15 @@ from pathlib import Path
 import numpy as np
 from sheet import draw_sheet
 
-COLUMNS = ["original", "edit (A)", "A + keep", "A + object region", "A: green + large", "global (C)",
-           "C + region + blend"]
+COLUMNS = [
+    "original",
+    "edit (A)",
+    "A + keep",
+    "A + object region",
+    "A: green + large",
+    "global (C)",
+    "C + region + blend",
+]
 
 
 def main(out=Path(__file__).with_name("local_edits.png"), seeds=(1000, 1001, 1003, 1004)):
@@ -26,16 +33,25 @@ def main(out=Path(__file__).with_name("local_edits.png"), seeds=(1000, 1001, 100
     before = np.asarray(tw.generator.synthesis(w))
     region = object_mask(before)
     cfg = s.optimize_config("a green object", tw.generator.config.num_ws)
-    run = lambda prompt, c=cfg, **kw: optimize(tw.generator, tw.clip, prompt, w, config=c, **kw).images_after  # noqa: E731
 
-    cols = [before, run("a green object"), run("a green object", keep=keep_texts(["colour"])),
-            run("a green object", mask=region),
-            run([[("a green object", 1.0), ("a large object", 1.0)]], c=s.optimize_config("a green large object", 8))]
-    layers = s.global_layers("a green object", tw.generator.config.style_layers)     # the colour rows' layers
+    def run(prompt, c=cfg, **kw):
+        return optimize(tw.generator, tw.clip, prompt, w, config=c, **kw).images_after
+
+    cols = [
+        before,
+        run("a green object"),
+        run("a green object", keep=keep_texts(["colour"])),
+        run("a green object", mask=region),
+        run([[("a green object", 1.0), ("a large object", 1.0)]], c=s.optimize_config("a green large object", 8)),
+    ]
+    layers = s.global_layers("a green object", tw.generator.config.style_layers)  # the colour rows' layers
     edit = [TextEdit("object", "green object", s.global_alpha, s.global_beta, layers)]
     cols.append(global_edit(tw.generator, tw.clip, tw.stats, w, edit).images[:, 0])
-    cols.append(global_edit(tw.generator, tw.clip, tw.stats, w, edit, mask=region, threshold=s.region_threshold,
-                            blend=1.0).images[:, 0])
+    cols.append(
+        global_edit(
+            tw.generator, tw.clip, tw.stats, w, edit, mask=region, threshold=s.region_threshold, blend=1.0
+        ).images[:, 0]
+    )
     draw_sheet(out, COLUMNS, cols)
 
 

@@ -23,15 +23,45 @@ def main(out=Path(__file__).with_name("population.png"), seeds=(1000, 1001, 1003
     s, p = MethodSettings(), MethodSettings().with_population()
     w = np.asarray(tw.generator.mapping(z_from_seeds(seeds, tw.generator.config.z_dim), s.truncation))
     prompt, layers = "a green object", tw.generator.config.style_layers
-    glob = lambda m: global_edit(tw.generator, tw.clip, tw.stats, w, [TextEdit(  # noqa: E731
-        "object", "green object", m.global_alpha, m.global_beta, m.global_layers(prompt, layers),
-        source=m.global_source)]).images[:, 0]
+
+    def glob(m):
+        return global_edit(
+            tw.generator,
+            tw.clip,
+            tw.stats,
+            w,
+            [
+                TextEdit(
+                    "object",
+                    "green object",
+                    m.global_alpha,
+                    m.global_beta,
+                    m.global_layers(prompt, layers),
+                    source=m.global_source,
+                )
+            ],
+        ).images[:, 0]
+
     cfg = p.optimize_config(prompt, tw.generator.config.num_ws)
-    opt = lambda c: optimize(tw.generator, tw.clip, prompt, w, config=c,  # noqa: E731
-                             population=tw.stats.population).images_after
-    cols = [np.asarray(tw.generator.synthesis(w)), glob(s), glob(p),
-            opt(s.optimize_config(prompt, tw.generator.config.num_ws)),
-            opt(dataclasses.replace(cfg, steps=1, lr=0.0)), opt(cfg)]
+
+    def opt(c):
+        return optimize(
+            tw.generator,
+            tw.clip,
+            prompt,
+            w,
+            config=c,
+            population=tw.stats.population,
+        ).images_after
+
+    cols = [
+        np.asarray(tw.generator.synthesis(w)),
+        glob(s),
+        glob(p),
+        opt(s.optimize_config(prompt, tw.generator.config.num_ws)),
+        opt(dataclasses.replace(cfg, steps=1, lr=0.0)),
+        opt(cfg),
+    ]
     draw_sheet(out, COLUMNS, cols)
 
 

@@ -6,6 +6,7 @@ from importlib import import_module
 
 def lazy_getattr(package: str, table: dict[str, str], namespace: dict):
     """A module ``__getattr__`` resolving ``name`` from ``table[name]`` (a relative module path)."""
+
     def __getattr__(name):
         if name in table:
             value = getattr(import_module(table[name], package), name)

@@ -30,8 +30,10 @@ def check_finite(name: str, a) -> np.ndarray:
     """``a`` as numpy, or NonFiniteError: nothing with NaN or infinity is written."""
     a = np.asarray(a)
     if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
-        raise NonFiniteError(f"{name} holds {int(np.sum(~np.isfinite(a)))} NaN or infinite value(s); nothing "
-                             "was written (check the weights and the numeric options)")
+        raise NonFiniteError(
+            f"{name} holds {int(np.sum(~np.isfinite(a)))} NaN or infinite value(s); nothing "
+            "was written (check the weights and the numeric options)"
+        )
     return a
 
 

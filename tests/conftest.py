@@ -10,9 +10,17 @@ REPO = Path(__file__).resolve().parents[1]
 # command runs the suite on two workers with `--dist loadfile`, which hands out whole files in
 # collection order: a heavy file collected last (alphabetically, test_stylegan3 and test_toyworld)
 # would run alone after the other worker had finished.
-HEAVY_FIRST = ("test_stylegan3.py", "test_toyworld.py", "test_multiprocess.py", "test_export.py",
-               "test_encoder_training.py", "test_e4e.py", "test_generator_api.py", "test_bench_smoke.py",
-               "test_optimization.py")
+HEAVY_FIRST = (
+    "test_stylegan3.py",
+    "test_toyworld.py",
+    "test_multiprocess.py",
+    "test_export.py",
+    "test_encoder_training.py",
+    "test_e4e.py",
+    "test_generator_api.py",
+    "test_bench_smoke.py",
+    "test_optimization.py",
+)
 
 
 def pytest_collection_modifyitems(items):

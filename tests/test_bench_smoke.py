@@ -12,9 +12,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_gpu_suite_smoke(tmp_path):
     out = tmp_path / "suite.json"
-    p = subprocess.run([sys.executable, str(REPO / "bench" / "gpu_suite.py"), "--smoke", "--repeats", "1",
-                        "--json", str(out)], capture_output=True, text=True, timeout=900,
-                       env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=tmp_path)
+    p = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "gpu_suite.py"), "--smoke", "--repeats", "1", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-3000:])
     r = json.loads(out.read_text())
     res = r["results"]

@@ -24,8 +24,10 @@ def test_generate_npz_from_wplus_matches_golden(tmp_path, gen_dir, golden_dir):
     lat = tmp_path / "lat.npz"
     np.savez(lat, wplus=d["wplus_mix"])
     out = tmp_path / "out.npz"
-    assert main(["generate", "--generator", str(gen_dir), "--latents", str(lat), "--out", str(out),
-                 "--batch-size", "2"]) == 0
+    assert (
+        main(["generate", "--generator", str(gen_dir), "--latents", str(lat), "--out", str(out), "--batch-size", "2"])
+        == 0
+    )
     r = np.load(out)
     assert r["images"].shape == (3, 64, 64, 3) and r["images"].dtype == np.float32
     np.testing.assert_allclose(nchw(r["images"]), d["img_c"], atol=1e-4, rtol=0)
@@ -45,8 +47,10 @@ def test_generate_seeds_truncation_and_png(tmp_path, gen_dir):
     from styleclip_jax import load_generator
 
     out = tmp_path / "seeds.npz"
-    assert main(["generate", "--generator", str(gen_dir), "--seeds", "0-2,7", "--truncation", "0.7",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["generate", "--generator", str(gen_dir), "--seeds", "0-2,7", "--truncation", "0.7", "--out", str(out)])
+        == 0
+    )
     g = load_generator(gen_dir)
     want = np.asarray(g.synthesis(g.mapping(z_from_seeds([0, 1, 2, 7], 64), 0.7)))
     np.testing.assert_allclose(np.load(out)["images"], want, atol=1e-5)
@@ -70,7 +74,9 @@ def test_generate_refuses_overwrite_and_bad_inputs(tmp_path, gen_dir, capsys):
     assert "expected 'wplus'" in capsys.readouterr().err
     assert main(["generate", "--generator", str(gen_dir), "--seeds", "3-1", "--out", str(tmp_path / "y.npz")]) == 2
     assert "--seeds" in capsys.readouterr().err
-    assert main(["generate", "--generator", str(tmp_path / "nope"), "--seeds", "0", "--out", str(tmp_path / "y.npz")]) == 2
+    assert (
+        main(["generate", "--generator", str(tmp_path / "nope"), "--seeds", "0", "--out", str(tmp_path / "y.npz")]) == 2
+    )
     assert "no such file" in capsys.readouterr().err
     assert main(["convert", "generator", str(bad), str(tmp_path / "g2")]) == 2
     assert "data.pkl: not a torch checkpoint" in capsys.readouterr().err
@@ -78,8 +84,19 @@ def test_generate_refuses_overwrite_and_bad_inputs(tmp_path, gen_dir, capsys):
 
 def test_console_script_runs(tmp_path, golden_dir):
     out = tmp_path / "g"
-    r = subprocess.run([sys.executable, "-m", "styleclip_jax.cli.main", "convert", "generator",
-                        str(golden_dir / "ada_tiny.pkl"), str(out)], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "styleclip_jax.cli.main",
+            "convert",
+            "generator",
+            str(golden_dir / "ada_tiny.pkl"),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     assert "stylegan2-ada generator: 32px" in r.stdout and (out / "model.safetensors").exists()
 
@@ -88,8 +105,21 @@ def test_convert_clip_idnet_and_embed(tmp_path, golden_dir):
     d = np.load(golden_dir / "clip_tiny_openai.npz")
     assert main(["convert", "clip", str(golden_dir / "clip_tiny_openai.pt"), str(tmp_path / "clip")]) == 0
     out = tmp_path / "t.npz"
-    assert main(["embed", "--clip", str(tmp_path / "clip"), "--text", str(d["prompts"][0]), str(d["prompts"][1]),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "embed",
+                "--clip",
+                str(tmp_path / "clip"),
+                "--text",
+                str(d["prompts"][0]),
+                str(d["prompts"][1]),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     r = np.load(out)
     np.testing.assert_array_equal(r["tokens"], d["tokens"][:2])
     np.testing.assert_allclose(r["text_features"], d["text_features"][:2], atol=1e-5, rtol=0)
@@ -99,8 +129,20 @@ def test_convert_clip_idnet_and_embed(tmp_path, golden_dir):
     assert main(["embed", "--clip", str(tmp_path / "clip"), "--image", str(img), "--out", str(out)]) == 0
     np.testing.assert_allclose(np.load(out)["image_features"], d["image_features"][1:2], atol=1e-5, rtol=0)
     assert main(["embed", "--clip", str(tmp_path / "clip"), "--text", "", "--out", str(tmp_path / "e.npz")]) == 2
-    assert main(["embed", "--clip", str(tmp_path / "clip"), "--image", str(tmp_path / "none.png"),
-                 "--out", str(tmp_path / "e.npz")]) == 2
+    assert (
+        main(
+            [
+                "embed",
+                "--clip",
+                str(tmp_path / "clip"),
+                "--image",
+                str(tmp_path / "none.png"),
+                "--out",
+                str(tmp_path / "e.npz"),
+            ]
+        )
+        == 2
+    )
     assert main(["convert", "idnet", str(golden_dir / "irse50_tiny.pth"), str(tmp_path / "idnet")]) == 0
     assert (tmp_path / "idnet" / "model.safetensors").exists()
     assert main(["convert", "idnet", str(golden_dir / "clip_tiny_openai.pt"), str(tmp_path / "idnet2")]) == 2
@@ -112,9 +154,25 @@ def test_edit_optimize(tmp_path, gen_dir, golden_dir):
     lat = tmp_path / "lat.npz"
     np.savez(lat, wplus=o["latent_init"])
     out = tmp_path / "opt"
-    args = ["edit", "optimize", "--generator", str(gen_dir), "--clip", str(tmp_path / "clip"), "--text",
-            str(o["description"]), "--latents", str(lat), "--steps", "30", "--snapshot-every", "10", "--gif",
-            "--out", str(out)]
+    args = [
+        "edit",
+        "optimize",
+        "--generator",
+        str(gen_dir),
+        "--clip",
+        str(tmp_path / "clip"),
+        "--text",
+        str(o["description"]),
+        "--latents",
+        str(lat),
+        "--steps",
+        "30",
+        "--snapshot-every",
+        "10",
+        "--gif",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     r = np.load(out / "result.npz")
     np.testing.assert_allclose(r["wplus"][0], o["latents_all"][30], atol=2e-2)
@@ -122,12 +180,43 @@ def test_edit_optimize(tmp_path, gen_dir, golden_dir):
     assert r["wplus_snapshots"].shape == (3, 1, 10, 64)
     assert Image.open(out / "before_after.png").size == (2 * 66 + 2, 66 + 2)
     assert Image.open(out / "trajectory.gif").n_frames == 4 and len(list((out / "frames").iterdir())) == 4
-    assert main(args) == 2                                    # refuses to overwrite
-    bad = ["edit", "optimize", "--generator", str(gen_dir), "--clip", str(tmp_path / "clip"), "--text", "",
-           "--seeds", "0", "--steps", "2", "--out", str(tmp_path / "x")]
+    assert main(args) == 2  # refuses to overwrite
+    bad = [
+        "edit",
+        "optimize",
+        "--generator",
+        str(gen_dir),
+        "--clip",
+        str(tmp_path / "clip"),
+        "--text",
+        "",
+        "--seeds",
+        "0",
+        "--steps",
+        "2",
+        "--out",
+        str(tmp_path / "x"),
+    ]
     assert main(bad) == 2 and not (tmp_path / "x").exists()
-    rows = ["edit", "optimize", "--generator", str(gen_dir), "--clip", str(tmp_path / "clip"), "--text", "a face",
-            "--latents", str(lat), "--steps", "3", "--rows", "6-9", "--tie-rows", "--out", str(tmp_path / "rows")]
+    rows = [
+        "edit",
+        "optimize",
+        "--generator",
+        str(gen_dir),
+        "--clip",
+        str(tmp_path / "clip"),
+        "--text",
+        "a face",
+        "--latents",
+        str(lat),
+        "--steps",
+        "3",
+        "--rows",
+        "6-9",
+        "--tie-rows",
+        "--out",
+        str(tmp_path / "rows"),
+    ]
     assert main(rows) == 0
     r = np.load(tmp_path / "rows" / "result.npz")
     delta = r["wplus"][0] - o["latent_init"][0]
@@ -149,13 +238,48 @@ def test_mapper_convert_and_apply(tmp_path, golden_dir):
     assert main(["convert", "generator", str(golden_dir / "rosinality_tiny.pt"), str(tmp_path / "g")]) == 0
     d = np.load(golden_dir / "mapper_tiny.npz")
     np.savez(tmp_path / "w.npz", wplus=d["w"])
-    assert main(["mapper", "apply", "--mapper", str(tmp_path / "m"), "--generator", str(tmp_path / "g"),
-                 "--latents", str(tmp_path / "w.npz"), "--out", str(tmp_path / "x.npz")]) == 2
-    cfg = GeneratorConfig.rosinality(1024, style_dim=512, n_mlp=1, channels={r: 4 for r in (4, 8, 16, 32, 64, 128, 256, 512, 1024)})
+    assert (
+        main(
+            [
+                "mapper",
+                "apply",
+                "--mapper",
+                str(tmp_path / "m"),
+                "--generator",
+                str(tmp_path / "g"),
+                "--latents",
+                str(tmp_path / "w.npz"),
+                "--out",
+                str(tmp_path / "x.npz"),
+            ]
+        )
+        == 2
+    )
+    cfg = GeneratorConfig.rosinality(
+        1024, style_dim=512, n_mlp=1, channels={r: 4 for r in (4, 8, 16, 32, 64, 128, 256, 512, 1024)}
+    )
     random_generator(cfg).save(tmp_path / "g1024")
     out = tmp_path / "edit.npz"
-    assert main(["mapper", "apply", "--mapper", str(tmp_path / "m"), "--generator", str(tmp_path / "g1024"),
-                 "--latents", str(tmp_path / "w.npz"), "--alpha", "0", "1", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "mapper",
+                "apply",
+                "--mapper",
+                str(tmp_path / "m"),
+                "--generator",
+                str(tmp_path / "g1024"),
+                "--latents",
+                str(tmp_path / "w.npz"),
+                "--alpha",
+                "0",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     r = np.load(out)
     assert r["images"].shape == (4, 1024, 1024, 3)
     np.testing.assert_allclose(r["wplus"][0], d["w"][0], atol=0)
@@ -165,17 +289,71 @@ def test_mapper_convert_and_apply(tmp_path, golden_dir):
 
 def test_mapper_train_resume_and_apply(tmp_path, gen_dir, golden_dir):
     assert main(["convert", "clip", str(golden_dir / "clip_tiny_openai.pt"), str(tmp_path / "clip")]) == 0
-    base = ["mapper", "train", "--generator", str(gen_dir), "--clip", str(tmp_path / "clip"), "--description",
-            "a smiling face", "--id-lambda", "0", "--batch-size", "2", "--log-every", "2", "--val-every", "2",
-            "--save-every", "2", "--val-size", "2", "--out", str(tmp_path / "exp")]
+    base = [
+        "mapper",
+        "train",
+        "--generator",
+        str(gen_dir),
+        "--clip",
+        str(tmp_path / "clip"),
+        "--description",
+        "a smiling face",
+        "--id-lambda",
+        "0",
+        "--batch-size",
+        "2",
+        "--log-every",
+        "2",
+        "--val-every",
+        "2",
+        "--save-every",
+        "2",
+        "--val-size",
+        "2",
+        "--out",
+        str(tmp_path / "exp"),
+    ]
     assert main(base + ["--steps", "2"]) == 0
-    assert main(base + ["--steps", "2"]) == 2                      # refuses to reuse the folder without --resume
+    assert main(base + ["--steps", "2"]) == 2  # refuses to reuse the folder without --resume
     assert main(base + ["--steps", "4", "--resume"]) == 0
     lines = (tmp_path / "exp" / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 4
-    assert main(["mapper", "train", "--generator", str(gen_dir), "--clip", str(tmp_path / "clip"), "--description",
-                 "x", "--out", str(tmp_path / "e2")]) == 2          # id_lambda 0.1 without --idnet: clear error
+    assert (
+        main(
+            [
+                "mapper",
+                "train",
+                "--generator",
+                str(gen_dir),
+                "--clip",
+                str(tmp_path / "clip"),
+                "--description",
+                "x",
+                "--out",
+                str(tmp_path / "e2"),
+            ]
+        )
+        == 2
+    )  # id_lambda 0.1 without --idnet: clear error
     out = tmp_path / "grid.png"
-    assert main(["mapper", "apply", "--mapper", str(tmp_path / "exp" / "mapper"), "--generator", str(gen_dir),
-                 "--seeds", "0-1", "--alpha", "0", "1", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "mapper",
+                "apply",
+                "--mapper",
+                str(tmp_path / "exp" / "mapper"),
+                "--generator",
+                str(gen_dir),
+                "--seeds",
+                "0-1",
+                "--alpha",
+                "0",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert Image.open(out).size == (3 * 66 + 2, 2 * 66 + 2)

@@ -28,9 +28,18 @@ def tiny_openai(golden_dir):
 def test_openai_golden_features(tiny_openai):
     m, d = tiny_openai
     c = m.config
-    assert (c.vision_width, c.vision_layers, c.vision_heads, c.text_width, c.text_layers, c.text_heads) == (128, 2, 2, 64, 3, 1)
+    assert (c.vision_width, c.vision_layers, c.vision_heads, c.text_width, c.text_layers, c.text_heads) == (
+        128,
+        2,
+        2,
+        64,
+        3,
+        1,
+    )
     np.testing.assert_allclose(np.asarray(m.encode_text(d["tokens"])), d["text_features"], atol=1e-5, rtol=0)
-    np.testing.assert_allclose(np.asarray(m.encode_image(nhwc(d["image_input"]))), d["image_features"], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(
+        np.asarray(m.encode_image(nhwc(d["image_input"]))), d["image_features"], atol=1e-5, rtol=0
+    )
     li, lt = m.logits(nhwc(d["image_input"]), d["tokens"])
     np.testing.assert_allclose(np.asarray(li), d["logits_per_image"], atol=1e-4, rtol=0)
     np.testing.assert_allclose(np.asarray(lt), d["logits_per_text"], atol=1e-4, rtol=0)
@@ -59,7 +68,7 @@ def test_preprocess_pil_is_exact_and_jax_is_close(tiny_openai):
     for s, p in zip(srcs, pil):
         j = np.asarray(preprocess_jax(s[None].astype(np.float32), value_range=(0, 255)))[0]
         err = np.abs(j - p)
-        assert err.mean() < 0.006 and err.max() < 0.3      # documented: ~0.3 grey levels mean, worst at borders
+        assert err.mean() < 0.006 and err.max() < 0.3  # documented: ~0.3 grey levels mean, worst at borders
 
 
 def test_clip_loss_path_golden(tiny_openai, golden_dir):
@@ -89,8 +98,9 @@ def test_openai_torchscript_archive(tmp_path, tiny_openai, golden_dir):
     np.testing.assert_allclose(np.asarray(m.encode_text(d["tokens"])), d["text_features"], atol=1e-5, rtol=0)
     with torch.no_grad():
         ref = model.encode_image(torch.as_tensor(d["image_input"])).numpy()
-    np.testing.assert_allclose(np.asarray(load_clip(tmp_path / "out").encode_image(nhwc(d["image_input"]))), ref,
-                               atol=1e-5, rtol=0)
+    np.testing.assert_allclose(
+        np.asarray(load_clip(tmp_path / "out").encode_image(nhwc(d["image_input"]))), ref, atol=1e-5, rtol=0
+    )
 
 
 def _hf_model(cfg_kwargs, seed=0, perturb=True):
@@ -99,7 +109,7 @@ def _hf_model(cfg_kwargs, seed=0, perturb=True):
 
     torch.manual_seed(seed)
     model = HFModel(HFConfig(**cfg_kwargs)).eval()
-    if perturb:   # LayerNorms and biases start at 1/0; move them so every path is tested
+    if perturb:  # LayerNorms and biases start at 1/0; move them so every path is tested
         with torch.no_grad():
             for name, p in model.named_parameters():
                 if "norm" in name or name.endswith("bias"):
@@ -116,9 +126,13 @@ def _hf_features(model, tokens, images_nchw):
     return t.numpy(), i.numpy()
 
 
-TINY_HF = dict(text_config=dict(hidden_size=32, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2),
-               vision_config=dict(hidden_size=48, intermediate_size=192, num_hidden_layers=2, num_attention_heads=3,
-                                  image_size=32, patch_size=8), projection_dim=16)
+TINY_HF = dict(
+    text_config=dict(hidden_size=32, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2),
+    vision_config=dict(
+        hidden_size=48, intermediate_size=192, num_hidden_layers=2, num_attention_heads=3, image_size=32, patch_size=8
+    ),
+    projection_dim=16,
+)
 
 
 @pytest.mark.parametrize("safe", [True, False])
@@ -136,10 +150,16 @@ def test_hf_tiny_folder(tmp_path, safe):
 
 
 def test_hf_real_size_vit_b32():
-    model = _hf_model({}, seed=1)          # transformers' default CLIPConfig is ViT-B/32
+    model = _hf_model({}, seed=1)  # transformers' default CLIPConfig is ViT-B/32
     sd = {k: v.numpy() for k, v in model.state_dict().items()}
     cfg = hf_config(model.config.to_dict(), "ViT-B/32")
-    assert (cfg.vision_width, cfg.vision_layers, cfg.patch_size, cfg.text_width, cfg.embed_dim) == (768, 12, 32, 512, 512)
+    assert (cfg.vision_width, cfg.vision_layers, cfg.patch_size, cfg.text_width, cfg.embed_dim) == (
+        768,
+        12,
+        32,
+        512,
+        512,
+    )
     m = CLIPModel(cfg, hf_to_ours(sd, cfg, "ViT-B/32"))
     tokens = tokenize(["a person with purple hair", "a photo of a smiling face"])
     imgs = np.random.default_rng(1).standard_normal((2, 3, 224, 224)).astype(np.float32)

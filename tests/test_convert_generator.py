@@ -37,9 +37,17 @@ def test_training_checkpoint_legacy_format_uses_g_ema(tmp_path, ros_sd, rosinali
     g_ref, d = rosinality_tiny
     g_train = {k: v + 1.0 for k, v in ros_sd.items()}
     p = tmp_path / "train_010000.pt"
-    save_legacy({"g": g_train, "d": {"convs.0.0.weight": np.ones((4, 3, 1, 1), np.float32)}, "g_ema": ros_sd,
-                 "g_optim": {"state": {}}, "args": argparse.Namespace(size=64, latent=64),
-                 "latent_avg": d["latent_avg"]}, p)
+    save_legacy(
+        {
+            "g": g_train,
+            "d": {"convs.0.0.weight": np.ones((4, 3, 1, 1), np.float32)},
+            "g_ema": ros_sd,
+            "g_optim": {"state": {}},
+            "args": argparse.Namespace(size=64, latent=64),
+            "latent_avg": d["latent_avg"],
+        },
+        p,
+    )
     g = convert_generator(p)
     assert g.source["network"] == "g_ema"
     np.testing.assert_allclose(nchw(g.synthesis(d["wplus"])), d["img_a"], atol=1e-4, rtol=0)
@@ -59,12 +67,15 @@ def test_not_a_generator(tmp_path):
         convert_generator(p)
 
 
-@pytest.mark.parametrize("edit,match", [
-    ("drop", r"missing key 'convs.3.conv.modulation.bias'"),
-    ("extra", r"unused keys \['convs.3.conv.surprise'\]"),
-    ("shape", r"convs.3.conv.modulation.weight \(-> synthesis.b16.conv1.affine.weight\)"),
-    ("blur", r"non-separable FIR kernel"),
-])
+@pytest.mark.parametrize(
+    "edit,match",
+    [
+        ("drop", r"missing key 'convs.3.conv.modulation.bias'"),
+        ("extra", r"unused keys \['convs.3.conv.surprise'\]"),
+        ("shape", r"convs.3.conv.modulation.weight \(-> synthesis.b16.conv1.affine.weight\)"),
+        ("blur", r"non-separable FIR kernel"),
+    ],
+)
 def test_bad_keys_are_named(tmp_path, ros_sd, edit, match):
     sd = dict(ros_sd)
     if edit == "drop":

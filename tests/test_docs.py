@@ -26,7 +26,7 @@ def shown_commands(text: str) -> list[str]:
     for block in BLOCK.findall(text):
         for line in block.replace("\\\n", " ").splitlines():
             if "styleclip-jax " in line and not line.lstrip().startswith("#"):
-                out.append(line[line.index("styleclip-jax ") + len("styleclip-jax "):])
+                out.append(line[line.index("styleclip-jax ") + len("styleclip-jax ") :])
     return out
 
 
@@ -41,7 +41,7 @@ def _first_alternatives(text: str) -> str:
 
 
 def argv_of(command: str) -> list[str]:
-    command = re.sub(r"\s#.*$", "", command)                     # a trailing shell comment
+    command = re.sub(r"\s#.*$", "", command)  # a trailing shell comment
     command = command.split("&&")[0]
     tokens = shlex.split(_first_alternatives(command), posix=False)
     argv = []
@@ -50,7 +50,7 @@ def argv_of(command: str) -> list[str]:
             continue
         quoted = tok[:1] in "\"'"
         tok = tok.strip("\"'")
-        if not quoted and "|" in tok:                           # a choice of values: check the first
+        if not quoted and "|" in tok:  # a choice of values: check the first
             tok = tok.split("|")[0]
         argv.append(tok)
     return argv

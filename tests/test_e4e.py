@@ -38,14 +38,16 @@ def test_config_inferred_from_shapes(converted):
 def test_features_codes_and_images_golden(g, converted):
     enc, gen, _ = converted
     x = preprocess(g["x_uint8"])
-    np.testing.assert_array_equal(x, nhwc(g["x"]))                       # upstream's transform, bit-exact
+    np.testing.assert_array_equal(x, nhwc(g["x"]))  # upstream's transform, bit-exact
     m = enc.module()
     f = m.features(x)
     for k in ("c1", "c2", "c3", "p2", "p1"):
         np.testing.assert_allclose(np.asarray(f[k]), nhwc(g[k]), atol=5e-5, rtol=0, err_msg=k)
     np.testing.assert_allclose(np.asarray(f["stage1"])[:1], nhwc(g["stage1_img0"]), atol=5e-5, rtol=0)
-    pre = np.stack([np.asarray(s.pre_linear(f["c3"] if i < 3 else f["p2"] if i < 7 else f["p1"]))
-                    for i, s in enumerate(m.styles)], axis=1)
+    pre = np.stack(
+        [np.asarray(s.pre_linear(f["c3"] if i < 3 else f["p2"] if i < 7 else f["p1"])) for i, s in enumerate(m.styles)],
+        axis=1,
+    )
     np.testing.assert_allclose(pre, g["style_pre_linear"], atol=2e-5, rtol=0)
     raw = np.asarray(m(x, add_latent_avg=False))
     np.testing.assert_allclose(raw, g["codes_raw"], atol=2e-5, rtol=0)
@@ -54,7 +56,7 @@ def test_features_codes_and_images_golden(g, converted):
     np.testing.assert_allclose(np.asarray(m(x, 0, add_latent_avg=False)), g["codes_raw_stage0"], atol=2e-5, rtol=0)
     np.testing.assert_allclose(np.asarray(m(x, 4, add_latent_avg=False)), g["codes_raw_stage4"], atol=2e-5, rtol=0)
     codes = enc.encode(x)
-    np.testing.assert_allclose(codes, g["codes"], atol=2e-5, rtol=0)     # what StyleCLIP saves
+    np.testing.assert_allclose(codes, g["codes"], atol=2e-5, rtol=0)  # what StyleCLIP saves
     np.testing.assert_allclose(enc.tensors()["latent_avg"], g["latent_avg"], atol=0)
     # the decoder is our rosinality generator: images from the codes, and the latent-avg variants
     np.testing.assert_allclose(np.asarray(gen.synthesis(codes)), nhwc(g["img64"]), atol=5e-5, rtol=0)
@@ -62,7 +64,7 @@ def test_features_codes_and_images_golden(g, converted):
     distinct = raw + g["latent_avg_distinct"][None]
     np.testing.assert_allclose(distinct, g["codes_distinct_avg"], atol=2e-5, rtol=0)
     np.testing.assert_allclose(np.asarray(gen.synthesis(distinct)), nhwc(g["img_distinct_avg64"]), atol=5e-5, rtol=0)
-    pooled = np.repeat(np.repeat(np.asarray(gen.synthesis(codes)), 4, 1), 4, 2)          # face_pool 64 -> 256
+    pooled = np.repeat(np.repeat(np.asarray(gen.synthesis(codes)), 4, 1), 4, 2)  # face_pool 64 -> 256
     np.testing.assert_allclose(pooled, nhwc(g["img_pooled256"]), atol=5e-5, rtol=0)
 
 
@@ -78,7 +80,7 @@ def test_psp_is_not_taken_for_e4e_and_bad_files_are_refused(tmp_path, g, golden_
     enc, _ = convert_encoder(tmp_path / "psp.pt")
     assert enc.config.kind == "psp"
     raw = np.asarray(enc.module()(preprocess(g["x_uint8"]), add_latent_avg=False))
-    want = np.concatenate([g["w0"][:, None], g["deltas"]], axis=1)          # pSp: style_i(features), no w0 added
+    want = np.concatenate([g["w0"][:, None], g["deltas"]], axis=1)  # pSp: style_i(features), no w0 added
     np.testing.assert_allclose(raw, want, atol=2e-5, rtol=0)
     save_zip(dict(ck, opts=dict(ck["opts"], encoder_type="SingleStyleCodeEncoder")), tmp_path / "single.pt")
     with pytest.raises(CheckpointError, match="encoder_type 'SingleStyleCodeEncoder' is not supported"):
@@ -106,39 +108,139 @@ def test_invert_cli(tmp_path, g, converted, capsys, golden_dir):
     for i, name in enumerate(g["ffhq_names"]):
         Image.fromarray(g["x_uint8"][i]).save(photos / f"{str(name)[:-4]}.png")
     out = tmp_path / "w.npz"
-    assert main(["invert", "--encoder", str(d / "enc"), "--images", str(photos), "--generator", str(d / "gen"),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "invert",
+                "--encoder",
+                str(d / "enc"),
+                "--images",
+                str(photos),
+                "--generator",
+                str(d / "gen"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     r = np.load(out)
     assert list(r["files"]) == ["0.png", "1.png"]
     np.testing.assert_allclose(r["wplus"], g["codes"], atol=2e-5, rtol=0)
     np.testing.assert_allclose(r["images"], nhwc(g["img64"]), atol=5e-5, rtol=0)
     # the inversion feeds every method: e.g. generate from it
-    assert main(["generate", "--generator", str(d / "gen"), "--latents", str(out), "--latents-key", "wplus",
-                 "--out", str(tmp_path / "again.npz")]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--generator",
+                str(d / "gen"),
+                "--latents",
+                str(out),
+                "--latents-key",
+                "wplus",
+                "--out",
+                str(tmp_path / "again.npz"),
+            ]
+        )
+        == 0
+    )
     np.testing.assert_allclose(np.load(tmp_path / "again.npz")["images"], r["images"], atol=1e-5)
     # photos straight into every method: generate, mapper-free global edit and optimisation need
     # only --images and --encoder (the edit starts from the inversion)
-    assert main(["generate", "--generator", str(d / "gen"), "--images", str(photos), "--encoder", str(d / "enc"),
-                 "--out", str(tmp_path / "from_photos.npz")]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--generator",
+                str(d / "gen"),
+                "--images",
+                str(photos),
+                "--encoder",
+                str(d / "enc"),
+                "--out",
+                str(tmp_path / "from_photos.npz"),
+            ]
+        )
+        == 0
+    )
     np.testing.assert_allclose(np.load(tmp_path / "from_photos.npz")["wplus"], g["codes"], atol=2e-5, rtol=0)
     assert main(["convert", "clip", str(g_dir / "clip_tiny_openai.pt"), str(tmp_path / "clip")]) == 0
-    assert main(["edit", "optimize", "--generator", str(d / "gen"), "--clip", str(tmp_path / "clip"), "--text",
-                 "a smiling face", "--images", str(photos / "1.png"), "--encoder", str(d / "enc"), "--steps", "2",
-                 "--out", str(tmp_path / "opt")]) == 0
+    assert (
+        main(
+            [
+                "edit",
+                "optimize",
+                "--generator",
+                str(d / "gen"),
+                "--clip",
+                str(tmp_path / "clip"),
+                "--text",
+                "a smiling face",
+                "--images",
+                str(photos / "1.png"),
+                "--encoder",
+                str(d / "enc"),
+                "--steps",
+                "2",
+                "--out",
+                str(tmp_path / "opt"),
+            ]
+        )
+        == 0
+    )
     np.testing.assert_allclose(np.load(tmp_path / "opt" / "result.npz")["wplus_start"], g["codes"][1:], atol=2e-5)
     rc = main(["generate", "--generator", str(d / "gen"), "--images", str(photos), "--out", str(tmp_path / "x.npz")])
     assert rc == 2 and "--images needs --encoder" in capsys.readouterr().err
-    assert main(["invert", "--encoder", str(d / "enc"), "--images", str(photos / "0.png"), "--generator",
-                 str(d / "gen"), "--out", str(tmp_path / "grid.png")]) == 0
+    assert (
+        main(
+            [
+                "invert",
+                "--encoder",
+                str(d / "enc"),
+                "--images",
+                str(photos / "0.png"),
+                "--generator",
+                str(d / "gen"),
+                "--out",
+                str(tmp_path / "grid.png"),
+            ]
+        )
+        == 0
+    )
     assert Image.open(tmp_path / "grid.png").size == (2 * 66 + 2, 66 + 2)
     # photos of any size and kind are read as a person sees them, then resized as upstream does
     Image.fromarray(g["x_uint8"][0]).convert("L").resize((300, 200)).save(tmp_path / "gray.png")
-    assert main(["invert", "--encoder", str(d / "enc"), "--images", str(tmp_path / "gray.png"),
-                 "--out", str(tmp_path / "gray.npz")]) == 0
+    assert (
+        main(
+            [
+                "invert",
+                "--encoder",
+                str(d / "enc"),
+                "--images",
+                str(tmp_path / "gray.png"),
+                "--out",
+                str(tmp_path / "gray.npz"),
+            ]
+        )
+        == 0
+    )
     assert np.load(tmp_path / "gray.npz")["wplus"].shape == (1, 10, 32)
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
-    assert main(["invert", "--encoder", str(d / "enc"), "--images", str(tmp_path / "broken.png"),
-                 "--out", str(tmp_path / "b.npz")]) == 2
+    assert (
+        main(
+            [
+                "invert",
+                "--encoder",
+                str(d / "enc"),
+                "--images",
+                str(tmp_path / "broken.png"),
+                "--out",
+                str(tmp_path / "b.npz"),
+            ]
+        )
+        == 2
+    )
     assert "broken.png" in capsys.readouterr().err and not (tmp_path / "b.npz").exists()
     assert main(["invert", "--encoder", str(d / "enc"), "--images", str(photos), "--out", str(tmp_path / "n.png")]) == 2
     assert "--generator" in capsys.readouterr().err
@@ -151,14 +253,23 @@ def test_photo_to_edited_photo_with_paste_back(tmp_path, converted, golden_dir, 
     m = np.load(golden_dir / "mtcnn_faces.npz")
     photo = m["img_d_ffhq3_small_on_canvas"]
     Image.fromarray(photo).save(tmp_path / "me.png")
-    base = ["generate", "--generator", str(d / "gen"), "--images", str(tmp_path / "me.png"), "--encoder",
-            str(d / "enc"), "--out", str(tmp_path / "g.npz")]
+    base = [
+        "generate",
+        "--generator",
+        str(d / "gen"),
+        "--images",
+        str(tmp_path / "me.png"),
+        "--encoder",
+        str(d / "enc"),
+        "--out",
+        str(tmp_path / "g.npz"),
+    ]
     assert main(base + ["--align", "--paste-back", str(tmp_path / "back")]) == 0
     back = np.asarray(Image.open(tmp_path / "back" / "me.png"))
     assert back.shape == photo.shape
     x1, y1, x2, y2 = (int(v) for v in m["det_d_ffhq3_small_on_canvas_boxes"][0])
-    assert np.abs(back.astype(int) - photo)[y1 + 20:y2 - 20, x1 + 20:x2 - 20].mean() > 10
-    np.testing.assert_array_equal(back[:, :300], photo[:, :300])           # the canvas left of the face
+    assert np.abs(back.astype(int) - photo)[y1 + 20 : y2 - 20, x1 + 20 : x2 - 20].mean() > 10
+    np.testing.assert_array_equal(back[:, :300], photo[:, :300])  # the canvas left of the face
     rc = main(base[:-1] + [str(tmp_path / "g2.npz"), "--paste-back", str(tmp_path / "b2")])
     assert rc == 2 and "--paste-back needs --images and --align" in capsys.readouterr().err
 
@@ -171,17 +282,50 @@ def test_refine_moves_the_reconstruction_toward_the_photo(tmp_path, g, converted
     target = photos_at(list(g["x_uint8"]), gen.config.resolution)
     w2, losses = refine_inversion(gen, w, target, steps=30, lr=0.05)
     assert losses.shape == (30, 2) and np.all(losses[-1] < 0.8 * losses[0]), losses[[0, -1]]
-    err = lambda v: np.mean((np.asarray(gen.synthesis(v)) - target) ** 2, axis=(1, 2, 3))   # noqa: E731
-    np.testing.assert_allclose(err(w), losses[0], rtol=1e-4)             # loss 0 is the encoder's error
+
+    def err(v):
+        return np.mean((np.asarray(gen.synthesis(v)) - target) ** 2, axis=(1, 2, 3))
+
+    np.testing.assert_allclose(err(w), losses[0], rtol=1e-4)  # loss 0 is the encoder's error
     assert np.all(err(w2) < losses[-1] * 1.01)
     photos = tmp_path / "p"
     photos.mkdir()
     Image.fromarray(g["x_uint8"][0]).save(photos / "0.png")
-    assert main(["invert", "--encoder", str(d / "enc"), "--images", str(photos), "--generator", str(d / "gen"),
-                 "--refine", "5", "--out", str(tmp_path / "r.npz")]) == 0
+    assert (
+        main(
+            [
+                "invert",
+                "--encoder",
+                str(d / "enc"),
+                "--images",
+                str(photos),
+                "--generator",
+                str(d / "gen"),
+                "--refine",
+                "5",
+                "--out",
+                str(tmp_path / "r.npz"),
+            ]
+        )
+        == 0
+    )
     assert "refined 5 steps" in capsys.readouterr().out
-    assert main(["invert", "--encoder", str(d / "enc"), "--images", str(photos), "--refine", "5",
-                 "--out", str(tmp_path / "r2.npz")]) == 2
+    assert (
+        main(
+            [
+                "invert",
+                "--encoder",
+                str(d / "enc"),
+                "--images",
+                str(photos),
+                "--refine",
+                "5",
+                "--out",
+                str(tmp_path / "r2.npz"),
+            ]
+        )
+        == 2
+    )
     assert "--refine optimises the reconstruction" in capsys.readouterr().err
 
 
@@ -211,8 +355,23 @@ def test_onnx_encoder_and_photo_to_edit_graph(tmp_path, g, converted, capsys):
     mapper = random_mapper(32, 10, 1)
     mapper.save(tmp_path / "mapper")
     assert main(["export", "encoder", "--encoder", str(d / "enc"), "--out", str(tmp_path / "enc.onnx")]) == 0
-    assert main(["export", "photo-edit", "--encoder", str(d / "enc"), "--mapper", str(tmp_path / "mapper"),
-                 "--generator", str(d / "gen"), "--out", str(tmp_path / "edit.onnx")]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "photo-edit",
+                "--encoder",
+                str(d / "enc"),
+                "--mapper",
+                str(tmp_path / "mapper"),
+                "--generator",
+                str(d / "gen"),
+                "--out",
+                str(tmp_path / "edit.onnx"),
+            ]
+        )
+        == 0
+    )
     photos = tmp_path / "photos"
     photos.mkdir()
     for i in range(2):
@@ -220,16 +379,53 @@ def test_onnx_encoder_and_photo_to_edit_graph(tmp_path, g, converted, capsys):
     repo = Path(__file__).resolve().parents[1]
     env = dict(os.environ, PYTHONPATH=str(repo))
     for model, out, extra in (("enc.onnx", "w.npz", []), ("edit.onnx", "e.npz", ["--alpha", "2"])):
-        p = subprocess.run([sys.executable, "-c", NO_JAX, "run-onnx", "--model", str(tmp_path / model), "--images",
-                            str(photos), "--cpu", "--out", str(tmp_path / out), *extra],
-                           capture_output=True, text=True, timeout=300, env=env)
+        p = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                NO_JAX,
+                "run-onnx",
+                "--model",
+                str(tmp_path / model),
+                "--images",
+                str(photos),
+                "--cpu",
+                "--out",
+                str(tmp_path / out),
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
         assert p.returncode == 0, p.stderr[-3000:]
     np.testing.assert_allclose(np.load(tmp_path / "w.npz")["wplus"], g["codes"], atol=2e-5, rtol=0)
     want = np.asarray(gen.synthesis(mapper.apply(enc.encode(preprocess(g["x_uint8"])), 2.0)))
     np.testing.assert_allclose(np.load(tmp_path / "e.npz")["images"], want, atol=1e-4, rtol=0)
-    rc = main(["run-onnx", "--model", str(tmp_path / "enc.onnx"), "--images", str(photos), "--cpu",
-               "--out", str(tmp_path / "w.png")])
+    rc = main(
+        [
+            "run-onnx",
+            "--model",
+            str(tmp_path / "enc.onnx"),
+            "--images",
+            str(photos),
+            "--cpu",
+            "--out",
+            str(tmp_path / "w.png"),
+        ]
+    )
     assert rc == 2 and "write a .npz" in capsys.readouterr().err
-    rc = main(["run-onnx", "--model", str(tmp_path / "enc.onnx"), "--latents", str(tmp_path / "w.npz"), "--cpu",
-               "--out", str(tmp_path / "w2.npz")])
+    rc = main(
+        [
+            "run-onnx",
+            "--model",
+            str(tmp_path / "enc.onnx"),
+            "--latents",
+            str(tmp_path / "w.npz"),
+            "--cpu",
+            "--out",
+            str(tmp_path / "w2.npz"),
+        ]
+    )
     assert rc == 2 and "give --images" in capsys.readouterr().err

@@ -8,8 +8,22 @@ import pytest
 from styleclip_jax.cli.main import main
 from styleclip_jax.errors import InputError
 
-ARGS = ["--widths", "8,16,24,32", "--units", "1,1,1,1", "--input-size", "32", "--batch-size", "4", "--lr", "0.001",
-        "--latent-lambda", "1", "--checkpoint-every", "3"]
+ARGS = [
+    "--widths",
+    "8,16,24,32",
+    "--units",
+    "1,1,1,1",
+    "--input-size",
+    "32",
+    "--batch-size",
+    "4",
+    "--lr",
+    "0.001",
+    "--latent-lambda",
+    "1",
+    "--checkpoint-every",
+    "3",
+]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +46,7 @@ def test_training_lowers_the_loss_and_resumes_bit_identically(tmp_path, gen_dir)
     assert len(m) == 12 and m[-1]["pixel"] < 0.6 * m[0]["pixel"], (m[0], m[-1])
     assert main(base + ["--steps", "6", "--out", str(tmp_path / "half")]) == 0
     assert main(base + ["--steps", "12", "--resume", "--out", str(tmp_path / "half")]) == 0
-    assert _metrics(tmp_path / "half") == m                          # the same losses, step for step
+    assert _metrics(tmp_path / "half") == m  # the same losses, step for step
     a, b = load_encoder(tmp_path / "full" / "encoder"), load_encoder(tmp_path / "half" / "encoder")
     for k, v in a.tensors().items():
         np.testing.assert_array_equal(b.tensors()[k], v, err_msg=k)
@@ -128,12 +142,17 @@ def test_data_parallel_training_matches_one_device(tmp_path, gen_dir):
 
     repo = Path(__file__).resolve().parents[1]
     code = SHARDED.format(gen=str(gen_dir), tmp=str(tmp_path))
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
-                       env=dict(os.environ, PYTHONPATH=str(repo)))
+    p = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, PYTHONPATH=str(repo)),
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     r = json.loads(p.stdout.strip().splitlines()[-1])
     # Adam normalises each gradient, so reduction-order noise on near-zero gradients moves single
     # weights by up to ~lr: compare the mean difference with the mean distance trained (a run on
     # half the batch, or without the sum over devices, differs by the order of that distance)
     assert r["dloss"] <= 1e-5 * max(1.0, r["loss"]), r
-    assert r["moved"] > 1e-4 and r["dparam"] <= 1e-3 * r["moved"], r     # measured 7e-10 vs 1.3e-3
+    assert r["moved"] > 1e-4 and r["dparam"] <= 1e-3 * r["moved"], r  # measured 7e-10 vs 1.3e-3

@@ -26,8 +26,9 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def narrow1024():
     """18 W+ rows × 512 like FFHQ, but 4 channels per layer: takes the real-size golden mapper cheaply."""
-    cfg = GeneratorConfig.rosinality(1024, style_dim=512, n_mlp=1,
-                                     channels={r: 4 for r in (4, 8, 16, 32, 64, 128, 256, 512, 1024)})
+    cfg = GeneratorConfig.rosinality(
+        1024, style_dim=512, n_mlp=1, channels={r: 4 for r in (4, 8, 16, 32, 64, 128, 256, 512, 1024)}
+    )
     return random_generator(cfg)
 
 
@@ -65,7 +66,7 @@ def test_generator_and_global_exports_match_jax(tmp_path, rosinality_tiny):
     edz = OnnxEditor(export_generator(gen, tmp_path / "gz.onnx", source="z", truncation_cutoff=4))
     z = d["z"]
     psi = np.array([0.7, 1.0, 0.5], np.float32)
-    ref = np.concatenate([np.asarray(gen.synthesis(gen.mapping(z[i:i + 1], float(psi[i]), 4))) for i in range(3)])
+    ref = np.concatenate([np.asarray(gen.synthesis(gen.mapping(z[i : i + 1], float(psi[i]), 4))) for i in range(3)])
     np.testing.assert_allclose(edz.run(z=z, psi=psi), ref, atol=1e-4)
     edg = OnnxEditor(export_global(gen, tmp_path / "gl.onnx"))
     c = sum(l.width for l in gen.config.style_layers)
@@ -73,10 +74,11 @@ def test_generator_and_global_exports_match_jax(tmp_path, rosinality_tiny):
     s = gen.w_to_s(d["wplus"])
     off, edited = 0, {}
     for l in gen.config.style_layers:
-        edited[l.name] = np.asarray(s[l.name]) + 3.0 * direction[off:off + l.width]
+        edited[l.name] = np.asarray(s[l.name]) + 3.0 * direction[off : off + l.width]
         off += l.width
-    np.testing.assert_allclose(edg.run(wplus=d["wplus"], direction=direction, alpha=3.0),
-                               np.asarray(gen.synthesis_s(edited)), atol=1e-4)
+    np.testing.assert_allclose(
+        edg.run(wplus=d["wplus"], direction=direction, alpha=3.0), np.asarray(gen.synthesis_s(edited)), atol=1e-4
+    )
 
 
 @pytest.mark.slow
@@ -89,7 +91,7 @@ def test_1024_config_f_with_real_size_mapper(tmp_path):
     mcfg = MapperConfig(kind="levels", latent_dim=512, num_ws=18)
     mapper = LatentMapperModel(mcfg, init_mapper_tensors(mcfg, 1))
     path = export_mapper(mapper, gen, tmp_path / "edit.onnx")
-    assert (tmp_path / "edit.onnx.data").exists()                     # weights in the sidecar
+    assert (tmp_path / "edit.onnx.data").exists()  # weights in the sidecar
     ed = OnnxEditor(path)
     w = np.asarray(gen.mapping(np.random.RandomState(0).randn(3, 512).astype(np.float32), 0.7))
     for batch, alpha in ((w[:1], 1.0), (w, np.array([1.0, 0.5, 2.0], np.float32))):
@@ -122,8 +124,13 @@ def test_runtime_runs_where_jax_and_torch_cannot_be_imported(tmp_path, mapper_on
     m, path = mapper_onnx
     w = np.load(golden_dir / "mapper_tiny.npz")["w"]
     np.save(tmp_path / "w.npy", w)
-    p = subprocess.run([sys.executable, "-c", NO_JAX, str(path), str(tmp_path / "w.npy"), str(tmp_path / "o.npy")],
-                       capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    p = subprocess.run(
+        [sys.executable, "-c", NO_JAX, str(path), str(tmp_path / "w.npy"), str(tmp_path / "o.npy")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     assert "jax refused" in p.stdout
     ref = np.asarray(narrow1024.synthesis(np.asarray(m.apply(w, 1.0))))
@@ -173,19 +180,75 @@ def test_cli_export_and_run_onnx(tmp_path, golden_dir, rosinality_tiny):
 
     gen, d = rosinality_tiny
     assert main(["convert", "generator", str(golden_dir / "rosinality_tiny.pt"), str(tmp_path / "g")]) == 0
-    assert main(["export", "generator", "--generator", str(tmp_path / "g"), "--from", "z", "--out",
-                 str(tmp_path / "gz.onnx")]) == 0
-    assert main(["run-onnx", "--model", str(tmp_path / "gz.onnx"), "--seeds", "0-2", "--psi", "0.7", "--cpu",
-                 "--out", str(tmp_path / "o.npz")]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "generator",
+                "--generator",
+                str(tmp_path / "g"),
+                "--from",
+                "z",
+                "--out",
+                str(tmp_path / "gz.onnx"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "run-onnx",
+                "--model",
+                str(tmp_path / "gz.onnx"),
+                "--seeds",
+                "0-2",
+                "--psi",
+                "0.7",
+                "--cpu",
+                "--out",
+                str(tmp_path / "o.npz"),
+            ]
+        )
+        == 0
+    )
     from styleclip_jax.models.latents import z_from_seeds
 
     ref = np.asarray(gen.synthesis(gen.mapping(z_from_seeds([0, 1, 2], 64), 0.7)))
     np.testing.assert_allclose(np.load(tmp_path / "o.npz")["images"], ref, atol=1e-4)
-    assert main(["run-onnx", "--model", str(tmp_path / "gz.onnx"), "--seeds", "0", "--out", str(tmp_path / "o.npz")]) == 2
+    assert (
+        main(["run-onnx", "--model", str(tmp_path / "gz.onnx"), "--seeds", "0", "--out", str(tmp_path / "o.npz")]) == 2
+    )
     assert main(["export", "global", "--generator", str(tmp_path / "g"), "--out", str(tmp_path / "gl.onnx")]) == 0
     np.savez(tmp_path / "w.npz", wplus=d["wplus"])
     np.save(tmp_path / "dir.npy", np.zeros(sum(l.width for l in gen.config.style_layers), np.float32))
-    assert main(["run-onnx", "--model", str(tmp_path / "gl.onnx"), "--latents", str(tmp_path / "w.npz"),
-                 "--direction", str(tmp_path / "dir.npy"), "--out", str(tmp_path / "gl.png")]) == 0
-    assert main(["run-onnx", "--model", str(tmp_path / "gl.onnx"), "--latents", str(tmp_path / "w.npz"),
-                 "--out", str(tmp_path / "gl2.png")]) == 2                 # needs --direction: clear error
+    assert (
+        main(
+            [
+                "run-onnx",
+                "--model",
+                str(tmp_path / "gl.onnx"),
+                "--latents",
+                str(tmp_path / "w.npz"),
+                "--direction",
+                str(tmp_path / "dir.npy"),
+                "--out",
+                str(tmp_path / "gl.png"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "run-onnx",
+                "--model",
+                str(tmp_path / "gl.onnx"),
+                "--latents",
+                str(tmp_path / "w.npz"),
+                "--out",
+                str(tmp_path / "gl2.png"),
+            ]
+        )
+        == 2
+    )  # needs --direction: clear error

@@ -54,7 +54,7 @@ def test_detect_golden(g, det, i):
     name = str(g["image_names"][i])
     faces = det.detect(g["img_" + name])
     want = g[f"det_{name}_boxes"]
-    assert len(faces) == len(want)                       # same count; and same order below
+    assert len(faces) == len(want)  # same count; and same order below
     np.testing.assert_allclose(faces.boxes, want, atol=1e-3, rtol=0)
     np.testing.assert_allclose(faces.points, g[f"det_{name}_points"], atol=1e-3, rtol=0)
     np.testing.assert_allclose(faces.probs, g[f"det_{name}_probs"], atol=1e-5, rtol=0)
@@ -98,7 +98,7 @@ def test_alignment_from_our_own_points(g, det):
         img = g["img_" + name]
         out = align_face(img, det.detect(img).points[0], 256).image.astype(int)
         diff = np.abs(out - g[f"align_{name}_out"])
-        assert (diff > 0).mean() < 5e-3 and diff.max() <= 3, (name, (diff > 0).mean(), diff.max())    # seen 2e-4, 1
+        assert (diff > 0).mean() < 5e-3 and diff.max() <= 3, (name, (diff > 0).mean(), diff.max())  # seen 2e-4, 1
 
 
 def test_paste_back_round_trip(g, det):
@@ -109,7 +109,7 @@ def test_paste_back_round_trip(g, det):
     back = paste_back(img, al.image, al.quad)
     s = al.image.shape[0]
     inner = np.zeros((s, s, 3), np.uint8)
-    inner[s // 4:3 * s // 4, s // 4:3 * s // 4] = 255
+    inner[s // 4 : 3 * s // 4, s // 4 : 3 * s // 4] = 255
     face = paste_back(np.zeros_like(img), inner, al.quad, feather=1e-6)[..., 0] > 250
     err = np.abs(back.astype(int) - img.astype(int))
     assert face.sum() > 10_000
@@ -178,8 +178,13 @@ def test_photos_of_every_kind(tmp_path, g, det):
     assert len(det.detect(np.asarray(Image.open(rotated).convert("RGB")))) == len(g["bad_rot90_probs"]) == 0
     got = det.detect(read_image(rotated))
     assert len(got) == 1 and np.abs(got.points - want.points).max() < 3
-    kinds = {"gray": a.convert("L"), "palette": a.convert("P"), "rgba": a.convert("RGBA"), "cmyk": a.convert("CMYK"),
-             "i16": Image.fromarray(np.asarray(a.convert("L")).astype(np.uint16) * 257)}
+    kinds = {
+        "gray": a.convert("L"),
+        "palette": a.convert("P"),
+        "rgba": a.convert("RGBA"),
+        "cmyk": a.convert("CMYK"),
+        "i16": Image.fromarray(np.asarray(a.convert("L")).astype(np.uint16) * 257),
+    }
     for kind, im in kinds.items():
         p = _save(im, tmp_path / f"{kind}.{'jpg' if kind == 'cmyk' else 'png'}")
         x = read_image(p)
@@ -215,14 +220,40 @@ def test_align_and_paste_back_cli(tmp_path, g, capsys):
     # paste an edited crop back: the face changes, the rest of the photo does not
     crop = np.asarray(Image.open(out / "e_two_faces.png"))
     Image.fromarray(255 - crop).save(tmp_path / "edited.png")
-    assert main(["paste-back", "--photo", str(photos / "e_two_faces.png"), "--crop", str(tmp_path / "edited.png"),
-                 "--faces", str(out / "faces.json"), "--out", str(tmp_path / "back.png")]) == 0
+    assert (
+        main(
+            [
+                "paste-back",
+                "--photo",
+                str(photos / "e_two_faces.png"),
+                "--crop",
+                str(tmp_path / "edited.png"),
+                "--faces",
+                str(out / "faces.json"),
+                "--out",
+                str(tmp_path / "back.png"),
+            ]
+        )
+        == 0
+    )
     back = np.asarray(Image.open(tmp_path / "back.png")).astype(int)
     orig = g["img_e_two_faces"].astype(int)
     x1, y1, x2, y2 = (int(v) for v in g["det_e_two_faces_boxes"][0])
-    assert np.abs(back - orig)[y1 + 20:y2 - 20, x1 + 20:x2 - 20].mean() > 50
+    assert np.abs(back - orig)[y1 + 20 : y2 - 20, x1 + 20 : x2 - 20].mean() > 50
     assert np.abs(back - orig)[:, :20].max() == 0
-    rc = main(["paste-back", "--photo", str(photos / "e_two_faces.png"), "--crop", str(tmp_path / "edited.png"),
-               "--faces", str(out / "faces.json"), "--face", "3", "--out", str(tmp_path / "b3.png")])
+    rc = main(
+        [
+            "paste-back",
+            "--photo",
+            str(photos / "e_two_faces.png"),
+            "--crop",
+            str(tmp_path / "edited.png"),
+            "--faces",
+            str(out / "faces.json"),
+            "--face",
+            "3",
+            "--out",
+            str(tmp_path / "b3.png"),
+        ]
+    )
     assert rc == 2 and "face 2 does not exist" in capsys.readouterr().err
-

@@ -48,13 +48,16 @@ def test_truncation_psi0_gives_average(small):
     assert np.abs(w_cut[0, 2:] - small.w_avg).max() > 1e-3
 
 
-@pytest.mark.parametrize("bad,match", [
-    (np.zeros((2, 5, 32), np.float32), r"wplus must have shape \(B, 8, 32\), got \(2, 5, 32\)"),
-    (np.zeros((2, 31), np.float32), r"w must have shape \(B, 32\)"),
-    (np.full((1, 8, 32), np.nan, np.float32), "NaN"),
-    (np.zeros((0, 8, 32), np.float32), "empty"),
-    ("text", "float array"),
-])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        (np.zeros((2, 5, 32), np.float32), r"wplus must have shape \(B, 8, 32\), got \(2, 5, 32\)"),
+        (np.zeros((2, 31), np.float32), r"w must have shape \(B, 32\)"),
+        (np.full((1, 8, 32), np.nan, np.float32), "NaN"),
+        (np.zeros((0, 8, 32), np.float32), "empty"),
+        ("text", "float array"),
+    ],
+)
 def test_bad_latents(small, bad, match):
     with pytest.raises(InputError, match=match):
         small.synthesis(bad)
@@ -91,7 +94,25 @@ def test_config_f_1024_layout():
     assert cfg.num_ws == 18 and len(layers) == 26
     assert sum(l.width for l in layers) == 9088
     assert sum(l.width for l in layers if not l.is_torgb) == 6048
-    assert [i for i, l in enumerate(layers) if not l.is_torgb] == [0, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 23, 24]
+    assert [i for i, l in enumerate(layers) if not l.is_torgb] == [
+        0,
+        2,
+        3,
+        5,
+        6,
+        8,
+        9,
+        11,
+        12,
+        14,
+        15,
+        17,
+        18,
+        20,
+        21,
+        23,
+        24,
+    ]
     assert layers[25].name == "toRGB_resolution_1024" and layers[25].w_index == 17 and layers[25].width == 32
 
 
@@ -112,7 +133,7 @@ def test_config_f_1024_forward_and_grad():
     img, grad = np.asarray(img), np.asarray(grad)
     assert img.shape == (1, 1024, 1024, 3) and np.isfinite(img).all() and img.std() > 0.05
     assert grad.shape == (1, 18, 512) and np.isfinite(grad).all()
-    assert np.abs(grad).max() > 0 and (np.abs(grad).sum(axis=2) > 0).all()      # every W+ row matters
+    assert np.abs(grad).max() > 0 and (np.abs(grad).sum(axis=2) > 0).all()  # every W+ row matters
     v = np.random.default_rng(1).standard_normal(wplus.shape).astype(np.float32)
     v /= np.linalg.norm(v)
     f = jax.jit(lambda w: loss(module_state, w)[0])
@@ -131,13 +152,14 @@ def test_batch1_folded_kernels_equal_the_scaled_form(small):
     w = np.asarray(small.mapping(np.random.RandomState(4).randn(3, 32).astype(np.float32), 0.7))
     module = small.module()
     for i in range(3):
-        styles = module.synthesis.w_to_s(jnp.asarray(w[i:i + 1]))
+        styles = module.synthesis.w_to_s(jnp.asarray(w[i : i + 1]))
         for mode in ("const", "none"):
             ref = jax.jit(lambda s, m=mode: module.synthesis(s, noise_mode=m))(styles)
             got = jax.jit(lambda s, m=mode: module.synthesis(s, noise_mode=m, fold_batch1=True))(styles)
             np.testing.assert_allclose(np.asarray(got), np.asarray(ref), atol=2e-5, rtol=0)
-        np.testing.assert_allclose(np.asarray(small.synthesis(w[i:i + 1])), np.asarray(small.synthesis(w)[i:i + 1]),
-                                   atol=2e-5, rtol=0)
+        np.testing.assert_allclose(
+            np.asarray(small.synthesis(w[i : i + 1])), np.asarray(small.synthesis(w)[i : i + 1]), atol=2e-5, rtol=0
+        )
 
 
 def test_bf16_synthesis_is_close_and_leaves_float32_alone(rosinality_tiny, clip_tiny):
@@ -155,7 +177,7 @@ def test_bf16_synthesis_is_close_and_leaves_float32_alone(rosinality_tiny, clip_
     a, b = np.asarray(gen.synthesis(w)), np.asarray(g16.synthesis(w))
     assert b.dtype == np.float32
     psnr = 10 * np.log10(4.0 / np.mean((a - b) ** 2))
-    assert 30.0 < psnr < 90.0, psnr                 # bf16 really ran (not exact), and stayed close
+    assert 30.0 < psnr < 90.0, psnr  # bf16 really ran (not exact), and stayed close
     c16 = CLIPModel(clip_tiny.config, clip_tiny.tensors(), dtype="bfloat16")
     cfg = OptimizeConfig(steps=3, lr=0.05)
     r32 = optimize(gen, clip_tiny, "a smiling face", w[:2], config=cfg)

@@ -83,12 +83,13 @@ def test_2_fs3_tables_refuse_another_clip_and_a_second_writer(tmp_path, toy, oth
 
     with pytest.raises(KeyboardInterrupt):
         precompute_fs3(gen, clip, stats, tmp_path / "p", progress=stop, **kw)
-    assert not (tmp_path / "p" / LOCK_FILE).exists()                        # released on the way out
-    with pytest.raises(JobFolderError, match="other clip"):                  # resume with another CLIP
+    assert not (tmp_path / "p" / LOCK_FILE).exists()  # released on the way out
+    with pytest.raises(JobFolderError, match="other clip"):  # resume with another CLIP
         precompute_fs3(gen, load_clip(other_clip), stats, tmp_path / "p", **kw)
     # a live second writer holds the lock: refused, naming it
-    (tmp_path / "p" / LOCK_FILE).write_text(json.dumps({"pid": os.getppid(), "host": os.uname().nodename,
-                                                         "started": "now"}))
+    (tmp_path / "p" / LOCK_FILE).write_text(
+        json.dumps({"pid": os.getppid(), "host": os.uname().nodename, "started": "now"})
+    )
     with pytest.raises(JobFolderError, match=f"in use by another run \\(pid {os.getppid()}"):
         precompute_fs3(gen, clip, stats, tmp_path / "p", **kw)
     # a stale lock (its process is gone) is taken over and the run finishes
@@ -99,8 +100,20 @@ def test_2_fs3_tables_refuse_another_clip_and_a_second_writer(tmp_path, toy, oth
     st = StyleSpaceStats.load(STATS)
     st.info["fs3"] = {"clip": clip.fingerprint()}
     st.save(tmp_path / "stats")
-    base = ["global", "edit", "--generator", GEN, "--stats", tmp_path / "stats", "--neutral", "object",
-            "--target", "green object", "--seeds", "0"]
+    base = [
+        "global",
+        "edit",
+        "--generator",
+        GEN,
+        "--stats",
+        tmp_path / "stats",
+        "--neutral",
+        "object",
+        "--target",
+        "green object",
+        "--seeds",
+        "0",
+    ]
     one_line_error(*run(base + ["--clip", other_clip, "--out", tmp_path / "x.png"], capsys), "another CLIP")
     assert run(base + ["--clip", CLIP, "--out", tmp_path / "ok.png"], capsys)[0] == 0
 
@@ -110,16 +123,38 @@ def test_3_mapper_folders_locked_resumable_and_clearable(tmp_path, capsys):
     from styleclip_jax.io.jobs import LOCK_FILE
 
     out = tmp_path / "run"
-    base = ["mapper", "train", "--generator", GEN, "--clip", CLIP, "--description", "a green object",
-            "--id-lambda", "0", "--mapper-type", "single", "--steps", "2", "--batch-size", "2",
-            "--val-size", "0", "--log-every", "1",
-            "--save-every", "1", "--out", out]
+    base = [
+        "mapper",
+        "train",
+        "--generator",
+        GEN,
+        "--clip",
+        CLIP,
+        "--description",
+        "a green object",
+        "--id-lambda",
+        "0",
+        "--mapper-type",
+        "single",
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--val-size",
+        "0",
+        "--log-every",
+        "1",
+        "--save-every",
+        "1",
+        "--out",
+        out,
+    ]
     out.mkdir()
-    (out / "train_config.json").write_text("{}")                             # a run killed before any step
+    (out / "train_config.json").write_text("{}")  # a run killed before any step
     (out / LOCK_FILE).write_text(json.dumps({"pid": os.getppid(), "host": os.uname().nodename}))
     one_line_error(*run(base + ["--resume"], capsys), "in use by another run")
     (out / LOCK_FILE).unlink()
-    one_line_error(*run(base, capsys), "--overwrite")                        # the flag it names exists
+    one_line_error(*run(base, capsys), "--overwrite")  # the flag it names exists
     one_line_error(*run(base + ["--resume"], capsys), "differ from the original run")
     assert run(base + ["--overwrite"], capsys)[0] == 0
     assert (out / "mapper" / "model.safetensors").exists() and not (out / LOCK_FILE).exists()
@@ -142,24 +177,51 @@ def test_4_nan_weights_and_flags_are_refused(tmp_path, golden_dir, capsys):
     ck = load_checkpoint(golden_dir / "rosinality_tiny.pt")
     ck["g_ema"]["convs.0.conv.weight"][0, 0, 0, 0, 0] = np.nan
     save_zip(ck, tmp_path / "nan.pt")
-    one_line_error(*run(["convert", "generator", tmp_path / "nan.pt", tmp_path / "g"], capsys),
-                   "convs.0.conv.weight", "NaN")
+    one_line_error(
+        *run(["convert", "generator", tmp_path / "nan.pt", tmp_path / "g"], capsys), "convs.0.conv.weight", "NaN"
+    )
     assert not (tmp_path / "g").exists()
     ck["g_ema"]["convs.0.conv.weight"] = np.ones_like(ck["g_ema"]["convs.0.conv.weight"], dtype=np.int64)
     save_zip(ck, tmp_path / "int.pt")
     one_line_error(*run(["convert", "generator", tmp_path / "int.pt", tmp_path / "g"], capsys), "dtype int64")
     for flag, value in (("--truncation", "nan"), ("--truncation-cutoff", "-1"), ("--batch-size", "0")):
-        one_line_error(*run(["generate", "--generator", GEN, "--seeds", "0", flag, value, "--out", tmp_path / "a.png"],
-                            capsys), flag)
-    one_line_error(*run(["edit", "optimize", "--generator", GEN, "--clip", CLIP, "--text", "a", "--seeds", "0",
-                         "--lr", "1e30", "--out", tmp_path / "o"], capsys), "--lr")
-    one_line_error(*run(["export", "generator", "--generator", GEN, "--opset", "99", "--out", tmp_path / "m.onnx"],
-                        capsys), "--opset")
+        one_line_error(
+            *run(["generate", "--generator", GEN, "--seeds", "0", flag, value, "--out", tmp_path / "a.png"], capsys),
+            flag,
+        )
+    one_line_error(
+        *run(
+            [
+                "edit",
+                "optimize",
+                "--generator",
+                GEN,
+                "--clip",
+                CLIP,
+                "--text",
+                "a",
+                "--seeds",
+                "0",
+                "--lr",
+                "1e30",
+                "--out",
+                tmp_path / "o",
+            ],
+            capsys,
+        ),
+        "--lr",
+    )
+    one_line_error(
+        *run(["export", "generator", "--generator", GEN, "--opset", "99", "--out", tmp_path / "m.onnx"], capsys),
+        "--opset",
+    )
     # and outputs: an edit that overflows to NaN is never written
     w = np.full((1, 8, 128), 3e38, np.float32)
     np.savez(tmp_path / "huge.npz", wplus=w)
-    one_line_error(*run(["generate", "--generator", GEN, "--latents", tmp_path / "huge.npz", "--out",
-                         tmp_path / "h.npz"], capsys), "NaN or infinite")
+    one_line_error(
+        *run(["generate", "--generator", GEN, "--latents", tmp_path / "huge.npz", "--out", tmp_path / "h.npz"], capsys),
+        "NaN or infinite",
+    )
     assert not (tmp_path / "h.npz").exists()
 
 
@@ -176,10 +238,29 @@ def test_5_latents_precedence_and_dtypes(tmp_path, toy, capsys):
     name = sorted(k for k in d if k.startswith("s/"))[0]
     d[name] = d[name] + 3.0
     np.savez(tmp_path / "edited.npz", **d)
-    one_line_error(*run(["generate", "--generator", GEN, "--latents", tmp_path / "edited.npz", "--out",
-                         tmp_path / "b.npz"], capsys), "--latents-key")
-    assert run(["generate", "--generator", GEN, "--latents", tmp_path / "edited.npz", "--latents-key", "s",
-                "--out", tmp_path / "s.npz"], capsys)[0] == 0
+    one_line_error(
+        *run(
+            ["generate", "--generator", GEN, "--latents", tmp_path / "edited.npz", "--out", tmp_path / "b.npz"], capsys
+        ),
+        "--latents-key",
+    )
+    assert (
+        run(
+            [
+                "generate",
+                "--generator",
+                GEN,
+                "--latents",
+                tmp_path / "edited.npz",
+                "--latents-key",
+                "s",
+                "--out",
+                tmp_path / "s.npz",
+            ],
+            capsys,
+        )[0]
+        == 0
+    )
     s_img = np.load(tmp_path / "s.npz")["images"]
     want = np.asarray(gen.synthesis_s({k[2:]: v for k, v in d.items() if k.startswith("s/")}))
     np.testing.assert_allclose(s_img, want, atol=1e-5)
@@ -187,32 +268,74 @@ def test_5_latents_precedence_and_dtypes(tmp_path, toy, capsys):
     # integer, bool and complex latents are refused, not cast
     for dt in (np.int32, np.bool_, np.complex64):
         np.savez(tmp_path / "t.npz", wplus=np.zeros((1, 8, 128), dt))
-        one_line_error(*run(["generate", "--generator", GEN, "--latents", tmp_path / "t.npz", "--out",
-                             tmp_path / "c.npz"], capsys), "floating point")
+        one_line_error(
+            *run(
+                ["generate", "--generator", GEN, "--latents", tmp_path / "t.npz", "--out", tmp_path / "c.npz"], capsys
+            ),
+            "floating point",
+        )
     # free generation takes no seeds
-    one_line_error(*run(["edit", "optimize", "--generator", GEN, "--clip", CLIP, "--text", "a", "--mode",
-                         "free_generation", "--seeds", "0", "--out", tmp_path / "o"], capsys), "free_generation")
+    one_line_error(
+        *run(
+            [
+                "edit",
+                "optimize",
+                "--generator",
+                GEN,
+                "--clip",
+                CLIP,
+                "--text",
+                "a",
+                "--mode",
+                "free_generation",
+                "--seeds",
+                "0",
+                "--out",
+                tmp_path / "o",
+            ],
+            capsys,
+        ),
+        "free_generation",
+    )
 
 
 def test_5_run_onnx_refuses_inputs_its_graph_does_not_take(tmp_path, capsys):
     pytest.importorskip("jax2onnx")
     m = tmp_path / "g.onnx"
     assert run(["export", "generator", "--generator", GEN, "--out", m], capsys)[0] == 0
-    assert "onnx_ir" not in capsys.readouterr().err                          # 10: no export chatter
+    assert "onnx_ir" not in capsys.readouterr().err  # 10: no export chatter
     np.savez(tmp_path / "w.npz", wplus=np.zeros((2, 8, 128), np.float32))
     base = ["run-onnx", "--model", m, "--latents", tmp_path / "w.npz", "--cpu", "--out", tmp_path / "o.npz"]
     one_line_error(*run(base + ["--alpha", "2"], capsys), "--alpha")
     one_line_error(*run(base + ["--psi", "0.5"], capsys), "--psi")
-    np.savez(tmp_path / "w0.npz", wplus=np.zeros((0, 8, 128), np.float32))     # 8: a batch of 0
-    one_line_error(*run(["run-onnx", "--model", m, "--latents", tmp_path / "w0.npz", "--cpu", "--out",
-                         tmp_path / "o.npz"], capsys), "empty batch")
+    np.savez(tmp_path / "w0.npz", wplus=np.zeros((0, 8, 128), np.float32))  # 8: a batch of 0
+    one_line_error(
+        *run(
+            ["run-onnx", "--model", m, "--latents", tmp_path / "w0.npz", "--cpu", "--out", tmp_path / "o.npz"], capsys
+        ),
+        "empty batch",
+    )
     assert run(base, capsys)[0] == 0
 
 
 # ---- 6. outputs are neither stale nor silently overwritten ----------------------------------------
 def test_6_overwrite_clears_old_frames_and_sidecars_are_guarded(tmp_path, capsys):
-    base = ["edit", "optimize", "--generator", GEN, "--clip", CLIP, "--text", "a green object", "--seeds", "0",
-            "--steps", "4", "--out", tmp_path / "o"]
+    base = [
+        "edit",
+        "optimize",
+        "--generator",
+        GEN,
+        "--clip",
+        CLIP,
+        "--text",
+        "a green object",
+        "--seeds",
+        "0",
+        "--steps",
+        "4",
+        "--out",
+        tmp_path / "o",
+    ]
     assert run(base + ["--snapshot-every", "1", "--gif"], capsys)[0] == 0
     assert len(list((tmp_path / "o" / "frames").glob("*.png"))) == 5
     assert run(base + ["--overwrite"], capsys)[0] == 0
@@ -220,9 +343,30 @@ def test_6_overwrite_clears_old_frames_and_sidecars_are_guarded(tmp_path, capsys
     assert "wplus_snapshots" not in np.load(tmp_path / "o" / "result.npz").files
     side = tmp_path / "e.npz.json"
     side.write_text("mine")
-    one_line_error(*run(["global", "edit", "--generator", GEN, "--clip", CLIP, "--stats", STATS, "--neutral",
-                         "object", "--target", "green object", "--seeds", "0", "--out", tmp_path / "e.npz"], capsys),
-                   "e.npz.json exists")
+    one_line_error(
+        *run(
+            [
+                "global",
+                "edit",
+                "--generator",
+                GEN,
+                "--clip",
+                CLIP,
+                "--stats",
+                STATS,
+                "--neutral",
+                "object",
+                "--target",
+                "green object",
+                "--seeds",
+                "0",
+                "--out",
+                tmp_path / "e.npz",
+            ],
+            capsys,
+        ),
+        "e.npz.json exists",
+    )
     assert side.read_text() == "mine" and not (tmp_path / "e.npz").exists()
 
 
@@ -254,10 +398,14 @@ def test_7_messages_name_the_real_problem(tmp_path, golden_dir, capsys):
     assert "unused" not in str(e.value)
     # a folder as --latents, random bytes as .npz
     (tmp_path / "d.npz").mkdir()
-    one_line_error(*run(["generate", "--generator", GEN, "--latents", tmp_path / "d.npz", "--out",
-                         tmp_path / "x.png"], capsys), "is a folder")
+    one_line_error(
+        *run(["generate", "--generator", GEN, "--latents", tmp_path / "d.npz", "--out", tmp_path / "x.png"], capsys),
+        "is a folder",
+    )
     (tmp_path / "r.npz").write_bytes(np.random.default_rng(0).bytes(1000))
-    rc, err = run(["generate", "--generator", GEN, "--latents", tmp_path / "r.npz", "--out", tmp_path / "x.png"], capsys)
+    rc, err = run(
+        ["generate", "--generator", GEN, "--latents", tmp_path / "r.npz", "--out", tmp_path / "x.png"], capsys
+    )
     one_line_error(rc, err, "not a .npz archive")
     assert "allow_pickle" not in err
 
@@ -268,7 +416,7 @@ def test_8_former_tracebacks(tmp_path, toy, capsys, monkeypatch):
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o555)
-    if os.access(ro, os.W_OK):            # root ignores permission bits: use a path under a file instead
+    if os.access(ro, os.W_OK):  # root ignores permission bits: use a path under a file instead
         ro = tmp_path / "afile"
         ro.write_text("x")
     one_line_error(*run(["generate", "--generator", GEN, "--seeds", "0", "--out", ro / "x.png"], capsys))
@@ -279,27 +427,54 @@ def test_8_former_tracebacks(tmp_path, toy, capsys, monkeypatch):
 
     save_zip(w, tmp_path / "test_faces.pt")
     for f in ("w_plus.npy", "test_faces.pt"):
-        assert run(["generate", "--generator", GEN, "--latents", tmp_path / f, "--out", tmp_path / f"{f}.npz"],
-                   capsys)[0] == 0
+        assert (
+            run(["generate", "--generator", GEN, "--latents", tmp_path / f, "--out", tmp_path / f"{f}.npz"], capsys)[0]
+            == 0
+        )
         np.testing.assert_allclose(np.load(tmp_path / f"{f}.npz")["wplus"], w, atol=0)
     # a decompression bomb: 9000 x 9000 pixels in a small file, refused before decoding
     Image.new("L", (9000, 9000)).save(tmp_path / "bomb.png", optimize=True)
     assert (tmp_path / "bomb.png").stat().st_size < 200_000
-    one_line_error(*run(["embed", "--clip", CLIP, "--image", tmp_path / "bomb.png", "--out", tmp_path / "e.npz"],
-                        capsys), "pixel limit")
+    one_line_error(
+        *run(["embed", "--clip", CLIP, "--image", tmp_path / "bomb.png", "--out", tmp_path / "e.npz"], capsys),
+        "pixel limit",
+    )
     # a non-finite training loss: NonFiniteError -> exit 2, not FloatingPointError's traceback (the
     # progress bar has started by then, so the error is the last line)
     from safetensors.numpy import load_file, save_file
 
-    shutil.copytree(GEN, tmp_path / "overflow")            # finite weights whose images overflow to inf
+    shutil.copytree(GEN, tmp_path / "overflow")  # finite weights whose images overflow to inf
     t = load_file(str(GEN / "model.safetensors"))
     for k in t:
         if k.endswith("torgb.bias"):
             t[k] = np.full_like(t[k], 3e38)
     save_file(t, str(tmp_path / "overflow" / "model.safetensors"))
-    last_line_error(*run(["mapper", "train", "--generator", tmp_path / "overflow", "--clip", CLIP, "--description",
-                          "a", "--id-lambda", "0", "--mapper-type", "single", "--steps", "2", "--val-size", "0",
-                         "--out", tmp_path / "t"], capsys), "non-finite")
+    last_line_error(
+        *run(
+            [
+                "mapper",
+                "train",
+                "--generator",
+                tmp_path / "overflow",
+                "--clip",
+                CLIP,
+                "--description",
+                "a",
+                "--id-lambda",
+                "0",
+                "--mapper-type",
+                "single",
+                "--steps",
+                "2",
+                "--val-size",
+                "0",
+                "--out",
+                tmp_path / "t",
+            ],
+            capsys,
+        ),
+        "non-finite",
+    )
     # Ctrl-C: exit 130 with one line
     import styleclip_jax.cli.generate as g
 
@@ -331,7 +506,7 @@ def test_9_zip_bomb_is_refused_before_decompression(tmp_path):
         z.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
         with z.open("archive/data/0", "w") as f:
             chunk = bytes(1 << 20)
-            for _ in range(200):                                 # 200 MiB of zeros in ~200 KB
+            for _ in range(200):  # 200 MiB of zeros in ~200 KB
                 f.write(chunk)
     assert p.stat().st_size < 1_000_000
     with pytest.raises(CheckpointError, match="zip bomb"):
@@ -356,8 +531,15 @@ def test_10_permissions_help_defaults_and_quiet_imports(tmp_path, golden_dir, ca
         main(["generate", "--help"])
     assert "(default: 8)" in capsys.readouterr().out
     # the tokenizer, where torch cannot be imported, says nothing about PyTorch
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from styleclip_jax.models.clip.tokenizer import tokenize; tokenize('a face')")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                       env=dict(os.environ, PYTHONPATH=str(REPO)))
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from styleclip_jax.models.clip.tokenizer import tokenize; tokenize('a face')"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
     assert p.returncode == 0 and "PyTorch" not in p.stderr, p.stderr

@@ -51,7 +51,9 @@ def test_id_loss_256(tiny):
     net, d = tiny
     x, xh = nhwc(d["idl256_x"]), nhwc(d["idl256_x_hat"])
     np.testing.assert_allclose(np.asarray(face_input(jnp.asarray(x))), nhwc(d["idl256_pooled112_x"]), atol=2e-6, rtol=0)
-    np.testing.assert_allclose(np.asarray(net.module()(face_input(jnp.asarray(xh)))), d["idl256_emb_x_hat"], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(
+        np.asarray(net.module()(face_input(jnp.asarray(xh)))), d["idl256_emb_x_hat"], atol=1e-5, rtol=0
+    )
     assert abs(float(net.loss(xh, x)) - float(d["idl256_loss"])) < 1e-6
     grad = jax.grad(lambda a: id_loss(net.module(), a, jnp.asarray(x)))(jnp.asarray(xh))
     np.testing.assert_allclose(np.asarray(grad), nhwc(d["idl256_grad_x_hat"]), atol=1e-8, rtol=0)
@@ -61,8 +63,12 @@ def test_id_loss_1024(tiny):
     net, d = tiny
     lut = d["lut_u8_to_f32"]
     x, xh = nhwc(lut[d["idl1024_x_u8"]]), nhwc(lut[d["idl1024_x_hat_u8"]])
-    np.testing.assert_allclose(np.asarray(adaptive_pool(jnp.asarray(x), 256)), nhwc(d["idl1024_pooled256_x"]), atol=2e-6, rtol=0)
-    np.testing.assert_allclose(np.asarray(net.module()(face_input(jnp.asarray(x)))), d["idl1024_emb_x"], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(
+        np.asarray(adaptive_pool(jnp.asarray(x), 256)), nhwc(d["idl1024_pooled256_x"]), atol=2e-6, rtol=0
+    )
+    np.testing.assert_allclose(
+        np.asarray(net.module()(face_input(jnp.asarray(x)))), d["idl1024_emb_x"], atol=1e-5, rtol=0
+    )
     assert abs(float(net.loss(xh, x)) - float(d["idl1024_loss"])) < 1e-6
 
 

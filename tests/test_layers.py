@@ -25,8 +25,19 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("styleclip_jax", "convert_weights")
 
 LAYERS = (
-    ("base", ("styleclip_jax.errors", "styleclip_jax.validation", "styleclip_jax.version", "styleclip_jax.config_utils",
-              "styleclip_jax.progress", "styleclip_jax._lazy", "styleclip_jax.utils", "styleclip_jax.parallel")),
+    (
+        "base",
+        (
+            "styleclip_jax.errors",
+            "styleclip_jax.validation",
+            "styleclip_jax.version",
+            "styleclip_jax.config_utils",
+            "styleclip_jax.progress",
+            "styleclip_jax._lazy",
+            "styleclip_jax.utils",
+            "styleclip_jax.parallel",
+        ),
+    ),
     ("io", ("styleclip_jax.io",)),
     ("models", ("styleclip_jax.models", "styleclip_jax.optim")),
     ("editing", ("styleclip_jax.editing", "styleclip_jax.faces", "styleclip_jax.training")),
@@ -39,8 +50,26 @@ LAYERS = (
 #   no JAX start-up (measured in test_cli_help_imports_no_jax below);
 # - optional or heavy third-party packages that a light module must not load at import time.
 LAZY_FOLDERS = ("styleclip_jax.cli",)
-OPTIONAL = {"torch", "onnx", "onnxruntime", "jax2onnx", "gradio", "selenium", "transformers", "orbax", "scipy",
-            "PIL", "safetensors", "ftfy", "tqdm", "jax", "jaxlib", "flax", "optax", "ml_dtypes"}
+OPTIONAL = {
+    "torch",
+    "onnx",
+    "onnxruntime",
+    "jax2onnx",
+    "gradio",
+    "selenium",
+    "transformers",
+    "orbax",
+    "scipy",
+    "PIL",
+    "safetensors",
+    "ftfy",
+    "tqdm",
+    "jax",
+    "jaxlib",
+    "flax",
+    "optax",
+    "ml_dtypes",
+}
 # Anything else local says why on its line or the line above: "# lazy: <reason>".
 REASON = "# lazy:"
 
@@ -68,8 +97,13 @@ def imports(module: str, source: str, modules) -> list[tuple[str, int, bool, str
     the string targets of a ``_LAZY`` table included (they are imports made later)."""
     tree = ast.parse(source)
     is_pkg = module in modules and any(m.startswith(module + ".") for m in modules) or module in PACKAGES
-    local = {id(c) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
-             for c in ast.walk(f) if c is not f and isinstance(c, (ast.Import, ast.ImportFrom))}
+    local = {
+        id(c)
+        for f in ast.walk(tree)
+        if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for c in ast.walk(f)
+        if c is not f and isinstance(c, (ast.Import, ast.ImportFrom))
+    }
     out = []
     for node in ast.walk(tree):
         names = []
@@ -78,7 +112,7 @@ def imports(module: str, source: str, modules) -> list[tuple[str, int, bool, str
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = module.split(".") if is_pkg else module.split(".")[:-1]
-                base = base[:len(base) - node.level + 1]
+                base = base[: len(base) - node.level + 1]
                 stem = ".".join(base + ([node.module] if node.module else []))
             else:
                 stem = node.module or ""
@@ -95,8 +129,15 @@ def imports(module: str, source: str, modules) -> list[tuple[str, int, bool, str
 
 
 def layer_of(module: str) -> int:
-    best = max(((len(p), i) for i, (_, prefixes) in enumerate(LAYERS) for p in prefixes
-                if module == p or module.startswith(p + ".")), default=None)
+    best = max(
+        (
+            (len(p), i)
+            for i, (_, prefixes) in enumerate(LAYERS)
+            for p in prefixes
+            if module == p or module.startswith(p + ".")
+        ),
+        default=None,
+    )
     assert best is not None, f"{module} is in no layer: add it to LAYERS"
     return best[1]
 
@@ -106,8 +147,12 @@ def graph(srcs: dict[str, str]) -> dict[str, list[tuple[str, int, bool, str]]]:
 
 
 def upward_edges(g) -> list[str]:
-    return [f"{m} ({LAYERS[layer_of(m)][0]}) imports {t} ({LAYERS[layer_of(t)][0]}) at line {line}"
-            for m, edges in g.items() for t, line, _, _ in edges if t and layer_of(t) > layer_of(m)]
+    return [
+        f"{m} ({LAYERS[layer_of(m)][0]}) imports {t} ({LAYERS[layer_of(t)][0]}) at line {line}"
+        for m, edges in g.items()
+        for t, line, _, _ in edges
+        if t and layer_of(t) > layer_of(m)
+    ]
 
 
 def cycles(g) -> list[list[str]]:
@@ -182,7 +227,7 @@ def test_local_imports_say_why(project):
 def test_the_contract_sees_the_whole_project(project):
     srcs, g = project
     assert len(srcs) > 100 and sum(len(e) for e in g.values()) > 300
-    assert ("styleclip_jax.io.latents", ) and any(t == "styleclip_jax.errors" for t, *_ in g["styleclip_jax.io.latents"])
+    assert ("styleclip_jax.io.latents",) and any(t == "styleclip_jax.errors" for t, *_ in g["styleclip_jax.io.latents"])
 
 
 def test_the_contract_fails_on_a_violating_import(project):
@@ -190,28 +235,46 @@ def test_the_contract_fails_on_a_violating_import(project):
     each found and named."""
     srcs, _ = project
     bad = dict(srcs)
-    bad["styleclip_jax.io.files"] = srcs["styleclip_jax.io.files"] + "\nfrom styleclip_jax.editing.session import EditSession\n"
-    bad["styleclip_jax.models.latents"] = (srcs["styleclip_jax.models.latents"]
-                                           + "\ndef f():\n    from styleclip_jax.models.handle import ModelHandle\n")
+    bad["styleclip_jax.io.files"] = (
+        srcs["styleclip_jax.io.files"] + "\nfrom styleclip_jax.editing.session import EditSession\n"
+    )
+    bad["styleclip_jax.models.latents"] = (
+        srcs["styleclip_jax.models.latents"] + "\ndef f():\n    from styleclip_jax.models.handle import ModelHandle\n"
+    )
     g = graph(bad)
-    assert any(e.startswith("styleclip_jax.io.files (io) imports styleclip_jax.editing.session (editing)")
-               for e in upward_edges(g))
-    looped = dict(srcs, **{"styleclip_jax.models.handle": srcs["styleclip_jax.models.handle"]
-                           + "\nimport styleclip_jax.models.latents\n",
-                           "styleclip_jax.models.latents": bad["styleclip_jax.models.latents"]})
+    assert any(
+        e.startswith("styleclip_jax.io.files (io) imports styleclip_jax.editing.session (editing)")
+        for e in upward_edges(g)
+    )
+    looped = dict(
+        srcs,
+        **{
+            "styleclip_jax.models.handle": srcs["styleclip_jax.models.handle"]
+            + "\nimport styleclip_jax.models.latents\n",
+            "styleclip_jax.models.latents": bad["styleclip_jax.models.latents"],
+        },
+    )
     assert any({"styleclip_jax.models.handle", "styleclip_jax.models.latents"} <= set(c) for c in cycles(graph(looped)))
-    assert any(e.startswith("styleclip_jax.models.latents:") and "styleclip_jax.models.handle" in e
-               for e in unexplained_local_imports(g, bad))
+    assert any(
+        e.startswith("styleclip_jax.models.latents:") and "styleclip_jax.models.handle" in e
+        for e in unexplained_local_imports(g, bad)
+    )
     # the same local import with its reason passes
     ok = dict(srcs)
-    ok["styleclip_jax.models.latents"] = (srcs["styleclip_jax.models.latents"]
-                                          + "\ndef f():\n    from styleclip_jax.models.handle import ModelHandle  # lazy: test\n")
+    ok["styleclip_jax.models.latents"] = (
+        srcs["styleclip_jax.models.latents"]
+        + "\ndef f():\n    from styleclip_jax.models.handle import ModelHandle  # lazy: test\n"
+    )
     assert unexplained_local_imports(graph(ok), ok) == []
 
 
 def test_relative_and_lazy_table_imports_are_edges():
-    srcs = {"styleclip_jax.io": "", "styleclip_jax.io.a": "from . import b\nfrom .b import x\n",
-            "styleclip_jax.io.b": "", "styleclip_jax.cli": "_LAZY = {'f': 'styleclip_jax.io.a'}\n"}
+    srcs = {
+        "styleclip_jax.io": "",
+        "styleclip_jax.io.a": "from . import b\nfrom .b import x\n",
+        "styleclip_jax.io.b": "",
+        "styleclip_jax.cli": "_LAZY = {'f': 'styleclip_jax.io.a'}\n",
+    }
     g = graph(srcs)
     assert {t for t, *_ in g["styleclip_jax.io.a"]} == {"styleclip_jax.io.b"}
     assert {t for t, *_ in g["styleclip_jax.cli"]} == {"styleclip_jax.io.a"}
@@ -219,7 +282,9 @@ def test_relative_and_lazy_table_imports_are_edges():
 
 def test_cli_help_imports_no_jax():
     """Why the CLI's imports are local: `--help` (and any parse error) answers without loading JAX."""
-    code = ("import sys\nfrom styleclip_jax.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "assert not any(m.split('.')[0] in ('jax', 'flax', 'torch') for m in sys.modules), 'JAX loaded'\n")
+    code = (
+        "import sys\nfrom styleclip_jax.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert not any(m.split('.')[0] in ('jax', 'flax', 'torch') for m in sys.modules), 'JAX loaded'\n"
+    )
     p = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]

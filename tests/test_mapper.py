@@ -28,12 +28,15 @@ def tiny(golden_dir, tmp_path_factory):
 def test_levels_mapper_golden(tiny):
     m, d = tiny
     assert m.config.kind == "levels" and m.config.num_ws == 18 and m.source["description"] == "a face with purple hair"
-    np.testing.assert_allclose(np.asarray(normalize_2nd_moment(jnp.asarray(d["w"][:, :4]), axis=1)),
-                               d["pixelnorm_coarse"], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(
+        np.asarray(normalize_2nd_moment(jnp.asarray(d["w"][:, :4]), axis=1)), d["pixelnorm_coarse"], atol=1e-6, rtol=0
+    )
     np.testing.assert_allclose(np.asarray(m.module()(d["w"])), d["delta"], atol=1e-5, rtol=0)
     np.testing.assert_allclose(np.asarray(m.apply(d["w"])), d["w_hat"], atol=1e-5, rtol=0)
-    nofine = LatentMapperModel(dataclasses.replace(m.config, fine=False),
-                               {k: v for k, v in flat_tensors(m.state).items() if not k.startswith("fine")})
+    nofine = LatentMapperModel(
+        dataclasses.replace(m.config, fine=False),
+        {k: v for k, v in flat_tensors(m.state).items() if not k.startswith("fine")},
+    )
     np.testing.assert_allclose(np.asarray(nofine.module()(d["w"])), d["delta_nofine"], atol=1e-5, rtol=0)
 
 
@@ -131,15 +134,23 @@ def test_ranger_golden(golden_dir, variant, kw):
         u, state = update(g, state, p)
         p = optax.apply_updates(p, u)
         for n in "WbK":
-            np.testing.assert_allclose(np.asarray(p[n]), _ours(n, r[f"{variant}param_{n}"][t]), atol=1e-6, rtol=0,
-                                       err_msg=f"{variant}{n} step {t + 1}")
+            np.testing.assert_allclose(
+                np.asarray(p[n]),
+                _ours(n, r[f"{variant}param_{n}"][t]),
+                atol=1e-6,
+                rtol=0,
+                err_msg=f"{variant}{n} step {t + 1}",
+            )
             if not variant:
                 np.testing.assert_allclose(np.asarray(state.mu[n]), _ours(n, r[f"exp_avg_{n}"][t]), atol=2e-6, rtol=0)
-                np.testing.assert_allclose(np.asarray(state.nu[n]), _ours(n, r[f"exp_avg_sq_{n}"][t]), atol=2e-6, rtol=0)
+                np.testing.assert_allclose(
+                    np.asarray(state.nu[n]), _ours(n, r[f"exp_avg_sq_{n}"][t]), atol=2e-6, rtol=0
+                )
         if t + 1 in r["lookahead_steps"]:
             for n in "WbK":
-                np.testing.assert_allclose(np.asarray(state.slow[n]), _ours(n, r[f"{variant}slow_{n}"][slow_i]),
-                                           atol=1e-6, rtol=0)
+                np.testing.assert_allclose(
+                    np.asarray(state.slow[n]), _ours(n, r[f"{variant}slow_{n}"][slow_i]), atol=1e-6, rtol=0
+                )
             slow_i += 1
     assert slow_i == 3
 
@@ -153,7 +164,7 @@ def test_ranger_step_quantities(golden_dir):
 
 def _torch_key_to_ours(name: str) -> tuple[str, bool]:
     """'mapper.course_mapping.mapping.2.weight' -> ('coarse.layers.1.weight', is_weight)."""
-    lvl, rest = name[len("mapper."):].split("_mapping.mapping.")
+    lvl, rest = name[len("mapper.") :].split("_mapping.mapping.")
     i, p = rest.split(".")
     return f"{'coarse' if lvl == 'course' else lvl}.layers.{int(i) - 1}.{p}", p == "weight"
 
@@ -172,15 +183,20 @@ def test_mapper_training_steps_golden(tiny, golden_dir):
 
     def loss_fn(params):
         # Our training objective with upstream's surrogate CLIP term and an identity "generator".
-        t = mapper_loss_terms(nnx.merge(m.graphdef, params), w, clip_term=lambda x: jnp.sum(A * x, axis=(1, 2)),
-                              clip_lambda=1.0, l2_lambda=0.8)
+        t = mapper_loss_terms(
+            nnx.merge(m.graphdef, params),
+            w,
+            clip_term=lambda x: jnp.sum(A * x, axis=(1, 2)),
+            clip_lambda=1.0,
+            l2_lambda=0.8,
+        )
         return t["loss"], (t["l2"], t["w_hat"])
 
     step = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))
     tx = ranger()
     params, opt = m.state, tx.init(m.state)
     ours_prev = flat_tensors(params)
-    ref_prev = {name: ours_prev[_torch_key_to_ours(name)[0]] for name in s["param_names"]}   # our layout
+    ref_prev = {name: ours_prev[_torch_key_to_ours(name)[0]] for name in s["param_names"]}  # our layout
     for k in range(4):
         (loss, (l2, w_hat)), grads = step(params)
         assert abs(float(loss) - s["loss"][k]) <= 1e-6 * abs(s["loss"][k]), k
@@ -205,8 +221,9 @@ def test_mapper_training_steps_golden(tiny, golden_dir):
             ok, is_w = _torch_key_to_ours(name)
             ref_now = s[key].T if is_w else s[key]
             if name in ref_prev:
-                np.testing.assert_allclose(ours[ok] - ours_prev[ok], ref_now - ref_prev[name], atol=1.3e-4, rtol=0,
-                                           err_msg=key)
+                np.testing.assert_allclose(
+                    ours[ok] - ours_prev[ok], ref_now - ref_prev[name], atol=1.3e-4, rtol=0, err_msg=key
+                )
                 checked += 1
             ref_prev[name] = ref_now
         ref_prev = {n: v for n, v in ref_prev.items() if f"param_step{k + 1}/{n}" in s.files}

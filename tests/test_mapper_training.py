@@ -20,8 +20,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _cfg(**kw):
-    base = dict(description="a person with purple hair", steps=6, batch_size=2, id_lambda=0.0, log_every=3,
-                val_every=6, save_every=3, val_size=2, val_batch_size=2, seed=3)
+    base = dict(
+        description="a person with purple hair",
+        steps=6,
+        batch_size=2,
+        id_lambda=0.0,
+        log_every=3,
+        val_every=6,
+        save_every=3,
+        val_size=2,
+        val_batch_size=2,
+        seed=3,
+    )
     base.update(kw)
     return MapperTrainConfig(**base)
 
@@ -51,7 +61,7 @@ def test_resume_after_interrupt_equals_uninterrupted_run(tmp_path, rosinality_ti
     assert resumed.step == 6 and len(resumed.metrics["loss"]) == 3
     a, b = flat_tensors(full.mapper.state), flat_tensors(resumed.mapper.state)
     init = init_mapper_tensors(full.mapper.config, 3)
-    assert max(np.abs(a[k] - init[k]).max() for k in a) > 1e-4          # training moved the weights
+    assert max(np.abs(a[k] - init[k]).max() for k in a) > 1e-4  # training moved the weights
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
     np.testing.assert_array_equal(full.metrics["loss"][3:], resumed.metrics["loss"])
@@ -66,7 +76,7 @@ def test_resume_after_interrupt_equals_uninterrupted_run(tmp_path, rosinality_ti
 
 def test_resume_refuses_changed_settings_and_overwrite(tmp_path, rosinality_tiny, clip_tiny):
     gen, _ = rosinality_tiny
-    lat = _latents(gen)                     # same data path as the resume test: its compiles are reused
+    lat = _latents(gen)  # same data path as the resume test: its compiles are reused
     train_mapper(gen, clip_tiny, _cfg(steps=3, val_every=3), tmp_path / "run", latents=lat, progress=False)
     with pytest.raises(FileExistsError, match="not empty"):
         train_mapper(gen, clip_tiny, _cfg(steps=3), tmp_path / "run", progress=False)
@@ -75,7 +85,9 @@ def test_resume_refuses_changed_settings_and_overwrite(tmp_path, rosinality_tiny
     with pytest.raises(InputError, match="does not exist"):
         train_mapper(gen, clip_tiny, _cfg(), tmp_path / "nope", progress=False, resume=True)
     # more steps may be asked for on resume
-    r = train_mapper(gen, clip_tiny, _cfg(steps=6, val_every=3), tmp_path / "run", latents=lat, progress=False, resume=True)
+    r = train_mapper(
+        gen, clip_tiny, _cfg(steps=6, val_every=3), tmp_path / "run", latents=lat, progress=False, resume=True
+    )
     assert r.step == 6 and len(r.metrics["loss"]) == 3
 
 
@@ -90,8 +102,7 @@ def test_bad_training_inputs(tmp_path, rosinality_tiny, clip_tiny):
     with pytest.raises(InputError, match="leave 1 for training"):
         train_mapper(gen, clip_tiny, _cfg(val_size=2), tmp_path / "b", latents=_latents(gen, 3), progress=False)
     with pytest.raises(InputError, match=r"wplus must have shape \(B, 10, 64\)"):
-        train_mapper(gen, clip_tiny, _cfg(), tmp_path / "c", latents=np.zeros((4, 18, 512), np.float32),
-                     progress=False)
+        train_mapper(gen, clip_tiny, _cfg(), tmp_path / "c", latents=np.zeros((4, 18, 512), np.float32), progress=False)
     with pytest.raises(InputError, match="devices must be in"):
         train_mapper(gen, clip_tiny, _cfg(), tmp_path / "d", progress=False, devices=64)
 
@@ -101,8 +112,16 @@ def test_training_lowers_heldout_clip_loss(tmp_path, rosinality_tiny, clip_tiny)
     on held-out latents falls. Adam (upstream's --optim_name adam); Ranger's rectified warm-up is
     too slow to show in 40 steps."""
     gen, _ = rosinality_tiny
-    cfg = _cfg(steps=40, batch_size=4, optimizer="adam", log_every=20, val_every=40, save_every=40, val_size=4,
-               val_batch_size=4)
+    cfg = _cfg(
+        steps=40,
+        batch_size=4,
+        optimizer="adam",
+        log_every=20,
+        val_every=40,
+        save_every=40,
+        val_size=4,
+        val_batch_size=4,
+    )
     r = train_mapper(gen, clip_tiny, cfg, tmp_path / "run", progress=False)
     before, after = r.val[0]["clip"], r.val[-1]["clip"]
     assert r.val[0]["step"] == 0 and r.val[-1]["step"] == 40

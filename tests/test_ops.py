@@ -18,7 +18,7 @@ def upfirdn2d_ref(x, k2d, up, pad0, pad1):
     out = np.zeros((b, oh, ow, c), np.float64)
     for i in range(n):
         for j in range(n):
-            out += kf[i, j] * u[:, i:i + oh, j:j + ow]
+            out += kf[i, j] * u[:, i : i + oh, j : j + ow]
     return out
 
 
@@ -38,12 +38,12 @@ def test_transposed_conv_blur_matches_reference(shape):
     rng = np.random.default_rng(1)
     x = rng.standard_normal(shape).astype(np.float32)
     b, h, wd, c = shape
-    w = rng.standard_normal((3, 3, c, 5)).astype(np.float32)      # HWIO
+    w = rng.standard_normal((3, 3, c, 5)).astype(np.float32)  # HWIO
     # torch conv_transpose2d(stride 2): scatter each input pixel times the kernel
     t = np.zeros((b, 2 * h + 1, 2 * wd + 1, 5))
     for i in range(h):
         for j in range(wd):
-            t[:, 2 * i:2 * i + 3, 2 * j:2 * j + 3] += np.einsum("bc,hwco->bhwo", x[:, i, j], w)
+            t[:, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3] += np.einsum("bc,hwco->bhwo", x[:, i, j], w)
     k = np.array([1, 3, 3, 1], np.float64)
     ref = upfirdn2d_ref(t, np.outer(k, k) / 64 * 4, 1, 1, 1)
     for fn in (ops.conv_transpose_2x_blur, ops.conv_transpose_2x_blur_dilated):
@@ -61,8 +61,8 @@ def test_modulated_conv_matches_per_sample_weights():
     ref = []
     for b in range(3):
         wb = gain * w * s[b][None, None, :, None]
-        wb = wb / np.sqrt((wb ** 2).sum(axis=(0, 1, 2), keepdims=True) + 1e-8)
-        ref.append(np.asarray(ops.conv2d(x[b:b + 1], wb, 1))[0])
+        wb = wb / np.sqrt((wb**2).sum(axis=(0, 1, 2), keepdims=True) + 1e-8)
+        ref.append(np.asarray(ops.conv2d(x[b : b + 1], wb, 1))[0])
     np.testing.assert_allclose(np.asarray(ops.modulated_conv(x, w, s)), np.stack(ref), atol=1e-5)
 
 
@@ -75,7 +75,7 @@ def test_conv2d_matches_direct_sum(k, pad):
     w = rng.standard_normal((k, k, 6, 3)).astype(np.float32)
     xp = np.pad(x.astype(np.float64), ((0, 0), (pad, pad), (pad, pad), (0, 0)))
     oh, ow = xp.shape[1] - k + 1, xp.shape[2] - k + 1
-    ref = sum(np.einsum("bhwi,io->bhwo", xp[:, i:i + oh, j:j + ow], w[i, j]) for i in range(k) for j in range(k))
+    ref = sum(np.einsum("bhwi,io->bhwo", xp[:, i : i + oh, j : j + ow], w[i, j]) for i in range(k) for j in range(k))
     out = np.asarray(ops.conv2d(x, w, padding=pad))
     assert out.shape == ref.shape
     np.testing.assert_allclose(out, ref, atol=1e-5)

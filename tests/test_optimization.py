@@ -74,7 +74,7 @@ def test_free_running_30_steps(setup):
     g, c, o = setup
     r = optimize(g, c, str(o["description"]), o["latent_init"], config=OptimizeConfig(steps=30, snapshot_every=1))
     snaps = np.stack([s[0] for s in r.snapshots])
-    for k, atol in ((1, 1e-5), (2, 1e-5), (30, 2e-2)):     # golden README: float drift is chaotic after ~step 2
+    for k, atol in ((1, 1e-5), (2, 1e-5), (30, 2e-2)):  # golden README: float drift is chaotic after ~step 2
         np.testing.assert_allclose(snaps[k - 1], o["latents_all"][k], atol=atol, rtol=0, err_msg=f"step {k}")
     np.testing.assert_array_equal(r.final[0], snaps[-1])
     np.testing.assert_allclose(r.losses["loss"][:, 0], o["loss_per_step"], atol=1e-3, rtol=0)
@@ -92,7 +92,7 @@ def test_batch_of_4_latents_by_2_prompts_equals_separate_runs(setup):
     assert batch.final.shape == (8, 10, 64) and len(batch.snapshots) == 2
     for pair in range(8):
         li, pi = batch.latent_index[pair], batch.prompt_index[pair]
-        single = optimize(g, c, prompts[pi], lat[li:li + 1], config=cfg)
+        single = optimize(g, c, prompts[pi], lat[li : li + 1], config=cfg)
         np.testing.assert_allclose(batch.final[pair], single.final[0], atol=1e-5, rtol=0)
         np.testing.assert_allclose(batch.losses["loss"][:, pair], single.losses["loss"][:, 0], atol=1e-5, rtol=0)
 
@@ -143,8 +143,9 @@ def test_free_generation_and_id_term(setup, golden_dir):
     idnet = convert_idnet(golden_dir / "irse50_tiny.pth")
     r = optimize(g, c, "a red square", seeds=[1], idnet=idnet, config=OptimizeConfig(steps=4, id_lambda=0.5))
     assert r.losses["id"].shape == (4, 1) and r.losses["id"][0, 0] == pytest.approx(0.0, abs=1e-6)
-    np.testing.assert_allclose(r.losses["loss"], r.losses["clip"] + 0.008 * r.losses["l2"] + 0.5 * r.losses["id"],
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        r.losses["loss"], r.losses["clip"] + 0.008 * r.losses["l2"] + 0.5 * r.losses["id"], atol=1e-5
+    )
 
 
 def test_bad_inputs(setup):

@@ -24,10 +24,14 @@ def _lazy_maps():
 
 def test_lazy_names_never_equal_their_submodule_names():
     maps = dict(_lazy_maps())
-    assert "styleclip_jax.editing" in maps            # the check sees the maps it is meant to
+    assert "styleclip_jax.editing" in maps  # the check sees the maps it is meant to
     children = {pkg: {m.name for m in pkgutil.iter_modules(importlib.import_module(pkg).__path__)} for pkg in maps}
-    clashes = [(pkg, name) for pkg, d in maps.items() for name, mod in d.items()
-               if mod.lstrip(".").split(".")[-1] == name or name in children[pkg]]
+    clashes = [
+        (pkg, name)
+        for pkg, d in maps.items()
+        for name, mod in d.items()
+        if mod.lstrip(".").split(".")[-1] == name or name in children[pkg]
+    ]
     assert not clashes, clashes
 
 
@@ -62,8 +66,7 @@ def test_documented_names_import():
 
 def test_every_module_imports():
     """Nothing left pointing at an old module path after the restructuring."""
-    names = [i.name for i in pkgutil.walk_packages(styleclip_jax.__path__, "styleclip_jax.")
-             if ".ui." not in i.name]
+    names = [i.name for i in pkgutil.walk_packages(styleclip_jax.__path__, "styleclip_jax.") if ".ui." not in i.name]
     assert len(names) > 60
     for name in names:
         importlib.import_module(name)
@@ -89,23 +92,30 @@ def test_library_never_imports_argparse_nor_names_flags_in_errors():
         for text in _error_texts(tree):
             seen += 1
             assert not re.search(r"(^|[\s(])--[a-z]", text), f"{path.name}: {text!r} names a CLI flag"
-    assert seen > 200                     # the scan sees the package's error messages
+    assert seen > 200  # the scan sees the package's error messages
 
 
 def test_cli_writes_library_option_names_as_flags():
     from styleclip_jax.cli.main import one_line
     from styleclip_jax.errors import InputError, OutputExistsError
 
-    assert one_line(OutputExistsError("x.png exists; pass `overwrite=True` to replace it")) == \
-        "x.png exists; pass --overwrite to replace it"
-    assert one_line(InputError("`latents_key` w is not among ['wplus']; see `styleclip-jax convert encoder`")) == \
-        "--latents-key w is not among ['wplus']; see `styleclip-jax convert encoder`"
+    assert (
+        one_line(OutputExistsError("x.png exists; pass `overwrite=True` to replace it"))
+        == "x.png exists; pass --overwrite to replace it"
+    )
+    assert (
+        one_line(InputError("`latents_key` w is not among ['wplus']; see `styleclip-jax convert encoder`"))
+        == "--latents-key w is not among ['wplus']; see `styleclip-jax convert encoder`"
+    )
 
 
 def test_dependencies_point_one_way():
     """convert_weights imports styleclip_jax, never the reverse (only the CLI may import both)."""
-    files = [p for p in ROOT.rglob("*") if p.is_file() and p.suffix in (".py", ".md", ".json", ".txt")
-             and "cli" not in p.relative_to(ROOT).parts]
+    files = [
+        p
+        for p in ROOT.rglob("*")
+        if p.is_file() and p.suffix in (".py", ".md", ".json", ".txt") and "cli" not in p.relative_to(ROOT).parts
+    ]
     assert len(files) > 60
     for path in files:
         assert "convert_weights" not in path.read_text(), path

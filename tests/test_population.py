@@ -29,11 +29,11 @@ def _bank():
 def test_relevance_and_w_direction_known_answers():
     pop = _bank()
     e = np.eye(3, dtype=np.float32)
-    np.testing.assert_allclose(pop.relevance(e[0]), [0, 0, 1, 0], atol=1e-6)     # the first group's channel 2
-    np.testing.assert_allclose(pop.relevance(e[1]), [0, 0, -1, 0], atol=1e-6)    # the other group: the other way
-    np.testing.assert_allclose(pop.w_direction(e[0]), [1.0, 0.5], atol=1e-6)     # group mean minus the mean
+    np.testing.assert_allclose(pop.relevance(e[0]), [0, 0, 1, 0], atol=1e-6)  # the first group's channel 2
+    np.testing.assert_allclose(pop.relevance(e[1]), [0, 0, -1, 0], atol=1e-6)  # the other group: the other way
+    np.testing.assert_allclose(pop.w_direction(e[0]), [1.0, 0.5], atol=1e-6)  # group mean minus the mean
     np.testing.assert_allclose(pop.weights(e[0]).sum(), 1.0, rtol=1e-6)
-    with pytest.raises(InputError, match="alike"):                                # CLIP ranks all samples equal
+    with pytest.raises(InputError, match="alike"):  # CLIP ranks all samples equal
         pop.relevance(e[2])
     with pytest.raises(InputError, match="shape"):
         pop.relevance(np.ones(5, np.float32))
@@ -87,7 +87,7 @@ def test_precompute_resumes_to_the_same_bank_and_refuses_other_settings(toy, tmp
 
 
 def _colour_rows_and_layers(tw):
-    layers = tuple(l.name for l in tw.generator.config.style_layers if l.w_index >= 4)   # colour rows, toRGB too
+    layers = tuple(l.name for l in tw.generator.config.style_layers if l.w_index >= 4)  # colour rows, toRGB too
     return layers
 
 
@@ -107,13 +107,19 @@ def test_population_global_edit_recolours_and_moves_torgb(toy):
     torgb = np.concatenate([np.full(wd, not m) for wd, m in zip(toy.stats.widths, toy.stats.manipulable)])
     assert np.any(res.directions[0][0].delta[torgb] != 0) and res.summary()[0]["source"] == "population"
     fs3 = global_edit(toy.generator, toy.clip, toy.stats, w, [dataclasses.replace(edit, source="fs3")])
-    assert np.all(fs3.directions[0][0].delta[torgb] == 0)                    # upstream never moves toRGB
+    assert np.all(fs3.directions[0][0].delta[torgb] == 0)  # upstream never moves toRGB
     bare = dataclasses.replace(toy.stats, population=None)
     with pytest.raises(InputError, match="population"):
         global_edit(toy.generator, toy.clip, bare, w, [edit])
-    other = dataclasses.replace(toy.stats, population=Population(toy.stats.population.u, toy.stats.population.f,
-                                                                 toy.stats.population.w,
-                                                                 {**toy.stats.population.info, "clip": "x"}))
+    other = dataclasses.replace(
+        toy.stats,
+        population=Population(
+            toy.stats.population.u,
+            toy.stats.population.f,
+            toy.stats.population.w,
+            {**toy.stats.population.info, "clip": "x"},
+        ),
+    )
     with pytest.raises(InputError, match="another CLIP"):
         global_edit(toy.generator, toy.clip, other, w, [edit])
 
@@ -128,10 +134,10 @@ def test_optimize_warm_start_begins_along_the_population_direction(toy):
     res = optimize(toy.generator, toy.clip, "a red object", w, config=cfg, population=toy.stats.population)
     t = np.asarray(normalize(toy.clip.encode_text(tokenize(["a red object"]))))[0]
     d = toy.stats.population.w_direction(t)
-    np.testing.assert_allclose(res.final[:, 4:], w[:, 4:] + 1.25 * d, atol=1e-5)    # lr 0: where it started
-    np.testing.assert_array_equal(res.final[:, :4], w[:, :4])                       # the other rows stay
+    np.testing.assert_allclose(res.final[:, 4:], w[:, 4:] + 1.25 * d, atol=1e-5)  # lr 0: where it started
+    np.testing.assert_array_equal(res.final[:, :4], w[:, :4])  # the other rows stay
     np.testing.assert_allclose(res.images_before, np.asarray(toy.generator.synthesis(w)), atol=1e-5)
-    assert res.losses["l2"][0].min() > 0                                             # measured from the original
+    assert res.losses["l2"][0].min() > 0  # measured from the original
     with pytest.raises(InputError, match="population"):
         optimize(toy.generator, toy.clip, "a red object", w, config=cfg)
     with pytest.raises(InputError, match="w\\+"):
@@ -147,12 +153,63 @@ def test_cli_population_paths(toy, tmp_path, capsys):
     t = toy.path
     g, c, s = str(t / "generator"), str(t / "clip"), str(t / "global")
     out = tmp_path / "g.npz"
-    assert main(["global", "edit", "--generator", g, "--clip", c, "--stats", s, "--neutral", "object", "--target",
-                 "green object", "--source", "population", "--alpha", "6", "--beta", "0.1", "--seeds", "1000",
-                 "--truncation", "1", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "global",
+                "edit",
+                "--generator",
+                g,
+                "--clip",
+                c,
+                "--stats",
+                s,
+                "--neutral",
+                "object",
+                "--target",
+                "green object",
+                "--source",
+                "population",
+                "--alpha",
+                "6",
+                "--beta",
+                "0.1",
+                "--seeds",
+                "1000",
+                "--truncation",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "g.npz.json").read_text())[0]["source"] == "population"
-    assert main(["edit", "optimize", "--generator", g, "--clip", c, "--text", "a green object", "--seeds", "1000",
-                 "--steps", "2", "--warm-start", "1.25", "--stats", s, "--out", str(tmp_path / "opt")]) == 0
+    assert (
+        main(
+            [
+                "edit",
+                "optimize",
+                "--generator",
+                g,
+                "--clip",
+                c,
+                "--text",
+                "a green object",
+                "--seeds",
+                "1000",
+                "--steps",
+                "2",
+                "--warm-start",
+                "1.25",
+                "--stats",
+                s,
+                "--out",
+                str(tmp_path / "opt"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "opt" / "result.npz").exists()
     # a world (and a stats folder) without the bank: one line, exit code 2
     world = tmp_path / "world"
@@ -161,9 +218,31 @@ def test_cli_population_paths(toy, tmp_path, capsys):
         (world / sub).symlink_to(t / sub)
     shutil.copytree(t / "global", world / "global", ignore=shutil.ignore_patterns("population.npz"))
     capsys.readouterr()
-    assert main(["evaluate", "--population", "--world", str(world), "--n", "1", "--samples", "0",
-                 "--inversion", "0"]) == 2
-    assert main(["edit", "optimize", "--generator", g, "--clip", c, "--text", "a green object", "--seeds", "0",
-                 "--warm-start", "1", "--stats", str(world / "global"), "--out", str(tmp_path / "o2")]) == 2
+    assert (
+        main(["evaluate", "--population", "--world", str(world), "--n", "1", "--samples", "0", "--inversion", "0"]) == 2
+    )
+    assert (
+        main(
+            [
+                "edit",
+                "optimize",
+                "--generator",
+                g,
+                "--clip",
+                c,
+                "--text",
+                "a green object",
+                "--seeds",
+                "0",
+                "--warm-start",
+                "1",
+                "--stats",
+                str(world / "global"),
+                "--out",
+                str(tmp_path / "o2"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all("population" in line for line in err), err

@@ -26,18 +26,28 @@ def test_each_method_equals_the_library(session):
     from styleclip_jax.editing.global_directions.core import global_edit
 
     src = session.from_seed(3)
-    r = session.global_edit(src.wplus, [TextEdit("object", "a green object", 5.0, 0.1),
-                                        TextEdit("object", "a large object", 2.0, "auto")])
-    lib = global_edit(session.gen, session.clip, session.stats, src.wplus[None],
-                      [{"neutral": "object", "target": "a green object", "alpha": 5.0, "beta": 0.1},
-                       {"neutral": "object", "target": "a large object", "alpha": 2.0, "beta": "auto"}])
+    r = session.global_edit(
+        src.wplus, [TextEdit("object", "a green object", 5.0, 0.1), TextEdit("object", "a large object", 2.0, "auto")]
+    )
+    lib = global_edit(
+        session.gen,
+        session.clip,
+        session.stats,
+        src.wplus[None],
+        [
+            {"neutral": "object", "target": "a green object", "alpha": 5.0, "beta": 0.1},
+            {"neutral": "object", "target": "a large object", "alpha": 2.0, "beta": "auto"},
+        ],
+    )
     np.testing.assert_allclose(r.image, lib.images[0, 0], atol=1e-5)
     assert "2 channel" not in r.info and r.info.count("channel(s)") == 2
     mp = session.mapper_edit(src.wplus, "m", 2.0)
     want = np.asarray(session.gen.synthesis(session.mappers["m"].apply(src.wplus[None], 2.0)))[0]
     np.testing.assert_allclose(mp.image, want, atol=1e-5)
     ticks = []
-    op = session.optimize(src.wplus, "a blue object", steps=6, frames=3, progress=lambda done, total: ticks.append(done))
+    op = session.optimize(
+        src.wplus, "a blue object", steps=6, frames=3, progress=lambda done, total: ticks.append(done)
+    )
     assert len(ticks) == 6 and len(op.frames) == 3 and op.image.shape == src.image.shape
     assert np.abs(op.image - src.image).max() > 0
 
@@ -51,11 +61,12 @@ def test_keep_and_region_equal_the_library(session, tmp_path):
     r = session.global_edit(src.wplus, [edit], box=(8, 8, 24, 24), blend=0.0)
     lib = global_edit(session.gen, session.clip, session.stats, src.wplus[None], [edit], box=(8, 8, 24, 24), blend=0.0)
     np.testing.assert_allclose(r.image, lib.images[0, 0], atol=1e-5)
-    np.testing.assert_array_equal(r.image[:8], src.image[:8])              # outside the box: the original
+    np.testing.assert_array_equal(r.image[:8], src.image[:8])  # outside the box: the original
     assert "keeping 1" in r.info
     page = Page(session, tmp_path)
-    _, status, _ = page.global_edit(src.wplus, "object", "a green object", 5.0, 0.05, False, "", "a small object",
-                                    "8,8,24", 0)
+    _, status, _ = page.global_edit(
+        src.wplus, "object", "a green object", 5.0, 0.05, False, "", "a small object", "8,8,24", 0
+    )
     assert "x0,y0,x1,y1" in status
     _, status, _ = page.global_edit(src.wplus, "object", "a green object", 5.0, 0.05, False, "", "", "", 2)
     assert "needs a region" in status
@@ -63,14 +74,14 @@ def test_keep_and_region_equal_the_library(session, tmp_path):
 
 def test_slider_moves_are_cached_and_fast(session):
     src = session.from_seed(4)
-    session.global_edit(src.wplus, [TextEdit("object", "a red object", 1.0, 0.1)])     # compiles, encodes
+    session.global_edit(src.wplus, [TextEdit("object", "a red object", 1.0, 0.1)])  # compiles, encodes
     n_dirs = len(session._dirs)
     t0 = time.perf_counter()
     for a in (2.0, 3.0, 4.0):
         session.global_edit(src.wplus, [TextEdit("object", "a red object", a, 0.1)])
     per_move = (time.perf_counter() - t0) / 3
-    assert len(session._dirs) == n_dirs                                   # no text re-encoded
-    assert per_move < 1.0, per_move                                       # measured ~0.01 s on 2 cores
+    assert len(session._dirs) == n_dirs  # no text re-encoded
+    assert per_move < 1.0, per_move  # measured ~0.01 s on 2 cores
 
 
 def test_bad_input_is_a_message(session, tmp_path):
@@ -91,7 +102,9 @@ def test_bad_input_is_a_message(session, tmp_path):
     with pytest.raises(InputError, match="line 1"):
         parse_also("object -> red")
     assert parse_also("object -> a red object : 2 : auto\n\n a -> b : -1 : 0.2") == [
-        TextEdit("object", "a red object", 2.0, "auto"), TextEdit("a", "b", -1.0, 0.2)]
+        TextEdit("object", "a red object", 2.0, "auto"),
+        TextEdit("a", "b", -1.0, 0.2),
+    ]
     with pytest.raises(InputError, match="seed"):
         session.from_seed(-1)
 
@@ -110,7 +123,7 @@ def test_photo_upload_is_inverted_by_the_encoder(tmp_path, golden_dir):
     shown, w, status, _, files = page.upload(g["x_uint8"][0], False)
     np.testing.assert_allclose(w, g["codes"][0], atol=2e-5)
     assert "photo inverted" in status and len(files) == 2
-    flat = np.full((300, 400, 3), 128, np.uint8)                        # no face in it
+    flat = np.full((300, 400, 3), 128, np.uint8)  # no face in it
     assert "no face found" in page.upload(flat, True)[2]
     assert "no photo" in page.upload(None, True)[2]
     no_enc = EditSession(gen, s.clip)
@@ -128,7 +141,8 @@ def test_population_estimator_from_the_page_equals_the_library(session, tmp_path
     lib = global_edit(session.gen, session.clip, session.stats, src.wplus[None], [edit])
     np.testing.assert_allclose(r.image, lib.images[0, 0], atol=1e-5)
     fs3 = session.global_edit(src.wplus, [TextEdit("object", "a green object", 6.0, 0.1)])
-    assert np.abs(r.image - fs3.image).max() > 0.05                        # another direction, not a no-op
-    shown, status, _ = Page(session, tmp_path).global_edit(src.wplus, "object", "a green object", 6.0, 0.1, False, "",
-                                                           population=True)
+    assert np.abs(r.image - fs3.image).max() > 0.05  # another direction, not a no-op
+    shown, status, _ = Page(session, tmp_path).global_edit(
+        src.wplus, "object", "a green object", 6.0, 0.1, False, "", population=True
+    )
     assert "Cannot" not in status and shown is not None

@@ -15,7 +15,9 @@ IMG_ATOL, LAT_ATOL = 1e-4, 1e-5
 def assert_styles(styles, d, prefix, n):
     assert len(styles) == n
     for i, s in enumerate(styles.values()):
-        np.testing.assert_allclose(np.asarray(s), d[f"{prefix}_{i:02d}"], atol=LAT_ATOL, rtol=0, err_msg=f"{prefix}_{i:02d}")
+        np.testing.assert_allclose(
+            np.asarray(s), d[f"{prefix}_{i:02d}"], atol=LAT_ATOL, rtol=0, err_msg=f"{prefix}_{i:02d}"
+        )
 
 
 # ---- rosinality (StyleCLIP's vendored copy) ---------------------------------------------------------
@@ -71,7 +73,7 @@ def test_rosinality_two_style_mixing_e(rosinality_tiny):
     g, d = rosinality_tiny
     wa = np.asarray(g.mapping(d["z"], 0.7))
     wb = np.asarray(g.mapping(d["z2"], 0.7))
-    mixed = np.concatenate([wa[:, :4], wb[:, 4:]], axis=1)      # inject_index=4
+    mixed = np.concatenate([wa[:, :4], wb[:, 4:]], axis=1)  # inject_index=4
     np.testing.assert_allclose(mixed, d["wplus_e"], atol=LAT_ATOL, rtol=0)
     np.testing.assert_allclose(nchw(g.synthesis(mixed)), d["img_e"], atol=IMG_ATOL, rtol=0)
 
@@ -118,8 +120,9 @@ def test_ada_mixing(ada_tiny):
 
 def test_ada_noise_none_and_nonfused(ada_tiny):
     g, d = ada_tiny
-    np.testing.assert_allclose(nchw(g.synthesis(d["ws_psi1"], noise_mode="none")), d["img_psi1_noise_none"],
-                               atol=IMG_ATOL, rtol=0)
+    np.testing.assert_allclose(
+        nchw(g.synthesis(d["ws_psi1"], noise_mode="none")), d["img_psi1_noise_none"], atol=IMG_ATOL, rtol=0
+    )
     np.testing.assert_allclose(nchw(g.synthesis(d["ws_psi1"])), d["img_psi1_nonfused"], atol=IMG_ATOL, rtol=0)
 
 
@@ -130,7 +133,7 @@ def test_ada_conv_clamp(ada_tiny):
     clamped = StyleGAN2(dataclasses.replace(g.config, conv_clamp=0.5), g.tensors())
     out = nchw(clamped.synthesis(d["ws_psi1"]))
     np.testing.assert_allclose(out, d["img_psi1_clamp0p5"], atol=IMG_ATOL, rtol=0)
-    assert np.abs(out - d["img_psi1"]).max() > 0.5      # the clamp really bites
+    assert np.abs(out - d["img_psi1"]).max() > 0.5  # the clamp really bites
 
 
 def test_ada_style_layer_table(ada_tiny):

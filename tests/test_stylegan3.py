@@ -44,7 +44,9 @@ def test_mapping_and_images(golden, gens, c):
     g, G = gens[c], golden[0]
     assert type(g).__name__ == "StyleGAN3" and g.config.kind == c
     for psi, cutoff, key in ((1.0, None, "psi1"), (0.7, None, "psi07"), (0.7, 8, "psi07_cutoff8")):
-        np.testing.assert_allclose(np.asarray(g.mapping(G[f"{c}_z"], psi, cutoff)), G[f"{c}_ws_{key}"], atol=1e-5, rtol=0)
+        np.testing.assert_allclose(
+            np.asarray(g.mapping(G[f"{c}_z"], psi, cutoff)), G[f"{c}_ws_{key}"], atol=1e-5, rtol=0
+        )
     np.testing.assert_allclose(np.asarray(g.mapping(G[f"{c}_z_mix"])), G[f"{c}_ws_mix"], atol=1e-5, rtol=0)
     np.testing.assert_allclose(g.w_avg, G[f"{c}_w_avg"], atol=0, rtol=0)
     for key in ("psi1", "psi07", "psi07_cutoff8", "mix"):
@@ -95,13 +97,15 @@ def test_input_transforms_and_clamp(golden, gens, c):
     tx, ty, angle = G[f"{c}_transform_rot_trans_args"]
     moved = g.with_transform((tx, ty), angle)
     np.testing.assert_allclose(moved.transform, G[f"{c}_transform_rot_trans"], atol=1e-6, rtol=0)
-    np.testing.assert_allclose(_nchw(moved.synthesis(G[f"{c}_ws_psi1"])), G[f"{c}_img_psi1_transform_rot_trans"],
-                               atol=1e-4, rtol=0)
+    np.testing.assert_allclose(
+        _nchw(moved.synthesis(G[f"{c}_ws_psi1"])), G[f"{c}_img_psi1_transform_rot_trans"], atol=1e-4, rtol=0
+    )
     tensors = g.tensors()
     tensors["synthesis.input.transform"] = G[f"{c}_transform_zoom"]
     zoom = StyleGAN3(g.config, tensors)
-    np.testing.assert_allclose(_nchw(zoom.synthesis(G[f"{c}_ws_psi1"])), G[f"{c}_img_psi1_transform_zoom"],
-                               atol=1e-4, rtol=0)
+    np.testing.assert_allclose(
+        _nchw(zoom.synthesis(G[f"{c}_ws_psi1"])), G[f"{c}_img_psi1_transform_zoom"], atol=1e-4, rtol=0
+    )
     clamped = StyleGAN3(type(g.config)(**{**g.config.to_dict(), "conv_clamp": 0.5}), g.tensors())
     img = _nchw(clamped.synthesis(G[f"{c}_ws_psi1"]))
     np.testing.assert_allclose(img, G[f"{c}_img_psi1_clamp0p5"], atol=1e-4, rtol=0)
@@ -123,8 +127,12 @@ def _table_matches(cfg, table):
             else:
                 assert mine == v, (geo.name, k, mine, v)
     inp = table[0]
-    assert (cfg.input_channels, [cfg.input_size] * 2, cfg.input_sampling_rate, cfg.input_bandwidth) == \
-        (inp["channels"], inp["size"], inp["sampling_rate"], inp["bandwidth"])
+    assert (cfg.input_channels, [cfg.input_size] * 2, cfg.input_sampling_rate, cfg.input_bandwidth) == (
+        inp["channels"],
+        inp["size"],
+        inp["sampling_rate"],
+        inp["bandwidth"],
+    )
 
 
 def test_layer_geometry_tiny_and_full_size(golden, gens):
@@ -162,16 +170,19 @@ def _layer(g_ema, name):
     return g_ema.state["_modules"]["synthesis"].state["_modules"][name].state
 
 
-@pytest.mark.parametrize("damage, match", [
-    ("missing", "missing key 'synthesis.L3_36_32.bias'"),
-    ("extra", r"unused keys \['synthesis.L3_36_32.extra'\]"),
-    ("misshaped", "synthesis.L3_36_32.weight"),
-    ("filter", "synthesis.L3_36_32.down_filter: stored filter differs"),
-    ("source", "not NVIDIA's networks_stylegan3.py"),
-    ("kwarg", r"unknown StyleGAN3 init_kwargs \['shiny'\]"),
-    ("fixed", "margin_size=12 differs"),
-    ("conditional", "conditional generators"),
-])
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        ("missing", "missing key 'synthesis.L3_36_32.bias'"),
+        ("extra", r"unused keys \['synthesis.L3_36_32.extra'\]"),
+        ("misshaped", "synthesis.L3_36_32.weight"),
+        ("filter", "synthesis.L3_36_32.down_filter: stored filter differs"),
+        ("source", "not NVIDIA's networks_stylegan3.py"),
+        ("kwarg", r"unknown StyleGAN3 init_kwargs \['shiny'\]"),
+        ("fixed", "margin_size=12 differs"),
+        ("conditional", "conditional generators"),
+    ],
+)
 def test_converter_refuses_damaged_snapshots(snapshots, damage, match):
     from convert_weights.stylegan2 import generator_from_checkpoint
 
@@ -256,20 +267,22 @@ def test_all_three_methods_run_on_stylegan3(tmp_path, gens, clip_tiny):
     assert np.isfinite(a.losses["loss"]).all() and not np.allclose(a.final, a.start)
     s = optimize(g, clip_tiny, ["a red face"], w, config=OptimizeConfig(steps=3, space="s"))
     torgb = g.config.layers[-1].name
-    for fixed in ("input", torgb):                            # geometric and toRGB codes stay put
+    for fixed in ("input", torgb):  # geometric and toRGB codes stay put
         np.testing.assert_array_equal(s.final[fixed], s.start[fixed])
     assert not np.allclose(s.final["L5_52_32"], s.start["L5_52_32"])
-    cfg = MapperTrainConfig("a red face", steps=2, batch_size=2, id_lambda=0, val_size=2, val_every=2, save_every=2,
-                            log_every=1)
+    cfg = MapperTrainConfig(
+        "a red face", steps=2, batch_size=2, id_lambda=0, val_size=2, val_every=2, save_every=2, log_every=1
+    )
     run = train_mapper(g, clip_tiny, cfg, tmp_path / "m", latents=np.concatenate([w, w]))
     edit = apply_mapper(g, run.mapper, w, [0.0, 1.0])
     assert edit.images.shape == (2, 2, 64, 64, 3)
-    np.testing.assert_allclose(edit.images[:, 0], np.asarray(g.synthesis(w)), atol=1e-5)    # α 0: no edit
+    np.testing.assert_allclose(edit.images[:, 0], np.asarray(g.synthesis(w)), atol=1e-5)  # α 0: no edit
     stats = compute_stats(g, n=50, keep=2)
     assert stats.num_manipulable == 360 - 4 - 8 and stats.names[0] == "input" and not stats.manipulable[0]
     # fs3 of the first manipulable layer only (its rows come first; the others count as zero)
-    stats.fs3 = precompute_fs3(g, clip_tiny, stats, tmp_path / "s", num_images=2, channels_per_chunk=16,
-                               layers=["L0_36_32"])
+    stats.fs3 = precompute_fs3(
+        g, clip_tiny, stats, tmp_path / "s", num_images=2, channels_per_chunk=16, layers=["L0_36_32"]
+    )
     assert stats.fs3.shape == (32, 512) and np.allclose(np.linalg.norm(stats.fs3, axis=1), 1, atol=1e-4)
     ge = global_edit(g, clip_tiny, stats, w, [TextEdit("face", "smiling face", beta=0.0)], alphas=[0.0, 3.0])
     assert ge.images.shape == (2, 2, 64, 64, 3)
@@ -282,19 +295,23 @@ def test_onnx_export_matches_jax(tmp_path, gens, golden):
     from styleclip_jax.export.onnx_export import export_generator, export_global
     from styleclip_jax.export.runtime import OnnxEditor
 
-    g, G = gens["T"], golden[0]               # (R exports too, but its 12×12 radial filters take minutes)
+    g, G = gens["T"], golden[0]  # (R exports too, but its 12×12 radial filters take minutes)
     w = G["T_ws_mix"]
-    np.testing.assert_allclose(OnnxEditor(export_generator(g, tmp_path / "g.onnx")).run(wplus=w),
-                               np.asarray(g.synthesis(w)), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(
+        OnnxEditor(export_generator(g, tmp_path / "g.onnx")).run(wplus=w), np.asarray(g.synthesis(w)), atol=1e-4, rtol=0
+    )
     c = g.config.num_style_channels
     direction = np.random.default_rng(0).standard_normal(c).astype(np.float32) * 0.2
     s, off, edited = g.w_to_s(w), 0, {}
     for layer in g.config.style_layers:
-        edited[layer.name] = np.asarray(s[layer.name]) + 2.0 * direction[off:off + layer.width]
+        edited[layer.name] = np.asarray(s[layer.name]) + 2.0 * direction[off : off + layer.width]
         off += layer.width
-    np.testing.assert_allclose(OnnxEditor(export_global(g, tmp_path / "gl.onnx")).run(wplus=w, direction=direction,
-                                                                                      alpha=2.0),
-                               np.asarray(g.synthesis_s(edited)), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(
+        OnnxEditor(export_global(g, tmp_path / "gl.onnx")).run(wplus=w, direction=direction, alpha=2.0),
+        np.asarray(g.synthesis_s(edited)),
+        atol=1e-4,
+        rtol=0,
+    )
 
 
 def test_cli_converts_and_generates_with_translate_and_rotate(tmp_path, golden_dir, golden, capsys):
@@ -305,8 +322,24 @@ def test_cli_converts_and_generates_with_translate_and_rotate(tmp_path, golden_d
     np.savez(tmp_path / "w.npz", wplus=G["T_ws_psi1"])
     tx, ty, angle = G["T_transform_rot_trans_args"]
     out = tmp_path / "moved.npz"
-    assert main(["generate", "--generator", str(tmp_path / "t"), "--latents", str(tmp_path / "w.npz"),
-                 "--translate", f"{tx},{ty}", "--rotate", str(angle), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--generator",
+                str(tmp_path / "t"),
+                "--latents",
+                str(tmp_path / "w.npz"),
+                "--translate",
+                f"{tx},{ty}",
+                "--rotate",
+                str(angle),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     np.testing.assert_allclose(_nchw(np.load(out)["images"]), G["T_img_psi1_transform_rot_trans"], atol=1e-4, rtol=0)
 
 
@@ -322,7 +355,9 @@ def test_fir_vjps_equal_autodiff_of_the_plain_form():
 
     def plain(x, f, axis, stride):
         n = (x.shape[axis] - len(f)) // stride + 1
-        return sum(t * lax.slice_in_dim(x, i, i + stride * (n - 1) + 1, stride=stride, axis=axis) for i, t in enumerate(f))
+        return sum(
+            t * lax.slice_in_dim(x, i, i + stride * (n - 1) + 1, stride=stride, axis=axis) for i, t in enumerate(f)
+        )
 
     def same(fn, ref):
         y, vjp = jax.vjp(fn, x)
@@ -346,6 +381,10 @@ def test_fir_vjps_equal_autodiff_of_the_plain_form():
 
     def plain_radial(x):
         n_h, n_w = (23 - 4) // 2 + 1, (19 - 4) // 2 + 1
-        return sum(k[i][j] * x[:, i:i + 2 * (n_h - 1) + 1:2, j:j + 2 * (n_w - 1) + 1:2] for i in range(4) for j in range(4))
+        return sum(
+            k[i][j] * x[:, i : i + 2 * (n_h - 1) + 1 : 2, j : j + 2 * (n_w - 1) + 1 : 2]
+            for i in range(4)
+            for j in range(4)
+        )
 
     same(lambda x: fir.fir_radial(x, k, 2), plain_radial)

@@ -38,10 +38,47 @@ def test_empty_prompt():
 
 def _generated_prompts():
     rng = np.random.default_rng(0)
-    pieces = ["Ünïcödé", "àccents", "façade", "東京タワー", "中文测试", "한국어", "😀🔥", "👍🏽", "🐱",
-              "&amp;", "&lt;b&gt;", "&#39;q&#39;", "&amp;lt;3", "cafÃ©", "“smart”", "ﬁle", "ﬂow", "don't",
-              "you'll", "WE'VE", "3.14159", "2,718", "ÀÉÎÕÜ", "ßøå", "İstanbul", "\t\t", "\n\n", "   ",
-              "a", "photo", "of", "purple", "hair", "Mohawk", "x" * 30, "!!??", "#hashtag", "@user", "<|endoftext|>"]
+    pieces = [
+        "Ünïcödé",
+        "àccents",
+        "façade",
+        "東京タワー",
+        "中文测试",
+        "한국어",
+        "😀🔥",
+        "👍🏽",
+        "🐱",
+        "&amp;",
+        "&lt;b&gt;",
+        "&#39;q&#39;",
+        "&amp;lt;3",
+        "cafÃ©",
+        "“smart”",
+        "ﬁle",
+        "ﬂow",
+        "don't",
+        "you'll",
+        "WE'VE",
+        "3.14159",
+        "2,718",
+        "ÀÉÎÕÜ",
+        "ßøå",
+        "İstanbul",
+        "\t\t",
+        "\n\n",
+        "   ",
+        "a",
+        "photo",
+        "of",
+        "purple",
+        "hair",
+        "Mohawk",
+        "x" * 30,
+        "!!??",
+        "#hashtag",
+        "@user",
+        "<|endoftext|>",
+    ]
     prompts = []
     for _ in range(60):
         n = int(rng.integers(1, 9))
@@ -58,7 +95,7 @@ def test_matches_openai_simple_tokenizer_on_generated_prompts():
             ids = ids[:77]
             ids[-1] = EOT
         want = np.zeros(77, np.int32)
-        want[:len(ids)] = ids
+        want[: len(ids)] = ids
         np.testing.assert_array_equal(ours[i], want, err_msg=repr(p))
 
 

@@ -16,10 +16,12 @@ from styleclip_jax.io.torch_pickle import load_checkpoint
 
 def _tensors():
     rng = np.random.default_rng(0)
-    return collections.OrderedDict(a=rng.standard_normal((3, 4)).astype(np.float32),
-                                   b=rng.standard_normal(5).astype(np.float16),
-                                   c=np.asarray(7, np.int64),
-                                   t=np.asfortranarray(rng.standard_normal((4, 3)).astype(np.float32)))
+    return collections.OrderedDict(
+        a=rng.standard_normal((3, 4)).astype(np.float32),
+        b=rng.standard_normal(5).astype(np.float16),
+        c=np.asarray(7, np.int64),
+        t=np.asfortranarray(rng.standard_normal((4, 3)).astype(np.float32)),
+    )
 
 
 @pytest.mark.parametrize("writer", [save_zip, save_legacy])

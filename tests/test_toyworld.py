@@ -38,20 +38,27 @@ def test_readers_refuse_bad_images(tw):
     bad[0, 0, 0, 0] = np.nan
     with pytest.raises(InputError, match="NaN"):
         tw.reader(bad)
-    blank = np.full((1, 32, 32, 3), -0.5, np.float32)                 # grey, no object
+    blank = np.full((1, 32, 32, 3), -0.5, np.float32)  # grey, no object
     assert all(v[0] == -1 for v in tw.reader(blank).values())
 
 
 def test_captions_name_what_they_match():
-    attrs = {"colour": np.array([0, 3]), "shape": np.array([0, 1]), "size": np.array([1, 1]),
-             "position": np.array([0, 2]), "background": np.array([0, 1])}
+    attrs = {
+        "colour": np.array([0, 3]),
+        "shape": np.array([0, 1]),
+        "size": np.array([1, 1]),
+        "position": np.array([0, 2]),
+        "background": np.array([0, 1]),
+    }
     named = {a: np.full(2, captions.UNNAMED) for a in world.ATTRIBUTES}
-    named["colour"][:] = [0, 3]                         # "a red ...", "a blue ..."
-    named["size"][1] = 1                                # the second also says "large"
+    named["colour"][:] = [0, 3]  # "a red ...", "a blue ..."
+    named["size"][1] = 1  # the second also says "large"
     m = captions.matches(attrs, named)
     np.testing.assert_array_equal(m, [[True, False], [False, True]])
-    assert captions.phrase({"size": "small", "colour": "red", "shape": "circle", "position": "left"}) == \
-        "small red circle on the left"
+    assert (
+        captions.phrase({"size": "small", "colour": "red", "shape": "circle", "position": "left"})
+        == "small red circle on the left"
+    )
 
 
 def test_prompts_pick_the_rows_an_edit_moves():
@@ -76,21 +83,30 @@ def test_prompts_pick_the_rows_an_edit_moves():
     assert (m.mapper_kind, m.coarse, m.medium, m.fine, m.steps) == ("levels", True, False, False, s.mapper_steps)
     assert s.mapper_config("a green circle").mapper_kind == "single"
     off = MethodSettings(split_rows=0)
-    assert off.optimize_config("a blue object", 8).rows == () and off.mapper_config("a blue object").mapper_kind == "single"
+    assert (
+        off.optimize_config("a blue object", 8).rows == ()
+        and off.mapper_config("a blue object").mapper_kind == "single"
+    )
     with pytest.raises(InputError, match="split_rows"):
         MethodSettings(split_rows=3)
 
 
 def test_soft_matches_weigh_blends():
-    attrs = {"colour": np.array([0, 3]), "shape": np.array([0, 1]), "size": np.array([1, 1]),
-             "position": np.array([0, 2]), "background": np.array([0, 1])}
+    attrs = {
+        "colour": np.array([0, 3]),
+        "shape": np.array([0, 1]),
+        "size": np.array([1, 1]),
+        "position": np.array([0, 2]),
+        "background": np.array([0, 1]),
+    }
     named = {a: np.full(3, captions.UNNAMED) for a in world.ATTRIBUTES}
-    named["colour"][:] = [0, 3, 3]                      # "red", "blue", "large blue"
+    named["colour"][:] = [0, 3, 3]  # "red", "blue", "large blue"
     named["size"][2] = 1
     pure = {a: np.asarray(v) for a, v in world.one_hot(attrs).items()}
     np.testing.assert_array_equal(captions.soft_matches(pure, named), captions.matches(attrs, named))
-    blend = dict(pure, colour=np.array([[0.7, 0, 0, 0.3, 0], [0, 0, 0, 1.0, 0]]),
-                 size=np.array([[0.0, 1.0], [0.4, 0.6]]))
+    blend = dict(
+        pure, colour=np.array([[0.7, 0, 0, 0.3, 0], [0, 0, 0, 1.0, 0]]), size=np.array([[0.0, 1.0], [0.4, 0.6]])
+    )
     np.testing.assert_allclose(captions.soft_matches(blend, named), [[0.7, 0.3, 0.3], [0.0, 1.0, 0.6]], atol=1e-6)
 
 
@@ -99,9 +115,14 @@ def test_blended_scenes_lie_between_the_pure_ones():
     the object's centre, puts the object between the two positions and its area between the sizes."""
     import jax
 
-    attrs = {"colour": np.array([0, 0]), "shape": np.array([0, 0]), "size": np.array([0, 0]),
-             "position": np.array([0, 0]), "background": np.array([0, 0])}
-    u = np.full((2, 6), 0.5, np.float32)                                  # no jitter off-centre
+    attrs = {
+        "colour": np.array([0, 0]),
+        "shape": np.array([0, 0]),
+        "size": np.array([0, 0]),
+        "position": np.array([0, 0]),
+        "background": np.array([0, 0]),
+    }
+    u = np.full((2, 6), 0.5, np.float32)  # no jitter off-centre
     pure = np.asarray(world.render_jittered(attrs, u))
     np.testing.assert_array_equal(np.asarray(world.render_blended(world.one_hot(attrs), u)), pure)
 
@@ -129,17 +150,21 @@ def test_blended_scenes_lie_between_the_pure_ones():
     assert abs(x_mid - (x_left + x_right) / 2) < 0.5, (x_left, x_mid, x_right)
     assert area_small < area_mid < area_large, (area_small, area_mid, area_large)
 
-    many = {a: np.asarray(jax.random.randint(jax.random.key(i), (4000,), 0, world.num_values(a)))
-            for i, a in enumerate(world.ATTRIBUTES)}
+    many = {
+        a: np.asarray(jax.random.randint(jax.random.key(i), (4000,), 0, world.num_values(a)))
+        for i, a in enumerate(world.ATTRIBUTES)
+    }
     wts = world.sample_blends(jax.random.key(9), many, 0.25)
     for a in world.ATTRIBUTES:
         w = np.asarray(wts[a])
         np.testing.assert_allclose(w.sum(1), 1.0, atol=1e-6)
         # at most two values, one of them the scene's own
         assert w.min() >= 0 and np.all((w > 0).sum(1) <= 2) and np.all(w[np.arange(len(w)), many[a]] > 0)
-        assert 0.2 < np.mean(w.max(1) < 1.0) < 0.3, a                    # about mix_prob are blends
-    assert all(np.all(np.asarray(v) == np.eye(world.num_values(a))[many[a]])
-               for a, v in world.sample_blends(jax.random.key(9), many, 0.0).items())
+        assert 0.2 < np.mean(w.max(1) < 1.0) < 0.3, a  # about mix_prob are blends
+    assert all(
+        np.all(np.asarray(v) == np.eye(world.num_values(a))[many[a]])
+        for a, v in world.sample_blends(jax.random.key(9), many, 0.0).items()
+    )
 
 
 def test_overshoot_features_continue_the_line_past_a_value():
@@ -162,14 +187,14 @@ def test_overshoot_features_continue_the_line_past_a_value():
     col = 0
     for a in world.ATTRIBUTES:
         n = world.num_values(a)
-        got, ref, v = f[:, col:col + n], plain[:, col:col + n], np.asarray(attrs[a])
+        got, ref, v = f[:, col : col + n], plain[:, col : col + n], np.asarray(attrs[a])
         col += n
         np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-5)
         moved = np.any(np.abs(got - ref) > 1e-7, axis=1)
         blended = ref.max(1) < 1.0
         assert not np.any(moved & blended), a
-        assert 0.25 < moved[~blended].mean() < 0.35, a                  # about prob of the pure scenes
-        mu = got[moved, v[moved]] - 1.0                                   # how far past the value
+        assert 0.25 < moved[~blended].mean() < 0.35, a  # about prob of the pure scenes
+        mu = got[moved, v[moved]] - 1.0  # how far past the value
         assert mu.min() > 0 and mu.max() <= 1.5 + 1e-6, a
         others = got[moved].copy()
         others[np.arange(len(mu)), v[moved]] = 0.0
@@ -195,16 +220,28 @@ def test_style_mixing_takes_geometry_from_one_scene_and_colours_from_the_other()
         style_mix,
     )
 
-    a = {"colour": np.array([0, 1]), "shape": np.array([2, 0]), "size": np.array([1, 0]),
-         "position": np.array([0, 2]), "background": np.array([0, 1])}
-    b = {"colour": np.array([3, 3]), "shape": np.array([0, 1]), "size": np.array([0, 1]),
-         "position": np.array([2, 1]), "background": np.array([1, 0])}
+    a = {
+        "colour": np.array([0, 1]),
+        "shape": np.array([2, 0]),
+        "size": np.array([1, 0]),
+        "position": np.array([0, 2]),
+        "background": np.array([0, 1]),
+    }
+    b = {
+        "colour": np.array([3, 3]),
+        "shape": np.array([0, 1]),
+        "size": np.array([0, 1]),
+        "position": np.array([2, 1]),
+        "background": np.array([1, 0]),
+    }
     u_a = np.array([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]] * 2, np.float32)
     u_b = np.array([[0.9, 0.8, 0.7, 0.0, 1.0, 0.1]] * 2, np.float32)
     weights, u = world.mix_scenes(world.one_hot(a), u_a, world.one_hot(b), u_b, np.array([True, False]))
     mixed = np.asarray(world.render_blended(weights, u))
-    expect0 = world.render_jittered({**a, "colour": b["colour"], "background": b["background"]},
-                                    np.array([[0.9, 0.8, 0.7, 0.4, 0.5, 0.1]], np.float32)[[0, 0]])
+    expect0 = world.render_jittered(
+        {**a, "colour": b["colour"], "background": b["background"]},
+        np.array([[0.9, 0.8, 0.7, 0.4, 0.5, 0.1]], np.float32)[[0, 0]],
+    )
     np.testing.assert_array_equal(mixed[0], np.asarray(expect0)[0])
     np.testing.assert_array_equal(mixed[1], np.asarray(world.render_jittered(a, u_a))[1])
 
@@ -218,8 +255,8 @@ def test_style_mixing_takes_geometry_from_one_scene_and_colours_from_the_other()
     for attr in world.GEOMETRY:
         np.testing.assert_array_equal(np.asarray(w_t[attr]), np.asarray(wts[attr]))
     moved = np.any(np.asarray(w_t["colour"]) != np.asarray(wts["colour"]), axis=1)
-    assert not np.any(moved & ~take_b) and moved.mean() > 0.6            # b's colour differs 4 times in 5
-    np.testing.assert_array_equal(np.asarray(u_t)[:, 3:5], np.asarray(u0)[:, 3:5])   # position jitter stays a's
+    assert not np.any(moved & ~take_b) and moved.mean() > 0.6  # b's colour differs 4 times in 5
+    np.testing.assert_array_equal(np.asarray(u_t)[:, 3:5], np.asarray(u0)[:, 3:5])  # position jitter stays a's
     take0, _, w0, u00 = style_mix(jax.random.key(3), dataclasses.replace(cfg, style_mix_prob=0.0), wts, u0)
     assert not np.any(np.asarray(take0)) and np.array_equal(np.asarray(u00), np.asarray(u0))
     assert all(np.array_equal(np.asarray(w0[k]), np.asarray(wts[k])) for k in world.ATTRIBUTES)
@@ -233,16 +270,16 @@ def test_bundle_records_how_it_was_made(tw):
         assert meta["source"]["format"] == "trained" and meta["source"]["trainer"].startswith("styleclip_jax.")
     assert (tw.path / "RECORD.md").read_text().count("styleclip-jax") >= 3
     total = sum(f.stat().st_size for f in tw.path.rglob("*") if f.is_file())
-    assert total < 25e6, total          # 19.9 MB before the population bank (3.7 MB, #20)
+    assert total < 25e6, total  # 19.9 MB before the population bank (3.7 MB, #20)
     assert tw.stats is not None and tw.stats.fs3 is not None
-    tw.stats.check_generator(tw.generator)              # stats belong to the bundled generator
+    tw.stats.check_generator(tw.generator)  # stats belong to the bundled generator
 
 
 def test_samples_are_recognisable(tw):
     from styleclip_jax.toyworld.evaluate import sample_report
 
     r = sample_report(tw, n=64, seed=2000)
-    assert r["readable"] >= 0.95                        # measured 100% on 256
+    assert r["readable"] >= 0.95  # measured 100% on 256
     # measured on 256: colour 99.2%, size 98.8%, background 99.6%, shape 19.5%, position 37.9%
     # (CLIP never learned shape or position words; the generator draws them, see the next test)
     ag = r["agreement"]
@@ -272,8 +309,11 @@ def test_global_colour_edits_move_toward_the_prompt(tw):
     assert r["edits"] >= 20
     # measured here: success 75.0%, preservation 71.9%, CLIP gain +0.376 (n 16: 79.7% / 68.8% /
     # +0.371; every layer at alpha 5, upstream's protocol: 59.4% / 50.0%). A no-op edit scores 0%.
-    assert r["success_rate"] >= 0.5 and r["preservation_rate"] >= 0.5 and r["clip_gain"] > 0.2, \
-        (r["success_rate"], r["preservation_rate"], r["clip_gain"])
+    assert r["success_rate"] >= 0.5 and r["preservation_rate"] >= 0.5 and r["clip_gain"] > 0.2, (
+        r["success_rate"],
+        r["preservation_rate"],
+        r["clip_gain"],
+    )
 
 
 def test_optimize_colour_edits_move_toward_the_prompt(tw):
@@ -283,16 +323,37 @@ def test_optimize_colour_edits_move_toward_the_prompt(tw):
     assert r["edits"] >= 6
     # measured here: success 66.7%, preservation 77.8%, CLIP gain +0.480 (n 16, all colours: 73.4% /
     # 85.9% / +0.428). The colour rows move as one offset (MethodSettings.split_rows).
-    assert r["success_rate"] >= 0.5 and r["preservation_rate"] >= 0.6 and r["clip_gain"] > 0.3, \
-        (r["success_rate"], r["preservation_rate"], r["clip_gain"])
+    assert r["success_rate"] >= 0.5 and r["preservation_rate"] >= 0.6 and r["clip_gain"] > 0.3, (
+        r["success_rate"],
+        r["preservation_rate"],
+        r["clip_gain"],
+    )
 
 
 def test_evaluate_cli_writes_table_and_json(tmp_path, capsys):
     from styleclip_jax.cli.main import main
 
     out = tmp_path / "eval.json"
-    assert main(["evaluate", "--method", "global", "--attribute", "colour", "--n", "3", "--samples", "0",
-                 "--out", str(out), "--grid", str(tmp_path / "grids")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--method",
+                "global",
+                "--attribute",
+                "colour",
+                "--n",
+                "3",
+                "--samples",
+                "0",
+                "--out",
+                str(out),
+                "--grid",
+                str(tmp_path / "grids"),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     r = report["results"][0]
     assert r["method"] == "global" and r["edits"] == len(r["records"]) > 0
@@ -311,8 +372,26 @@ def test_demo_from_inverted_scenes(tmp_path, tw, capsys):
     from styleclip_jax.toyworld.evaluate import inverted_latents
 
     out = tmp_path / "demo"
-    assert main(["demo", "--start", "inverted", "--samples", "2", "--seed", "7", "--prompts", "a blue object",
-                 "--mapper-steps", "4", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "--start",
+                "inverted",
+                "--samples",
+                "2",
+                "--seed",
+                "7",
+                "--prompts",
+                "a blue object",
+                "--mapper-steps",
+                "4",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     for name in ("inversion", "optimize", "global", "mapper"):
         assert (out / f"{name}.png").exists() and (out / f"{name}.npz").exists(), name
     w = read_latent_file(out / "inversion.npz")["wplus"]
@@ -327,8 +406,14 @@ def test_gan_training_resumes_bit_identically(tmp_path):
 
     from styleclip_jax.toyworld.training.gan import GanConfig, train_gan
 
-    cfg = GanConfig(w_dim=16, mapping_layers=1, g_channels=((4, 16), (8, 16), (16, 8), (32, 8)),
-                    d_channels=((4, 16), (8, 16), (16, 8), (32, 8)), batch=4, r1_interval=2)
+    cfg = GanConfig(
+        w_dim=16,
+        mapping_layers=1,
+        g_channels=((4, 16), (8, 16), (16, 8), (32, 8)),
+        d_channels=((4, 16), (8, 16), (16, 8), (32, 8)),
+        batch=4,
+        r1_interval=2,
+    )
     full = train_gan(tmp_path / "a", cfg, 2, checkpoint_every=10, progress=False)
     train_gan(tmp_path / "b", cfg, 1, checkpoint_every=10, progress=False)
     resumed = train_gan(tmp_path / "b", cfg, 2, resume=True, checkpoint_every=10, progress=False)
@@ -349,8 +434,15 @@ def test_decoder_training_resumes_bit_identically_and_sets_w_avg(tmp_path):
     from styleclip_jax.models.generators import load_generator
     from styleclip_jax.toyworld.training.decoder import DecoderConfig, train_decoder
 
-    cfg = DecoderConfig(w_dim=16, mapping_layers=1, g_channels=((4, 16), (8, 16), (16, 8), (32, 8)), batch=4,
-                        mapping_batch=8, fit_steps=20, fit_batch=64)
+    cfg = DecoderConfig(
+        w_dim=16,
+        mapping_layers=1,
+        g_channels=((4, 16), (8, 16), (16, 8), (32, 8)),
+        batch=4,
+        mapping_batch=8,
+        fit_steps=20,
+        fit_batch=64,
+    )
     full = train_decoder(tmp_path / "a", cfg, 2, checkpoint_every=10, progress=False)
     train_decoder(tmp_path / "b", cfg, 1, checkpoint_every=10, progress=False)
     resumed = train_decoder(tmp_path / "b", cfg, 2, resume=True, checkpoint_every=10, progress=False)
@@ -405,9 +497,30 @@ def test_toy_trainer_cli_records_blend_options(tmp_path):
     """--mix-prob / --w-noise reach the configs recorded in run.json (0 steps: nothing trained)."""
     from styleclip_jax.cli.main import main
 
-    assert main(["toy", "train-generator", str(tmp_path / "g"), "--steps", "0", "--mix-prob", "0.25",
-                 "--w-noise", "1.0", "--overshoot-prob", "0.3", "--overshoot", "1.5",
-                 "--style-mix-prob", "0.9", "--style-split", "3"]) == 0
+    assert (
+        main(
+            [
+                "toy",
+                "train-generator",
+                str(tmp_path / "g"),
+                "--steps",
+                "0",
+                "--mix-prob",
+                "0.25",
+                "--w-noise",
+                "1.0",
+                "--overshoot-prob",
+                "0.3",
+                "--overshoot",
+                "1.5",
+                "--style-mix-prob",
+                "0.9",
+                "--style-split",
+                "3",
+            ]
+        )
+        == 0
+    )
     cfg = json.loads((tmp_path / "g" / "run.json").read_text())["config"]
     assert cfg["mix_prob"] == 0.25 and cfg["w_noise"] == 1.0
     assert cfg["overshoot_prob"] == 0.3 and cfg["overshoot"] == 1.5

@@ -25,7 +25,8 @@ CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and DRIVER) and not os.environ.get("CI"),
-    reason="needs Debian's chromium and chromium-driver (.ci/run installs them; CI never skips this)")
+    reason="needs Debian's chromium and chromium-driver (.ci/run installs them; CI never skips this)",
+)
 
 
 def _free_port() -> int:
@@ -38,8 +39,13 @@ def _free_port() -> int:
 def server():
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=str(REPO), GRADIO_ANALYTICS_ENABLED="False")
-    p = subprocess.Popen([sys.executable, "-m", "styleclip_jax.cli.main", "ui", "--port", str(port)], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "styleclip_jax.cli.main", "ui", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 240
     while time.time() < deadline:
@@ -59,7 +65,7 @@ def server():
         p.wait(timeout=20)
     except subprocess.TimeoutExpired:
         p.kill()
-    assert p.poll() is not None                                   # the server is stopped
+    assert p.poll() is not None  # the server is stopped
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +75,17 @@ def browser():
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1400,1300"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1300",
+    ):
         opts.add_argument(flag)
     d = webdriver.Chrome(service=Service(DRIVER), options=opts)
     yield d
@@ -127,19 +141,26 @@ def test_global_edit_in_the_browser_equals_the_library(server, browser, tmp_path
     alpha = float(rng.get_attribute("value"))
     assert alpha > 4.0
     status = d.find_element("id", "status")
-    shown = _wait(lambda: (lambda im: im if im is not None and "α " + f"{alpha:g}" in status.text
-                           and not np.array_equal(im, first) else None)(_image_of(d, "edited", server)),
-                  what=f"the edit at α {alpha:g}")
-    print(f"slider release -> edited image shown: {time.perf_counter() - t0:.2f} s (page round trip); "
-          f"library: {status.text}")
+    shown = _wait(
+        lambda: (
+            lambda im: (
+                im if im is not None and "α " + f"{alpha:g}" in status.text and not np.array_equal(im, first) else None
+            )
+        )(_image_of(d, "edited", server)),
+        what=f"the edit at α {alpha:g}",
+    )
+    print(
+        f"slider release -> edited image shown: {time.perf_counter() - t0:.2f} s (page round trip); "
+        f"library: {status.text}"
+    )
     beta = float(d.find_element("css selector", "#beta input[type=range]").get_attribute("value"))
     want = session.global_edit(src.wplus, [TextEdit("object", "a green object", alpha, beta)])
     np.testing.assert_array_equal(shown, display_image(want.image))
-    assert np.abs(shown.astype(int) - original.astype(int)).mean() > 5          # it really edits
+    assert np.abs(shown.astype(int) - original.astype(int)).mean() > 5  # it really edits
     assert " ms)" in status.text
 
     shot = REPO / "docs" / "ui.png" if os.environ.get("STYLECLIP_UPDATE_DOCS") else tmp_path / "ui.png"
-    d.save_screenshot(str(shot))                 # STYLECLIP_UPDATE_DOCS=1 refreshes the README's picture
+    d.save_screenshot(str(shot))  # STYLECLIP_UPDATE_DOCS=1 refreshes the README's picture
     assert Image.open(shot).size[0] >= 1000
 
     # an empty prompt: a message in the page, and the page still edits afterwards

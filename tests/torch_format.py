@@ -14,8 +14,12 @@ import zipfile
 
 import numpy as np
 
-_STORAGE = {np.dtype(np.float32): "FloatStorage", np.dtype(np.float16): "HalfStorage",
-            np.dtype(np.int64): "LongStorage", np.dtype(np.float64): "DoubleStorage"}
+_STORAGE = {
+    np.dtype(np.float32): "FloatStorage",
+    np.dtype(np.float16): "HalfStorage",
+    np.dtype(np.int64): "LongStorage",
+    np.dtype(np.float64): "DoubleStorage",
+}
 
 
 class Global:
@@ -56,8 +60,10 @@ class _Writer(pickle._Pickler):
             st = _Storage(str(len(self.storages)), arr.reshape(-1))
             self.storages.append(st)
             stride = tuple(s // arr.itemsize for s in arr.strides) if arr.ndim else ()
-            return (Global("torch._utils", "_rebuild_tensor_v2"),
-                    (st, 0, tuple(arr.shape), stride, False, collections.OrderedDict()))
+            return (
+                Global("torch._utils", "_rebuild_tensor_v2"),
+                (st, 0, tuple(arr.shape), stride, False, collections.OrderedDict()),
+            )
         return NotImplemented
 
 
@@ -80,9 +86,11 @@ def save_zip(obj, path, prefix: str = "archive") -> None:
 
 def save_legacy(obj, path) -> None:
     with open(path, "wb") as f:
-        for header in (0x1950A86A20F9469CFC6C, 1001,
-                       {"protocol_version": 1001, "little_endian": True,
-                        "type_sizes": {"short": 2, "int": 4, "long": 4}}):
+        for header in (
+            0x1950A86A20F9469CFC6C,
+            1001,
+            {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}},
+        ):
             pickle.dump(header, f, protocol=2)
         data, storages = dumps_with_tensors(obj)
         f.write(data)

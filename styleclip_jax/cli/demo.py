@@ -24,8 +24,10 @@ def _describe(read, i) -> str:
 
     if read["colour"][i] == -1:
         return "(no object)"
-    return " ".join(world.VOCAB[a][read[a][i]] for a in ("size", "colour", "shape", "position")) + \
-        f" / {world.VOCAB['background'][read['background'][i]]}"
+    return (
+        " ".join(world.VOCAB[a][read[a][i]] for a in ("size", "colour", "shape", "position"))
+        + f" / {world.VOCAB['background'][read['background'][i]]}"
+    )
 
 
 def _grid(path: Path, before, after):
@@ -49,13 +51,18 @@ def run_demo(args):
     refuse_nonempty_dir(out, args.overwrite)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    stamp = lambda: f"[{time.perf_counter() - t0:6.1f}s]"  # noqa: E731
+
+    def stamp():
+        return f"[{time.perf_counter() - t0:6.1f}s]"
+
     tw = load_world(args.world)
     gen = tw.generator
-    print(f"{stamp()} toy world from {tw.path}: {gen.config.resolution}px StyleGAN2 "
-          f"({len(gen.config.style_layers)} style layers), CLIP ViT {tw.clip.config.vision_layers}x"
-          f"{tw.clip.config.vision_width}, attribute readers")
-    ms = MethodSettings()             # the toy world's tuned settings, shared with `evaluate`
+    print(
+        f"{stamp()} toy world from {tw.path}: {gen.config.resolution}px StyleGAN2 "
+        f"({len(gen.config.style_layers)} style layers), CLIP ViT {tw.clip.config.vision_layers}x"
+        f"{tw.clip.config.vision_width}, attribute readers"
+    )
+    ms = MethodSettings()  # the toy world's tuned settings, shared with `evaluate`
     if args.start == "inverted":
         w = _invert_scenes(tw, args, out, stamp)
     else:
@@ -85,11 +92,20 @@ def run_demo(args):
     _report(tw, ge.images, [f"alpha {a}" for a in alphas])
 
     # B. a latent mapper trained on the spot for one prompt, then applied
-    cfg = ms.mapper_config(args.mapper_prompt, steps=args.mapper_steps, val_size=4, val_batch_size=4,
-                           log_every=50, val_every=args.mapper_steps, save_every=args.mapper_steps)
+    cfg = ms.mapper_config(
+        args.mapper_prompt,
+        steps=args.mapper_steps,
+        val_size=4,
+        val_batch_size=4,
+        log_every=50,
+        val_every=args.mapper_steps,
+        save_every=args.mapper_steps,
+    )
     parts = "+".join(cfg.mapper_config(gen.config.num_ws, gen.config.w_dim).parts())
-    print(f"{stamp()} B. training a {cfg.mapper_kind} mapper ({parts}) for {args.mapper_prompt!r} "
-          f"({args.mapper_steps} steps, Adam) ...")
+    print(
+        f"{stamp()} B. training a {cfg.mapper_kind} mapper ({parts}) for {args.mapper_prompt!r} "
+        f"({args.mapper_steps} steps, Adam) ..."
+    )
     with progress_bar("mapper") as bar:
         tr = train_mapper(gen, tw.clip, cfg, out / "mapper_run", progress=bar)
     w_hat = np.asarray(tr.mapper.apply(w))
@@ -112,8 +128,10 @@ def _invert_scenes(tw, args, out: Path, stamp):
     rec = np.asarray(tw.generator.synthesis(w))
     _grid(out / "inversion.png", scenes, rec[:, None])
     write_npz(out / "inversion.npz", rec, w)
-    print(f"{stamp()} inverted {args.samples} drawn scenes with the bundled encoder -> inversion.png "
-          f"(drawn | reconstruction), inversion.npz; edits below start from the reconstructions")
+    print(
+        f"{stamp()} inverted {args.samples} drawn scenes with the bundled encoder -> inversion.png "
+        f"(drawn | reconstruction), inversion.npz; edits below start from the reconstructions"
+    )
     for i in range(args.samples):
         print(f"    drawn scene {i}: {_describe(attrs, i)}")
     return w

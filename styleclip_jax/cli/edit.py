@@ -23,9 +23,18 @@ from styleclip_jax.editing.optimization.config import MODES, SPACES, OptimizeCon
 from styleclip_jax.errors import InputError
 from styleclip_jax.io.files import refuse_nonempty_dir
 
-OPTIMIZE_OPTIONS = {"mode": MODES, "space": SPACES, "steps": COUNT, "lr": LR, "l2_lambda": WEIGHT, "id_lambda": WEIGHT,
-                    "snapshot_every": NONNEG, "keep_lambda": WEIGHT, "mask_lambda": WEIGHT,
-                    "warm_start": WEIGHT}
+OPTIMIZE_OPTIONS = {
+    "mode": MODES,
+    "space": SPACES,
+    "steps": COUNT,
+    "lr": LR,
+    "l2_lambda": WEIGHT,
+    "id_lambda": WEIGHT,
+    "snapshot_every": NONNEG,
+    "keep_lambda": WEIGHT,
+    "mask_lambda": WEIGHT,
+    "warm_start": WEIGHT,
+}
 
 
 def add_edit(sub):
@@ -36,31 +45,54 @@ def add_edit(sub):
     o.add_argument("--clip", required=True)
     o.add_argument("--idnet", default=None, help="identity net folder (needed for --id > 0)")
     o.add_argument("--text", required=True, nargs="+", help="one or more prompts; every latent is paired with each")
-    o.add_argument("--compose", action="store_true", help="the prompts form one composed edit (a weighted sum of their "
-                   "CLIP losses) instead of one edit each")
-    o.add_argument("--weights", type=STRENGTH, nargs="+", default=None, help="with --compose: one weight per prompt "
-                   "(default 1 each)")
+    o.add_argument(
+        "--compose",
+        action="store_true",
+        help="the prompts form one composed edit (a weighted sum of their CLIP losses) instead of one edit each",
+    )
+    o.add_argument(
+        "--weights",
+        type=STRENGTH,
+        nargs="+",
+        default=None,
+        help="with --compose: one weight per prompt (default 1 each)",
+    )
     src = o.add_mutually_exclusive_group()
     src.add_argument("--latents", help=".npz with wplus (B,L,D) or w (B,D)")
     src.add_argument("--seeds", help="e.g. 0-3 (sampled at --truncation toward w_avg)")
     add_photo_source(src, o)
     add_latents_key(o, ("wplus", "w"))
     o.add_argument("--truncation", type=PSI, default=0.7)
-    add_config_options(o, OptimizeConfig, OPTIMIZE_OPTIONS, flags={"l2_lambda": "--l2", "id_lambda": "--id"}, helps={
-        "l2_lambda": "lambda of the sum-of-squares latent term",
-        "id_lambda": "lambda of the ID loss (0.005 in upstream's Colab)",
-        "snapshot_every": "keep the latent every k steps (frames, GIF)",
-        "keep_lambda": "weight of the --keep term (CLIP similarity to each keep-text held at its start)",
-        "mask_lambda": "weight of the pixel change outside --mask / --box",
-        "warm_start": "start this far along the population bank's W direction for the prompt (needs --stats)"})
-    o.add_argument("--stats", default=None, help="with --warm-start: a stats folder from `global precompute "
-                   "--population N` (its population.npz)")
+    add_config_options(
+        o,
+        OptimizeConfig,
+        OPTIMIZE_OPTIONS,
+        flags={"l2_lambda": "--l2", "id_lambda": "--id"},
+        helps={
+            "l2_lambda": "lambda of the sum-of-squares latent term",
+            "id_lambda": "lambda of the ID loss (0.005 in upstream's Colab)",
+            "snapshot_every": "keep the latent every k steps (frames, GIF)",
+            "keep_lambda": "weight of the --keep term (CLIP similarity to each keep-text held at its start)",
+            "mask_lambda": "weight of the pixel change outside --mask / --box",
+            "warm_start": "start this far along the population bank's W direction for the prompt (needs --stats)",
+        },
+    )
+    o.add_argument(
+        "--stats",
+        default=None,
+        help="with --warm-start: a stats folder from `global precompute --population N` (its population.npz)",
+    )
     add_region(o)
     o.add_argument("--rows", default=None, help="W+ rows the edit may move, e.g. 4-7 (default: all, as upstream)")
     o.add_argument("--tie-rows", action="store_true", help="the moved rows share one offset (a W edit of those rows)")
-    o.add_argument("--groups", nargs="+", default=None, metavar="ROWS",
-                   help="W+ row groups each moved by one shared offset, e.g. 0-3 4-7 (a composed geometry + colour "
-                        "edit); replaces --rows / --tie-rows")
+    o.add_argument(
+        "--groups",
+        nargs="+",
+        default=None,
+        metavar="ROWS",
+        help="W+ row groups each moved by one shared offset, e.g. 0-3 4-7 (a composed geometry + colour "
+        "edit); replaces --rows / --tie-rows",
+    )
     o.add_argument("--gif", action="store_true", help="write trajectory.gif (needs --snapshot-every)")
     o.add_argument("--out", required=True, help="output folder")
     o.add_argument("--overwrite", action="store_true")
@@ -72,8 +104,10 @@ def _population(stats_dir):
 
     stats = StyleSpaceStats.load(stats_dir)
     if stats.population is None:
-        raise InputError(f"{stats_dir} has no population bank; add one with `styleclip-jax global precompute ... "
-                         "--population N --resume`")
+        raise InputError(
+            f"{stats_dir} has no population bank; add one with `styleclip-jax global precompute ... "
+            "--population N --resume`"
+        )
     return stats.population
 
 
@@ -94,16 +128,22 @@ def run_optimize(args):
         raise InputError("--gif needs --snapshot-every k")
     check_paste_back(args)
     if args.mode == "free_generation" and (args.latents or args.seeds or args.images):
-        raise InputError("--mode free_generation starts from the mean latent; it takes no --latents, --seeds or "
-                         "--images")
-    cfg = config_from_args(OptimizeConfig, args, OPTIMIZE_OPTIONS,
-                           rows=tuple(parse_seeds(args.rows, "rows")) if args.rows else (), tie_rows=args.tie_rows,
-                           groups=tuple(tuple(parse_seeds(g, "groups")) for g in args.groups or ()))
+        raise InputError(
+            "--mode free_generation starts from the mean latent; it takes no --latents, --seeds or --images"
+        )
+    cfg = config_from_args(
+        OptimizeConfig,
+        args,
+        OPTIMIZE_OPTIONS,
+        rows=tuple(parse_seeds(args.rows, "rows")) if args.rows else (),
+        tie_rows=args.tie_rows,
+        groups=tuple(tuple(parse_seeds(g, "groups")) for g in args.groups or ()),
+    )
     if args.weights is not None and (not args.compose or len(args.weights) != len(args.text)):
         raise InputError("--weights takes one weight per --text prompt, with --compose")
     if bool(cfg.warm_start) != bool(args.stats):
         raise InputError("--warm-start and --stats go together (the warm start reads the stats' population bank)")
-    tokenize(args.text + keep_alternatives(args.keep))   # bad prompts refused before models load
+    tokenize(args.text + keep_alternatives(args.keep))  # bad prompts refused before models load
     prompts = [list(zip(args.text, args.weights or [1.0] * len(args.text)))] if args.compose else args.text
     gen = load_generator(args.generator)
     clip = load_clip(args.clip)
@@ -122,10 +162,23 @@ def run_optimize(args):
             raise InputError("edit mode needs --latents, --seeds or --images")
     n_pairs = (len(latents) if latents is not None else len(seeds) if seeds else 1) * len(prompts)
     with progress_bar(f"optimize {n_pairs} pair(s)") as bar:
-        res = optimize(gen, clip, prompts, latents, seeds=seeds, idnet=idnet, config=cfg,
-                       truncation=args.truncation, progress=bar, population=population, **region_kwargs(args))
+        res = optimize(
+            gen,
+            clip,
+            prompts,
+            latents,
+            seeds=seeds,
+            idnet=idnet,
+            config=cfg,
+            truncation=args.truncation,
+            progress=bar,
+            population=population,
+            **region_kwargs(args),
+        )
     written = res.save(out, gen if args.gif else None, overwrite=args.overwrite)
     note = paste_back_if_asked(args, inv, res.images_after.reshape(-1, len(prompts), *res.images_after.shape[1:]))
     final = res.losses["clip"][-1]
-    print(f"optimised {n_pairs} pair(s) for {cfg.steps} steps: CLIP loss {res.losses['clip'][0].mean():.4f} -> "
-          f"{final.mean():.4f}; wrote {out}/: {', '.join(written)}" + note)
+    print(
+        f"optimised {n_pairs} pair(s) for {cfg.steps} steps: CLIP loss {res.losses['clip'][0].mean():.4f} -> "
+        f"{final.mean():.4f}; wrote {out}/: {', '.join(written)}" + note
+    )

@@ -16,9 +16,19 @@ from styleclip_jax.cli.options import (
     start_multiprocess,
 )
 
-ENCODER_TRAIN_OPTIONS = {"steps": NONNEG, "batch_size": COUNT, "lr": LR, "pixel_lambda": WEIGHT, "id_lambda": WEIGHT,
-                         "delta_lambda": WEIGHT, "latent_lambda": WEIGHT, "progressive_start": NONNEG,
-                         "progressive_every": NONNEG, "truncation": PSI, "seed": SEED}
+ENCODER_TRAIN_OPTIONS = {
+    "steps": NONNEG,
+    "batch_size": COUNT,
+    "lr": LR,
+    "pixel_lambda": WEIGHT,
+    "id_lambda": WEIGHT,
+    "delta_lambda": WEIGHT,
+    "latent_lambda": WEIGHT,
+    "progressive_start": NONNEG,
+    "progressive_every": NONNEG,
+    "truncation": PSI,
+    "seed": SEED,
+}
 
 
 def add_encoder(sub):
@@ -30,10 +40,17 @@ def add_encoder(sub):
     t.add_argument("--idnet", default=None, help="IR-SE50 folder (needed when --id-lambda > 0; faces)")
     from styleclip_jax.editing.inversion.config import EncoderTrainConfig
 
-    add_config_options(t, EncoderTrainConfig, ENCODER_TRAIN_OPTIONS, helps={
-        "id_lambda": "e4e uses 0.5 for faces (with --idnet)", "delta_lambda": "e4e's delta_norm_lambda",
-        "latent_lambda": "MSE to the sample's known W+ (synthetic data only; not in e4e)",
-        "progressive_every": "steps between delta rows (0: all at once)"})
+    add_config_options(
+        t,
+        EncoderTrainConfig,
+        ENCODER_TRAIN_OPTIONS,
+        helps={
+            "id_lambda": "e4e uses 0.5 for faces (with --idnet)",
+            "delta_lambda": "e4e's delta_norm_lambda",
+            "latent_lambda": "MSE to the sample's known W+ (synthetic data only; not in e4e)",
+            "progressive_every": "steps between delta rows (0: all at once)",
+        },
+    )
     t.add_argument("--widths", default="64,128,256,512", help="IR-SE stage widths (4 numbers)")
     t.add_argument("--units", default="3,4,14,3", help="IR-SE units per stage (4 numbers)")
     t.add_argument("--input-size", type=COUNT, default=None, help="encoder input side (default min(256, resolution))")
@@ -73,6 +90,16 @@ def run_train(args):
     enc_cfg = encoder_config_for(gen, widths, units, args.input_size)
     args.on_interrupt = "the last finished step is checkpointed; continue with the same command plus --resume"
     with progress_bar("encoder") as bar:
-        train_encoder(gen, cfg, args.out, enc_cfg, idnet=idnet, resume=args.resume, overwrite=args.overwrite,
-                      checkpoint_every=args.checkpoint_every, devices=args.devices, progress=bar)
+        train_encoder(
+            gen,
+            cfg,
+            args.out,
+            enc_cfg,
+            idnet=idnet,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            checkpoint_every=args.checkpoint_every,
+            devices=args.devices,
+            progress=bar,
+        )
     print(f"encoder -> {args.out}/encoder (use with `invert --encoder` or `--images --encoder`)")

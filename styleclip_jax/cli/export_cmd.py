@@ -30,7 +30,9 @@ def add_export(sub):
     g = esub.add_parser("generator", help="generator: wplus -> image, or (z, psi) -> image")
     g.add_argument("--generator", required=True)
     g.add_argument("--from", dest="source", choices=("wplus", "z"), default="wplus")
-    g.add_argument("--truncation-cutoff", type=NONNEG, default=None, help="with --from z: truncate only the first N rows")
+    g.add_argument(
+        "--truncation-cutoff", type=NONNEG, default=None, help="with --from z: truncate only the first N rows"
+    )
     gl = esub.add_parser("global", help="StyleSpace edit: (wplus, direction, alpha) -> image")
     gl.add_argument("--generator", required=True)
     en = esub.add_parser("encoder", help="e4e encoder: aligned photo (256²) -> W+")
@@ -102,7 +104,11 @@ def run_onnx(args):
     ed = OnnxEditor(args.model, providers=["CPUExecutionProvider"] if args.cpu else None)
     spec = {s["name"]: s["shape"] for s in ed.inputs}
     takes = {"--alpha": "alpha" in spec, "--psi": "psi" in spec, "--direction": "direction" in spec}
-    given = {"--alpha": args.alpha is not None, "--psi": args.psi is not None, "--direction": args.direction is not None}
+    given = {
+        "--alpha": args.alpha is not None,
+        "--psi": args.psi is not None,
+        "--direction": args.direction is not None,
+    }
     unused = [flag for flag in takes if given[flag] and not takes[flag]]
     if unused:
         raise InputError(f"{ed.kind} models do not take {', '.join(unused)} (inputs: {', '.join(spec)})")
@@ -128,22 +134,27 @@ def run_onnx(args):
         feeds["psi"] = 1.0 if args.psi is None else args.psi
     else:
         if args.seeds:
-            raise InputError(f"{ed.kind} models take W+ latents (--latents); --seeds needs a generator exported --from z")
+            raise InputError(
+                f"{ed.kind} models take W+ latents (--latents); --seeds needs a generator exported --from z"
+            )
         kind, w = _onnx_latents(args, ("wplus", "w"), with_kind=True)
         feeds["wplus"] = np.repeat(w[:, None], spec["wplus"][1], axis=1) if kind == "w" else w
         if "alpha" in spec:
             feeds["alpha"] = 1.0 if args.alpha is None else args.alpha
         if "direction" in spec:
             if not args.direction:
-                raise InputError("global models need --direction (a .npy StyleSpace direction, e.g. from "
-                                 "`styleclip_jax.editing.direction(...).delta`)")
+                raise InputError(
+                    "global models need --direction (a .npy StyleSpace direction, e.g. from "
+                    "`styleclip_jax.editing.direction(...).delta`)"
+                )
             try:
                 feeds["direction"] = np.load(args.direction, allow_pickle=False)
             except (ValueError, OSError, EOFError) as e:
-                raise InputError(f"{args.direction}: not a readable .npy array ({' '.join(str(e).split())[:200]})") \
-                    from None
+                raise InputError(
+                    f"{args.direction}: not a readable .npy array ({' '.join(str(e).split())[:200]})"
+                ) from None
     if ed.output_name == "wplus" and out.suffix != ".npz":
-        raise InputError("encoder models output latents: write a .npz")             # before the work
+        raise InputError("encoder models output latents: write a .npz")  # before the work
     images = ed.run(batch_size=args.batch_size, **feeds)
     if ed.output_name == "wplus":
         from styleclip_jax.io.files import atomic_write

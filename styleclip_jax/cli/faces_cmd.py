@@ -13,8 +13,11 @@ def add_faces(sub):
     a.add_argument("--out", required=True, help="folder for <stem>.png crops and faces.json")
     a.add_argument("--size", type=COUNT, default=256, help="crop size: 256 for e4e, 1024 / the generator's otherwise")
     a.add_argument("--faces", choices=("largest", "all"), default="largest")
-    a.add_argument("--dlib-correction", action="store_true",
-                   help="shift/scale the quad toward dlib's framing (fitted on 20 faces; off = upstream's formula)")
+    a.add_argument(
+        "--dlib-correction",
+        action="store_true",
+        help="shift/scale the quad toward dlib's framing (fitted on 20 faces; off = upstream's formula)",
+    )
     a.add_argument("--detector", default=None, help="an MTCNN folder (default: the bundled weights)")
     a.add_argument("--overwrite", action="store_true")
     a.set_defaults(func=run_align)
@@ -24,8 +27,12 @@ def add_faces(sub):
     p.add_argument("--crop", required=True, help="the (edited) aligned crop")
     p.add_argument("--faces", required=True, help="faces.json written by `align`")
     p.add_argument("--face", type=COUNT, default=1, help="which face of the photo (1 = largest)")
-    p.add_argument("--feather", type=real(0.0, 0.5, lo_open=True), default=0.1,
-                   help="blend width at the crop's edges, as a share of the crop")
+    p.add_argument(
+        "--feather",
+        type=real(0.0, 0.5, lo_open=True),
+        default=0.1,
+        help="blend width at the crop's edges, as a share of the crop",
+    )
     p.add_argument("--out", required=True, help=".png")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=run_paste_back)
@@ -42,16 +49,19 @@ def run_align(args):
     n = len(expand_images(args.images))
     det = load_face_detector(args.detector)
     with progress_bar("align", "image") as bar:
-        report = align_photos(args.images, args.out, det, args.size, args.faces, args.dlib_correction,
-                              progress=bar if n > 1 else None)
+        report = align_photos(
+            args.images, args.out, det, args.size, args.faces, args.dlib_correction, progress=bar if n > 1 else None
+        )
     crops = sum(len(r["faces"]) for r in report)
     skipped = [r["image"] for r in report if r.get("skipped")]
     for r in report:
         for f in r["faces"]:
             if "warning" in f:
                 print(f"warning: {r['image']}: {f['warning']}")
-    print(f"aligned {crops} face(s) from {len(report)} image(s) -> {args.out}"
-          + (f"; no face in {', '.join(skipped)}" if skipped else ""))
+    print(
+        f"aligned {crops} face(s) from {len(report)} image(s) -> {args.out}"
+        + (f"; no face in {', '.join(skipped)}" if skipped else "")
+    )
 
 
 def run_paste_back(args):

@@ -57,6 +57,10 @@ def run_generate(args):
     if out.suffix.lower() == ".png":
         save_png(out, make_grid(to_uint8(images), nrow=args.nrow))
     else:
-        write_npz(out, images, np.concatenate(wplus) if wplus else None,
-                  {name: np.concatenate(v) for name, v in styles.items()})
+        write_npz(
+            out,
+            images,
+            np.concatenate(wplus) if wplus else None,
+            {name: np.concatenate(v) for name, v in styles.items()},
+        )
     print(f"wrote {n} image(s) at {cfg.resolution}px -> {out}{note}")

@@ -31,8 +31,11 @@ def add_global(sub):
     pre.add_argument("--clip", required=True)
     pre.add_argument("--out", required=True, help="stats folder (stats.json, stats.npz, fs3_parts/, fs3.npy)")
     pre.add_argument("--resume", action="store_true", help="finish an interrupted precompute in --out")
-    pre.add_argument("--overwrite", action="store_true",
-                     help="clear --out first (a failed or unwanted run; only a stats folder is cleared)")
+    pre.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="clear --out first (a failed or unwanted run; only a stats folder is cleared)",
+    )
     pre.add_argument("--n-stats", type=COUNT, default=100_000, help="codes sampled for mean/std (upstream 100000)")
     pre.add_argument("--truncation", type=PSI, default=0.7)
     pre.add_argument("--truncation-cutoff", type=NONNEG, default=8, help="W+ rows truncated (torch global_torch: 8)")
@@ -41,16 +44,23 @@ def add_global(sub):
     pre.add_argument("--image-batch", type=COUNT, default=8, help="renders per block (memory bound)")
     add_multiprocess(pre, "this process's devices to split each block of renders over (default all)")
     pre.add_argument("--layers", nargs="+", default=None, help="only these StyleSpace layers (partial table)")
-    pre.add_argument("--population", type=NONNEG, default=0,
-                     help="also sample this many images for the population estimator (`edit --source population`) and "
-                          "the optimisation warm start (population.npz; 0: none)")
+    pre.add_argument(
+        "--population",
+        type=NONNEG,
+        default=0,
+        help="also sample this many images for the population estimator (`edit --source population`) and "
+        "the optimisation warm start (population.npz; 0: none)",
+    )
     pre.set_defaults(func=run_precompute)
 
     imp = gsub.add_parser("import", help="use upstream fs3.npy (+ S_mean_std pickle) with a generator")
     imp.add_argument("--generator", required=True)
     imp.add_argument("--fs3", required=True, help="upstream fs3.npy (5376 or 6048 rows, fp16 or fp32)")
-    imp.add_argument("--s-mean-std", default=None, help="upstream S_mean_std pickle (read without running code); "
-                     "default: sample mean/std here")
+    imp.add_argument(
+        "--s-mean-std",
+        default=None,
+        help="upstream S_mean_std pickle (read without running code); default: sample mean/std here",
+    )
     imp.add_argument("--n-stats", type=COUNT, default=100_000)
     imp.add_argument("--out", required=True)
     imp.add_argument("--overwrite", action="store_true")
@@ -69,17 +79,35 @@ def add_global(sub):
     beta.add_argument("--beta", type=BETA, default=TextEdit.beta, help="disentanglement threshold (upstream's)")
     beta.add_argument("--auto-beta", action="store_true", help="largest beta moving more than 20 channels")
     ed.add_argument("--layers", nargs="+", default=None, help="restrict the edit to these StyleSpace layers")
-    ed.add_argument("--also", nargs=4, action="append", default=[], metavar=("NEUTRAL", "TARGET", "ALPHA", "BETA"),
-                    help="compose another edit (repeatable); BETA may be 'auto'")
+    ed.add_argument(
+        "--also",
+        nargs=4,
+        action="append",
+        default=[],
+        metavar=("NEUTRAL", "TARGET", "ALPHA", "BETA"),
+        help="compose another edit (repeatable); BETA may be 'auto'",
+    )
     add_region(ed)
-    ed.add_argument("--keep-mode", choices=KEEP_MODES, default=TextEdit.keep_mode,
-                    help="how --keep constrains the edit: drop channels more relevant to a keep-text than to the edit, "
-                         "or project the text direction / the channel relevance")
-    ed.add_argument("--source", choices=SOURCES, default=TextEdit.source,
-                    help="channel relevance from fs3 (StyleCLIP) or from CLIP-labelled samples (population.npz; "
-                         "moves toRGB layers too, beta is a share of the strongest channel)")
-    ed.add_argument("--region-threshold", type=FRACTION, default=0.5,
-                    help="with --mask / --box: the share of a channel's effect that must lie inside the region")
+    ed.add_argument(
+        "--keep-mode",
+        choices=KEEP_MODES,
+        default=TextEdit.keep_mode,
+        help="how --keep constrains the edit: drop channels more relevant to a keep-text than to the edit, "
+        "or project the text direction / the channel relevance",
+    )
+    ed.add_argument(
+        "--source",
+        choices=SOURCES,
+        default=TextEdit.source,
+        help="channel relevance from fs3 (StyleCLIP) or from CLIP-labelled samples (population.npz; "
+        "moves toRGB layers too, beta is a share of the strongest channel)",
+    )
+    ed.add_argument(
+        "--region-threshold",
+        type=FRACTION,
+        default=0.5,
+        help="with --mask / --box: the share of a channel's effect that must lie inside the region",
+    )
     src = ed.add_mutually_exclusive_group(required=True)
     src.add_argument("--latents", help=".npz with wplus (B,L,D) or w (B,D)")
     src.add_argument("--seeds")
@@ -105,22 +133,35 @@ def run_precompute(args):
     gen, clip = _load_pair(args)
     args.on_interrupt = "finished chunks are kept in fs3_parts/; continue with the same command plus --resume"
     with progress_bar("fs3 channels", "ch") as bar:
-        stats = precompute(gen, clip, args.out, n_stats=args.n_stats, truncation=args.truncation,
-                           truncation_cutoff=args.truncation_cutoff, num_images=args.images,
-                           channels_per_chunk=args.chunk, image_batch=args.image_batch, devices=args.devices,
-                           layers=args.layers, resume=args.resume, overwrite=args.overwrite, progress=bar)
+        stats = precompute(
+            gen,
+            clip,
+            args.out,
+            n_stats=args.n_stats,
+            truncation=args.truncation,
+            truncation_cutoff=args.truncation_cutoff,
+            num_images=args.images,
+            channels_per_chunk=args.chunk,
+            image_batch=args.image_batch,
+            devices=args.devices,
+            layers=args.layers,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            progress=bar,
+        )
     print(f"fs3: {stats.fs3.shape[0]} channel rows -> {args.out}")
     from styleclip_jax.parallel.distributed import is_primary
 
-    if args.population and is_primary():          # one process samples the bank (it is small next to fs3)
+    if args.population and is_primary():  # one process samples the bank (it is small next to fs3)
         from styleclip_jax.editing.global_directions.population import (
             precompute_population,
         )
 
         args.on_interrupt = "finished parts are kept in population_parts/; continue with the same command plus --resume"
         with progress_bar("population", "img") as bar:
-            pop = precompute_population(gen, clip, stats, args.out, n=args.population, batch=args.image_batch,
-                                        progress=bar)
+            pop = precompute_population(
+                gen, clip, stats, args.out, n=args.population, batch=args.image_batch, progress=bar
+            )
         print(f"population: {len(pop.u)} CLIP-labelled samples -> {args.out}")
 
 
@@ -155,10 +196,10 @@ def _edits(args) -> list:
     """The first edit from --neutral/--target/--alpha/--beta, then one per --also."""
     import argparse
 
-
     keep = dict(keep=tuple(args.keep), keep_mode=args.keep_mode, source=args.source)
-    edits = [TextEdit(args.neutral, args.target, args.alpha, "auto" if args.auto_beta else args.beta, args.layers,
-                      **keep)]
+    edits = [
+        TextEdit(args.neutral, args.target, args.alpha, "auto" if args.auto_beta else args.beta, args.layers, **keep)
+    ]
     for neutral, target, alpha, beta in args.also:
         try:
             edits.append(TextEdit(neutral, target, STRENGTH(alpha), beta if beta == "auto" else BETA(beta), **keep))
@@ -178,13 +219,25 @@ def run_edit(args):
     gen, clip = _load_pair(args)
     stats = StyleSpaceStats.load(args.stats)
     w, inv = source_latents(args, gen, "global edit", args.truncation)
-    res = global_edit(gen, clip, stats, w, edits, alphas, mask=args.mask, box=args.box,
-                      threshold=args.region_threshold, blend=args.blend)
+    res = global_edit(
+        gen,
+        clip,
+        stats,
+        w,
+        edits,
+        alphas,
+        mask=args.mask,
+        box=args.box,
+        threshold=args.region_threshold,
+        blend=args.blend,
+    )
     b, a = res.codes.shape[:2]
     res.save(out, np.asarray(gen.synthesis(w)) if out.suffix == ".png" else None)
     summary = res.summary()
     for s in summary:
-        print(f"{s['neutral']!r} -> {s['target']!r}: beta {s['beta']:.2f} moves {s['channels']} channel(s)"
-              + (f" (per latent: {s['channels_per_latent']})" if "channels_per_latent" in s else "")
-              + (f" ({s['channels_touched']} in the chosen layers)" if args.layers and s is summary[0] else ""))
+        print(
+            f"{s['neutral']!r} -> {s['target']!r}: beta {s['beta']:.2f} moves {s['channels']} channel(s)"
+            + (f" (per latent: {s['channels_per_latent']})" if "channels_per_latent" in s else "")
+            + (f" ({s['channels_touched']} in the chosen layers)" if args.layers and s is summary[0] else "")
+        )
     print(f"edited {b} latent(s) x {a} strength(s) -> {out}" + paste_back_if_asked(args, inv, res.images))

@@ -8,17 +8,27 @@ from styleclip_jax.cli.options import COUNT, LR, NONNEG, WEIGHT, progress_bar
 def add_invert(sub):
     p = sub.add_parser("invert", help="photos -> W+ latents with an e4e encoder (StyleCLIP's real-photo path)")
     p.add_argument("--encoder", required=True, help="encoder folder (see `convert encoder`)")
-    p.add_argument("--images", nargs="+", required=True, help="image files or folders (aligned 256² faces, or use --align)")
+    p.add_argument(
+        "--images", nargs="+", required=True, help="image files or folders (aligned 256² faces, or use --align)"
+    )
     p.add_argument("--align", action="store_true", help="find and FFHQ-align the largest face of each photo first")
     p.add_argument("--generator", default=None, help="also decode the latents (the reconstruction)")
-    p.add_argument("--refine", type=NONNEG, default=0, metavar="N",
-                   help="then N steps of latent optimisation toward each photo (pixel L2; needs --generator)")
+    p.add_argument(
+        "--refine",
+        type=NONNEG,
+        default=0,
+        metavar="N",
+        help="then N steps of latent optimisation toward each photo (pixel L2; needs --generator)",
+    )
     p.add_argument("--refine-lr", type=LR, default=0.01)
     p.add_argument("--idnet", default=None, help="IR-SE50 folder: adds the ID loss to --refine (face generators)")
     p.add_argument("--id-lambda", type=WEIGHT, default=0.1, help="weight of the ID loss in --refine (with --idnet)")
     p.add_argument("--batch-size", type=COUNT, default=8)
-    p.add_argument("--out", required=True, help=".npz (wplus, files[, images]) or .png (photo | reconstruction grid; "
-                   "needs --generator)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help=".npz (wplus, files[, images]) or .png (photo | reconstruction grid; needs --generator)",
+    )
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=run_invert)
 
@@ -57,14 +67,16 @@ def run_invert(args):
 
         idnet = load_idnet(args.idnet) if args.idnet else None
         target = photos_at(photos, gen.config.resolution)
-        w, losses = refine_inversion(gen, w, target, args.refine, args.refine_lr,
-                                     args.id_lambda if idnet is not None else 0.0, idnet)
+        w, losses = refine_inversion(
+            gen, w, target, args.refine, args.refine_lr, args.id_lambda if idnet is not None else 0.0, idnet
+        )
         note = f"; refined {args.refine} steps, loss {losses[0].mean():.4f} -> {losses[-1].mean():.4f}"
     names = np.array([f.name for f in files])
     images = None
     if gen is not None:
-        images = np.concatenate([np.asarray(gen.synthesis(w[i:i + args.batch_size]))
-                                 for i in range(0, len(w), args.batch_size)])
+        images = np.concatenate(
+            [np.asarray(gen.synthesis(w[i : i + args.batch_size])) for i in range(0, len(w), args.batch_size)]
+        )
     if out.suffix == ".png":
         from PIL import Image
 

@@ -36,13 +36,17 @@ from styleclip_jax.errors import StyleClipError
 def _add_convert(sub):
     p = sub.add_parser("convert", help="convert upstream PyTorch checkpoints (torch-free, code-free)")
     csub = p.add_subparsers(dest="what", required=True)
-    g = csub.add_parser("generator", help="rosinality .pt, StyleCLIP mapper .pt (decoder.*), NVIDIA stylegan2-ada "
-                        "or StyleGAN3 .pkl")
+    g = csub.add_parser(
+        "generator", help="rosinality .pt, StyleCLIP mapper .pt (decoder.*), NVIDIA stylegan2-ada or StyleGAN3 .pkl"
+    )
     g.add_argument("input", help="checkpoint file")
     g.add_argument("out_dir", help="output folder (config.json + model.safetensors)")
     g.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
-    g.add_argument("--allow-modified-source", action="store_true",
-                   help="convert a StyleGAN3 snapshot whose embedded network code is not NVIDIA's (a fork)")
+    g.add_argument(
+        "--allow-modified-source",
+        action="store_true",
+        help="convert a StyleGAN3 snapshot whose embedded network code is not NVIDIA's (a fork)",
+    )
     g.set_defaults(func=_run_convert_generator)
     c = csub.add_parser("clip", help="OpenAI CLIP .pt (TorchScript or state dict) or a Hugging Face CLIP folder")
     c.add_argument("input", help="checkpoint file or HF folder (config.json + model.safetensors / pytorch_model.bin)")
@@ -80,8 +84,10 @@ def _run_convert_encoder(args):
 
     enc, gen = convert_encoder(args.input, args.out_dir, args.generator_out, overwrite=args.overwrite)
     c = enc.config
-    print(f"converted {c.kind} encoder: {len(c.units)} IR-SE units, W+ ({c.num_styles}, {c.style_dim}) -> {args.out_dir}"
-          + (f"; generator -> {args.generator_out}" if gen is not None else ""))
+    print(
+        f"converted {c.kind} encoder: {len(c.units)} IR-SE units, W+ ({c.num_styles}, {c.style_dim}) -> {args.out_dir}"
+        + (f"; generator -> {args.generator_out}" if gen is not None else "")
+    )
 
 
 def _run_convert_mtcnn(args):
@@ -94,28 +100,36 @@ def _run_convert_mtcnn(args):
 def _run_convert_generator(args):
     from convert_weights.stylegan2 import convert_generator
 
-    gen = convert_generator(args.input, args.out_dir, overwrite=args.overwrite,
-                            allow_modified_source=args.allow_modified_source)
+    gen = convert_generator(
+        args.input, args.out_dir, overwrite=args.overwrite, allow_modified_source=args.allow_modified_source
+    )
     c = gen.config
-    print(f"converted {c.source} generator: {c.resolution}px, w_dim {c.w_dim}, {c.num_ws} W+ rows, "
-          f"{len(c.style_layers)} style layers ({c.num_style_channels} channels) -> {args.out_dir}")
+    print(
+        f"converted {c.source} generator: {c.resolution}px, w_dim {c.w_dim}, {c.num_ws} W+ rows, "
+        f"{len(c.style_layers)} style layers ({c.num_style_channels} channels) -> {args.out_dir}"
+    )
 
 
 def _run_convert_clip(args):
     from convert_weights.clip import convert_clip
 
-    m = convert_clip(args.input, args.out_dir, overwrite=args.overwrite, vision_heads=args.vision_heads,
-                     text_heads=args.text_heads)
+    m = convert_clip(
+        args.input, args.out_dir, overwrite=args.overwrite, vision_heads=args.vision_heads, text_heads=args.text_heads
+    )
     c = m.config
-    print(f"converted CLIP ({m.source['format']}): ViT {c.vision_layers}x{c.vision_width} patch {c.patch_size} "
-          f"@{c.image_size}px, text {c.text_layers}x{c.text_width}, embed {c.embed_dim} -> {args.out_dir}")
+    print(
+        f"converted CLIP ({m.source['format']}): ViT {c.vision_layers}x{c.vision_width} patch {c.patch_size} "
+        f"@{c.image_size}px, text {c.text_layers}x{c.text_width}, embed {c.embed_dim} -> {args.out_dir}"
+    )
 
 
 def _run_convert_idnet(args):
     from convert_weights.idnet import convert_idnet
 
     n = convert_idnet(args.input, args.out_dir, overwrite=args.overwrite)
-    print(f"converted IR-SE identity net: {len(n.config.units)} units, {n.config.embed_dim}-d embedding -> {args.out_dir}")
+    print(
+        f"converted IR-SE identity net: {len(n.config.units)} units, {n.config.embed_dim}-d embedding -> {args.out_dir}"
+    )
 
 
 def _run_convert_mapper(args):
@@ -123,15 +137,31 @@ def _run_convert_mapper(args):
 
     m, g = convert_mapper(args.input, args.out_dir, generator_out=args.generator_out, overwrite=args.overwrite)
     c = m.config
-    print(f"converted {c.kind} mapper ({'+'.join(c.parts())}; {m.source.get('description', '')!r}) -> {args.out_dir}"
-          + (f"; generator -> {args.generator_out}" if g is not None else ""))
+    print(
+        f"converted {c.kind} mapper ({'+'.join(c.parts())}; {m.source.get('description', '')!r}) -> {args.out_dir}"
+        + (f"; generator -> {args.generator_out}" if g is not None else "")
+    )
 
 
-MAPPER_TRAIN_OPTIONS = {"steps": COUNT, "batch_size": COUNT, "optimizer": ("ranger", "adam"), "lr": LR,
-                        "clip_lambda": WEIGHT, "l2_lambda": WEIGHT, "id_lambda": WEIGHT,
-                        "mapper_kind": ("levels", "single"), "truncation": PSI, "val_size": NONNEG,
-                        "val_batch_size": COUNT, "log_every": COUNT, "val_every": COUNT, "save_every": COUNT,
-                        "seed": NONNEG, "keep_lambda": WEIGHT, "mask_lambda": WEIGHT}
+MAPPER_TRAIN_OPTIONS = {
+    "steps": COUNT,
+    "batch_size": COUNT,
+    "optimizer": ("ranger", "adam"),
+    "lr": LR,
+    "clip_lambda": WEIGHT,
+    "l2_lambda": WEIGHT,
+    "id_lambda": WEIGHT,
+    "mapper_kind": ("levels", "single"),
+    "truncation": PSI,
+    "val_size": NONNEG,
+    "val_batch_size": COUNT,
+    "log_every": COUNT,
+    "val_every": COUNT,
+    "save_every": COUNT,
+    "seed": NONNEG,
+    "keep_lambda": WEIGHT,
+    "mask_lambda": WEIGHT,
+}
 
 
 def _add_mapper(sub):
@@ -147,8 +177,14 @@ def _add_mapper(sub):
     add_latents_key(a, ("wplus", "w"))
     a.add_argument("--truncation", type=PSI, default=1.0, help="for --seeds (upstream mappers use 1)")
     a.add_argument("--alpha", type=STRENGTH, nargs="+", default=[1.0], help="one or more strengths (grid columns)")
-    a.add_argument("--also", nargs=2, action="append", default=[], metavar=("MAPPER", "ALPHA"),
-                   help="compose another mapper's edit at its own strength into every column (repeatable)")
+    a.add_argument(
+        "--also",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("MAPPER", "ALPHA"),
+        help="compose another mapper's edit at its own strength into every column (repeatable)",
+    )
     add_region(a, keep=False)
     a.add_argument("--batch-size", type=COUNT, default=8)
     a.add_argument("--out", required=True, help=".png grid (input | alphas…) or .npz (images, wplus)")
@@ -159,17 +195,31 @@ def _add_mapper(sub):
     t.add_argument("--clip", required=True)
     t.add_argument("--idnet", default=None, help="IR-SE50 folder (needed when --id-lambda > 0)")
     t.add_argument("--description", required=True, help="the target prompt, e.g. 'purple hair'")
-    t.add_argument("--latents", default=None, help=".npz with wplus (N,L,D) or w (N,D) (e.g. e4e inversions); "
-                   "default: sample z on the fly at --truncation")
+    t.add_argument(
+        "--latents",
+        default=None,
+        help=".npz with wplus (N,L,D) or w (N,D) (e.g. e4e inversions); default: sample z on the fly at --truncation",
+    )
     add_latents_key(t, ("wplus", "w"))
     t.add_argument("--out", required=True, help="experiment folder (checkpoints, logs, val grids, mapper/)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    t.add_argument("--overwrite", action="store_true",
-                   help="clear --out first (a failed or unwanted run; only a mapper training folder is cleared)")
-    add_config_options(t, MapperTrainConfig, MAPPER_TRAIN_OPTIONS, flags={"mapper_kind": "--mapper-type"}, helps={
-        "id_lambda": "0.1 upstream (needs --idnet); 0 for identity-changing edits or non-face generators",
-        "truncation": "for latents sampled on the fly",
-        "keep_lambda": "weight of the --keep term", "mask_lambda": "weight of the pixel change outside --mask / --box"})
+    t.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="clear --out first (a failed or unwanted run; only a mapper training folder is cleared)",
+    )
+    add_config_options(
+        t,
+        MapperTrainConfig,
+        MAPPER_TRAIN_OPTIONS,
+        flags={"mapper_kind": "--mapper-type"},
+        helps={
+            "id_lambda": "0.1 upstream (needs --idnet); 0 for identity-changing edits or non-face generators",
+            "truncation": "for latents sampled on the fly",
+            "keep_lambda": "weight of the --keep term",
+            "mask_lambda": "weight of the pixel change outside --mask / --box",
+        },
+    )
     add_region(t, blend=False)
     for lvl in ("coarse", "medium", "fine"):
         t.add_argument(f"--no-{lvl}", action="store_true", help=f"no {lvl} mapper (its delta is zero)")
@@ -185,20 +235,44 @@ def _run_mapper_train(args):
     from styleclip_jax.models.latents import wplus_from_source
 
     start_multiprocess(args)
-    cfg = config_from_args(MapperTrainConfig, args, MAPPER_TRAIN_OPTIONS, description=args.description,
-                           coarse=not args.no_coarse, medium=not args.no_medium, fine=not args.no_fine,
-                           keep=tuple(args.keep))
+    cfg = config_from_args(
+        MapperTrainConfig,
+        args,
+        MAPPER_TRAIN_OPTIONS,
+        description=args.description,
+        coarse=not args.no_coarse,
+        medium=not args.no_medium,
+        fine=not args.no_fine,
+        keep=tuple(args.keep),
+    )
     gen, clip = load_generator(args.generator), load_clip(args.clip)
     idnet = load_idnet(args.idnet) if args.idnet else None
-    latents = (wplus_from_source(gen, latents=args.latents, what="mapper training", key=args.latents_key)
-               if args.latents else None)
+    latents = (
+        wplus_from_source(gen, latents=args.latents, what="mapper training", key=args.latents_key)
+        if args.latents
+        else None
+    )
     args.on_interrupt = "the last completed chunk is checkpointed; continue with the same command plus --resume"
     with progress_bar(f"mapper {args.description[:30]!r}") as bar:
-        r = train_mapper(gen, clip, cfg, args.out, latents=latents, idnet=idnet, resume=args.resume,
-                         overwrite=args.overwrite, devices=args.devices, progress=bar, mask=args.mask, box=args.box)
+        r = train_mapper(
+            gen,
+            clip,
+            cfg,
+            args.out,
+            latents=latents,
+            idnet=idnet,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            devices=args.devices,
+            progress=bar,
+            mask=args.mask,
+            box=args.box,
+        )
     last = r.val[-1] if r.val else None
-    print(f"trained mapper {args.description!r} to step {r.step} -> {args.out}/mapper"
-          + (f" (val loss {last['loss']:.4f}, CLIP {last['clip']:.4f})" if last else ""))
+    print(
+        f"trained mapper {args.description!r} to step {r.step} -> {args.out}/mapper"
+        + (f" (val loss {last['loss']:.4f}, CLIP {last['clip']:.4f})" if last else "")
+    )
 
 
 def _run_mapper_apply(args):
@@ -285,8 +359,12 @@ def _add_generate(sub):
     p.add_argument("--noise-seed", type=SEED, default=0, help="seed for --noise random")
     p.add_argument("--batch-size", type=COUNT, default=8)
     p.add_argument("--nrow", type=COUNT, default=None, help="images per grid row (png)")
-    p.add_argument("--translate", type=SHIFT, default=None,
-                   help="StyleGAN3 only: move the image by x,y (image widths), as gen_images.py --translate")
+    p.add_argument(
+        "--translate",
+        type=SHIFT,
+        default=None,
+        help="StyleGAN3 only: move the image by x,y (image widths), as gen_images.py --translate",
+    )
     p.add_argument("--rotate", type=ANGLE, default=None, help="StyleGAN3 only: rotate the image by this many degrees")
     p.add_argument("--out", required=True, help=".png grid or .npz (images, wplus, s/<layer>)")
     p.add_argument("--overwrite", action="store_true")
@@ -305,11 +383,19 @@ def _add_demo(sub):
     p.add_argument("--world", default=None, help="toy-world folder (default: the bundled one)")
     p.add_argument("--samples", type=COUNT, default=4)
     p.add_argument("--seed", type=SEED, default=0)
-    p.add_argument("--start", choices=("samples", "inverted"), default="samples",
-                   help="edit generator samples, or scenes drawn by the world's renderer and inverted by the "
-                        "bundled encoder (the photo workflow: image -> encoder -> edit)")
-    p.add_argument("--prompts", nargs="+", default=["a blue object", "a green object", "a large object"],
-                   help="latent-optimisation prompts (colour-only prompts move the colour rows, see MethodSettings)")
+    p.add_argument(
+        "--start",
+        choices=("samples", "inverted"),
+        default="samples",
+        help="edit generator samples, or scenes drawn by the world's renderer and inverted by the "
+        "bundled encoder (the photo workflow: image -> encoder -> edit)",
+    )
+    p.add_argument(
+        "--prompts",
+        nargs="+",
+        default=["a blue object", "a green object", "a large object"],
+        help="latent-optimisation prompts (colour-only prompts move the colour rows, see MethodSettings)",
+    )
     p.add_argument("--global-target", default="green object", help="global-direction target (neutral: 'object')")
     p.add_argument("--mapper-prompt", default="a yellow object")
     p.add_argument("--mapper-steps", type=COUNT, default=300)
@@ -366,17 +452,22 @@ def main(argv=None) -> int:
     try:
         args.func(args)
     except KeyboardInterrupt:
-        print("styleclip-jax: interrupted" + (f"; {args.on_interrupt}" if getattr(args, "on_interrupt", None) else ""),
-              file=sys.stderr)
+        print(
+            "styleclip-jax: interrupted" + (f"; {args.on_interrupt}" if getattr(args, "on_interrupt", None) else ""),
+            file=sys.stderr,
+        )
         return 130
     except (StyleClipError, OSError, Image.DecompressionBombError, MemoryError) as e:
         print(f"styleclip-jax: error: {one_line(e)}", file=sys.stderr)
         return 2
-    except Exception as e:                                   # a bug, not the user's doing: still one line
+    except Exception as e:  # a bug, not the user's doing: still one line
         if os.environ.get("STYLECLIP_JAX_DEBUG"):
             raise
-        print(f"styleclip-jax: internal error ({type(e).__name__}: {one_line(e)}); rerun with "
-              "STYLECLIP_JAX_DEBUG=1 for the traceback and report it", file=sys.stderr)
+        print(
+            f"styleclip-jax: internal error ({type(e).__name__}: {one_line(e)}); rerun with "
+            "STYLECLIP_JAX_DEBUG=1 for the traceback and report it",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -93,17 +93,17 @@ def integer(lo: int | None = 0, hi: int | None = None):
 
 
 # The ranges every command shares (one definition each).
-COUNT = integer(1)                      # batch sizes, steps, chunks, images per row
-NONNEG = integer(0)                     # seeds, cutoffs, "0 = off" intervals
+COUNT = integer(1)  # batch sizes, steps, chunks, images per row
+NONNEG = integer(0)  # seeds, cutoffs, "0 = off" intervals
 SEED = integer(0, 2**31 - 1)
-PSI = real(-2.0, 2.0)                   # truncation toward w_avg
-STRENGTH = real(-100.0, 100.0)          # edit strengths (alpha)
+PSI = real(-2.0, 2.0)  # truncation toward w_avg
+STRENGTH = real(-100.0, 100.0)  # edit strengths (alpha)
 LR = real(0.0, 10.0, lo_open=True)
-WEIGHT = real(0.0, 1e4)                 # loss weights (lambdas)
+WEIGHT = real(0.0, 1e4)  # loss weights (lambdas)
 PROB = real(0.0, 1.0)
 BETA = real(0.0, 1.0)
 OPSET = integer(18, 23)
-ANGLE = real(-360.0, 360.0)             # degrees
+ANGLE = real(-360.0, 360.0)  # degrees
 
 
 def pair(kind=real(-10.0, 10.0)):
@@ -120,7 +120,7 @@ def pair(kind=real(-10.0, 10.0)):
 
 
 SHIFT = pair()
-FEATHER = real(0.0, 256.0)              # blend feather radius, pixels
+FEATHER = real(0.0, 256.0)  # blend feather radius, pixels
 FRACTION = real(0.0, 1.0, lo_open=True)  # shares, e.g. of a channel's effect inside a region
 
 
@@ -138,16 +138,25 @@ box.__name__ = "x0,y0,x1,y1"
 def add_region(p, blend: bool = True, keep: bool = True) -> None:
     """``--keep TEXT`` (repeatable), ``--mask FILE.png`` | ``--box x0,y0,x1,y1`` and ``--blend PX``."""
     if keep:
-        p.add_argument("--keep", action="append", default=[], metavar="TEXT",
-                       help="what must not change (repeatable); 'A|B|C' names one attribute's values, e.g. "
-                            "'young face|old face'")
+        p.add_argument(
+            "--keep",
+            action="append",
+            default=[],
+            metavar="TEXT",
+            help="what must not change (repeatable); 'A|B|C' names one attribute's values, e.g. 'young face|old face'",
+        )
     g = p.add_mutually_exclusive_group()
     g.add_argument("--mask", default=None, help="PNG at the generator's resolution; white = may change")
     g.add_argument("--box", type=box, default=None, help="the region that may change, in pixels: x0,y0,x1,y1")
     if blend:
-        p.add_argument("--blend", type=FEATHER, default=None, metavar="PX",
-                       help="also composite the result into the original through the region, feathered by PX "
-                            "pixels (the latents are not blended)")
+        p.add_argument(
+            "--blend",
+            type=FEATHER,
+            default=None,
+            metavar="PX",
+            help="also composite the result into the original through the region, feathered by PX "
+            "pixels (the latents are not blended)",
+        )
 
 
 def region_kwargs(args) -> dict:
@@ -162,8 +171,12 @@ def region_kwargs(args) -> dict:
 
 def add_latents_key(p, kinds=("wplus", "w", "z", "s")) -> None:
     """``--latents-key``: which array of a latents file to use when it holds several kinds."""
-    p.add_argument("--latents-key", choices=kinds, default=None,
-                   help="use this kind when the --latents file holds several (see README: latents files)")
+    p.add_argument(
+        "--latents-key",
+        choices=kinds,
+        default=None,
+        help="use this kind when the --latents file holds several (see README: latents files)",
+    )
 
 
 def add_photo_source(group, p) -> None:
@@ -171,8 +184,12 @@ def add_photo_source(group, p) -> None:
     group.add_argument("--images", nargs="+", help="photos (files or folders), inverted with --encoder first")
     p.add_argument("--encoder", default=None, help="e4e encoder folder, for --images (see `convert encoder`)")
     p.add_argument("--align", action="store_true", help="with --images: find and FFHQ-align the largest face first")
-    p.add_argument("--paste-back", default=None, metavar="DIR",
-                   help="with --images --align: also write each photo with its edited face pasted back, to DIR")
+    p.add_argument(
+        "--paste-back",
+        default=None,
+        metavar="DIR",
+        help="with --images --align: also write each photo with its edited face pasted back, to DIR",
+    )
 
 
 def check_paste_back(args) -> None:
@@ -192,8 +209,9 @@ def source_latents(args, gen, what: str, truncation: float = 1.0):
     if args.images:
         inv = invert_for(gen, args.images, args.encoder, args.align)
         return gen.as_wplus(inv.wplus), inv
-    return wplus_from_source(gen, seeds=args.seeds, latents=args.latents, truncation=truncation, what=what,
-                             key=args.latents_key), None
+    return wplus_from_source(
+        gen, seeds=args.seeds, latents=args.latents, truncation=truncation, what=what, key=args.latents_key
+    ), None
 
 
 def paste_back_if_asked(args, inv, edited) -> str:
@@ -213,8 +231,11 @@ def add_multiprocess(p, devices_help: str = "local devices to shard the batch ov
     g.add_argument("--coordinator", default=None, help="HOST:PORT of process 0")
     g.add_argument("--num-processes", type=COUNT, default=None)
     g.add_argument("--process-id", type=integer(0), default=None)
-    g.add_argument("--distributed", action="store_true",
-                   help="read the three from the cluster environment (jax.distributed.initialize())")
+    g.add_argument(
+        "--distributed",
+        action="store_true",
+        help="read the three from the cluster environment (jax.distributed.initialize())",
+    )
 
 
 def start_multiprocess(args) -> None:
@@ -226,8 +247,11 @@ def start_multiprocess(args) -> None:
     if initialize(args.coordinator, args.num_processes, args.process_id, auto=args.distributed):
         import jax
 
-        print(f"process {jax.process_index()} of {jax.process_count()}: {jax.local_device_count()} local of "
-              f"{jax.device_count()} devices", file=sys.stderr)
+        print(
+            f"process {jax.process_index()} of {jax.process_count()}: {jax.local_device_count()} local of "
+            f"{jax.device_count()} devices",
+            file=sys.stderr,
+        )
 
 
 @contextlib.contextmanager

@@ -18,22 +18,47 @@ from styleclip_jax.errors import InputError
 
 
 def add_toy(sub):
-    p = sub.add_parser("toy", help="train the bundled toy world's models (GAN, CLIP, shape reader); global stats: `global precompute`")
+    p = sub.add_parser(
+        "toy", help="train the bundled toy world's models (GAN, CLIP, shape reader); global stats: `global precompute`"
+    )
     tsub = p.add_subparsers(dest="what", required=True)
-    g = _trainer(tsub, "train-generator", "train the 32 px StyleGAN2 as a scene decoder + mapping (the bundled one; resumable)",
-                 3000, 250, _run_train_generator)
+    g = _trainer(
+        tsub,
+        "train-generator",
+        "train the 32 px StyleGAN2 as a scene decoder + mapping (the bundled one; resumable)",
+        3000,
+        250,
+        _run_train_generator,
+    )
     g.add_argument("--mix-prob", type=PROB, default=0.0, help="chance per attribute of a blended training scene")
     g.add_argument("--w-noise", type=WEIGHT, default=0.0, help="std of the noise on each W+ row fed to the decoder")
-    g.add_argument("--overshoot-prob", type=PROB, default=0.0,
-                   help="chance per attribute that a scene's code is pushed past its value (the decoder learns to saturate)")
+    g.add_argument(
+        "--overshoot-prob",
+        type=PROB,
+        default=0.0,
+        help="chance per attribute that a scene's code is pushed past its value (the decoder learns to saturate)",
+    )
     g.add_argument("--overshoot", type=WEIGHT, default=1.0, help="how far past, at most (units of a value offset)")
-    g.add_argument("--style-mix-prob", type=PROB, default=0.0,
-                   help="chance per scene that the W+ rows from --style-split on carry a second scene's colours")
-    g.add_argument("--style-split", type=COUNT, default=4, help="first W+ row that carries colour and background when mixing")
-    _trainer(tsub, "train-gan", "train the 32 px StyleGAN2 adversarially (+ reconstruction; resumable)", 4000, 250,
-             _run_train_gan)
-    c = _trainer(tsub, "train-clip", "train the small CLIP on scene/caption pairs (resumable)", 1500, 200,
-                 _run_train_clip)
+    g.add_argument(
+        "--style-mix-prob",
+        type=PROB,
+        default=0.0,
+        help="chance per scene that the W+ rows from --style-split on carry a second scene's colours",
+    )
+    g.add_argument(
+        "--style-split", type=COUNT, default=4, help="first W+ row that carries colour and background when mixing"
+    )
+    _trainer(
+        tsub,
+        "train-gan",
+        "train the 32 px StyleGAN2 adversarially (+ reconstruction; resumable)",
+        4000,
+        250,
+        _run_train_gan,
+    )
+    c = _trainer(
+        tsub, "train-clip", "train the small CLIP on scene/caption pairs (resumable)", 1500, 200, _run_train_clip
+    )
     c.add_argument("--mix-prob", type=PROB, default=0.0, help="chance per attribute of a blended scene (soft targets)")
     r = tsub.add_parser("train-reader", help="train the shape classifier used as a judge")
     r.add_argument("out_dir")
@@ -45,24 +70,57 @@ def add_toy(sub):
     e.add_argument("--method", default="all", help="optimize, mapper, global or all (comma-separated list)")
     e.add_argument("--attribute", default="colour", help="colour, shape, size, position, background (comma list)")
     e.add_argument("--n", type=COUNT, default=16, help="start samples (each edited toward every other value)")
-    e.add_argument("--seed", type=SEED, default=1000, help="first seed of the start samples (held out: tuning used seeds 0-15)")
+    e.add_argument(
+        "--seed", type=SEED, default=1000, help="first seed of the start samples (held out: tuning used seeds 0-15)"
+    )
     e.add_argument("--world", default=None, help="toy-world folder (default: the bundled one)")
-    e.add_argument("--samples", type=NONNEG, default=256, help="also report sample recognisability on this many (0: skip)")
-    e.add_argument("--start", choices=("samples", "inverted"), default="samples",
-                   help="edit generator samples, or scenes drawn by world.render and inverted by the bundled encoder")
-    e.add_argument("--inversion", type=NONNEG, default=256,
-                   help="also report inversion fidelity of the bundled encoder on this many drawn scenes (0: skip)")
-    e.add_argument("--keep", action="append", default=[], metavar="TEXT",
-                   help="keep-texts for every edit (repeatable), or 'auto': each other attribute's values")
-    e.add_argument("--mask", choices=("object",), default=None,
-                   help="local edits: each start image's object (as the readers see it) is the region")
-    e.add_argument("--blend", type=FEATHER, default=None, metavar="PX",
-                   help="with --mask: also composite each result into its start image, feathered by PX pixels")
-    e.add_argument("--compose", default=None, metavar="ATTRIBUTE",
-                   help="also edit this attribute in the same call (a composed prompt; success needs both)")
-    e.add_argument("--population", action="store_true",
-                   help="global directions from the population estimator and latent optimisation warm-started along "
-                        "it (MethodSettings.with_population: the tuned settings; needs the world's population.npz)")
+    e.add_argument(
+        "--samples", type=NONNEG, default=256, help="also report sample recognisability on this many (0: skip)"
+    )
+    e.add_argument(
+        "--start",
+        choices=("samples", "inverted"),
+        default="samples",
+        help="edit generator samples, or scenes drawn by world.render and inverted by the bundled encoder",
+    )
+    e.add_argument(
+        "--inversion",
+        type=NONNEG,
+        default=256,
+        help="also report inversion fidelity of the bundled encoder on this many drawn scenes (0: skip)",
+    )
+    e.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="keep-texts for every edit (repeatable), or 'auto': each other attribute's values",
+    )
+    e.add_argument(
+        "--mask",
+        choices=("object",),
+        default=None,
+        help="local edits: each start image's object (as the readers see it) is the region",
+    )
+    e.add_argument(
+        "--blend",
+        type=FEATHER,
+        default=None,
+        metavar="PX",
+        help="with --mask: also composite each result into its start image, feathered by PX pixels",
+    )
+    e.add_argument(
+        "--compose",
+        default=None,
+        metavar="ATTRIBUTE",
+        help="also edit this attribute in the same call (a composed prompt; success needs both)",
+    )
+    e.add_argument(
+        "--population",
+        action="store_true",
+        help="global directions from the population estimator and latent optimisation warm-started along "
+        "it (MethodSettings.with_population: the tuned settings; needs the world's population.npz)",
+    )
     e.add_argument("--out", default=None, help="write the results as JSON here")
     e.add_argument("--grid", default=None, help="write a before/after PNG per method here (folder)")
     e.add_argument("--overwrite", action="store_true")
@@ -72,7 +130,9 @@ def add_toy(sub):
 def _trainer(tsub, name, help_text, steps, every, func):
     p = tsub.add_parser(name, help=help_text)
     p.add_argument("exp_dir", help="experiment folder (run.json, checkpoints/, metrics.jsonl, the model)")
-    p.add_argument("--steps", type=NONNEG, default=steps, help="total steps (a resume may raise it; 0 writes the config only)")
+    p.add_argument(
+        "--steps", type=NONNEG, default=steps, help="total steps (a resume may raise it; 0 writes the config only)"
+    )
     p.add_argument("--checkpoint-every", type=COUNT, default=every)
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in exp_dir")
     p.add_argument("--overwrite", action="store_true")
@@ -84,13 +144,26 @@ def _run_train_generator(args):
     from styleclip_jax.toyworld.training.decoder import DecoderConfig, train_decoder
 
     try:
-        cfg = DecoderConfig(mix_prob=args.mix_prob, w_noise=args.w_noise, overshoot_prob=args.overshoot_prob,
-                            overshoot=args.overshoot, style_mix_prob=args.style_mix_prob, style_split=args.style_split)
+        cfg = DecoderConfig(
+            mix_prob=args.mix_prob,
+            w_noise=args.w_noise,
+            overshoot_prob=args.overshoot_prob,
+            overshoot=args.overshoot,
+            style_mix_prob=args.style_mix_prob,
+            style_split=args.style_split,
+        )
     except ValueError as e:
         raise InputError(str(e)) from None
     with progress_bar("toy generator") as bar:
-        train_decoder(args.exp_dir, cfg, args.steps, resume=args.resume, overwrite=args.overwrite,
-                      checkpoint_every=args.checkpoint_every, progress=bar)
+        train_decoder(
+            args.exp_dir,
+            cfg,
+            args.steps,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            checkpoint_every=args.checkpoint_every,
+            progress=bar,
+        )
     print(f"generator -> {Path(args.exp_dir) / 'generator'}")
 
 
@@ -98,8 +171,15 @@ def _run_train_gan(args):
     from styleclip_jax.toyworld.training.gan import GanConfig, train_gan
 
     with progress_bar("toy GAN") as bar:
-        train_gan(args.exp_dir, GanConfig(), args.steps, resume=args.resume, overwrite=args.overwrite,
-                  checkpoint_every=args.checkpoint_every, progress=bar)
+        train_gan(
+            args.exp_dir,
+            GanConfig(),
+            args.steps,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            checkpoint_every=args.checkpoint_every,
+            progress=bar,
+        )
     print(f"EMA generator -> {Path(args.exp_dir) / 'generator'}")
 
 
@@ -107,8 +187,15 @@ def _run_train_clip(args):
     from styleclip_jax.toyworld.training.clip import ClipTrainConfig, train_clip
 
     with progress_bar("toy CLIP") as bar:
-        train_clip(args.exp_dir, ClipTrainConfig(mix_prob=args.mix_prob), args.steps, resume=args.resume,
-                   overwrite=args.overwrite, checkpoint_every=args.checkpoint_every, progress=bar)
+        train_clip(
+            args.exp_dir,
+            ClipTrainConfig(mix_prob=args.mix_prob),
+            args.steps,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            checkpoint_every=args.checkpoint_every,
+            progress=bar,
+        )
     print(f"CLIP -> {Path(args.exp_dir) / 'clip'}")
 
 
@@ -167,8 +254,11 @@ def _run_evaluate(args):
         s = sample_report(tw, args.samples)
         s.pop("images")
         report["samples"] = s
-        print(f"samples: {s['readable']:.1%} readable; reader vs CLIP's top caption agree on "
-              + ", ".join(f"{a} {v:.1%}" for a, v in s["agreement"].items()) + f"; all five {s['agreement_all']:.1%}")
+        print(
+            f"samples: {s['readable']:.1%} readable; reader vs CLIP's top caption agree on "
+            + ", ".join(f"{a} {v:.1%}" for a, v in s["agreement"].items())
+            + f"; all five {s['agreement_all']:.1%}"
+        )
     if args.inversion and tw.encoder is not None:
         from styleclip_jax.toyworld.evaluate import inversion_report
 
@@ -176,12 +266,26 @@ def _run_evaluate(args):
         for k in ("wplus", "images", "reconstructions"):
             inv.pop(k)
         report["inversion"] = inv
-        print(f"inversion (drawn scenes -> encoder -> generator -> readers, n={inv['n']}): "
-              + ", ".join(f"{a} {v:.1%}" for a, v in inv["per_attribute"].items()) + f"; all five {inv['all_five']:.1%}")
+        print(
+            f"inversion (drawn scenes -> encoder -> generator -> readers, n={inv['n']}): "
+            + ", ".join(f"{a} {v:.1%}" for a, v in inv["per_attribute"].items())
+            + f"; all five {inv['all_five']:.1%}"
+        )
     for m in methods:
         for a in attrs:
-            r = evaluate(tw, m, a, n=args.n, seed=args.seed, start=args.start, keep=keep, mask=args.mask,
-                         compose=args.compose, blend=args.blend, settings=settings)
+            r = evaluate(
+                tw,
+                m,
+                a,
+                n=args.n,
+                seed=args.seed,
+                start=args.start,
+                keep=keep,
+                mask=args.mask,
+                compose=args.compose,
+                blend=args.blend,
+                settings=settings,
+            )
             imgs = r.pop("images")
             report["results"].append(r)
             if grid_dir:

@@ -23,7 +23,7 @@ def run_ui(args):
 
     from styleclip_jax.errors import InputError
 
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")       # no calls home
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home
     try:
         from styleclip_jax.ui.app import build_app, session_from_folders
     except ImportError as e:

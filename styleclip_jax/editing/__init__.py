@@ -24,9 +24,12 @@ submodules (the configs) import without JAX.
 from styleclip_jax._lazy import lazy_getattr
 
 _LAZY = {
-    "OptimizeConfig": "styleclip_jax.editing.optimization.config", "lr_ramp": "styleclip_jax.editing.optimization.config",
-    "OptimizeResult": "styleclip_jax.editing.optimization.run", "optimize": "styleclip_jax.editing.optimization.run",
-    "MapperTrainConfig": "styleclip_jax.editing.mapper.config", "train_mapper": "styleclip_jax.editing.mapper.run",
+    "OptimizeConfig": "styleclip_jax.editing.optimization.config",
+    "lr_ramp": "styleclip_jax.editing.optimization.config",
+    "OptimizeResult": "styleclip_jax.editing.optimization.run",
+    "optimize": "styleclip_jax.editing.optimization.run",
+    "MapperTrainConfig": "styleclip_jax.editing.mapper.config",
+    "train_mapper": "styleclip_jax.editing.mapper.run",
     "StyleSpaceStats": "styleclip_jax.editing.global_directions.stats",
     "compute_stats": "styleclip_jax.editing.global_directions.stats",
     "precompute_fs3": "styleclip_jax.editing.global_directions.relevance",
@@ -36,7 +39,8 @@ _LAZY = {
     "TextEdit": "styleclip_jax.editing.global_directions.config",
     "GlobalEdit": "styleclip_jax.editing.global_directions.core",
     "precompute": "styleclip_jax.editing.global_directions.run",
-    "apply_mapper": "styleclip_jax.editing.mapper.apply", "MapperEdit": "styleclip_jax.editing.mapper.apply",
+    "apply_mapper": "styleclip_jax.editing.mapper.apply",
+    "MapperEdit": "styleclip_jax.editing.mapper.apply",
     "TrainResult": "styleclip_jax.editing.mapper.run",
 }
 

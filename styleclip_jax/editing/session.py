@@ -33,18 +33,26 @@ from styleclip_jax.models.mtcnn import load_face_detector
 
 @dataclasses.dataclass(frozen=True)
 class EditResult:
-    image: np.ndarray                 # (H, W, 3) float32
-    wplus: np.ndarray | None          # (L, D) when the edit lives in W+
-    styles: dict | None               # {layer: (C,)} when it lives in StyleSpace
-    info: str                         # what happened, for the person at the sliders
-    frames: tuple = ()                # optimisation: images along the way
+    image: np.ndarray  # (H, W, 3) float32
+    wplus: np.ndarray | None  # (L, D) when the edit lives in W+
+    styles: dict | None  # {layer: (C,)} when it lives in StyleSpace
+    info: str  # what happened, for the person at the sliders
+    frames: tuple = ()  # optimisation: images along the way
 
 
 class EditSession:
     """``EditSession(generator, clip, stats=None, mappers={name: mapper}, idnet=None)``."""
 
-    def __init__(self, generator, clip, stats=None, mappers: dict | None = None, idnet=None, truncation: float = 0.7,
-                 encoder=None):
+    def __init__(
+        self,
+        generator,
+        clip,
+        stats=None,
+        mappers: dict | None = None,
+        idnet=None,
+        truncation: float = 0.7,
+        encoder=None,
+    ):
         self.gen, self.clip, self.stats, self.idnet, self.encoder = generator, clip, stats, idnet, encoder
         if encoder is not None:
             encoder.check_fits(generator)
@@ -77,8 +85,9 @@ class EditSession:
                 self._detector = load_face_detector()
             photo = align_largest(photo, self._detector, self.encoder.config.input_size, "the photo").image
         w = self.encoder.encode_photos([photo])[0]
-        return EditResult(np.asarray(self.gen.synthesis(w[None]))[0], w, None,
-                          "photo inverted" + (" (face aligned)" if align else ""))
+        return EditResult(
+            np.asarray(self.gen.synthesis(w[None]))[0], w, None, "photo inverted" + (" (face aligned)" if align else "")
+        )
 
     # ---- method C ------------------------------------------------------------------------------
     def text_direction(self, neutral: str, target: str) -> np.ndarray:
@@ -89,8 +98,15 @@ class EditSession:
             self._dirs[key] = text_direction(self.clip, key[0], key[1])[0]
         return self._dirs[key]
 
-    def global_edit(self, wplus: np.ndarray, terms: Sequence[TextEdit], mask=None, box=None, threshold: float = 0.5,
-                    blend: float | None = None) -> EditResult:
+    def global_edit(
+        self,
+        wplus: np.ndarray,
+        terms: Sequence[TextEdit],
+        mask=None,
+        box=None,
+        threshold: float = 0.5,
+        blend: float | None = None,
+    ) -> EditResult:
         """Compose global-direction edits (``TextEdit``s, keep-texts included) on one W+ latent
         (L, D); ``mask`` / ``box`` / ``blend`` as ``global_edit``'s."""
         if self.stats is None:
@@ -102,21 +118,25 @@ class EditSession:
         codes = self._codes_of(wplus)
         relevances = [edit_relevance(self.clip, self.stats, t, self.text_direction) for t in terms]
         dirs = directions_of(self.stats, terms, relevances, region, threshold)
-        notes = [f"{t.neutral!r} -> {t.target!r}: α {t.alpha:g}, β {d.beta:.2f}, {d.num_channels} channel(s)"
-                 + (f", keeping {len(t.keep)}" if t.keep else "") for t, (d, _) in zip(terms, dirs)]
+        notes = [
+            f"{t.neutral!r} -> {t.target!r}: α {t.alpha:g}, β {d.beta:.2f}, {d.num_channels} channel(s)"
+            + (f", keeping {len(t.keep)}" if t.keep else "")
+            for t, (d, _) in zip(terms, dirs)
+        ]
         edited = apply_directions(codes[None], dirs)[0]
         styles = self.stats.split(edited[None])
         image = np.asarray(self.gen.synthesis_s(styles))[0]
         if blend is not None:
-            image = masks.blend(np.asarray(self.gen.synthesis(np.asarray(wplus, np.float32)[None]))[0], image, region,
-                                blend)
+            image = masks.blend(
+                np.asarray(self.gen.synthesis(np.asarray(wplus, np.float32)[None]))[0], image, region, blend
+            )
         return EditResult(image, None, {k: v[0] for k, v in styles.items()}, "; ".join(notes))
 
     def _codes_of(self, wplus) -> np.ndarray:
         w = np.asarray(wplus, np.float32)
         key = w.tobytes()
         if key not in self._codes:
-            self._codes.clear()                        # one source at a time
+            self._codes.clear()  # one source at a time
             self._codes[key] = self.stats.flatten(self.gen.w_to_s(self.gen.as_wplus(w[None])))[0]
         return self._codes[key]
 
@@ -125,24 +145,53 @@ class EditSession:
         if name not in self.mappers:
             raise InputError(f"no mapper named {name!r}; have {sorted(self.mappers) or 'none'}")
         w_hat = np.asarray(self.mappers[name].apply(np.asarray(wplus, np.float32)[None], float(alpha)))[0]
-        return EditResult(np.asarray(self.gen.synthesis(w_hat[None]))[0], w_hat, None, f"mapper {name!r} at α {alpha:g}")
+        return EditResult(
+            np.asarray(self.gen.synthesis(w_hat[None]))[0], w_hat, None, f"mapper {name!r} at α {alpha:g}"
+        )
 
     # ---- method A ------------------------------------------------------------------------------
-    def optimize(self, wplus: np.ndarray, prompt: str, steps: int = 100, l2_lambda: float = 0.008,
-                 id_lambda: float = 0.0, lr: float = 0.1, frames: int = 5,
-                 progress: Callable[[int, int], None] | None = None, keep: Sequence[str] = (), mask=None,
-                 box=None, blend: float | None = None) -> EditResult:
+    def optimize(
+        self,
+        wplus: np.ndarray,
+        prompt: str,
+        steps: int = 100,
+        l2_lambda: float = 0.008,
+        id_lambda: float = 0.0,
+        lr: float = 0.1,
+        frames: int = 5,
+        progress: Callable[[int, int], None] | None = None,
+        keep: Sequence[str] = (),
+        mask=None,
+        box=None,
+        blend: float | None = None,
+    ) -> EditResult:
         """Latent optimisation of one latent toward ``prompt``; ``frames`` snapshots along the way;
         ``keep`` / ``mask`` / ``box`` / ``blend`` as ``optimize``'s (default λs)."""
         if id_lambda > 0 and self.idnet is None:
             raise InputError("λ_ID > 0 needs an identity network (start the session with one)")
         every = max(1, int(steps) // max(1, int(frames)))
-        cfg = OptimizeConfig(steps=int(steps), lr=float(lr), l2_lambda=float(l2_lambda), id_lambda=float(id_lambda),
-                             snapshot_every=every)
-        r = optimize(self.gen, self.clip, [prompt], np.asarray(wplus, np.float32)[None], idnet=self.idnet, config=cfg,
-                     progress=progress, keep=keep, mask=mask, box=box, blend=blend)
+        cfg = OptimizeConfig(
+            steps=int(steps), lr=float(lr), l2_lambda=float(l2_lambda), id_lambda=float(id_lambda), snapshot_every=every
+        )
+        r = optimize(
+            self.gen,
+            self.clip,
+            [prompt],
+            np.asarray(wplus, np.float32)[None],
+            idnet=self.idnet,
+            config=cfg,
+            progress=progress,
+            keep=keep,
+            mask=mask,
+            box=box,
+            blend=blend,
+        )
         strip = tuple(np.asarray(self.gen.synthesis(s))[0] for s in r.snapshots)
         loss = r.losses["clip"]
-        return EditResult(r.images_after[0], np.asarray(r.final)[0], None,
-                          f"{steps} steps toward {prompt!r}: CLIP loss {float(loss[0].mean()):.3f} -> "
-                          f"{float(loss[-1].mean()):.3f}", strip)
+        return EditResult(
+            r.images_after[0],
+            np.asarray(r.final)[0],
+            None,
+            f"{steps} steps toward {prompt!r}: CLIP loss {float(loss[0].mean()):.3f} -> {float(loss[-1].mean()):.3f}",
+            strip,
+        )

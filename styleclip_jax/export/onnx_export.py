@@ -45,8 +45,10 @@ def mapper_graph(mapper, gen):
         w_hat = nnx.merge(m_def, m_state).edit(wplus, alpha)
         return nnx.merge(g_def, g_state)(w_hat)[0]
 
-    return fn, [_spec("wplus", ("B", c.num_ws, c.w_dim), "W+ latents"),
-                _spec("alpha", ("B",), "edit strength per latent (1 = upstream's edit, 0 = none)")]
+    return fn, [
+        _spec("wplus", ("B", c.num_ws, c.w_dim), "W+ latents"),
+        _spec("alpha", ("B",), "edit strength per latent (1 = upstream's edit, 0 = none)"),
+    ]
 
 
 def generator_graph(gen, source: str = "wplus", truncation_cutoff: int | None = None):
@@ -64,8 +66,10 @@ def generator_graph(gen, source: str = "wplus", truncation_cutoff: int | None = 
         ws = jnp.broadcast_to(w[:, None], (w.shape[0], c.num_ws, c.w_dim))
         return g(g.truncate(ws, psi[:, None, None], truncation_cutoff))[0]
 
-    return fn, [_spec("z", ("B", c.z_dim), "z ~ N(0, I)"),
-                _spec("psi", ("B",), "truncation toward w_avg per sample (1 = none, 0.7 typical)")]
+    return fn, [
+        _spec("z", ("B", c.z_dim), "z ~ N(0, I)"),
+        _spec("psi", ("B",), "truncation toward w_avg per sample (1 = none, 0.7 typical)"),
+    ]
 
 
 def global_graph(gen):
@@ -79,12 +83,14 @@ def global_graph(gen):
     def fn(wplus, direction, alpha):
         g = nnx.merge(g_def, g_state)
         styles = g.synthesis.w_to_s(wplus)
-        edited = [s + alpha[:, None] * direction[offsets[i]:offsets[i + 1]][None] for i, s in enumerate(styles)]
+        edited = [s + alpha[:, None] * direction[offsets[i] : offsets[i + 1]][None] for i, s in enumerate(styles)]
         return g.synthesis(edited)
 
-    return fn, [_spec("wplus", ("B", c.num_ws, c.w_dim), "W+ latents"),
-                _spec("direction", (int(sum(widths)),), "StyleSpace direction Δs, all layers concatenated"),
-                _spec("alpha", ("B",), "strength per latent")]
+    return fn, [
+        _spec("wplus", ("B", c.num_ws, c.w_dim), "W+ latents"),
+        _spec("direction", (int(sum(widths)),), "StyleSpace direction Δs, all layers concatenated"),
+        _spec("alpha", ("B",), "strength per latent"),
+    ]
 
 
 def encoder_graph(enc):
@@ -98,20 +104,36 @@ def photo_edit_graph(enc, mapper, gen):
     """(fn, specs): photo (B, 256, 256, 3), alpha (B,) -> edited image: e4e, then mapper, then generator."""
     enc.check_fits(gen)
     mapper.check_fits(gen, "ONNX export")
-    e_def, e_state, m_def, m_state, g_def, g_state = (enc.graphdef, enc.state, mapper.graphdef, mapper.state,
-                                                      gen.graphdef, gen.state)
+    e_def, e_state, m_def, m_state, g_def, g_state = (
+        enc.graphdef,
+        enc.state,
+        mapper.graphdef,
+        mapper.state,
+        gen.graphdef,
+        gen.state,
+    )
     s = enc.config.input_size
 
     def fn(photo, alpha):
         w = nnx.merge(e_def, e_state)(photo)
         return nnx.merge(g_def, g_state)(nnx.merge(m_def, m_state).edit(w, alpha))[0]
 
-    return fn, [_spec("photo", ("B", s, s, 3), PHOTO_DOC),
-                _spec("alpha", ("B",), "edit strength per photo (1 = upstream's edit, 0 = the reconstruction)")]
+    return fn, [
+        _spec("photo", ("B", s, s, 3), PHOTO_DOC),
+        _spec("alpha", ("B",), "edit strength per photo (1 = upstream's edit, 0 = the reconstruction)"),
+    ]
 
 
-def export_onnx(fn, inputs, path, kind: str, meta: dict, opset: int = DEFAULT_OPSET, overwrite: bool = False,
-                output: dict | None = None) -> Path:
+def export_onnx(
+    fn,
+    inputs,
+    path,
+    kind: str,
+    meta: dict,
+    opset: int = DEFAULT_OPSET,
+    overwrite: bool = False,
+    output: dict | None = None,
+) -> Path:
     """Trace ``fn`` with jax2onnx, attach metadata, save (sidecar when large), full-check. Returns the path.
     ``output`` describes the single output (default: the image)."""
     import onnx
@@ -124,15 +146,28 @@ def export_onnx(fn, inputs, path, kind: str, meta: dict, opset: int = DEFAULT_OP
     if not overwrite and (path.exists() or sidecar.exists()):
         raise OutputExistsError(f"{path} exists; pass `overwrite=True` to replace it")
     if not MIN_OPSET <= opset <= MAX_OPSET:
-        raise InputError(f"opset must lie in {MIN_OPSET}..{MAX_OPSET} (ReduceMean with axes as an input needs 18; "
-                         f"{MAX_OPSET} is the newest checked with onnxruntime), got {opset}")
+        raise InputError(
+            f"opset must lie in {MIN_OPSET}..{MAX_OPSET} (ReduceMean with axes as an input needs 18; "
+            f"{MAX_OPSET} is the newest checked with onnxruntime), got {opset}"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     shapes = [tuple(s["shape"]) for s in inputs]
     output = output or {"name": "image", "shape": ["B", "R", "R", 3], "dtype": "float32", "doc": IMAGE_LAYOUT}
-    model = to_onnx(fn, shapes, opset=opset, model_name=f"styleclip_jax_{kind}",
-                    input_names=[s["name"] for s in inputs], output_names=[output["name"]])
-    info = {"version": __version__, "kind": kind, "inputs": json.dumps(inputs), "outputs": json.dumps([output]),
-            "opset": str(opset)}
+    model = to_onnx(
+        fn,
+        shapes,
+        opset=opset,
+        model_name=f"styleclip_jax_{kind}",
+        input_names=[s["name"] for s in inputs],
+        output_names=[output["name"]],
+    )
+    info = {
+        "version": __version__,
+        "kind": kind,
+        "inputs": json.dumps(inputs),
+        "outputs": json.dumps([output]),
+        "opset": str(opset),
+    }
     info.update({k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in meta.items()})
     del model.metadata_props[:]
     for k, v in sorted(info.items()):
@@ -141,23 +176,37 @@ def export_onnx(fn, inputs, path, kind: str, meta: dict, opset: int = DEFAULT_OP
     if sidecar.exists():
         sidecar.unlink()
     large = model.ByteSize() > SIDECAR_BYTES
-    onnx.save_model(model, str(path), save_as_external_data=large, all_tensors_to_one_file=True,
-                    location=sidecar.name, size_threshold=1024)
+    onnx.save_model(
+        model,
+        str(path),
+        save_as_external_data=large,
+        all_tensors_to_one_file=True,
+        location=sidecar.name,
+        size_threshold=1024,
+    )
     onnx.checker.check_model(str(path), full_check=True)
     return path
 
 
 def _gen_meta(gen) -> dict:
     c = gen.config
-    return {"generator_config": c.to_dict(), "generator_fingerprint": gen.fingerprint(),
-            "generator_source": gen.source, "resolution": str(c.resolution),
-            "style_layers": [[l.name, l.width, l.is_torgb] for l in c.style_layers]}
+    return {
+        "generator_config": c.to_dict(),
+        "generator_fingerprint": gen.fingerprint(),
+        "generator_source": gen.source,
+        "resolution": str(c.resolution),
+        "style_layers": [[l.name, l.width, l.is_torgb] for l in c.style_layers],
+    }
 
 
 def export_mapper(mapper, gen, path, **kw) -> Path:
     fn, inputs = mapper_graph(mapper, gen)
-    meta = {**_gen_meta(gen), "mapper_config": mapper.config.to_dict(), "mapper_fingerprint": mapper.fingerprint(),
-            "mapper_source": mapper.source}
+    meta = {
+        **_gen_meta(gen),
+        "mapper_config": mapper.config.to_dict(),
+        "mapper_fingerprint": mapper.fingerprint(),
+        "mapper_source": mapper.source,
+    }
     return export_onnx(fn, inputs, path, "mapper", meta, **kw)
 
 
@@ -173,19 +222,31 @@ def export_global(gen, path, **kw) -> Path:
 
 
 def _enc_meta(enc) -> dict:
-    return {"encoder_config": enc.config.to_dict(), "encoder_fingerprint": enc.fingerprint(),
-            "encoder_source": enc.source}
+    return {
+        "encoder_config": enc.config.to_dict(),
+        "encoder_fingerprint": enc.fingerprint(),
+        "encoder_source": enc.source,
+    }
 
 
 def export_encoder(enc, path, **kw) -> Path:
     fn, inputs = encoder_graph(enc)
-    out = {"name": "wplus", "shape": ["B", enc.config.num_styles, enc.config.style_dim], "dtype": "float32",
-           "doc": "W+ latents, latent_avg included"}
+    out = {
+        "name": "wplus",
+        "shape": ["B", enc.config.num_styles, enc.config.style_dim],
+        "dtype": "float32",
+        "doc": "W+ latents, latent_avg included",
+    }
     return export_onnx(fn, inputs, path, "encoder", _enc_meta(enc), output=out, **kw)
 
 
 def export_photo_edit(enc, mapper, gen, path, **kw) -> Path:
     fn, inputs = photo_edit_graph(enc, mapper, gen)
-    meta = {**_gen_meta(gen), **_enc_meta(enc), "mapper_config": mapper.config.to_dict(),
-            "mapper_fingerprint": mapper.fingerprint(), "mapper_source": mapper.source}
+    meta = {
+        **_gen_meta(gen),
+        **_enc_meta(enc),
+        "mapper_config": mapper.config.to_dict(),
+        "mapper_fingerprint": mapper.fingerprint(),
+        "mapper_source": mapper.source,
+    }
     return export_onnx(fn, inputs, path, "photo_edit", meta, **kw)

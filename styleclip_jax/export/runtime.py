@@ -42,20 +42,24 @@ class OnnxEditor:
             opts.intra_op_num_threads = threads
         try:
             self.session = ort.InferenceSession(str(p), sess_options=opts, providers=providers or default_providers())
-        except Exception as e:                       # onnxruntime raises several private exception types
+        except Exception as e:  # onnxruntime raises several private exception types
             raise CheckpointError(f"{p}: not a loadable ONNX model ({type(e).__name__}: {str(e)[:300]})") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         if "styleclip_jax.kind" not in meta:
-            raise CheckpointError(f"{p}: an ONNX model, but not one exported by styleclip-jax (no styleclip_jax.* "
-                                  "metadata); export with `styleclip-jax export ...`")
+            raise CheckpointError(
+                f"{p}: an ONNX model, but not one exported by styleclip-jax (no styleclip_jax.* "
+                "metadata); export with `styleclip-jax export ...`"
+            )
         self.path = p
-        self.metadata = {k[len("styleclip_jax."):]: v for k, v in meta.items() if k.startswith("styleclip_jax.")}
+        self.metadata = {k[len("styleclip_jax.") :]: v for k, v in meta.items() if k.startswith("styleclip_jax.")}
         self.kind = self.metadata["kind"]
         self.inputs = json.loads(self.metadata["inputs"])
         graph_names = [i.name for i in self.session.get_inputs()]
         if graph_names != [s["name"] for s in self.inputs]:
-            raise CheckpointError(f"{p}: graph inputs {graph_names} do not match its metadata "
-                                  f"{[s['name'] for s in self.inputs]} (file edited or mismatched)")
+            raise CheckpointError(
+                f"{p}: graph inputs {graph_names} do not match its metadata "
+                f"{[s['name'] for s in self.inputs]} (file edited or mismatched)"
+            )
 
     @property
     def providers(self) -> list[str]:
@@ -65,7 +69,9 @@ class OnnxEditor:
         names = [s["name"] for s in self.inputs]
         unknown, missing = sorted(set(feeds) - set(names)), [n for n in names if n not in feeds]
         if unknown or missing:
-            raise InputError(f"{self.path.name} ({self.kind}) takes inputs {names}; missing {missing}, unknown {unknown}")
+            raise InputError(
+                f"{self.path.name} ({self.kind}) takes inputs {names}; missing {missing}, unknown {unknown}"
+            )
         batch = None
         for s in self.inputs:
             if s["shape"][:1] == ["B"] and np.ndim(feeds[s["name"]]) == len(s["shape"]):
@@ -74,14 +80,16 @@ class OnnxEditor:
         if batch == 0:
             raise InputError("empty batch: give at least one latent")
         if batch is None:
-            raise InputError(f"cannot tell the batch size: give {[s['name'] for s in self.inputs if s['shape'][:1] == ['B']][0]}"
-                             " with its batch axis")
+            raise InputError(
+                f"cannot tell the batch size: give {[s['name'] for s in self.inputs if s['shape'][:1] == ['B']][0]}"
+                " with its batch axis"
+            )
         out = {}
         for s in self.inputs:
             x = np.asarray(feeds[s["name"]])
             if not (np.issubdtype(x.dtype, np.floating) or (x.dtype.kind in "iu" and x.ndim == 0)):
                 raise InputError(f"{s['name']} must be a float array, got dtype {x.dtype}")
-            if s["shape"] == ["B"] and x.ndim == 0:                 # a scalar strength for the whole batch
+            if s["shape"] == ["B"] and x.ndim == 0:  # a scalar strength for the whole batch
                 x = np.full((batch,), x, np.float32)
             want = [batch if d == "B" else d for d in s["shape"]]
             if list(x.shape) != want:
@@ -96,7 +104,7 @@ class OnnxEditor:
     @property
     def output_name(self) -> str:
         """'image' for generator and edit graphs, 'wplus' for encoder graphs (from the metadata)."""
-        return json.loads(self.metadata.get("outputs", "[{\"name\": \"image\"}]"))[0]["name"]
+        return json.loads(self.metadata.get("outputs", '[{"name": "image"}]'))[0]["name"]
 
     def run(self, batch_size: int = 8, output: str = "float", **inputs) -> np.ndarray:
         """Images (B, R, R, 3): float32 raw range (``output='float'``) or uint8 (clipped [-1, 1]);
@@ -111,7 +119,7 @@ class OnnxEditor:
         batched = {s["name"] for s in self.inputs if s["shape"][:1] == ["B"]}
         parts = []
         for i in range(0, b, batch_size):
-            chunk = {k: (v[i:i + batch_size] if k in batched else v) for k, v in feeds.items()}
+            chunk = {k: (v[i : i + batch_size] if k in batched else v) for k, v in feeds.items()}
             parts.append(self.session.run([self.output_name], chunk)[0])
         img = np.concatenate(parts)
         if output == "uint8":

@@ -43,7 +43,7 @@ def ffhq_quad(points5, dlib_correction: bool = False) -> tuple[np.ndarray, float
     """The FFHQ quad (4, 2) and its size from MTCNN's 5 points (eyes, nose, mouth corners)."""
     p = np.asarray(points5, np.float64).reshape(-1, 2)
     eye_l, eye_r = p[0], p[1]
-    mouth_l, mouth_r = (p[3], p[4]) if len(p) == 5 else (p[2], p[3])        # (4, 2): no nose
+    mouth_l, mouth_r = (p[3], p[4]) if len(p) == 5 else (p[2], p[3])  # (4, 2): no nose
     eye_avg, eye_to_eye = (eye_l + eye_r) * 0.5, eye_r - eye_l
     mouth_avg = (mouth_l + mouth_r) * 0.5
     eye_to_mouth = mouth_avg - eye_avg
@@ -59,8 +59,14 @@ def ffhq_quad(points5, dlib_correction: bool = False) -> tuple[np.ndarray, float
     return quad, float(np.hypot(*x) * 2)
 
 
-def align_face(image: np.ndarray, points5, output_size: int = 256, transform_size: int | None = None,
-               enable_padding: bool = True, dlib_correction: bool = False) -> Alignment:
+def align_face(
+    image: np.ndarray,
+    points5,
+    output_size: int = 256,
+    transform_size: int | None = None,
+    enable_padding: bool = True,
+    dlib_correction: bool = False,
+) -> Alignment:
     """Crop, rotate and scale one face the way FFHQ was made.
 
     Args:
@@ -86,27 +92,45 @@ def align_face(image: np.ndarray, points5, output_size: int = 256, transform_siz
         size /= shrink
     # crop
     border = max(int(np.rint(size * 0.1)), 3)
-    box = (int(np.floor(min(q[:, 0]))), int(np.floor(min(q[:, 1]))), int(np.ceil(max(q[:, 0]))),
-           int(np.ceil(max(q[:, 1]))))
-    box = (max(box[0] - border, 0), max(box[1] - border, 0), min(box[2] + border, img.size[0]),
-           min(box[3] + border, img.size[1]))
+    box = (
+        int(np.floor(min(q[:, 0]))),
+        int(np.floor(min(q[:, 1]))),
+        int(np.ceil(max(q[:, 0]))),
+        int(np.ceil(max(q[:, 1]))),
+    )
+    box = (
+        max(box[0] - border, 0),
+        max(box[1] - border, 0),
+        min(box[2] + border, img.size[0]),
+        min(box[3] + border, img.size[1]),
+    )
     cropped = box[2] - box[0] < img.size[0] or box[3] - box[1] < img.size[1]
     if cropped:
         img = img.crop(box)
         q -= box[0:2]
     # pad (mirror, blur toward the edge, fill with the median)
-    pad = (int(np.floor(min(q[:, 0]))), int(np.floor(min(q[:, 1]))), int(np.ceil(max(q[:, 0]))),
-           int(np.ceil(max(q[:, 1]))))
-    pad = (max(-pad[0] + border, 0), max(-pad[1] + border, 0), max(pad[2] - img.size[0] + border, 0),
-           max(pad[3] - img.size[1] + border, 0))
+    pad = (
+        int(np.floor(min(q[:, 0]))),
+        int(np.floor(min(q[:, 1]))),
+        int(np.ceil(max(q[:, 0]))),
+        int(np.ceil(max(q[:, 1]))),
+    )
+    pad = (
+        max(-pad[0] + border, 0),
+        max(-pad[1] + border, 0),
+        max(pad[2] - img.size[0] + border, 0),
+        max(pad[3] - img.size[1] + border, 0),
+    )
     padded = enable_padding and max(pad) > border - 4
     if padded:
         pad = tuple(int(v) for v in np.maximum(pad, int(np.rint(size * 0.3))))
         a = np.pad(np.float32(img), ((pad[1], pad[3]), (pad[0], pad[2]), (0, 0)), "reflect")
         h, w, _ = a.shape
         yy, xx, _ = np.ogrid[:h, :w, :1]
-        mask = np.maximum(1.0 - np.minimum(np.float32(xx) / pad[0], np.float32(w - 1 - xx) / pad[2]),
-                          1.0 - np.minimum(np.float32(yy) / pad[1], np.float32(h - 1 - yy) / pad[3]))
+        mask = np.maximum(
+            1.0 - np.minimum(np.float32(xx) / pad[0], np.float32(w - 1 - xx) / pad[2]),
+            1.0 - np.minimum(np.float32(yy) / pad[1], np.float32(h - 1 - yy) / pad[3]),
+        )
         blur = size * 0.02
         a += (gaussian_filter(a, [blur, blur, 0]) - a) * np.clip(mask * 3.0 + 1.0, 0.0, 1.0)
         a += (np.median(a, axis=(0, 1)) - a) * np.clip(mask, 0.0, 1.0)
@@ -127,8 +151,8 @@ def paste_back(photo: np.ndarray, crop: np.ndarray, quad: np.ndarray, feather: f
     photo = np.asarray(photo, np.uint8)
     crop = np.asarray(crop, np.uint8)
     s = crop.shape[0]
-    q = np.asarray(quad, np.float64) + 0.5                  # continuous coordinates, as the transform used
-    a = np.column_stack([(q[3] - q[0]) / s, (q[1] - q[0]) / s])            # crop (X, Y) -> photo, minus q[0]
+    q = np.asarray(quad, np.float64) + 0.5  # continuous coordinates, as the transform used
+    a = np.column_stack([(q[3] - q[0]) / s, (q[1] - q[0]) / s])  # crop (X, Y) -> photo, minus q[0]
     inv = np.linalg.inv(a)
     coeffs = (*inv[0], -inv[0] @ q[0], *inv[1], -inv[1] @ q[0])
     size = (photo.shape[1], photo.shape[0])

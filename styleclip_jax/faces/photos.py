@@ -47,16 +47,29 @@ def face_record(faces, i: int, alignment, crop_name: str, shape) -> dict:
     box = faces.boxes[i]
     side = max(box[2] - box[0], box[3] - box[1])
     outside = max(-box[0], -box[1], box[2] - shape[1], box[3] - shape[0], 0) / max(side, 1)
-    rec = {"box": [float(v) for v in box], "prob": float(faces.probs[i]),
-           "landmarks": faces.points[i].tolist(), "quad": alignment.quad.tolist(), "crop": crop_name}
+    rec = {
+        "box": [float(v) for v in box],
+        "prob": float(faces.probs[i]),
+        "landmarks": faces.points[i].tolist(),
+        "quad": alignment.quad.tolist(),
+        "crop": crop_name,
+    }
     if outside > OUTSIDE_WARN:
-        rec["warning"] = (f"the face box reaches {outside:.0%} of its size outside the photo; landmarks and "
-                          "alignment are unreliable")
+        rec["warning"] = (
+            f"the face box reaches {outside:.0%} of its size outside the photo; landmarks and alignment are unreliable"
+        )
     return rec
 
 
-def align_photos(paths, out_dir, detector, size: int = 256, faces: str = "largest", dlib_correction: bool = False,
-                 progress: Callable | None = None) -> list[dict]:
+def align_photos(
+    paths,
+    out_dir,
+    detector,
+    size: int = 256,
+    faces: str = "largest",
+    dlib_correction: bool = False,
+    progress: Callable | None = None,
+) -> list[dict]:
     """Align the faces of ``paths`` (files or folders) into ``out_dir``; returns the faces.json list.
     ``progress(done_images, total)`` after each image."""
     if faces not in ("largest", "all"):

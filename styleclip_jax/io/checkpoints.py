@@ -42,13 +42,15 @@ def restore(mngr, template, placement=None, what: str = "training state"):
     step = mngr.latest_step()
     if step is None:
         raise CheckpointError(f"{mngr.directory}: no checkpoint to resume from")
-    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), jnp.asarray(x).dtype, sharding=placement),
-                            template)
+    abstract = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(np.shape(x), jnp.asarray(x).dtype, sharding=placement), template
+    )
     try:
         restored = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
     except (ValueError, KeyError, TypeError, FileNotFoundError) as e:
-        raise CheckpointError(f"{mngr.directory}/{step}: checkpoint does not fit this {what} "
-                              f"({' '.join(str(e).split())[:300]})") from None
+        raise CheckpointError(
+            f"{mngr.directory}/{step}: checkpoint does not fit this {what} ({' '.join(str(e).split())[:300]})"
+        ) from None
     if placement is None:
         # orbax hands back arrays committed to a device, and jit keys its cache on committedness:
         # a template of fresh (uncommitted) arrays already compiled in this process would compile

@@ -31,7 +31,7 @@ def atomic_write(dest: str | os.PathLike, write) -> None:
     os.close(fd)
     try:
         write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())                 # mkstemp makes 0600; outputs follow the umask
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs follow the umask
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
@@ -44,8 +44,9 @@ def _umask() -> int:
     return mask
 
 
-def check_output_path(path: str | os.PathLike, overwrite: bool, suffixes=(".png", ".npz"),
-                      sidecars: Sequence[str] = ()) -> Path:
+def check_output_path(
+    path: str | os.PathLike, overwrite: bool, suffixes=(".png", ".npz"), sidecars: Sequence[str] = ()
+) -> Path:
     """``path`` checked before any work: its suffix, and that neither it nor its ``sidecars``
     (suffixes appended to the name, e.g. '.json') exist unless ``overwrite``."""
     p = Path(path)

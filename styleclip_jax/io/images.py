@@ -33,7 +33,7 @@ def make_grid(images, nrow: int | None = None, padding: int = 2, pad_value: int 
     for i, img in enumerate(images):
         r, k = divmod(i, cols)
         y, x = padding + r * (h + padding), padding + k * (w + padding)
-        grid[y:y + h, x:x + w] = img
+        grid[y : y + h, x : x + w] = img
     return grid
 
 
@@ -49,7 +49,6 @@ def save_png(path: str | Path, image_u8: np.ndarray) -> None:
     """Write atomically: an interrupted or failed save never leaves a partial PNG."""
     from PIL import Image
 
-
     atomic_write(path, lambda tmp: Image.fromarray(np.asarray(image_u8)).save(str(tmp), format="PNG"))
 
 
@@ -58,7 +57,6 @@ def read_image(path: str | Path) -> np.ndarray:
     grayscale / palette / CMYK / RGBA (alpha dropped) converted, 16-bit scaled to 8 bits.
     Anything unreadable, or over ``MAX_IMAGE_PIXELS``, is an InputError naming the file."""
     from PIL import Image, ImageOps, UnidentifiedImageError
-
 
     p = Path(path)
     if p.is_dir():
@@ -71,8 +69,10 @@ def read_image(path: str | Path) -> np.ndarray:
             with Image.open(p) as im:
                 w, h = im.size
                 if w * h > MAX_IMAGE_PIXELS:
-                    raise InputError(f"{p}: {w}x{h} is over the {MAX_IMAGE_PIXELS:,}-pixel limit (a decompression "
-                                     "bomb, or a photo to downscale first)")
+                    raise InputError(
+                        f"{p}: {w}x{h} is over the {MAX_IMAGE_PIXELS:,}-pixel limit (a decompression "
+                        "bomb, or a photo to downscale first)"
+                    )
                 im = ImageOps.exif_transpose(im)
                 if im.mode.startswith("I;16") or im.mode in ("I", "F"):
                     a = np.asarray(im, np.float64)

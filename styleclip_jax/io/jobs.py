@@ -29,7 +29,7 @@ from styleclip_jax.errors import JobFolderError
 from styleclip_jax.io.files import atomic_write
 from styleclip_jax.parallel.distributed import is_primary
 
-MANIFEST = "manifest.json"      # a resumable job's record of what its parts depend on
+MANIFEST = "manifest.json"  # a resumable job's record of what its parts depend on
 
 LOCK_FILE = ".lock"
 _held: set[str] = set()
@@ -40,7 +40,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:            # exists, owned by someone else
+    except PermissionError:  # exists, owned by someone else
         return True
     return True
 
@@ -61,7 +61,7 @@ def job_lock(folder: str | os.PathLike):
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_FILE
     key = str(path.resolve())
-    if key in _held or not is_primary():           # held already (by us, or by process 0 for us)
+    if key in _held or not is_primary():  # held already (by us, or by process 0 for us)
         yield
         return
     me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -71,15 +71,17 @@ def job_lock(folder: str | os.PathLike):
         except FileExistsError:
             owner = _owner(path)
             if owner is None and time.time() - _mtime(path) < 10:
-                time.sleep(0.2)                    # being written right now
+                time.sleep(0.2)  # being written right now
                 continue
             if owner is None or (owner.get("host") == me["host"] and not _alive(owner["pid"])):
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)                # stale: its process is gone
+                    os.unlink(path)  # stale: its process is gone
                 continue
-            raise JobFolderError(f"{folder} is in use by another run (pid {owner['pid']} on {owner.get('host')}, "
-                                 f"since {owner.get('started')}); wait for it to finish, or delete {path} if that "
-                                 "run is gone") from None
+            raise JobFolderError(
+                f"{folder} is in use by another run (pid {owner['pid']} on {owner.get('host')}, "
+                f"since {owner.get('started')}); wait for it to finish, or delete {path} if that "
+                "run is gone"
+            ) from None
         with os.fdopen(fd, "w") as f:
             json.dump(me, f)
         break
@@ -106,7 +108,7 @@ def check_manifest(path: str | os.PathLike, record: Mapping, what: str, may_chan
     """Write ``record`` to ``path`` the first time; afterwards refuse a record that differs from it
     in any field but ``may_change`` (those are updated)."""
     path = Path(path)
-    record = json.loads(json.dumps(record))          # normalise tuples, numpy scalars
+    record = json.loads(json.dumps(record))  # normalise tuples, numpy scalars
     if path.exists():
         try:
             old = json.loads(path.read_text())
@@ -114,11 +116,13 @@ def check_manifest(path: str | os.PathLike, record: Mapping, what: str, may_chan
             raise JobFolderError(f"{path}: unreadable manifest ({e}); clear the folder with `overwrite=True`") from None
         diffs = sorted(k for k in set(old) | set(record) if k not in may_change and old.get(k) != record.get(k))
         if diffs:
-            raise JobFolderError(f"{path.parent}: {what} was made with other {', '.join(diffs)} "
-                                 f"({'; '.join(f'{k}: {_short(old.get(k))} here, now {_short(record.get(k))}' for k in diffs)})"
-                                 "; use another folder, or clear it with `overwrite=True`")
+            raise JobFolderError(
+                f"{path.parent}: {what} was made with other {', '.join(diffs)} "
+                f"({'; '.join(f'{k}: {_short(old.get(k))} here, now {_short(record.get(k))}' for k in diffs)})"
+                "; use another folder, or clear it with `overwrite=True`"
+            )
 
-    if is_primary():                                 # one writer in a multi-process run
+    if is_primary():  # one writer in a multi-process run
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda p: Path(p).write_text(json.dumps(record, indent=2, sort_keys=True)))
 
@@ -136,8 +140,9 @@ def clear_job_folder(folder: str | os.PathLike, marker: str, what: str) -> None:
     if folder.is_file():
         raise JobFolderError(f"{folder} is a file, not a {what} folder")
     if any(c.name != LOCK_FILE for c in folder.iterdir()) and not (folder / marker).exists():
-        raise JobFolderError(f"{folder} is not a {what} folder (no {marker}); refusing to clear it, remove it "
-                             "yourself if you mean to")
+        raise JobFolderError(
+            f"{folder} is not a {what} folder (no {marker}); refusing to clear it, remove it yourself if you mean to"
+        )
     with job_lock(folder):
         for child in folder.iterdir():
             if child.name == LOCK_FILE:

@@ -113,7 +113,7 @@ def read_latents(path: str | os.PathLike, gen, accept: Sequence[str] = KINDS, ke
     kind, others = choose_kind(p, files, accept, key, " or ".join(_describe(k, cfg) for k in accept))
     out = _checked(p, kind, files, s_keys, cfg)
     if others == ["s"] and kind == "wplus" and _styles_match(gen, out, _checked(p, "s", files, s_keys, cfg)):
-        others = []                                     # our own generate output: the same images twice
+        others = []  # our own generate output: the same images twice
     _refuse_ambiguous(p, kind, others, accept)
     return kind, out
 
@@ -150,13 +150,19 @@ def choose_kind(p: Path, files, accept: Sequence[str], key: str | None, expected
 
 def _refuse_ambiguous(p: Path, kind: str, others: list[str], accept: Sequence[str]) -> None:
     if others:
-        raise InputError(f"{p} holds {kind!r} and {others} latents that differ; pass `latents_key` "
-                         f"{'|'.join([kind] + [o for o in others if o in accept])} to say which to use")
+        raise InputError(
+            f"{p} holds {kind!r} and {others} latents that differ; pass `latents_key` "
+            f"{'|'.join([kind] + [o for o in others if o in accept])} to say which to use"
+        )
 
 
 def _describe(kind: str, cfg) -> str:
-    return {"wplus": f"'wplus' (B,{cfg.num_ws},{cfg.w_dim})", "w": f"'w' (B,{cfg.w_dim})",
-            "z": f"'z' (B,{cfg.z_dim})", "s": "'s/<layer name>' codes"}[kind]
+    return {
+        "wplus": f"'wplus' (B,{cfg.num_ws},{cfg.w_dim})",
+        "w": f"'w' (B,{cfg.w_dim})",
+        "z": f"'z' (B,{cfg.z_dim})",
+        "s": "'s/<layer name>' codes",
+    }[kind]
 
 
 def _checked(p: Path, kind: str, files, s_keys, cfg):
@@ -171,12 +177,15 @@ def _checked(p: Path, kind: str, files, s_keys, cfg):
 
 def _styles_match(gen, wplus: np.ndarray, styles: dict) -> bool:
     ref = gen.w_to_s(wplus)
-    return all(np.shape(styles[n]) == np.shape(ref[n]) and np.allclose(styles[n], np.asarray(ref[n]), atol=1e-4)
-               for n in styles)
+    return all(
+        np.shape(styles[n]) == np.shape(ref[n]) and np.allclose(styles[n], np.asarray(ref[n]), atol=1e-4)
+        for n in styles
+    )
 
 
-def write_npz(path: str | os.PathLike, images, wplus=None, styles: Mapping[str, np.ndarray] | None = None,
-              **extra) -> None:
+def write_npz(
+    path: str | os.PathLike, images, wplus=None, styles: Mapping[str, np.ndarray] | None = None, **extra
+) -> None:
     arrays = {"images": np.asarray(images, np.float32)}
     if wplus is not None:
         arrays["wplus"] = np.asarray(wplus, np.float32)
@@ -184,6 +193,6 @@ def write_npz(path: str | os.PathLike, images, wplus=None, styles: Mapping[str, 
         arrays[f"s/{name}"] = np.asarray(s, np.float32)
     arrays.update({k: np.asarray(v) for k, v in extra.items()})
     for k, v in arrays.items():
-        if k != "alpha":                         # alpha NaN marks "original" columns on purpose
+        if k != "alpha":  # alpha NaN marks "original" columns on purpose
             check_finite(f"output {k}", v)
     atomic_write(path, lambda tmp: np.savez(tmp, **arrays))

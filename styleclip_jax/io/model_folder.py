@@ -29,8 +29,11 @@ def check_flat_against(expected: Mapping[str, tuple], flat: Mapping[str, np.ndar
     """Raise naming every missing, unused and mis-shaped key of ``flat`` vs ``expected`` shapes."""
     missing = sorted(set(expected) - set(flat))
     unused = sorted(set(flat) - set(expected))
-    bad = sorted(f"{k}: expected {tuple(expected[k])}, got {tuple(np.shape(flat[k]))}"
-                 for k in set(expected) & set(flat) if tuple(expected[k]) != tuple(np.shape(flat[k])))
+    bad = sorted(
+        f"{k}: expected {tuple(expected[k])}, got {tuple(np.shape(flat[k]))}"
+        for k in set(expected) & set(flat)
+        if tuple(expected[k]) != tuple(np.shape(flat[k]))
+    )
     problems = []
     if missing:
         problems.append(f"missing keys {missing}")
@@ -46,16 +49,21 @@ def check_weights(tensors: Mapping[str, np.ndarray], what: str) -> None:
     """Refuse, naming the tensor, weights that are not floating point or hold NaN / infinity."""
     for k, v in tensors.items():
         v = np.asarray(v)
-        if v.dtype.kind != "f" and not (v.dtype.kind == "V" and v.dtype.itemsize == 2):     # bfloat16 is kind V
+        if v.dtype.kind != "f" and not (v.dtype.kind == "V" and v.dtype.itemsize == 2):  # bfloat16 is kind V
             raise CheckpointError(f"{what}: tensor {k} has dtype {v.dtype}; weights must be floating point")
         bad = int(np.size(v) - np.count_nonzero(np.isfinite(v.astype(np.float32))))
         if bad:
             raise NonFiniteError(f"{what}: tensor {k} holds {bad} NaN or infinite value(s); refusing these weights")
 
 
-def save_model_dir(out_dir: str | os.PathLike, kind: str, config: Mapping[str, Any],
-                   tensors: Mapping[str, np.ndarray], source: Mapping[str, Any] | None = None,
-                   overwrite: bool = False) -> Path:
+def save_model_dir(
+    out_dir: str | os.PathLike,
+    kind: str,
+    config: Mapping[str, Any],
+    tensors: Mapping[str, np.ndarray],
+    source: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
     """Write ``out_dir/config.json`` and ``out_dir/model.safetensors`` (atomically, file by file)."""
     from safetensors.numpy import save_file
 
@@ -64,8 +72,13 @@ def save_model_dir(out_dir: str | os.PathLike, kind: str, config: Mapping[str, A
     out.mkdir(parents=True, exist_ok=True)
     check_weights(tensors, str(out))
     arrays = {k: np.array(v, dtype=np.float32, order="C") for k, v in tensors.items()}  # keeps 0-d shapes
-    meta = {"format": FORMAT, "kind": kind, "format_version": FORMAT_VERSION, "config": dict(config),
-            "source": dict(source or {})}
+    meta = {
+        "format": FORMAT,
+        "kind": kind,
+        "format_version": FORMAT_VERSION,
+        "config": dict(config),
+        "source": dict(source or {}),
+    }
     atomic_write(out / WEIGHTS_FILE, lambda p: save_file(arrays, str(p), metadata={"format": FORMAT, "kind": kind}))
     atomic_write(out / CONFIG_FILE, lambda p: Path(p).write_text(json.dumps(meta, indent=2, sort_keys=True)))
     return out
@@ -90,8 +103,10 @@ def read_model_dir(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, 
     if not p.exists():
         raise CheckpointError(f"{p}: no such file or directory")
     if p.is_file():
-        raise CheckpointError(f"{p} is a file; expected a {kind} folder with {CONFIG_FILE} and {WEIGHTS_FILE}"
-                              f" (convert upstream checkpoints with `styleclip-jax convert {kind} IN OUT_DIR`)")
+        raise CheckpointError(
+            f"{p} is a file; expected a {kind} folder with {CONFIG_FILE} and {WEIGHTS_FILE}"
+            f" (convert upstream checkpoints with `styleclip-jax convert {kind} IN OUT_DIR`)"
+        )
     cfg_path, w_path = p / CONFIG_FILE, p / WEIGHTS_FILE
     for f in (cfg_path, w_path):
         if not f.exists():
@@ -101,7 +116,9 @@ def read_model_dir(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, 
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{cfg_path}: not valid JSON ({e})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{cfg_path}: not a styleclip-jax config (format={meta.get('format') if isinstance(meta, dict) else None!r})")
+        raise CheckpointError(
+            f"{cfg_path}: not a styleclip-jax config (format={meta.get('format') if isinstance(meta, dict) else None!r})"
+        )
     if meta.get("kind") != kind:
         raise CheckpointError(f"{p} holds a {meta.get('kind')!r} model, not a {kind!r}")
     if meta.get("format_version", 0) > FORMAT_VERSION:

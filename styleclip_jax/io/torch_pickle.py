@@ -34,8 +34,8 @@ from styleclip_jax.errors import CheckpointError, UnsafeCheckpointError
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 # Size limits, checked before anything is decompressed or allocated. torch zips store tensors
 # uncompressed, so a real checkpoint unpacks to about its own size; a zip bomb declares far more.
-MAX_FILE_BYTES = 16 << 30                  # 16 GiB: larger than any StyleCLIP-era checkpoint
-UNPACK_RATIO, UNPACK_SLACK = 4, 64 << 20   # declared unpacked bytes <= 4 x file size + 64 MiB
+MAX_FILE_BYTES = 16 << 30  # 16 GiB: larger than any StyleCLIP-era checkpoint
+UNPACK_RATIO, UNPACK_SLACK = 4, 64 << 20  # declared unpacked bytes <= 4 x file size + 64 MiB
 LEGACY_PROTOCOL = 1001
 
 
@@ -46,14 +46,33 @@ def _bfloat16():
 
 
 _STORAGE_DTYPES = {
-    "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-    "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32,
-    "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "BFloat16Storage": "bfloat16",
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
 }
 _TORCH_DTYPES = {
-    "float32": np.float32, "float": np.float32, "float64": np.float64, "double": np.float64,
-    "float16": np.float16, "half": np.float16, "bfloat16": "bfloat16", "int64": np.int64, "long": np.int64,
-    "int32": np.int32, "int": np.int32, "int16": np.int16, "int8": np.int8, "uint8": np.uint8, "bool": np.bool_,
+    "float32": np.float32,
+    "float": np.float32,
+    "float64": np.float64,
+    "double": np.float64,
+    "float16": np.float16,
+    "half": np.float16,
+    "bfloat16": "bfloat16",
+    "int64": np.int64,
+    "long": np.int64,
+    "int32": np.int32,
+    "int": np.int32,
+    "int16": np.int16,
+    "int8": np.int8,
+    "uint8": np.uint8,
+    "bool": np.bool_,
 }
 
 
@@ -228,7 +247,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return _module_record(module, name)
         raise UnsafeCheckpointError(
             f"{self._source}: refused to load `{module}.{name}`: the file asks to run code that is not plain "
-            f"tensor data. Nothing from the file was executed.")
+            f"tensor data. Nothing from the file was executed."
+        )
 
     def persistent_load(self, pid):
         if not isinstance(pid, tuple) or not pid or pid[0] != "storage" or len(pid) < 5:
@@ -261,10 +281,13 @@ def _to_numpy(t: TensorRef, source: str) -> np.ndarray:
         return np.zeros(t.size, dtype=data.dtype)
     last = t.offset + sum((s - 1) * st for s, st in zip(t.size, t.stride))
     if t.offset < 0 or last >= data.size or any(st < 0 for st in t.stride):
-        raise CheckpointError(f"{source}: tensor of shape {t.size} does not fit its storage of {data.size} "
-                              f"elements (corrupt or truncated file)")
-    view = np.lib.stride_tricks.as_strided(data[t.offset:], shape=t.size,
-                                           strides=tuple(st * data.itemsize for st in t.stride))
+        raise CheckpointError(
+            f"{source}: tensor of shape {t.size} does not fit its storage of {data.size} "
+            f"elements (corrupt or truncated file)"
+        )
+    view = np.lib.stride_tricks.as_strided(
+        data[t.offset :], shape=t.size, strides=tuple(st * data.itemsize for st in t.stride)
+    )
     return np.array(view, copy=True)
 
 
@@ -305,11 +328,28 @@ def _wrap_errors(source: str):
         def __exit__(self, et, ev, tb):
             if et is None or issubclass(et, CheckpointError):
                 return False
-            if issubclass(et, (pickle.UnpicklingError, EOFError, struct.error, zipfile.BadZipFile, KeyError,
-                               ValueError, TypeError, AttributeError, IndexError, UnicodeDecodeError,
-                               MemoryError, OverflowError, RecursionError)):
-                raise CheckpointError(f"{source}: not a readable PyTorch checkpoint or pickle, or the file is "
-                                      f"corrupt/truncated ({et.__name__}: {ev})") from None
+            if issubclass(
+                et,
+                (
+                    pickle.UnpicklingError,
+                    EOFError,
+                    struct.error,
+                    zipfile.BadZipFile,
+                    KeyError,
+                    ValueError,
+                    TypeError,
+                    AttributeError,
+                    IndexError,
+                    UnicodeDecodeError,
+                    MemoryError,
+                    OverflowError,
+                    RecursionError,
+                ),
+            ):
+                raise CheckpointError(
+                    f"{source}: not a readable PyTorch checkpoint or pickle, or the file is "
+                    f"corrupt/truncated ({et.__name__}: {ev})"
+                ) from None
             return False
 
     return _Ctx()
@@ -354,8 +394,10 @@ def _load_zip(path: Path, source: str):
         names = zf.namelist()
         unpacked, limit = sum(i.file_size for i in zf.infolist()), UNPACK_RATIO * path.stat().st_size + UNPACK_SLACK
         if unpacked > limit:
-            raise CheckpointError(f"{source}: the archive declares {unpacked:,} unpacked bytes from a "
-                                  f"{path.stat().st_size:,}-byte file (limit {limit:,}); refusing a likely zip bomb")
+            raise CheckpointError(
+                f"{source}: the archive declares {unpacked:,} unpacked bytes from a "
+                f"{path.stat().st_size:,}-byte file (limit {limit:,}); refusing a likely zip bomb"
+            )
         pkl = [n for n in names if n == "data.pkl" or n.endswith("/data.pkl")]
         if len(pkl) != 1:
             raise CheckpointError(f"{source}: zip file without a single data.pkl: not a torch checkpoint")
@@ -369,8 +411,9 @@ def _load_zip(path: Path, source: str):
             if name not in names:
                 raise CheckpointError(f"{source}: storage {name} missing from the archive")
             if zf.getinfo(name).file_size < numel * dtype.itemsize:
-                raise CheckpointError(f"{source}: storage {key} truncated ({zf.getinfo(name).file_size} bytes for "
-                                      f"{numel} elements)")
+                raise CheckpointError(
+                    f"{source}: storage {key} truncated ({zf.getinfo(name).file_size} bytes for {numel} elements)"
+                )
             raw = zf.read(name)
             if len(raw) < numel * dtype.itemsize:
                 raise CheckpointError(f"{source}: storage {key} truncated ({len(raw)} bytes)")

@@ -37,8 +37,12 @@ def split_filled(abstract_module, tensors: Mapping[str, np.ndarray], what: str):
 
     check_flat_against(expected_shapes_of(abstract_module), tensors, what)
     graphdef, abstract = nnx.split(abstract_module)
-    state = nnx.from_flat_state([(path, var.replace(jnp.asarray(tensors[_key(path)], jnp.float32)))
-                                 for path, var in nnx.to_flat_state(abstract)])
+    state = nnx.from_flat_state(
+        [
+            (path, var.replace(jnp.asarray(tensors[_key(path)], jnp.float32)))
+            for path, var in nnx.to_flat_state(abstract)
+        ]
+    )
     return graphdef, state
 
 

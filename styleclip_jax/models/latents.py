@@ -16,8 +16,15 @@ def z_from_seeds(seeds, z_dim: int) -> np.ndarray:
     return np.stack([np.random.RandomState(s).randn(z_dim) for s in seeds]).astype(np.float32)
 
 
-def wplus_from_source(gen, *, seeds: str | None = None, latents: str | os.PathLike | None = None,
-                      truncation: float = 1.0, what: str = "this command", key: str | None = None) -> np.ndarray:
+def wplus_from_source(
+    gen,
+    *,
+    seeds: str | None = None,
+    latents: str | os.PathLike | None = None,
+    truncation: float = 1.0,
+    what: str = "this command",
+    key: str | None = None,
+) -> np.ndarray:
     """W+ (B, L, D) from ``--seeds`` (mapped at ``truncation``) or a latents file (wplus or w)."""
     if (seeds is None) == (latents is None):
         raise InputError(f"{what} needs exactly one of `seeds` or `latents`")

@@ -27,6 +27,7 @@ def torch_adam(learning_rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1
     here) was amplified to 2e-4 within 5 steps. ``learning_rate(count)`` is called with the
     0-based step.
     """
+
     def init(params):
         z = jax.tree.map(jnp.zeros_like, params)
         return TorchAdamState(jnp.zeros((), jnp.int32), z, jax.tree.map(jnp.zeros_like, params))
@@ -36,8 +37,8 @@ def torch_adam(learning_rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1
         mu = jax.tree.map(lambda m, g: m + (1.0 - b1) * (g - m), state.mu, grads)
         nu = jax.tree.map(lambda v, g: v * b2 + (1.0 - b2) * g * g, state.nu, grads)
         t = (state.count + 1).astype(jnp.float32)
-        step_size = learning_rate(state.count) / (1.0 - b1 ** t)
-        bc2_sqrt = jnp.sqrt(1.0 - b2 ** t)
+        step_size = learning_rate(state.count) / (1.0 - b1**t)
+        bc2_sqrt = jnp.sqrt(1.0 - b2**t)
         updates = jax.tree.map(lambda m, v: -step_size * (m / (jnp.sqrt(v) / bc2_sqrt + eps)), mu, nu)
         return updates, TorchAdamState(state.count + 1, mu, nu)
 

@@ -64,8 +64,14 @@ def centralize_gradients(conv_only: bool = False) -> optax.GradientTransformatio
     return optax.stateless(lambda g, params=None: jax.tree.map(lambda x: centralize(x, conv_only), g))
 
 
-def upstream_radam(learning_rate: float, b1: float = 0.95, b2: float = 0.999, eps: float = 1e-5,
-                   weight_decay: float = 0.0, n_sma_threshold: float = 5.0) -> optax.GradientTransformation:
+def upstream_radam(
+    learning_rate: float,
+    b1: float = 0.95,
+    b2: float = 0.999,
+    eps: float = 1e-5,
+    weight_decay: float = 0.0,
+    n_sma_threshold: float = 5.0,
+) -> optax.GradientTransformation:
     """RAdam with Ranger's eps placement and coupled weight decay: the updates are the whole step
     ``-lr·(wd·p + step_size·direction)`` (see the module docstring)."""
     n_sma_max = 2.0 / (1.0 - b2) - 1.0
@@ -74,8 +80,9 @@ def upstream_radam(learning_rate: float, b1: float = 0.95, b2: float = 0.999, ep
     table_rect = jnp.asarray(np.array([n > n_sma_threshold for n, _ in q]))
 
     def init(params):
-        return RAdamState(jnp.zeros((), jnp.int32), jax.tree.map(jnp.zeros_like, params),
-                          jax.tree.map(jnp.zeros_like, params))
+        return RAdamState(
+            jnp.zeros((), jnp.int32), jax.tree.map(jnp.zeros_like, params), jax.tree.map(jnp.zeros_like, params)
+        )
 
     def update(grads, state, params):
         if params is None:
@@ -85,11 +92,21 @@ def upstream_radam(learning_rate: float, b1: float = 0.95, b2: float = 0.999, ep
         mu = jax.tree.map(lambda m, g: m * b1 + (1.0 - b1) * g, state.mu, grads)
         # N_sma = 1999 − 2t·b2ᵗ/(1 − b2ᵗ) cancels catastrophically in float32 for small t (at t=6:
         # 1999 − 1993); upstream computes it in Python float64, so we use a float64 table there.
-        b2t = b2 ** t
+        b2t = b2**t
         n_sma_f32 = n_sma_max - 2.0 * t * b2t / (1.0 - b2t)
-        rect = jnp.sqrt(jnp.maximum((1.0 - b2t) * (n_sma_f32 - 4.0) / (n_sma_max - 4.0) * (n_sma_f32 - 2.0)
-                                    / n_sma_f32 * n_sma_max / (n_sma_max - 2.0), 0.0))
-        step_f32 = jnp.where(n_sma_f32 > n_sma_threshold, rect, 1.0) / (1.0 - b1 ** t)
+        rect = jnp.sqrt(
+            jnp.maximum(
+                (1.0 - b2t)
+                * (n_sma_f32 - 4.0)
+                / (n_sma_max - 4.0)
+                * (n_sma_f32 - 2.0)
+                / n_sma_f32
+                * n_sma_max
+                / (n_sma_max - 2.0),
+                0.0,
+            )
+        )
+        step_f32 = jnp.where(n_sma_f32 > n_sma_threshold, rect, 1.0) / (1.0 - b1**t)
         idx = jnp.minimum(state.count, table.shape[0] - 1)
         in_table = state.count < table.shape[0]
         rectified = jnp.where(in_table, table_rect[idx], n_sma_f32 > n_sma_threshold)
@@ -107,16 +124,26 @@ def upstream_radam(learning_rate: float, b1: float = 0.95, b2: float = 0.999, ep
     return optax.GradientTransformation(init, update)
 
 
-def ranger(learning_rate: float = 0.5, b1: float = 0.95, b2: float = 0.999, eps: float = 1e-5,
-           weight_decay: float = 0.0, alpha: float = 0.5, k: int = 6, n_sma_threshold: float = 5.0,
-           use_gc: bool = True, gc_conv_only: bool = False) -> optax.GradientTransformation:
+def ranger(
+    learning_rate: float = 0.5,
+    b1: float = 0.95,
+    b2: float = 0.999,
+    eps: float = 1e-5,
+    weight_decay: float = 0.0,
+    alpha: float = 0.5,
+    k: int = 6,
+    n_sma_threshold: float = 5.0,
+    use_gc: bool = True,
+    gc_conv_only: bool = False,
+) -> optax.GradientTransformation:
     """Upstream defaults except lr: Coach passes lr 0.5 (``--learning_rate``), which is our default.
 
     ``optax.lookahead(chain(centralize_gradients, upstream_radam), k, alpha)``, applied to plain
     parameters: the slow weights live in the state, so callers keep one set of parameters.
     """
     parts = ([centralize_gradients(gc_conv_only)] if use_gc else []) + [
-        upstream_radam(learning_rate, b1, b2, eps, weight_decay, n_sma_threshold)]
+        upstream_radam(learning_rate, b1, b2, eps, weight_decay, n_sma_threshold)
+    ]
     inner = optax.lookahead(optax.chain(*parts), sync_period=k, slow_step_size=alpha)
 
     def init(params):
@@ -135,9 +162,9 @@ def ranger(learning_rate: float = 0.5, b1: float = 0.95, b2: float = 0.999, eps:
 def ranger_step_quantities(t, b2: float = 0.999, b1: float = 0.95, threshold: float = 5.0):
     """(N_sma, step_size) of upstream's RAdam at step t (for checks and logging)."""
     n_sma_max = 2.0 / (1.0 - b2) - 1.0
-    b2t = b2 ** t
+    b2t = b2**t
     n_sma = n_sma_max - 2.0 * t * b2t / (1.0 - b2t)
     if n_sma > threshold:
         r = ((1 - b2t) * (n_sma - 4) / (n_sma_max - 4) * (n_sma - 2) / n_sma * n_sma_max / (n_sma_max - 2)) ** 0.5
-        return n_sma, r / (1 - b1 ** t)
-    return n_sma, 1.0 / (1 - b1 ** t)
+        return n_sma, r / (1 - b1**t)
+    return n_sma, 1.0 / (1 - b1**t)

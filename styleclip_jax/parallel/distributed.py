@@ -23,8 +23,9 @@ import numpy as np
 from styleclip_jax.errors import InputError
 
 
-def initialize(coordinator: str | None = None, num_processes: int | None = None, process_id: int | None = None,
-               auto: bool = False) -> bool:
+def initialize(
+    coordinator: str | None = None, num_processes: int | None = None, process_id: int | None = None, auto: bool = False
+) -> bool:
     """Join a multi-process run before anything touches the devices; False when not asked to.
 
     ``coordinator`` "host:port" with ``num_processes`` and ``process_id``, or ``auto`` to let
@@ -34,8 +35,7 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
 
     given = [v is not None for v in (coordinator, num_processes, process_id)]
     if any(given) and not all(given):
-        raise InputError("a multi-process run needs all of `coordinator` (HOST:PORT), `num_processes` and "
-                         "`process_id`")
+        raise InputError("a multi-process run needs all of `coordinator` (HOST:PORT), `num_processes` and `process_id`")
     if not (all(given) or auto):
         return False
     if all(given):
@@ -45,8 +45,7 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
             raise InputError(f"`coordinator` must look like HOST:PORT, got {coordinator!r}")
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     if all(given):
-        jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
-                                   process_id=process_id)
+        jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)
     else:
         jax.distributed.initialize()
     return True

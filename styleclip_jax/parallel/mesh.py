@@ -29,8 +29,9 @@ def data_mesh(n_devices: int | None, split: int, what: str, local: bool = False)
     if n == 1:
         return 1, None
     if split % n:
-        raise InputError(f"{what} ({split}) must be divisible by the {n} devices it is sharded over "
-                         f"(or use fewer devices)")
+        raise InputError(
+            f"{what} ({split}) must be divisible by the {n} devices it is sharded over (or use fewer devices)"
+        )
     return n, Mesh(np.asarray(devices[:n]), ("data",), axis_types=(AxisType.Auto,))
 
 

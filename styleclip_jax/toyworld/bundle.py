@@ -25,12 +25,12 @@ def weights_dir() -> Path:
 
 @dataclasses.dataclass
 class ToyWorld:
-    generator: object       # StyleGAN2, 32 px
-    clip: object            # CLIPModel (224 px input, embed 64)
-    reader: object          # AttributeReader
-    stats: object | None    # StyleSpaceStats with fs3, or None when not precomputed
+    generator: object  # StyleGAN2, 32 px
+    clip: object  # CLIPModel (224 px input, embed 64)
+    reader: object  # AttributeReader
+    stats: object | None  # StyleSpaceStats with fs3, or None when not precomputed
     path: Path
-    encoder: object | None = None   # e4e Encoder for the generator (32 px scenes -> W+), if bundled
+    encoder: object | None = None  # e4e Encoder for the generator (32 px scenes -> W+), if bundled
 
 
 def load_world(path=None, with_stats: bool = True) -> ToyWorld:
@@ -43,5 +43,11 @@ def load_world(path=None, with_stats: bool = True) -> ToyWorld:
     encoder = None
     if (p / "encoder").is_dir():
         encoder = load_encoder(p / "encoder")
-    return ToyWorld(load_generator(p / "generator"), load_clip(p / "clip"),
-                    AttributeReader(ShapeReaderModel.load(p / "shape_reader")), stats, p, encoder)
+    return ToyWorld(
+        load_generator(p / "generator"),
+        load_clip(p / "clip"),
+        AttributeReader(ShapeReaderModel.load(p / "shape_reader")),
+        stats,
+        p,
+        encoder,
+    )

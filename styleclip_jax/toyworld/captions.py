@@ -28,7 +28,9 @@ def phrase(words: dict[str, str]) -> str:
     return " ".join([head] + tail)
 
 
-def random_captions(attrs: dict[str, np.ndarray], rng: np.random.RandomState) -> tuple[list[str], dict[str, np.ndarray]]:
+def random_captions(
+    attrs: dict[str, np.ndarray], rng: np.random.RandomState
+) -> tuple[list[str], dict[str, np.ndarray]]:
     """One caption per scene; returns (captions, named attribute indices with UNNAMED where left out)."""
     b = len(attrs["colour"])
     named = {a: np.where(rng.rand(b) < NAME_PROB[a], attrs[a], UNNAMED) for a in ATTRIBUTES}
@@ -64,7 +66,7 @@ def soft_matches(weights: dict[str, np.ndarray], named: dict[str, np.ndarray]) -
     fit = np.ones((len(weights["colour"]), len(named["colour"])), np.float32)
     for a in ATTRIBUTES:
         n = named[a]
-        w = np.asarray(weights[a])[:, np.maximum(n, 0)]                     # (Bi, Bt)
+        w = np.asarray(weights[a])[:, np.maximum(n, 0)]  # (Bi, Bt)
         fit *= np.where(n[None, :] == UNNAMED, 1.0, w)
     return fit
 

@@ -111,15 +111,16 @@ class MethodSettings:
 
     def __post_init__(self):
         if self.split_rows not in (0, 4):
-            raise InputError(f"split_rows must be 0 (off) or 4 (upstream's coarse/medium boundary), got {self.split_rows}")
+            raise InputError(
+                f"split_rows must be 0 (off) or 4 (upstream's coarse/medium boundary), got {self.split_rows}"
+            )
 
     def with_population(self) -> MethodSettings:
         """The population estimator's settings (``evaluate --population``), tuned on seeds 0-15 like the
         rest: global directions from CLIP-labelled samples at α 6 (their toRGB layers included), and
         latent optimisation warm-started 1.25 along the population's W direction at lr 0.05 (at lr
         0.1 it drifts further from the start: preservation 84-86% against 89% on the tuning seeds)."""
-        return dataclasses.replace(self, global_source="population", global_alpha=6.0, opt_warm_start=1.25,
-                                   opt_lr=0.05)
+        return dataclasses.replace(self, global_source="population", global_alpha=6.0, opt_warm_start=1.25, opt_lr=0.05)
 
     def region(self, prompt: str) -> str:
         """'appearance', 'geometry' or 'all': the W+ rows an edit toward ``prompt`` moves."""
@@ -138,9 +139,17 @@ class MethodSettings:
         if self.split_rows and region == "all" and named & set(world.APPEARANCE) and named & set(world.GEOMETRY):
             # a composed appearance + geometry edit: each part moves its own rows as one W edit
             groups = (tuple(range(self.split_rows)), tuple(range(self.split_rows, num_ws)))
-        return OptimizeConfig(steps=self.opt_steps, lr=self.opt_lr, l2_lambda=self.opt_l2, rows=tuple(rows),
-                              tie_rows=region == "appearance", groups=groups, keep_lambda=self.opt_keep_lambda,
-                              mask_lambda=self.opt_mask_lambda, warm_start=self.opt_warm_start)
+        return OptimizeConfig(
+            steps=self.opt_steps,
+            lr=self.opt_lr,
+            l2_lambda=self.opt_l2,
+            rows=tuple(rows),
+            tie_rows=region == "appearance",
+            groups=groups,
+            keep_lambda=self.opt_keep_lambda,
+            mask_lambda=self.opt_mask_lambda,
+            warm_start=self.opt_warm_start,
+        )
 
     def global_layers(self, prompt: str, style_layers) -> tuple[str, ...] | None:
         """With ``global_split``: the StyleSpace layers fed by the W+ rows ``optimize_config`` would
@@ -150,18 +159,28 @@ class MethodSettings:
         if not self.global_split or region == "all":
             return None
         fine, torgb = region == "appearance", self.global_source == "population"
-        return tuple(l.name for l in style_layers
-                     if (torgb or not l.is_torgb) and (l.w_index >= self.split_rows) == fine)
+        return tuple(
+            l.name for l in style_layers if (torgb or not l.is_torgb) and (l.w_index >= self.split_rows) == fine
+        )
 
     def mapper_config(self, prompt: str, **kw):
         """A MapperTrainConfig for ``prompt`` (Adam, no ID loss); ``kw`` sets the rest (steps, intervals, ...)."""
         level = {"appearance": "medium", "geometry": "coarse", "all": None}[self.region(prompt)]
         levels = {lvl: lvl == level for lvl in LEVELS} if level else {}
         kw = {"steps": self.mapper_steps, "batch_size": self.mapper_batch, **kw}
-        return MapperTrainConfig(description=prompt, optimizer="adam", mapper_kind="levels" if level else "single",
-                                 lr=self.mapper_lr, l2_lambda=self.mapper_l2, id_lambda=0.0, truncation=self.truncation,
-                                 keep_lambda=self.mapper_keep_lambda, mask_lambda=self.mapper_mask_lambda,
-                                 **levels, **kw)
+        return MapperTrainConfig(
+            description=prompt,
+            optimizer="adam",
+            mapper_kind="levels" if level else "single",
+            lr=self.mapper_lr,
+            l2_lambda=self.mapper_l2,
+            id_lambda=0.0,
+            truncation=self.truncation,
+            keep_lambda=self.mapper_keep_lambda,
+            mask_lambda=self.mapper_mask_lambda,
+            **levels,
+            **kw,
+        )
 
 
 # ---- the three methods, each: (world, wplus (N, L, D), prompts, settings, keep, region) -> images (N, P, R, R, 3)
@@ -177,13 +196,21 @@ def optimize_all(tw, wplus, prompts: list, s: MethodSettings, keep=None, region=
     num_ws = tw.generator.config.num_ws
     images, latents = [None] * len(prompts), [None] * len(prompts)
     groups: dict = {}
-    for j, p in enumerate(prompts):           # one compiled run per set of moved rows
+    for j, p in enumerate(prompts):  # one compiled run per set of moved rows
         groups.setdefault(s.optimize_config(_text_of(p), num_ws), []).append(j)
     for cfg, idx in groups.items():
-        res = optimize(tw.generator, tw.clip, [prompts[j] for j in idx], latents=wplus, config=cfg,
-                       keep=keep or (), mask=region, population=tw.stats.population if tw.stats else None)
-        for k, j in enumerate(idx):           # pairs are latent-major: pair i·len(idx) + k
-            images[j], latents[j] = res.images_after[k::len(idx)], res.final[k::len(idx)]
+        res = optimize(
+            tw.generator,
+            tw.clip,
+            [prompts[j] for j in idx],
+            latents=wplus,
+            config=cfg,
+            keep=keep or (),
+            mask=region,
+            population=tw.stats.population if tw.stats else None,
+        )
+        for k, j in enumerate(idx):  # pairs are latent-major: pair i·len(idx) + k
+            images[j], latents[j] = res.images_after[k :: len(idx)], res.final[k :: len(idx)]
     return np.stack(images, axis=1), np.stack(latents, axis=1)
 
 
@@ -203,9 +230,19 @@ def edit_global(tw, wplus, prompts: list, s: MethodSettings, keep=None, region=N
     out = []
     for p in prompts:
         layers = tw.generator.config.style_layers
-        edits = [TextEdit("object", _class_name(t), s.global_alpha * w, s.global_beta, s.global_layers(t, layers),
-                          keep=keep_names, keep_mode=s.global_keep_mode, source=s.global_source)
-                 for t, w in terms_of(p)]
+        edits = [
+            TextEdit(
+                "object",
+                _class_name(t),
+                s.global_alpha * w,
+                s.global_beta,
+                s.global_layers(t, layers),
+                keep=keep_names,
+                keep_mode=s.global_keep_mode,
+                source=s.global_source,
+            )
+            for t, w in terms_of(p)
+        ]
         e = global_edit(tw.generator, tw.clip, tw.stats, wplus, edits, mask=region, threshold=s.region_threshold)
         out.append(e.images[:, 0])
     return np.stack(out, axis=1)
@@ -215,7 +252,7 @@ def mapper_training_set(tw, s: MethodSettings, n: int = 256, seed: int = 0):
     """W+ of ``n`` samples from the tuning seeds and the readers' object mask of each (N, R, R):
     what a mapper for local edits trains on (its background loss needs a region per latent)."""
     w = start_latents(tw, n, seed, s.truncation)
-    images = np.concatenate([np.asarray(tw.generator.synthesis(w[i:i + 64])) for i in range(0, n, 64)])
+    images = np.concatenate([np.asarray(tw.generator.synthesis(w[i : i + 64])) for i in range(0, n, 64)])
 
     return w, object_mask(images)
 
@@ -234,10 +271,18 @@ def edit_mapper(tw, wplus, prompts: list, s: MethodSettings, keep=None, region=N
                 if text in trained:
                     continue
                 i = len(trained)
-                cfg = s.mapper_config(text, val_size=0, log_every=s.mapper_steps, val_every=10 ** 9,
-                                      save_every=s.mapper_steps, seed=i, keep=tuple(keep or ()))
-                trained[text] = train_mapper(tw.generator, tw.clip, cfg, base / f"mapper_{i}", progress=False,
-                                             latents=train_w, mask=train_masks).mapper
+                cfg = s.mapper_config(
+                    text,
+                    val_size=0,
+                    log_every=s.mapper_steps,
+                    val_every=10**9,
+                    save_every=s.mapper_steps,
+                    seed=i,
+                    keep=tuple(keep or ()),
+                )
+                trained[text] = train_mapper(
+                    tw.generator, tw.clip, cfg, base / f"mapper_{i}", progress=False, latents=train_w, mask=train_masks
+                ).mapper
             (first, a0), *rest = terms_of(p)
             res = apply_mapper(tw.generator, trained[first], wplus, [a0], also=[(trained[t], a) for t, a in rest])
             out.append(res.images[:, 0])
@@ -261,7 +306,6 @@ def clip_cosines(tw, images, text: np.ndarray) -> np.ndarray:
     """(B, P) cosine of loss-path image features with ``text`` (from ``text_features``)."""
     import jax.numpy as jnp
 
-
     fi = normalize(tw.clip.encode_image(loss_images(jnp.asarray(images))))
     return np.asarray(fi @ text.T)
 
@@ -270,7 +314,7 @@ def encode_scenes(tw, images: np.ndarray) -> np.ndarray:
     """W+ (N, L, D) of images (N, 32, 32, 3) in [-1, 1] by the bundled encoder, 64 at a time."""
     if tw.encoder is None:
         raise InputError(f"{tw.path} has no encoder/ to invert with")
-    return np.concatenate([tw.encoder.encode(images[i:i + 64]) for i in range(0, len(images), 64)])
+    return np.concatenate([tw.encoder.encode(images[i : i + 64]) for i in range(0, len(images), 64)])
 
 
 def inverted_latents(tw, n: int, seed: int) -> np.ndarray:
@@ -289,10 +333,20 @@ def _check_attribute(attribute: str) -> None:
         raise InputError(f"attribute must be one of {world.ATTRIBUTES}, got {attribute!r}")
 
 
-def evaluate(tw, method: str, attribute: str = "colour", n: int = 16, seed: int = 1000,
-             settings: MethodSettings = MethodSettings(), values: list[str] | None = None,
-             start: str = "samples", keep=None, mask: str | None = None, compose: str | None = None,
-             blend: float | None = None) -> dict:
+def evaluate(
+    tw,
+    method: str,
+    attribute: str = "colour",
+    n: int = 16,
+    seed: int = 1000,
+    settings: MethodSettings = MethodSettings(),
+    values: list[str] | None = None,
+    start: str = "samples",
+    keep=None,
+    mask: str | None = None,
+    compose: str | None = None,
+    blend: float | None = None,
+) -> dict:
     """Run ``method`` on ``n`` start images toward every value of ``attribute``: generator samples
     (seeds ``seed``…) or, with ``start='inverted'``, drawn scenes inverted by the bundled encoder
     (edits are judged against the reconstruction).
@@ -338,9 +392,9 @@ def evaluate(tw, method: str, attribute: str = "colour", n: int = 16, seed: int 
 
     region = object_mask(before) if mask == "object" else None
     if region is not None:
-        region[region.reshape(n, -1).max(1) == 0] = 1.0      # no object to keep to: the whole image
+        region[region.reshape(n, -1).max(1) == 0] = 1.0  # no object to keep to: the whole image
     t0 = time.perf_counter()
-    after = EDITORS[method](tw, wplus, prompts, settings, keep or None, region)    # (N, P, R, R, 3)
+    after = EDITORS[method](tw, wplus, prompts, settings, keep or None, region)  # (N, P, R, R, 3)
     if blend is not None:
         after = blend_columns(before, after, region, blend)
     elapsed = time.perf_counter() - t0
@@ -356,32 +410,53 @@ def evaluate(tw, method: str, attribute: str = "colour", n: int = 16, seed: int 
         for j, t in enumerate(targets):
             idx = {a: world.VOCAB[a].index(v) for a, v in t.items()}
             if any(src[a][i] == k for a, k in idx.items()) or src["colour"][i] == -1:
-                continue                                                # nothing to edit / no object
+                continue  # nothing to edit / no object
             k = i * len(targets) + j
-            records.append({
-                "sample": i, "seed": seed + i, "target": label(prompts[j]) if compose else t[attribute],
-                "source": "/".join(world.VOCAB[a][src[a][i]] for a in t),
-                "success": bool(all(got[a][k] == idx[a] for a in t)),
-                "preserved": bool(all(got[a][k] == src[a][i] for a in others)),
-                "changed": [a for a in others if got[a][k] != src[a][i]],
-                "clip_gain": float(cos_after[i, j, j] - cos_before[i, j]),
-            })
+            records.append(
+                {
+                    "sample": i,
+                    "seed": seed + i,
+                    "target": label(prompts[j]) if compose else t[attribute],
+                    "source": "/".join(world.VOCAB[a][src[a][i]] for a in t),
+                    "success": bool(all(got[a][k] == idx[a] for a in t)),
+                    "preserved": bool(all(got[a][k] == src[a][i] for a in others)),
+                    "changed": [a for a in others if got[a][k] != src[a][i]],
+                    "clip_gain": float(cos_after[i, j, j] - cos_before[i, j]),
+                }
+            )
     m = len(records)
-    rate = lambda key: float(np.mean([r[key] for r in records])) if m else float("nan")  # noqa: E731
+
+    def rate(key):
+        return float(np.mean([r[key] for r in records])) if m else float("nan")
+
     both = float(np.mean([r["success"] and r["preserved"] for r in records])) if m else float("nan")
     leakage = {a: (float(np.mean([a in r["changed"] for r in records])) if m else float("nan")) for a in others}
     # what a local edit must never touch: the background and where the object is
     outside = [a for a in ("background", "position") if a in others]
     kept_outside = float(np.mean([not set(outside) & set(r["changed"]) for r in records])) if m else float("nan")
-    return {"method": method, "attribute": attribute if compose is None else f"{attribute}+{compose}",
-            "prompts": [label(p) for p in prompts], "n_samples": n, "seed": seed, "start": start,
-            "keep": keep, "mask": mask, "blend": blend, "edits": m, "success_rate": rate("success"),
-            "preservation_rate": rate("preserved"), "success_and_preserved": both, "leakage": leakage,
-            "background_and_position_kept": kept_outside,
-            "clip_gain": float(np.mean([r["clip_gain"] for r in records])) if m else float("nan"),
-            "seconds_per_edit": elapsed / max(n * len(prompts), 1), "seconds_total": elapsed,
-            "settings": dataclasses.asdict(settings), "records": records,
-            "images": {"before": before, "after": after}}
+    return {
+        "method": method,
+        "attribute": attribute if compose is None else f"{attribute}+{compose}",
+        "prompts": [label(p) for p in prompts],
+        "n_samples": n,
+        "seed": seed,
+        "start": start,
+        "keep": keep,
+        "mask": mask,
+        "blend": blend,
+        "edits": m,
+        "success_rate": rate("success"),
+        "preservation_rate": rate("preserved"),
+        "success_and_preserved": both,
+        "leakage": leakage,
+        "background_and_position_kept": kept_outside,
+        "clip_gain": float(np.mean([r["clip_gain"] for r in records])) if m else float("nan"),
+        "seconds_per_edit": elapsed / max(n * len(prompts), 1),
+        "seconds_total": elapsed,
+        "settings": dataclasses.asdict(settings),
+        "records": records,
+        "images": {"before": before, "after": after},
+    }
 
 
 def sample_report(tw, n: int = 256, seed: int = 2000, truncation: float = 1.0) -> dict:
@@ -393,13 +468,20 @@ def sample_report(tw, n: int = 256, seed: int = 2000, truncation: float = 1.0) -
     combos = list(itertools.product(*(range(world.num_values(a)) for a in world.ATTRIBUTES)))
     captions = ["a " + phrase({a: world.VOCAB[a][c[k]] for k, a in enumerate(world.ATTRIBUTES)}) for c in combos]
     text = text_features(tw, captions)
-    cos = np.concatenate([clip_cosines(tw, images[i:i + 64], text) for i in range(0, n, 64)])
-    best = np.asarray(combos)[np.argmax(cos, axis=1)]                  # (n, 5)
+    cos = np.concatenate([clip_cosines(tw, images[i : i + 64], text) for i in range(0, n, 64)])
+    best = np.asarray(combos)[np.argmax(cos, axis=1)]  # (n, 5)
     agree = {a: float(np.mean(best[:, k] == read[a])) for k, a in enumerate(world.ATTRIBUTES)}
     all5 = float(np.mean(np.all(best == np.stack([read[a] for a in world.ATTRIBUTES], 1), axis=1)))
     readable = float(np.mean(read["colour"] != -1))
-    return {"n": n, "seed": seed, "truncation": truncation, "readable": readable, "agreement": agree,
-            "agreement_all": all5, "images": images}
+    return {
+        "n": n,
+        "seed": seed,
+        "truncation": truncation,
+        "readable": readable,
+        "agreement": agree,
+        "agreement_all": all5,
+        "images": images,
+    }
 
 
 def inversion_report(tw, n: int = 256, seed: int = 3000) -> dict:
@@ -408,22 +490,33 @@ def inversion_report(tw, n: int = 256, seed: int = 3000) -> dict:
     often the reconstruction reads back as the source scene."""
     attrs, imgs = world.sample_numpy(seed, n)
     w = encode_scenes(tw, imgs)
-    rec = np.concatenate([np.asarray(tw.generator.synthesis(w[i:i + 64])) for i in range(0, n, 64)])
+    rec = np.concatenate([np.asarray(tw.generator.synthesis(w[i : i + 64])) for i in range(0, n, 64)])
     got = tw.reader(rec)
     same = np.stack([got[a] == attrs[a] for a in world.ATTRIBUTES])
-    return {"n": n, "seed": seed, "per_attribute": {a: float(m.mean()) for a, m in zip(world.ATTRIBUTES, same)},
-            "all_five": float(np.all(same, axis=0).mean()), "pixel_mse": float(np.mean((rec - imgs) ** 2)),
-            "wplus": w, "images": imgs, "reconstructions": rec}
+    return {
+        "n": n,
+        "seed": seed,
+        "per_attribute": {a: float(m.mean()) for a, m in zip(world.ATTRIBUTES, same)},
+        "all_five": float(np.all(same, axis=0).mean()),
+        "pixel_mse": float(np.mean((rec - imgs) ** 2)),
+        "wplus": w,
+        "images": imgs,
+        "reconstructions": rec,
+    }
 
 
 def format_table(results: list[dict]) -> str:
     """One row per result; the leakage column lists how often each other attribute changed."""
-    head = f"{'method':10s} {'attribute':12s} {'edits':>5s} {'success':>8s} {'preserve':>8s} {'both':>6s} " \
-           f"{'CLIP gain':>9s} {'s/edit':>7s}  leakage"
+    head = (
+        f"{'method':10s} {'attribute':12s} {'edits':>5s} {'success':>8s} {'preserve':>8s} {'both':>6s} "
+        f"{'CLIP gain':>9s} {'s/edit':>7s}  leakage"
+    )
     rows = [head, "-" * len(head)]
     for r in results:
         leak = " ".join(f"{a} {v:.0%}" for a, v in r.get("leakage", {}).items())
-        rows.append(f"{r['method']:10s} {r['attribute']:12s} {r['edits']:5d} {r['success_rate']:8.1%} "
-                    f"{r['preservation_rate']:8.1%} {r['success_and_preserved']:6.1%} {r['clip_gain']:+9.4f} "
-                    f"{r['seconds_per_edit']:7.3f}  {leak}")
+        rows.append(
+            f"{r['method']:10s} {r['attribute']:12s} {r['edits']:5d} {r['success_rate']:8.1%} "
+            f"{r['preservation_rate']:8.1%} {r['success_and_preserved']:6.1%} {r['clip_gain']:+9.4f} "
+            f"{r['seconds_per_edit']:7.3f}  {leak}"
+        )
     return "\n".join(rows)

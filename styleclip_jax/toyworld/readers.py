@@ -24,9 +24,9 @@ from styleclip_jax.progress import callback
 from styleclip_jax.toyworld import world
 
 UNREADABLE = -1
-CHROMA_THRESHOLD = 0.2          # max − min of RGB in [0, 1]; objects have ≥ 0.52, greys 0
+CHROMA_THRESHOLD = 0.2  # max − min of RGB in [0, 1]; objects have ≥ 0.52, greys 0
 MIN_AREA = 12.0
-SIZE_THRESHOLD = 110.0              # px at 32: equal-area circles of r 4.5 (64 px) and 7.5 (177 px)
+SIZE_THRESHOLD = 110.0  # px at 32: equal-area circles of r 4.5 (64 px) and 7.5 (177 px)
 X_THRESHOLDS = (13.0, 19.0)
 
 
@@ -45,7 +45,7 @@ def _pixel_read(images):
     mx, mn = x.max(-1), x.min(-1)
     # absolute chroma, not saturation: a faint tint on a dark grey has a high saturation (small
     # max) but a low chroma, and generated backgrounds carry such tints
-    mask = (mx - mn > CHROMA_THRESHOLD).astype(jnp.float32)                        # (B, H, W)
+    mask = (mx - mn > CHROMA_THRESHOLD).astype(jnp.float32)  # (B, H, W)
     area = mask.sum((1, 2))
     safe = jnp.maximum(area, 1.0)
     rgb = jnp.einsum("bhw,bhwc->bc", mask, x) / safe[:, None]
@@ -138,16 +138,18 @@ def _augment(images, key):
     """Noise, a random blur and a small contrast change: what a generator gets slightly wrong."""
     k1, k2, k3 = jax.random.split(key, 3)
     b = images.shape[0]
-    blurred = (images + jnp.roll(images, 1, 1) + jnp.roll(images, -1, 1) + jnp.roll(images, 1, 2)
-               + jnp.roll(images, -1, 2)) / 5.0
+    blurred = (
+        images + jnp.roll(images, 1, 1) + jnp.roll(images, -1, 1) + jnp.roll(images, 1, 2) + jnp.roll(images, -1, 2)
+    ) / 5.0
     amount = jax.random.uniform(k1, (b, 1, 1, 1), maxval=0.6)
     x = images * (1 - amount) + blurred * amount
     x = x * jax.random.uniform(k2, (b, 1, 1, 1), minval=0.85, maxval=1.05)
     return jnp.clip(x + 0.05 * jax.random.normal(k3, x.shape), -1.0, 1.0)
 
 
-def train_shape_reader(steps: int = 600, batch: int = 128, seed: int = 0, cfg: ShapeReaderConfig = ShapeReaderConfig(),
-                       progress=None) -> tuple[ShapeReaderModel, float]:
+def train_shape_reader(
+    steps: int = 600, batch: int = 128, seed: int = 0, cfg: ShapeReaderConfig = ShapeReaderConfig(), progress=None
+) -> tuple[ShapeReaderModel, float]:
     """Train on fresh procedural scenes (a pure function of (seed, step)); returns (model, held-out acc)."""
     model = ShapeReader(cfg, nnx.Rngs(seed))
     graphdef, params = nnx.split(model)
@@ -173,9 +175,18 @@ def train_shape_reader(steps: int = 600, batch: int = 128, seed: int = 0, cfg: S
     for t in range(steps):
         params, opt, _ = step(params, opt, t)
         report(t + 1, steps)
-    trained = ShapeReaderModel(cfg, flat_tensors(params), {"format": "trained", "steps": steps, "batch": batch,
-                                                           "seed": seed, "trainer": "styleclip_jax.toyworld.readers"})
-    attrs, imgs = world.sample_numpy(10_000 + seed, 1000)                   # held-out draws
+    trained = ShapeReaderModel(
+        cfg,
+        flat_tensors(params),
+        {
+            "format": "trained",
+            "steps": steps,
+            "batch": batch,
+            "seed": seed,
+            "trainer": "styleclip_jax.toyworld.readers",
+        },
+    )
+    attrs, imgs = world.sample_numpy(10_000 + seed, 1000)  # held-out draws
     return trained, float(np.mean(trained.read(imgs) == attrs["shape"]))
 
 
@@ -186,7 +197,7 @@ class AttributeReader:
         self.shape_reader = shape_reader
 
     def __call__(self, images) -> dict[str, np.ndarray]:
-        x = _check(images)                                  # validated once, used by both readers
+        x = _check(images)  # validated once, used by both readers
         out = read_pixels(x)
         shape = self.shape_reader.read(x)
         out["shape"] = np.where(out["colour"] == UNREADABLE, UNREADABLE, shape)

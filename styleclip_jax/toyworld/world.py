@@ -31,9 +31,9 @@ VOCAB = {
     "position": ("left", "center", "right"),
     "background": ("dark", "light"),
 }
-HUES = (0.0, 55.0, 125.0, 220.0, 285.0)        # degrees, one per colour
+HUES = (0.0, 55.0, 125.0, 220.0, 285.0)  # degrees, one per colour
 HUE_JITTER = 6.0
-RADII = (4.5, 7.5)                              # radius of the equal-area circle, px at 32
+RADII = (4.5, 7.5)  # radius of the equal-area circle, px at 32
 X_CENTRES = (10.0, 16.0, 22.0)
 BG_VALUES = ((0.05, 0.2), (0.75, 0.9))
 SUPERSAMPLE = 4
@@ -70,12 +70,12 @@ def _coverages(cx, cy, r, res: int):
     y, x = jnp.meshgrid(t, t, indexing="ij")
     dx, dy = x - cx, y - cy
     circle = dx * dx + dy * dy <= r * r
-    half = r * math.sqrt(math.pi) / 2.0                          # square of the same area
+    half = r * math.sqrt(math.pi) / 2.0  # square of the same area
     square = jnp.maximum(jnp.abs(dx), jnp.abs(dy)) <= half
     big_r = r * math.sqrt(4.0 * math.pi / (3.0 * math.sqrt(3.0)))  # equilateral triangle, same area
     # pointing up, centroid at (cx, cy): below the two upper edges and above the base
     base = dy <= big_r / 2.0
-    edge = math.sqrt(3.0) * jnp.abs(dx) - dy <= big_r               # |x|·√3 − y ≤ R (y down)
+    edge = math.sqrt(3.0) * jnp.abs(dx) - dy <= big_r  # |x|·√3 − y ≤ R (y down)
     triangle = base & edge
     inside = jnp.stack([circle, square, triangle]).astype(jnp.float32)
     return inside.reshape(3, res, SUPERSAMPLE, res, SUPERSAMPLE).mean(axis=(2, 4))
@@ -138,12 +138,17 @@ def render_blended(weights: dict[str, jax.Array], u: jax.Array, res: int = RESOL
     generator can be trained on them so the straight W path between two values draws the
     in-between scene.
     """
-    lerp = lambda i, lo, hi: lo + (hi - lo) * u[:, i]  # noqa: E731
-    mix = lambda a, values: weights[a] @ jnp.asarray(values, jnp.float32)  # noqa: E731
+
+    def lerp(i, lo, hi):
+        return lo + (hi - lo) * u[:, i]
+
+    def mix(a, values):
+        return weights[a] @ jnp.asarray(values, jnp.float32)
+
     scale = res / RESOLUTION
     hue_jitter = lerp(0, -HUE_JITTER, HUE_JITTER)
     sat, val = lerp(1, 0.7, 0.95), lerp(2, 0.75, 0.95)
-    rgbs = jnp.stack([_hsv_to_rgb(h + hue_jitter, sat, val) for h in HUES], axis=1)     # (B, 5, 3)
+    rgbs = jnp.stack([_hsv_to_rgb(h + hue_jitter, sat, val) for h in HUES], axis=1)  # (B, 5, 3)
     rgb = jnp.einsum("bk,bkc->bc", weights["colour"], rgbs)
     cx = (mix("position", X_CENTRES) + lerp(3, -1.0, 1.0)) * scale
     cy = (RESOLUTION / 2 + lerp(4, -1.0, 1.0)) * scale
@@ -151,13 +156,15 @@ def render_blended(weights: dict[str, jax.Array], u: jax.Array, res: int = RESOL
     grey = lerp(5, mix("background", [v[0] for v in BG_VALUES]), mix("background", [v[1] for v in BG_VALUES]))
 
     cov = jax.vmap(lambda ws, x, y, rr: jnp.tensordot(ws, _coverages(x, y, rr, res), axes=1))(
-        weights["shape"], cx, cy, r)[..., None]
+        weights["shape"], cx, cy, r
+    )[..., None]
     img = grey[:, None, None, None] * (1.0 - cov) + rgb[:, None, None, :] * cov
     return img * 2.0 - 1.0
 
 
-def mix_scenes(weights_a: dict[str, jax.Array], u_a: jax.Array, weights_b: dict[str, jax.Array], u_b: jax.Array,
-               take_b: jax.Array) -> tuple[dict[str, jax.Array], jax.Array]:
+def mix_scenes(
+    weights_a: dict[str, jax.Array], u_a: jax.Array, weights_b: dict[str, jax.Array], u_b: jax.Array, take_b: jax.Array
+) -> tuple[dict[str, jax.Array], jax.Array]:
     """Scenes with scene a's geometry and, where ``take_b`` (batch,) bool, scene b's appearance
     (``APPEARANCE`` weights and ``APPEARANCE_JITTER`` columns): (value weights, u) for
     ``render_blended``. Where ``take_b`` is False this returns scene a unchanged."""
@@ -173,8 +180,9 @@ def scene_of_latent(z: jax.Array) -> tuple[dict[str, jax.Array], jax.Array]:
     one scene so the generator covers every attribute combination within a CPU-sized budget.
     """
     p = jax.scipy.stats.norm.cdf(z[:, :11])
-    attrs = {a: jnp.minimum((p[:, i] * num_values(a)).astype(jnp.int32), num_values(a) - 1)
-             for i, a in enumerate(ATTRIBUTES)}
+    attrs = {
+        a: jnp.minimum((p[:, i] * num_values(a)).astype(jnp.int32), num_values(a) - 1) for i, a in enumerate(ATTRIBUTES)
+    }
     return attrs, p[:, 5:11]
 
 

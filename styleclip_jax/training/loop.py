@@ -39,8 +39,16 @@ def _differences(old, new, prefix: str = "") -> list[str]:
 
 
 @contextlib.contextmanager
-def experiment(exp_dir, run_info: dict[str, Any], resume: bool, overwrite: bool = False, *,
-               manifest: str = "run.json", may_change: Iterable[str] = (), what: str = "training"):
+def experiment(
+    exp_dir,
+    run_info: dict[str, Any],
+    resume: bool,
+    overwrite: bool = False,
+    *,
+    manifest: str = "run.json",
+    may_change: Iterable[str] = (),
+    what: str = "training",
+):
     """Hold ``exp_dir`` for one run (``with experiment(...) as exp:``): locked against a second
     writer, its ``manifest`` written with ``run_info``, or checked against it on ``resume``.
 
@@ -51,7 +59,7 @@ def experiment(exp_dir, run_info: dict[str, Any], resume: bool, overwrite: bool 
     """
     exp, may_change = Path(exp_dir), set(may_change)
     run_file = exp / manifest
-    new = json.loads(json.dumps(run_info))                    # compare as stored (tuples, numpy scalars)
+    new = json.loads(json.dumps(run_info))  # compare as stored (tuples, numpy scalars)
     if resume and overwrite:
         raise InputError("resume and overwrite exclude each other")
     if resume and not exp.exists():
@@ -60,15 +68,17 @@ def experiment(exp_dir, run_info: dict[str, Any], resume: bool, overwrite: bool 
         clear_job_folder(exp, manifest, what)
     elif not resume:
         refuse_nonempty_dir(exp, overwrite=False)
-    barrier("experiment-checked")                             # every process checked before any writes
+    barrier("experiment-checked")  # every process checked before any writes
     with job_lock(exp):
         if resume:
             if not run_file.exists():
                 raise InputError(f"{exp}: nothing to resume (no {manifest})")
             diff = [d for d in _differences(json.loads(run_file.read_text()), new) if d not in may_change]
             if diff:
-                raise InputError(f"cannot resume {exp}: {', '.join(diff)} differ from the original run"
-                                 + (f" (only {sorted(may_change)} may change)" if may_change else ""))
+                raise InputError(
+                    f"cannot resume {exp}: {', '.join(diff)} differ from the original run"
+                    + (f" (only {sorted(may_change)} may change)" if may_change else "")
+                )
         if is_primary():
             atomic_write(run_file, lambda p: Path(p).write_text(json.dumps(new, indent=2, sort_keys=True)))
         yield exp
@@ -79,11 +89,24 @@ def _chunk_end(step: int, total: int, every: Iterable[int], max_chunk: int | Non
     return min(end, step + max_chunk) if max_chunk else end
 
 
-def run(exp: Path, state, step_fn: Callable, total_steps: int, *, resume: bool, checkpoint_every: int,
-        every: Iterable[int] = (), max_chunk: int | None = 1, on_chunk: Callable[[Any, dict], None] | None = None,
-        on_checkpoint: Callable[[Any], None] | None = None, progress=None,
-        step_of: Callable[[Any], int] = lambda s: int(s.step), placement=None, logs: Iterable[str] = (),
-        what: str = "training state"):
+def run(
+    exp: Path,
+    state,
+    step_fn: Callable,
+    total_steps: int,
+    *,
+    resume: bool,
+    checkpoint_every: int,
+    every: Iterable[int] = (),
+    max_chunk: int | None = 1,
+    on_chunk: Callable[[Any, dict], None] | None = None,
+    on_checkpoint: Callable[[Any], None] | None = None,
+    progress=None,
+    step_of: Callable[[Any], int] = lambda s: int(s.step),
+    placement=None,
+    logs: Iterable[str] = (),
+    what: str = "training state",
+):
     """Run ``state, metrics = step_fn(state, n)`` (n steps at a time) until ``total_steps``; returns the state.
 
     ``metrics`` values are scalars for one step or (n,) arrays; each step is one line of
@@ -95,7 +118,7 @@ def run(exp: Path, state, step_fn: Callable, total_steps: int, *, resume: bool, 
     ``exp`` that a resume truncates to the restored step.
     """
     mngr = checkpoints.manager(exp / "checkpoints")
-    if resume and mngr.latest_step() is not None:             # stopped before its first checkpoint: start over
+    if resume and mngr.latest_step() is not None:  # stopped before its first checkpoint: start over
         state = checkpoints.restore(mngr, state, placement, what=what)
     if resume and is_primary():
         for name in (METRICS_FILE, *logs):
@@ -113,8 +136,10 @@ def run(exp: Path, state, step_fn: Callable, total_steps: int, *, resume: bool, 
                 new_state, metrics = step_fn(state, n)
                 m = {k: np.atleast_1d(np.asarray(v)) for k, v in metrics.items()}
                 if not all(np.all(np.isfinite(v)) for k, v in m.items() if k.startswith("loss")):
-                    raise NonFiniteError(f"non-finite loss between steps {first} and {first + n}; the last good "
-                                         f"state (step {first}) is checkpointed")
+                    raise NonFiniteError(
+                        f"non-finite loss between steps {first} and {first + n}; the last good "
+                        f"state (step {first}) is checkpointed"
+                    )
                 state = new_state
                 for i in range(n):
                     row = {k: float(v[i]) for k, v in m.items() if np.isfinite(v[i])}
@@ -131,14 +156,14 @@ def run(exp: Path, state, step_fn: Callable, total_steps: int, *, resume: bool, 
                         on_checkpoint(state)
     except BaseException:
         step = step_of(state)
-        if step > last_saved and process_count() == 1:      # (a save needs every process)
+        if step > last_saved and process_count() == 1:  # (a save needs every process)
             try:
                 jax.block_until_ready(state)
                 checkpoints.save(mngr, step, state)
                 if on_checkpoint:
                     on_checkpoint(state)
                 print(f"\ninterrupted: saved step {step} to {exp / 'checkpoints'}; resume the run to continue")
-            except Exception as save_error:                 # never mask the original problem
+            except Exception as save_error:  # never mask the original problem
                 print(f"styleclip-jax: could not checkpoint step {step}: {save_error}")
         raise
     return state

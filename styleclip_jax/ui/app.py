@@ -31,7 +31,7 @@ from styleclip_jax.models.mapper.handle import load_mapper
 from styleclip_jax.toyworld.bundle import load_world
 
 ALPHA_RANGE, BETA_RANGE = (-10.0, 10.0), (0.0, 0.5)
-DISPLAY = 256          # small generators (the toy world's 32 px) are shown enlarged, pixel for pixel
+DISPLAY = 256  # small generators (the toy world's 32 px) are shown enlarged, pixel for pixel
 
 
 def display_image(image) -> np.ndarray:
@@ -52,8 +52,7 @@ def parse_also(text: str) -> list[TextEdit]:
             neutral, target = (p.strip() for p in texts.split("->"))
             terms.append(TextEdit(neutral, target, float(alpha), "auto" if beta == "auto" else float(beta)))
         except ValueError:
-            raise InputError(f"composed edit line {n + 1} {line!r}: write 'neutral -> target : alpha : beta'") \
-                from None
+            raise InputError(f"composed edit line {n + 1} {line!r}: write 'neutral -> target : alpha : beta'") from None
     return terms
 
 
@@ -83,8 +82,12 @@ class Page:
         stamp = f"{time.time_ns()}"
         png, npz = self.out / f"edit_{stamp}.png", self.out / f"edit_{stamp}.npz"
         save_png(png, to_uint8(res.image))
-        write_npz(npz, res.image[None], None if res.wplus is None else res.wplus[None],
-                  None if res.styles is None else {k: v[None] for k, v in res.styles.items()})
+        write_npz(
+            npz,
+            res.image[None],
+            None if res.wplus is None else res.wplus[None],
+            None if res.styles is None else {k: v[None] for k, v in res.styles.items()},
+        )
         return [str(png), str(npz)]
 
     def _run(self, fn):
@@ -136,12 +139,16 @@ class Page:
     def optimize(self, w, prompt, steps, l2, id_lambda, progress=None, keep="", box="", blend=0):
         if w is None:
             return self._nothing("load a seed first") + (None,)
+
         def tick(done, total):
             if progress is not None:
                 progress((done, total), desc="optimising")
 
-        res, status, files = self._run(lambda: self.s.optimize(w, prompt, int(steps), float(l2), float(id_lambda),
-                                                                progress=tick, **parse_region(keep, box, blend)))
+        res, status, files = self._run(
+            lambda: self.s.optimize(
+                w, prompt, int(steps), float(l2), float(id_lambda), progress=tick, **parse_region(keep, box, blend)
+            )
+        )
         frames = [display_image(f) for f in res.frames] if res is not None else None
         return self._show(res, status, files) + (frames,)
 
@@ -173,8 +180,13 @@ def build_app(session: EditSession, out_dir: str | Path | None = None):
             load = gr.Button("Load seed", elem_id="load")
         if session.encoder is not None:
             with gr.Row():
-                photo = gr.Image(label="or upload a photo (inverted with e4e)", type="numpy", sources=["upload"],
-                                 image_mode="RGB", elem_id="photo")
+                photo = gr.Image(
+                    label="or upload a photo (inverted with e4e)",
+                    type="numpy",
+                    sources=["upload"],
+                    image_mode="RGB",
+                    elem_id="photo",
+                )
                 align = gr.Checkbox(value=True, label="find and align the face first", elem_id="align")
         with gr.Row():
             original = gr.Image(label="original", type="numpy", format="png", interactive=False, elem_id="original")
@@ -183,8 +195,9 @@ def build_app(session: EditSession, out_dir: str | Path | None = None):
         files = gr.File(label="download: edited PNG and .npz latents", file_count="multiple", elem_id="files")
         with gr.Accordion("keep and region (global directions, optimization)", open=False):
             with gr.Row():
-                keep = gr.Textbox(label="keep (one per line; 'A|B' for one attribute's values)", lines=2,
-                                  elem_id="keep")
+                keep = gr.Textbox(
+                    label="keep (one per line; 'A|B' for one attribute's values)", lines=2, elem_id="keep"
+                )
                 box = gr.Textbox(label="region x0,y0,x1,y1 (pixels; empty: whole image)", elem_id="box")
                 blend = gr.Number(value=0, label="blend feather px (0: no blend)", minimum=0, elem_id="blend")
         with gr.Tab("Global directions"):
@@ -194,11 +207,15 @@ def build_app(session: EditSession, out_dir: str | Path | None = None):
             alpha = gr.Slider(*ALPHA_RANGE, value=4.0, step=0.1, label="α (strength)", elem_id="alpha")
             beta = gr.Slider(*BETA_RANGE, value=0.1, step=0.01, label="β (disentanglement)", elem_id="beta")
             auto = gr.Checkbox(label="auto β (largest β that moves more than 20 channels)", elem_id="auto")
-            also = gr.Textbox(label="also compose (one per line: neutral -> target : alpha : beta|auto)", lines=2,
-                              elem_id="also")
+            also = gr.Textbox(
+                label="also compose (one per line: neutral -> target : alpha : beta|auto)", lines=2, elem_id="also"
+            )
             has_pop = session.stats is not None and session.stats.population is not None
-            pop = gr.Checkbox(label="population estimator (CLIP-labelled samples; toRGB layers too)",
-                              interactive=has_pop, elem_id="population")
+            pop = gr.Checkbox(
+                label="population estimator (CLIP-labelled samples; toRGB layers too)",
+                interactive=has_pop,
+                elem_id="population",
+            )
             go = gr.Button("Edit", elem_id="global_go")
         with gr.Tab("Mapper"):
             names = sorted(session.mappers)
@@ -210,8 +227,9 @@ def build_app(session: EditSession, out_dir: str | Path | None = None):
             with gr.Row():
                 steps = gr.Slider(1, 300, value=60, step=1, label="steps", elem_id="steps")
                 l2 = gr.Slider(0.0, 0.1, value=0.008, step=0.001, label="λ_L2", elem_id="l2")
-                id_w = gr.Slider(0.0, 0.1, value=0.0, step=0.001, label="λ_ID", interactive=session.idnet is not None,
-                                 elem_id="id")
+                id_w = gr.Slider(
+                    0.0, 0.1, value=0.0, step=0.001, label="λ_ID", interactive=session.idnet is not None, elem_id="id"
+                )
             o_go = gr.Button("Optimise", elem_id="opt_go")
             frames = gr.Gallery(label="frames along the way", columns=6, height=160, elem_id="frames")
 

@@ -13,7 +13,7 @@ def time_calls(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
 
     def once() -> float:
         t0 = time.perf_counter()
-        jax.block_until_ready(fn())          # other results (numpy, torch, None) pass through
+        jax.block_until_ready(fn())  # other results (numpy, torch, None) pass through
         return time.perf_counter() - t0
 
     first = once()

@@ -19,7 +19,7 @@ def composed_clip_loss(clip, image_features, text_features, weights=None):
     """``image_features`` (B, E) unit; ``text_features`` (B, E) or (B, K, E); ``weights`` (B, K)."""
     if text_features.ndim == 2:
         return loss_from_features(clip, image_features, text_features)
-    per_term = loss_from_features(clip, image_features[:, None, :], text_features)      # (B, K)
+    per_term = loss_from_features(clip, image_features[:, None, :], text_features)  # (B, K)
     return jnp.sum(per_term * weights, axis=1)
 
 

@@ -21,8 +21,10 @@ def check_mask(mask, resolution: int, n: int | None = None, what: str = "mask") 
     mask must match). Raises on another size, NaN, values outside [0, 1] or an all-zero mask."""
     m = np.asarray(mask, np.float32)
     if m.ndim not in (2, 3) or m.shape[-2:] != (resolution, resolution):
-        raise InputError(f"{what} has shape {m.shape}; this generator makes {resolution}x{resolution} images, so the "
-                         f"mask must be ({resolution}, {resolution}) or (N, {resolution}, {resolution})")
+        raise InputError(
+            f"{what} has shape {m.shape}; this generator makes {resolution}x{resolution} images, so the "
+            f"mask must be ({resolution}, {resolution}) or (N, {resolution}, {resolution})"
+        )
     if m.ndim == 3 and n is not None and len(m) != n:
         raise InputError(f"{what} holds {len(m)} per-image masks for {n} latents")
     if not np.all(np.isfinite(m)) or m.min() < 0 or m.max() > 1:
@@ -36,7 +38,7 @@ def check_mask(mask, resolution: int, n: int | None = None, what: str = "mask") 
 
 def read_mask(path, resolution: int) -> np.ndarray:
     """A mask PNG (any mode; its luminance: white = may change) as (R, R) float32 in [0, 1]."""
-    img = read_image(path)                        # one-line errors for missing / corrupt files
+    img = read_image(path)  # one-line errors for missing / corrupt files
     gray = img.astype(np.float32) @ np.asarray([0.299, 0.587, 0.114], np.float32) / 255.0
     return check_mask(np.clip(gray, 0, 1), resolution, what=f"mask {Path(path).name}")
 
@@ -49,15 +51,16 @@ def box_mask(box: Sequence[float], resolution: int) -> np.ndarray:
     if not all(np.isfinite([x0, y0, x1, y1])):
         raise InputError(f"box {list(box)} must be finite")
     if not (0 <= x0 < x1 <= resolution and 0 <= y0 < y1 <= resolution):
-        raise InputError(f"box {list(box)} must satisfy 0 <= x0 < x1 <= {resolution} and 0 <= y0 < y1 <= "
-                         f"{resolution} (pixels of the {resolution}x{resolution} image)")
+        raise InputError(
+            f"box {list(box)} must satisfy 0 <= x0 < x1 <= {resolution} and 0 <= y0 < y1 <= "
+            f"{resolution} (pixels of the {resolution}x{resolution} image)"
+        )
     m = np.zeros((resolution, resolution), np.float32)
-    m[int(np.floor(y0)):int(np.ceil(y1)), int(np.floor(x0)):int(np.ceil(x1))] = 1.0
+    m[int(np.floor(y0)) : int(np.ceil(y1)), int(np.floor(x0)) : int(np.ceil(x1))] = 1.0
     return check_mask(m, resolution, what="box")
 
 
-def region(resolution: int, mask=None, box=None, n: int | None = None,
-           blend: float | None = None) -> np.ndarray | None:
+def region(resolution: int, mask=None, box=None, n: int | None = None, blend: float | None = None) -> np.ndarray | None:
     """The edit region from at most one of a mask (a PNG path or an array) and a box; None: none.
     A ``blend`` radius needs a region to composite through."""
     if mask is not None and box is not None:
@@ -77,8 +80,9 @@ def per_pair(mask: np.ndarray | None, latent_index: np.ndarray) -> np.ndarray | 
     """A region for each (latent, prompt) pair: (P, R, R) from (R, R) or per-latent (N, R, R)."""
     if mask is None:
         return None
-    return np.broadcast_to(mask, (len(latent_index),) + mask.shape[-2:]).copy() if mask.ndim == 2 \
-        else mask[latent_index]
+    return (
+        np.broadcast_to(mask, (len(latent_index),) + mask.shape[-2:]).copy() if mask.ndim == 2 else mask[latent_index]
+    )
 
 
 def feather(mask: np.ndarray, radius: float) -> np.ndarray:

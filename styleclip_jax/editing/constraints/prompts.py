@@ -51,7 +51,7 @@ def encode(clip, prompts: Sequence) -> tuple[np.ndarray, np.ndarray]:
     """Text features (P, K, E) and weights (P, K) of P prompts with up to K terms each (shorter
     ones padded with weight 0). Raises on empty or too-long texts before anything is encoded."""
     all_terms = [terms_of(p) for p in prompts]
-    texts = list(dict.fromkeys(t for terms in all_terms for t, _ in terms))     # first-seen order
+    texts = list(dict.fromkeys(t for terms in all_terms for t, _ in terms))  # first-seen order
     feats = np.asarray(clip.encode_text(tokenize(texts)), np.float32)
     row = {t: i for i, t in enumerate(texts)}
     k = max(len(terms) for terms in all_terms)

@@ -9,7 +9,7 @@ import numpy as np
 from styleclip_jax.errors import InputError
 
 SOURCES = ("fs3", "population")
-KEEP_MODES = ("text", "relevance", "drop")     # how keep-texts constrain a direction (constrain.py)
+KEEP_MODES = ("text", "relevance", "drop")  # how keep-texts constrain a direction (constrain.py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,8 +46,11 @@ class TextEdit:
         number = isinstance(self.beta, (int, float, np.floating, np.integer)) and not isinstance(self.beta, bool)
         if self.beta != "auto" and (not number or not np.isfinite(self.beta) or self.beta < 0):
             raise InputError(f"beta must be a finite number >= 0 or 'auto', got {self.beta!r}")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float, np.floating, np.integer)) \
-                or not np.isfinite(self.alpha):
+        if (
+            isinstance(self.alpha, bool)
+            or not isinstance(self.alpha, (int, float, np.floating, np.integer))
+            or not np.isfinite(self.alpha)
+        ):
             raise InputError(f"alpha must be finite, got {self.alpha}")
         if self.layers is not None:
             object.__setattr__(self, "layers", tuple(self.layers))
@@ -59,6 +62,8 @@ class TextEdit:
             return edit
         unknown = sorted(set(edit) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
-            raise InputError(f"unknown edit fields {unknown}; a TextEdit has neutral, target, beta, alpha, layers, keep, "
-                             "keep_mode, source")
+            raise InputError(
+                f"unknown edit fields {unknown}; a TextEdit has neutral, target, beta, alpha, layers, keep, "
+                "keep_mode, source"
+            )
         return cls(**edit)

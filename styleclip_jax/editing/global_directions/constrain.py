@@ -58,8 +58,10 @@ def project_out(v: np.ndarray, keep: np.ndarray, what: str = "edit direction") -
     q = _orthonormal(keep)
     rest = v - q.T @ (q @ v) if len(q) else v
     if np.linalg.norm(rest) < RESIDUAL_MIN * max(np.linalg.norm(v), 1e-12):
-        raise InputError(f"the {what} lies within the keep-texts' directions: keeping them leaves nothing to edit "
-                         "(drop a keep-text that names the edit itself)")
+        raise InputError(
+            f"the {what} lies within the keep-texts' directions: keeping them leaves nothing to edit "
+            "(drop a keep-text that names the edit itself)"
+        )
     return rest.astype(np.float32)
 
 
@@ -81,8 +83,9 @@ def keep_text_directions(clip, neutral: str, keep) -> np.ndarray:
     return np.stack(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
 
 
-def constrained_relevance(stats, dt: np.ndarray, keep_dirs: np.ndarray | None, mode: str,
-                          source: str = "fs3") -> np.ndarray:
+def constrained_relevance(
+    stats, dt: np.ndarray, keep_dirs: np.ndarray | None, mode: str, source: str = "fs3"
+) -> np.ndarray:
     """The relevance r (manipulable channels,) of Δt after the keep constraint of ``mode``, each
     relevance estimated as ``source`` says ("fs3" or "population")."""
     relevance = functools.partial(relevance_of, source=source)
@@ -108,8 +111,10 @@ def local_channels(stats, region: np.ndarray, threshold: float = 0.5) -> np.ndar
     """Bool (manipulable channels,): channels with at least ``threshold`` of their effect inside
     ``region`` (R, R). Channels beyond the fs3 rows, or with no measured effect, are excluded."""
     if stats.effects is None:
-        raise InputError("these stats have no effect maps (effects.npy), which a region needs; run `styleclip-jax "
-                         "global precompute` (resuming it adds them to an existing stats folder)")
+        raise InputError(
+            "these stats have no effect maps (effects.npy), which a region needs; run `styleclip-jax "
+            "global precompute` (resuming it adds them to an existing stats folder)"
+        )
     if not 0 < threshold <= 1:
         raise InputError(f"the region threshold must be in (0, 1], got {threshold}")
     m = pool(np.asarray(region, np.float32), stats.effects.shape[-1])
@@ -117,5 +122,5 @@ def local_channels(stats, region: np.ndarray, threshold: float = 0.5) -> np.ndar
     inside = np.einsum("chw,hw->c", stats.effects, m)
     share = np.where(total > 0, inside / np.maximum(total, 1e-30), 0.0)
     out = np.zeros(stats.num_manipulable, bool)
-    out[:len(share)] = share >= threshold
+    out[: len(share)] = share >= threshold
     return out

@@ -33,7 +33,7 @@ from styleclip_jax.io.files import atomic_write
 from styleclip_jax.io.images import save_edit_grid
 from styleclip_jax.io.latents import write_npz
 
-AUTO_BETAS = tuple(round(0.10 + 0.01 * i, 2) for i in range(20))       # 0.10 … 0.29, as upstream's GUI
+AUTO_BETAS = tuple(round(0.10 + 0.01 * i, 2) for i in range(20))  # 0.10 … 0.29, as upstream's GUI
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,12 +42,13 @@ class Direction:
 
     delta: np.ndarray
     beta: float
-    num_channels: int            # channels with |r| >= β (upstream's num_c)
-    channels_touched: int        # of those, inside the allowed layers
+    num_channels: int  # channels with |r| >= β (upstream's num_c)
+    channels_touched: int  # of those, inside the allowed layers
 
 
-def split_manipulable(stats: StyleSpaceStats, r: np.ndarray, with_std: bool = True,
-                      layers: Sequence[str] | None = None) -> np.ndarray:
+def split_manipulable(
+    stats: StyleSpaceStats, r: np.ndarray, with_std: bool = True, layers: Sequence[str] | None = None
+) -> np.ndarray:
     """Manipulable-channel vector, or a full one (C_total,) (population relevance) -> flat
     (C_total,): σ-scaled, zeros on excluded layers and, for a manipulable-channel vector, on toRGB."""
     if layers is not None:
@@ -60,22 +61,28 @@ def split_manipulable(stats: StyleSpaceStats, r: np.ndarray, with_std: bool = Tr
     for i, (name, w, m) in enumerate(zip(stats.names, stats.widths, stats.manipulable)):
         if not (m or full):
             continue
-        piece = r[o[i]:o[i + 1]] if full else r[k:k + w]
+        piece = r[o[i] : o[i + 1]] if full else r[k : k + w]
         k += w
         if layers is not None and name not in layers:
             continue
-        out[o[i]:o[i + 1]] = piece * stats.std[o[i]:o[i + 1]] if with_std else piece
+        out[o[i] : o[i + 1]] = piece * stats.std[o[i] : o[i + 1]] if with_std else piece
     return out
 
 
-def direction(stats: StyleSpaceStats, dt: np.ndarray, beta: float = 0.15,
-              layers: Sequence[str] | None = None) -> Direction:
+def direction(
+    stats: StyleSpaceStats, dt: np.ndarray, beta: float = 0.15, layers: Sequence[str] | None = None
+) -> Direction:
     """``GetBoundary`` + ``SplitS(if_std=True)``: Δs (C_total,) for Δt at threshold β."""
     return direction_from_relevance(stats, relevance(stats, dt), beta, layers)
 
 
-def direction_from_relevance(stats: StyleSpaceStats, relevance_: np.ndarray, beta: float = 0.15,
-                             layers: Sequence[str] | None = None, where: str = "") -> Direction:
+def direction_from_relevance(
+    stats: StyleSpaceStats,
+    relevance_: np.ndarray,
+    beta: float = 0.15,
+    layers: Sequence[str] | None = None,
+    where: str = "",
+) -> Direction:
     """Δs (C_total,) from a relevance vector (manipulable channels,) at threshold β."""
     if not np.isfinite(beta) or beta < 0:
         raise InputError(f"beta must be a finite number >= 0, got {beta}")
@@ -83,8 +90,10 @@ def direction_from_relevance(stats: StyleSpaceStats, relevance_: np.ndarray, bet
     num = int(np.count_nonzero(r))
     if num == 0:
         best = float(np.abs(relevance_).max())
-        raise InputError(f"no StyleSpace channel{where} has relevance >= beta={beta} for this prompt pair (the largest "
-                         f"is {best:.4f}); lower `beta` or use `auto_beta`")
+        raise InputError(
+            f"no StyleSpace channel{where} has relevance >= beta={beta} for this prompt pair (the largest "
+            f"is {best:.4f}); lower `beta` or use `auto_beta`"
+        )
     r = r / np.abs(r).max()
     delta = split_manipulable(stats, r, True, layers)
     touched = num if layers is None else int(np.count_nonzero(split_manipulable(stats, r, False, layers)))
@@ -136,10 +145,10 @@ class GlobalEdit:
     codes: np.ndarray
     images: np.ndarray
     alphas: list
-    directions: list             # [(Direction, alpha)] per edit
+    directions: list  # [(Direction, alpha)] per edit
     stats: StyleSpaceStats
-    edits: list = dataclasses.field(default_factory=list)          # the TextEdits
-    per_latent: list | None = None      # with per-latent regions: [(Direction, alpha)] of each latent
+    edits: list = dataclasses.field(default_factory=list)  # the TextEdits
+    per_latent: list | None = None  # with per-latent regions: [(Direction, alpha)] of each latent
 
     def styles(self) -> dict[str, np.ndarray]:
         """Edited codes as {layer name: (B·A, C_l)} (the ``s/<layer>`` arrays of our .npz files)."""
@@ -147,11 +156,21 @@ class GlobalEdit:
 
     def summary(self) -> list[dict]:
         """Per edit: prompts, the β used, α, channels moved (and of those, inside the chosen layers)."""
-        rows = [{"neutral": e.neutral, "target": e.target, "beta": d.beta, "alpha": al,
-                 "channels": d.num_channels, "channels_touched": d.channels_touched, "keep": list(e.keep),
-                 "keep_mode": e.keep_mode, "source": e.source}
-                for e, (d, al) in zip(self.edits, self.directions)]
-        if self.per_latent is not None:          # per-latent regions: channels of each latent
+        rows = [
+            {
+                "neutral": e.neutral,
+                "target": e.target,
+                "beta": d.beta,
+                "alpha": al,
+                "channels": d.num_channels,
+                "channels_touched": d.channels_touched,
+                "keep": list(e.keep),
+                "keep_mode": e.keep_mode,
+                "source": e.source,
+            }
+            for e, (d, al) in zip(self.edits, self.directions)
+        ]
+        if self.per_latent is not None:  # per-latent regions: channels of each latent
             for k, row in enumerate(rows):
                 row["channels_per_latent"] = [dirs[k][0].num_channels for dirs in self.per_latent]
         return rows
@@ -165,16 +184,32 @@ class GlobalEdit:
         if out.suffix == ".png":
             save_edit_grid(out, originals, self.images)
             return out
-        write_npz(out, self.images.reshape(-1, *self.images.shape[2:]), None, self.styles(),
-                  alpha=np.tile(np.asarray([np.nan if x is None else x for x in self.alphas], np.float32), b),
-                  latent_index=np.repeat(np.arange(b), a))
+        write_npz(
+            out,
+            self.images.reshape(-1, *self.images.shape[2:]),
+            None,
+            self.styles(),
+            alpha=np.tile(np.asarray([np.nan if x is None else x for x in self.alphas], np.float32), b),
+            latent_index=np.repeat(np.arange(b), a),
+        )
         atomic_write(str(out) + ".json", lambda p: Path(p).write_text(json.dumps(self.summary(), indent=2)))
         return out
 
 
-def global_edit(gen, clip, stats: StyleSpaceStats, wplus, edits: Sequence[TextEdit | dict],
-                alphas: Sequence[float] | None = None, batch_size: int = 8, *, mask=None, box=None,
-                threshold: float = 0.5, blend: float | None = None) -> GlobalEdit:
+def global_edit(
+    gen,
+    clip,
+    stats: StyleSpaceStats,
+    wplus,
+    edits: Sequence[TextEdit | dict],
+    alphas: Sequence[float] | None = None,
+    batch_size: int = 8,
+    *,
+    mask=None,
+    box=None,
+    threshold: float = 0.5,
+    blend: float | None = None,
+) -> GlobalEdit:
     """Edit W+ latents (B, L, D) along one or more text directions.
 
     ``edits``: ``TextEdit``s (or dicts with their fields). With ``alphas`` (one edit only) every
@@ -201,8 +236,11 @@ def global_edit(gen, clip, stats: StyleSpaceStats, wplus, edits: Sequence[TextEd
     per_region = [directions_of(stats, edits, relevances, r, threshold) for r in regions]
     codes = stats.flatten(gen.w_to_s(w))
     # one set of directions for every latent, or (per-latent regions) one set per latent
-    rows = [(codes, per_region[0])] if len(per_region) == 1 else \
-        [(codes[i:i + 1], dirs) for i, dirs in enumerate(per_region)]
+    rows = (
+        [(codes, per_region[0])]
+        if len(per_region) == 1
+        else [(codes[i : i + 1], dirs) for i, dirs in enumerate(per_region)]
+    )
     if alphas is not None:
         edited = np.concatenate([edit_codes(c, dirs[0][0], alphas) for c, dirs in rows])
         alphas = [float(a) for a in alphas]
@@ -210,13 +248,15 @@ def global_edit(gen, clip, stats: StyleSpaceStats, wplus, edits: Sequence[TextEd
         edited = np.concatenate([apply_directions(c, dirs) for c, dirs in rows])[:, None]
         alphas = [None]
     flat = edited.reshape(-1, edited.shape[-1])
-    images = np.concatenate([np.asarray(gen.synthesis_s(stats.split(flat[i:i + batch_size])))
-                             for i in range(0, len(flat), batch_size)])
+    images = np.concatenate(
+        [np.asarray(gen.synthesis_s(stats.split(flat[i : i + batch_size]))) for i in range(0, len(flat), batch_size)]
+    )
     images = images.reshape(edited.shape[:2] + images.shape[1:])
     if blend is not None:
         images = masks.blend_columns(np.asarray(gen.synthesis(w)), images, region, blend)
-    return GlobalEdit(edited, images, alphas, per_region[0], stats, edits,
-                      per_latent=per_region if len(per_region) > 1 else None)
+    return GlobalEdit(
+        edited, images, alphas, per_region[0], stats, edits, per_latent=per_region if len(per_region) > 1 else None
+    )
 
 
 def check_population(stats, gen, clip, edits: Sequence[TextEdit]) -> None:
@@ -240,7 +280,7 @@ def directions_of(stats, edits, relevances, region=None, threshold: float = 0.5)
     where = ""
     if region is not None:
         inside = local_channels(stats, region, threshold)
-        full = split_manipulable(stats, inside.astype(np.float32), with_std=False) > 0   # toRGB: never inside
+        full = split_manipulable(stats, inside.astype(np.float32), with_std=False) > 0  # toRGB: never inside
         relevances = [np.where(inside if len(r) == len(inside) else full, r, np.float32(0)) for r in relevances]
         where = f" acting inside the region (threshold {threshold}; {int(inside.sum())} channels do)"
     dirs = []

@@ -47,10 +47,10 @@ from styleclip_jax.models.clip.pil_bicubic import preprocess_generated
 from styleclip_jax.progress import callback
 
 POPULATION_FILE = "population.npz"
-TAU = 0.01                 # softmax temperature over cosines (toy world: 0.01 and 0.03 gave the same edits)
-PART = 256                 # samples per resumable part
-U_STEP = 1 / 16            # population.npz stores u in int8 steps of σ/16 (±7.9σ; a class mean is accurate
-                           # to far less than a step, and the file is half the size of fp16)
+TAU = 0.01  # softmax temperature over cosines (toy world: 0.01 and 0.03 gave the same edits)
+PART = 256  # samples per resumable part
+U_STEP = 1 / 16  # population.npz stores u in int8 steps of σ/16 (±7.9σ; a class mean is accurate
+# to far less than a step, and the file is half the size of fp16)
 
 
 class Population:
@@ -67,8 +67,10 @@ class Population:
         """p (N,): softmax over the samples of f_n · direction / τ."""
         direction = np.asarray(direction, np.float32)
         if direction.shape != (self.f.shape[1],):
-            raise InputError(f"text direction has shape {direction.shape}, the population's CLIP features have "
-                             f"width {self.f.shape[1]}")
+            raise InputError(
+                f"text direction has shape {direction.shape}, the population's CLIP features have "
+                f"width {self.f.shape[1]}"
+            )
         score = self.f @ direction / np.float32(tau)
         p = np.exp(score - score.max())
         return p / p.sum()
@@ -82,15 +84,23 @@ class Population:
         """r (C_total,) for a unit text direction Δt (E,), scaled so max |r| = 1."""
         r = self.weights(dt, tau) @ self.u - self.u_mean
         top = float(np.abs(r).max())
-        if not np.isfinite(top) or top <= 1e-6 * self.u_scale:      # rounding only: CLIP sees no difference
+        if not np.isfinite(top) or top <= 1e-6 * self.u_scale:  # rounding only: CLIP sees no difference
             raise InputError("CLIP ranks every population sample alike along this text direction; nothing to edit")
         return (r / top).astype(np.float32)
 
     def save(self, path) -> None:
         q = np.clip(np.round(self.u / U_STEP), -127, 127).astype(np.int8)
-        atomic_write(path, lambda p: np.savez(p, u=q, u_step=np.float32(U_STEP), f=self.f.astype(np.float32),
-                                               w=self.w.astype(np.float32),
-                                               info=np.array(json.dumps(self.info, sort_keys=True))))
+        atomic_write(
+            path,
+            lambda p: np.savez(
+                p,
+                u=q,
+                u_step=np.float32(U_STEP),
+                f=self.f.astype(np.float32),
+                w=self.w.astype(np.float32),
+                info=np.array(json.dumps(self.info, sort_keys=True)),
+            ),
+        )
 
     @classmethod
     def load(cls, path, num_channels: int) -> Population:
@@ -100,8 +110,10 @@ class Population:
         except (ValueError, OSError, EOFError, KeyError) as e:
             raise CheckpointError(f"{path}: unreadable population bank ({type(e).__name__}: {e})") from None
         if u.ndim != 2 or f.ndim != 2 or w.ndim != 2 or not len(u) == len(f) == len(w) or u.shape[1] != num_channels:
-            raise CheckpointError(f"{path}: codes {u.shape}, features {f.shape} and W {w.shape} do not fit "
-                                  f"{num_channels} StyleSpace channels")
+            raise CheckpointError(
+                f"{path}: codes {u.shape}, features {f.shape} and W {w.shape} do not fit "
+                f"{num_channels} StyleSpace channels"
+            )
         if not all(np.all(np.isfinite(a)) for a in (u, f, w)):
             raise CheckpointError(f"{path}: contains NaN or infinite values")
         return cls(u, f, w, info)
@@ -110,13 +122,17 @@ class Population:
 def check_models(pop: Population, gen, clip) -> None:
     """The bank belongs to one generator and one CLIP: refuse it with any other."""
     if pop.info.get("generator") != gen.fingerprint():
-        raise InputError("the population bank was sampled from another generator; recompute it with `global "
-                         "precompute` and `population` set")
+        raise InputError(
+            "the population bank was sampled from another generator; recompute it with `global "
+            "precompute` and `population` set"
+        )
     made_with = pop.info.get("clip")
     if made_with != clip.fingerprint():
-        raise InputError(f"the population bank was labelled with another CLIP (fingerprint {str(made_with)[:12]}…, "
-                         f"this one {clip.fingerprint()[:12]}…); recompute it with `global precompute` and "
-                         "`population` set")
+        raise InputError(
+            f"the population bank was labelled with another CLIP (fingerprint {str(made_with)[:12]}…, "
+            f"this one {clip.fingerprint()[:12]}…); recompute it with `global precompute` and "
+            "`population` set"
+        )
 
 
 @functools.lru_cache(maxsize=4)
@@ -124,13 +140,13 @@ def _embed(g_def, c_def):
     import jax
     from flax import nnx
 
-
     @jax.jit
     def f(g_state, c_state, wplus):
         gen, clip = nnx.merge(g_def, g_state), nnx.merge(c_def, c_state)
         x = gen.synthesis(gen.synthesis.w_to_s(wplus))
         e = clip.encode_image(preprocess_generated(x, clip.cfg.image_size)).astype(jax.numpy.float32)
         return e / jax.numpy.linalg.norm(e, axis=-1, keepdims=True)
+
     return f
 
 
@@ -139,12 +155,15 @@ def _part(gen, clip, stats, z: np.ndarray, truncation: float, batch: int):
     wplus = np.asarray(gen.mapping(z, truncation))
     u = (stats.flatten(gen.w_to_s(wplus)) - stats.mean) / np.maximum(stats.std, 1e-8)
     embed = _embed(gen.graphdef, clip.graphdef)
-    f = np.concatenate([np.asarray(embed(gen.state, clip.state, wplus[i:i + batch])) for i in range(0, len(z), batch)])
+    f = np.concatenate(
+        [np.asarray(embed(gen.state, clip.state, wplus[i : i + batch])) for i in range(0, len(z), batch)]
+    )
     return u.astype(np.float16), f, wplus[:, 0]
 
 
-def precompute_population(gen, clip, stats, out_dir, *, n: int = 4096, seed: int = 77, truncation: float = 1.0,
-                          batch: int = 32, progress=None) -> Population:
+def precompute_population(
+    gen, clip, stats, out_dir, *, n: int = 4096, seed: int = 77, truncation: float = 1.0, batch: int = 32, progress=None
+) -> Population:
     """Sample ``n`` codes (z = RandomState(seed).randn(n, z_dim), ψ ``truncation``), render and embed them, write
     ``out_dir/population.npz``. Parts of ``PART`` samples land in ``population_parts/`` first, so a
     killed run resumes; parts from another generator, CLIP, stats or settings are refused."""
@@ -153,8 +172,14 @@ def precompute_population(gen, clip, stats, out_dir, *, n: int = 4096, seed: int
         raise InputError(f"the population needs n >= 2 samples and batch >= 1, got n={n}, batch={batch}")
     out = Path(out_dir)
     parts = out / "population_parts"
-    info = {"generator": gen.fingerprint(), "clip": clip.fingerprint(), "n": int(n), "seed": int(seed),
-            "truncation": float(truncation), "stats_mean_sha": float32_sha256(stats.mean, stats.std)}
+    info = {
+        "generator": gen.fingerprint(),
+        "clip": clip.fingerprint(),
+        "n": int(n),
+        "seed": int(seed),
+        "truncation": float(truncation),
+        "stats_mean_sha": float32_sha256(stats.mean, stats.std),
+    }
     with job_lock(out):
         check_manifest(parts / MANIFEST, info, "this population bank")
         report = callback(progress)
@@ -163,7 +188,7 @@ def precompute_population(gen, clip, stats, out_dir, *, n: int = 4096, seed: int
         for start in range(0, n, PART):
             path = parts / f"part_{start:07d}.npz"
             if not path.exists():
-                u, f, w = _part(gen, clip, stats, z_all[start:start + PART], truncation, batch)
+                u, f, w = _part(gen, clip, stats, z_all[start : start + PART], truncation, batch)
                 if not all(np.all(np.isfinite(a)) for a in (u, f, w)):
                     raise NonFiniteError(f"non-finite codes or features in population samples {start}..")
                 atomic_write(path, lambda p: np.savez(p, u=u, f=f, w=w))

@@ -53,7 +53,7 @@ from styleclip_jax.parallel.mesh import data_mesh
 from styleclip_jax.progress import callback
 
 ALPHA = 5.0
-EFFECT_SIZE = 32           # effect maps are stored at most 32 x 32 (a mask selects channels at that scale)
+EFFECT_SIZE = 32  # effect maps are stored at most 32 x 32 (a mask selects channels at that scale)
 
 
 def _unit(x, axis=-1):
@@ -109,13 +109,21 @@ def _chunk_rows(gen, clip, base, mean_l, std_l, channels: np.ndarray, *, layer: 
     cb = len(channels)
     n = cb * k * 2
     n_pad = math.ceil(n / block) * block
-    item = np.minimum(np.arange(n_pad), n - 1)                    # pad by repeating the last render
+    item = np.minimum(np.arange(n_pad), n - 1)  # pad by repeating the last render
     ch, img, sign = channels[item // (2 * k)], (item // 2) % k, item % 2
     value = (mean_l[ch] + np.where(sign == 1, ALPHA, -ALPHA) * std_l[ch]).astype(np.float32)
     fn = _compiled(gen.graphdef, clip.graphdef, layer, mesh)
-    outs = [fn(gen.state, clip.state, base, jnp.asarray(ch[i:i + block], jnp.int32),
-               jnp.asarray(img[i:i + block], jnp.int32), jnp.asarray(value[i:i + block]))
-            for i in range(0, n_pad, block)]
+    outs = [
+        fn(
+            gen.state,
+            clip.state,
+            base,
+            jnp.asarray(ch[i : i + block], jnp.int32),
+            jnp.asarray(img[i : i + block], jnp.int32),
+            jnp.asarray(value[i : i + block]),
+        )
+        for i in range(0, n_pad, block)
+    ]
     feats = jnp.concatenate([f for f, _ in outs])[:n]
     pooled = jnp.concatenate([p for _, p in outs])[:n]
     pooled = pooled.reshape((cb, k, 2) + pooled.shape[1:])
@@ -137,9 +145,20 @@ def _chunk_done(path: Path) -> bool:
     return path.exists() and effect_part(path).exists()
 
 
-def precompute_fs3(gen, clip, stats: StyleSpaceStats, out_dir, *, num_images: int = 100, channels_per_chunk: int = 16,
-                   image_batch: int = 8, devices: int | None = None, layers=None, channel_subset=None,
-                   progress=None) -> np.ndarray:
+def precompute_fs3(
+    gen,
+    clip,
+    stats: StyleSpaceStats,
+    out_dir,
+    *,
+    num_images: int = 100,
+    channels_per_chunk: int = 16,
+    image_batch: int = 8,
+    devices: int | None = None,
+    layers=None,
+    channel_subset=None,
+    progress=None,
+) -> np.ndarray:
     """Compute (or finish) fs3 for ``stats`` and write ``out_dir/fs3.npy``; returns it (rows, E).
 
     Args:
@@ -155,9 +174,14 @@ def precompute_fs3(gen, clip, stats: StyleSpaceStats, out_dir, *, num_images: in
     stats.check_generator(gen)
     if stats.base is None or stats.base.shape[0] < num_images:
         have = 0 if stats.base is None else stats.base.shape[0]
-        raise InputError(f"the stats keep {have} base codes but num_images={num_images}; recompute them with keep >= "
-                         f"{num_images}")
-    for name, v in (("channels_per_chunk", channels_per_chunk), ("image_batch", image_batch), ("num_images", num_images)):
+        raise InputError(
+            f"the stats keep {have} base codes but num_images={num_images}; recompute them with keep >= {num_images}"
+        )
+    for name, v in (
+        ("channels_per_chunk", channels_per_chunk),
+        ("image_batch", image_batch),
+        ("num_images", num_images),
+    ):
         if v < 1:
             raise InputError(f"{name} must be >= 1, got {v}")
     n_dev, mesh = data_mesh(devices, channels_per_chunk, "channels_per_chunk", local=True)
@@ -165,34 +189,53 @@ def precompute_fs3(gen, clip, stats: StyleSpaceStats, out_dir, *, num_images: in
     with job_lock(out):
         # Parts from another generator, CLIP or set of base codes must never join this table.
         check_manifest(out / "fs3_parts" / MANIFEST, fs3_manifest(gen, clip, stats, num_images), "this fs3 table")
-        return _precompute_locked(gen, clip, stats, out, num_images, channels_per_chunk, image_batch * n_dev, mesh,
-                                  layers, channel_subset, progress)
+        return _precompute_locked(
+            gen,
+            clip,
+            stats,
+            out,
+            num_images,
+            channels_per_chunk,
+            image_batch * n_dev,
+            mesh,
+            layers,
+            channel_subset,
+            progress,
+        )
 
 
 def fs3_manifest(gen, clip, stats: StyleSpaceStats, num_images: int) -> dict:
     """What an fs3 row depends on: generator, CLIP, the base codes and mean/std, K and alpha."""
     sha = float32_sha256(stats.mean, stats.std, stats.base[:num_images])
-    return {"generator": gen.fingerprint(), "clip": clip.fingerprint(), "codes_sha256": sha,
-            "num_images": int(num_images), "alpha": ALPHA}
+    return {
+        "generator": gen.fingerprint(),
+        "clip": clip.fingerprint(),
+        "codes_sha256": sha,
+        "num_images": int(num_images),
+        "alpha": ALPHA,
+    }
 
 
-def _precompute_locked(gen, clip, stats, out: Path, num_images, channels_per_chunk, block, mesh, layers,
-                       channel_subset, progress) -> np.ndarray:
+def _precompute_locked(
+    gen, clip, stats, out: Path, num_images, channels_per_chunk, block, mesh, layers, channel_subset, progress
+) -> np.ndarray:
     parts = out / "fs3_parts"
     parts.mkdir(parents=True, exist_ok=True)
     base = [jnp.asarray(b[:num_images]) for b in stats.split(stats.base).values()]
     mean, std = stats.split(stats.mean), stats.split(stats.std)
-    wanted = [i for i, (n, m) in enumerate(zip(stats.names, stats.manipulable)) if m and (layers is None or n in layers)]
+    wanted = [
+        i for i, (n, m) in enumerate(zip(stats.names, stats.manipulable)) if m and (layers is None or n in layers)
+    ]
     if layers is not None and len(wanted) != len(set(layers)):
         raise InputError(f"unknown or toRGB layers in {sorted(set(layers) - {stats.names[i] for i in wanted})}")
-    plan = []                                                  # (layer index, channels, part file)
+    plan = []  # (layer index, channels, part file)
     for li in wanted:
         name = stats.names[li]
         chans = np.arange(stats.widths[li]) if channel_subset is None else np.asarray(channel_subset.get(name, []), int)
         for s in range(0, len(chans), channels_per_chunk):
-            chunk = chans[s:s + channels_per_chunk]
+            chunk = chans[s : s + channels_per_chunk]
             plan.append((li, chunk, parts / _part_name(name, chunk)))
-    mine = plan[process_index()::process_count()]            # multi-process: chunks dealt round-robin
+    mine = plan[process_index() :: process_count()]  # multi-process: chunks dealt round-robin
     total = sum(len(c) for _, c, _ in mine)
     done = sum(len(c) for _, c, path in mine if _chunk_done(path))
     report = callback(progress)
@@ -201,23 +244,28 @@ def _precompute_locked(gen, clip, stats, out: Path, num_images, channels_per_chu
         name = stats.names[li]
         if _chunk_done(path):
             continue
-        rows, effect = (np.asarray(a) for a in _chunk_rows(gen, clip, base, np.asarray(mean[name]),
-                                                            np.asarray(std[name]), chans, layer=li, block=block,
-                                                            mesh=mesh))
+        rows, effect = (
+            np.asarray(a)
+            for a in _chunk_rows(
+                gen, clip, base, np.asarray(mean[name]), np.asarray(std[name]), chans, layer=li, block=block, mesh=mesh
+            )
+        )
         if not (np.all(np.isfinite(rows)) and np.all(np.isfinite(effect))):
             raise NonFiniteError(f"non-finite relevance rows for {name} channels {chans[0]}..{chans[-1]}")
         atomic_write(effect_part(path), lambda p: np.save(p, effect))
         atomic_write(path, lambda p: np.save(p, rows))
         done += len(chans)
         report(done, total)
-    barrier("fs3-parts-written")                              # every process's parts are on disk
+    barrier("fs3-parts-written")  # every process's parts are on disk
     fs3 = np.concatenate([load_fs3(path) for _, _, path in plan])
     effects = np.concatenate([load_effects(effect_part(path)) for _, _, path in plan])
     stats.effects = effects
     if layers is None and channel_subset is None:
         stats.fs3 = fs3
         if is_primary():
-            atomic_write(out / EFFECTS_FILE, lambda p: np.save(p, effects.astype(np.float16)))   # half the size; only shares are read
+            atomic_write(
+                out / EFFECTS_FILE, lambda p: np.save(p, effects.astype(np.float16))
+            )  # half the size; only shares are read
             atomic_write(out / "fs3.npy", lambda p: np.save(p, fs3))
     barrier("fs3-written")
     return fs3

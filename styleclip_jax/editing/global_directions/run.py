@@ -20,10 +20,24 @@ from styleclip_jax.parallel.distributed import barrier, is_primary
 STATS_FILE = "stats.json"
 
 
-def precompute(gen, clip, out, *, n_stats: int = 100_000, truncation: float = 0.7, truncation_cutoff: int = 8,
-               num_images: int = 100, channels_per_chunk: int = 16, image_batch: int = 8,
-               devices: int | None = None, layers=None, resume: bool = False, overwrite: bool = False,
-               progress=None, log=print) -> StyleSpaceStats:
+def precompute(
+    gen,
+    clip,
+    out,
+    *,
+    n_stats: int = 100_000,
+    truncation: float = 0.7,
+    truncation_cutoff: int = 8,
+    num_images: int = 100,
+    channels_per_chunk: int = 16,
+    image_batch: int = 8,
+    devices: int | None = None,
+    layers=None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress=None,
+    log=print,
+) -> StyleSpaceStats:
     """Stats over ``n_stats`` sampled codes, then fs3 over ``num_images`` base images per channel.
 
     Returns the stats with ``fs3`` set (the full table unless ``layers`` restricts it). ``log``
@@ -38,16 +52,28 @@ def precompute(gen, clip, out, *, n_stats: int = 100_000, truncation: float = 0.
             clear_job_folder(out, STATS_FILE, "global precompute")
     elif not resume:
         refuse_nonempty_dir(out, overwrite=False)
-    barrier("precompute-checked")             # every process has checked the folder before any writes
+    barrier("precompute-checked")  # every process has checked the folder before any writes
     with job_lock(out):
-        stats = _stats(gen, out, resume, log, n=n_stats, truncation=truncation, truncation_cutoff=truncation_cutoff,
-                       keep=num_images)
+        stats = _stats(
+            gen,
+            out,
+            resume,
+            log,
+            n=n_stats,
+            truncation=truncation,
+            truncation_cutoff=truncation_cutoff,
+            keep=num_images,
+        )
         return _fs3(gen, clip, stats, out, num_images, channels_per_chunk, image_batch, devices, layers, progress)
 
 
 def _stats(gen, out: Path, resume: bool, log, **settings) -> StyleSpaceStats:
-    info = {"n": settings["n"], "truncation": settings["truncation"],
-            "truncation_cutoff": settings["truncation_cutoff"], "keep": settings["keep"]}
+    info = {
+        "n": settings["n"],
+        "truncation": settings["truncation"],
+        "truncation_cutoff": settings["truncation_cutoff"],
+        "keep": settings["keep"],
+    }
     if resume and (out / STATS_FILE).exists():
         stats = StyleSpaceStats.load(out)
         stats.check_generator(gen)
@@ -57,19 +83,38 @@ def _stats(gen, out: Path, resume: bool, log, **settings) -> StyleSpaceStats:
         log(f"resuming: stats from {out}")
         return stats
     log(f"sampling {settings['n']} StyleSpace codes for mean/std ...")
-    stats = compute_stats(gen, n=settings["n"], truncation=settings["truncation"],
-                          cutoff=settings["truncation_cutoff"], keep=settings["keep"])
+    stats = compute_stats(
+        gen,
+        n=settings["n"],
+        truncation=settings["truncation"],
+        cutoff=settings["truncation_cutoff"],
+        keep=settings["keep"],
+    )
     if is_primary():
         stats.save(out)
     return stats
 
 
 def _fs3(gen, clip, stats, out: Path, num_images, channels_per_chunk, image_batch, devices, layers, progress):
-    fs3 = precompute_fs3(gen, clip, stats, out, num_images=num_images, channels_per_chunk=channels_per_chunk,
-                         image_batch=image_batch, devices=devices, layers=layers, progress=progress)
+    fs3 = precompute_fs3(
+        gen,
+        clip,
+        stats,
+        out,
+        num_images=num_images,
+        channels_per_chunk=channels_per_chunk,
+        image_batch=image_batch,
+        devices=devices,
+        layers=layers,
+        progress=progress,
+    )
     if layers is None and is_primary():
-        stats.info["fs3"] = {"num_images": num_images, "clip": clip.fingerprint(), "alpha": ALPHA,
-                             "channel_copy": "fresh per channel (upstream's cumulative-mean quirk not reproduced)"}
+        stats.info["fs3"] = {
+            "num_images": num_images,
+            "clip": clip.fingerprint(),
+            "alpha": ALPHA,
+            "channel_copy": "fresh per channel (upstream's cumulative-mean quirk not reproduced)",
+        }
         stats.save(out, write_fs3=False)
     if layers is not None:
         stats.fs3 = fs3

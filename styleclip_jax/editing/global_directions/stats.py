@@ -42,15 +42,15 @@ class StyleSpaceStats:
 
     names: tuple[str, ...]
     widths: tuple[int, ...]
-    manipulable: tuple[bool, ...]       # False for toRGB layers
-    mean: np.ndarray                    # (C_total,)
-    std: np.ndarray                     # (C_total,)
-    base: np.ndarray | None             # (K, C_total) first K sampled codes, or None
-    generator: str                      # fingerprint of the generator these belong to
+    manipulable: tuple[bool, ...]  # False for toRGB layers
+    mean: np.ndarray  # (C_total,)
+    std: np.ndarray  # (C_total,)
+    base: np.ndarray | None  # (K, C_total) first K sampled codes, or None
+    generator: str  # fingerprint of the generator these belong to
     info: dict
-    fs3: np.ndarray | None = None       # (rows, E)
-    effects: np.ndarray | None = None   # (rows, e, e) spatial effect of each fs3 row's channel
-    population: object = None           # ``population.Population``: CLIP-labelled samples, or None
+    fs3: np.ndarray | None = None  # (rows, E)
+    effects: np.ndarray | None = None  # (rows, e, e) spatial effect of each fs3 row's channel
+    population: object = None  # ``population.Population``: CLIP-labelled samples, or None
 
     @property
     def offsets(self) -> np.ndarray:
@@ -63,7 +63,7 @@ class StyleSpaceStats:
     def split(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """(…, C_total) -> {layer name: (…, C_l)}."""
         o = self.offsets
-        return {n: flat[..., o[i]:o[i + 1]] for i, n in enumerate(self.names)}
+        return {n: flat[..., o[i] : o[i + 1]] for i, n in enumerate(self.names)}
 
     def flatten(self, styles) -> np.ndarray:
         """{layer name: (B, C_l)} or a list in layer order -> (B, C_total)."""
@@ -73,9 +73,11 @@ class StyleSpaceStats:
 
     def check_generator(self, gen) -> None:
         if gen.fingerprint() != self.generator:
-            raise InputError("these StyleSpace stats were computed for another generator (fingerprint "
-                             f"{self.generator[:12]}…, this one {gen.fingerprint()[:12]}…); recompute them with "
-                             "`styleclip-jax global precompute` or import upstream files for this generator")
+            raise InputError(
+                "these StyleSpace stats were computed for another generator (fingerprint "
+                f"{self.generator[:12]}…, this one {gen.fingerprint()[:12]}…); recompute them with "
+                "`styleclip-jax global precompute` or import upstream files for this generator"
+            )
 
     def check_clip(self, clip) -> None:
         """fs3 rows are CLIP-space directions: using them with another CLIP is an error. Imported
@@ -83,15 +85,23 @@ class StyleSpaceStats:
         fs3 = self.info.get("fs3")
         made_with = fs3.get("clip") if isinstance(fs3, dict) else None
         if made_with is not None and made_with != clip.fingerprint():
-            raise InputError(f"these stats' fs3 was computed with another CLIP (fingerprint {made_with[:12]}…, this "
-                             f"one {clip.fingerprint()[:12]}…); use that CLIP or recompute fs3 with this one")
+            raise InputError(
+                f"these stats' fs3 was computed with another CLIP (fingerprint {made_with[:12]}…, this "
+                f"one {clip.fingerprint()[:12]}…); use that CLIP or recompute fs3 with this one"
+            )
 
     # ---- folder I/O ---------------------------------------------------------------------------
     def save(self, out_dir, *, write_fs3: bool = True) -> Path:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        meta = {"format": STATS_FORMAT, "names": list(self.names), "widths": list(self.widths),
-                "manipulable": list(self.manipulable), "generator": self.generator, "info": self.info}
+        meta = {
+            "format": STATS_FORMAT,
+            "names": list(self.names),
+            "widths": list(self.widths),
+            "manipulable": list(self.manipulable),
+            "generator": self.generator,
+            "info": self.info,
+        }
         arrays = {"mean": self.mean.astype(np.float32), "std": self.std.astype(np.float32)}
         if self.base is not None:
             arrays["base"] = self.base.astype(np.float32)
@@ -107,8 +117,10 @@ class StyleSpaceStats:
     def load(cls, path) -> StyleSpaceStats:
         p = Path(path)
         if not (p / "stats.json").is_file() or not (p / "stats.npz").is_file():
-            raise InputError(f"{p} is not a StyleSpace stats folder (stats.json + stats.npz); make one with "
-                             "`styleclip-jax global precompute` or `global import`")
+            raise InputError(
+                f"{p} is not a StyleSpace stats folder (stats.json + stats.npz); make one with "
+                "`styleclip-jax global precompute` or `global import`"
+            )
         try:
             meta = json.loads((p / "stats.json").read_text())
             arr = np.load(p / "stats.npz", allow_pickle=False)
@@ -118,8 +130,16 @@ class StyleSpaceStats:
         if not isinstance(meta, dict) or meta.get("format") != STATS_FORMAT:
             raise CheckpointError(f"{p}/stats.json is not a styleclip-jax stats file")
         fs3 = load_fs3(p / "fs3.npy") if (p / "fs3.npy").exists() else None
-        s = cls(tuple(meta["names"]), tuple(int(w) for w in meta["widths"]), tuple(bool(m) for m in meta["manipulable"]),
-                arrays["mean"], arrays["std"], arrays.get("base"), meta["generator"], meta.get("info", {}))
+        s = cls(
+            tuple(meta["names"]),
+            tuple(int(w) for w in meta["widths"]),
+            tuple(bool(m) for m in meta["manipulable"]),
+            arrays["mean"],
+            arrays["std"],
+            arrays.get("base"),
+            meta["generator"],
+            meta.get("info", {}),
+        )
         total = int(sum(s.widths))
         if s.mean.shape != (total,) or s.std.shape != (total,):
             raise CheckpointError(f"{p}: mean/std have shapes {s.mean.shape}/{s.std.shape}, layout says ({total},)")
@@ -131,8 +151,10 @@ class StyleSpaceStats:
         if (p / EFFECTS_FILE).exists():
             s.effects = load_effects(p / EFFECTS_FILE)
             if fs3 is None or len(s.effects) != len(fs3):
-                raise CheckpointError(f"{p}/{EFFECTS_FILE} has {len(s.effects)} rows but fs3 has "
-                                      f"{0 if fs3 is None else len(fs3)}; they come from one precompute")
+                raise CheckpointError(
+                    f"{p}/{EFFECTS_FILE} has {len(s.effects)} rows but fs3 has "
+                    f"{0 if fs3 is None else len(fs3)}; they come from one precompute"
+                )
         if (p / POPULATION_FILE).exists():
             s.population = Population.load(p / POPULATION_FILE, int(sum(s.widths)))
             if s.population.info.get("generator") != s.generator:
@@ -145,8 +167,10 @@ def relevance(stats: StyleSpaceStats, dt: np.ndarray, source: str = "fs3") -> np
     ``source="population"``: the CLIP-labelled samples' estimate (``population.py``)."""
     if source == "population":
         if stats.population is None:
-            raise InputError("these stats have no population bank (population.npz); make one with `styleclip-jax "
-                             "global precompute` and `population` set (it resumes on an existing stats folder)")
+            raise InputError(
+                "these stats have no population bank (population.npz); make one with `styleclip-jax "
+                "global precompute` and `population` set (it resumes on an existing stats folder)"
+            )
         return stats.population.relevance(dt)
     if stats.fs3 is None:
         raise InputError("these stats have no fs3 table; run `styleclip-jax global precompute` (or import fs3.npy)")
@@ -154,7 +178,7 @@ def relevance(stats: StyleSpaceStats, dt: np.ndarray, source: str = "fs3") -> np
     if dt.shape != (stats.fs3.shape[1],):
         raise InputError(f"text direction has shape {dt.shape}, fs3 rows have width {stats.fs3.shape[1]}")
     r = np.zeros(stats.num_manipulable, np.float32)
-    r[:stats.fs3.shape[0]] = stats.fs3 @ dt
+    r[: stats.fs3.shape[0]] = stats.fs3 @ dt
     return r
 
 
@@ -163,8 +187,9 @@ def layout_of(gen):
     return tuple(l.name for l in layers), tuple(l.width for l in layers), tuple(not l.is_torgb for l in layers)
 
 
-def compute_stats(gen, n: int = 100_000, truncation: float = 0.7, cutoff: int = 8, seed: int = 5,
-                  keep: int = 100, batch: int = 1000) -> StyleSpaceStats:
+def compute_stats(
+    gen, n: int = 100_000, truncation: float = 0.7, cutoff: int = 8, seed: int = 5, keep: int = 100, batch: int = 1000
+) -> StyleSpaceStats:
     """Per-channel mean / std over ``n`` sampled StyleSpace codes (see the module docstring)."""
     from flax import nnx
 
@@ -182,23 +207,37 @@ def compute_stats(gen, n: int = 100_000, truncation: float = 0.7, cutoff: int = 
 
     for start in range(0, n, batch):
         b = min(batch, n - start)
-        z = rs.randn(b, gen.config.z_dim).astype(np.float32)     # same draws as one randn(n, z_dim)
+        z = rs.randn(b, gen.config.z_dim).astype(np.float32)  # same draws as one randn(n, z_dim)
         s = np.asarray(codes(gen.state, z), np.float64)
         if start < keep:
-            base.append(s[:keep - start].astype(np.float32))
+            base.append(s[: keep - start].astype(np.float32))
         bm, bm2 = s.mean(0), ((s - s.mean(0)) ** 2).sum(0)
         if mean is None:
             mean, m2 = bm, bm2
-        else:                                                     # Chan et al. parallel update
+        else:  # Chan et al. parallel update
             delta = bm - mean
             tot = count + b
             mean = mean + delta * b / tot
-            m2 = m2 + bm2 + delta ** 2 * count * b / tot
+            m2 = m2 + bm2 + delta**2 * count * b / tot
         count += b
-    info = {"n": n, "truncation": truncation, "truncation_cutoff": cutoff, "seed": seed, "keep": keep,
-            "sampling": "z = RandomState(seed).randn(n, z_dim); mapping psi/cutoff as StyleCLIP global_torch"}
-    return StyleSpaceStats(names, widths, manip, mean.astype(np.float32), np.sqrt(m2 / count).astype(np.float32),
-                           np.concatenate(base) if base else None, gen.fingerprint(), info)
+    info = {
+        "n": n,
+        "truncation": truncation,
+        "truncation_cutoff": cutoff,
+        "seed": seed,
+        "keep": keep,
+        "sampling": "z = RandomState(seed).randn(n, z_dim); mapping psi/cutoff as StyleCLIP global_torch",
+    }
+    return StyleSpaceStats(
+        names,
+        widths,
+        manip,
+        mean.astype(np.float32),
+        np.sqrt(m2 / count).astype(np.float32),
+        np.concatenate(base) if base else None,
+        gen.fingerprint(),
+        info,
+    )
 
 
 # ---- upstream files ------------------------------------------------------------------------------
@@ -235,13 +274,17 @@ def check_fs3_rows(fs3: np.ndarray, stats: StyleSpaceStats, what: str) -> np.nda
     the rest as zero (``SplitS``); more rows than channels is an error."""
     n = stats.num_manipulable
     if fs3.shape[0] > n:
-        raise CheckpointError(f"{what}: fs3 has {fs3.shape[0]} rows but this generator has only {n} manipulable "
-                              "(non-toRGB) StyleSpace channels")
+        raise CheckpointError(
+            f"{what}: fs3 has {fs3.shape[0]} rows but this generator has only {n} manipulable "
+            "(non-toRGB) StyleSpace channels"
+        )
     norms = np.linalg.norm(fs3, axis=1)
-    off = int(np.sum(np.abs(norms - 1.0) > 2e-2))           # fp16 tables are unit up to ~1e-3
+    off = int(np.sum(np.abs(norms - 1.0) > 2e-2))  # fp16 tables are unit up to ~1e-3
     if off:
-        raise CheckpointError(f"{what}: {off} of {fs3.shape[0]} fs3 rows are not unit vectors (norms "
-                              f"{norms.min():.3g}..{norms.max():.3g}); not a channel-relevance table")
+        raise CheckpointError(
+            f"{what}: {off} of {fs3.shape[0]} fs3 rows are not unit vectors (norms "
+            f"{norms.min():.3g}..{norms.max():.3g}); not a channel-relevance table"
+        )
     return fs3
 
 
@@ -249,21 +292,36 @@ def import_upstream(gen, fs3_path, s_mean_std_path=None, **stats_kw) -> StyleSpa
     """Stats for ``gen`` from upstream files: ``fs3.npy`` plus the ``S_mean_std`` pickle (read by
     the code-free reader); without the pickle, mean/std are sampled here."""
     if s_mean_std_path is None:
-        stats = compute_stats(gen, **{"keep": 0, **stats_kw})      # editing needs no base codes
+        stats = compute_stats(gen, **{"keep": 0, **stats_kw})  # editing needs no base codes
     else:
         obj = load_checkpoint(s_mean_std_path)
         names, widths, manip = layout_of(gen)
-        if (not isinstance(obj, (list, tuple)) or len(obj) != 2
-                or any(not isinstance(x, (list, tuple)) or len(x) != len(names) for x in obj)):
-            raise CheckpointError(f"{s_mean_std_path}: expected [26 mean arrays, 26 std arrays] (one per StyleSpace "
-                                  f"layer; this generator has {len(names)})")
+        if (
+            not isinstance(obj, (list, tuple))
+            or len(obj) != 2
+            or any(not isinstance(x, (list, tuple)) or len(x) != len(names) for x in obj)
+        ):
+            raise CheckpointError(
+                f"{s_mean_std_path}: expected [26 mean arrays, 26 std arrays] (one per StyleSpace "
+                f"layer; this generator has {len(names)})"
+            )
         for which, arrs in zip(("mean", "std"), obj):
             for name, w, a in zip(names, widths, arrs):
                 if np.asarray(a).reshape(-1).shape != (w,):
-                    raise CheckpointError(f"{s_mean_std_path}: {which} of {name} has shape {np.shape(a)}, expected ({w},)")
+                    raise CheckpointError(
+                        f"{s_mean_std_path}: {which} of {name} has shape {np.shape(a)}, expected ({w},)"
+                    )
         flat = [np.concatenate([np.asarray(a, np.float32).reshape(-1) for a in arrs]) for arrs in obj]
-        stats = StyleSpaceStats(names, widths, manip, flat[0], flat[1], None, gen.fingerprint(),
-                                {"source": f"upstream S_mean_std {Path(s_mean_std_path).name}"})
+        stats = StyleSpaceStats(
+            names,
+            widths,
+            manip,
+            flat[0],
+            flat[1],
+            None,
+            gen.fingerprint(),
+            {"source": f"upstream S_mean_std {Path(s_mean_std_path).name}"},
+        )
     stats.fs3 = check_fs3_rows(load_fs3(fs3_path), stats, str(fs3_path))
     stats.info["fs3"] = f"upstream {Path(fs3_path).name}"
     return stats

@@ -15,7 +15,7 @@ class EncoderTrainConfig:
     lr: float = 1e-4
     pixel_lambda: float = 1.0
     id_lambda: float = 0.0
-    delta_lambda: float = 2e-4            # e4e's delta_norm_lambda
+    delta_lambda: float = 2e-4  # e4e's delta_norm_lambda
     latent_lambda: float = 0.0
     progressive_start: int = 0
     progressive_every: int = 0

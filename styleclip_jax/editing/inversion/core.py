@@ -45,8 +45,9 @@ def _refine(g_def, i_def, steps: int, lr: float, id_lambda: float, g_state, i_st
     return w, losses
 
 
-def refine_inversion(gen, wplus, photos, steps: int = 100, lr: float = 0.01, id_lambda: float = 0.0,
-                     idnet=None) -> tuple[np.ndarray, np.ndarray]:
+def refine_inversion(
+    gen, wplus, photos, steps: int = 100, lr: float = 0.01, id_lambda: float = 0.0, idnet=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Refined W+ (B, L, D) and the losses (steps, B) before each update.
 
     Args:
@@ -61,8 +62,17 @@ def refine_inversion(gen, wplus, photos, steps: int = 100, lr: float = 0.01, id_
     if id_lambda > 0 and idnet is None:
         raise InputError("id_lambda > 0 needs an identity network (an IR-SE50 folder)")
     use_id = id_lambda > 0
-    out, losses = _refine(gen.graphdef, idnet.graphdef if use_id else None, int(steps), float(lr), float(id_lambda),
-                          gen.state, idnet.state if use_id else None, jnp.asarray(w), jnp.asarray(target))
+    out, losses = _refine(
+        gen.graphdef,
+        idnet.graphdef if use_id else None,
+        int(steps),
+        float(lr),
+        float(id_lambda),
+        gen.state,
+        idnet.state if use_id else None,
+        jnp.asarray(w),
+        jnp.asarray(target),
+    )
     return np.asarray(out), np.asarray(losses)
 
 

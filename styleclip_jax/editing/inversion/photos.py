@@ -31,8 +31,9 @@ class Inversion:
     quads: list | None = None
 
 
-def invert_photos(paths, encoder, align: bool = False, batch_size: int = 8, detector=None,
-                  progress: Callable | None = None) -> Inversion:
+def invert_photos(
+    paths, encoder, align: bool = False, batch_size: int = 8, detector=None, progress: Callable | None = None
+) -> Inversion:
     """Photos (files or folders) -> ``Inversion``. With ``align`` the largest face of each photo is
     found and FFHQ-aligned first (a photo without a face is an error naming it); otherwise the
     photos are taken as aligned faces."""

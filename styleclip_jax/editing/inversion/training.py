@@ -32,8 +32,9 @@ from styleclip_jax.parallel.mesh import batch_shardings
 from styleclip_jax.training.loop import experiment, run
 
 
-def encoder_config_for(gen, widths=(64, 128, 256, 512), units=(3, 4, 14, 3), input_size: int | None = None,
-                       se_reduction: int = 16) -> EncoderConfig:
+def encoder_config_for(
+    gen, widths=(64, 128, 256, 512), units=(3, 4, 14, 3), input_size: int | None = None, se_reduction: int = 16
+) -> EncoderConfig:
     """An e4e architecture for ``gen``: IR-SE stages of ``widths`` × ``units`` (the first unit of
     each stage has stride 2), one style block per W+ row (convs down to 1×1 from c3 / p2 / p1)."""
     size = input_size or min(256, gen.config.resolution)
@@ -48,9 +49,15 @@ def encoder_config_for(gen, widths=(64, 128, 256, 512), units=(3, 4, 14, 3), inp
     convs = tuple(int(math.log2(side["c3" if i < 3 else "p2" if i < 7 else "p1"])) for i in range(gen.config.num_ws))
     if min(convs) < 1:
         raise InputError(f"input size {size} leaves no spatial extent for the style blocks; use >= 32")
-    return EncoderConfig(units=tuple(rows), se_reductions=tuple(max(1, min(se_reduction, d)) for _, d, _ in rows),
-                         taps=tuple(int(e) for e in ends[1:]), fpn_width=widths[-1], style_dim=gen.config.w_dim,
-                         style_convs=convs, input_size=size)
+    return EncoderConfig(
+        units=tuple(rows),
+        se_reductions=tuple(max(1, min(se_reduction, d)) for _, d, _ in rows),
+        taps=tuple(int(e) for e in ends[1:]),
+        fpn_width=widths[-1],
+        style_dim=gen.config.w_dim,
+        style_convs=convs,
+        input_size=size,
+    )
 
 
 def init_encoder(cfg: EncoderConfig, gen, seed: int = 0) -> Encoder:
@@ -68,7 +75,7 @@ def init_encoder(cfg: EncoderConfig, gen, seed: int = 0) -> Encoder:
         elif "prelu" in k:
             v = np.full(shape, 0.25)
         elif leaf == "linear_weight":
-            v = rng.standard_normal(shape)                         # EqualLinear scales by 1/√in at run time
+            v = rng.standard_normal(shape)  # EqualLinear scales by 1/√in at run time
         else:
             v = rng.standard_normal(shape) * math.sqrt(2.0 / float(np.prod(shape[:-1])))
         tensors[k] = np.asarray(v, np.float32)
@@ -104,15 +111,19 @@ def _step(e_def, g_def, i_def, cfg: EncoderTrainConfig, batch_sharding, stats, g
     gen = nnx.merge(g_def, g_state)
     key = jax.random.fold_in(jax.random.key(cfg.seed), state.step)
     z = jax.random.normal(key, (cfg.batch_size, gen.cfg.z_dim))
-    if batch_sharding is not None:           # data parallel: each device renders and encodes its slice
+    if batch_sharding is not None:  # data parallel: each device renders and encodes its slice
         z = jax.lax.with_sharding_constraint(z, batch_sharding)
     return _train(e_def, gen, i_def, cfg, stats, i_state, state, z)
 
 
 def _train(e_def, gen, i_def, cfg, stats, i_state, state, z):
-    w = gen.truncate(jnp.broadcast_to(gen.mapping(z)[:, None], (z.shape[0], gen.cfg.num_ws, gen.cfg.w_dim)),
-                     cfg.truncation)
-    render = lambda v: gen.synthesis(gen.synthesis.w_to_s(v))          # noqa: E731
+    w = gen.truncate(
+        jnp.broadcast_to(gen.mapping(z)[:, None], (z.shape[0], gen.cfg.num_ws, gen.cfg.w_dim)), cfg.truncation
+    )
+
+    def render(v):
+        return gen.synthesis(gen.synthesis.w_to_s(v))
+
     x = jax.lax.stop_gradient(render(w))
     idnet = nnx.merge(i_def, i_state) if i_def is not None else None
     tx = optax.adam(cfg.lr)
@@ -126,12 +137,19 @@ def _train(e_def, gen, i_def, cfg, stats, i_state, state, z):
         deltas = jnp.where(on[None, :, None], out[:, 1:], 0.0)
         codes = jnp.concatenate([w0, w0 + deltas], axis=1) + enc.latent_avg[...][None]
         y = render(codes)
-        terms = {"pixel": jnp.mean((y - x) ** 2), "delta": jnp.mean(jnp.sum(jnp.linalg.norm(deltas, axis=-1), -1)),
-                 "latent": jnp.mean((codes - w) ** 2)}
+        terms = {
+            "pixel": jnp.mean((y - x) ** 2),
+            "delta": jnp.mean(jnp.sum(jnp.linalg.norm(deltas, axis=-1), -1)),
+            "latent": jnp.mean((codes - w) ** 2),
+        }
         if idnet is not None:
             terms["id"] = id_loss(idnet, y, x)
-        loss = (cfg.pixel_lambda * terms["pixel"] + cfg.delta_lambda * terms["delta"]
-                + cfg.latent_lambda * terms["latent"] + (cfg.id_lambda * terms["id"] if idnet is not None else 0.0))
+        loss = (
+            cfg.pixel_lambda * terms["pixel"]
+            + cfg.delta_lambda * terms["delta"]
+            + cfg.latent_lambda * terms["latent"]
+            + (cfg.id_lambda * terms["id"] if idnet is not None else 0.0)
+        )
         return loss, terms
 
     (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
@@ -139,9 +157,19 @@ def _train(e_def, gen, i_def, cfg, stats, i_state, state, z):
     return TrainState(state.step + 1, optax.apply_updates(state.params, upd), opt), {"loss": loss, **terms}
 
 
-def train_encoder(gen, cfg: EncoderTrainConfig, exp_dir, enc_cfg: EncoderConfig | None = None, *, idnet=None,
-                  resume: bool = False, overwrite: bool = False, checkpoint_every: int = 250,
-                  progress=None, devices: int | None = None) -> Encoder:
+def train_encoder(
+    gen,
+    cfg: EncoderTrainConfig,
+    exp_dir,
+    enc_cfg: EncoderConfig | None = None,
+    *,
+    idnet=None,
+    resume: bool = False,
+    overwrite: bool = False,
+    checkpoint_every: int = 250,
+    progress=None,
+    devices: int | None = None,
+) -> Encoder:
     """Train (or resume) an encoder for ``gen`` in ``exp_dir``; the encoder folder is ``exp_dir/encoder``.
 
     ``devices``: local devices the batch is split over (None: all); the result equals a one-device
@@ -151,11 +179,18 @@ def train_encoder(gen, cfg: EncoderTrainConfig, exp_dir, enc_cfg: EncoderConfig 
         raise InputError("id_lambda > 0 needs an identity network (an IR-SE50 folder)")
     enc_cfg = enc_cfg or encoder_config_for(gen)
     if enc_cfg.style_dim != gen.config.w_dim or enc_cfg.num_styles != gen.config.num_ws:
-        raise InputError(f"the encoder makes W+ ({enc_cfg.num_styles}, {enc_cfg.style_dim}); the generator takes "
-                         f"({gen.config.num_ws}, {gen.config.w_dim})")
-    fixed = {k: v for k, v in cfg.to_dict().items() if k != "steps"}          # a resume may raise steps
-    info = {"what": "e4e encoder", "train": fixed, "encoder": enc_cfg.to_dict(),
-            "generator": gen.fingerprint(), "idnet": idnet.fingerprint() if idnet is not None and cfg.id_lambda else None}
+        raise InputError(
+            f"the encoder makes W+ ({enc_cfg.num_styles}, {enc_cfg.style_dim}); the generator takes "
+            f"({gen.config.num_ws}, {gen.config.w_dim})"
+        )
+    fixed = {k: v for k, v in cfg.to_dict().items() if k != "steps"}  # a resume may raise steps
+    info = {
+        "what": "e4e encoder",
+        "train": fixed,
+        "encoder": enc_cfg.to_dict(),
+        "generator": gen.fingerprint(),
+        "idnet": idnet.fingerprint() if idnet is not None and cfg.id_lambda else None,
+    }
     fresh = init_encoder(enc_cfg, gen, cfg.seed)
     e_def, params, stats = nnx.split(fresh.module(), nnx.Param, ...)
     use_id = cfg.id_lambda > 0
@@ -174,12 +209,24 @@ def train_encoder(gen, cfg: EncoderTrainConfig, exp_dir, enc_cfg: EncoderConfig 
             return
         module = nnx.merge(e_def, jax.device_get(s.params), stats)
         _, full = nnx.split(module)
-        Encoder(enc_cfg, flat_tensors(full), {"format": "trained", "step": int(s.step), "train": cfg.to_dict(),
-                                              "generator": gen.fingerprint()}).save(exp / "encoder", overwrite=True)
+        Encoder(
+            enc_cfg,
+            flat_tensors(full),
+            {"format": "trained", "step": int(s.step), "train": cfg.to_dict(), "generator": gen.fingerprint()},
+        ).save(exp / "encoder", overwrite=True)
 
     with experiment(exp_dir, info, resume, overwrite, what="encoder training") as exp:
-        state = run(exp, state, step_fn, cfg.steps, resume=resume, checkpoint_every=checkpoint_every,
-                    on_checkpoint=export, progress=progress, placement=placement)
+        state = run(
+            exp,
+            state,
+            step_fn,
+            cfg.steps,
+            resume=resume,
+            checkpoint_every=checkpoint_every,
+            on_checkpoint=export,
+            progress=progress,
+            placement=placement,
+        )
         if cfg.steps == 0:
             export(state)
     barrier("encoder-exported")

@@ -30,13 +30,27 @@ class MapperEdit:
         if out.suffix == ".png":
             save_edit_grid(out, originals, self.images)
         else:
-            write_npz(out, self.images.reshape(-1, *self.images.shape[2:]), self.wplus.reshape(-1, *self.wplus.shape[2:]),
-                      alpha=np.tile(np.asarray(self.alphas, np.float32), b))
+            write_npz(
+                out,
+                self.images.reshape(-1, *self.images.shape[2:]),
+                self.wplus.reshape(-1, *self.wplus.shape[2:]),
+                alpha=np.tile(np.asarray(self.alphas, np.float32), b),
+            )
         return out
 
 
-def apply_mapper(generator, mapper, wplus, alphas: Sequence[float] = (1.0,), batch_size: int = 8, *,
-                 also: Sequence[tuple] = (), mask=None, box=None, blend: float | None = None) -> MapperEdit:
+def apply_mapper(
+    generator,
+    mapper,
+    wplus,
+    alphas: Sequence[float] = (1.0,),
+    batch_size: int = 8,
+    *,
+    also: Sequence[tuple] = (),
+    mask=None,
+    box=None,
+    blend: float | None = None,
+) -> MapperEdit:
     """ŵ = w + α·0.1·M(w) for each α in ``alphas``, rendered in batches of ``batch_size``.
     ``wplus`` (B, L, D); the mapper must fit the generator's W+.
 
@@ -54,10 +68,11 @@ def apply_mapper(generator, mapper, wplus, alphas: Sequence[float] = (1.0,), bat
     for m, a in also:
         m.check_fits(generator, "apply_mapper")
         offset = offset + (np.asarray(m.apply(w, float(a))) - w)
-    edited = np.stack([np.asarray(mapper.apply(w, a)) + offset for a in alphas], axis=1)      # (B, A, L, D)
+    edited = np.stack([np.asarray(mapper.apply(w, a)) + offset for a in alphas], axis=1)  # (B, A, L, D)
     flat = edited.reshape(-1, *w.shape[1:])
-    imgs = np.concatenate([np.asarray(generator.synthesis(flat[i:i + batch_size]))
-                           for i in range(0, len(flat), batch_size)])
+    imgs = np.concatenate(
+        [np.asarray(generator.synthesis(flat[i : i + batch_size])) for i in range(0, len(flat), batch_size)]
+    )
     imgs = imgs.reshape(edited.shape[:2] + imgs.shape[1:])
     if blend is not None:
         imgs = masks.blend_columns(np.asarray(generator.synthesis(w)), imgs, region, blend)

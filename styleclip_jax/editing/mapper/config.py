@@ -39,9 +39,9 @@ class MapperTrainConfig:
     val_every: int = 2000
     save_every: int = 2000
     seed: int = 0
-    keep: tuple[str, ...] = ()     # keep-texts: CLIP similarity to each held at its start
+    keep: tuple[str, ...] = ()  # keep-texts: CLIP similarity to each held at its start
     keep_lambda: float = 1.0
-    mask_lambda: float = 10.0      # weight of the pixel change outside the region (with a mask)
+    mask_lambda: float = 10.0  # weight of the pixel change outside the region (with a mask)
 
     def __post_init__(self):
         object.__setattr__(self, "keep", tuple([self.keep] if isinstance(self.keep, str) else self.keep))
@@ -56,22 +56,38 @@ class MapperTrainConfig:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.val_size < 0:
             raise InputError("val_size must be >= 0")
-        check_nonnegative(self, ("lr", "clip_lambda", "l2_lambda", "id_lambda", "truncation", "keep_lambda",
-                                 "mask_lambda"))
+        check_nonnegative(
+            self, ("lr", "clip_lambda", "l2_lambda", "id_lambda", "truncation", "keep_lambda", "mask_lambda")
+        )
 
     @property
     def step_config(self) -> StepConfig:
         """Only what one training step depends on: the static key of the compiled chunk, so that
         changing steps, intervals or the seed never recompiles."""
-        return StepConfig(self.batch_size, self.optimizer, self.lr, self.clip_lambda, self.l2_lambda,
-                          self.id_lambda, self.truncation, self.keep_lambda, self.mask_lambda)
+        return StepConfig(
+            self.batch_size,
+            self.optimizer,
+            self.lr,
+            self.clip_lambda,
+            self.l2_lambda,
+            self.id_lambda,
+            self.truncation,
+            self.keep_lambda,
+            self.mask_lambda,
+        )
 
     def mapper_config(self, num_ws: int, w_dim: int):
         from styleclip_jax.models.mapper.network import MapperConfig  # lazy: the config imports without JAX
 
         try:
-            return MapperConfig(kind=self.mapper_kind, latent_dim=w_dim, num_ws=num_ws, coarse=self.coarse,
-                                medium=self.medium, fine=self.fine)
+            return MapperConfig(
+                kind=self.mapper_kind,
+                latent_dim=w_dim,
+                num_ws=num_ws,
+                coarse=self.coarse,
+                medium=self.medium,
+                fine=self.fine,
+            )
         except ValueError as e:
             raise InputError(str(e)) from None
 

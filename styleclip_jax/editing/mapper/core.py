@@ -42,19 +42,32 @@ def init_mapper_tensors(cfg: MapperConfig, seed: int = 0) -> dict[str, np.ndarra
     """Upstream's EqualLinear init: raw weight N(0,1)/lr_mul, bias 0 (our (in, out) layout)."""
     rng = np.random.default_rng(seed)
     shapes = expected_shapes_of(nnx.eval_shape(lambda: LatentMapper(cfg)))
-    return {k: (rng.standard_normal(s, dtype=np.float32) / np.float32(cfg.lr_mul)) if k.endswith("weight")
-            else np.zeros(s, np.float32) for k, s in sorted(shapes.items())}
+    return {
+        k: (rng.standard_normal(s, dtype=np.float32) / np.float32(cfg.lr_mul))
+        if k.endswith("weight")
+        else np.zeros(s, np.float32)
+        for k, s in sorted(shapes.items())
+    }
 
 
 def make_optimizer(cfg: MapperTrainConfig | StepConfig) -> optax.GradientTransformation:
     if cfg.optimizer == "ranger":
         return ranger(learning_rate=cfg.lr)
-    return optax.adam(cfg.lr)                      # β 0.9/0.999, eps 1e-8 (torch's defaults)
+    return optax.adam(cfg.lr)  # β 0.9/0.999, eps 1e-8 (torch's defaults)
 
 
-def mapper_loss_terms(mapper: LatentMapper, w: jax.Array, *, clip_term: Callable, synth: Callable | None = None,
-                      id_term: Callable | None = None, clip_lambda: float = 1.0, l2_lambda: float = 0.8,
-                      id_lambda: float = 0.0, extra_terms: Callable | None = None) -> dict:
+def mapper_loss_terms(
+    mapper: LatentMapper,
+    w: jax.Array,
+    *,
+    clip_term: Callable,
+    synth: Callable | None = None,
+    id_term: Callable | None = None,
+    clip_lambda: float = 1.0,
+    l2_lambda: float = 0.8,
+    id_lambda: float = 0.0,
+    extra_terms: Callable | None = None,
+) -> dict:
     """Coach.calc_loss for W+ (B, L, D): returns {"loss", "clip", "l2"[, "id", ...]} (scalars) and "w_hat".
 
     ``synth`` maps ŵ to x̂ (identity when None, as in the golden surrogate); ``clip_term(x̂)`` is the
@@ -79,8 +92,8 @@ def mapper_loss_terms(mapper: LatentMapper, w: jax.Array, *, clip_term: Callable
 
 
 class TrainState(NamedTuple):
-    step: jax.Array        # int32 (), steps done
-    params: Any            # mapper nnx.State
+    step: jax.Array  # int32 (), steps done
+    params: Any  # mapper nnx.State
     opt_state: Any
 
 
@@ -90,15 +103,15 @@ class Frozen(NamedTuple):
     generator: Any
     clip: Any
     idnet: Any
-    text_features: jax.Array      # (E,)
-    keep: Any = None              # (K, E) unit keep-text features
-    mask: Any = None              # (R, R) region, or (N, R, R) one per row of the training latents
+    text_features: jax.Array  # (E,)
+    keep: Any = None  # (K, E) unit keep-text features
+    mask: Any = None  # (R, R) region, or (N, R, R) one per row of the training latents
 
 
 def batch_rows(step, cfg: StepConfig, n: int, key):
     """Rows of an (n, ...) training set that batch ``step`` takes: an epoch-wise permutation."""
     b = cfg.batch_size
-    per_epoch = n // b                                  # drop_last, as upstream's DataLoader
+    per_epoch = n // b  # drop_last, as upstream's DataLoader
     epoch, i = step // per_epoch, step % per_epoch
     perm = jax.random.permutation(jax.random.fold_in(key, epoch), n)
     return jax.lax.dynamic_slice_in_dim(perm, i * b, b)
@@ -116,11 +129,16 @@ def _losses(graphdefs, cfg: StepConfig, frozen: Frozen, params, w, mask=None):
     """Loss terms of the batch ``w``; ``mask`` (B, R, R) or (R, R): the region, with ``frozen.mask``."""
     m_def, g_def, c_def, i_def = graphdefs
     gen, clip = nnx.merge(g_def, frozen.generator), nnx.merge(c_def, frozen.clip)
-    synth = lambda wp: gen.synthesis(gen.synthesis.w_to_s(wp))           # noqa: E731
+
+    def synth(wp):
+        return gen.synthesis(gen.synthesis.w_to_s(wp))
+
     id_term = None
     if cfg.id_lambda > 0:
         idnet = nnx.merge(i_def, frozen.idnet)
-        id_term = lambda x_hat, w0: id_loss(idnet, x_hat, jax.lax.stop_gradient(synth(w0)))  # noqa: E731
+
+        def id_term(x_hat, w0):
+            return id_loss(idnet, x_hat, jax.lax.stop_gradient(synth(w0)))
 
     def clip_term(x):
         features = loss_features(clip, x)
@@ -139,13 +157,20 @@ def _losses(graphdefs, cfg: StepConfig, frozen: Frozen, params, w, mask=None):
             out["outside"] = (cfg.mask_lambda, outside_loss(x_hat, x0, region))
         return out
 
-    return mapper_loss_terms(nnx.merge(m_def, params), w, synth=synth, clip_term=clip_term,
-                             id_term=id_term, clip_lambda=cfg.clip_lambda, l2_lambda=cfg.l2_lambda,
-                             id_lambda=cfg.id_lambda, extra_terms=extra_terms)
+    return mapper_loss_terms(
+        nnx.merge(m_def, params),
+        w,
+        synth=synth,
+        clip_term=clip_term,
+        id_term=id_term,
+        clip_lambda=cfg.clip_lambda,
+        l2_lambda=cfg.l2_lambda,
+        id_lambda=cfg.id_lambda,
+        extra_terms=extra_terms,
+    )
 
 
-def train_step(graphdefs, cfg: StepConfig, frozen: Frozen, train_latents, state: TrainState, key,
-               batch_sharding=None):
+def train_step(graphdefs, cfg: StepConfig, frozen: Frozen, train_latents, state: TrainState, key, batch_sharding=None):
     """One training step (pure); returns (state, metrics {name: scalar}).
 
     ``key`` (``jax.random.key(seed)``) fixes the data order: batch t depends on (key, t) only.
@@ -155,7 +180,7 @@ def train_step(graphdefs, cfg: StepConfig, frozen: Frozen, train_latents, state:
     if train_latents is not None:
         rows = batch_rows(state.step, cfg, train_latents.shape[0], key)
         w = train_latents[rows]
-        if mask is not None and mask.ndim == 3:                 # one region per training latent
+        if mask is not None and mask.ndim == 3:  # one region per training latent
             mask = mask[rows]
     else:
         w = batch_at(state.step, cfg, None, nnx.merge(graphdefs[1], frozen.generator), key)
@@ -176,8 +201,9 @@ def train_step(graphdefs, cfg: StepConfig, frozen: Frozen, train_latents, state:
 _train_step = jax.jit(train_step, static_argnums=(0, 1, 6))
 
 
-def train_steps(graphdefs, cfg: StepConfig, n: int, frozen: Frozen, train_latents, state: TrainState, key,
-                batch_sharding=None):
+def train_steps(
+    graphdefs, cfg: StepConfig, n: int, frozen: Frozen, train_latents, state: TrainState, key, batch_sharding=None
+):
     """``n`` jitted steps from the host; returns (state, per-step metrics {name: (n,)}).
 
     Not one ``lax.scan``: XLA-CPU runs the generator's backward pass 2.7-3.7x slower inside a
@@ -200,5 +226,17 @@ def init_state(cfg: MapperTrainConfig | StepConfig, mapper_state) -> TrainState:
     return TrainState(jnp.zeros((), jnp.int32), mapper_state, make_optimizer(cfg).init(mapper_state))
 
 
-__all__ = ["Frozen", "MapperTrainConfig", "StepConfig", "TrainState", "batch_at", "eval_losses", "init_mapper_tensors",
-           "init_state", "make_optimizer", "mapper_loss_terms", "train_step", "train_steps"]
+__all__ = [
+    "Frozen",
+    "MapperTrainConfig",
+    "StepConfig",
+    "TrainState",
+    "batch_at",
+    "eval_losses",
+    "init_mapper_tensors",
+    "init_state",
+    "make_optimizer",
+    "mapper_loss_terms",
+    "train_step",
+    "train_steps",
+]

@@ -62,8 +62,8 @@ RESUMABLE_CHANGES = {"steps", "log_every", "val_every", "save_every"}
 class TrainResult:
     mapper: LatentMapperModel
     step: int
-    metrics: dict          # {name: (steps_run_now,)} of this call
-    val: list              # [{"step", "loss", ...}] of this call
+    metrics: dict  # {name: (steps_run_now,)} of this call
+    val: list  # [{"step", "loss", ...}] of this call
     exp_dir: Path
 
     def save(self, path, overwrite: bool = False) -> Path:
@@ -81,7 +81,10 @@ def _edit_and_render(graphdefs, frozen, params, w):
     m_def, g_def = graphdefs[0], graphdefs[1]
     gen = nnx.merge(g_def, frozen.generator)
     w_hat = nnx.merge(m_def, params).edit(w)
-    render = lambda x: gen.synthesis(gen.synthesis.w_to_s(x))           # noqa: E731
+
+    def render(x):
+        return gen.synthesis(gen.synthesis.w_to_s(x))
+
     return render(w), render(w_hat)
 
 
@@ -91,30 +94,49 @@ def _split_latents(cfg: MapperTrainConfig, latents, gen: StyleGAN2, region=None)
     if latents is not None:
         w = gen.as_wplus(latents)
         perm = np.random.default_rng(cfg.seed).permutation(len(w))
-        val, train = (w[perm[:cfg.val_size]] if cfg.val_size else None), w[perm[cfg.val_size:]]
+        val, train = (w[perm[: cfg.val_size]] if cfg.val_size else None), w[perm[cfg.val_size :]]
         if len(train) < cfg.batch_size:
-            raise InputError(f"{len(w)} latents leave {len(train)} for training after holding out val_size="
-                             f"{cfg.val_size}; need at least batch_size={cfg.batch_size}")
+            raise InputError(
+                f"{len(w)} latents leave {len(train)} for training after holding out val_size="
+                f"{cfg.val_size}; need at least batch_size={cfg.batch_size}"
+            )
         if region is not None and region.ndim == 3:
-            return train, val, region[perm[cfg.val_size:]], region[perm[:cfg.val_size]]
+            return train, val, region[perm[cfg.val_size :]], region[perm[: cfg.val_size]]
         return train, val, region, region
     z = np.asarray(jax.random.normal(jax.random.key(cfg.seed + 1_000_003), (cfg.val_size, gen.config.z_dim)))
     return None, (np.asarray(gen.mapping(z, cfg.truncation)) if cfg.val_size else None), region, region
 
 
 def _record(cfg: MapperTrainConfig, mapper_cfg, gen, clip, idnet, latents_info, region) -> dict:
-    rec = {"train": cfg.to_dict(), "mapper": mapper_cfg.to_dict(), "generator": gen.fingerprint(),
-           "clip": clip.fingerprint(), "idnet": idnet.fingerprint() if idnet is not None else None,
-           "latents": latents_info}
-    if region is not None:             # absent without one, so folders from before regions still resume
+    rec = {
+        "train": cfg.to_dict(),
+        "mapper": mapper_cfg.to_dict(),
+        "generator": gen.fingerprint(),
+        "clip": clip.fingerprint(),
+        "idnet": idnet.fingerprint() if idnet is not None else None,
+        "latents": latents_info,
+    }
+    if region is not None:  # absent without one, so folders from before regions still resume
         rec["region"] = {"shape": list(region.shape), "sha256": float32_sha256(region)}
     return rec
 
 
-def train_mapper(generator: StyleGAN2, clip: CLIPModel, cfg: MapperTrainConfig, exp_dir, *, latents=None,
-                 idnet=None, resume: bool = False, overwrite: bool = False, devices: int | None = None,
-                 progress=None, on_chunk: Callable[[int, dict], None] | None = None, mask=None,
-                 box=None) -> TrainResult:
+def train_mapper(
+    generator: StyleGAN2,
+    clip: CLIPModel,
+    cfg: MapperTrainConfig,
+    exp_dir,
+    *,
+    latents=None,
+    idnet=None,
+    resume: bool = False,
+    overwrite: bool = False,
+    devices: int | None = None,
+    progress=None,
+    on_chunk: Callable[[int, dict], None] | None = None,
+    mask=None,
+    box=None,
+) -> TrainResult:
     """Train a latent mapper for ``cfg.description``; see the module docstring for the folder.
 
     The folder is locked for the run (a second writer is refused) and ``train_config.json`` is
@@ -133,51 +155,70 @@ def train_mapper(generator: StyleGAN2, clip: CLIPModel, cfg: MapperTrainConfig, 
         per row of ``latents``.
     """
     if cfg.id_lambda > 0 and idnet is None:
-        raise InputError("id_lambda > 0 needs the identity network (pass an IR-SE50 folder, or set id_lambda 0 "
-                         "for non-face generators / identity-changing edits)")
+        raise InputError(
+            "id_lambda > 0 needs the identity network (pass an IR-SE50 folder, or set id_lambda 0 "
+            "for non-face generators / identity-changing edits)"
+        )
     gcfg = generator.config
     mapper_cfg = cfg.mapper_config(gcfg.num_ws, gcfg.w_dim)
-    latents_info = None if latents is None else {"n": int(len(latents)),
-                                                 "sha256": float32_sha256(latents)}
+    latents_info = None if latents is None else {"n": int(len(latents)), "sha256": float32_sha256(latents)}
     region = edit_region(gcfg.resolution, mask, box, None if latents is None else len(latents))
     if region is not None and region.ndim == 3 and latents is None:
-        raise InputError("one region per latent needs training `latents` (the rows they belong to); for latents "
-                         "sampled on the fly give one (R, R) region")
+        raise InputError(
+            "one region per latent needs training `latents` (the rows they belong to); for latents "
+            "sampled on the fly give one (R, R) region"
+        )
     record = _record(cfg, mapper_cfg, generator, clip, idnet, latents_info, region)
-    with experiment(exp_dir, record, resume, overwrite,
-                    manifest=CONFIG_FILE, may_change={f"train.{k}" for k in RESUMABLE_CHANGES},
-                    what="mapper training") as exp:
-        return _train_locked(generator, clip, cfg, mapper_cfg, exp, latents, idnet, resume, devices, progress,
-                             on_chunk, region)
+    with experiment(
+        exp_dir,
+        record,
+        resume,
+        overwrite,
+        manifest=CONFIG_FILE,
+        may_change={f"train.{k}" for k in RESUMABLE_CHANGES},
+        what="mapper training",
+    ) as exp:
+        return _train_locked(
+            generator, clip, cfg, mapper_cfg, exp, latents, idnet, resume, devices, progress, on_chunk, region
+        )
 
 
-def _train_locked(generator, clip, cfg, mapper_cfg, exp_dir: Path, latents, idnet, resume, devices, progress,
-                  on_chunk, region):
+def _train_locked(
+    generator, clip, cfg, mapper_cfg, exp_dir: Path, latents, idnet, resume, devices, progress, on_chunk, region
+):
     replicated, batch_sharding = batch_shardings(devices, cfg.batch_size)
     train_w, val_w, train_region, val_region = _split_latents(cfg, latents, generator, region)
     text = np.asarray(clip.encode_text(tokenize([cfg.description])))[0]
     keep = keep_features(clip, cfg.keep)
     use_id = cfg.id_lambda > 0
-    frozen = Frozen(generator.state, clip.state, idnet.state if use_id else None, jnp.asarray(text),
-                    None if keep is None else jnp.asarray(keep),
-                    None if train_region is None else jnp.asarray(train_region))
-    fresh = LatentMapperModel(mapper_cfg, init_mapper_tensors(mapper_cfg, cfg.seed),
-                              {"format": "trained", "description": cfg.description})
+    frozen = Frozen(
+        generator.state,
+        clip.state,
+        idnet.state if use_id else None,
+        jnp.asarray(text),
+        None if keep is None else jnp.asarray(keep),
+        None if train_region is None else jnp.asarray(train_region),
+    )
+    fresh = LatentMapperModel(
+        mapper_cfg, init_mapper_tensors(mapper_cfg, cfg.seed), {"format": "trained", "description": cfg.description}
+    )
     graphdefs = (fresh.graphdef, generator.graphdef, clip.graphdef, idnet.graphdef if use_id else None)
     # Explicit placement in both cases: restored checkpoints come back committed to a device, and
     # matching placement keeps the compiled chunks valid across a resume.
     placement = replicated or jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    put = lambda x: replicate(x, placement)                               # noqa: E731
+
+    def put(x):
+        return replicate(x, placement)
+
     frozen = put(frozen)
     train_dev = put(jnp.asarray(train_w)) if train_w is not None else None
     key = jax.random.key(cfg.seed)
     metrics_log, val_log = [], []
-    best = []             # read at the first validation: after a resume has truncated val.jsonl
+    best = []  # read at the first validation: after a resume has truncated val.jsonl
 
     def validate(state):
         previous = best.pop() if best else _best_val(exp_dir)
-        best.append(_validate(exp_dir, graphdefs, cfg, frozen, state, put, val_w, val_log, previous, fresh,
-                              val_region))
+        best.append(_validate(exp_dir, graphdefs, cfg, frozen, state, put, val_w, val_log, previous, fresh, val_region))
 
     def after_chunk(state, m):
         step = int(state.step)
@@ -193,9 +234,21 @@ def _train_locked(generator, clip, cfg, mapper_cfg, exp_dir: Path, latents, idne
     state = put(init_state(cfg, fresh.state))
     if not resume and val_w is not None:
         validate(state)
-    state = run(exp_dir, state, step_fn, cfg.steps, resume=resume, checkpoint_every=cfg.save_every,
-                every=(cfg.log_every, cfg.val_every), max_chunk=None, on_chunk=after_chunk, progress=progress,
-                placement=placement, logs=("val.jsonl",), what="mapper/optimiser")
+    state = run(
+        exp_dir,
+        state,
+        step_fn,
+        cfg.steps,
+        resume=resume,
+        checkpoint_every=cfg.save_every,
+        every=(cfg.log_every, cfg.val_every),
+        max_chunk=None,
+        on_chunk=after_chunk,
+        progress=progress,
+        placement=placement,
+        logs=("val.jsonl",),
+        what="mapper/optimiser",
+    )
     final = _mapper_from(fresh, state, cfg)
     if is_primary():
         final.save(exp_dir / "mapper", overwrite=True)
@@ -206,8 +259,11 @@ def _train_locked(generator, clip, cfg, mapper_cfg, exp_dir: Path, latents, idne
 
 def _mapper_from(template: LatentMapperModel, state: TrainState, cfg: MapperTrainConfig) -> LatentMapperModel:
     tensors = flat_tensors(jax.device_get(state.params))
-    return LatentMapperModel(template.config, tensors, {"format": "trained", "description": cfg.description,
-                                                       "step": int(state.step), "train": cfg.to_dict()})
+    return LatentMapperModel(
+        template.config,
+        tensors,
+        {"format": "trained", "description": cfg.description, "step": int(state.step), "train": cfg.to_dict()},
+    )
 
 
 def _best_val(exp_dir: Path) -> float:
@@ -221,16 +277,19 @@ def _best_val(exp_dir: Path) -> float:
 def _validate(exp_dir, graphdefs, cfg, frozen, state, put, val_w, val_log, best, template, region=None):
     sums, count = {}, 0
     for i in range(0, len(val_w), cfg.val_batch_size):
-        w = put(np.asarray(val_w[i:i + cfg.val_batch_size]))
-        mask = None if region is None else put(np.asarray(region if region.ndim == 2 else
-                                                          region[i:i + cfg.val_batch_size]))
+        w = put(np.asarray(val_w[i : i + cfg.val_batch_size]))
+        mask = (
+            None
+            if region is None
+            else put(np.asarray(region if region.ndim == 2 else region[i : i + cfg.val_batch_size]))
+        )
         terms = _eval(graphdefs, cfg.step_config, frozen, state.params, w, mask)
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(w)
         count += len(w)
     rec = {"step": int(state.step), **{k: v / count for k, v in sums.items()}}
     val_log.append(rec)
-    x, x_hat = _edit_and_render(graphdefs, frozen, state.params, put(np.asarray(val_w[:4])))   # every process
+    x, x_hat = _edit_and_render(graphdefs, frozen, state.params, put(np.asarray(val_w[:4])))  # every process
     if not is_primary():
         return min(best, rec["loss"])
     with (exp_dir / "val.jsonl").open("a") as f:

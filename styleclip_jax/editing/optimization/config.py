@@ -40,20 +40,21 @@ class OptimizeConfig:
     snapshot_every: int = 0
     lr_rampup: float = 0.05
     lr_rampdown: float = 0.25
-    rows: tuple[int, ...] = ()     # W+ rows the edit may move (empty: all, as upstream)
-    tie_rows: bool = False         # the moved rows share one offset (a W-space edit of those rows)
-    groups: tuple[tuple[int, ...], ...] = ()   # W+ row groups, each moved by one shared offset
-    keep_lambda: float = 1.0       # weight of the keep-text term (only with keep-texts)
-    mask_lambda: float = 10.0      # weight of the outside-the-region pixel term (only with a mask)
-    warm_start: float = 0.0        # start this far along the population's W direction (0: off)
+    rows: tuple[int, ...] = ()  # W+ rows the edit may move (empty: all, as upstream)
+    tie_rows: bool = False  # the moved rows share one offset (a W-space edit of those rows)
+    groups: tuple[tuple[int, ...], ...] = ()  # W+ row groups, each moved by one shared offset
+    keep_lambda: float = 1.0  # weight of the keep-text term (only with keep-texts)
+    mask_lambda: float = 10.0  # weight of the outside-the-region pixel term (only with a mask)
+    warm_start: float = 0.0  # start this far along the population's W direction (0: off)
 
     def __post_init__(self):
         object.__setattr__(self, "rows", tuple(sorted({int(r) for r in self.rows})))
         object.__setattr__(self, "groups", tuple(tuple(sorted({int(r) for r in g})) for g in self.groups))
         flat = [r for g in self.groups for r in g]
         if self.groups and (self.space != "w+" or self.tie_rows or self.rows):
-            raise InputError("groups (W+ rows moved together, one offset per group) replace rows / tie_rows, in "
-                             "space 'w+'")
+            raise InputError(
+                "groups (W+ rows moved together, one offset per group) replace rows / tie_rows, in space 'w+'"
+            )
         if len(flat) != len(set(flat)) or any(r < 0 for r in flat) or any(not g for g in self.groups):
             raise InputError(f"groups must be disjoint, non-empty sets of W+ rows >= 0, got {self.groups}")
         if self.warm_start and self.space != "w+":

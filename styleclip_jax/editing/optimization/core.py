@@ -42,13 +42,13 @@ def make_optimizer(cfg: OptimizeConfig) -> optax.GradientTransformation:
 class Problem(NamedTuple):
     """Everything fixed during one optimisation (a pytree, so it can be a jit argument)."""
 
-    start: Any            # W+ (B, L, D) or tuple of style codes (B, C_l)
-    text_features: Any    # (B, E) one prompt per pair, or (B, K, E) composed prompts
-    original: Any         # (B, R, R, 3) G(start), the ID-loss and outside-loss reference
-    weights: Any = None        # (B, K) term weights of composed prompts
-    keep: Any = None           # (K', E) unit keep-text features
-    keep_start: Any = None     # (B, K') their cosines with CLIP(G(start))
-    mask: Any = None           # (B, R, R) region per pair (1 = may change)
+    start: Any  # W+ (B, L, D) or tuple of style codes (B, C_l)
+    text_features: Any  # (B, E) one prompt per pair, or (B, K, E) composed prompts
+    original: Any  # (B, R, R, 3) G(start), the ID-loss and outside-loss reference
+    weights: Any = None  # (B, K) term weights of composed prompts
+    keep: Any = None  # (K', E) unit keep-text features
+    keep_start: Any = None  # (B, K') their cosines with CLIP(G(start))
+    mask: Any = None  # (B, R, R) region per pair (1 = may change)
 
 
 def merge_styles(style_layers, manipulable, start) -> list:
@@ -76,8 +76,10 @@ def per_sample_losses(gen, clip, idnet, cfg: OptimizeConfig, params, problem: Pr
     features = loss_features(clip, img)
     c = composed_clip_loss(clip, features, problem.text_features, problem.weights)
     init = initial_params(gen, problem.start, cfg.space)
-    l2 = sum(jnp.sum(jnp.square(p - p0), axis=tuple(range(1, p.ndim)))
-             for p, p0 in zip(jax.tree.leaves(params), jax.tree.leaves(init)))
+    l2 = sum(
+        jnp.sum(jnp.square(p - p0), axis=tuple(range(1, p.ndim)))
+        for p, p0 in zip(jax.tree.leaves(params), jax.tree.leaves(init))
+    )
     out = {"clip": c, "l2": l2, "image": img}
     total = c
     if cfg.mode == "edit":
@@ -166,9 +168,8 @@ def run_loop(step, cfg: OptimizeConfig, states, params, opt_state, problem, prog
         if k and (i + 1) % k == 0:
             snaps.append(params)
         if progress is not None:
-            jax.block_until_ready(m)        # wait for the step, so a progress bar tells the truth
+            jax.block_until_ready(m)  # wait for the step, so a progress bar tells the truth
             progress(i + 1, cfg.steps)
     metrics = jax.tree.map(lambda *xs: jnp.stack(xs), *metrics)
     snaps = jax.tree.map(lambda *xs: jnp.stack(xs), *snaps) if snaps else None
     return params, opt_state, metrics, snaps
-

@@ -64,9 +64,13 @@ class OptimizeResult:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Everything ``result.npz`` holds: images, indices, prompts, losses, start and final codes."""
-        arrays = {"images_before": self.images_before, "images_after": self.images_after,
-                  "latent_index": self.latent_index, "prompt_index": self.prompt_index,
-                  "prompts": np.array(self.prompts)}
+        arrays = {
+            "images_before": self.images_before,
+            "images_after": self.images_after,
+            "latent_index": self.latent_index,
+            "prompt_index": self.prompt_index,
+            "prompts": np.array(self.prompts),
+        }
         arrays.update({f"loss_{k}": v for k, v in self.losses.items()})
         if self.config.space == "w+":
             arrays["wplus"], arrays["wplus_start"] = self.final, self.start
@@ -104,7 +108,6 @@ class OptimizeResult:
 
     def _save_trajectory(self, gen: StyleGAN2, out: Path) -> None:
         from PIL import Image
-
 
         frames = [self.images_before]
         for snap in self.snapshots:
@@ -156,8 +159,10 @@ def warm_offsets(generator, clip, cfg: OptimizeConfig, population, tf, weights) 
     """(P, L, D) warm-start offset of each prompt: ``cfg.warm_start`` times the population's W
     direction of every term (weighted as composed), on the rows the edit moves."""
     if population is None:
-        raise InputError("warm_start needs the population bank: a stats folder made with `global precompute` "
-                         "and `population` set (pass `population=stats.population`)")
+        raise InputError(
+            "warm_start needs the population bank: a stats folder made with `global precompute` "
+            "and `population` set (pass `population=stats.population`)"
+        )
     check_models(population, generator, clip)
     num_ws = generator.config.num_ws
     moved = [r for g in cfg.groups for r in g] or list(cfg.rows) or list(range(num_ws))
@@ -168,11 +173,23 @@ def warm_offsets(generator, clip, cfg: OptimizeConfig, population, tf, weights) 
     return out
 
 
-def optimize(generator: StyleGAN2, clip: CLIPModel, prompts, latents=None, *,
-             seeds=None, idnet: IDNet | None = None, config: OptimizeConfig = OptimizeConfig(),
-             truncation: float = 0.7, progress: Callable[[int, int], None] | None = None,
-             keep: Sequence[str] = (), mask=None, box=None, blend: float | None = None,
-             population=None) -> OptimizeResult:
+def optimize(
+    generator: StyleGAN2,
+    clip: CLIPModel,
+    prompts,
+    latents=None,
+    *,
+    seeds=None,
+    idnet: IDNet | None = None,
+    config: OptimizeConfig = OptimizeConfig(),
+    truncation: float = 0.7,
+    progress: Callable[[int, int], None] | None = None,
+    keep: Sequence[str] = (),
+    mask=None,
+    box=None,
+    blend: float | None = None,
+    population=None,
+) -> OptimizeResult:
     """Optimise every latent toward every prompt (pairs in latent-major order).
 
     Args:
@@ -201,8 +218,9 @@ def optimize(generator: StyleGAN2, clip: CLIPModel, prompts, latents=None, *,
         raise InputError("id_lambda > 0 needs an identity network (an IR-SE50 folder)")
     top = max([r for g in cfg.groups for r in g] + list(cfg.rows), default=-1)
     if top >= generator.config.num_ws:
-        raise InputError(f"rows {top} named in `rows` / `groups`: this generator has W+ rows 0-"
-                         f"{generator.config.num_ws - 1}")
+        raise InputError(
+            f"rows {top} named in `rows` / `groups`: this generator has W+ rows 0-{generator.config.num_ws - 1}"
+        )
     if cfg.mode == "free_generation" and (keep or mask is not None or box is not None):
         raise InputError("keep-texts and regions hold parts of a start image; free_generation has none")
     w0 = start_latents(generator, cfg, latents, seeds, truncation)
@@ -225,11 +243,15 @@ def optimize(generator: StyleGAN2, clip: CLIPModel, prompts, latents=None, *,
     graphdefs = (generator.graphdef, clip.graphdef, idnet.graphdef if use_id else None)
     states = (g_state, clip.state, idnet.state if use_id else None)
     keep_f = texts.keep_features(clip, keep)
-    problem = Problem(start=start, text_features=jnp.asarray(tf), original=original,
-                      weights=None if weights is None else jnp.asarray(weights),
-                      keep=None if keep_f is None else jnp.asarray(keep_f),
-                      keep_start=None if keep_f is None else _keep_cosines(clip.graphdef, clip.state, original, keep_f),
-                      mask=None if region is None else jnp.asarray(masks.per_pair(region, li)))
+    problem = Problem(
+        start=start,
+        text_features=jnp.asarray(tf),
+        original=original,
+        weights=None if weights is None else jnp.asarray(weights),
+        keep=None if keep_f is None else jnp.asarray(keep_f),
+        keep_start=None if keep_f is None else _keep_cosines(clip.graphdef, clip.state, original, keep_f),
+        mask=None if region is None else jnp.asarray(masks.per_pair(region, li)),
+    )
     params = params0 if offsets is None else params0 + jnp.asarray(offsets[pi])
     final, _, metrics, snaps = _run(graphdefs, cfg, progress, states, params, problem)
     after = _synth(generator.graphdef, cfg.space, g_state, final, start)
@@ -246,7 +268,15 @@ def optimize(generator: StyleGAN2, clip: CLIPModel, prompts, latents=None, *,
     if snaps is not None:
         for k in range(len(jax.tree.leaves(snaps)[0])):
             snapshots.append(as_codes(jax.tree.map(lambda x: x[k], snaps)))
-    return OptimizeResult(start=as_codes(params0), final=as_codes(final),
-                          losses={k: np.asarray(v) for k, v in metrics.items()}, snapshots=snapshots,
-                          images_before=np.asarray(original), images_after=np.asarray(after),
-                          latent_index=li, prompt_index=pi, prompts=[texts.label(q) for q in prompts], config=cfg)
+    return OptimizeResult(
+        start=as_codes(params0),
+        final=as_codes(final),
+        losses={k: np.asarray(v) for k, v in metrics.items()},
+        snapshots=snapshots,
+        images_before=np.asarray(original),
+        images_after=np.asarray(after),
+        latent_index=li,
+        prompt_index=pi,
+        prompts=[texts.label(q) for q in prompts],
+        config=cfg,
+    )

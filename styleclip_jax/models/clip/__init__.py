@@ -6,5 +6,15 @@ from styleclip_jax.models.clip.network import CLIP, CLIPConfig, normalize
 from styleclip_jax.models.clip.preprocess import preprocess_jax, preprocess_pil
 from styleclip_jax.models.clip.tokenizer import tokenize
 
-__all__ = ["CLIP", "CLIPConfig", "CLIPModel", "clip_loss", "load_clip", "loss_images", "normalize",
-           "preprocess_jax", "preprocess_pil", "tokenize"]
+__all__ = [
+    "CLIP",
+    "CLIPConfig",
+    "CLIPModel",
+    "clip_loss",
+    "load_clip",
+    "loss_images",
+    "normalize",
+    "preprocess_jax",
+    "preprocess_pil",
+    "tokenize",
+]

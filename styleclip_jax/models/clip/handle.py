@@ -78,8 +78,9 @@ class CLIPModel(ModelHandle):
 
     def logits(self, images, tokens):
         """(logits_per_image (Bi, Bt), logits_per_text (Bt, Bi)) = exp(logit_scale) · cosines."""
-        return _logits(self.graphdef, self.state, self.check_images(images), trim_padding(self.check_tokens(tokens)),
-                       self.dtype)
+        return _logits(
+            self.graphdef, self.state, self.check_images(images), trim_padding(self.check_tokens(tokens)), self.dtype
+        )
 
 
 def load_clip(path, dtype: str = "float32") -> CLIPModel:

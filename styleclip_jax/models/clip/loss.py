@@ -25,8 +25,8 @@ def loss_resize_matrix(size: int, out: int = CLIP_SIZE) -> np.ndarray:
     """(out, size) matrix of Upsample(×7 nearest) followed by AvgPool(size // 32) (for out=224)."""
     if size % 32:
         raise InputError(f"the CLIP loss path needs an image side divisible by 32, got {size}")
-    up = out // 32                      # 7 for 224
-    k = size // 32                      # pooling kernel
+    up = out // 32  # 7 for 224
+    k = size // 32  # pooling kernel
     a = np.zeros((out, size), np.float64)
     for i in range(out):
         for j in range(k * i, k * i + k):

@@ -42,7 +42,10 @@ class CLIPConfig:
     def __post_init__(self):
         if self.activation not in ACTIVATIONS:
             raise ConfigError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
-        for w, h, what in ((self.vision_width, self.vision_heads, "vision"), (self.text_width, self.text_heads, "text")):
+        for w, h, what in (
+            (self.vision_width, self.vision_heads, "vision"),
+            (self.text_width, self.text_heads, "text"),
+        ):
             if h < 1 or w % h:
                 raise ConfigError(f"{what} width {w} is not divisible by {h} heads")
         if self.image_size % self.patch_size:
@@ -149,7 +152,7 @@ class VisionTransformer(nnx.Module):
         w, p = cfg.vision_width, cfg.patch_size
         self.conv1 = nnx.Param(jnp.zeros((p, p, 3, w), jnp.float32))
         self.class_embedding = nnx.Param(jnp.zeros((w,), jnp.float32))
-        self.positional_embedding = nnx.Param(jnp.zeros((cfg.grid ** 2 + 1, w), jnp.float32))
+        self.positional_embedding = nnx.Param(jnp.zeros((cfg.grid**2 + 1, w), jnp.float32))
         self.ln_pre = LayerNorm(w, cfg.layer_norm_eps)
         self.transformer = Transformer(w, cfg.vision_layers, cfg.vision_heads, cfg)
         self.ln_post = LayerNorm(w, cfg.layer_norm_eps)
@@ -159,8 +162,13 @@ class VisionTransformer(nnx.Module):
     def __call__(self, images, return_intermediates: bool = False):
         """images (B, S, S, 3) preprocessed -> (B, embed_dim) unnormalised features."""
         dtype = images.dtype
-        x = jax.lax.conv_general_dilated(images, self.conv1[...].astype(dtype), (self.patch, self.patch), "VALID",
-                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        x = jax.lax.conv_general_dilated(
+            images,
+            self.conv1[...].astype(dtype),
+            (self.patch, self.patch),
+            "VALID",
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        )
         b = x.shape[0]
         x = x.reshape(b, -1, x.shape[-1])
         cls = jnp.broadcast_to(self.class_embedding[...].astype(dtype), (b, 1, x.shape[-1]))
@@ -181,7 +189,7 @@ class CLIP(nnx.Module):
         self.text_projection = nnx.Param(jnp.zeros((cfg.text_width, cfg.embed_dim), jnp.float32))
         self.logit_scale = nnx.Param(jnp.zeros((), jnp.float32))
         self.visual = VisionTransformer(cfg)
-        self.compute_dtype = "float32"          # the default dtype of encode_*; set by CLIPModel(dtype=...)
+        self.compute_dtype = "float32"  # the default dtype of encode_*; set by CLIPModel(dtype=...)
 
     def encode_text(self, tokens, dtype=None):
         """tokens int (B, L<=context) -> (B, embed_dim); features at the EOT (argmax id) position.

@@ -67,7 +67,7 @@ def resize_uint8(images: jax.Array, size: int) -> jax.Array:
     identical to ``PIL.Image.resize((size, size), BICUBIC)``."""
     b, h, w, c = images.shape
     x = images.astype(jnp.int32)
-    if w != size:                                                      # horizontal pass first
+    if w != size:  # horizontal pass first
         x = _pass(x, pil_bicubic_matrix(w, size), "ow,bhwc->bhoc")
     if h != size:
         x = _pass(x, pil_bicubic_matrix(h, size), "oh,bhwc->bowc")

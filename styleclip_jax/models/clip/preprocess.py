@@ -53,10 +53,10 @@ def preprocess_pil(images_u8, size: int = CLIP_SIZE) -> np.ndarray:
 def preprocess_jax(images: jax.Array, size: int = CLIP_SIZE, value_range=(-1.0, 1.0)) -> jax.Array:
     """In-graph standard preprocess of NHWC floats in ``value_range`` (jittable, differentiable)."""
     lo, hi = value_range
-    x = (images - lo) / (hi - lo)                                   # [0, 1]
+    x = (images - lo) / (hi - lo)  # [0, 1]
     b, h, w, c = images.shape
     nh, nw, top, left = _resize_crop_geometry(h, w, size)
     if (nh, nw) != (h, w):
         x = jax.image.resize(x, (b, nh, nw, c), method="bicubic", antialias=True)
-    x = x[:, top:top + size, left:left + size]
+    x = x[:, top : top + size, left : left + size]
     return (x - MEAN) / STD

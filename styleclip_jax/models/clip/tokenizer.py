@@ -75,8 +75,9 @@ def bpe_ids(text: str) -> list[int]:
     return _hf_tokenizer()(text, add_special_tokens=False)["input_ids"]
 
 
-def tokenize(texts: str | Sequence[str], context_length: int = CONTEXT_LENGTH, truncate: bool = False,
-             allow_empty: bool = False) -> np.ndarray:
+def tokenize(
+    texts: str | Sequence[str], context_length: int = CONTEXT_LENGTH, truncate: bool = False, allow_empty: bool = False
+) -> np.ndarray:
     """Texts -> int32 (B, context_length) token ids, identical to OpenAI's ``clip.tokenize``.
 
     Args:
@@ -99,10 +100,12 @@ def tokenize(texts: str | Sequence[str], context_length: int = CONTEXT_LENGTH, t
         ids = [SOT] + (bpe_ids(cleaned) if cleaned else []) + [EOT]
         if len(ids) > context_length:
             if not truncate:
-                raise InputError(f"prompt {i} is too long: {len(ids) - 2} BPE tokens + SOT/EOT exceed the "
-                                 f"context length {context_length}; shorten it: "
-                                 f"{text[:60]!r}…")
+                raise InputError(
+                    f"prompt {i} is too long: {len(ids) - 2} BPE tokens + SOT/EOT exceed the "
+                    f"context length {context_length}; shorten it: "
+                    f"{text[:60]!r}…"
+                )
             ids = ids[:context_length]
             ids[-1] = EOT
-        out[i, :len(ids)] = ids
+        out[i, : len(ids)] = ids
     return out

@@ -6,7 +6,8 @@ from styleclip_jax._lazy import lazy_getattr
 _LAZY = {
     "EncoderConfig": "styleclip_jax.models.e4e.config",
     "E4EEncoder": "styleclip_jax.models.e4e.network",
-    "Encoder": "styleclip_jax.models.e4e.handle", "load_encoder": "styleclip_jax.models.e4e.handle",
+    "Encoder": "styleclip_jax.models.e4e.handle",
+    "load_encoder": "styleclip_jax.models.e4e.handle",
     "preprocess": "styleclip_jax.models.e4e.transform",
 }
 

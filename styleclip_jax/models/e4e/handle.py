@@ -32,8 +32,9 @@ class Encoder(ModelHandle):
         """Raise unless this encoder's W+ (num_styles, style_dim) is the generator's."""
         c, g = self.config, generator.config
         if (g.num_ws, g.w_dim) != (c.num_styles, c.style_dim):
-            raise InputError(f"the generator takes W+ ({g.num_ws}, {g.w_dim}); the encoder makes "
-                             f"({c.num_styles}, {c.style_dim})")
+            raise InputError(
+                f"the generator takes W+ ({g.num_ws}, {g.w_dim}); the encoder makes ({c.num_styles}, {c.style_dim})"
+            )
 
     def encode(self, images, stage: int | None = None) -> np.ndarray:
         s = self.config.input_size
@@ -47,7 +48,7 @@ class Encoder(ModelHandle):
             raise InputError("batch_size must be >= 1")
         out = []
         for i in range(0, len(photos_u8), batch_size):
-            out.append(self.encode(preprocess(photos_u8[i:i + batch_size], self.config.input_size)))
+            out.append(self.encode(preprocess(photos_u8[i : i + batch_size], self.config.input_size)))
             if progress:
                 progress(sum(map(len, out)), len(photos_u8))
         return np.concatenate(out)

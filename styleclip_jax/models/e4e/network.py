@@ -21,7 +21,7 @@ from flax import nnx
 from styleclip_jax.models.e4e.config import EncoderConfig
 from styleclip_jax.models.idnet.network import BatchNorm, Conv, PReLU, Unit
 
-COARSE, MIDDLE = 3, 7          # upstream's coarse_ind / middle_ind
+COARSE, MIDDLE = 3, 7  # upstream's coarse_ind / middle_ind
 
 
 class BiasConv(nnx.Module):
@@ -31,8 +31,13 @@ class BiasConv(nnx.Module):
         self.stride, self.pad = stride, k // 2
 
     def __call__(self, x):
-        y = jax.lax.conv_general_dilated(x, self.weight[...], (self.stride,) * 2, [(self.pad, self.pad)] * 2,
-                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        y = jax.lax.conv_general_dilated(
+            x,
+            self.weight[...],
+            (self.stride,) * 2,
+            [(self.pad, self.pad)] * 2,
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        )
         return y + self.bias[...]
 
 
@@ -41,7 +46,7 @@ class StyleBlock(nnx.Module):
 
     def __init__(self, cin: int, cout: int, n_convs: int):
         self.convs = nnx.List([BiasConv(cin if i == 0 else cout, cout, 3, 2) for i in range(n_convs)])
-        self.linear_weight = nnx.Param(jnp.zeros((cout, cout), jnp.float32))      # (in, out), unscaled
+        self.linear_weight = nnx.Param(jnp.zeros((cout, cout), jnp.float32))  # (in, out), unscaled
         self.linear_bias = nnx.Param(jnp.zeros((cout,), jnp.float32))
 
     def pre_linear(self, x):
@@ -114,7 +119,7 @@ class E4EEncoder(nnx.Module):
         out = self.style_outputs(self.features(x))
         if self.cfg.kind == "e4e":
             k = self.cfg.num_styles - 1 if stage is None else stage
-            on = np.arange(1, self.cfg.num_styles) <= k                   # static: deltas 1..k
+            on = np.arange(1, self.cfg.num_styles) <= k  # static: deltas 1..k
             w0 = out[:, :1]
             out = jnp.concatenate([w0, w0 + jnp.where(on[None, :, None], out[:, 1:], 0.0)], axis=1)
         if add_latent_avg and self.cfg.start_from_latent_avg:

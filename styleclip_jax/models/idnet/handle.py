@@ -51,4 +51,3 @@ class IDNet(ModelHandle):
 def load_idnet(path) -> IDNet:
     """Load an ID-net folder written by ``styleclip-jax convert idnet``."""
     return IDNet.load(path)
-

@@ -81,8 +81,9 @@ class PReLU(nnx.Module):
 
 
 def _conv(x, w, stride: int, pad: int):
-    return jax.lax.conv_general_dilated(x, w, (stride, stride), [(pad, pad)] * 2,
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return jax.lax.conv_general_dilated(
+        x, w, (stride, stride), [(pad, pad)] * 2, dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
 
 
 class Conv(nnx.Module):
@@ -122,7 +123,7 @@ class Unit(nnx.Module):
         if self.conv_shortcut:
             sc = self.shortcut_bn(self.shortcut_conv(x))
         else:
-            sc = x[:, ::self.stride, ::self.stride]            # MaxPool2d(1, stride)
+            sc = x[:, :: self.stride, :: self.stride]  # MaxPool2d(1, stride)
         r = self.res_se(self.res_bn2(self.res_conv2(self.res_prelu(self.res_conv1(self.res_bn1(x))))))
         return r + sc
 
@@ -136,7 +137,7 @@ class IRSE(nnx.Module):
         self.units = nnx.List([Unit(i, d, s, cfg.se_reduction) for i, d, s in cfg.units])
         c = cfg.units[-1][1]
         self.head_bn2d = BatchNorm(c)
-        self.head_linear_kernel = nnx.Param(jnp.zeros((c * cfg.out_grid ** 2, cfg.embed_dim), jnp.float32))
+        self.head_linear_kernel = nnx.Param(jnp.zeros((c * cfg.out_grid**2, cfg.embed_dim), jnp.float32))
         self.head_linear_bias = nnx.Param(jnp.zeros((cfg.embed_dim,), jnp.float32))
         self.head_bn1d = BatchNorm(cfg.embed_dim)
 
@@ -149,7 +150,7 @@ class IRSE(nnx.Module):
             x = u(x)
             inter[f"unit{i}"] = x
         x = self.head_bn2d(x)
-        x = jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)     # upstream flattens NCHW
+        x = jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)  # upstream flattens NCHW
         pre = self.head_bn1d(x @ self.head_linear_kernel[...] + self.head_linear_bias[...])
         inter["prenorm"] = pre
         emb = pre / jnp.linalg.norm(pre, axis=-1, keepdims=True)

@@ -31,8 +31,9 @@ class LatentMapperModel(ModelHandle):
         if c.kind == "stylespace":
             raise InputError(f"{what} handles W+ mappers (levels / single); this is a StyleSpace mapper")
         if (c.num_ws, c.latent_dim) != (g.num_ws, g.w_dim):
-            raise InputError(f"mapper expects W+ ({c.num_ws}, {c.latent_dim}) but the generator uses "
-                             f"({g.num_ws}, {g.w_dim})")
+            raise InputError(
+                f"mapper expects W+ ({c.num_ws}, {c.latent_dim}) but the generator uses ({g.num_ws}, {g.w_dim})"
+            )
 
     def apply(self, wplus, alpha=1.0) -> jax.Array:
         """W+ (B, L, D) -> edited W+ = w + α·0.1·M(w); ``alpha`` scalar or (B,)."""

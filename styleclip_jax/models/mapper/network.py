@@ -57,8 +57,10 @@ class MapperConfig:
             # small generators (32 px: 8 rows) have no fine rows, and below 64 px' 10 rows fewer medium ones
             empty = [n for n, (a, b) in self.level_rows().items() if getattr(self, n) and b <= a]
             if empty:
-                raise ConfigError(f"a levels mapper on {self.num_ws} W+ rows has no rows for level(s) {empty} "
-                                 f"(coarse 0-3, medium 4-7, fine 8+): turn them off")
+                raise ConfigError(
+                    f"a levels mapper on {self.num_ws} W+ rows has no rows for level(s) {empty} "
+                    f"(coarse 0-3, medium 4-7, fine 8+): turn them off"
+                )
         if self.kind == "stylespace" and not self.style_widths:
             raise ConfigError("a stylespace mapper needs style_widths (the non-toRGB layer widths)")
 

@@ -95,7 +95,7 @@ def nms_union(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.nda
         if removed[i]:
             continue
         keep.append(i)
-        rest = order[a + 1:]
+        rest = order[a + 1 :]
         w = np.maximum(F32(0), np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]))
         h = np.maximum(F32(0), np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]))
         inter = w * h
@@ -170,12 +170,18 @@ def crops(img: np.ndarray, yeyxex: np.ndarray, size: int) -> np.ndarray:
     return normalise(np.stack(out)) if out else np.zeros((0, size, size, 3), F32)
 
 
-def detect_faces(img: np.ndarray, nets, min_face_size: int = 20, thresholds=(0.6, 0.7, 0.7),
-                 factor: float = 0.709, trace: dict | None = None) -> Faces:
+def detect_faces(
+    img: np.ndarray,
+    nets,
+    min_face_size: int = 20,
+    thresholds=(0.6, 0.7, 0.7),
+    factor: float = 0.709,
+    trace: dict | None = None,
+) -> Faces:
     """Run the pipeline on one uint8 RGB image (H, W, 3). ``nets`` has ``pnet(x)``, ``rnet(x)``,
     ``onet(x)`` on NHWC float32 batches returning numpy. ``trace`` (a dict) collects internals."""
     h, w = img.shape[:2]
-    whole = integral_image(img)                  # once, for every pyramid level and every crop
+    whole = integral_image(img)  # once, for every pyramid level and every crop
     t = trace if trace is not None else {}
     cands, per_scale = [], []
     for s in pyramid_scales(h, w, min_face_size, factor):
@@ -187,8 +193,11 @@ def detect_faces(img: np.ndarray, nets, min_face_size: int = 20, thresholds=(0.6
     t["scales"], t["stage1_candidates"] = pyramid_scales(h, w, min_face_size, factor), cands
     boxes = np.concatenate(per_scale) if per_scale else np.zeros((0, 9), F32)
     boxes = boxes[nms_union(boxes[:, :4], boxes[:, 4], 0.7)]
-    boxes = np.column_stack([square(regress(boxes[:, :4], boxes[:, 5:9], plus_one=False)), boxes[:, 4]]) \
-        if len(boxes) else np.zeros((0, 5), F32)
+    boxes = (
+        np.column_stack([square(regress(boxes[:, :4], boxes[:, 5:9], plus_one=False)), boxes[:, 4]])
+        if len(boxes)
+        else np.zeros((0, 5), F32)
+    )
     t["stage1_boxes"] = boxes
     # stage 2
     yx = crop_coords(boxes, h, w)

@@ -17,7 +17,7 @@ from styleclip_jax.models.mtcnn.detect import Faces, detect_faces
 from styleclip_jax.models.mtcnn.network import MTCNNNets
 
 KIND = "mtcnn"
-BATCH = 32          # R-/O-Net batches are padded to a multiple of this (few compiled shapes)
+BATCH = 32  # R-/O-Net batches are padded to a multiple of this (few compiled shapes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,8 +83,10 @@ class FaceDetector(ModelHandle):
             raise InputError(f"detect needs a uint8 RGB image (H, W, 3), got {a.dtype} {a.shape}")
         c = self.config
         if min(a.shape[:2]) < c.min_face_size:
-            raise InputError(f"the image is {a.shape[1]}x{a.shape[0]}: too small to hold a face of the minimum "
-                             f"size {c.min_face_size} px")
+            raise InputError(
+                f"the image is {a.shape[1]}x{a.shape[0]}: too small to hold a face of the minimum "
+                f"size {c.min_face_size} px"
+            )
         return detect_faces(a, self, c.min_face_size, c.thresholds, c.factor, trace)
 
 

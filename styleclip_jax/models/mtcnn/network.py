@@ -29,8 +29,9 @@ class Conv(nnx.Module):
         self.bias = nnx.Param(jnp.zeros((cout,), jnp.float32))
 
     def __call__(self, x):
-        y = jax.lax.conv_general_dilated(x, self.kernel[...], (1, 1), "VALID",
-                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        y = jax.lax.conv_general_dilated(
+            x, self.kernel[...], (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
         return y + self.bias[...]
 
 

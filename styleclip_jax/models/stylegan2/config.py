@@ -154,17 +154,40 @@ class GeneratorConfig(StyleLayout):
 
     # --- named variants ----------------------------------------------------------------
     @classmethod
-    def rosinality(cls, size: int, style_dim: int = 512, n_mlp: int = 8, channel_multiplier: int = 2,
-                   channels: Mapping[int, int] | None = None, **kw) -> GeneratorConfig:
+    def rosinality(
+        cls,
+        size: int,
+        style_dim: int = 512,
+        n_mlp: int = 8,
+        channel_multiplier: int = 2,
+        channels: Mapping[int, int] | None = None,
+        **kw,
+    ) -> GeneratorConfig:
         """rosinality ``Generator(size, style_dim, n_mlp, channel_multiplier)``'s layout."""
         if channels is None:
             cm = channel_multiplier
-            table = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * cm, 128: 128 * cm, 256: 64 * cm,
-                     512: 32 * cm, 1024: 16 * cm}
+            table = {
+                4: 512,
+                8: 512,
+                16: 512,
+                32: 512,
+                64: 256 * cm,
+                128: 128 * cm,
+                256: 64 * cm,
+                512: 32 * cm,
+                1024: 16 * cm,
+            }
             channels = {r: c for r, c in table.items() if r <= size}
-        return cls(resolution=size, z_dim=style_dim, w_dim=style_dim, mapping_dims=(style_dim,) * n_mlp,
-                   channels=tuple(sorted(channels.items())), source=kw.pop("source", "rosinality"),
-                   demod_weight_gain=True, **kw)
+        return cls(
+            resolution=size,
+            z_dim=style_dim,
+            w_dim=style_dim,
+            mapping_dims=(style_dim,) * n_mlp,
+            channels=tuple(sorted(channels.items())),
+            source=kw.pop("source", "rosinality"),
+            demod_weight_gain=True,
+            **kw,
+        )
 
     @classmethod
     def ffhq_config_f(cls, resolution: int = 1024) -> GeneratorConfig:

@@ -37,10 +37,13 @@ def expected_shapes(cfg: GeneratorConfig) -> dict[str, tuple]:
 # ---- jitted entry points (graphdef static, state traced) -------------------------------------
 _map = jit_call(lambda m, z, psi, cutoff: m.map_to_wplus(z, psi, cutoff), static=(2,))
 _w_to_s = jit_call(lambda m, wplus: m.synthesis.w_to_s(wplus))
-_synth_s = jit_call(lambda m, styles, key, noise_mode: m.synthesis(styles, noise_mode=noise_mode, key=key,
-                                                                   fold_batch1=True), static=(2,))
-_generate = jit_call(lambda m, wplus, key, noise_mode: m(wplus, noise_mode=noise_mode, key=key, fold_batch1=True),
-                     static=(2,))
+_synth_s = jit_call(
+    lambda m, styles, key, noise_mode: m.synthesis(styles, noise_mode=noise_mode, key=key, fold_batch1=True),
+    static=(2,),
+)
+_generate = jit_call(
+    lambda m, wplus, key, noise_mode: m(wplus, noise_mode=noise_mode, key=key, fold_batch1=True), static=(2,)
+)
 
 
 class StyleGAN2(ModelHandle):
@@ -90,8 +93,12 @@ class StyleGAN2(ModelHandle):
         img, extra = _generate(self.graphdef, self.state, wplus, key, noise_mode)
         return img, {"wplus": extra["wplus"], "s": dict(zip(self.config.style_names, extra["s"]))}
 
-    def synthesis_s(self, styles: Mapping[str, np.ndarray] | Sequence[np.ndarray], noise_mode: str = "const",
-                    key: jax.Array | None = None) -> jax.Array:
+    def synthesis_s(
+        self,
+        styles: Mapping[str, np.ndarray] | Sequence[np.ndarray],
+        noise_mode: str = "const",
+        key: jax.Array | None = None,
+    ) -> jax.Array:
         """StyleSpace codes (dict by layer name, or list in layer order) -> image (B, R, R, 3)."""
         layers = self.config.style_layers
         if isinstance(styles, Mapping):

@@ -32,8 +32,9 @@ class Buffer(nnx.Variable):
 class FullyConnected(nnx.Module):
     """Equalised-lr dense layer: ``x @ (W·lr_mul/sqrt(in)) + b·lr_mul``, then optional lrelu·√2."""
 
-    def __init__(self, in_dim: int, out_dim: int, *, lr_mul: float = 1.0, activation: bool = False,
-                 bias_init: float = 0.0):
+    def __init__(
+        self, in_dim: int, out_dim: int, *, lr_mul: float = 1.0, activation: bool = False, bias_init: float = 0.0
+    ):
         self.weight = nnx.Param(jnp.zeros((in_dim, out_dim), jnp.float32))
         self.bias = nnx.Param(jnp.full((out_dim,), bias_init, jnp.float32))
         self.lr_mul = lr_mul
@@ -55,8 +56,7 @@ class MappingNetwork(nnx.Module):
         dims = (cfg.z_dim,) + tuple(cfg.mapping_dims)
         self.num_layers = len(cfg.mapping_dims)
         for i in range(self.num_layers):
-            setattr(self, f"fc{i}", FullyConnected(dims[i], dims[i + 1], lr_mul=cfg.mapping_lr_mul,
-                                                   activation=True))
+            setattr(self, f"fc{i}", FullyConnected(dims[i], dims[i + 1], lr_mul=cfg.mapping_lr_mul, activation=True))
 
     def __call__(self, z: jax.Array) -> jax.Array:
         x = ops.normalize_2nd_moment(z)
@@ -82,8 +82,15 @@ class SynthesisLayer(nnx.Module):
 
     def __call__(self, x: jax.Array, s: jax.Array, noise: jax.Array | None, fold_batch1: bool = False) -> jax.Array:
         """x (B,H,W,I), s (B,I), noise (B|1, R, R) or None -> (B,R,R,O)."""
-        x = ops.modulated_conv(x, self.weight[...], s, up=self.up, demod_weight_gain=self.demod_weight_gain,
-                               blur_kernel=self.blur_kernel, fold_batch1=fold_batch1)
+        x = ops.modulated_conv(
+            x,
+            self.weight[...],
+            s,
+            up=self.up,
+            demod_weight_gain=self.demod_weight_gain,
+            blur_kernel=self.blur_kernel,
+            fold_batch1=fold_batch1,
+        )
         if noise is not None:
             x = x + (self.noise_strength[...] * noise)[..., None].astype(x.dtype)
         return ops.lrelu_gain(x, self.bias[...].astype(x.dtype), clamp=self.clamp)
@@ -121,8 +128,16 @@ class SynthesisBlock(nnx.Module):
         self.conv1 = SynthesisLayer(cfg, out_ch, out_ch, resolution, up=False)
         self.torgb = ToRGBLayer(cfg, out_ch)
 
-    def __call__(self, x, img, styles: Sequence[jax.Array], noises: Sequence[jax.Array | None],
-                 batch: int, dtype, fold_batch1: bool = False):
+    def __call__(
+        self,
+        x,
+        img,
+        styles: Sequence[jax.Array],
+        noises: Sequence[jax.Array | None],
+        batch: int,
+        dtype,
+        fold_batch1: bool = False,
+    ):
         """styles: this block's (conv0?, conv1, torgb) style vectors; noises: per conv layer."""
         f = fold_batch1
         if self.resolution == 4:
@@ -131,7 +146,7 @@ class SynthesisBlock(nnx.Module):
             return x, self.torgb(x, styles[1], f).astype(jnp.float32)
         x = self.conv0(x, styles[0], noises[0], f)
         x = self.conv1(x, styles[1], noises[1], f)
-        y = self.torgb(x, styles[2], f).astype(jnp.float32)      # the image skip sums in float32
+        y = self.torgb(x, styles[2], f).astype(jnp.float32)  # the image skip sums in float32
         return x, ops.upsample_2x(img, self.blur_kernel) + y
 
 
@@ -179,8 +194,14 @@ class SynthesisNetwork(nnx.Module):
             return [jax.random.normal(k, (batch, l.resolution, l.resolution)) for k, l in zip(keys, layers)]
         raise InputError(f"noise_mode must be one of {NOISE_MODES}, got {mode!r}")
 
-    def __call__(self, styles: Sequence[jax.Array], *, noise_mode: str = "const",
-                 key: jax.Array | None = None, fold_batch1: bool = False) -> jax.Array:
+    def __call__(
+        self,
+        styles: Sequence[jax.Array],
+        *,
+        noise_mode: str = "const",
+        key: jax.Array | None = None,
+        fold_batch1: bool = False,
+    ) -> jax.Array:
         """StyleSpace list (B, C_l) -> float32 image (B, R, R, img_channels) in the raw output range.
         ``fold_batch1``: see ``ops.modulated_conv`` (inference with B = 1)."""
         dtype = jnp.dtype(self.compute_dtype)
@@ -192,7 +213,7 @@ class SynthesisNetwork(nnx.Module):
         for res in self.cfg.block_resolutions:
             blk = getattr(self, f"b{res}")
             n_conv = 1 if res == 4 else 2
-            x, img = blk(x, img, styles[si:si + n_conv + 1], noises[ni:ni + n_conv], batch, dtype, fold_batch1)
+            x, img = blk(x, img, styles[si : si + n_conv + 1], noises[ni : ni + n_conv], batch, dtype, fold_batch1)
             si += n_conv + 1
             ni += n_conv
         return img
@@ -230,8 +251,9 @@ class Generator(WPlusMapping, nnx.Module):
         self.synthesis = SynthesisNetwork(cfg, compute_dtype)
         self.w_avg = Buffer(jnp.zeros((cfg.w_dim,), jnp.float32))
 
-    def __call__(self, wplus: jax.Array, *, noise_mode: str = "const", key: jax.Array | None = None,
-                 fold_batch1: bool = False):
+    def __call__(
+        self, wplus: jax.Array, *, noise_mode: str = "const", key: jax.Array | None = None, fold_batch1: bool = False
+    ):
         """W+ (B, L, D) -> (image (B, R, R, 3), {"wplus", "s"}) with s a list of (B, C_l)."""
         styles = self.synthesis.w_to_s(wplus)
         img = self.synthesis(styles, noise_mode=noise_mode, key=key, fold_batch1=fold_batch1)

@@ -19,8 +19,9 @@ from jax import lax
 SQRT2 = math.sqrt(2.0)
 
 
-def lrelu_gain(x: jax.Array, bias: jax.Array | None = None, *, slope: float = 0.2, gain: float = SQRT2,
-               clamp: float | None = None) -> jax.Array:
+def lrelu_gain(
+    x: jax.Array, bias: jax.Array | None = None, *, slope: float = 0.2, gain: float = SQRT2, clamp: float | None = None
+) -> jax.Array:
     """``leaky_relu(x + bias) * gain``, optionally clamped to ±clamp (NVIDIA ``bias_act``)."""
     if bias is not None:
         x = x + bias
@@ -87,8 +88,7 @@ def conv2d(x: jax.Array, w: jax.Array, padding: int) -> jax.Array:
     """
     if w.shape[:2] == (1, 1) and padding == 0:
         return jnp.einsum("bhwi,io->bhwo", x, w[0, 0])
-    return lax.conv_general_dilated(x, w, (1, 1), [(padding, padding)] * 2,
-                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return lax.conv_general_dilated(x, w, (1, 1), [(padding, padding)] * 2, dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
 def conv_transpose_2x_blur_dilated(x: jax.Array, w: jax.Array, kernel: Sequence[float]) -> jax.Array:
@@ -103,8 +103,14 @@ def conv_transpose_2x_blur_dilated(x: jax.Array, w: jax.Array, kernel: Sequence[
     taps = fir_taps(kernel, gain=4.0)
     p = len(taps) - 2 - (k - 1)
     pad0, pad1 = (p + 1) // 2 + 1, p // 2 + 1
-    y = lax.conv_general_dilated(x, w[::-1, ::-1], (1, 1), [(k - 1 + pad0, k - 1 + pad1)] * 2,
-                                 lhs_dilation=(2, 2), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    y = lax.conv_general_dilated(
+        x,
+        w[::-1, ::-1],
+        (1, 1),
+        [(k - 1 + pad0, k - 1 + pad1)] * 2,
+        lhs_dilation=(2, 2),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
     return fir_filter(y, taps)
 
 
@@ -126,23 +132,37 @@ def conv_transpose_2x_blur(x: jax.Array, w: jax.Array, kernel: Sequence[float]) 
     b, h, wd, _ = x.shape
     o = w.shape[3]
     zero = jnp.zeros_like(w[0, 0])
-    per_axis = {0: (1, None), 1: (2, 0)}           # phase -> kernel index at xp[m], at xp[m+1]
+    per_axis = {0: (1, None), 1: (2, 0)}  # phase -> kernel index at xp[m], at xp[m+1]
 
     def tap(a1, p1, a2, p2):
         i, j = per_axis[a1][p1], per_axis[a2][p2]
         return zero if i is None or j is None else w[i, j]
 
-    kern = jnp.stack([jnp.stack([jnp.concatenate([tap(a1, p1, a2, p2) for a1 in (0, 1) for a2 in (0, 1)], axis=-1)
-                                 for p2 in (0, 1)]) for p1 in (0, 1)])           # (2, 2, I, 4·O)
+    kern = jnp.stack(
+        [
+            jnp.stack(
+                [jnp.concatenate([tap(a1, p1, a2, p2) for a1 in (0, 1) for a2 in (0, 1)], axis=-1) for p2 in (0, 1)]
+            )
+            for p1 in (0, 1)
+        ]
+    )  # (2, 2, I, 4·O)
     xp = jnp.pad(x, ((0, 0), (1, 2), (1, 2), (0, 0)))
     y = lax.conv_general_dilated(xp, kern.astype(x.dtype), (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
     y = y.reshape(b, h + 2, wd + 2, 2, 2, o).transpose(0, 1, 3, 2, 4, 5).reshape(b, 2 * h + 4, 2 * wd + 4, o)
-    return fir_filter(y[:, :2 * h + 3, :2 * wd + 3], taps)
+    return fir_filter(y[:, : 2 * h + 3, : 2 * wd + 3], taps)
 
 
-def modulated_conv(x: jax.Array, weight: jax.Array, styles: jax.Array, *, demodulate: bool = True,
-                   up: bool = False, demod_weight_gain: bool = True,
-                   blur_kernel: Sequence[float] = (1, 3, 3, 1), fold_batch1: bool = False) -> jax.Array:
+def modulated_conv(
+    x: jax.Array,
+    weight: jax.Array,
+    styles: jax.Array,
+    *,
+    demodulate: bool = True,
+    up: bool = False,
+    demod_weight_gain: bool = True,
+    blur_kernel: Sequence[float] = (1, 3, 3, 1),
+    fold_batch1: bool = False,
+) -> jax.Array:
     """StyleGAN2 modulated convolution in the scaled (exportable) form.
 
     Args:
@@ -167,12 +187,12 @@ def modulated_conv(x: jax.Array, weight: jax.Array, styles: jax.Array, *, demodu
     if fold_batch1 and x.shape[0] == 1:
         return _modulated_conv_folded(x, weight, styles, gain, demodulate, up, demod_weight_gain, blur_kernel)
     xs = x * styles[:, None, None, :].astype(x.dtype)
-    wc = weight.astype(x.dtype)                        # the conv runs in the activations' dtype
+    wc = weight.astype(x.dtype)  # the conv runs in the activations' dtype
     if up:
         y = conv_transpose_2x_blur(xs, wc, blur_kernel)
     else:
         y = conv2d(xs, wc, padding=k // 2)
-    if demodulate:                                     # the norms in float32 (bf16 loses the 1e-8)
+    if demodulate:  # the norms in float32 (bf16 loses the 1e-8)
         d = _demodulation(weight, styles, gain, demod_weight_gain)
         return y * d[:, None, None, :].astype(y.dtype)
     return y * gain
@@ -194,8 +214,8 @@ def tap_square_sum(w: jax.Array) -> jax.Array:
 
 def _demodulation(weight: jax.Array, styles: jax.Array, gain: float, demod_weight_gain: bool) -> jax.Array:
     """(B, O) float32 factors that give each output channel of the modulated kernel unit norm."""
-    wsq = tap_square_sum(weight.astype(jnp.float32))                             # (I, O)
-    ssq = jnp.square(styles.astype(jnp.float32)) @ wsq                          # (B, O)
+    wsq = tap_square_sum(weight.astype(jnp.float32))  # (I, O)
+    ssq = jnp.square(styles.astype(jnp.float32)) @ wsq  # (B, O)
     if demod_weight_gain:
         return gain * lax.rsqrt(gain * gain * ssq + 1e-8)
     return lax.rsqrt(ssq + 1e-8)

@@ -19,7 +19,10 @@ def draws(shapes, seed: int, lr_mul: float, rule):
     rng = np.random.default_rng(seed)
     out = {}
     for key, shape in sorted(shapes.items()):
-        n = lambda std, shape=shape: rng.standard_normal(shape, dtype=np.float32) * np.float32(std)  # noqa: E731
+
+        def n(std, shape=shape):
+            return rng.standard_normal(shape, dtype=np.float32) * np.float32(std)
+
         if key == "w_avg":
             out[key] = np.zeros(shape, np.float32)
         elif key.startswith("mapping."):
@@ -52,5 +55,8 @@ def random_generator(cfg: GeneratorConfig, seed: int = 0) -> StyleGAN2:
     tensors = random_tensors(cfg, seed)
     gen = StyleGAN2(cfg, tensors, {"format": "random", "seed": seed})
     tensors["w_avg"] = np.asarray(gen.mean_w(4096, seed=seed))
-    return StyleGAN2(cfg, tensors, {"format": "random", "seed": seed,
-                                    "w_avg": f"computed: mean of mapping(z) over 4096 z, seed {seed}"})
+    return StyleGAN2(
+        cfg,
+        tensors,
+        {"format": "random", "seed": seed, "w_avg": f"computed: mean of mapping(z) over 4096 z, seed {seed}"},
+    )

@@ -25,8 +25,8 @@ from styleclip_jax.models.stylegan2.config import StyleLayer, StyleLayout
 NUM_LAYERS = 14
 NUM_CRITICAL = 2
 FIRST_CUTOFF = 2.0
-FIRST_STOPBAND = 2 ** 2.1
-LAST_STOPBAND_REL = 2 ** 0.3
+FIRST_STOPBAND = 2**2.1
+LAST_STOPBAND_REL = 2**0.3
 MARGIN_SIZE = 10
 OUTPUT_SCALE = 0.25
 FILTER_SIZE = 6
@@ -60,7 +60,7 @@ class LayerGeometry:
     up_taps: int
     down_taps: int
     down_radial: bool
-    padding: tuple[int, int, int, int]        # x0, x1, y0, y1 (negative crops)
+    padding: tuple[int, int, int, int]  # x0, x1, y0, y1 (negative crops)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,15 +160,33 @@ class SG3Config(StyleLayout):
             total = (sizes[i] - 1) * down + 1 - (sizes[prev] + k - 1) * up + up_taps + down_taps - 2
             lo = (total + up) // 2
             pad = int(lo), int(total - lo)
-            out.append(LayerGeometry(
-                name=f"L{i}_{sizes[i]}_{channels[i]}", index=i, is_torgb=torgb, is_critically_sampled=critical,
-                use_fp16=bool(rates[i] * 2 ** self.num_fp16_res > self.resolution),
-                in_channels=int(channels[prev]), out_channels=int(channels[i]), in_size=int(sizes[prev]),
-                out_size=int(sizes[i]), in_sampling_rate=float(rates[prev]), out_sampling_rate=float(rates[i]),
-                tmp_sampling_rate=float(tmp), in_cutoff=float(cutoffs[prev]), out_cutoff=float(cutoffs[i]),
-                in_half_width=float(half_widths[prev]), out_half_width=float(half_widths[i]), conv_kernel=k,
-                up_factor=up, down_factor=down, up_taps=up_taps, down_taps=down_taps,
-                down_radial=bool(self.use_radial_filters and not critical), padding=(*pad, *pad)))
+            out.append(
+                LayerGeometry(
+                    name=f"L{i}_{sizes[i]}_{channels[i]}",
+                    index=i,
+                    is_torgb=torgb,
+                    is_critically_sampled=critical,
+                    use_fp16=bool(rates[i] * 2**self.num_fp16_res > self.resolution),
+                    in_channels=int(channels[prev]),
+                    out_channels=int(channels[i]),
+                    in_size=int(sizes[prev]),
+                    out_size=int(sizes[i]),
+                    in_sampling_rate=float(rates[prev]),
+                    out_sampling_rate=float(rates[i]),
+                    tmp_sampling_rate=float(tmp),
+                    in_cutoff=float(cutoffs[prev]),
+                    out_cutoff=float(cutoffs[i]),
+                    in_half_width=float(half_widths[prev]),
+                    out_half_width=float(half_widths[i]),
+                    conv_kernel=k,
+                    up_factor=up,
+                    down_factor=down,
+                    up_taps=up_taps,
+                    down_taps=down_taps,
+                    down_radial=bool(self.use_radial_filters and not critical),
+                    padding=(*pad, *pad),
+                )
+            )
         return tuple(out)
 
     @property
@@ -181,8 +199,10 @@ class SG3Config(StyleLayout):
         channel) and one code per layer (its input channels, w index 1..15; the last is toRGB).
         ``is_torgb`` marks the codes global directions never manipulate (``input`` and toRGB)."""
         first = StyleLayer(INPUT_STYLE, 4, 0, True, self.input_size, "synthesis.input")
-        return (first,) + tuple(StyleLayer(g.name, g.in_channels, g.index + 1, g.is_torgb, g.out_size,
-                                           f"synthesis.{g.name}") for g in self.layers)
+        return (first,) + tuple(
+            StyleLayer(g.name, g.in_channels, g.index + 1, g.is_torgb, g.out_size, f"synthesis.{g.name}")
+            for g in self.layers
+        )
 
     # ---- serialisation -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

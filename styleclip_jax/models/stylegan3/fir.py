@@ -23,7 +23,7 @@ from jax import lax
 def pad_axis(x: jax.Array, axis: int, lo: int, hi: int, interior: int = 0) -> jax.Array:
     """Zero padding along ``axis``; negative ``lo`` / ``hi`` crop. Without interior padding it is
     ``jnp.pad`` + a slice, which jax2onnx exports with a dynamic batch (``lax.pad`` it does not)."""
-    if interior:                                       # (only in the backward passes, never exported)
+    if interior:  # (only in the backward passes, never exported)
         config = [(0, 0, 0)] * x.ndim
         config[axis] = (lo, hi, interior)
         return lax.pad(x, jnp.zeros((), x.dtype), config)
@@ -90,17 +90,17 @@ def _up_margin(f, up, pad) -> int:
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3, 4, 5))
 def _fir_up(x, f, up, pad, axis, length):
     lo, hi = pad
-    n = length * up + lo + hi - len(f) + 1                     # output length
-    nq = -(-n // up)                                           # samples per phase
+    n = length * up + lo + hi - len(f) + 1  # output length
+    nq = -(-n // up)  # samples per phase
     margin = _up_margin(f, up, pad)
     xp = pad_axis(x, axis, margin, margin)
     phases = []
     for p in range(up):
         i0 = (lo - p) % up
-        c = (p + i0 - lo) // up + margin                       # y[up·q + p] = Σ_j f[i0 + up·j] x[q + j + c]
+        c = (p + i0 - lo) // up + margin  # y[up·q + p] = Σ_j f[i0 + up·j] x[q + j + c]
         phases.append(shift_add(xp, f[i0::up], axis, c, 1, nq))
     y = jnp.stack(phases, axis=axis + 1)
-    y = y.reshape(y.shape[:axis] + (nq * up,) + y.shape[axis + 2:])
+    y = y.reshape(y.shape[:axis] + (nq * up,) + y.shape[axis + 2 :])
     return lax.slice_in_dim(y, 0, n, axis=axis)
 
 

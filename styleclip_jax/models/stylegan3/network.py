@@ -33,16 +33,25 @@ SQRT2 = math.sqrt(2.0)
 
 
 # ---- filtered leaky ReLU: bias -> up FIR -> lrelu, gain, clamp -> down FIR ----------------------
-def filtered_lrelu(x: jax.Array, bias: jax.Array, *, g: LayerGeometry, up_filter, down_filter,
-                   gain: float, slope: float, clamp: float | None) -> jax.Array:
+def filtered_lrelu(
+    x: jax.Array,
+    bias: jax.Array,
+    *,
+    g: LayerGeometry,
+    up_filter,
+    down_filter,
+    gain: float,
+    slope: float,
+    clamp: float | None,
+) -> jax.Array:
     """Upstream ``filtered_lrelu`` (reference order) on NHWC ``x``; returns (B, out, out, C).
     Filters are true convolutions (flipped here), the up filter with gain ``up`` per axis."""
     x = x + bias.astype(x.dtype)
     x0, x1, y0, y1 = g.padding
     up, down = g.up_factor, g.down_factor
-    if up_filter is None:                                      # (toRGB: no resampling, only the pad)
+    if up_filter is None:  # (toRGB: no resampling, only the pad)
         x = fir.pad_axis(fir.pad_axis(x, 2, x0, x1), 1, y0, y1)
-    else:                                                      # W first, then H (upfirdn2d's order)
+    else:  # W first, then H (upfirdn2d's order)
         f = tuple(v * up for v in up_filter[::-1])
         x = fir.fir_up(fir.fir_up(x, f, up, (x0, x1), axis=2), f, up, (y0, y1), axis=1)
     x = jnp.where(x >= 0, x, x * slope) * gain
@@ -92,19 +101,23 @@ class SynthesisInput(nnx.Module):
         t = t / jnp.linalg.norm(t[:, :2], axis=1, keepdims=True)
         c, s, tx, ty = t[:, 0], t[:, 1], t[:, 2], t[:, 3]
         zeros, ones = jnp.zeros_like(c), jnp.ones_like(c)
-        m_r = jnp.stack([jnp.stack([c, -s, zeros], -1), jnp.stack([s, c, zeros], -1),
-                         jnp.stack([zeros, zeros, ones], -1)], 1)
-        m_t = jnp.stack([jnp.stack([ones, zeros, -tx], -1), jnp.stack([zeros, ones, -ty], -1),
-                         jnp.stack([zeros, zeros, ones], -1)], 1)
+        m_r = jnp.stack(
+            [jnp.stack([c, -s, zeros], -1), jnp.stack([s, c, zeros], -1), jnp.stack([zeros, zeros, ones], -1)], 1
+        )
+        m_t = jnp.stack(
+            [jnp.stack([ones, zeros, -tx], -1), jnp.stack([zeros, ones, -ty], -1), jnp.stack([zeros, zeros, ones], -1)],
+            1,
+        )
         m = m_r @ m_t @ self.transform[...][None]
         freqs, phases = self.freqs[...], self.phases[...]
-        phases = phases[None] + (freqs[None] @ m[:, :2, 2:])[..., 0]          # (B, C)
-        freqs = freqs[None] @ m[:, :2, :2]                                     # (B, C, 2)
-        amp = jnp.clip(1 - (jnp.linalg.norm(freqs, axis=2) - self.bandwidth)
-                       / (self.sampling_rate / 2 - self.bandwidth), 0, 1)
+        phases = phases[None] + (freqs[None] @ m[:, :2, 2:])[..., 0]  # (B, C)
+        freqs = freqs[None] @ m[:, :2, :2]  # (B, C, 2)
+        amp = jnp.clip(
+            1 - (jnp.linalg.norm(freqs, axis=2) - self.bandwidth) / (self.sampling_rate / 2 - self.bandwidth), 0, 1
+        )
         grid = (jnp.arange(self.size, dtype=jnp.float32) + 0.5 - self.size / 2) / self.sampling_rate
-        gx = grid[None, None, :, None] * freqs[:, None, None, :, 0]              # (B, 1, W, C)
-        gy = grid[None, :, None, None] * freqs[:, None, None, :, 1]              # (B, H, 1, C)
+        gx = grid[None, None, :, None] * freqs[:, None, None, :, 0]  # (B, 1, W, C)
+        gy = grid[None, :, None, None] * freqs[:, None, None, :, 1]  # (B, H, 1, C)
         x = jnp.sin((gx + gy + phases[:, None, None, :]) * (2 * np.pi)) * amp[:, None, None, :]
         return x @ (self.weight[...] / math.sqrt(self.channels)).T
 
@@ -123,8 +136,13 @@ class SynthesisLayer(nnx.Module):
         # static taps (python floats): part of the graph definition, constants in the program
         up, down = layer_filters(g)
         self.up_filter = None if up is None else tuple(float(v) for v in up)
-        self.down_filter = None if down is None else (
-            tuple(tuple(float(v) for v in row) for row in down) if down.ndim == 2 else tuple(float(v) for v in down))
+        self.down_filter = (
+            None
+            if down is None
+            else (
+                tuple(tuple(float(v) for v in row) for row in down) if down.ndim == 2 else tuple(float(v) for v in down)
+            )
+        )
 
     def __call__(self, x: jax.Array, s: jax.Array) -> jax.Array:
         """x (B, in, in, C_in), raw style code s (B, C_in) -> (B, out, out, C_out)."""
@@ -139,10 +157,17 @@ class SynthesisLayer(nnx.Module):
             # upstream's fp16-range pre-normalisation (cancels in the demodulation up to its 1e-8)
             w = w * lax.rsqrt(jnp.mean(jnp.square(w), axis=(0, 1, 2), keepdims=True))
             s = s * lax.rsqrt(jnp.mean(jnp.square(s)))
-            d = lax.rsqrt(jnp.square(s) @ ops.tap_square_sum(w) + 1e-8)                  # (B, O)
+            d = lax.rsqrt(jnp.square(s) @ ops.tap_square_sum(w) + 1e-8)  # (B, O)
             y = ops.conv2d(x * s[:, None, None, :], w, padding=k - 1) * (d * input_gain)[:, None, None, :]
-        act = functools.partial(filtered_lrelu, g=g, up_filter=self.up_filter, down_filter=self.down_filter,
-                                gain=1.0 if g.is_torgb else SQRT2, slope=1.0 if g.is_torgb else 0.2, clamp=self.clamp)
+        act = functools.partial(
+            filtered_lrelu,
+            g=g,
+            up_filter=self.up_filter,
+            down_filter=self.down_filter,
+            gain=1.0 if g.is_torgb else SQRT2,
+            slope=1.0 if g.is_torgb else 0.2,
+            clamp=self.clamp,
+        )
         # Rematerialised in the backward pass: at 1024 px a layer's up-sampled activations are
         # ~1.5 GB each, and keeping every layer's for the gradient exceeded 23 GB.
         return jax.checkpoint(act)(y, self.bias[...])
@@ -167,8 +192,9 @@ class SynthesisNetwork(nnx.Module):
         """W+ (B, 16, w_dim) -> StyleSpace list [(B, 4), (B, C_L0), …, (B, C_L14)] of raw affine outputs."""
         return [self.layer(l.module).affine(wplus[:, l.w_index]) for l in self.cfg.style_layers]
 
-    def __call__(self, styles: Sequence[jax.Array], *, noise_mode: str = "const", key=None,
-                 fold_batch1: bool = False) -> jax.Array:
+    def __call__(
+        self, styles: Sequence[jax.Array], *, noise_mode: str = "const", key=None, fold_batch1: bool = False
+    ) -> jax.Array:
         """StyleSpace list -> float32 image (B, R, R, 3). StyleGAN3 has no noise: ``noise_mode``,
         ``key`` and ``fold_batch1`` are accepted (the StyleGAN2 signature) and ignored."""
         del noise_mode, key, fold_batch1

@@ -30,10 +30,10 @@ def _stylegan3_rule(cfg: SG3Config, key, n, shape, rng):
         return np.array([1, 0, 0, 0], np.float32) + n(0.1)
     if key == "synthesis.input.transform":
         return np.eye(3, dtype=np.float32)
-    if key == "synthesis.input.freqs":                     # upstream's constructor draw
+    if key == "synthesis.input.freqs":  # upstream's constructor draw
         f = rng.standard_normal(shape)
-        r = np.sqrt(np.sum(f ** 2, axis=1, keepdims=True))
-        return (f / (r * np.exp(r ** 2) ** 0.25) * cfg.input_bandwidth).astype(np.float32)
+        r = np.sqrt(np.sum(f**2, axis=1, keepdims=True))
+        return (f / (r * np.exp(r**2) ** 0.25) * cfg.input_bandwidth).astype(np.float32)
     if key == "synthesis.input.phases":
         return (rng.random(shape) - 0.5).astype(np.float32)
     if key.endswith("affine.bias"):
@@ -69,5 +69,8 @@ def random_generator(cfg: SG3Config, seed: int = 0, calibrate: int = 4) -> Style
     ms = jax.jit(_calibrate, static_argnums=0)(gen.graphdef, gen.state, z)
     for g, v in zip(cfg.layers, ms):
         tensors[f"synthesis.{g.name}.magnitude_ema"] = np.asarray(v, np.float32)
-    return StyleGAN3(cfg, tensors, {"format": "random", "seed": seed,
-                                    "w_avg": f"computed: mean of mapping(z) over 4096 z, seed {seed}"})
+    return StyleGAN3(
+        cfg,
+        tensors,
+        {"format": "random", "seed": seed, "w_avg": f"computed: mean of mapping(z) over 4096 z, seed {seed}"},
+    )

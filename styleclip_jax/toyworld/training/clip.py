@@ -41,7 +41,7 @@ from styleclip_jax.training.loop import experiment, run
 @dataclasses.dataclass(frozen=True)
 class ClipTrainConfig:
     embed_dim: int = 64
-    patch_size: int = 28          # 4 px of the 32 px scene after StyleCLIP's ×7 upsample
+    patch_size: int = 28  # 4 px of the 32 px scene after StyleCLIP's ×7 upsample
     vision_width: int = 64
     vision_layers: int = 3
     text_width: int = 32
@@ -52,15 +52,23 @@ class ClipTrainConfig:
     weight_decay: float = 0.01
     pixel_noise: float = 0.03
     aux_weight: float = 1.0
-    mix_prob: float = 0.0         # chance per attribute that a scene blends two values (soft targets)
+    mix_prob: float = 0.0  # chance per attribute that a scene blends two values (soft targets)
     seed: int = 0
 
     def clip_config(self) -> CLIPConfig:
-        return CLIPConfig(embed_dim=self.embed_dim, image_size=224, patch_size=self.patch_size,
-                          vision_width=self.vision_width, vision_layers=self.vision_layers,
-                          vision_heads=max(1, self.vision_width // 32), context_length=77, vocab_size=49408,
-                          text_width=self.text_width, text_layers=self.text_layers,
-                          text_heads=max(1, self.text_width // 16))
+        return CLIPConfig(
+            embed_dim=self.embed_dim,
+            image_size=224,
+            patch_size=self.patch_size,
+            vision_width=self.vision_width,
+            vision_layers=self.vision_layers,
+            vision_heads=max(1, self.vision_width // 32),
+            context_length=77,
+            vocab_size=49408,
+            text_width=self.text_width,
+            text_layers=self.text_layers,
+            text_heads=max(1, self.text_width // 16),
+        )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -69,7 +77,7 @@ class ClipTrainConfig:
 class ClipState(NamedTuple):
     step: jax.Array
     params: nnx.State
-    heads: jax.Array          # (embed_dim, 15) attribute heads, training only
+    heads: jax.Array  # (embed_dim, 15) attribute heads, training only
     opt: optax.OptState
 
 
@@ -92,7 +100,7 @@ def init_tensors(cfg: ClipTrainConfig) -> dict[str, np.ndarray]:
             t = np.zeros(shape, np.float32)
         else:
             fan_in = shape[0] if len(shape) == 2 else int(np.prod(shape[:-1]))
-            t = rng.randn(*shape) * (0.01 if "positional" in k or "class_embedding" in k else fan_in ** -0.5)
+            t = rng.randn(*shape) * (0.01 if "positional" in k or "class_embedding" in k else fan_in**-0.5)
         out[k] = np.asarray(t, np.float32)
     return out
 
@@ -123,7 +131,7 @@ def scene_batch(cfg: ClipTrainConfig, step: int):
     key = jax.random.fold_in(jax.random.key(cfg.seed), step)
     if cfg.mix_prob > 0:
         attrs, weights, imgs = world.sample_blended(key, jnp.zeros((cfg.batch,)), cfg.mix_prob)
-    else:                                              # pure scenes, drawn as the first recipe drew them
+    else:  # pure scenes, drawn as the first recipe drew them
         attrs, imgs = world.sample(key, jnp.zeros((cfg.batch,)))
         weights = world.one_hot(attrs)
     attrs = {a: np.asarray(v) for a, v in attrs.items()}
@@ -140,7 +148,7 @@ def attribute_loss(features, heads, weights):
     total, start = 0.0, 0
     for a in world.ATTRIBUTES:
         n = world.num_values(a)
-        total = total + optax.softmax_cross_entropy(logits[:, start:start + n], weights[a]).mean()
+        total = total + optax.softmax_cross_entropy(logits[:, start : start + n], weights[a]).mean()
         start += n
     return total / len(world.ATTRIBUTES)
 
@@ -183,20 +191,35 @@ def init_state(cfg: ClipTrainConfig, steps: int):
     graphdef, params = split_filled(abstract_clip(cfg.clip_config()), init_tensors(cfg), "toy CLIP")
     n_out = sum(world.num_values(a) for a in world.ATTRIBUTES)
     heads = jnp.asarray(np.random.RandomState(cfg.seed + 2).randn(cfg.embed_dim, n_out) * 0.1, jnp.float32)
-    return graphdef, ClipState(jnp.zeros((), jnp.int32), params, heads,
-                               make_optimizer(cfg, steps).init((params, heads)))
+    return graphdef, ClipState(
+        jnp.zeros((), jnp.int32), params, heads, make_optimizer(cfg, steps).init((params, heads))
+    )
 
 
 def export_clip(state: ClipState, cfg: ClipTrainConfig, out_dir, steps: int):
-    source = {"format": "trained", "trainer": "styleclip_jax.toyworld.training.clip", "step": int(state.step),
-              "steps_planned": steps, "clip_train_config": cfg.to_dict(),
-              "data": "styleclip_jax.toyworld.world + captions (procedural, drawn from (seed, step))"}
-    return save_model_dir(out_dir, "clip", cfg.clip_config().to_dict(), flat_tensors(state.params), source,
-                          overwrite=True)
+    source = {
+        "format": "trained",
+        "trainer": "styleclip_jax.toyworld.training.clip",
+        "step": int(state.step),
+        "steps_planned": steps,
+        "clip_train_config": cfg.to_dict(),
+        "data": "styleclip_jax.toyworld.world + captions (procedural, drawn from (seed, step))",
+    }
+    return save_model_dir(
+        out_dir, "clip", cfg.clip_config().to_dict(), flat_tensors(state.params), source, overwrite=True
+    )
 
 
-def train_clip(exp_dir, cfg: ClipTrainConfig, steps: int, *, resume: bool = False, overwrite: bool = False,
-               checkpoint_every: int = 200, progress=None):
+def train_clip(
+    exp_dir,
+    cfg: ClipTrainConfig,
+    steps: int,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    checkpoint_every: int = 200,
+    progress=None,
+):
     """Train (or resume) the toy CLIP in ``exp_dir``; the model lands in ``exp_dir/clip``."""
     graphdef, state = init_state(cfg, steps)
 
@@ -204,8 +227,16 @@ def train_clip(exp_dir, cfg: ClipTrainConfig, steps: int, *, resume: bool = Fals
         weights, imgs, tokens, targets = scene_batch(cfg, int(st.step))
         return train_step_jit(graphdef, cfg, steps, st, imgs, tokens, targets, weights)
 
-    with experiment(exp_dir, {"what": "toyworld-clip", "config": cfg.to_dict(), "steps": steps}, resume,
-                          overwrite) as exp:
-        return run(exp, state, step_fn, steps, resume=resume, checkpoint_every=checkpoint_every,
-                   on_checkpoint=lambda st: export_clip(st, cfg, Path(exp) / "clip", steps),
-                   progress=progress)
+    with experiment(
+        exp_dir, {"what": "toyworld-clip", "config": cfg.to_dict(), "steps": steps}, resume, overwrite
+    ) as exp:
+        return run(
+            exp,
+            state,
+            step_fn,
+            steps,
+            resume=resume,
+            checkpoint_every=checkpoint_every,
+            on_checkpoint=lambda st: export_clip(st, cfg, Path(exp) / "clip", steps),
+            progress=progress,
+        )

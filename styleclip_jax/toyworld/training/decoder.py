@@ -87,12 +87,12 @@ class DecoderConfig:
     batch: int = 32
     mapping_batch: int = 512
     mapping_weight: float = 1.0
-    mix_prob: float = 0.0         # chance per attribute that a training scene blends two of its values
-    w_noise: float = 0.0          # std of independent Gaussian noise on each W+ row fed to the decoder
-    overshoot_prob: float = 0.0   # chance per attribute (and jitter) that a pure scene's code is pushed past its value
-    overshoot: float = 1.0        # how far past, at most, in units of the offset to another value
-    style_mix_prob: float = 0.0   # chance per scene that W+ rows from style_split on come from a second scene
-    style_split: int = 4          # first W+ row that carries appearance (colour, background) when mixing
+    mix_prob: float = 0.0  # chance per attribute that a training scene blends two of its values
+    w_noise: float = 0.0  # std of independent Gaussian noise on each W+ row fed to the decoder
+    overshoot_prob: float = 0.0  # chance per attribute (and jitter) that a pure scene's code is pushed past its value
+    overshoot: float = 1.0  # how far past, at most, in units of the offset to another value
+    style_mix_prob: float = 0.0  # chance per scene that W+ rows from style_split on come from a second scene
+    style_split: int = 4  # first W+ row that carries appearance (colour, background) when mixing
     lr: float = 0.003
     fit_steps: int = 6000
     fit_batch: int = 1024
@@ -102,8 +102,9 @@ class DecoderConfig:
     def __post_init__(self):
         num_ws = self.generator_config().num_ws
         if not 0 < self.style_split < num_ws:
-            raise ConfigError(f"style_split must lie in 1..{num_ws - 1} (the generator has {num_ws} W+ rows), "
-                             f"got {self.style_split}")
+            raise ConfigError(
+                f"style_split must lie in 1..{num_ws - 1} (the generator has {num_ws} W+ rows), got {self.style_split}"
+            )
 
     def generator_config(self) -> GeneratorConfig:
         return toy_generator_config(self, mapping_lr_mul=self.mapping_lr_mul)
@@ -114,8 +115,8 @@ class DecoderConfig:
 
 class DecoderState(NamedTuple):
     step: jax.Array
-    params: dict            # {"g": generator Params, "embed": {"w": (N_FEATURES, w_dim), "b": (w_dim,)}}
-    buffers: nnx.State      # generator buffers (noise_const, w_avg)
+    params: dict  # {"g": generator Params, "embed": {"w": (N_FEATURES, w_dim), "b": (w_dim,)}}
+    buffers: nnx.State  # generator buffers (noise_const, w_avg)
     opt: optax.OptState
 
 
@@ -136,8 +137,9 @@ def embed_features(embed_params: dict, features: jax.Array) -> jax.Array:
     return features @ embed_params["w"] + embed_params["b"]
 
 
-def overshoot_features(key: jax.Array, attrs: dict[str, jax.Array], weights: dict[str, jax.Array], u: jax.Array,
-                       prob: float, reach: float) -> jax.Array:
+def overshoot_features(
+    key: jax.Array, attrs: dict[str, jax.Array], weights: dict[str, jax.Array], u: jax.Array, prob: float, reach: float
+) -> jax.Array:
     """``scene_features`` with, per attribute and pure scene, probability ``prob`` of the value's
     weights pushed μ ~ U(0, reach) offsets *past* the value, away from a random other value: the
     blend line from the other value through this one, continued (``world.along`` at λ = −μ).
@@ -190,9 +192,13 @@ def init_state(cfg: DecoderConfig):
     key = jax.random.key(cfg.seed)
     gen = init_generator(cfg.generator_config(), jax.random.fold_in(key, 1))
     g_def, g_params, buffers = nnx.split(gen, nnx.Param, Buffer)
-    params = {"g": g_params,
-              "embed": {"w": jax.random.normal(jax.random.fold_in(key, 2), (N_FEATURES, cfg.w_dim)),
-                        "b": jnp.zeros((cfg.w_dim,))}}
+    params = {
+        "g": g_params,
+        "embed": {
+            "w": jax.random.normal(jax.random.fold_in(key, 2), (N_FEATURES, cfg.w_dim)),
+            "b": jnp.zeros((cfg.w_dim,)),
+        },
+    }
     return g_def, DecoderState(jnp.zeros((), jnp.int32), params, buffers, optimizer(cfg).init(params))
 
 
@@ -200,14 +206,14 @@ def train_step(g_def, cfg: DecoderConfig, state: DecoderState) -> tuple[DecoderS
     """One Adam step on both terms; the batch at step t is a pure function of (seed, t)."""
     key = jax.random.fold_in(jax.random.key(cfg.seed), state.step)
     ka, ku, kz = jax.random.split(key, 3)
-    kb, kn, ko = (jax.random.fold_in(key, i) for i in (7, 8, 9))      # the first recipe's draws unchanged
-    weights, u, features = draw_scenes(cfg, cfg.batch, ka, kb, ku, ko)   # features = scene_features at prob 0
+    kb, kn, ko = (jax.random.fold_in(key, i) for i in (7, 8, 9))  # the first recipe's draws unchanged
+    weights, u, features = draw_scenes(cfg, cfg.batch, ka, kb, ku, ko)  # features = scene_features at prob 0
     num_ws = cfg.generator_config().num_ws
     # static: without style mixing no second scene is drawn, and XLA's gradient sums stay as they were
     mixing = cfg.style_mix_prob > 0
-    if mixing:      # a second scene's appearance, drawn on W+ rows from style_split on
+    if mixing:  # a second scene's appearance, drawn on W+ rows from style_split on
         take_b, features_b, weights, u = style_mix(jax.random.fold_in(key, 10), cfg, weights, u)
-        rows_b = take_b[:, None] & (jnp.arange(num_ws) >= cfg.style_split)[None]      # (B, num_ws)
+        rows_b = take_b[:, None] & (jnp.arange(num_ws) >= cfg.style_split)[None]  # (B, num_ws)
     target = world.render_blended(weights, u, cfg.resolution)
     z = jax.random.normal(kz, (cfg.mapping_batch, cfg.w_dim))
 
@@ -276,15 +282,34 @@ def generator_tensors(g_def, cfg: DecoderConfig, state: DecoderState, n_avg: int
 
 def export_generator(g_def, state: DecoderState, cfg: DecoderConfig, out_dir, steps: int):
     """Write the generator in our model format, with the recipe that made it."""
-    source = {"format": "trained", "trainer": "styleclip_jax.toyworld.training.decoder", "step": int(state.step),
-              "steps_planned": steps, "decoder_config": cfg.to_dict(),
-              "data": "styleclip_jax.toyworld.world (procedural, drawn from (seed, step))"}
-    return save_model_dir(out_dir, "generator", cfg.generator_config().to_dict(),
-                          generator_tensors(g_def, cfg, state), source, overwrite=True)
+    source = {
+        "format": "trained",
+        "trainer": "styleclip_jax.toyworld.training.decoder",
+        "step": int(state.step),
+        "steps_planned": steps,
+        "decoder_config": cfg.to_dict(),
+        "data": "styleclip_jax.toyworld.world (procedural, drawn from (seed, step))",
+    }
+    return save_model_dir(
+        out_dir,
+        "generator",
+        cfg.generator_config().to_dict(),
+        generator_tensors(g_def, cfg, state),
+        source,
+        overwrite=True,
+    )
 
 
-def train_decoder(exp_dir, cfg: DecoderConfig, steps: int, *, resume: bool = False, overwrite: bool = False,
-                  checkpoint_every: int = 250, progress=None):
+def train_decoder(
+    exp_dir,
+    cfg: DecoderConfig,
+    steps: int,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    checkpoint_every: int = 250,
+    progress=None,
+):
     """Train (or resume) the toy generator in ``exp_dir``; it lands in ``exp_dir/generator``.
 
     A sample grid (z from RandomState(0), ψ 1) is written to ``exp_dir/samples/<step>.png`` at each
@@ -296,9 +321,18 @@ def train_decoder(exp_dir, cfg: DecoderConfig, steps: int, *, resume: bool = Fal
     def on_checkpoint(st):
         g = load_generator(export_generator(g_def, st, cfg, Path(exp) / "generator", steps))
         (Path(exp) / "samples").mkdir(exist_ok=True)
-        save_png(Path(exp) / "samples" / f"{int(st.step):06d}.png", make_grid(to_uint8(g.synthesis(g.mapping(z))), nrow=8))
+        save_png(
+            Path(exp) / "samples" / f"{int(st.step):06d}.png", make_grid(to_uint8(g.synthesis(g.mapping(z))), nrow=8)
+        )
 
     with experiment(exp_dir, {"what": "toyworld-decoder", "config": cfg.to_dict()}, resume, overwrite) as exp:
-        return run(exp, state, lambda st, n: train_step_jit(g_def, cfg, st), steps, resume=resume,
-                   checkpoint_every=checkpoint_every, on_checkpoint=on_checkpoint,
-                   progress=progress)
+        return run(
+            exp,
+            state,
+            lambda st, n: train_step_jit(g_def, cfg, st),
+            steps,
+            resume=resume,
+            checkpoint_every=checkpoint_every,
+            on_checkpoint=on_checkpoint,
+            progress=progress,
+        )

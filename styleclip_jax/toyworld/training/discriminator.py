@@ -83,7 +83,7 @@ class Discriminator(nnx.Module):
         b, h, w, c = x.shape
         g = min(self.mbstd_group, b)
         y = x.reshape(g, -1, h, w, c)
-        y = jnp.sqrt(jnp.var(y, axis=0) + 1e-8).mean(axis=(1, 2, 3))            # (B/g,)
+        y = jnp.sqrt(jnp.var(y, axis=0) + 1e-8).mean(axis=(1, 2, 3))  # (B/g,)
         y = jnp.tile(y, g)[:, None, None, None] * jnp.ones((b, h, w, 1))
         x = self.conv(jnp.concatenate([x, y], axis=-1))
         return self.out(self.fc(x.reshape(b, -1)), act=False)[:, 0]

@@ -72,9 +72,15 @@ class GanConfig:
 def toy_generator_config(cfg, **overrides) -> GeneratorConfig:
     """The toy StyleGAN2's config from a trainer config's resolution, w_dim (also z_dim),
     mapping_layers and g_channels; ``overrides`` go to GeneratorConfig as they are."""
-    return GeneratorConfig(resolution=cfg.resolution, z_dim=cfg.w_dim, w_dim=cfg.w_dim,
-                           mapping_dims=(cfg.w_dim,) * cfg.mapping_layers, channels=cfg.g_channels,
-                           source="trained", **overrides)
+    return GeneratorConfig(
+        resolution=cfg.resolution,
+        z_dim=cfg.w_dim,
+        w_dim=cfg.w_dim,
+        mapping_dims=(cfg.w_dim,) * cfg.mapping_layers,
+        channels=cfg.g_channels,
+        source="trained",
+        **overrides,
+    )
 
 
 def config_dict(cfg) -> dict:
@@ -112,8 +118,8 @@ def init_generator(cfg: GeneratorConfig, key: jax.Array) -> Generator:
 
 def optimizers(cfg: GanConfig):
     g_tx = optax.adam(cfg.lr, b1=0.0, b2=0.99, eps=1e-8)
-    c = cfg.r1_interval / (cfg.r1_interval + 1)         # StyleGAN2's lazy-regularisation correction
-    d_tx = optax.adam(cfg.lr * c, b1=0.0, b2=0.99 ** c, eps=1e-8)
+    c = cfg.r1_interval / (cfg.r1_interval + 1)  # StyleGAN2's lazy-regularisation correction
+    d_tx = optax.adam(cfg.lr * c, b1=0.0, b2=0.99**c, eps=1e-8)
     return g_tx, d_tx
 
 
@@ -125,8 +131,15 @@ def init_state(cfg: GanConfig):
     g_def, g_params, g_buffers = nnx.split(gen, nnx.Param, Buffer)
     d_def, d_params = nnx.split(disc, nnx.Param)
     g_tx, d_tx = optimizers(cfg)
-    state = GanState(jnp.zeros((), jnp.int32), g_params, g_buffers, g_tx.init(g_params), d_params,
-                     d_tx.init(d_params), jax.tree.map(jnp.copy, g_params))
+    state = GanState(
+        jnp.zeros((), jnp.int32),
+        g_params,
+        g_buffers,
+        g_tx.init(g_params),
+        d_params,
+        d_tx.init(d_params),
+        jax.tree.map(jnp.copy, g_params),
+    )
     return (g_def, d_def), state
 
 
@@ -217,15 +230,29 @@ def ema_tensors(graphdefs, state: GanState) -> dict[str, np.ndarray]:
 
 def export_generator(graphdefs, state: GanState, cfg: GanConfig, out_dir, steps: int):
     """Write the EMA generator in our model format, with the recipe that made it."""
-    source = {"format": "trained", "trainer": "styleclip_jax.toyworld.training.gan", "step": int(state.step),
-              "steps_planned": steps, "gan_config": cfg.to_dict(),
-              "data": "styleclip_jax.toyworld.world (procedural, drawn from (seed, step))"}
-    return save_model_dir(out_dir, "generator", cfg.generator_config().to_dict(), ema_tensors(graphdefs, state),
-                          source, overwrite=True)
+    source = {
+        "format": "trained",
+        "trainer": "styleclip_jax.toyworld.training.gan",
+        "step": int(state.step),
+        "steps_planned": steps,
+        "gan_config": cfg.to_dict(),
+        "data": "styleclip_jax.toyworld.world (procedural, drawn from (seed, step))",
+    }
+    return save_model_dir(
+        out_dir, "generator", cfg.generator_config().to_dict(), ema_tensors(graphdefs, state), source, overwrite=True
+    )
 
 
-def train_gan(exp_dir, cfg: GanConfig, steps: int, *, resume: bool = False, overwrite: bool = False,
-              checkpoint_every: int = 250, progress=None):
+def train_gan(
+    exp_dir,
+    cfg: GanConfig,
+    steps: int,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    checkpoint_every: int = 250,
+    progress=None,
+):
     """Train (or resume) the toy GAN in ``exp_dir``; the EMA generator lands in ``exp_dir/generator``.
 
     A sample grid (EMA generator, fixed z, ψ 1) is written to ``exp_dir/samples/<step>.png`` at
@@ -238,11 +265,21 @@ def train_gan(exp_dir, cfg: GanConfig, steps: int, *, resume: bool = False, over
         gen_dir = export_generator(graphdefs, st, cfg, Path(exp) / "generator", steps)
         g = load_generator(gen_dir)
         (Path(exp) / "samples").mkdir(exist_ok=True)
-        save_png(Path(exp) / "samples" / f"{int(st.step):06d}.png", make_grid(to_uint8(g.synthesis(g.mapping(z))), nrow=8))
+        save_png(
+            Path(exp) / "samples" / f"{int(st.step):06d}.png", make_grid(to_uint8(g.synthesis(g.mapping(z))), nrow=8)
+        )
 
     def step_fn(st, n):
         return train_step_jit(graphdefs, cfg, st, int(st.step) % cfg.r1_interval == 0)
 
     with experiment(exp_dir, {"what": "toyworld-gan", "config": cfg.to_dict()}, resume, overwrite) as exp:
-        return run(exp, state, step_fn, steps, resume=resume, checkpoint_every=checkpoint_every,
-                   on_checkpoint=on_checkpoint, progress=progress)
+        return run(
+            exp,
+            state,
+            step_fn,
+            steps,
+            resume=resume,
+            checkpoint_every=checkpoint_every,
+            on_checkpoint=on_checkpoint,
+            progress=progress,
+        )
