@@ -4,7 +4,13 @@ The toy world (``styleclip_jax/toyworld``) ships a 32 px StyleGAN2, a small CLIP
 encoder, all trained here on procedural scenes of one coloured shape, plus attribute readers that
 judge the results. The demo edits a few generator samples (or, with ``--start inverted``, scenes
 drawn by the world's renderer and inverted by the encoder, as a photo would be) with each method,
-writes before/after grids and the latents, and prints what the readers see before and after.
+writes before/after grids and the latents, and prints what the readers see before and after, with
+a verdict per edit: on how many samples the readers see the value the prompt names.
+
+Settings: by default the toy world's best measured settings (``MethodSettings.with_population``:
+the population estimator for global directions, the warm start for latent optimisation, both
+beyond upstream, see ``styleclip_jax.editing.contrib``); ``--faithful`` runs StyleCLIP's own
+estimators (fs3, a cold start) with the same rows and strengths, for comparison.
 """
 
 from __future__ import annotations
@@ -30,6 +36,14 @@ def _describe(read, i) -> str:
     )
 
 
+def _targets(prompt: str) -> dict[str, int]:
+    """{attribute: value index} of the toy-world words a prompt names ("a green object" -> colour 2)."""
+    from styleclip_jax.toyworld import world
+
+    text = " " + " ".join(prompt.lower().split()) + " "
+    return {a: i for a, values in world.VOCAB.items() for i, v in enumerate(values) if f" {v} " in text}
+
+
 def _grid(path: Path, before, after):
     """Rows: one sample each; columns: before, then each edit; 3x enlarged to be visible."""
     save_png(path, before_after_grid(before, after, scale=3))
@@ -51,10 +65,7 @@ def run_demo(args):
     refuse_nonempty_dir(out, args.overwrite)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-
-    def stamp():
-        return f"[{time.perf_counter() - t0:6.1f}s]"
-
+    stamp = lambda: f"[{time.perf_counter() - t0:6.1f}s]"  # noqa: E731
     tw = load_world(args.world)
     gen = tw.generator
     print(
@@ -62,7 +73,16 @@ def run_demo(args):
         f"({len(gen.config.style_layers)} style layers), CLIP ViT {tw.clip.config.vision_layers}x"
         f"{tw.clip.config.vision_width}, attribute readers"
     )
-    ms = MethodSettings()  # the toy world's tuned settings, shared with `evaluate`
+    if args.faithful:
+        ms = MethodSettings()
+        print(f"{stamp()} settings: StyleCLIP's own estimators (fs3 relevance, optimisation from a cold start)")
+    else:
+        ms = MethodSettings().with_population()
+        print(
+            f"{stamp()} settings: the toy world's best measured (global directions from the population "
+            f"estimator at alpha {ms.global_alpha:g}, optimisation warm-started {ms.opt_warm_start:g} along it; "
+            "both beyond upstream, see styleclip_jax.editing.contrib); --faithful for StyleCLIP's own"
+        )
     if args.start == "inverted":
         w = _invert_scenes(tw, args, out, stamp)
     else:
@@ -80,16 +100,23 @@ def run_demo(args):
     write_npz(out / "optimize.npz", after.reshape(-1, *before.shape[1:]), w_after.reshape(-1, *w.shape[1:]))
     regions = ", ".join(f"{p!r}: {ms.region(p)} rows" for p in prompts)
     print(f"{stamp()} A. latent optimisation ({ms.opt_steps} steps; {regions}) -> optimize.png, optimize.npz")
-    _report(tw, after, prompts)
+    _report(tw, after, prompts, prompts)
 
     # C. global directions: one text direction, a grid over strength alpha
-    alphas = [0.0, 3.0, 5.0, 8.0]
+    a = ms.global_alpha
+    alphas = [0.0, a / 2, a, 1.5 * a]
     target = args.global_target
-    ge = global_edit(gen, tw.clip, tw.stats, w, [TextEdit("object", target, beta=ms.global_beta)], alphas=alphas)
+    edit = TextEdit(
+        "object", target, a, ms.global_beta, ms.global_layers(target, gen.config.style_layers), source=ms.global_source
+    )
+    ge = global_edit(gen, tw.clip, tw.stats, w, [edit], alphas=alphas)
     _grid(out / "global.png", before, ge.images)
     write_npz(out / "global.npz", ge.images.reshape(-1, *before.shape[1:]), None, ge.styles())
-    print(f"{stamp()} C. global direction 'object' -> {target!r}, alpha {alphas} -> global.png, global.npz")
-    _report(tw, ge.images, [f"alpha {a}" for a in alphas])
+    print(
+        f"{stamp()} C. global direction 'object' -> {target!r} ({ms.global_source}), alpha {alphas} "
+        "-> global.png, global.npz"
+    )
+    _report(tw, ge.images, [f"alpha {x:g}" for x in alphas], [target if x else "" for x in alphas])
 
     # B. a latent mapper trained on the spot for one prompt, then applied
     cfg = ms.mapper_config(
@@ -104,16 +131,22 @@ def run_demo(args):
     parts = "+".join(cfg.mapper_config(gen.config.num_ws, gen.config.w_dim).parts())
     print(
         f"{stamp()} B. training a {cfg.mapper_kind} mapper ({parts}) for {args.mapper_prompt!r} "
-        f"({args.mapper_steps} steps, Adam) ..."
+        f"({args.mapper_steps} steps, Adam"
+        + (
+            f"; its offset starts at {cfg.population_scale:g}x the population's W direction"
+            if cfg.population_scale
+            else ""
+        )
+        + ") ..."
     )
     with progress_bar("mapper") as bar:
-        tr = train_mapper(gen, tw.clip, cfg, out / "mapper_run", progress=bar)
+        tr = train_mapper(gen, tw.clip, cfg, out / "mapper_run", progress=bar, population=tw.stats.population)
     w_hat = np.asarray(tr.mapper.apply(w))
     mapped = np.asarray(gen.synthesis(w_hat))[:, None]
     _grid(out / "mapper.png", before, mapped)
     write_npz(out / "mapper.npz", mapped[:, 0], w_hat)
     print(f"{stamp()} mapper in {out / 'mapper_run' / 'mapper'}; applied -> mapper.png, mapper.npz")
-    _report(tw, mapped, [args.mapper_prompt])
+    _report(tw, mapped, [args.mapper_prompt], [args.mapper_prompt])
     print(f"done in {time.perf_counter() - t0:.1f}s; grids (rows: samples; first column: original) in {out}/")
 
 
@@ -137,7 +170,13 @@ def _invert_scenes(tw, args, out: Path, stamp):
     return w
 
 
-def _report(tw, after, labels):
-    for j, label in enumerate(labels):
+def _report(tw, after, labels, prompts):
+    """What the readers see after each edit (columns of ``after``), and for a prompt that names a
+    value, on how many samples they see it."""
+    for j, (label, prompt) in enumerate(zip(labels, prompts)):
         read = tw.reader(after[:, j])
         print(f"    {label!s:24s} " + " | ".join(_describe(read, i) for i in range(after.shape[0])))
+        targets = _targets(prompt)
+        if targets:
+            hit = np.all([np.asarray(read[a]) == v for a, v in targets.items()], axis=0)
+            print(f"    {'':24s} reached {prompt!r} on {int(hit.sum())} of {len(hit)} samples")

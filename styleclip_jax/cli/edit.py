@@ -14,8 +14,10 @@ from styleclip_jax.cli.options import (
     add_config_options,
     add_latents_key,
     add_photo_source,
+    add_population_stats,
     add_region,
     config_from_args,
+    population_bank,
     progress_bar,
     region_kwargs,
 )
@@ -77,11 +79,7 @@ def add_edit(sub):
             "warm_start": "start this far along the population bank's W direction for the prompt (needs --stats)",
         },
     )
-    o.add_argument(
-        "--stats",
-        default=None,
-        help="with --warm-start: a stats folder from `global precompute --population N` (its population.npz)",
-    )
+    add_population_stats(o, "--warm-start")
     add_region(o)
     o.add_argument("--rows", default=None, help="W+ rows the edit may move, e.g. 4-7 (default: all, as upstream)")
     o.add_argument("--tie-rows", action="store_true", help="the moved rows share one offset (a W edit of those rows)")
@@ -97,18 +95,6 @@ def add_edit(sub):
     o.add_argument("--out", required=True, help="output folder")
     o.add_argument("--overwrite", action="store_true")
     o.set_defaults(func=run_optimize)
-
-
-def _population(stats_dir):
-    from styleclip_jax.editing.global_directions.stats import StyleSpaceStats
-
-    stats = StyleSpaceStats.load(stats_dir)
-    if stats.population is None:
-        raise InputError(
-            f"{stats_dir} has no population bank; add one with `styleclip-jax global precompute ... "
-            "--population N --resume`"
-        )
-    return stats.population
 
 
 def run_optimize(args):
@@ -148,7 +134,7 @@ def run_optimize(args):
     gen = load_generator(args.generator)
     clip = load_clip(args.clip)
     idnet = load_idnet(args.idnet) if args.idnet else None
-    population = _population(args.stats) if args.stats else None
+    population = population_bank(args.stats) if args.stats else None
     latents = seeds = inv = None
     if args.mode == "edit":
         if args.images:

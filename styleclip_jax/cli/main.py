@@ -24,13 +24,15 @@ from styleclip_jax.cli.options import (
     add_latents_key,
     add_multiprocess,
     add_photo_source,
+    add_population_stats,
     add_region,
     config_from_args,
+    population_bank,
     progress_bar,
     start_multiprocess,
 )
 from styleclip_jax.editing.mapper.config import MapperTrainConfig
-from styleclip_jax.errors import StyleClipError
+from styleclip_jax.errors import InputError, StyleClipError
 
 
 def _add_convert(sub):
@@ -161,6 +163,8 @@ MAPPER_TRAIN_OPTIONS = {
     "seed": NONNEG,
     "keep_lambda": WEIGHT,
     "mask_lambda": WEIGHT,
+    "population_scale": WEIGHT,
+    "population_lambda": WEIGHT,
 }
 
 
@@ -218,8 +222,12 @@ def _add_mapper(sub):
             "truncation": "for latents sampled on the fly",
             "keep_lambda": "weight of the --keep term",
             "mask_lambda": "weight of the pixel change outside --mask / --box",
+            "population_scale": "start the mapper's offset this far along the population bank's W direction for "
+            "the description (beyond upstream; needs --stats)",
+            "population_lambda": "hold the mean offset there with this weight (with --population-scale)",
         },
     )
+    add_population_stats(t, "--population-scale")
     add_region(t, blend=False)
     for lvl in ("coarse", "medium", "fine"):
         t.add_argument(f"--no-{lvl}", action="store_true", help=f"no {lvl} mapper (its delta is zero)")
@@ -245,8 +253,13 @@ def _run_mapper_train(args):
         fine=not args.no_fine,
         keep=tuple(args.keep),
     )
+    if bool(cfg.population_scale) != bool(args.stats):
+        raise InputError(
+            "--population-scale and --stats go together (the mapper starts from the stats' population bank)"
+        )
     gen, clip = load_generator(args.generator), load_clip(args.clip)
     idnet = load_idnet(args.idnet) if args.idnet else None
+    population = population_bank(args.stats) if args.stats else None
     latents = (
         wplus_from_source(gen, latents=args.latents, what="mapper training", key=args.latents_key)
         if args.latents
@@ -267,6 +280,7 @@ def _run_mapper_train(args):
             progress=bar,
             mask=args.mask,
             box=args.box,
+            population=population,
         )
     last = r.val[-1] if r.val else None
     print(
@@ -399,6 +413,12 @@ def _add_demo(sub):
     p.add_argument("--global-target", default="green object", help="global-direction target (neutral: 'object')")
     p.add_argument("--mapper-prompt", default="a yellow object")
     p.add_argument("--mapper-steps", type=COUNT, default=300)
+    p.add_argument(
+        "--faithful",
+        action="store_true",
+        help="StyleCLIP's own estimators (fs3, a cold start) instead of the toy world's best measured "
+        "settings (the population estimator and warm start, beyond upstream)",
+    )
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_run_demo)
 

@@ -11,6 +11,8 @@ import argparse
 import contextlib
 import math
 
+from styleclip_jax.errors import InputError
+
 
 class DefaultsHelp(argparse.HelpFormatter):
     """Append '(default: X)' to each option that has a real default (not None, False or a list)."""
@@ -222,6 +224,28 @@ def paste_back_if_asked(args, inv, edited) -> str:
 
     written = paste_edits(inv, edited, args.paste_back, args.overwrite)
     return f"; {len(written)} photo(s) with the edit pasted back -> {args.paste_back}"
+
+
+def add_population_stats(p, flag: str) -> None:
+    """``--stats DIR``: where the population bank that ``flag`` (beyond upstream) reads lives."""
+    p.add_argument(
+        "--stats",
+        default=None,
+        help=f"with {flag}: a stats folder from `global precompute --population N` (its population.npz)",
+    )
+
+
+def population_bank(stats_dir):
+    """The population bank of a stats folder; one without a bank is a one-line error."""
+    from styleclip_jax.editing.global_directions.stats import StyleSpaceStats
+
+    stats = StyleSpaceStats.load(stats_dir)
+    if stats.population is None:
+        raise InputError(
+            f"{stats_dir} has no population bank; add one with `styleclip-jax global precompute ... "
+            "--population N --resume`"
+        )
+    return stats.population
 
 
 def add_multiprocess(p, devices_help: str = "local devices to shard the batch over (default all)") -> None:

@@ -42,6 +42,12 @@ class MapperTrainConfig:
     keep: tuple[str, ...] = ()  # keep-texts: CLIP similarity to each held at its start
     keep_lambda: float = 1.0
     mask_lambda: float = 10.0  # weight of the pixel change outside the region (with a mask)
+    # Beyond upstream (editing.contrib), both 0 (off) by default: population_scale > 0 starts the
+    # mapper's offset ŵ − w at that multiple of the population bank's W direction for the
+    # description (on the rows it moves); population_lambda > 0 then holds the batch's mean offset
+    # there with that weight.
+    population_scale: float = 0.0
+    population_lambda: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "keep", tuple([self.keep] if isinstance(self.keep, str) else self.keep))
@@ -57,7 +63,18 @@ class MapperTrainConfig:
         if self.val_size < 0:
             raise InputError("val_size must be >= 0")
         check_nonnegative(
-            self, ("lr", "clip_lambda", "l2_lambda", "id_lambda", "truncation", "keep_lambda", "mask_lambda")
+            self,
+            (
+                "lr",
+                "clip_lambda",
+                "l2_lambda",
+                "id_lambda",
+                "truncation",
+                "keep_lambda",
+                "mask_lambda",
+                "population_lambda",
+                "population_scale",
+            ),
         )
 
     @property
@@ -74,6 +91,7 @@ class MapperTrainConfig:
             self.truncation,
             self.keep_lambda,
             self.mask_lambda,
+            self.population_lambda,
         )
 
     def mapper_config(self, num_ws: int, w_dim: int):
@@ -112,3 +130,4 @@ class StepConfig:
     truncation: float
     keep_lambda: float = 1.0
     mask_lambda: float = 10.0
+    population_lambda: float = 0.0

@@ -34,7 +34,7 @@ from styleclip_jax.editing.mapper.config import MapperTrainConfig, StepConfig
 from styleclip_jax.models.clip.loss import loss_features, loss_from_features
 from styleclip_jax.models.handle import expected_shapes_of
 from styleclip_jax.models.idnet.loss import id_loss
-from styleclip_jax.models.mapper.network import LatentMapper, MapperConfig
+from styleclip_jax.models.mapper.network import RESIDUAL_SCALE, LatentMapper, MapperConfig
 from styleclip_jax.optim.ranger import ranger
 
 
@@ -48,6 +48,22 @@ def init_mapper_tensors(cfg: MapperConfig, seed: int = 0) -> dict[str, np.ndarra
         else np.zeros(s, np.float32)
         for k, s in sorted(shapes.items())
     }
+
+
+def offset_start(cfg: MapperConfig, tensors: dict[str, np.ndarray], target: np.ndarray) -> dict[str, np.ndarray]:
+    """``tensors`` with each MLP's last bias set so that 0.1·M(w) starts near ``target`` (L, D) on
+    average (the mean over a level's rows, which share one MLP): the population's initial offset
+    (contrib). The last layer is lrelu·√2, so a negative output needs a 5x larger pre-activation."""
+    out = dict(tensors)
+    if cfg.kind == "single":
+        parts = {"single": (0, cfg.num_ws)}
+    else:
+        parts = {n: ab for n, ab in cfg.level_rows().items() if getattr(cfg, n)}
+    for name, (a, b) in parts.items():
+        want = target[a:b].mean(axis=0) / np.float32(RESIDUAL_SCALE) / np.float32(np.sqrt(2.0))
+        pre = np.where(want >= 0, want, want / np.float32(0.2))
+        out[f"{name}.layers.{cfg.n_layers - 1}.bias"] = (pre / np.float32(cfg.lr_mul)).astype(np.float32)
+    return out
 
 
 def make_optimizer(cfg: MapperTrainConfig | StepConfig) -> optax.GradientTransformation:
@@ -106,6 +122,7 @@ class Frozen(NamedTuple):
     text_features: jax.Array  # (E,)
     keep: Any = None  # (K, E) unit keep-text features
     mask: Any = None  # (R, R) region, or (N, R, R) one per row of the training latents
+    target: Any = None  # (L, D) the population's offset for the mean of ŵ − w (contrib), or None
 
 
 def batch_rows(step, cfg: StepConfig, n: int, key):
@@ -157,7 +174,7 @@ def _losses(graphdefs, cfg: StepConfig, frozen: Frozen, params, w, mask=None):
             out["outside"] = (cfg.mask_lambda, outside_loss(x_hat, x0, region))
         return out
 
-    return mapper_loss_terms(
+    terms = mapper_loss_terms(
         nnx.merge(m_def, params),
         w,
         synth=synth,
@@ -168,6 +185,11 @@ def _losses(graphdefs, cfg: StepConfig, frozen: Frozen, params, w, mask=None):
         id_lambda=cfg.id_lambda,
         extra_terms=extra_terms,
     )
+    if frozen.target is not None:  # the mean offset over the batch, not each sample's: CLIP still adapts each
+        mean_offset = jnp.mean(terms["w_hat"] - w, axis=0)
+        terms["population"] = jnp.mean(jnp.square(mean_offset - frozen.target))
+        terms["loss"] = terms["loss"] + cfg.population_lambda * terms["population"]
+    return terms
 
 
 def train_step(graphdefs, cfg: StepConfig, frozen: Frozen, train_latents, state: TrainState, key, batch_sharding=None):

@@ -28,6 +28,7 @@ from flax import nnx
 
 from styleclip_jax.editing.constraints.mask import region as edit_region
 from styleclip_jax.editing.constraints.prompts import keep_features
+from styleclip_jax.editing.global_directions.population import check_models
 from styleclip_jax.editing.mapper.core import (
     Frozen,
     MapperTrainConfig,
@@ -35,6 +36,7 @@ from styleclip_jax.editing.mapper.core import (
     eval_losses,
     init_mapper_tensors,
     init_state,
+    offset_start,
     train_steps,
 )
 from styleclip_jax.errors import InputError
@@ -107,7 +109,19 @@ def _split_latents(cfg: MapperTrainConfig, latents, gen: StyleGAN2, region=None)
     return None, (np.asarray(gen.mapping(z, cfg.truncation)) if cfg.val_size else None), region, region
 
 
-def _record(cfg: MapperTrainConfig, mapper_cfg, gen, clip, idnet, latents_info, region) -> dict:
+def population_target(mapper_cfg, population, text: np.ndarray, scale: float) -> np.ndarray:
+    """(L, D): ``scale`` times the population's W direction for the unit text feature ``text``
+    on the rows the mapper moves (every row for a single mapper), zeros elsewhere (contrib)."""
+    if mapper_cfg.kind == "single":
+        rows = list(range(mapper_cfg.num_ws))
+    else:
+        rows = [r for n, (a, b) in mapper_cfg.level_rows().items() if getattr(mapper_cfg, n) for r in range(a, b)]
+    target = np.zeros((mapper_cfg.num_ws, mapper_cfg.latent_dim), np.float32)
+    target[rows] = scale * population.w_direction(text / np.linalg.norm(text))
+    return target
+
+
+def _record(cfg: MapperTrainConfig, mapper_cfg, gen, clip, idnet, latents_info, region, population=None) -> dict:
     rec = {
         "train": cfg.to_dict(),
         "mapper": mapper_cfg.to_dict(),
@@ -118,6 +132,8 @@ def _record(cfg: MapperTrainConfig, mapper_cfg, gen, clip, idnet, latents_info, 
     }
     if region is not None:  # absent without one, so folders from before regions still resume
         rec["region"] = {"shape": list(region.shape), "sha256": float32_sha256(region)}
+    if population is not None:  # likewise: a resume with another bank is refused
+        rec["population"] = {"n": int(len(population.w)), "sha256": float32_sha256(population.w, population.f)}
     return rec
 
 
@@ -136,6 +152,7 @@ def train_mapper(
     on_chunk: Callable[[int, dict], None] | None = None,
     mask=None,
     box=None,
+    population=None,
 ) -> TrainResult:
     """Train a latent mapper for ``cfg.description``; see the module docstring for the folder.
 
@@ -153,12 +170,25 @@ def train_mapper(
       mask / box: the region the edit may change (HairCLIP's background loss on the rest, weight
         ``cfg.mask_lambda``): (R, R), a PNG path or a pixel box for every image, or (N, R, R) one
         per row of ``latents``.
+      population: the stats folder's population bank, needed when ``cfg.population_scale > 0``
+        (beyond upstream, ``editing.contrib``).
     """
     if cfg.id_lambda > 0 and idnet is None:
         raise InputError(
             "id_lambda > 0 needs the identity network (pass an IR-SE50 folder, or set id_lambda 0 "
             "for non-face generators / identity-changing edits)"
         )
+    if cfg.population_lambda > 0 and cfg.population_scale == 0:
+        raise InputError("population_lambda holds the mapper at the population's offset: set population_scale > 0 too")
+    if cfg.population_scale > 0:
+        if population is None:
+            raise InputError(
+                "population_scale > 0 needs the population bank: a stats folder made with `global precompute` "
+                "and `population` set (pass `population=stats.population`)"
+            )
+        check_models(population, generator, clip)
+    else:
+        population = None
     gcfg = generator.config
     mapper_cfg = cfg.mapper_config(gcfg.num_ws, gcfg.w_dim)
     latents_info = None if latents is None else {"n": int(len(latents)), "sha256": float32_sha256(latents)}
@@ -168,7 +198,7 @@ def train_mapper(
             "one region per latent needs training `latents` (the rows they belong to); for latents "
             "sampled on the fly give one (R, R) region"
         )
-    record = _record(cfg, mapper_cfg, generator, clip, idnet, latents_info, region)
+    record = _record(cfg, mapper_cfg, generator, clip, idnet, latents_info, region, population)
     with experiment(
         exp_dir,
         record,
@@ -179,16 +209,41 @@ def train_mapper(
         what="mapper training",
     ) as exp:
         return _train_locked(
-            generator, clip, cfg, mapper_cfg, exp, latents, idnet, resume, devices, progress, on_chunk, region
+            generator,
+            clip,
+            cfg,
+            mapper_cfg,
+            exp,
+            latents,
+            idnet,
+            resume,
+            devices,
+            progress,
+            on_chunk,
+            region,
+            population,
         )
 
 
 def _train_locked(
-    generator, clip, cfg, mapper_cfg, exp_dir: Path, latents, idnet, resume, devices, progress, on_chunk, region
+    generator,
+    clip,
+    cfg,
+    mapper_cfg,
+    exp_dir: Path,
+    latents,
+    idnet,
+    resume,
+    devices,
+    progress,
+    on_chunk,
+    region,
+    population,
 ):
     replicated, batch_sharding = batch_shardings(devices, cfg.batch_size)
     train_w, val_w, train_region, val_region = _split_latents(cfg, latents, generator, region)
     text = np.asarray(clip.encode_text(tokenize([cfg.description])))[0]
+    target = None if population is None else population_target(mapper_cfg, population, text, cfg.population_scale)
     keep = keep_features(clip, cfg.keep)
     use_id = cfg.id_lambda > 0
     frozen = Frozen(
@@ -198,10 +253,12 @@ def _train_locked(
         jnp.asarray(text),
         None if keep is None else jnp.asarray(keep),
         None if train_region is None else jnp.asarray(train_region),
+        None if target is None or not cfg.population_lambda else jnp.asarray(target),
     )
-    fresh = LatentMapperModel(
-        mapper_cfg, init_mapper_tensors(mapper_cfg, cfg.seed), {"format": "trained", "description": cfg.description}
-    )
+    start = init_mapper_tensors(mapper_cfg, cfg.seed)
+    if target is not None:
+        start = offset_start(mapper_cfg, start, target)
+    fresh = LatentMapperModel(mapper_cfg, start, {"format": "trained", "description": cfg.description})
     graphdefs = (fresh.graphdef, generator.graphdef, clip.graphdef, idnet.graphdef if use_id else None)
     # Explicit placement in both cases: restored checkpoints come back committed to a device, and
     # matching placement keeps the compiled chunks valid across a resume.
