@@ -119,8 +119,8 @@ def test_global_edit_in_the_browser_equals_the_library(server, browser, tmp_path
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
 
-    from styleclip_jax.editing.global_directions.config import TextEdit
-    from styleclip_jax.ui.app import display_image, session_from_folders
+    from styleclip_jax.toyworld.bundle import load_world
+    from styleclip_jax.ui.app import display_image, session_from_folders, toy_world_defaults
 
     d = browser
     d.get(server)
@@ -134,12 +134,13 @@ def test_global_edit_in_the_browser_equals_the_library(server, browser, tmp_path
     box.send_keys("a green object")
     box.send_keys(Keys.ENTER)
     first = _wait(lambda: _image_of(d, "edited", server), what="the first edit")
-    # move alpha: click on the slider's track (a press and a release at 75 % of its width)
+    # move alpha from the toy world's 6: click on the slider's track (a press and a release at 85 % of its width)
     rng = d.find_element("css selector", "#alpha input[type=range]")
+    assert float(rng.get_attribute("value")) == 6.0
     t0 = time.perf_counter()
-    ActionChains(d).move_to_element_with_offset(rng, int(rng.size["width"] * 0.25), 0).click().perform()
+    ActionChains(d).move_to_element_with_offset(rng, int(rng.size["width"] * 0.35), 0).click().perform()
     alpha = float(rng.get_attribute("value"))
-    assert alpha > 4.0
+    assert alpha > 6.0
     status = d.find_element("id", "status")
     shown = _wait(
         lambda: (
@@ -154,9 +155,14 @@ def test_global_edit_in_the_browser_equals_the_library(server, browser, tmp_path
         f"library: {status.text}"
     )
     beta = float(d.find_element("css selector", "#beta input[type=range]").get_attribute("value"))
-    want = session.global_edit(src.wplus, [TextEdit("object", "a green object", alpha, beta)])
+    # the toy world's defaults: the population estimator, the prompt's own layers
+    want = session.global_edit(
+        src.wplus, [toy_world_defaults(session.gen).edit("object", "a green object", alpha, beta)]
+    )
     np.testing.assert_array_equal(shown, display_image(want.image))
     assert np.abs(shown.astype(int) - original.astype(int)).mean() > 5  # it really edits
+    read = load_world().reader(np.asarray(want.image).reshape(1, *np.shape(want.image)[-3:]))
+    assert int(np.asarray(read["colour"])[0]) == 2  # and the readers see green: the screenshot shows an edit that works
     assert " ms)" in status.text
 
     shot = REPO / "docs" / "ui.png" if os.environ.get("STYLECLIP_UPDATE_DOCS") else tmp_path / "ui.png"

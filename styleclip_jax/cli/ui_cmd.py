@@ -13,6 +13,12 @@ def add_ui(sub):
     p.add_argument("--mapper", nargs="*", default=[], help="mapper folders (the Mapper tab lists them by name)")
     p.add_argument("--idnet", default=None, help="IR-SE50 folder, enables λ_ID in the Optimization tab")
     p.add_argument("--encoder", default=None, help="e4e encoder folder: enables photo upload (see `convert encoder`)")
+    p.add_argument(
+        "--faithful",
+        action="store_true",
+        help="start global directions with StyleCLIP's own settings (fs3, every layer) instead of the toy "
+        "world's best measured ones (the toy world only)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 exposes it to your network)")
     p.add_argument("--port", type=integer(1, 65535), default=7860)
     p.set_defaults(func=run_ui)
@@ -25,10 +31,11 @@ def run_ui(args):
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home
     try:
-        from styleclip_jax.ui.app import build_app, session_from_folders
+        from styleclip_jax.ui.app import build_app, session_from_folders, toy_world_defaults
     except ImportError as e:
         raise InputError(f"the browser editor needs Gradio: pip install 'styleclip-jax[ui]' ({e})") from None
     session = session_from_folders(args.generator, args.clip, args.stats, args.mapper, args.idnet, args.encoder)
-    app = build_app(session)
+    toy = args.generator is None and not args.faithful
+    app = build_app(session, defaults=toy_world_defaults(session.gen) if toy else None)
     print(f"styleclip-jax editor on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
     app.queue().launch(server_name=args.host, server_port=args.port, share=False, show_error=False, quiet=True)
