@@ -37,6 +37,27 @@ def add_faces(sub):
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=run_paste_back)
 
+    r = sub.add_parser("parse", help="face-parsing label maps (BiSeNet, 19 classes) of photos")
+    r.add_argument("images", nargs="+", help="image files or folders")
+    r.add_argument("--parser", required=True, help="face-parser folder (see `convert parser`)")
+    r.add_argument("--out", required=True, help="folder for <stem>_labels.png, <stem>_overlay.png, labels.npz")
+    r.add_argument("--overwrite", action="store_true")
+    r.set_defaults(func=run_parse)
+
+
+def run_parse(args):
+    from styleclip_jax.faces.parsing import parse_photos
+    from styleclip_jax.faces.photos import expand_images
+    from styleclip_jax.io.files import refuse_nonempty_dir
+    from styleclip_jax.models.parser.handle import load_parser
+
+    refuse_nonempty_dir(args.out, args.overwrite)
+    n = len(expand_images(args.images))
+    parser = load_parser(args.parser)
+    with progress_bar("parse", "image") as bar:
+        labels = parse_photos(args.images, args.out, parser, args.overwrite, progress=bar if n > 1 else None)
+    print(f"parsed {len(labels)} image(s) -> {args.out} (labels.npz, <stem>_labels.png, <stem>_overlay.png)")
+
 
 def run_align(args):
 

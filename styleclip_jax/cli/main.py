@@ -62,6 +62,11 @@ def _add_convert(sub):
     i.add_argument("out_dir")
     i.add_argument("--overwrite", action="store_true")
     i.set_defaults(func=_run_convert_idnet)
+    pa = csub.add_parser("parser", help="face-parsing.PyTorch's BiSeNet 79999_iter.pth (legacy or zip format)")
+    pa.add_argument("input")
+    pa.add_argument("out_dir")
+    pa.add_argument("--overwrite", action="store_true")
+    pa.set_defaults(func=_run_convert_parser)
     m = csub.add_parser("mapper", help="StyleCLIP mapper .pt (optionally also its decoder.* generator)")
     m.add_argument("input")
     m.add_argument("out_dir")
@@ -132,6 +137,13 @@ def _run_convert_idnet(args):
     print(
         f"converted IR-SE identity net: {len(n.config.units)} units, {n.config.embed_dim}-d embedding -> {args.out_dir}"
     )
+
+
+def _run_convert_parser(args):
+    from convert_weights.parser import convert_parser
+
+    p = convert_parser(args.input, args.out_dir, overwrite=args.overwrite)
+    print(f"converted face parser: ResNet-18 widths {p.config.resnet}, {p.config.n_classes} classes -> {args.out_dir}")
 
 
 def _run_convert_mapper(args):
