@@ -140,3 +140,76 @@ def test_named_regions_are_unions_of_classes():
         class_ids("hair+beard")
     with pytest.raises(InputError, match="empty on image"):
         region_from_labels(np.zeros((2, 4, 4), np.uint8), "hair")
+
+
+def test_named_region_path_and_toy_world_parser():
+    from styleclip_jax.editing.constraints.mask import named_region
+    from styleclip_jax.toyworld.readers import ObjectParser, object_mask
+
+    rng = np.random.default_rng(0)
+    images = np.full((2, 32, 32, 3), -0.2, np.float32)  # grey: no object
+    images[:, 8:16, 10:20] = (0.9, -0.9, -0.9)  # a red block
+    obj = named_region(ObjectParser(), images, "object")
+    np.testing.assert_array_equal(obj, object_mask(images))
+    np.testing.assert_array_equal(named_region(ObjectParser(), images, "background"), 1 - object_mask(images))
+    assert named_region(ObjectParser(), images, "object", grow=2).sum() > obj.sum()
+    grey = np.full((1, 32, 32, 3), rng.uniform(-0.1, 0.1), np.float32)
+    with pytest.raises(InputError, match="empty"):
+        named_region(ObjectParser(), grey, "object")
+    assert named_region(ObjectParser(), grey, "object", if_empty="whole").min() == 1
+    with pytest.raises(InputError, match="unknown region 'hair'"):
+        named_region(ObjectParser(), images, "hair")
+
+
+def test_global_edit_cli_with_a_named_region_keeps_the_rest(tmp_path):
+    """`--region background --parser toyworld --blend 0`: the object's pixels stay exactly as they were."""
+    from styleclip_jax.cli.main import main
+    from styleclip_jax.models.latents import z_from_seeds
+    from styleclip_jax.toyworld.bundle import load_world
+    from styleclip_jax.toyworld.readers import object_mask
+
+    t = load_world().path
+    out = tmp_path / "g.npz"
+    args = ["global", "edit", "--generator", str(t / "generator"), "--clip", str(t / "clip"), "--stats"]
+    args += [str(t / "global"), "--neutral", "object", "--target", "dark background", "--alpha", "6"]
+    args += ["--seeds", "1000-1001", "--truncation", "1", "--region", "background", "--parser", "toyworld"]
+    assert main([*args, "--blend", "0", "--out", str(out)]) == 0
+    z = np.load(out)
+    gen = load_world().generator
+    before = np.asarray(gen.synthesis(gen.mapping(z_from_seeds([1000, 1001], gen.config.z_dim), 1.0)))
+    obj = object_mask(before) > 0
+    edited = z["images"].reshape(2, -1, 32, 32, 3)[:, -1]
+    np.testing.assert_array_equal(edited[obj], before[obj])
+    assert np.abs(edited[~obj] - before[~obj]).mean() > 0.01
+    assert main([*args[:-2], "--out", str(tmp_path / "x.npz")]) == 2  # --region without --parser
+
+
+def test_paste_back_through_the_outline(parser, golden, tmp_path):
+    """With a parser only the region (of either crop) is blended: every other pixel of the photo is
+    bit-identical; inside it the result is the square paste-back's. The random-weight parser scatters
+    its classes, so a small class ('hat', 0.5% of face 0) stands in for the face and hair here."""
+    from styleclip_jax.faces.align import paste_back
+    from styleclip_jax.faces.outline import outline_region
+
+    face = golden["x_uint8"][0]
+    photo = np.zeros((700, 640, 3), np.uint8) + np.uint8(90)
+    photo[100:612, 60:572] = face
+    quad = np.array([[60, 100], [60, 612], [572, 612], [572, 100]], np.float64)  # top-left, bottom-left, ...
+    edited = np.clip(face.astype(int) + (40, -30, 0), 0, 255).astype(np.uint8)
+    region = outline_region(parser, edited, face, region="hat")
+    assert 0.05 < (np.rint(region * 255) > 0).mean() < 0.8
+    square, outlined = paste_back(photo, edited, quad), paste_back(photo, edited, quad, region=region)
+    changed = np.any(outlined != photo, axis=-1)
+    assert changed.sum() < np.any(square != photo, axis=-1).sum()
+    inside = np.zeros(photo.shape[:2], bool)
+    inside[100:612, 60:572] = region > 0.999
+    outside = np.ones(photo.shape[:2], bool)
+    outside[100:612, 60:572] = np.rint(region * 255) == 0  # the blend mask is 8-bit
+    np.testing.assert_array_equal(outlined[outside], photo[outside])  # outside: the photo, exactly
+    inner = inside & (np.abs(square.astype(int) - outlined).max(-1) > 0)
+    assert inner.mean() < 0.01  # inside: the square paste-back (up to the feather's rounding at its rim)
+    round_trip = paste_back(photo, face, quad, region=region)
+    assert (
+        np.abs(round_trip.astype(int) - photo)[inside].mean()
+        <= np.abs(paste_back(photo, face, quad).astype(int) - photo)[inside].mean() + 1e-9
+    )

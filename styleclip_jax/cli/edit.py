@@ -102,6 +102,7 @@ def run_optimize(args):
     from styleclip_jax.editing import optimize
     from styleclip_jax.editing.constraints.prompts import keep_alternatives
     from styleclip_jax.editing.inversion.photos import invert_for
+    from styleclip_jax.editing.optimization.run import start_latents
     from styleclip_jax.io.latents import read_latents
     from styleclip_jax.models.clip import load_clip, tokenize
     from styleclip_jax.models.generators import load_generator
@@ -146,6 +147,9 @@ def run_optimize(args):
             seeds = parse_seeds(args.seeds)
         else:
             raise InputError("edit mode needs --latents, --seeds or --images")
+    region_w = None
+    if args.region:  # the named region is parsed on the start images
+        region_w = latents if latents is not None else start_latents(gen, cfg, seeds=seeds, truncation=args.truncation)
     n_pairs = (len(latents) if latents is not None else len(seeds) if seeds else 1) * len(prompts)
     with progress_bar(f"optimize {n_pairs} pair(s)") as bar:
         res = optimize(
@@ -159,7 +163,7 @@ def run_optimize(args):
             truncation=args.truncation,
             progress=bar,
             population=population,
-            **region_kwargs(args),
+            **region_kwargs(args, gen, region_w),
         )
     written = res.save(out, gen if args.gif else None, overwrite=args.overwrite)
     note = paste_back_if_asked(args, inv, res.images_after.reshape(-1, len(prompts), *res.images_after.shape[1:]))

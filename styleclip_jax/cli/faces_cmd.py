@@ -33,6 +33,12 @@ def add_faces(sub):
         default=0.1,
         help="blend width at the crop's edges, as a share of the crop",
     )
+    p.add_argument(
+        "--parser",
+        default=None,
+        help="face-parser folder: blend through the face and hair of the edited and the original crop "
+        "(the crop `align` wrote beside faces.json), not the whole square",
+    )
     p.add_argument("--out", required=True, help=".png")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=run_paste_back)
@@ -91,5 +97,10 @@ def run_paste_back(args):
     from styleclip_jax.io.images import save_png
 
     out = check_output_path(args.out, args.overwrite, suffixes=(".png",))
-    save_png(out, paste_back_photo(args.photo, args.crop, args.faces, args.face - 1, args.feather))
+    parser = None
+    if args.parser:
+        from styleclip_jax.models.parser.handle import load_parser
+
+        parser = load_parser(args.parser)
+    save_png(out, paste_back_photo(args.photo, args.crop, args.faces, args.face - 1, args.feather, parser))
     print(f"pasted {Path(args.crop).name} into {Path(args.photo).name} -> {out}")

@@ -209,7 +209,7 @@ def _edits(args) -> list:
 
 
 def run_edit(args):
-    from styleclip_jax.cli.options import paste_back_if_asked, source_latents
+    from styleclip_jax.cli.options import paste_back_if_asked, region_kwargs, source_latents
     from styleclip_jax.editing.global_directions.core import global_edit
     from styleclip_jax.editing.global_directions.stats import StyleSpaceStats
     from styleclip_jax.io.files import check_output_path
@@ -219,6 +219,7 @@ def run_edit(args):
     gen, clip = _load_pair(args)
     stats = StyleSpaceStats.load(args.stats)
     w, inv = source_latents(args, gen, "global edit", args.truncation)
+    region = region_kwargs(args, gen, w)
     res = global_edit(
         gen,
         clip,
@@ -226,8 +227,8 @@ def run_edit(args):
         w,
         edits,
         alphas,
-        mask=args.mask,
-        box=args.box,
+        mask=region["mask"],
+        box=region["box"],
         threshold=args.region_threshold,
         blend=args.blend,
     )

@@ -29,6 +29,7 @@ from styleclip_jax.cli.options import (
     config_from_args,
     population_bank,
     progress_bar,
+    region_kwargs,
     start_multiprocess,
 )
 from styleclip_jax.editing.mapper.config import MapperTrainConfig
@@ -290,9 +291,8 @@ def _run_mapper_train(args):
             overwrite=args.overwrite,
             devices=args.devices,
             progress=bar,
-            mask=args.mask,
-            box=args.box,
             population=population,
+            **{k: v for k, v in region_kwargs(args, gen, latents).items() if k in ("mask", "box")},
         )
     last = r.val[-1] if r.val else None
     print(
@@ -328,7 +328,7 @@ def _run_mapper_apply(args):
     mapper.check_fits(gen, "mapper apply")
     also = [(load_mapper(path), a) for path, a in also]
     w, inv = source_latents(args, gen, "mapper apply", args.truncation)
-    res = apply_mapper(gen, mapper, w, args.alpha, args.batch_size, also=also, **region_kwargs(args))
+    res = apply_mapper(gen, mapper, w, args.alpha, args.batch_size, also=also, **region_kwargs(args, gen, w))
     res.save(out, np.asarray(gen.synthesis(w)) if out.suffix == ".png" else None)
     note = paste_back_if_asked(args, inv, res.images)
     print(f"applied mapper to {len(w)} latent(s) at alpha {args.alpha} -> {out}{note}")

@@ -11,6 +11,8 @@ import argparse
 import contextlib
 import math
 
+import numpy as np
+
 from styleclip_jax.errors import InputError
 
 
@@ -150,6 +152,14 @@ def add_region(p, blend: bool = True, keep: bool = True) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--mask", default=None, help="PNG at the generator's resolution; white = may change")
     g.add_argument("--box", type=box, default=None, help="the region that may change, in pixels: x0,y0,x1,y1")
+    g.add_argument(
+        "--region",
+        default=None,
+        metavar="NAME[+NAME]",
+        help="the region that may change, by name, as --parser sees it on each start image: a class "
+        "(hair, skin, nose, background, ...) or face / eyes / brows / ears / lips, joined with +",
+    )
+    add_parser_option(p)
     if blend:
         p.add_argument(
             "--blend",
@@ -161,9 +171,47 @@ def add_region(p, blend: bool = True, keep: bool = True) -> None:
         )
 
 
-def region_kwargs(args) -> dict:
-    """The library's ``keep`` / ``mask`` / ``box`` / ``blend`` keywords from ``add_region``'s flags."""
-    out = {"mask": args.mask, "box": args.box}
+def add_parser_option(p) -> None:
+    """``--parser DIR``: the face parser for --region and for pasting back through the outline
+    (added once, whichever of the two asks first)."""
+    if "--parser" in p._option_string_actions:
+        return
+    p.add_argument(
+        "--parser",
+        default=None,
+        help="face-parser folder (see `convert parser`), or 'toyworld' for the toy world's object / background; "
+        "with --region, and with --paste-back to blend through the face and hair only",
+    )
+
+
+def load_region_parser(path):
+    """A ``FaceParser`` folder, or the toy world's ``ObjectParser`` for the word 'toyworld'."""
+    if path is None:
+        raise InputError("--region needs --parser (a face-parser folder, or 'toyworld')")
+    if str(path) == "toyworld":
+        from styleclip_jax.toyworld.readers import ObjectParser
+
+        return ObjectParser()
+    from styleclip_jax.models.parser.handle import load_parser
+
+    return load_parser(path)
+
+
+def region_kwargs(args, gen=None, wplus=None) -> dict:
+    """The library's ``keep`` / ``mask`` / ``box`` / ``blend`` keywords from ``add_region``'s flags;
+    a named ``--region`` becomes the mask of each start image (``gen``, ``wplus`` (N, L, D))."""
+    mask = args.mask
+    if getattr(args, "region", None):
+        if gen is None or wplus is None:
+            raise InputError(
+                "--region is parsed on the start images: this command needs --latents, --seeds or --images"
+            )
+        from styleclip_jax.editing.constraints.mask import named_region
+
+        parser = load_region_parser(args.parser)
+        images = np.concatenate([np.asarray(gen.synthesis(wplus[i : i + 8])) for i in range(0, len(wplus), 8)])
+        mask = named_region(parser, images, args.region)
+    out = {"mask": mask, "box": args.box}
     if hasattr(args, "blend"):
         out["blend"] = args.blend
     if hasattr(args, "keep"):
@@ -190,8 +238,10 @@ def add_photo_source(group, p) -> None:
         "--paste-back",
         default=None,
         metavar="DIR",
-        help="with --images --align: also write each photo with its edited face pasted back, to DIR",
+        help="with --images --align: also write each photo with its edited face pasted back, to DIR "
+        "(through the face and hair the --parser sees, when given)",
     )
+    add_parser_option(p)
 
 
 def check_paste_back(args) -> None:
@@ -222,7 +272,12 @@ def paste_back_if_asked(args, inv, edited) -> str:
         return ""
     from styleclip_jax.editing.inversion.photos import paste_edits
 
-    written = paste_edits(inv, edited, args.paste_back, args.overwrite)
+    parser = None
+    if getattr(args, "parser", None):
+        from styleclip_jax.models.parser.handle import load_parser
+
+        parser = load_parser(args.parser)
+    written = paste_edits(inv, edited, args.paste_back, args.overwrite, parser=parser)
     return f"; {len(written)} photo(s) with the edit pasted back -> {args.paste_back}"
 
 

@@ -97,10 +97,12 @@ def add_toy(sub):
         help="keep-texts for every edit (repeatable), or 'auto': each other attribute's values",
     )
     e.add_argument(
+        "--region",
         "--mask",
-        choices=("object",),
+        dest="mask",
+        choices=("object", "background"),
         default=None,
-        help="local edits: each start image's object (as the readers see it) is the region",
+        help="local edits: a named region of each start image (the toy world's parser: its object, or the rest)",
     )
     e.add_argument(
         "--blend",

@@ -14,6 +14,8 @@ import dataclasses
 import numpy as np
 from PIL import Image
 
+from styleclip_jax.errors import InputError
+
 # An optional correction toward dlib framing, fitted on 20 GAN renders: centre shift
 # in the quad's own frame and a scale. Off by default (upstream's formula).
 DLIB_SHIFT_X, DLIB_SHIFT_Y, DLIB_SCALE = -0.0038, 0.0118, 1.0254
@@ -144,10 +146,14 @@ def align_face(
     return Alignment(np.asarray(out), quad, qsize, shrink, border, box, cropped, pad, padded, q)
 
 
-def paste_back(photo: np.ndarray, crop: np.ndarray, quad: np.ndarray, feather: float = 0.1) -> np.ndarray:
+def paste_back(
+    photo: np.ndarray, crop: np.ndarray, quad: np.ndarray, feather: float = 0.1, region: np.ndarray | None = None
+) -> np.ndarray:
     """Put an aligned (edited) crop (S, S, 3) back where ``quad`` came from in ``photo`` (H, W, 3),
     blended with a feathered mask: 1 inside, falling to 0 over ``feather`` of the crop at its
-    edges, so the seam is invisible. The FFHQ quad is a rotated square, so the inverse is affine."""
+    edges, so the seam is invisible. The FFHQ quad is a rotated square, so the inverse is affine.
+    ``region`` (S, S) in [0, 1] (e.g. the face and hair the parser sees, feathered) multiplies the
+    mask: where it is 0 the photo's pixels stay exactly as they were."""
     photo = np.asarray(photo, np.uint8)
     crop = np.asarray(crop, np.uint8)
     s = crop.shape[0]
@@ -158,6 +164,12 @@ def paste_back(photo: np.ndarray, crop: np.ndarray, quad: np.ndarray, feather: f
     size = (photo.shape[1], photo.shape[0])
     warped = np.asarray(Image.fromarray(crop).transform(size, Image.AFFINE, coeffs, Image.BICUBIC), np.float32)
     ramp = np.clip(np.minimum(np.arange(s) + 0.5, s - np.arange(s) - 0.5) / max(feather * s, 1e-6), 0, 1)
-    mask = Image.fromarray(np.uint8(np.rint(np.outer(ramp, ramp) * 255)), "L")
+    weight = np.outer(ramp, ramp)
+    if region is not None:
+        region = np.asarray(region, np.float32)
+        if region.shape != (s, s) or not np.all(np.isfinite(region)):
+            raise InputError(f"the paste-back region must be finite ({s}, {s}) like the crop, got {region.shape}")
+        weight = weight * np.clip(region, 0, 1)
+    mask = Image.fromarray(np.uint8(np.rint(weight * 255)), "L")
     alpha = np.asarray(mask.transform(size, Image.AFFINE, coeffs, Image.BILINEAR), np.float32)[..., None] / 255
     return np.uint8(np.clip(np.rint(photo * (1 - alpha) + warped * alpha), 0, 255))

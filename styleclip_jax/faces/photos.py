@@ -19,6 +19,7 @@ import numpy as np
 
 from styleclip_jax.errors import InputError
 from styleclip_jax.faces.align import Alignment, align_face, paste_back
+from styleclip_jax.faces.outline import outline_region
 from styleclip_jax.io.files import atomic_write
 from styleclip_jax.io.images import read_image, save_png
 from styleclip_jax.progress import callback
@@ -106,8 +107,10 @@ def align_photos(
     return report
 
 
-def paste_back_photo(photo_path, crop_path, faces_json, face: int = 0, feather: float = 0.1) -> np.ndarray:
-    """The photo with an edited crop pasted back at the quad ``faces.json`` recorded for it."""
+def paste_back_photo(photo_path, crop_path, faces_json, face: int = 0, feather: float = 0.1, parser=None) -> np.ndarray:
+    """The photo with an edited crop pasted back at the quad ``faces.json`` recorded for it. With a
+    face ``parser`` the blend goes through the face and hair of the edited and the original crop
+    (the aligned crop ``align`` wrote beside faces.json), not the whole square."""
     photo_path, crop_path = Path(photo_path), Path(crop_path)
     try:
         report = json.loads(Path(faces_json).read_text())
@@ -121,7 +124,14 @@ def paste_back_photo(photo_path, crop_path, faces_json, face: int = 0, feather: 
     crop = read_image(crop_path)
     if crop.shape[0] != crop.shape[1]:
         raise InputError(f"{crop_path}: an aligned crop is square, got {crop.shape[1]}x{crop.shape[0]}")
-    return paste_back(read_image(photo_path), crop, np.asarray(entry["faces"][face]["quad"]), feather)
+    rec = entry["faces"][face]
+    region = None
+    if parser is not None:
+        original = Path(faces_json).parent / str(rec.get("crop", ""))
+        if not original.is_file():
+            raise InputError(f"a paste-back through the outline needs the original aligned crop {original}")
+        region = outline_region(parser, crop, read_image(original))
+    return paste_back(read_image(photo_path), crop, np.asarray(rec["quad"]), feather, region)
 
 
 def align_largest(image: np.ndarray, detector, size: int, name) -> Alignment:

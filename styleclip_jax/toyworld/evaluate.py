@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from styleclip_jax.editing import optimize
-from styleclip_jax.editing.constraints.mask import blend_columns
+from styleclip_jax.editing.constraints.mask import blend_columns, named_region
 from styleclip_jax.editing.constraints.prompts import alternatives, label, terms_of
 from styleclip_jax.editing.global_directions.config import TextEdit
 from styleclip_jax.editing.global_directions.core import global_edit
@@ -42,7 +42,7 @@ from styleclip_jax.toyworld.captions import (
     named_attributes,
     phrase,
 )
-from styleclip_jax.toyworld.readers import object_mask
+from styleclip_jax.toyworld.readers import ObjectParser
 
 METHODS = ("optimize", "mapper", "global")
 
@@ -259,20 +259,22 @@ def edit_global(tw, wplus, prompts: list, s: MethodSettings, keep=None, region=N
     return np.stack(out, axis=1)
 
 
-def mapper_training_set(tw, s: MethodSettings, n: int = 256, seed: int = 0):
-    """W+ of ``n`` samples from the tuning seeds and the readers' object mask of each (N, R, R):
-    what a mapper for local edits trains on (its background loss needs a region per latent)."""
+def mapper_training_set(tw, s: MethodSettings, n: int = 256, seed: int = 0, region: str = "object"):
+    """W+ of ``n`` samples from the tuning seeds and the named ``region`` of each (N, R, R), as the
+    world's ObjectParser sees it: what a mapper for local edits trains on (its background loss
+    needs a region per latent)."""
     w = start_latents(tw, n, seed, s.truncation)
     images = np.concatenate([np.asarray(tw.generator.synthesis(w[i : i + 64])) for i in range(0, n, 64)])
+    return w, named_region(ObjectParser(), images, region)
 
-    return w, object_mask(images)
 
-
-def edit_mapper(tw, wplus, prompts: list, s: MethodSettings, keep=None, region=None, work_dir=None) -> np.ndarray:
+def edit_mapper(
+    tw, wplus, prompts: list, s: MethodSettings, keep=None, region=None, work_dir=None, region_name: str = "object"
+) -> np.ndarray:
     """Train one mapper per prompt text (latents sampled on the fly, Adam; with a region, on
-    tuning-seed samples with their object masks), then apply it (a composed prompt: every term's
-    mapper at its weight)."""
-    train_w, train_masks = mapper_training_set(tw, s) if region is not None else (None, None)
+    tuning-seed samples with their ``region_name`` masks), then apply it (a composed prompt: every
+    term's mapper at its weight)."""
+    train_w, train_masks = mapper_training_set(tw, s, region=region_name) if region is not None else (None, None)
     trained: dict = {}
     out = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -370,7 +372,8 @@ def evaluate(
     (edits are judged against the reconstruction).
 
     ``keep``: keep-texts, or "auto" (every value of every other attribute, ``keep_texts``);
-    ``mask``: "object", each start image's object (``readers.object_mask``) as the region;
+    ``mask``: a named region of the toy world's ``ObjectParser`` ("object" or "background") on
+    each start image, through ``constraints.mask.named_region`` as any parser's region;
     ``compose``: a second attribute edited in the same call toward each of its values (a composed
     prompt: both CLIP terms, weight 1 each; success needs both);
     ``blend``: with ``mask``, also composite every result into its start image through the region,
@@ -383,8 +386,8 @@ def evaluate(
     if method not in EDITORS:
         raise InputError(f"method must be one of {METHODS}, got {method!r}")
     _check_attribute(attribute)
-    if mask not in (None, "object"):
-        raise InputError(f"the toy world's region is 'object' (each start image's object), got {mask!r}")
+    if mask not in (None, *ObjectParser.NAMES):
+        raise InputError(f"the toy world's named regions are {ObjectParser.NAMES}, got {mask!r}")
     if blend is not None and mask is None:
         raise InputError("`blend` composites through the region: give `mask='object'` too")
     edited_attrs = [attribute]
@@ -408,11 +411,11 @@ def evaluate(
     before = np.asarray(tw.generator.synthesis(wplus))
     src = tw.reader(before)
 
-    region = object_mask(before) if mask == "object" else None
-    if region is not None:
-        region[region.reshape(n, -1).max(1) == 0] = 1.0  # no object to keep to: the whole image
+    # no object to keep to: the whole image
+    region = named_region(ObjectParser(), before, mask, if_empty="whole") if mask else None
+    named = {"region_name": mask} if method == "mapper" and mask else {}
     t0 = time.perf_counter()
-    after = EDITORS[method](tw, wplus, prompts, settings, keep or None, region)  # (N, P, R, R, 3)
+    after = EDITORS[method](tw, wplus, prompts, settings, keep or None, region, **named)  # (N, P, R, R, 3)
     if blend is not None:
         after = blend_columns(before, after, region, blend)
     elapsed = time.perf_counter() - t0

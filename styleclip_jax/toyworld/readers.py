@@ -76,6 +76,25 @@ def object_mask(images, grow: int = 2) -> np.ndarray:
     return mask.astype(np.float32)
 
 
+class ObjectParser:
+    """The toy world's 'face parser': named regions ``object`` and ``background`` of its images,
+    through the same ``region(images, names)`` call (and so the same named-region path) as
+    ``models.parser.FaceParser``."""
+
+    NAMES = ("object", "background")
+
+    def region(self, images, names: str) -> np.ndarray:
+        parts = [n.strip() for n in str(names).split("+")]
+        unknown = [n for n in parts if n not in self.NAMES]
+        if unknown:
+            raise InputError(f"unknown region {unknown[0]!r}; the toy world knows {', '.join(self.NAMES)}")
+        obj = object_mask(images)
+        mask = np.zeros_like(obj)
+        for n in parts:
+            mask = np.maximum(mask, obj if n == "object" else 1.0 - obj)
+        return mask
+
+
 def read_pixels(images) -> dict[str, np.ndarray]:
     """(B, 32, 32, 3) in [-1, 1] -> {colour, size, position, background: int (B,)} (-1: no object)."""
     out, _ = _pixel_read(_check(images))

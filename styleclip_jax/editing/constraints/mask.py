@@ -76,6 +76,22 @@ def region(resolution: int, mask=None, box=None, n: int | None = None, blend: fl
     return check_mask(mask, resolution, n)
 
 
+def named_region(parser, images, names: str, grow: int = 0, if_empty: str = "refuse") -> np.ndarray:
+    """(B, R, R) float32: where ``parser`` (a ``FaceParser``, or anything with ``region(images,
+    names)``, like the toy world's object finder) sees ``names`` ("hair", "face+hair",
+    "background") on ``images`` (B, R, R, 3) in [-1, 1], grown by ``grow`` pixels. Pass it as
+    ``mask=`` to any method: the region of the start images. ``if_empty``: "refuse" (an image
+    without the region is an error) or "whole" (that image may change everywhere)."""
+    m = np.asarray(parser.region(np.asarray(images, np.float32), names), np.float32)
+    if if_empty == "whole":
+        m[m.reshape(len(m), -1).max(axis=1) == 0] = 1.0
+    if grow:
+        from scipy.ndimage import binary_dilation
+
+        m = binary_dilation(m > 0.5, np.ones((1, 2 * grow + 1, 2 * grow + 1), bool)).astype(np.float32)
+    return check_mask(m, m.shape[-1], len(m), what=f"region {names!r}")
+
+
 def per_pair(mask: np.ndarray | None, latent_index: np.ndarray) -> np.ndarray | None:
     """A region for each (latent, prompt) pair: (P, R, R) from (R, R) or per-latent (N, R, R)."""
     if mask is None:

@@ -11,6 +11,7 @@ import numpy as np
 
 from styleclip_jax.errors import InputError
 from styleclip_jax.faces.align import paste_back
+from styleclip_jax.faces.outline import outline_region
 from styleclip_jax.faces.photos import align_largest, expand_images
 from styleclip_jax.io.files import refuse_nonempty_dir
 from styleclip_jax.io.images import read_image, save_png, to_uint8
@@ -49,9 +50,10 @@ def invert_photos(
     return Inversion(w, files, crops, photos if align else None, quads)
 
 
-def paste_edits(inv: Inversion, edited, out_dir, overwrite: bool = False) -> list[Path]:
+def paste_edits(inv: Inversion, edited, out_dir, overwrite: bool = False, parser=None) -> list[Path]:
     """Paste edited images (B, E, H, W, 3) in [-1, 1] back into the photos: ``out_dir/<stem>.png``
-    (``<stem>_<k>.png`` for the k-th of several edits per photo)."""
+    (``<stem>_<k>.png`` for the k-th of several edits per photo). With a face ``parser`` each is
+    blended through the face and hair of the edited and the original crop, not the whole square."""
     if inv.quads is None or inv.photos is None:
         raise InputError("`paste_back` needs `align`: only an aligned face knows where it came from")
     edited = np.asarray(edited)
@@ -62,7 +64,9 @@ def paste_edits(inv: Inversion, edited, out_dir, overwrite: bool = False) -> lis
     for i, (f, photo, quad) in enumerate(zip(inv.files, inv.photos, inv.quads)):
         for k in range(edited.shape[1]):
             dest = out_dir / (f"{f.stem}.png" if edited.shape[1] == 1 else f"{f.stem}_{k}.png")
-            save_png(dest, paste_back(photo, to_uint8(edited[i, k]), quad))
+            crop = to_uint8(edited[i, k])
+            region = outline_region(parser, crop, inv.crops[i]) if parser is not None else None
+            save_png(dest, paste_back(photo, crop, quad, region=region))
             written.append(dest)
     return written
 
