@@ -146,3 +146,28 @@ def test_population_estimator_from_the_page_equals_the_library(session, tmp_path
         src.wplus, "object", "a green object", 6.0, 0.1, False, "", population=True
     )
     assert "Cannot" not in status and shown is not None
+
+
+def test_named_region_from_the_page_equals_the_library(session, tmp_path):
+    """The region box takes a name the page's parser knows (the toy world: object, background);
+    the edit is the library's with that mask, and the region is shown over the original."""
+    from styleclip_jax.editing.constraints.mask import named_region
+    from styleclip_jax.toyworld.readers import ObjectParser
+    from styleclip_jax.ui.app import Page, display_image
+
+    src = session.from_seed(5)
+    mask = named_region(ObjectParser(), src.image[None], "object")[0]
+    edit = TextEdit("object", "a green object", 5.0, 0.1)
+    want = session.global_edit(src.wplus, [edit], mask=mask, blend=2.0)
+    page = Page(session, tmp_path, region_parser=ObjectParser())
+    shown, status, _ = page.global_edit(src.wplus, "object", "a green object", 5.0, 0.1, False, "", "", "object", 2)
+    assert "Cannot" not in status, status
+    np.testing.assert_array_equal(shown, display_image(want.image))
+    assert np.abs(want.image - src.image).max() > 0.05  # it edits
+    assert page.show_region(src.wplus, "object").shape == shown.shape
+    _, status, _ = page.global_edit(src.wplus, "object", "a green object", 5.0, 0.1, False, "", "", "hair", 0.0)
+    assert "unknown region 'hair'" in status
+    _, status, _ = Page(session, tmp_path).global_edit(
+        src.wplus, "object", "a green object", 5.0, 0.1, False, "", "", "object", 0.0
+    )
+    assert "no parser" in status

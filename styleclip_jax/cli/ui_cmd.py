@@ -12,6 +12,11 @@ def add_ui(sub):
     p.add_argument("--stats", default=None, help="StyleSpace stats with fs3, for global directions")
     p.add_argument("--mapper", nargs="*", default=[], help="mapper folders (the Mapper tab lists them by name)")
     p.add_argument("--idnet", default=None, help="IR-SE50 folder, enables λ_ID in the Optimization tab")
+    p.add_argument(
+        "--parser",
+        default=None,
+        help="face-parser folder: name regions (hair, face, ...) in the region box (the toy world: object, background)",
+    )
     p.add_argument("--encoder", default=None, help="e4e encoder folder: enables photo upload (see `convert encoder`)")
     p.add_argument(
         "--faithful",
@@ -36,6 +41,16 @@ def run_ui(args):
         raise InputError(f"the browser editor needs Gradio: pip install 'styleclip-jax[ui]' ({e})") from None
     session = session_from_folders(args.generator, args.clip, args.stats, args.mapper, args.idnet, args.encoder)
     toy = args.generator is None and not args.faithful
-    app = build_app(session, defaults=toy_world_defaults(session.gen) if toy else None)
+    if args.parser:
+        from styleclip_jax.models.parser.handle import load_parser
+
+        region_parser = load_parser(args.parser)
+    elif args.generator is None:
+        from styleclip_jax.toyworld.readers import ObjectParser
+
+        region_parser = ObjectParser()
+    else:
+        region_parser = None
+    app = build_app(session, defaults=toy_world_defaults(session.gen) if toy else None, region_parser=region_parser)
     print(f"styleclip-jax editor on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
     app.queue().launch(server_name=args.host, server_port=args.port, share=False, show_error=False, quiet=True)

@@ -38,7 +38,9 @@ def overlay(photo_u8: np.ndarray, labels: np.ndarray, opacity: float = 0.5) -> n
     return np.round((1 - opacity) * photo_u8 + opacity * colours).astype(np.uint8)
 
 
-def parse_photos(paths, out_dir, parser, overwrite: bool = False, progress: Callable | None = None) -> dict:
+def parse_photos(
+    paths, out_dir, parser, overwrite: bool = False, progress: Callable | None = None, batch_size: int = 8
+) -> dict:
     """Parse every photo of ``paths`` (files or folders) into ``out_dir``; returns {stem: labels}."""
     items = [f for f, _ in expand_images(paths)]
     stems = [f.stem for f in items]
@@ -51,12 +53,13 @@ def parse_photos(paths, out_dir, parser, overwrite: bool = False, progress: Call
     out.mkdir(parents=True, exist_ok=True)
     report = callback(progress)
     labels = {}
-    for i, (f, photo) in enumerate(zip(items, photos)):
-        lab = parser.labels_of_photos([photo])[0]
-        save_png(out / f"{f.stem}_labels.png", lab)
-        save_png(out / f"{f.stem}_overlay.png", overlay(photo, lab))
-        labels[f.stem] = lab
-        report(i + 1, len(items))
+    for start in range(0, len(items), batch_size):  # a batch at a time: photos of one size share a call
+        chunk = slice(start, start + batch_size)
+        for f, photo, lab in zip(items[chunk], photos[chunk], parser.labels_of_photos(photos[chunk], batch_size)):
+            save_png(out / f"{f.stem}_labels.png", lab)
+            save_png(out / f"{f.stem}_overlay.png", overlay(photo, lab))
+            labels[f.stem] = lab
+        report(min(start + batch_size, len(items)), len(items))
     atomic_write(out / "labels.npz", lambda p: np.savez(p, **labels))
     names = dict(enumerate(parser.config.class_names))
     atomic_write(out / "classes.json", lambda p: Path(p).write_text(json.dumps(names, indent=1)))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from styleclip_jax.editing.constraints.mask import named_region
 from styleclip_jax.editing.global_directions.config import TextEdit
 from styleclip_jax.editing.global_directions.stats import StyleSpaceStats
 from styleclip_jax.editing.session import EditSession
@@ -102,27 +103,56 @@ def parse_also(text: str) -> list[TextEdit]:
     return terms
 
 
-def parse_region(keep_text: str, box_text: str, blend) -> dict:
-    """The keep-texts (one per line) and the region (``x0,y0,x1,y1`` pixels, empty: none) with
-    its blend feather (px; 0 or empty: no blend) as the session's keywords."""
+def parse_region(keep_text: str, box_text: str, blend, named=None) -> dict:
+    """The keep-texts (one per line) and the region with its blend feather (px; 0 or empty: no
+    blend) as the session's keywords. The region is ``x0,y0,x1,y1`` pixels, or a name the page's
+    parser knows ("hair", "face+hair"; the toy world: "object", "background"), which
+    ``named(name)`` turns into a mask; empty: none."""
     keep = tuple(l.strip() for l in (keep_text or "").splitlines() if l.strip())
-    box = None
-    if (box_text or "").strip():
+    box = mask = None
+    text = (box_text or "").strip()
+    if text:
         try:
-            box = tuple(float(v) for v in box_text.split(","))
+            box = tuple(float(v) for v in text.split(","))
         except ValueError:
-            raise InputError(f"region {box_text!r}: write x0,y0,x1,y1 in pixels") from None
+            if named is None:
+                raise InputError(f"region {text!r}: write x0,y0,x1,y1 in pixels (no parser to name one)") from None
+            mask = named(text)
     feather = float(blend or 0)
-    if feather and box is None:
-        raise InputError("the blend needs a region (x0,y0,x1,y1)")
-    return {"keep": keep, "box": box, "blend": feather if feather else None}
+    if feather and box is None and mask is None:
+        raise InputError("the blend needs a region (x0,y0,x1,y1 or a name)")
+    return {"keep": keep, "box": box, "mask": mask, "blend": feather if feather else None}
+
+
+def region_overlay(image, mask) -> np.ndarray:
+    """The image (R, R, 3) in [-1, 1] with its region (R, R) tinted, for display."""
+    x = to_uint8(image).astype(np.float32)
+    tint = np.asarray((255, 80, 40), np.float32)
+    m = np.asarray(mask, np.float32)[..., None] * 0.55
+    return display_image(np.clip(x * (1 - m) + tint * m, 0, 255).astype(np.uint8))
 
 
 class Page:
     """The handlers, each a thin call into the session that turns errors into a status line."""
 
-    def __init__(self, session: EditSession, out_dir: Path, defaults: EditorDefaults | None = None):
+    def __init__(self, session: EditSession, out_dir: Path, defaults: EditorDefaults | None = None, region_parser=None):
         self.s, self.out, self.defaults = session, out_dir, defaults or EditorDefaults()
+        self.region_parser = region_parser  # names regions: a FaceParser, or the toy world's ObjectParser
+
+    def _named(self, w):
+        if self.region_parser is None:
+            return None
+        return lambda name: named_region(self.region_parser, np.asarray(self.s.gen.synthesis(w)), name)[0]
+
+    def show_region(self, w, box_text):
+        """The original with the named region tinted (None when the region is not a name)."""
+        text = (box_text or "").strip()
+        if w is None or not text or self.region_parser is None or text[0].isdigit():
+            return None
+        try:
+            return region_overlay(np.asarray(self.s.gen.synthesis(w))[0], self._named(w)(text))
+        except StyleClipError:
+            return None
 
     def _save(self, res) -> list[str]:
         stamp = f"{time.time_ns()}"
@@ -167,12 +197,12 @@ class Page:
             return self._nothing("load a seed first")
 
         def edit():
-            r = parse_region(keep, box, blend)
+            r = parse_region(keep, box, blend, self._named(w))
             source = "population" if population else "fs3"
             first = self.defaults.edit(neutral, target, alpha, "auto" if auto else float(beta), source)
             also_terms = [self.defaults.edit(t.neutral, t.target, t.alpha, t.beta, source) for t in parse_also(also)]
             terms = [dataclasses.replace(t, keep=r["keep"]) for t in [first, *also_terms]]
-            return self.s.global_edit(w, terms, box=r["box"], blend=r["blend"])
+            return self.s.global_edit(w, terms, mask=r["mask"], box=r["box"], blend=r["blend"])
 
         res, status, files = self._run(edit)
         return self._show(res, status, files)
@@ -193,7 +223,13 @@ class Page:
 
         res, status, files = self._run(
             lambda: self.s.optimize(
-                w, prompt, int(steps), float(l2), float(id_lambda), progress=tick, **parse_region(keep, box, blend)
+                w,
+                prompt,
+                int(steps),
+                float(l2),
+                float(id_lambda),
+                progress=tick,
+                **parse_region(keep, box, blend, self._named(w)),
             )
         )
         frames = [display_image(f) for f in res.frames] if res is not None else None
@@ -214,13 +250,16 @@ class Page:
         return display_image(res.image), status, files
 
 
-def build_app(session: EditSession, out_dir: str | Path | None = None, defaults: EditorDefaults | None = None):
+def build_app(
+    session: EditSession, out_dir: str | Path | None = None, defaults: EditorDefaults | None = None, region_parser=None
+):
     """The Gradio Blocks page for ``session`` (not launched); ``defaults``: what global directions
-    start with (StyleCLIP's own when None)."""
+    start with (StyleCLIP's own when None); ``region_parser``: names regions (a ``FaceParser``, or
+    the toy world's ``ObjectParser``)."""
     import gradio as gr
 
     defaults = defaults or EditorDefaults()
-    page = Page(session, Path(out_dir or tempfile.mkdtemp(prefix="styleclip_ui_")), defaults)
+    page = Page(session, Path(out_dir or tempfile.mkdtemp(prefix="styleclip_ui_")), defaults, region_parser)
     with gr.Blocks(title="styleclip-jax") as app:
         gr.Markdown(f"## styleclip-jax: text-driven StyleGAN editing\nGlobal directions start with {defaults.note}")
         w = gr.State(None)
@@ -240,6 +279,9 @@ def build_app(session: EditSession, out_dir: str | Path | None = None, defaults:
         with gr.Row():
             original = gr.Image(label="original", type="numpy", format="png", interactive=False, elem_id="original")
             edited = gr.Image(label="edited", type="numpy", format="png", interactive=False, elem_id="edited")
+            region_view = gr.Image(
+                label="named region", type="numpy", format="png", interactive=False, elem_id="region_view"
+            )
         status = gr.Markdown(elem_id="status")
         files = gr.File(label="download: edited PNG and .npz latents", file_count="multiple", elem_id="files")
         with gr.Accordion("keep and region (global directions, optimization)", open=False):
@@ -247,7 +289,8 @@ def build_app(session: EditSession, out_dir: str | Path | None = None, defaults:
                 keep = gr.Textbox(
                     label="keep (one per line; 'A|B' for one attribute's values)", lines=2, elem_id="keep"
                 )
-                box = gr.Textbox(label="region x0,y0,x1,y1 (pixels; empty: whole image)", elem_id="box")
+                names = "" if region_parser is None else ", or a name: " + ", ".join(_region_examples(region_parser))
+                box = gr.Textbox(label=f"region x0,y0,x1,y1 (pixels; empty: whole image){names}", elem_id="box")
                 blend = gr.Number(value=0, label="blend feather px (0: no blend)", minimum=0, elem_id="blend")
         with gr.Tab("Global directions"):
             with gr.Row():
@@ -283,6 +326,7 @@ def build_app(session: EditSession, out_dir: str | Path | None = None, defaults:
             o_go = gr.Button("Optimise", elem_id="opt_go")
             frames = gr.Gallery(label="frames along the way", columns=6, height=160, elem_id="frames")
 
+        box.change(page.show_region, [w, box], [region_view])
         load.click(page.load, [seed], [original, w, status, edited, files])
         if session.encoder is not None:
             photo.upload(page.upload, [photo, align], [original, w, status, edited, files])
@@ -300,6 +344,11 @@ def build_app(session: EditSession, out_dir: str | Path | None = None, defaults:
         o_go.click(run_opt, o_in, [edited, status, files, frames])
         prompt.submit(run_opt, o_in, [edited, status, files, frames])
     return app
+
+
+def _region_examples(parser) -> list[str]:
+    names = getattr(parser, "NAMES", None)
+    return list(names) if names else ["hair", "face", "face+hair", "background"]
 
 
 def session_from_folders(generator=None, clip=None, stats=None, mappers=(), idnet=None, encoder=None) -> EditSession:

@@ -90,14 +90,21 @@ class FaceParser(ModelHandle):
         x = check_array(images, "images", (None, None, None, 3))
         return np.asarray(_labels(self.graphdef, self.state, x, tuple(x.shape[1:3])))
 
-    def labels_of_photos(self, photos_u8) -> list[np.ndarray]:
-        """uint8 photos -> (H, W) uint8 label maps, each at its photo's size (test.py's preprocessing)."""
-        out = []
-        for p in photos_u8:
-            x = preprocess_photos([p])
-            out.append(
-                np.asarray(_labels_normalised(self.graphdef, self.state, x, tuple(np.shape(p)[:2]))[0], np.uint8)
-            )
+    def labels_of_photos(self, photos_u8, batch_size: int = 8) -> list[np.ndarray]:
+        """uint8 photos -> (H, W) uint8 label maps, each at its photo's size (test.py's
+        preprocessing); photos of one size go through in batches of ``batch_size``."""
+        photos = list(photos_u8)
+        out: list = [None] * len(photos)
+        by_size: dict = {}
+        for i, p in enumerate(photos):
+            by_size.setdefault(tuple(np.shape(p)[:2]), []).append(i)
+        for size, idx in by_size.items():
+            for k in range(0, len(idx), batch_size):
+                chunk = idx[k : k + batch_size]
+                x = preprocess_photos([photos[i] for i in chunk])
+                labels = np.asarray(_labels_normalised(self.graphdef, self.state, x, size), np.uint8)
+                for i, lab in zip(chunk, labels):
+                    out[i] = lab
         return out
 
     def region(self, images, names: str) -> np.ndarray:
