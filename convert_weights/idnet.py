@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convert_weights.keys import apply_renames, oihw_to_hwio, transposed
+from convert_weights.keys import apply_renames, oihw_to_hwio, plain_state_dict, transposed
 from styleclip_jax.errors import CheckpointError
 from styleclip_jax.io.files import refuse_nonempty_dir
 from styleclip_jax.io.torch_pickle import file_sha256, load_checkpoint
@@ -95,12 +95,7 @@ def idnet_to_ours(sd: Mapping[str, np.ndarray], cfg: IDNetConfig, what: str) -> 
 def convert_idnet(src: str | os.PathLike, out_dir: str | os.PathLike | None = None, overwrite: bool = False) -> IDNet:
     src = Path(src)
     refuse_nonempty_dir(out_dir, overwrite)  # before the (slow) conversion
-    obj = load_checkpoint(src)
-    if isinstance(obj, Mapping) and "state_dict" in obj:
-        obj = obj["state_dict"]
-    if not isinstance(obj, Mapping):
-        raise CheckpointError(f"{src}: expected an IR-SE50 state dict, got {type(obj).__name__}")
-    sd = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in obj.items()}
+    sd = plain_state_dict(load_checkpoint(src), str(src))
     cfg = idnet_config(sd, str(src))
     net = IDNet(
         cfg,

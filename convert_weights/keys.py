@@ -20,6 +20,17 @@ import numpy as np
 from styleclip_jax.errors import CheckpointError
 from styleclip_jax.io.model_folder import check_flat_against, check_weights
 
+
+def plain_state_dict(obj, what: str) -> dict[str, np.ndarray]:
+    """A loaded checkpoint as a flat state dict: a ``state_dict`` entry unwrapped and
+    DataParallel's ``module.`` prefix dropped (how pSp / face-parsing trainers save)."""
+    if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{what}: expected a state dict, got {type(obj).__name__}")
+    return {k[len("module.") :] if k.startswith("module.") else k: v for k, v in obj.items()}
+
+
 Row = tuple  # (ours: str | None, theirs: str | tuple[str, ...], transform: Callable | None)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convert_weights.keys import apply_renames, oihw_to_hwio
+from convert_weights.keys import apply_renames, oihw_to_hwio, plain_state_dict
 from styleclip_jax.errors import CheckpointError
 from styleclip_jax.io.files import refuse_nonempty_dir
 from styleclip_jax.io.torch_pickle import file_sha256, load_checkpoint
@@ -72,12 +72,7 @@ def convert_parser(
 ) -> FaceParser:
     src = Path(src)
     refuse_nonempty_dir(out_dir, overwrite)  # before the conversion
-    obj = load_checkpoint(src)
-    if isinstance(obj, Mapping) and "state_dict" in obj:
-        obj = obj["state_dict"]
-    if not isinstance(obj, Mapping):
-        raise CheckpointError(f"{src}: expected a BiSeNet state dict, got {type(obj).__name__}")
-    sd = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in obj.items()}
+    sd = plain_state_dict(load_checkpoint(src), str(src))
     cfg = parser_config(sd, str(src))
     net = FaceParser(
         cfg,

@@ -12,12 +12,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
-from PIL import Image
 
 from styleclip_jax.errors import InputError
 from styleclip_jax.models.handle import ModelHandle, expected_shapes_of, jit_call
 from styleclip_jax.models.parser.config import INPUT_SIZE, MEAN, STD, ParserConfig, region_from_labels
 from styleclip_jax.models.parser.network import BiSeNet
+from styleclip_jax.models.photo_input import photos_at
 from styleclip_jax.validation import check_array
 
 KIND = "face-parser"
@@ -49,15 +49,7 @@ def preprocess(images, size: int = INPUT_SIZE):
 def preprocess_photos(photos_u8, size: int = INPUT_SIZE) -> np.ndarray:
     """uint8 RGB photos (each (H, W, 3)) -> (B, size, size, 3), as test.py: PIL bilinear resize,
     then ToTensor (÷255) and Normalize, each step rounded to float32."""
-    out = []
-    for a in photos_u8:
-        a = np.asarray(a)
-        if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
-            raise InputError(f"photos must be uint8 RGB (H, W, 3), got {a.dtype} {a.shape}")
-        if a.shape[:2] != (size, size):
-            a = np.asarray(Image.fromarray(a).resize((size, size), Image.Resampling.BILINEAR))
-        out.append(normalize(a.astype(np.float32) / np.float32(255)))
-    return np.stack(out).astype(np.float32)
+    return normalize(photos_at(photos_u8, size)).astype(np.float32)
 
 
 def _labels_at(logits, size):

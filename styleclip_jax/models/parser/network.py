@@ -16,9 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from styleclip_jax.models.idnet.network import BatchNorm  # eval mode, eps 1e-5, as upstream's
 from styleclip_jax.models.parser.config import ParserConfig
 
-BN_EPS = 1e-5
 HIGHEST = jax.lax.Precision.HIGHEST
 
 
@@ -38,18 +38,6 @@ class Conv(nnx.Module):
             dimension_numbers=("NHWC", "HWIO", "NHWC"),
             precision=HIGHEST,
         )
-
-
-class BatchNorm(nnx.Module):
-    def __init__(self, c: int):
-        self.weight = nnx.Param(jnp.ones((c,), jnp.float32))
-        self.bias = nnx.Param(jnp.zeros((c,), jnp.float32))
-        self.running_mean = nnx.BatchStat(jnp.zeros((c,), jnp.float32))
-        self.running_var = nnx.BatchStat(jnp.ones((c,), jnp.float32))
-
-    def __call__(self, x):
-        scale = self.weight[...] * jax.lax.rsqrt(self.running_var[...] + BN_EPS)
-        return (x - self.running_mean[...]) * scale + self.bias[...]
 
 
 class ConvBNReLU(nnx.Module):
