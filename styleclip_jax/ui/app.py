@@ -289,8 +289,8 @@ def build_app(
                 keep = gr.Textbox(
                     label="keep (one per line; 'A|B' for one attribute's values)", lines=2, elem_id="keep"
                 )
-                names = "" if region_parser is None else ", or a name: " + ", ".join(_region_examples(region_parser))
-                box = gr.Textbox(label=f"region x0,y0,x1,y1 (pixels; empty: whole image){names}", elem_id="box")
+                by_name = "" if region_parser is None else ", or a name: " + ", ".join(_region_examples(region_parser))
+                box = gr.Textbox(label=f"region x0,y0,x1,y1 (pixels; empty: whole image){by_name}", elem_id="box")
                 blend = gr.Number(value=0, label="blend feather px (0: no blend)", minimum=0, elem_id="blend")
         with gr.Tab("Global directions"):
             with gr.Row():

@@ -34,11 +34,11 @@ class ParserConfig:
     """Widths of the ResNet-18 stages (stem, layer1..4), the context path, the fusion module (and
     its attention's hidden width) and the three heads' middle layers; the class count."""
 
-    resnet: tuple[int, int, int, int, int] = (64, 64, 128, 256, 512)
+    resnet: tuple[int, ...] = (64, 64, 128, 256, 512)  # stem, layer1..4
     context: int = 128
     ffm: int = 256
     ffm_hidden: int = 64
-    heads: tuple[int, int, int] = (256, 64, 64)  # conv_out, conv_out16, conv_out32
+    heads: tuple[int, ...] = (256, 64, 64)  # conv_out, conv_out16, conv_out32
     n_classes: int = 19
 
     @property
