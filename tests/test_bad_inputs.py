@@ -104,6 +104,12 @@ def env(tmp_path_factory, golden_dir):
     ck["g_ema"]["style.1.weight"] = np.full_like(ck["g_ema"]["style.1.weight"], np.nan)
     nan_ck = d / "nan_ck.pt"
     save_zip(ck, nan_ck)
+    pck = load_checkpoint(golden_dir / "bisenet_tiny.pth")
+    pck["ffm.conv1.weight"] = np.full_like(pck["ffm.conv1.weight"], np.nan)
+    save_zip(pck, d / "nan_parser.pth")
+    from convert_weights.parser import convert_parser
+
+    convert_parser(golden_dir / "bisenet_tiny.pth", d / "parser")
     idn = load_checkpoint(golden_dir / "irse50_tiny.pth")
     k = sorted(idn)[0]
     idn[k] = np.full_like(idn[k], np.nan)
@@ -180,6 +186,9 @@ def env(tmp_path_factory, golden_dir):
         enc=d / "enc",
         nan_enc=nan_enc,
         nan_e4e=d / "nan_e4e.pt",
+        nan_parser_ck=d / "nan_parser.pth",
+        parser=d / "parser",
+        nan_parser=_nan_model_folder(d / "parser", d / "nan_parser"),
     )
 
 
@@ -436,14 +445,32 @@ def _commands(e):
             e.nan_gen,
             c,
         ),
+        (
+            "convert parser",
+            ["convert", "parser", "{X}", "{OUT}"],
+            "file",
+            e.golden / "bisenet_tiny.pth",
+            e.nan_parser_ck,
+            ros,
+        ),
+        ("parse images", ["parse", "{X}", "--parser", e.parser, "--out", "{OUT}"], "file", e.photo, None, None),
+        (
+            "parse parser",
+            ["parse", str(e.photo), "--parser", "{X}", "--out", "{OUT}"],
+            "folder",
+            e.parser,
+            e.nan_parser,
+            g,
+        ),
     ]
 
 
 # Inputs with no NaN or wrong-shape form: a TorchScript CLIP (its NaN path is the shared weight
 # check, covered by the others), an image (pixels are never NaN), an ONNX file (NaN weights are
 # not ours to check; inputs are).
-N_COMMANDS = 26
+N_COMMANDS = 29
 NO_FORM = {(1, "nan"), (6, "nan"), (6, "shape"), (17, "nan"), (18, "nan"), (19, "nan"), (22, "nan"), (22, "shape")}
+NO_FORM |= {(27, "nan"), (27, "shape")}  # a photo: pixels are never NaN, and any size parses (resized to 512)
 CASES = [(i, v) for i in range(N_COMMANDS) for v in VARIANTS if (i, v) not in NO_FORM]
 
 
