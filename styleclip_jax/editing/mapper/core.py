@@ -55,11 +55,7 @@ def offset_start(cfg: MapperConfig, tensors: dict[str, np.ndarray], target: np.n
     average (the mean over a level's rows, which share one MLP): the population's initial offset
     (contrib). The last layer is lrelu·√2, so a negative output needs a 5x larger pre-activation."""
     out = dict(tensors)
-    if cfg.kind == "single":
-        parts = {"single": (0, cfg.num_ws)}
-    else:
-        parts = {n: ab for n, ab in cfg.level_rows().items() if getattr(cfg, n)}
-    for name, (a, b) in parts.items():
+    for name, (a, b) in cfg.moving_parts().items():
         want = target[a:b].mean(axis=0) / np.float32(RESIDUAL_SCALE) / np.float32(np.sqrt(2.0))
         pre = np.where(want >= 0, want, want / np.float32(0.2))
         out[f"{name}.layers.{cfg.n_layers - 1}.bias"] = (pre / np.float32(cfg.lr_mul)).astype(np.float32)

@@ -112,12 +112,10 @@ def _split_latents(cfg: MapperTrainConfig, latents, gen: StyleGAN2, region=None)
 def population_target(mapper_cfg, population, text: np.ndarray, scale: float) -> np.ndarray:
     """(L, D): ``scale`` times the population's W direction for the unit text feature ``text``
     on the rows the mapper moves (every row for a single mapper), zeros elsewhere (contrib)."""
-    if mapper_cfg.kind == "single":
-        rows = list(range(mapper_cfg.num_ws))
-    else:
-        rows = [r for n, (a, b) in mapper_cfg.level_rows().items() if getattr(mapper_cfg, n) for r in range(a, b)]
     target = np.zeros((mapper_cfg.num_ws, mapper_cfg.latent_dim), np.float32)
-    target[rows] = scale * population.w_direction(text / np.linalg.norm(text))
+    d = scale * population.w_direction(text / np.linalg.norm(text))
+    for a, b in mapper_cfg.moving_parts().values():
+        target[a:b] = d
     return target
 
 

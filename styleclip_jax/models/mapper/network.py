@@ -73,6 +73,13 @@ class MapperConfig:
         n = self.num_ws
         return {"coarse": (0, min(4, n)), "medium": (min(4, n), min(8, n)), "fine": (min(8, n), n)}
 
+    def moving_parts(self) -> dict[str, tuple[int, int]]:
+        """{MLP name: (first row, end row)} of a W+ mapper's MLPs that move rows: a single mapper's
+        one MLP over every row, or the levels that are on."""
+        if self.kind == "single":
+            return {"single": (0, self.num_ws)}
+        return {n: ab for n, ab in self.level_rows().items() if getattr(self, n)}
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["style_widths"] = list(self.style_widths)
