@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from styleclip_jax.errors import InputError
-from styleclip_jax.faces.photos import expand_images
+from styleclip_jax.faces.photos import check_unique_stems, expand_images
 from styleclip_jax.io.files import atomic_write, refuse_nonempty_dir
 from styleclip_jax.io.images import read_image, save_png
 from styleclip_jax.progress import callback
@@ -43,10 +42,7 @@ def parse_photos(
 ) -> dict:
     """Parse every photo of ``paths`` (files or folders) into ``out_dir``; returns {stem: labels}."""
     items = [f for f, _ in expand_images(paths)]
-    stems = [f.stem for f in items]
-    dup = sorted({s for s in stems if stems.count(s) > 1})
-    if dup:
-        raise InputError(f"several inputs share the name(s) {dup}; their label maps would overwrite each other")
+    check_unique_stems(items, "label maps")
     refuse_nonempty_dir(out_dir, overwrite)
     photos = [read_image(f) for f in items]  # every file is read (and refused) before any work
     out = Path(out_dir)

@@ -44,6 +44,14 @@ def expand_images(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, bool]]
     return out
 
 
+def check_unique_stems(files, outputs: str) -> None:
+    """Outputs are named by their input's stem: two inputs of one stem would overwrite each other."""
+    stems = [Path(f).stem for f in files]
+    dup = sorted({s for s in stems if stems.count(s) > 1})
+    if dup:
+        raise InputError(f"several inputs share the name(s) {dup}; their {outputs} would overwrite each other")
+
+
 def face_record(faces, i: int, alignment, crop_name: str, shape) -> dict:
     box = faces.boxes[i]
     side = max(box[2] - box[0], box[3] - box[1])
@@ -77,10 +85,7 @@ def align_photos(
         raise InputError(f"faces must be 'largest' or 'all', got {faces!r}")
     out_dir = Path(out_dir)
     items = expand_images(paths)
-    stems = [f.stem for f, _ in items]
-    dup = sorted({s for s in stems if stems.count(s) > 1})
-    if dup:
-        raise InputError(f"several inputs share the name(s) {dup}; their crops would overwrite each other")
+    check_unique_stems([f for f, _ in items], "crops")
     report, writes = [], []
     report_progress = callback(progress)
     for path, in_folder in items:
