@@ -5,8 +5,9 @@ The file is ``{'state_dict': pSp.state_dict(), 'opts': dict, 'latent_avg': (N, D
 tagged ``cuda:0``; it is read by the code-free torch reader. ``opts['encoder_type']`` decides the
 forward: ``Encoder4Editing`` (w0 + deltas) or ``GradualStyleEncoder`` (pSp, identical keys, a
 different forward), so a pSp file never loads silently as e4e; other encoder types are refused by
-name. The config is inferred from the shapes (as encoder4editing's ``models/encoders/psp_encoders.py`` builds it) and checked against
-``opts['stylegan_size']``; the weights move through one rename table.
+name. The config is inferred from the shapes (as encoder4editing's
+``models/encoders/psp_encoders.py`` builds it) and checked against ``opts['stylegan_size']``; the
+weights move through one rename table.
 """
 
 from __future__ import annotations

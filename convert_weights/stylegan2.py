@@ -279,7 +279,6 @@ def generator_from_checkpoint(obj: Any, what: str = "checkpoint", allow_modified
         g = obj["G_ema"]
         if not isinstance(g, PersistentObject):
             raise CheckpointError(f"{what}: G_ema is not a pickled network ({type(g).__name__})")
-
         if is_stylegan3(g):
             return stylegan3_from_snapshot(g, what, allow_modified_source)
         sd = module_state_dict(g)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from styleclip_jax.cli.options import COUNT, progress_bar, real
+from styleclip_jax.cli.options import COUNT, load_face_parser, progress_bar, real
 
 
 def add_faces(sub):
@@ -97,10 +97,6 @@ def run_paste_back(args):
     from styleclip_jax.io.images import save_png
 
     out = check_output_path(args.out, args.overwrite, suffixes=(".png",))
-    parser = None
-    if args.parser:
-        from styleclip_jax.models.parser.handle import load_parser
-
-        parser = load_parser(args.parser)
+    parser = load_face_parser(args.parser)
     save_png(out, paste_back_photo(args.photo, args.crop, args.faces, args.face - 1, args.feather, parser))
     print(f"pasted {Path(args.crop).name} into {Path(args.photo).name} -> {out}")

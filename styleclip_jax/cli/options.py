@@ -184,6 +184,15 @@ def add_parser_option(p) -> None:
     )
 
 
+def load_face_parser(path):
+    """The ``FaceParser`` of a folder, or None when no folder is given."""
+    if path is None:
+        return None
+    from styleclip_jax.models.parser.handle import load_parser
+
+    return load_parser(path)
+
+
 def load_region_parser(path):
     """A ``FaceParser`` folder, or the toy world's ``ObjectParser`` for the word 'toyworld'."""
     if path is None:
@@ -192,9 +201,7 @@ def load_region_parser(path):
         from styleclip_jax.toyworld.readers import ObjectParser
 
         return ObjectParser()
-    from styleclip_jax.models.parser.handle import load_parser
-
-    return load_parser(path)
+    return load_face_parser(path)
 
 
 def region_kwargs(args, gen=None, wplus=None) -> dict:
@@ -272,11 +279,7 @@ def paste_back_if_asked(args, inv, edited) -> str:
         return ""
     from styleclip_jax.editing.inversion.photos import paste_edits
 
-    parser = None
-    if getattr(args, "parser", None):
-        from styleclip_jax.models.parser.handle import load_parser
-
-        parser = load_parser(args.parser)
+    parser = load_face_parser(getattr(args, "parser", None))
     written = paste_edits(inv, edited, args.paste_back, args.overwrite, parser=parser)
     return f"; {len(written)} photo(s) with the edit pasted back -> {args.paste_back}"
 

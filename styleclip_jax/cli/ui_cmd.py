@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from styleclip_jax.cli.options import integer
+from styleclip_jax.cli.options import integer, load_region_parser
 
 
 def add_ui(sub):
@@ -41,16 +41,8 @@ def run_ui(args):
         raise InputError(f"the browser editor needs Gradio: pip install 'styleclip-jax[ui]' ({e})") from None
     session = session_from_folders(args.generator, args.clip, args.stats, args.mapper, args.idnet, args.encoder)
     toy = args.generator is None and not args.faithful
-    if args.parser:
-        from styleclip_jax.models.parser.handle import load_parser
-
-        region_parser = load_parser(args.parser)
-    elif args.generator is None:
-        from styleclip_jax.toyworld.readers import ObjectParser
-
-        region_parser = ObjectParser()
-    else:
-        region_parser = None
+    # names regions: the given parser; on the toy world, its object / background
+    region_parser = load_region_parser(args.parser or "toyworld") if args.parser or args.generator is None else None
     app = build_app(session, defaults=toy_world_defaults(session.gen) if toy else None, region_parser=region_parser)
     print(f"styleclip-jax editor on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
     app.queue().launch(server_name=args.host, server_port=args.port, share=False, show_error=False, quiet=True)

@@ -2,8 +2,8 @@
 
 The quad and the shrink / crop / pad-and-blur / transform sequence are NVIDIA ffhq-dataset's, as
 encoder4editing's ``align_face`` runs them, with dlib's 68 points replaced by MTCNN's eyes and
-mouth corners (the FFHQ dataset script's ``recreate_aligned_images``). Pillow and scipy do the resampling, as
-upstream: their uint8 truncation is what the golden crops hold. ``Image.LANCZOS`` stands where
+mouth corners (the FFHQ dataset script's ``recreate_aligned_images``). Pillow and scipy do the
+resampling, as upstream: their uint8 truncation is what the golden crops hold. ``Image.LANCZOS`` stands where
 upstream named ``ANTIALIAS`` (removed in Pillow 10; the same filter).
 """
 

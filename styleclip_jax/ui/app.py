@@ -112,16 +112,23 @@ def parse_region(keep_text: str, box_text: str, blend, named=None) -> dict:
     box = mask = None
     text = (box_text or "").strip()
     if text:
-        try:
-            box = tuple(float(v) for v in text.split(","))
-        except ValueError:
+        box = _as_box(text)
+        if box is None:
             if named is None:
-                raise InputError(f"region {text!r}: write x0,y0,x1,y1 in pixels (no parser to name one)") from None
+                raise InputError(f"region {text!r}: write x0,y0,x1,y1 in pixels (no parser to name one)")
             mask = named(text)
     feather = float(blend or 0)
     if feather and box is None and mask is None:
         raise InputError("the blend needs a region (x0,y0,x1,y1 or a name)")
     return {"keep": keep, "box": box, "mask": mask, "blend": feather if feather else None}
+
+
+def _as_box(text: str) -> tuple[float, ...] | None:
+    """The numbers of a region box ``x0,y0,x1,y1``, or None when the text is not numbers (a name)."""
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        return None
 
 
 def region_overlay(image, mask) -> np.ndarray:
@@ -147,10 +154,11 @@ class Page:
     def show_region(self, w, box_text):
         """The original with the named region tinted (None when the region is not a name)."""
         text = (box_text or "").strip()
-        if w is None or not text or self.region_parser is None or text[0].isdigit():
+        if w is None or not text or self.region_parser is None or _as_box(text) is not None:
             return None
         try:
-            return region_overlay(np.asarray(self.s.gen.synthesis(w))[0], self._named(w)(text))
+            image = np.asarray(self.s.gen.synthesis(w))  # once, for the region and the picture
+            return region_overlay(image[0], named_region(self.region_parser, image, text)[0])
         except StyleClipError:
             return None
 

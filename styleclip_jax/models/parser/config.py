@@ -68,11 +68,6 @@ def region_from_labels(labels, region: str, class_names=CLASS_NAMES) -> np.ndarr
     return mask
 
 
-def region_names() -> list[str]:
-    """Every name a region may use: the 19 classes and the unions."""
-    return [*CLASS_NAMES, *UNIONS]
-
-
 def class_ids(region: str, class_names=CLASS_NAMES) -> tuple[int, ...]:
     """Class ids of a region name ``NAME[+NAME…]`` ("hair", "face+hair", "background"); an unknown
     name is an error listing the known ones."""
@@ -84,6 +79,4 @@ def class_ids(region: str, class_names=CLASS_NAMES) -> tuple[int, ...]:
             if m not in class_names:
                 raise InputError(f"unknown region {n!r}; known: {', '.join(list(class_names) + list(UNIONS))}")
             ids.append(class_names.index(m))
-    if not names or not ids:
-        raise InputError("a region names at least one class, e.g. 'hair' or 'face+hair'")
     return tuple(sorted(set(ids)))

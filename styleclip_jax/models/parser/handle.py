@@ -15,7 +15,7 @@ from flax import nnx
 
 from styleclip_jax.errors import InputError
 from styleclip_jax.models.handle import ModelHandle, expected_shapes_of, jit_call
-from styleclip_jax.models.parser.config import INPUT_SIZE, MEAN, STD, ParserConfig, region_from_labels
+from styleclip_jax.models.parser.config import INPUT_SIZE, MEAN, STD, ParserConfig, class_ids, region_from_labels
 from styleclip_jax.models.parser.network import BiSeNet
 from styleclip_jax.models.photo_input import photos_at
 from styleclip_jax.validation import check_array
@@ -102,6 +102,7 @@ class FaceParser(ModelHandle):
     def region(self, images, names: str) -> np.ndarray:
         """(B, H, W) float32 {0, 1}: where the parser sees any class of ``names`` ("hair",
         "face+hair", "background"); a region empty on an image is an error."""
+        class_ids(names, self.config.class_names)  # an unknown name is refused before any parsing
         return region_from_labels(self.labels(images), names, self.config.class_names)
 
 
