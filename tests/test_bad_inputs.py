@@ -153,6 +153,10 @@ def env(tmp_path_factory, golden_dir):
     eck["state_dict"]["encoder.latlayer1.bias"] = np.full_like(eck["state_dict"]["encoder.latlayer1.bias"], np.nan)
     save_zip(eck, d / "nan_e4e.pt")
     nan_enc = _nan_model_folder(d / "enc", d / "nan_enc")
+    for part in ("backbone", "heads"):
+        sd = load_checkpoint(golden_dir / f"lpips_alex_{part}.pth")
+        k = sorted(sd)[0]
+        save_zip(dict(sd, **{k: np.full_like(sd[k], np.nan)}), d / f"nan_lpips_{part}.pth")
     onnx = d / "model.onnx"
     onnx.write_bytes(b"\x08\x07" + np.random.default_rng(2).bytes(512))  # for truncation only
     return SimpleNamespace(
@@ -189,6 +193,8 @@ def env(tmp_path_factory, golden_dir):
         nan_parser_ck=d / "nan_parser.pth",
         parser=d / "parser",
         nan_parser=_nan_model_folder(d / "parser", d / "nan_parser"),
+        nan_lpips_backbone=d / "nan_lpips_backbone.pth",
+        nan_lpips_heads=d / "nan_lpips_heads.pth",
     )
 
 
@@ -462,13 +468,29 @@ def _commands(e):
             e.nan_parser,
             g,
         ),
+        (
+            "convert lpips backbone",
+            ["convert", "lpips", "--backbone", "{X}", "--heads", e.golden / "lpips_alex_heads.pth", "{OUT}"],
+            "file",
+            e.golden / "lpips_alex_backbone.pth",
+            e.nan_lpips_backbone,
+            ros,
+        ),
+        (
+            "convert lpips heads",
+            ["convert", "lpips", "--backbone", e.golden / "lpips_alex_backbone.pth", "--heads", "{X}", "{OUT}"],
+            "file",
+            e.golden / "lpips_alex_heads.pth",
+            e.nan_lpips_heads,
+            e.golden / "lpips_vgg_heads.pth",
+        ),
     ]
 
 
 # Inputs with no NaN or wrong-shape form: a TorchScript CLIP (its NaN path is the shared weight
 # check, covered by the others), an image (pixels are never NaN), an ONNX file (NaN weights are
 # not ours to check; inputs are).
-N_COMMANDS = 29
+N_COMMANDS = 31
 NO_FORM = {(1, "nan"), (6, "nan"), (6, "shape"), (17, "nan"), (18, "nan"), (19, "nan"), (22, "nan"), (22, "shape")}
 NO_FORM |= {(27, "nan"), (27, "shape")}  # a photo: pixels are never NaN, and any size parses (resized to 512)
 CASES = [(i, v) for i in range(N_COMMANDS) for v in VARIANTS if (i, v) not in NO_FORM]

@@ -68,6 +68,12 @@ def _add_convert(sub):
     pa.add_argument("out_dir")
     pa.add_argument("--overwrite", action="store_true")
     pa.set_defaults(func=_run_convert_parser)
+    lp = csub.add_parser("lpips", help="LPIPS: a torchvision AlexNet / VGG16 state dict + the lpips package's heads")
+    lp.add_argument("--backbone", required=True, help="e.g. alexnet-owt-7be5be79.pth (features.* are read)")
+    lp.add_argument("--heads", required=True, help="the lpips package's weights/v0.1/alex.pth (or vgg.pth)")
+    lp.add_argument("out_dir")
+    lp.add_argument("--overwrite", action="store_true")
+    lp.set_defaults(func=_run_convert_lpips)
     m = csub.add_parser("mapper", help="StyleCLIP mapper .pt (optionally also its decoder.* generator)")
     m.add_argument("input")
     m.add_argument("out_dir")
@@ -96,6 +102,13 @@ def _run_convert_encoder(args):
         f"converted {c.kind} encoder: {len(c.units)} IR-SE units, W+ ({c.num_styles}, {c.style_dim}) -> {args.out_dir}"
         + (f"; generator -> {args.generator_out}" if gen is not None else "")
     )
+
+
+def _run_convert_lpips(args):
+    from convert_weights.lpips import convert_lpips
+
+    net = convert_lpips(args.backbone, args.heads, args.out_dir, overwrite=args.overwrite)
+    print(f"converted LPIPS ({net.config.net}, heads {net.config.tap_widths}) -> {args.out_dir}")
 
 
 def _run_convert_mtcnn(args):
