@@ -1,11 +1,15 @@
-"""Convert e4e (``e4e_ffhq_encode.pt``) and pSp checkpoints: the encoder into our format, and on
+"""Convert e4e (``e4e_ffhq_encode.pt``), pSp and ReStyle (``restyle_e4e_ffhq_encode.pt``,
+``restyle_psp_ffhq_encode.pt``) checkpoints: the encoder into our format, and on
 request the embedded ``decoder.*`` generator into a generator folder.
 
 The file is ``{'state_dict': pSp.state_dict(), 'opts': dict, 'latent_avg': (N, D)}`` with storages
 tagged ``cuda:0``; it is read by the code-free torch reader. ``opts['encoder_type']`` decides the
 forward: ``Encoder4Editing`` (w0 + deltas) or ``GradualStyleEncoder`` (pSp, identical keys, a
-different forward), so a pSp file never loads silently as e4e; other encoder types are refused by
-name. The config is inferred from the shapes (as encoder4editing's
+different forward), so a pSp file never loads silently as e4e; ReStyle's
+``ProgressiveBackboneEncoder`` / ``BackboneEncoder`` are the same two forwards with a 6-channel
+input and no FPN, and a file whose type disagrees with its shapes (a ReStyle body under an e4e type,
+or the reverse) is refused; other encoder types are refused by name. Training-only top-level keys
+(optimizer, discriminator, global_step) are ignored. The config is inferred from the shapes (as encoder4editing's
 ``models/encoders/psp_encoders.py`` builds it) and checked against ``opts['stylegan_size']``; the
 weights move through one rename table.
 """
@@ -30,15 +34,27 @@ from styleclip_jax.models.e4e import Encoder, EncoderConfig
 from styleclip_jax.models.handle import expected_shapes_of
 
 ENCODER_TYPES = {"Encoder4Editing": "e4e", "GradualStyleEncoder": "psp"}
+RESTYLE_TYPES = {"ProgressiveBackboneEncoder": "e4e", "BackboneEncoder": "psp"}  # iterative, no FPN
 BN = ("weight", "bias", "running_mean", "running_var")
 
 
 def encoder_config(sd: Mapping[str, np.ndarray], opts: Mapping, what: str) -> EncoderConfig:
     etype = opts.get("encoder_type")
-    if etype not in ENCODER_TYPES:
-        raise CheckpointError(f"{what}: encoder_type {etype!r} is not supported (only {sorted(ENCODER_TYPES)})")
+    types = {**ENCODER_TYPES, **RESTYLE_TYPES}
+    if etype not in types:
+        raise CheckpointError(f"{what}: encoder_type {etype!r} is not supported (only {sorted(types)})")
     if "input_layer.0.weight" not in sd or "styles.0.linear.weight" not in sd:
-        raise CheckpointError(f"{what}: not an e4e / pSp encoder (no input_layer.0 / styles.0.linear)")
+        raise CheckpointError(f"{what}: not an e4e / pSp / ReStyle encoder (no input_layer.0 / styles.0.linear)")
+    restyle = etype in RESTYLE_TYPES
+    input_nc, fpn = int(np.shape(sd["input_layer.0.weight"])[1]), "latlayer1.weight" in sd
+    if (input_nc, fpn) != ((6, False) if restyle else (3, True)):
+        body = f"{input_nc}-channel input, {'an' if fpn else 'no'} FPN"
+        raise CheckpointError(
+            f"{what}: encoder_type {etype} but the weights are {body} "
+            f"({'e4e / pSp' if fpn else 'ReStyle'} weights under another type?)"
+        )
+    if restyle and int(opts.get("input_nc", 6)) != 6:
+        raise CheckpointError(f"{what}: a ReStyle encoder with input_nc {opts.get('input_nc')} (only 6 is supported)")
     units, reds, i = [], [], 0
     while f"body.{i}.res_layer.1.weight" in sd:
         depth, cin = (int(v) for v in sd[f"body.{i}.res_layer.1.weight"].shape[:2])
@@ -60,21 +76,24 @@ def encoder_config(sd: Mapping[str, np.ndarray], opts: Mapping, what: str) -> En
             k += 1
         convs.append(k)
         n_styles += 1
-    size = opts.get("stylegan_size")
+    size_key = "output_size" if restyle else "stylegan_size"
+    size = opts.get(size_key)
     if size is not None and n_styles != 2 * int(math.log2(int(size))) - 2:
         raise CheckpointError(
-            f"{what}: {n_styles} style blocks, but stylegan_size {size} needs {2 * int(math.log2(int(size))) - 2}"
+            f"{what}: {n_styles} style blocks, but {size_key} {size} needs {2 * int(math.log2(int(size))) - 2}"
         )
     try:
         return EncoderConfig(
             units=tuple(units),
             se_reductions=tuple(reds),
             taps=tuple(ends[1:]),
-            fpn_width=int(sd["latlayer1.weight"].shape[0]),
+            fpn_width=int(sd["latlayer1.weight"].shape[0]) if fpn else 0,
             style_dim=int(sd["styles.0.linear.weight"].shape[0]),
             style_convs=tuple(convs),
-            kind=ENCODER_TYPES[etype],
-            start_from_latent_avg=bool(opts.get("start_from_latent_avg", True)),
+            kind=types[etype],
+            # ReStyle stores the flag but always starts from latent_avg
+            start_from_latent_avg=restyle or bool(opts.get("start_from_latent_avg", True)),
+            input_nc=input_nc,
         )
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{what}: inconsistent encoder shapes ({e})") from None
@@ -83,7 +102,7 @@ def encoder_config(sd: Mapping[str, np.ndarray], opts: Mapping, what: str) -> En
 def rename_table(cfg: EncoderConfig) -> list[tuple[str, str, object]]:
     """(ours, theirs, transform) for every encoder tensor."""
     rows = irse_rows(cfg)
-    for n in (1, 2):
+    for n in (1, 2) if cfg.fpn_width else ():
         rows += [
             (f"latlayer{n}.weight", f"latlayer{n}.weight", oihw_to_hwio),
             (f"latlayer{n}.bias", f"latlayer{n}.bias", None),
@@ -144,7 +163,7 @@ def convert_encoder(
         "file": src.name,
         "sha256": file_sha256(src),
         "dataset_type": opts.get("dataset_type"),
-        "stylegan_size": opts.get("stylegan_size"),
+        "stylegan_size": opts.get("stylegan_size", opts.get("output_size")),
     }
     enc = Encoder(cfg, tensors, source)
     gen = None

@@ -139,7 +139,7 @@ def run_optimize(args):
     latents = seeds = inv = None
     if args.mode == "edit":
         if args.images:
-            inv = invert_for(gen, args.images, args.encoder, args.align)
+            inv = invert_for(gen, args.images, args.encoder, args.align, args.iterations)
             latents = inv.wplus
         elif args.latents:
             _, latents = read_latents(args.latents, gen, accept=("wplus", "w"), key=args.latents_key)

@@ -29,7 +29,7 @@ def run_generate(args):
     if args.seeds is not None:
         kind, lat = "z", z_from_seeds(parse_seeds(args.seeds), cfg.z_dim)
     elif args.images is not None:
-        inv = invert_for(gen, args.images, args.encoder, args.align)
+        inv = invert_for(gen, args.images, args.encoder, args.align, args.iterations)
         kind, lat = "wplus", inv.wplus
     else:
         kind, lat = read_latents(args.latents, gen, key=args.latents_key)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from styleclip_jax.cli.options import COUNT, LR, NONNEG, WEIGHT, progress_bar
+from styleclip_jax.cli.options import COUNT, LR, NONNEG, WEIGHT, add_iterations_option, progress_bar
 
 
 def add_invert(sub):
     p = sub.add_parser("invert", help="photos -> W+ latents with an e4e encoder (StyleCLIP's real-photo path)")
-    p.add_argument("--encoder", required=True, help="encoder folder (see `convert encoder`)")
+    p.add_argument("--encoder", required=True, help="e4e / pSp / ReStyle encoder folder (see `convert encoder`)")
     p.add_argument(
         "--images", nargs="+", required=True, help="image files or folders (aligned 256² faces, or use --align)"
     )
     p.add_argument("--align", action="store_true", help="find and FFHQ-align the largest face of each photo first")
-    p.add_argument("--generator", default=None, help="also decode the latents (the reconstruction)")
+    p.add_argument(
+        "--generator", default=None, help="also decode the latents (the reconstruction); a ReStyle encoder needs it"
+    )
+    add_iterations_option(p)
     p.add_argument(
         "--refine",
         type=NONNEG,
@@ -58,7 +61,9 @@ def run_invert(args):
         enc.check_fits(gen)
     n = len(expand_images(args.images))
     with progress_bar("invert", "image") as bar:
-        inv = invert_photos(args.images, enc, args.align, args.batch_size, progress=bar if n > 1 else None)
+        inv = invert_photos(
+            args.images, enc, args.align, args.batch_size, bar if n > 1 else None, gen=gen, iterations=args.iterations
+        )
     w, files, photos = inv.wplus, inv.files, inv.crops
     note = ""
     if args.refine:

@@ -99,7 +99,7 @@ def _run_convert_encoder(args):
     enc, gen = convert_encoder(args.input, args.out_dir, args.generator_out, overwrite=args.overwrite)
     c = enc.config
     print(
-        f"converted {c.kind} encoder: {len(c.units)} IR-SE units, W+ ({c.num_styles}, {c.style_dim}) -> {args.out_dir}"
+        f"converted {c.name} encoder: {len(c.units)} IR-SE units, W+ ({c.num_styles}, {c.style_dim}) -> {args.out_dir}"
         + (f"; generator -> {args.generator_out}" if gen is not None else "")
     )
 

@@ -236,10 +236,23 @@ def add_latents_key(p, kinds=("wplus", "w", "z", "s")) -> None:
     )
 
 
+def add_iterations_option(p) -> None:
+    p.add_argument(
+        "--iterations",
+        type=COUNT,
+        default=None,
+        metavar="N",
+        help="ReStyle encoders: refinement iterations (default upstream's 5; an e4e encoder makes one pass)",
+    )
+
+
 def add_photo_source(group, p) -> None:
     """``--images`` (in the source ``group``), with ``--encoder`` and ``--align``: edit photos."""
     group.add_argument("--images", nargs="+", help="photos (files or folders), inverted with --encoder first")
-    p.add_argument("--encoder", default=None, help="e4e encoder folder, for --images (see `convert encoder`)")
+    p.add_argument(
+        "--encoder", default=None, help="e4e / pSp / ReStyle encoder folder, for --images (see `convert encoder`)"
+    )
+    add_iterations_option(p)
     p.add_argument("--align", action="store_true", help="with --images: find and FFHQ-align the largest face first")
     p.add_argument(
         "--paste-back",
@@ -266,7 +279,7 @@ def source_latents(args, gen, what: str, truncation: float = 1.0):
 
     check_paste_back(args)
     if args.images:
-        inv = invert_for(gen, args.images, args.encoder, args.align)
+        inv = invert_for(gen, args.images, args.encoder, args.align, args.iterations)
         return gen.as_wplus(inv.wplus), inv
     return wplus_from_source(
         gen, seeds=args.seeds, latents=args.latents, truncation=truncation, what=what, key=args.latents_key

@@ -25,6 +25,7 @@ from styleclip_jax.editing.global_directions.core import (
     edit_relevance,
 )
 from styleclip_jax.editing.global_directions.text import text_direction
+from styleclip_jax.editing.inversion.photos import encode_crops
 from styleclip_jax.errors import InputError
 from styleclip_jax.faces.photos import align_largest
 from styleclip_jax.models.latents import z_from_seeds
@@ -84,7 +85,7 @@ class EditSession:
             if getattr(self, "_detector", None) is None:
                 self._detector = load_face_detector()
             photo = align_largest(photo, self._detector, self.encoder.config.input_size, "the photo").image
-        w = self.encoder.encode_photos([photo])[0]
+        w = encode_crops(self.encoder, [photo], self.gen)[0]
         return EditResult(
             np.asarray(self.gen.synthesis(w[None]))[0], w, None, "photo inverted" + (" (face aligned)" if align else "")
         )

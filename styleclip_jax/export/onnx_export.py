@@ -94,7 +94,9 @@ def global_graph(gen):
 
 
 def encoder_graph(enc):
-    """(fn, specs): aligned faces (B, 256, 256, 3) in [-1, 1] -> W+ (B, N, D), latent_avg included."""
+    """(fn, specs): aligned faces (B, 256, 256, 3) in [-1, 1] -> W+ (B, N, D), latent_avg included.
+    One pass only: a ReStyle encoder (its loop runs the generator) is refused."""
+    enc.check_one_pass()
     s = enc.config.input_size
     e_def, e_state = enc.graphdef, enc.state
     return (lambda photo: nnx.merge(e_def, e_state)(photo)), [_spec("photo", ("B", s, s, 3), PHOTO_DOC)]
@@ -102,6 +104,7 @@ def encoder_graph(enc):
 
 def photo_edit_graph(enc, mapper, gen):
     """(fn, specs): photo (B, 256, 256, 3), alpha (B,) -> edited image: e4e, then mapper, then generator."""
+    enc.check_one_pass()
     enc.check_fits(gen)
     mapper.check_fits(gen, "ONNX export")
     e_def, e_state, m_def, m_state, g_def, g_state = (

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from styleclip_jax.editing.inversion.restyle import DEFAULT_ITERATIONS, restyle_invert
 from styleclip_jax.errors import InputError
 from styleclip_jax.faces.align import paste_back
 from styleclip_jax.faces.outline import outline_region
@@ -16,6 +17,7 @@ from styleclip_jax.faces.photos import align_largest, expand_images
 from styleclip_jax.io.files import refuse_nonempty_dir
 from styleclip_jax.io.images import read_image, save_png, to_uint8
 from styleclip_jax.models.e4e.handle import load_encoder
+from styleclip_jax.models.e4e.transform import preprocess
 from styleclip_jax.models.mtcnn import load_face_detector
 
 
@@ -32,12 +34,47 @@ class Inversion:
     quads: list | None = None
 
 
+def encode_crops(
+    encoder,
+    crops_u8,
+    gen=None,
+    iterations: int | None = None,
+    batch_size: int = 8,
+    progress: Callable | None = None,
+) -> np.ndarray:
+    """Aligned uint8 crops -> W+ (B, N, D): one pass of an e4e / pSp encoder, or ``iterations``
+    (default 5) of a ReStyle encoder with its generator ``gen``."""
+    c = encoder.config
+    if not c.iterative:
+        if iterations not in (None, 1):
+            raise InputError(f"--iterations needs a ReStyle encoder; this {c.kind} encoder inverts in one pass")
+        return encoder.encode_photos(crops_u8, batch_size, progress)
+    if gen is None:
+        raise InputError(f"a {c.name} encoder inverts iteratively with its generator: give --generator")
+    if batch_size < 1:
+        raise InputError("batch_size must be >= 1")
+    out = []
+    for i in range(0, len(crops_u8), batch_size):
+        x = preprocess(crops_u8[i : i + batch_size], c.input_size)
+        out.append(restyle_invert(encoder, gen, x, iterations or DEFAULT_ITERATIONS)[0][-1])
+        if progress:
+            progress(sum(map(len, out)), len(crops_u8))
+    return np.concatenate(out)
+
+
 def invert_photos(
-    paths, encoder, align: bool = False, batch_size: int = 8, detector=None, progress: Callable | None = None
+    paths,
+    encoder,
+    align: bool = False,
+    batch_size: int = 8,
+    detector=None,
+    progress: Callable | None = None,
+    gen=None,
+    iterations: int | None = None,
 ) -> Inversion:
     """Photos (files or folders) -> ``Inversion``. With ``align`` the largest face of each photo is
     found and FFHQ-aligned first (a photo without a face is an error naming it); otherwise the
-    photos are taken as aligned faces."""
+    photos are taken as aligned faces. ``gen`` and ``iterations``: for a ReStyle encoder."""
     files = [f for f, _ in expand_images(paths)]
     photos = [read_image(f) for f in files]
     crops, quads = photos, None
@@ -46,7 +83,7 @@ def invert_photos(
             detector = load_face_detector()
         aligned = [align_largest(img, detector, encoder.config.input_size, f) for f, img in zip(files, photos)]
         crops, quads = [a.image for a in aligned], [a.quad for a in aligned]
-    w = encoder.encode_photos(crops, batch_size, progress)
+    w = encode_crops(encoder, crops, gen, iterations, batch_size, progress)
     return Inversion(w, files, crops, photos if align else None, quads)
 
 
@@ -71,10 +108,11 @@ def paste_edits(inv: Inversion, edited, out_dir, overwrite: bool = False, parser
     return written
 
 
-def invert_for(gen, images, encoder, align: bool = False):
-    """Photos -> ``Inversion`` (W+ for ``gen``) through the encoder folder ``encoder``."""
+def invert_for(gen, images, encoder, align: bool = False, iterations: int | None = None):
+    """Photos -> ``Inversion`` (W+ for ``gen``) through the encoder folder ``encoder`` (a ReStyle
+    one iterates ``iterations`` times with ``gen``)."""
     if encoder is None:
         raise InputError("`images` needs `encoder` (an e4e folder from `styleclip-jax convert encoder`)")
     enc = load_encoder(encoder)
     enc.check_fits(gen)
-    return invert_photos(images, enc, align)
+    return invert_photos(images, enc, align, gen=gen, iterations=iterations)

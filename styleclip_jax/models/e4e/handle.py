@@ -20,7 +20,8 @@ _encode = jit_call(lambda m, x, stage: m(x, stage), static=(1,))
 
 class Encoder(ModelHandle):
     """e4e (or pSp) encoder: ``encode(x)`` maps aligned faces (B, 256, 256, 3) in [-1, 1] to W+
-    (B, N, D), ``latent_avg`` included (StyleCLIP's inversions)."""
+    (B, N, D), ``latent_avg`` included (StyleCLIP's inversions). A ReStyle encoder (6-channel input,
+    ``config.iterative``) runs through ``editing.inversion.restyle.restyle_invert`` instead."""
 
     KIND, CONFIG_CLS, WHAT = KIND, EncoderConfig, "encoder weights"
 
@@ -36,7 +37,16 @@ class Encoder(ModelHandle):
                 f"the generator takes W+ ({g.num_ws}, {g.w_dim}); the encoder makes ({c.num_styles}, {c.style_dim})"
             )
 
+    def check_one_pass(self) -> None:
+        """Raise for a ReStyle encoder: it needs the generator and its iterations."""
+        if self.config.iterative:
+            raise InputError(
+                f"this is a {self.config.name} encoder: it inverts iteratively with its generator "
+                "(give --generator / use editing.inversion.restyle), not in one pass"
+            )
+
     def encode(self, images, stage: int | None = None) -> np.ndarray:
+        self.check_one_pass()
         s = self.config.input_size
         x = check_array(images, "images", (None, s, s, 3))
         return np.asarray(_encode(self.graphdef, self.state, x, stage))

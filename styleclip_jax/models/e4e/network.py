@@ -9,6 +9,10 @@ time). Rows 0-2 read c3, rows 3-6 p2, the rest p1.
 e4e: row 0 is w0 = style_0(c3) and row i is w0 + style_i(·) (not cumulative); a progressive
 ``stage`` k adds only deltas 1..k. pSp: row i is style_i(·). ``latent_avg`` (N, D) is added
 row-wise when the config says ``start_from_latent_avg``.
+
+ReStyle's ``ProgressiveBackboneEncoder`` / ``BackboneEncoder`` are the same modules with a
+6-channel stem and no FPN (``fpn_width`` 0): every style block reads the last 16×16 map. Their
+output is a residual (``add_latent_avg=False``); the loop lives in ``editing/inversion/restyle.py``.
 """
 
 from __future__ import annotations
@@ -83,19 +87,20 @@ def upsample_add(top, lat):
 class E4EEncoder(nnx.Module):
     def __init__(self, cfg: EncoderConfig):
         self.cfg = cfg
-        self.stem_conv = Conv(3, cfg.units[0][0], 3)
+        self.stem_conv = Conv(cfg.input_nc, cfg.units[0][0], 3)
         self.stem_bn = BatchNorm(cfg.units[0][0])
         self.stem_prelu = PReLU(cfg.units[0][0])
         self.units = nnx.List([Unit(i, d, s, r) for (i, d, s), r in zip(cfg.units, cfg.se_reductions)])
         c1, c2, c3 = (cfg.units[t][1] for t in cfg.taps)
-        self.latlayer1 = BiasConv(c2, cfg.fpn_width, 1)
-        self.latlayer2 = BiasConv(c1, cfg.fpn_width, 1)
-        self.styles = nnx.List([StyleBlock(cfg.fpn_width, cfg.style_dim, n) for n in cfg.style_convs])
+        if cfg.fpn_width:
+            self.latlayer1 = BiasConv(c2, cfg.fpn_width, 1)
+            self.latlayer2 = BiasConv(c1, cfg.fpn_width, 1)
+        width = cfg.fpn_width or c3
+        self.styles = nnx.List([StyleBlock(width, cfg.style_dim, n) for n in cfg.style_convs])
         self.latent_avg = nnx.Param(jnp.zeros((cfg.num_styles, cfg.style_dim), jnp.float32))
-        del c3
 
     def features(self, x):
-        """x (B, 256, 256, 3) in [-1, 1] -> {c1, c2, c3, p2, p1, stage1}."""
+        """x (B, 256, 256, input_nc) in [-1, 1] -> {c1, c2, c3, stage1} (+ p2, p1 with the FPN)."""
         f = {}
         x = self.stem_prelu(self.stem_bn(self.stem_conv(x)))
         taps = dict(zip(self.cfg.taps, ("c1", "c2", "c3")))
@@ -105,12 +110,15 @@ class E4EEncoder(nnx.Module):
                 f[taps[i]] = x
             if i == self.cfg.stage_ends[0]:
                 f["stage1"] = x
-        f["p2"] = upsample_add(f["c3"], self.latlayer1(f["c2"]))
-        f["p1"] = upsample_add(f["p2"], self.latlayer2(f["c1"]))
+        if self.cfg.fpn_width:
+            f["p2"] = upsample_add(f["c3"], self.latlayer1(f["c2"]))
+            f["p1"] = upsample_add(f["p2"], self.latlayer2(f["c1"]))
         return f
 
     def style_outputs(self, f):
-        """(B, N, D): style_i applied to its features (c3 / p2 / p1)."""
+        """(B, N, D): style_i applied to its features (c3 / p2 / p1; c3 for all without the FPN)."""
+        if not self.cfg.fpn_width:
+            return jnp.stack([s(f["c3"]) for s in self.styles], axis=1)
         feats = [f["c3"] if i < COARSE else f["p2"] if i < MIDDLE else f["p1"] for i in range(self.cfg.num_styles)]
         return jnp.stack([s(x) for s, x in zip(self.styles, feats)], axis=1)
 
