@@ -10,6 +10,9 @@ Workloads (full size: random config-f 1024 generator, random ViT-B/32, real-size
   fs3      channel-relevance renders/s (render, uint8, PIL-exact bicubic, CLIP), projected to
            upstream's full job (6048 channels x 100 images x 2 renders)
   onnx     the exported mapper edit graph under onnxruntime (CUDA provider when present) vs jax.jit
+  sg3      StyleGAN3-T / -R synthesis
+  pti      one pivotal-tuning update (generator fwd + bwd, AlexNet LPIPS, Adam on all synthesis weights)
+  restyle  one ReStyle-e4e iteration (6-channel IR-SE50 encoder + decode), batch 1 / 4
 Each workload reports the device's peak memory when the backend exposes it. A workload that
 would start after ``--budget-s`` is recorded as skipped, so the suite always finishes and says
 what it left. ``--smoke`` runs the same code on tiny models (64 px) in about a minute on CPU.
@@ -217,7 +220,51 @@ def run_sg3(gen, clip, smoke, repeats):
     return rows
 
 
-WORKLOADS = {"gen": run_gen, "a": run_a, "mapper": run_mapper, "fs3": run_fs3, "onnx": run_onnx, "sg3": run_sg3}
+def run_pti(gen, clip, smoke, repeats):
+    """One PTI update (generator fwd + bwd + LPIPS AlexNet + Adam over every synthesis weight), batch 1."""
+    from styleclip_jax.editing.inversion.config import PTIConfig
+    from styleclip_jax.editing.inversion.pti import stepper
+    from styleclip_jax.models.lpips import random_lpips
+
+    w = wplus(gen, 2)
+    target = np.asarray(gen.synthesis(w[1:]))
+    state, update, _, _ = stepper(gen, random_lpips("alex", 0), PTIConfig(), early_stop=True)
+    box = [state]
+
+    def step():
+        box[0], m = update(box[0], w[:1], target, 0)
+        return m["loss"]
+
+    s = best_of(step, repeats)
+    return [{"batch": 1, "s": s, "steps_per_s": 1 / s, "s_per_photo_350_steps": 350 * s}]
+
+
+def run_restyle(gen, clip, smoke, repeats):
+    """One ReStyle-e4e iteration (IR-SE50 6-channel encoder + generator decode), batch 1 and 4."""
+    from styleclip_jax.editing.inversion.restyle import restyle_step
+    from styleclip_jax.editing.inversion.training import encoder_config_for, init_encoder
+
+    enc = init_encoder(encoder_config_for(gen, restyle=True, input_size=64 if smoke else None), gen)
+    rows = []
+    for b in (1, 4):
+        size = enc.config.input_size
+        x = np.random.default_rng(b).uniform(-1, 1, (b, size, size, 3)).astype(np.float32)
+        lat = np.repeat(np.asarray(enc.tensors()["latent_avg"])[None], b, 0)
+        s = best_of(lambda: restyle_step(enc, gen, x, x, lat)[1], repeats)
+        rows.append({"batch": b, "s": s, "photos_per_s_per_iteration": b / s})
+    return rows
+
+
+WORKLOADS = {
+    "gen": run_gen,
+    "a": run_a,
+    "mapper": run_mapper,
+    "fs3": run_fs3,
+    "onnx": run_onnx,
+    "sg3": run_sg3,
+    "pti": run_pti,
+    "restyle": run_restyle,
+}
 
 
 def markdown(device: str, results: dict) -> list[str]:

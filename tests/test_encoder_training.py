@@ -85,7 +85,7 @@ def test_bundled_toy_encoder_inverts_drawn_scenes():
     Measured on 256 scenes: colour 100%, size 98.8%, position 100%, background 100%, shape ~46%
     (the generator's own shape fidelity from z is 54%), all five ~45%."""
     from styleclip_jax.toyworld.bundle import load_world
-    from styleclip_jax.toyworld.evaluate import inversion_report
+    from styleclip_jax.toyworld.inversion import inversion_report
 
     tw = load_world(with_stats=False)
     assert tw.encoder is not None

@@ -369,7 +369,7 @@ def test_demo_from_inverted_scenes(tmp_path, tw, capsys):
     and latents are written and the edits start from the encoder's codes."""
     from styleclip_jax.cli.main import main
     from styleclip_jax.io.latents import read_latent_file
-    from styleclip_jax.toyworld.evaluate import inverted_latents
+    from styleclip_jax.toyworld.inversion import inverted_latents
 
     out = tmp_path / "demo"
     assert (

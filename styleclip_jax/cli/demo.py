@@ -154,7 +154,7 @@ def _invert_scenes(tw, args, out: Path, stamp):
     """Scenes drawn by ``world.render`` (never by the generator) -> the bundled encoder -> W+."""
     from styleclip_jax.io.latents import write_npz
     from styleclip_jax.toyworld import world
-    from styleclip_jax.toyworld.evaluate import encode_scenes
+    from styleclip_jax.toyworld.inversion import encode_scenes
 
     attrs, scenes = world.sample_numpy(args.seed, args.samples)
     w = encode_scenes(tw, scenes)

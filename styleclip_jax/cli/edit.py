@@ -98,10 +98,9 @@ def add_edit(sub):
 
 
 def run_optimize(args):
-    from styleclip_jax.cli.options import check_paste_back, paste_back_if_asked
+    from styleclip_jax.cli.options import check_paste_back, paste_back_if_asked, photo_source, tune_if_asked
     from styleclip_jax.editing import optimize
     from styleclip_jax.editing.constraints.prompts import keep_alternatives
-    from styleclip_jax.editing.inversion.photos import invert_for
     from styleclip_jax.editing.optimization.run import start_latents
     from styleclip_jax.io.latents import read_latents
     from styleclip_jax.models.clip import load_clip, tokenize
@@ -137,9 +136,12 @@ def run_optimize(args):
     idnet = load_idnet(args.idnet) if args.idnet else None
     population = population_bank(args.stats) if args.stats else None
     latents = seeds = inv = None
+    pti_note = ""
+    if not args.images:
+        tune_if_asked(args, gen, None, out)  # PTI flags without photos are refused
     if args.mode == "edit":
         if args.images:
-            inv = invert_for(gen, args.images, args.encoder, args.align, args.iterations)
+            inv, gen, pti_note = photo_source(args, gen, args.out)
             latents = inv.wplus
         elif args.latents:
             _, latents = read_latents(args.latents, gen, accept=("wplus", "w"), key=args.latents_key)
@@ -170,5 +172,5 @@ def run_optimize(args):
     final = res.losses["clip"][-1]
     print(
         f"optimised {n_pairs} pair(s) for {cfg.steps} steps: CLIP loss {res.losses['clip'][0].mean():.4f} -> "
-        f"{final.mean():.4f}; wrote {out}/: {', '.join(written)}" + note
+        f"{final.mean():.4f}; wrote {out}/: {', '.join(written)}" + pti_note + note
     )

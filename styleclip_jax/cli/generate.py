@@ -6,8 +6,7 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from styleclip_jax.cli.options import check_paste_back, paste_back_if_asked
-from styleclip_jax.editing.inversion.photos import invert_for
+from styleclip_jax.cli.options import check_paste_back, paste_back_if_asked, photo_source, tune_if_asked
 from styleclip_jax.errors import InputError
 from styleclip_jax.io.files import check_output_path
 from styleclip_jax.io.images import make_grid, save_png, to_uint8
@@ -26,10 +25,13 @@ def run_generate(args):
     if args.translate is not None or args.rotate is not None:
         gen = gen.with_transform(args.translate or (0.0, 0.0), args.rotate or 0.0)
     cfg = gen.config
+    pti_note = ""
+    if args.images is None:
+        tune_if_asked(args, gen, None, out)  # PTI flags without photos are refused
     if args.seeds is not None:
         kind, lat = "z", z_from_seeds(parse_seeds(args.seeds), cfg.z_dim)
     elif args.images is not None:
-        inv = invert_for(gen, args.images, args.encoder, args.align, args.iterations)
+        inv, gen, pti_note = photo_source(args, gen, args.out)
         kind, lat = "wplus", inv.wplus
     else:
         kind, lat = read_latents(args.latents, gen, key=args.latents_key)
@@ -63,4 +65,4 @@ def run_generate(args):
             np.concatenate(wplus) if wplus else None,
             {name: np.concatenate(v) for name, v in styles.items()},
         )
-    print(f"wrote {n} image(s) at {cfg.resolution}px -> {out}{note}")
+    print(f"wrote {n} image(s) at {cfg.resolution}px -> {out}{pti_note}{note}")

@@ -218,7 +218,7 @@ def run_edit(args):
     alphas, edits = _alphas(args), _edits(args)
     gen, clip = _load_pair(args)
     stats = StyleSpaceStats.load(args.stats)
-    w, inv = source_latents(args, gen, "global edit", args.truncation)
+    w, inv, gen, pti_note = source_latents(args, gen, "global edit", args.truncation)
     region = region_kwargs(args, gen, w)
     res = global_edit(
         gen,
@@ -241,4 +241,4 @@ def run_edit(args):
             + (f" (per latent: {s['channels_per_latent']})" if "channels_per_latent" in s else "")
             + (f" ({s['channels_touched']} in the chosen layers)" if args.layers and s is summary[0] else "")
         )
-    print(f"edited {b} latent(s) x {a} strength(s) -> {out}" + paste_back_if_asked(args, inv, res.images))
+    print(f"edited {b} latent(s) x {a} strength(s) -> {out}{pti_note}" + paste_back_if_asked(args, inv, res.images))

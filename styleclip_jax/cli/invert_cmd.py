@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from styleclip_jax.cli.options import COUNT, LR, NONNEG, WEIGHT, add_iterations_option, progress_bar
+from styleclip_jax.cli.options import (
+    COUNT,
+    LR,
+    NONNEG,
+    WEIGHT,
+    add_iterations_option,
+    add_pti_options,
+    progress_bar,
+    tune_if_asked,
+)
 
 
 def add_invert(sub):
@@ -26,6 +35,7 @@ def add_invert(sub):
     p.add_argument("--refine-lr", type=LR, default=0.01)
     p.add_argument("--idnet", default=None, help="IR-SE50 folder: adds the ID loss to --refine (face generators)")
     p.add_argument("--id-lambda", type=WEIGHT, default=0.1, help="weight of the ID loss in --refine (with --idnet)")
+    add_pti_options(p)
     p.add_argument("--batch-size", type=COUNT, default=8)
     p.add_argument(
         "--out",
@@ -50,8 +60,8 @@ def run_invert(args):
     out = check_output_path(args.out, args.overwrite)
     if out.suffix == ".png" and not args.generator:
         raise InputError("a .png output shows the reconstruction: give --generator (or write .npz)")
-    if args.refine and not args.generator:
-        raise InputError("--refine optimises the reconstruction: give --generator")
+    if (args.refine or args.pti) and not args.generator:
+        raise InputError("--refine and --pti work on the reconstruction: give --generator")
     enc = load_encoder(args.encoder)
     gen = None
     if args.generator:
@@ -76,6 +86,11 @@ def run_invert(args):
             gen, w, target, args.refine, args.refine_lr, args.id_lambda if idnet is not None else 0.0, idnet
         )
         note = f"; refined {args.refine} steps, loss {losses[0].mean():.4f} -> {losses[-1].mean():.4f}"
+    if args.pti:
+        import dataclasses
+
+        gen, pti_note = tune_if_asked(args, gen, dataclasses.replace(inv, wplus=w), out)
+        note += pti_note
     names = np.array([f.name for f in files])
     images = None
     if gen is not None:

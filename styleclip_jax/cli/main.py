@@ -340,11 +340,11 @@ def _run_mapper_apply(args):
     mapper, gen = load_mapper(args.mapper), load_generator(args.generator)
     mapper.check_fits(gen, "mapper apply")
     also = [(load_mapper(path), a) for path, a in also]
-    w, inv = source_latents(args, gen, "mapper apply", args.truncation)
+    w, inv, gen, pti_note = source_latents(args, gen, "mapper apply", args.truncation)
     res = apply_mapper(gen, mapper, w, args.alpha, args.batch_size, also=also, **region_kwargs(args, gen, w))
     res.save(out, np.asarray(gen.synthesis(w)) if out.suffix == ".png" else None)
     note = paste_back_if_asked(args, inv, res.images)
-    print(f"applied mapper to {len(w)} latent(s) at alpha {args.alpha} -> {out}{note}")
+    print(f"applied mapper to {len(w)} latent(s) at alpha {args.alpha} -> {out}{pti_note}{note}")
 
 
 def _add_embed(sub):

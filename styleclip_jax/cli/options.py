@@ -246,6 +246,75 @@ def add_iterations_option(p) -> None:
     )
 
 
+def add_pti_options(p) -> None:
+    """``--pti STEPS`` and its folders: pivotal tuning of the generator on the inverted photos."""
+    p.add_argument(
+        "--pti",
+        type=NONNEG,
+        default=0,
+        metavar="STEPS",
+        help="pivotal tuning: tune the generator around the photos' codes for STEPS steps (upstream: 350); "
+        "the tuned generator is then used and kept in --pti-dir",
+    )
+    p.add_argument("--pti-dir", default=None, help="PTI run folder (resumable; default: OUT + '.pti')")
+    p.add_argument(
+        "--lpips",
+        default=None,
+        help="LPIPS folder for PTI's loss (see `convert lpips`), or 'random' for a seeded random AlexNet "
+        "stand-in (the toy world; its values are not LPIPS's)",
+    )
+    p.add_argument("--pti-lr", type=LR, default=3e-4)
+    p.add_argument(
+        "--pti-threshold",
+        type=WEIGHT,
+        default=0.06,
+        help="one photo stops once its LPIPS is at or under this (upstream 0.06; 0: never)",
+    )
+    p.add_argument("--pti-locality", action="store_true", help="add upstream's locality regulariser")
+    p.add_argument("--pti-resume", action="store_true", help="continue an interrupted PTI run in --pti-dir")
+
+
+def load_lpips_option(path):
+    if path is None:
+        return None
+    from styleclip_jax.models.lpips.handle import load_lpips, random_lpips
+
+    return random_lpips("alex", 0) if str(path) == "random" else load_lpips(path)
+
+
+def tune_if_asked(args, gen, inv, out):
+    """With ``--pti STEPS``: the generator tuned on the inverted photos (else ``gen``); a log note."""
+    if not getattr(args, "pti", 0):
+        if getattr(args, "pti_resume", False) or getattr(args, "pti_dir", None):
+            raise InputError("--pti-dir / --pti-resume need --pti STEPS")
+        return gen, ""
+    if inv is None:
+        raise InputError("--pti tunes the generator on photos: it needs --images and --encoder")
+    from styleclip_jax.editing.inversion.config import PTIConfig
+    from styleclip_jax.editing.inversion.photos import tune_for
+
+    cfg = PTIConfig(steps=args.pti, lr=args.pti_lr, lpips_threshold=args.pti_threshold, locality=args.pti_locality)
+    work = args.pti_dir or f"{out}.pti"
+    with progress_bar("pivotal tuning", "step") as bar:
+        tuned, rep = tune_for(
+            gen, args.generator, inv, cfg, work, load_lpips_option(args.lpips), args.pti_resume, args.overwrite, bar
+        )
+    lp = rep["lpips_after"]
+    note = f"; PTI {rep['steps']} steps" + (f" (stopped at {rep['stopped_at']})" if rep["stopped_at"] >= 0 else "")
+    if lp is not None:
+        note += f", LPIPS {np.mean(rep['lpips_before']):.4f} -> {np.mean(lp):.4f}"
+    return tuned, note + f"; tuned generator -> {work}/generator"
+
+
+def photo_source(args, gen, out):
+    """--images: (Inversion, the generator to edit with: tuned when --pti, a log note)."""
+    from styleclip_jax.editing.inversion.photos import invert_for
+
+    inv = invert_for(gen, args.images, args.encoder, args.align, args.iterations)
+    gen, note = tune_if_asked(args, gen, inv, out)
+    return inv, gen, note
+
+
 def add_photo_source(group, p) -> None:
     """``--images`` (in the source ``group``), with ``--encoder`` and ``--align``: edit photos."""
     group.add_argument("--images", nargs="+", help="photos (files or folders), inverted with --encoder first")
@@ -262,6 +331,7 @@ def add_photo_source(group, p) -> None:
         "(through the face and hair the --parser sees, when given)",
     )
     add_parser_option(p)
+    add_pti_options(p)
 
 
 def check_paste_back(args) -> None:
@@ -273,17 +343,19 @@ def check_paste_back(args) -> None:
 
 
 def source_latents(args, gen, what: str, truncation: float = 1.0):
-    """(W+ (B, L, D), the photos' Inversion or None) from --seeds / --latents / --images."""
-    from styleclip_jax.editing.inversion.photos import invert_for
+    """(W+ (B, L, D), the photos' Inversion or None, the generator: tuned with --pti, a log note)
+    from --seeds / --latents / --images."""
     from styleclip_jax.models.latents import wplus_from_source
 
     check_paste_back(args)
     if args.images:
-        inv = invert_for(gen, args.images, args.encoder, args.align, args.iterations)
-        return gen.as_wplus(inv.wplus), inv
-    return wplus_from_source(
+        inv, gen, note = photo_source(args, gen, args.out)
+        return gen.as_wplus(inv.wplus), inv, gen, note
+    tune_if_asked(args, gen, None, args.out)  # refuses PTI flags without photos
+    w = wplus_from_source(
         gen, seeds=args.seeds, latents=args.latents, truncation=truncation, what=what, key=args.latents_key
-    ), None
+    )
+    return w, None, gen, ""
 
 
 def paste_back_if_asked(args, inv, edited) -> str:

@@ -123,6 +123,16 @@ def add_toy(sub):
         help="global directions from the population estimator and latent optimisation warm-started along "
         "it (MethodSettings.with_population: the tuned settings; needs the world's population.npz)",
     )
+    e.add_argument(
+        "--pti",
+        type=NONNEG,
+        nargs="?",
+        const=200,
+        default=None,
+        metavar="STEPS",
+        help="pivotal tuning (default 200 steps, one generator per 16 scenes): with --start inverted every "
+        "edit runs on the tuned generator, and the inversion report adds a PTI row",
+    )
     e.add_argument("--out", default=None, help="write the results as JSON here")
     e.add_argument("--grid", default=None, help="write a before/after PNG per method here (folder)")
     e.add_argument("--overwrite", action="store_true")
@@ -248,6 +258,15 @@ def _run_evaluate(args):
     if grid_dir:
         grid_dir.mkdir(parents=True, exist_ok=True)
     tw = load_world(args.world)
+    pti = None
+    if args.pti is not None:
+        import dataclasses
+
+        from styleclip_jax.toyworld.inversion import TOY_PTI
+
+        if args.start != "inverted" and not args.inversion:
+            raise InputError("--pti tunes on drawn scenes: use it with --start inverted or --inversion N")
+        pti = dataclasses.replace(TOY_PTI, steps=args.pti)
     settings = MethodSettings().with_population() if args.population else MethodSettings()
     if args.population and (tw.stats is None or tw.stats.population is None):
         raise InputError(f"--population needs {tw.path}/global/population.npz (`global precompute --population N`)")
@@ -262,17 +281,20 @@ def _run_evaluate(args):
             + f"; all five {s['agreement_all']:.1%}"
         )
     if args.inversion and tw.encoder is not None:
-        from styleclip_jax.toyworld.evaluate import inversion_report
+        from styleclip_jax.toyworld.inversion import inversion_report
 
-        inv = inversion_report(tw, args.inversion)
-        for k in ("wplus", "images", "reconstructions"):
-            inv.pop(k)
+        inv = inversion_report(tw, args.inversion, pti=pti)
+        for k in ("wplus", "images", "reconstructions", "pti_reconstructions"):
+            inv.pop(k, None)
         report["inversion"] = inv
-        print(
-            f"inversion (drawn scenes -> encoder -> generator -> readers, n={inv['n']}): "
-            + ", ".join(f"{a} {v:.1%}" for a, v in inv["per_attribute"].items())
-            + f"; all five {inv['all_five']:.1%}"
-        )
+        for name, r in (("e4e", inv), ("e4e + PTI", inv.get("pti"))):
+            if r is not None:
+                print(
+                    f"inversion, {name} (drawn scenes -> encoder -> generator -> readers, n={inv['n']}): "
+                    + ", ".join(f"{a} {v:.1%}" for a, v in r["per_attribute"].items())
+                    + f"; all five {r['all_five']:.1%}; pixel MSE {r['pixel_mse']:.4f}"
+                    + (f", LPIPS (random-trunk stand-in) {r['lpips_stand_in']:.5f}" if "lpips_stand_in" in r else "")
+                )
     for m in methods:
         for a in attrs:
             r = evaluate(
@@ -287,6 +309,7 @@ def _run_evaluate(args):
                 compose=args.compose,
                 blend=args.blend,
                 settings=settings,
+                pti=pti if args.start == "inverted" else None,
             )
             imgs = r.pop("images")
             report["results"].append(r)

@@ -111,6 +111,12 @@ class ModelHandle:
             self._fingerprint = h.hexdigest()
         return self._fingerprint
 
+    def lineage(self) -> tuple[str, ...]:
+        """This model's fingerprint, then its base's when it was tuned from one (PTI): records made
+        for the base (StyleSpace stats, population banks) hold for the tuned model too."""
+        bases = self.source.get("lineage", [])
+        return (self.fingerprint(),) + tuple(b for b in bases if isinstance(b, str))
+
     def _set_compute_dtype(self, dtype: str, part=lambda module: module) -> None:
         """Make ``part(module)`` compute in ``dtype``: a static attribute, so it sits in the graphdef
         and reaches every jitted function that merges it (the editing methods' too)."""

@@ -31,6 +31,7 @@ class ToyWorld:
     stats: object | None  # StyleSpaceStats with fs3, or None when not precomputed
     path: Path
     encoder: object | None = None  # e4e Encoder for the generator (32 px scenes -> W+), if bundled
+    base_generator: object | None = None  # set when ``generator`` was PTI-tuned from it (mappers train on it)
 
 
 def load_world(path=None, with_stats: bool = True) -> ToyWorld:

@@ -42,6 +42,7 @@ from styleclip_jax.toyworld.captions import (
     named_attributes,
     phrase,
 )
+from styleclip_jax.toyworld.inversion import inverted_latents, pti_scenes
 from styleclip_jax.toyworld.readers import ObjectParser
 
 METHODS = ("optimize", "mapper", "global")
@@ -274,7 +275,12 @@ def edit_mapper(
     """Train one mapper per prompt text (latents sampled on the fly, Adam; with a region, on
     tuning-seed samples with their ``region_name`` masks), then apply it (a composed prompt: every
     term's mapper at its weight)."""
-    train_w, train_masks = mapper_training_set(tw, s, region=region_name) if region is not None else (None, None)
+    base_gen = tw.base_generator or tw.generator  # mappers train on the base, even for a PTI-tuned world
+    train_w, train_masks = (
+        mapper_training_set(dataclasses.replace(tw, generator=base_gen), s, region=region_name)
+        if region is not None
+        else (None, None)
+    )
     trained: dict = {}
     out = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -294,7 +300,7 @@ def edit_mapper(
                     keep=tuple(keep or ()),
                 )
                 trained[text] = train_mapper(
-                    tw.generator,
+                    base_gen,
                     tw.clip,
                     cfg,
                     base / f"mapper_{i}",
@@ -330,18 +336,6 @@ def clip_cosines(tw, images, text: np.ndarray) -> np.ndarray:
     return np.asarray(fi @ text.T)
 
 
-def encode_scenes(tw, images: np.ndarray) -> np.ndarray:
-    """W+ (N, L, D) of images (N, 32, 32, 3) in [-1, 1] by the bundled encoder, 64 at a time."""
-    if tw.encoder is None:
-        raise InputError(f"{tw.path} has no encoder/ to invert with")
-    return np.concatenate([tw.encoder.encode(images[i : i + 64]) for i in range(0, len(images), 64)])
-
-
-def inverted_latents(tw, n: int, seed: int) -> np.ndarray:
-    """W+ of ``n`` scenes drawn by ``world.render`` (seed ``seed``), inverted by the bundled encoder."""
-    return encode_scenes(tw, world.sample_numpy(seed, n)[1])
-
-
 def keep_texts(attributes) -> list[str]:
     """``--keep auto``: one keep-text per attribute not being edited, its values as alternatives
     ("a circle|a square|a triangle", ...)."""
@@ -366,6 +360,7 @@ def evaluate(
     mask: str | None = None,
     compose: str | None = None,
     blend: float | None = None,
+    pti=None,
 ) -> dict:
     """Run ``method`` on ``n`` start images toward every value of ``attribute``: generator samples
     (seeds ``seed``…) or, with ``start='inverted'``, drawn scenes inverted by the bundled encoder
@@ -377,7 +372,9 @@ def evaluate(
     ``compose``: a second attribute edited in the same call toward each of its values (a composed
     prompt: both CLIP terms, weight 1 each; success needs both);
     ``blend``: with ``mask``, also composite every result into its start image through the region,
-    feathered by this many pixels (``constraints.mask.blend``, the methods' ``blend`` option).
+    feathered by this many pixels (``constraints.mask.blend``, the methods' ``blend`` option);
+    ``pti``: with ``start='inverted'``, a ``PTIConfig``: the generator is first tuned on the scenes
+    (``inversion.pti_scenes``, one generator per 16) and every edit runs on the tuned generator.
 
     Returns a JSON-able dict: rates, leakage per attribute, CLIP gain, timing, per-edit records.
     """
@@ -407,15 +404,25 @@ def evaluate(
     if compose is not None:
         prompts = [[(prompt_for(a, v), 1.0) for a, v in t.items()] for t in targets]
     keep = keep_texts(edited_attrs) if keep == "auto" else list(keep or [])
+    if pti is not None and start != "inverted":
+        raise InputError("pti tunes the generator on the drawn scenes: it needs start='inverted'")
     wplus = start_latents(tw, n, seed, settings.truncation) if start == "samples" else inverted_latents(tw, n, seed)
-    before = np.asarray(tw.generator.synthesis(wplus))
+    worlds = [(slice(0, n), tw)] if pti is None else pti_scenes(tw, wplus, world.sample_numpy(seed, n)[1], pti)
+    before = np.concatenate([np.asarray(t.generator.synthesis(wplus[sl])) for sl, t in worlds])
     src = tw.reader(before)
 
     # no object to keep to: the whole image
     region = named_region(ObjectParser(), before, mask, if_empty="whole") if mask else None
     named = {"region_name": mask} if method == "mapper" and mask else {}
     t0 = time.perf_counter()
-    after = EDITORS[method](tw, wplus, prompts, settings, keep or None, region, **named)  # (N, P, R, R, 3)
+    after = np.concatenate(  # (N, P, R, R, 3)
+        [
+            EDITORS[method](
+                t, wplus[sl], prompts, settings, keep or None, None if region is None else region[sl], **named
+            )
+            for sl, t in worlds
+        ]
+    )
     if blend is not None:
         after = blend_columns(before, after, region, blend)
     elapsed = time.perf_counter() - t0
@@ -462,6 +469,7 @@ def evaluate(
         "n_samples": n,
         "seed": seed,
         "start": start,
+        "pti": None if pti is None else pti.to_dict(),
         "keep": keep,
         "mask": mask,
         "blend": blend,
@@ -502,27 +510,6 @@ def sample_report(tw, n: int = 256, seed: int = 2000, truncation: float = 1.0) -
         "agreement": agree,
         "agreement_all": all5,
         "images": images,
-    }
-
-
-def inversion_report(tw, n: int = 256, seed: int = 3000) -> dict:
-    """Inversion fidelity: procedural scenes (drawn by ``world.render``, never by the generator)
-    -> the bundled encoder -> the generator -> the readers. Per attribute and for all five, how
-    often the reconstruction reads back as the source scene."""
-    attrs, imgs = world.sample_numpy(seed, n)
-    w = encode_scenes(tw, imgs)
-    rec = np.concatenate([np.asarray(tw.generator.synthesis(w[i : i + 64])) for i in range(0, n, 64)])
-    got = tw.reader(rec)
-    same = np.stack([got[a] == attrs[a] for a in world.ATTRIBUTES])
-    return {
-        "n": n,
-        "seed": seed,
-        "per_attribute": {a: float(m.mean()) for a, m in zip(world.ATTRIBUTES, same)},
-        "all_five": float(np.all(same, axis=0).mean()),
-        "pixel_mse": float(np.mean((rec - imgs) ** 2)),
-        "wplus": w,
-        "images": imgs,
-        "reconstructions": rec,
     }
 
 

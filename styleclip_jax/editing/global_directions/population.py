@@ -121,7 +121,7 @@ class Population:
 
 def check_models(pop: Population, gen, clip) -> None:
     """The bank belongs to one generator and one CLIP: refuse it with any other."""
-    if pop.info.get("generator") != gen.fingerprint():
+    if pop.info.get("generator") not in gen.lineage():
         raise InputError(
             "the population bank was sampled from another generator; recompute it with `global "
             "precompute` and `population` set"

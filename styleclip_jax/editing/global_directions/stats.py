@@ -72,7 +72,7 @@ class StyleSpaceStats:
         return np.concatenate([np.asarray(s, np.float32) for s in styles], axis=-1)
 
     def check_generator(self, gen) -> None:
-        if gen.fingerprint() != self.generator:
+        if self.generator not in gen.lineage():
             raise InputError(
                 "these StyleSpace stats were computed for another generator (fingerprint "
                 f"{self.generator[:12]}…, this one {gen.fingerprint()[:12]}…); recompute them with "

@@ -29,3 +29,41 @@ class EncoderTrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class PTIConfig:
+    """Pivotal tuning (Roich et al. 2022, danielroich/PTI ``configs/hyperparameters.py``): the
+    generator's synthesis weights are tuned so that G(pivot) reproduces each photo.
+
+    Loss per photo: l2_lambda · MSE + lpips_lambda · LPIPS, plus, with ``locality``, the
+    regulariser on codes ``reg_alpha`` away from the pivot toward random samples (ψ ``reg_psi``):
+    reg_l2_lambda · MSE + reg_lpips_lambda · LPIPS between the tuned and the original generator
+    (noise off, as upstream). Adam (torch's), lr 3e-4. One photo stops early once its LPIPS is at or
+    under ``lpips_threshold`` (checked before the update, as upstream's single-id coach); several
+    photos are tuned together as upstream's multi-id coach: each step updates once per photo, in
+    order, with no early stop. ``batch`` > 1 updates on that many photos at once (the mean loss;
+    STIT's way for a clip's frames): fewer, larger steps."""
+
+    steps: int = 350
+    lr: float = 3e-4
+    l2_lambda: float = 1.0
+    lpips_lambda: float = 1.0
+    lpips_threshold: float = 0.06
+    locality: bool = False
+    reg_l2_lambda: float = 0.1
+    reg_lpips_lambda: float = 0.1
+    reg_alpha: float = 30.0
+    reg_psi: float = 0.5
+    batch: int = 1
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.steps < 0 or self.batch < 1:
+            raise InputError(f"PTI steps must be >= 0 and batch >= 1, got {self.steps}, {self.batch}")
+        check_nonnegative(self, ("lr", "l2_lambda", "lpips_lambda", "reg_l2_lambda", "reg_lpips_lambda", "reg_alpha"))
+        if not 0 < self.lr <= 1:
+            raise InputError(f"PTI lr must lie in (0, 1], got {self.lr}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from styleclip_jax.editing.inversion.config import PTIConfig
+from styleclip_jax.editing.inversion.core import photos_at as crops_at
+from styleclip_jax.editing.inversion.pti import tune
 from styleclip_jax.editing.inversion.restyle import DEFAULT_ITERATIONS, restyle_invert
 from styleclip_jax.errors import InputError
 from styleclip_jax.faces.align import paste_back
@@ -74,14 +77,17 @@ def invert_photos(
 ) -> Inversion:
     """Photos (files or folders) -> ``Inversion``. With ``align`` the largest face of each photo is
     found and FFHQ-aligned first (a photo without a face is an error naming it); otherwise the
-    photos are taken as aligned faces. ``gen`` and ``iterations``: for a ReStyle encoder."""
+    photos are taken as aligned faces. ``gen`` and ``iterations``: for a ReStyle encoder; given a
+    generator larger than the encoder's input, faces are aligned at the generator's size (the
+    encoder's preprocessing resizes them, as upstream's 1024 → 256), so tuning sees full detail."""
     files = [f for f, _ in expand_images(paths)]
     photos = [read_image(f) for f in files]
     crops, quads = photos, None
     if align:
         if detector is None:
             detector = load_face_detector()
-        aligned = [align_largest(img, detector, encoder.config.input_size, f) for f, img in zip(files, photos)]
+        size = max(encoder.config.input_size, gen.config.resolution if gen is not None else 0)
+        aligned = [align_largest(img, detector, size, f) for f, img in zip(files, photos)]
         crops, quads = [a.image for a in aligned], [a.quad for a in aligned]
     w = encode_crops(encoder, crops, gen, iterations, batch_size, progress)
     return Inversion(w, files, crops, photos if align else None, quads)
@@ -116,3 +122,22 @@ def invert_for(gen, images, encoder, align: bool = False, iterations: int | None
     enc = load_encoder(encoder)
     enc.check_fits(gen)
     return invert_photos(images, enc, align, gen=gen, iterations=iterations)
+
+
+def tune_for(
+    gen,
+    gen_dir,
+    inv: Inversion,
+    cfg: PTIConfig,
+    work_dir,
+    lpips=None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: Callable | None = None,
+):
+    """Pivotal tuning of ``gen`` (the folder ``gen_dir``) on inverted photos: the codes are the
+    pivots, the crops (resized to the generator) the targets. Returns (tuned generator, report)."""
+    targets = crops_at(inv.crops, gen.config.resolution)
+    return tune(
+        gen, gen_dir, inv.wplus, targets, cfg, work_dir, lpips, resume=resume, overwrite=overwrite, progress=progress
+    )

@@ -33,10 +33,16 @@ from styleclip_jax.training.loop import experiment, run
 
 
 def encoder_config_for(
-    gen, widths=(64, 128, 256, 512), units=(3, 4, 14, 3), input_size: int | None = None, se_reduction: int = 16
+    gen,
+    widths=(64, 128, 256, 512),
+    units=(3, 4, 14, 3),
+    input_size: int | None = None,
+    se_reduction: int = 16,
+    restyle: bool = False,
 ) -> EncoderConfig:
     """An e4e architecture for ``gen``: IR-SE stages of ``widths`` × ``units`` (the first unit of
-    each stage has stride 2), one style block per W+ row (convs down to 1×1 from c3 / p2 / p1)."""
+    each stage has stride 2), one style block per W+ row (convs down to 1×1 from c3 / p2 / p1).
+    ``restyle``: ReStyle-e4e's instead (6 input channels, no FPN, every row from c3)."""
     size = input_size or min(256, gen.config.resolution)
     if size % 16 or size < 16:
         raise InputError(f"the encoder input must be a multiple of 16 (>= 16), got {size}")
@@ -46,17 +52,19 @@ def encoder_config_for(
         cin = depth
     ends = np.cumsum(units) - 1
     side = {"c3": size // 16, "p2": size // 8, "p1": size // 4}
-    convs = tuple(int(math.log2(side["c3" if i < 3 else "p2" if i < 7 else "p1"])) for i in range(gen.config.num_ws))
+    rows_from = (lambda i: "c3") if restyle else (lambda i: "c3" if i < 3 else "p2" if i < 7 else "p1")
+    convs = tuple(int(math.log2(side[rows_from(i)])) for i in range(gen.config.num_ws))
     if min(convs) < 1:
         raise InputError(f"input size {size} leaves no spatial extent for the style blocks; use >= 32")
     return EncoderConfig(
         units=tuple(rows),
         se_reductions=tuple(max(1, min(se_reduction, d)) for _, d, _ in rows),
         taps=tuple(int(e) for e in ends[1:]),
-        fpn_width=widths[-1],
+        fpn_width=0 if restyle else widths[-1],
         style_dim=gen.config.w_dim,
         style_convs=convs,
         input_size=size,
+        input_nc=6 if restyle else 3,
     )
 
 
