@@ -166,6 +166,72 @@ def rosinality_table(cfg: GeneratorConfig, keys) -> list:
     return rows
 
 
+def ours_to_rosinality(gen: StyleGAN2) -> dict[str, np.ndarray]:
+    """The inverse of ``rosinality_to_ours``: a rosinality ``Generator.state_dict()`` (keys in its
+    module order, FIR kernel buffers included) from a generator whose config is rosinality's."""
+    cfg = gen.config
+    if cfg.source != "rosinality":
+        raise CheckpointError(
+            f"only a rosinality-architecture generator can be written as a rosinality checkpoint; this one is "
+            f"{cfg.source!r} (stylegan2-ada and StyleGAN3 differ in layers, not only in names)"
+        )
+    t = gen.tensors()
+    taps = np.asarray(cfg.blur_kernel, np.float32)
+    kernel = (np.outer(taps, taps) / np.outer(taps, taps).sum() * 4).astype(np.float32)  # make_kernel · factor²
+    conv = lambda v: v.transpose(3, 2, 0, 1)[None]  # noqa: E731  HWIO -> (1, O, I, kh, kw)
+    sd: dict[str, np.ndarray] = {}
+    for i in range(len(cfg.mapping_dims)):
+        sd[f"style.{i + 1}.weight"] = t[f"mapping.fc{i}.weight"].T
+        sd[f"style.{i + 1}.bias"] = t[f"mapping.fc{i}.bias"]
+    sd["input.input"] = t["synthesis.b4.const"].transpose(2, 0, 1)[None]
+
+    def styled(dst: str, src: str, up: bool):
+        sd[f"{dst}.conv.weight"] = conv(t[f"{src}.weight"])
+        if up:
+            sd[f"{dst}.conv.blur.kernel"] = kernel
+        sd[f"{dst}.conv.modulation.weight"] = t[f"{src}.affine.weight"].T
+        sd[f"{dst}.conv.modulation.bias"] = t[f"{src}.affine.bias"]
+        sd[f"{dst}.noise.weight"] = t[f"{src}.noise_strength"].reshape(1)
+        sd[f"{dst}.activate.bias"] = t[f"{src}.bias"]
+
+    def torgb(dst: str, src: str, up: bool):
+        sd[f"{dst}.bias"] = t[f"{src}.bias"].reshape(1, -1, 1, 1)
+        if up:
+            sd[f"{dst}.upsample.kernel"] = kernel
+        sd[f"{dst}.conv.weight"] = conv(t[f"{src}.weight"])
+        sd[f"{dst}.conv.modulation.weight"] = t[f"{src}.affine.weight"].T
+        sd[f"{dst}.conv.modulation.bias"] = t[f"{src}.affine.bias"]
+
+    styled("conv1", "synthesis.b4.conv1", False)
+    torgb("to_rgb1", "synthesis.b4.torgb", False)
+    for k, res in enumerate(cfg.block_resolutions[1:]):
+        styled(f"convs.{2 * k}", f"synthesis.b{res}.conv0", True)
+        styled(f"convs.{2 * k + 1}", f"synthesis.b{res}.conv1", False)
+    for k, res in enumerate(cfg.block_resolutions[1:]):
+        torgb(f"to_rgbs.{k}", f"synthesis.b{res}.torgb", True)
+    noises = [("synthesis.b4.conv1", 0)] + [
+        (f"synthesis.b{res}.conv{j}", 2 * k + 1 + j) for k, res in enumerate(cfg.block_resolutions[1:]) for j in (0, 1)
+    ]
+    for src, n in noises:
+        sd[f"noises.noise_{n}"] = t[f"{src}.noise_const"][None, None]
+    return {k: np.ascontiguousarray(v, np.float32) for k, v in sd.items()}
+
+
+def export_rosinality(gen: StyleGAN2, out, overwrite: bool = False) -> Path:
+    """Write ``gen`` as a rosinality checkpoint ``{'g_ema': state_dict, 'latent_avg': w_avg}``
+    (what StyleCLIP, e4e, ReStyle and PTI load) that ``torch.load(weights_only=True)`` reads and
+    upstream's ``Generator(size, style_dim, n_mlp)`` loads strictly; written without torch."""
+    import collections
+
+    from styleclip_jax.io.files import check_output_path
+    from styleclip_jax.io.torch_write import save_torch
+
+    out = check_output_path(out, overwrite, suffixes=(".pt", ".pth"))
+    sd = collections.OrderedDict(ours_to_rosinality(gen))
+    save_torch({"g_ema": sd, "latent_avg": np.asarray(gen.w_avg, np.float32)}, out)
+    return out
+
+
 def rosinality_to_ours(sd: Mapping[str, np.ndarray], cfg: GeneratorConfig, what: str) -> dict[str, np.ndarray]:
     """Rename + transpose a rosinality ``Generator.state_dict()`` into our flat layout (w_avg excluded)."""
     expected = {k: v for k, v in expected_shapes(cfg).items() if k != "w_avg"}

@@ -153,6 +153,7 @@ def env(tmp_path_factory, golden_dir):
     eck["state_dict"]["encoder.latlayer1.bias"] = np.full_like(eck["state_dict"]["encoder.latlayer1.bias"], np.nan)
     save_zip(eck, d / "nan_e4e.pt")
     nan_enc = _nan_model_folder(d / "enc", d / "nan_enc")
+    assert main(["convert", "generator", str(golden_dir / "rosinality_tiny.pt"), str(d / "ros_gen")]) == 0
     for part in ("backbone", "heads"):
         sd = load_checkpoint(golden_dir / f"lpips_alex_{part}.pth")
         k = sorted(sd)[0]
@@ -193,6 +194,7 @@ def env(tmp_path_factory, golden_dir):
         nan_parser_ck=d / "nan_parser.pth",
         parser=d / "parser",
         nan_parser=_nan_model_folder(d / "parser", d / "nan_parser"),
+        ros_gen=d / "ros_gen",
         nan_lpips_backbone=d / "nan_lpips_backbone.pth",
         nan_lpips_heads=d / "nan_lpips_heads.pth",
     )
@@ -484,13 +486,14 @@ def _commands(e):
             e.nan_lpips_heads,
             e.golden / "lpips_vgg_heads.pth",
         ),
+        ("export torch", ["export", "torch", "{X}", "{OUT}.pt"], "folder", e.ros_gen, e.nan_gen, c),
     ]
 
 
 # Inputs with no NaN or wrong-shape form: a TorchScript CLIP (its NaN path is the shared weight
 # check, covered by the others), an image (pixels are never NaN), an ONNX file (NaN weights are
 # not ours to check; inputs are).
-N_COMMANDS = 31
+N_COMMANDS = 32
 NO_FORM = {(1, "nan"), (6, "nan"), (6, "shape"), (17, "nan"), (18, "nan"), (19, "nan"), (22, "nan"), (22, "shape")}
 NO_FORM |= {(27, "nan"), (27, "shape")}  # a photo: pixels are never NaN, and any size parses (resized to 512)
 CASES = [(i, v) for i in range(N_COMMANDS) for v in VARIANTS if (i, v) not in NO_FORM]
@@ -531,6 +534,7 @@ def _left_behind(out: Path) -> list[str]:
             out.with_name(out.name + ".npz"),
             out.with_name(out.name + ".png"),
             out.with_name(out.name + ".onnx"),
+            out.with_name(out.name + ".pt"),
         )
         if p.exists()
     ]

@@ -61,6 +61,25 @@ def test_training_lowers_the_loss_and_resumes_bit_identically(tmp_path, gen_dir)
     assert np.mean((rec - x) ** 2) < m[0]["pixel"]
 
 
+def test_restyle_training_refines_over_its_passes(tmp_path, gen_dir):
+    from styleclip_jax import load_generator
+    from styleclip_jax.editing.inversion.restyle import restyle_invert
+    from styleclip_jax.models.e4e import load_encoder
+
+    argv = ["encoder", "train", "--generator", str(gen_dir), *ARGS, "--restyle", "--iterations", "2"]
+    assert main(argv + ["--steps", "10", "--out", str(tmp_path / "rs")]) == 0
+    m = _metrics(tmp_path / "rs")
+    assert m[-1]["pixel"] < 0.7 * m[0]["pixel"], (m[0], m[-1])
+    enc = load_encoder(tmp_path / "rs" / "encoder")
+    assert (enc.config.iterative, enc.config.fpn_width, enc.config.input_nc) == (True, 0, 6)
+    gen = load_generator(gen_dir)
+    w = np.asarray(gen.mapping(np.random.default_rng(5).standard_normal((4, gen.config.z_dim)).astype(np.float32), 0.7))
+    x = np.asarray(gen.synthesis(w))
+    codes, rec = restyle_invert(enc, gen, x, 2)
+    assert codes.shape == (2, 4, gen.config.num_ws, gen.config.w_dim)
+    assert np.mean((rec - x) ** 2) < m[0]["pixel"]
+
+
 def test_bad_settings(tmp_path, gen_dir, capsys):
     from styleclip_jax.editing.inversion.training import (
         EncoderTrainConfig,

@@ -28,11 +28,12 @@ ENCODER_TRAIN_OPTIONS = {
     "progressive_every": NONNEG,
     "truncation": PSI,
     "seed": SEED,
+    "iterations": COUNT,
 }
 
 
 def add_encoder(sub):
-    p = sub.add_parser("encoder", help="photo encoders (e4e)")
+    p = sub.add_parser("encoder", help="photo encoders (e4e, ReStyle)")
     esub = p.add_subparsers(dest="action", required=True)
     t = esub.add_parser("train", help="train an e4e encoder on a generator's samples (resumable; see README)")
     t.add_argument("--generator", required=True)
@@ -49,7 +50,13 @@ def add_encoder(sub):
             "delta_lambda": "e4e's delta_norm_lambda",
             "latent_lambda": "MSE to the sample's known W+ (synthetic data only; not in e4e)",
             "progressive_every": "steps between delta rows (0: all at once)",
+            "iterations": "with --restyle: refinement passes per batch (upstream's n_iters_per_batch)",
         },
+    )
+    t.add_argument(
+        "--restyle",
+        action="store_true",
+        help="train a ReStyle-e4e encoder (6-channel input: the photo and the current reconstruction; iterative)",
     )
     t.add_argument("--widths", default="64,128,256,512", help="IR-SE stage widths (4 numbers)")
     t.add_argument("--units", default="3,4,14,3", help="IR-SE units per stage (4 numbers)")
@@ -87,7 +94,7 @@ def run_train(args):
     widths, units = _four(args.widths, "--widths"), _four(args.units, "--units")
     gen = load_generator(args.generator)
     idnet = load_idnet(args.idnet) if args.idnet else None
-    enc_cfg = encoder_config_for(gen, widths, units, args.input_size)
+    enc_cfg = encoder_config_for(gen, widths, units, args.input_size, restyle=args.restyle)
     args.on_interrupt = "the last finished step is checkpointed; continue with the same command plus --resume"
     with progress_bar("encoder") as bar:
         train_encoder(

@@ -22,7 +22,9 @@ from styleclip_jax.errors import InputError
 
 
 def add_export(sub):
-    p = sub.add_parser("export", help="export an edit path to ONNX (weights baked in, dynamic batch)")
+    p = sub.add_parser(
+        "export", help="export an edit path to ONNX (weights baked in, dynamic batch), or a generator to PyTorch"
+    )
     esub = p.add_subparsers(dest="what", required=True)
     m = esub.add_parser("mapper", help="mapper + generator: (wplus, alpha) -> image")
     m.add_argument("--mapper", required=True)
@@ -46,6 +48,14 @@ def add_export(sub):
         q.add_argument("--opset", type=OPSET, default=21)
         q.add_argument("--overwrite", action="store_true")
         q.set_defaults(func=run_export)
+
+    t = esub.add_parser(
+        "torch", help="a generator folder (a PTI-tuned one too) as a rosinality checkpoint for PyTorch tools"
+    )
+    t.add_argument("generator", help="generator folder (rosinality architecture)")
+    t.add_argument("out", help="OUT.pt: {'g_ema', 'latent_avg'}, torch.load(weights_only=True) reads it")
+    t.add_argument("--overwrite", action="store_true")
+    t.set_defaults(func=run_export_torch)
 
     r = sub.add_parser("run-onnx", help="run an exported model with onnxruntime (no JAX needed)")
     r.add_argument("--model", required=True)
@@ -179,3 +189,15 @@ def _onnx_latents(args, accept, with_kind: bool = False):
 
     kind, a = read_latents_unchecked(args.latents, accept, args.latents_key)
     return (kind, a) if with_kind else a
+
+
+def run_export_torch(args):
+    from convert_weights.stylegan2 import export_rosinality
+    from styleclip_jax.models.generators import load_generator
+
+    gen = load_generator(args.generator)
+    out = export_rosinality(gen, args.out, args.overwrite)
+    c = gen.config
+    print(
+        f"wrote a rosinality checkpoint ({c.resolution}px, style_dim {c.w_dim}, n_mlp {len(c.mapping_dims)}) -> {out}"
+    )

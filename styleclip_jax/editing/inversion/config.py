@@ -21,10 +21,13 @@ class EncoderTrainConfig:
     progressive_every: int = 0
     truncation: float = 0.7
     seed: int = 0
+    iterations: int = 5  # ReStyle encoders: refinement iterations per batch (upstream's n_iters_per_batch)
 
     def __post_init__(self):
         if self.steps < 0 or self.batch_size < 1:
             raise InputError(f"steps must be >= 0 and batch_size >= 1, got {self.steps}, {self.batch_size}")
+        if not 1 <= self.iterations <= 20:
+            raise InputError(f"iterations must lie in 1..20, got {self.iterations}")
         check_nonnegative(self, ("lr", "pixel_lambda", "id_lambda", "delta_lambda", "latent_lambda"))
 
     def to_dict(self) -> dict:

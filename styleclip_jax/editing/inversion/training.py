@@ -5,7 +5,10 @@ x = G(w) (area-pooled to the encoder's input size, as pSp's ``face_pool``). Obje
 where its parts exist here:
     λ_pix · MSE(G(E(x)), x) + λ_ID · ID(G(E(x)), x) + λ_Δ · Σ_i ‖Δ_i‖₂ [+ λ_w · MSE(E(x), w)]
 (the last term uses the known latent of a synthetic sample; it is not in e4e and is off by
-default). Progressive training: rows get their deltas one at a time, from ``progressive_start``
+default). A ReStyle encoder (``encoder_config_for(..., restyle=True)``) trains as upstream's
+ReStyle coach: ``iterations`` passes per batch, the first fed (x, average image) and adding the
+residual to ``latent_avg``, each later one fed (x, the previous reconstruction) and adding to the
+previous code, both detached; the loss is summed over the passes (their gradients accumulate). Progressive training: rows get their deltas one at a time, from ``progressive_start``
 every ``progressive_every`` steps (0: all at once). Adam; BatchNorm in eval mode. Resumable with the
 shared loop (orbax checkpoints, bit-identical resume); the folder is locked while a run writes it.
 """
@@ -136,29 +139,46 @@ def _train(e_def, gen, i_def, cfg, stats, i_state, state, z):
     idnet = nnx.merge(i_def, i_state) if i_def is not None else None
     tx = optax.adam(cfg.lr)
 
+    def one_pass(enc, xin, prev_latent, on):
+        out = enc.style_outputs(enc.features(xin))
+        w0 = out[:, :1]
+        deltas = jnp.where(on[None, :, None], out[:, 1:], 0.0)
+        base = enc.latent_avg[...][None] if prev_latent is None else prev_latent
+        codes = jnp.concatenate([w0, w0 + deltas], axis=1) + base
+        return codes, deltas
+
     def loss_fn(params):
         enc = nnx.merge(e_def, params, stats)
         xin = _pool(x, enc.cfg.input_size)
-        out = enc.style_outputs(enc.features(xin))
-        on = delta_mask(state.step, cfg, out.shape[1])
-        w0 = out[:, :1]
-        deltas = jnp.where(on[None, :, None], out[:, 1:], 0.0)
-        codes = jnp.concatenate([w0, w0 + deltas], axis=1) + enc.latent_avg[...][None]
-        y = render(codes)
-        terms = {
-            "pixel": jnp.mean((y - x) ** 2),
-            "delta": jnp.mean(jnp.sum(jnp.linalg.norm(deltas, axis=-1), -1)),
-            "latent": jnp.mean((codes - w) ** 2),
-        }
-        if idnet is not None:
-            terms["id"] = id_loss(idnet, y, x)
-        loss = (
-            cfg.pixel_lambda * terms["pixel"]
-            + cfg.delta_lambda * terms["delta"]
-            + cfg.latent_lambda * terms["latent"]
-            + (cfg.id_lambda * terms["id"] if idnet is not None else 0.0)
-        )
-        return loss, terms
+        on = delta_mask(state.step, cfg, enc.cfg.num_styles)
+        if not enc.cfg.iterative:
+            passes = [one_pass(enc, xin, None, on)]
+        else:  # ReStyle: every pass sees (x, the detached previous reconstruction)
+            passes, latent = [], None
+            prev = jnp.broadcast_to(_pool(render(enc.latent_avg[...][None]), enc.cfg.input_size), xin.shape)
+            for _ in range(cfg.iterations):
+                codes, deltas = one_pass(enc, jnp.concatenate([xin, jax.lax.stop_gradient(prev)], -1), latent, on)
+                passes.append((codes, deltas))
+                latent = jax.lax.stop_gradient(codes)
+                prev = _pool(render(codes), enc.cfg.input_size)
+        total, terms = 0.0, {}
+        for codes, deltas in passes:
+            y = render(codes)
+            t = {
+                "pixel": jnp.mean((y - x) ** 2),
+                "delta": jnp.mean(jnp.sum(jnp.linalg.norm(deltas, axis=-1), -1)),
+                "latent": jnp.mean((codes - w) ** 2),
+            }
+            if idnet is not None:
+                t["id"] = id_loss(idnet, y, x)
+            total = total + (
+                cfg.pixel_lambda * t["pixel"]
+                + cfg.delta_lambda * t["delta"]
+                + cfg.latent_lambda * t["latent"]
+                + (cfg.id_lambda * t["id"] if idnet is not None else 0.0)
+            )
+            terms = t  # reported: the last pass
+        return total, terms
 
     (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     upd, opt = tx.update(grads, state.opt, state.params)
