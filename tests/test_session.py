@@ -129,6 +129,15 @@ def test_photo_upload_is_inverted_by_the_encoder(tmp_path, golden_dir):
     no_enc = EditSession(gen, s.clip)
     with pytest.raises(InputError, match="need an encoder"):
         no_enc.from_photo(g["x_uint8"][0])
+    # PTI on upload: the session edits with the tuned generator until a seed is loaded
+    seen = []
+    shown, w, status, _, _ = page.upload(g["x_uint8"][0], False, 3, lambda f, desc: seen.append(f))
+    assert "generator tuned (PTI, 3 steps)" in status and seen[-1] == 1.0
+    assert s.gen is not s.base_gen and s.gen.lineage()[1] == gen.fingerprint()
+    before, after = (float(x) for x in status.split("pixel MSE ")[1].split(" ")[0:3:2])
+    assert after < before
+    s.from_seed(0)
+    assert s.gen is s.base_gen
 
 
 def test_population_estimator_from_the_page_equals_the_library(session, tmp_path):

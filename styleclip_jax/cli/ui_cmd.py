@@ -19,6 +19,9 @@ def add_ui(sub):
     )
     p.add_argument("--encoder", default=None, help="e4e encoder folder: enables photo upload (see `convert encoder`)")
     p.add_argument(
+        "--lpips", default=None, help="LPIPS folder (or 'random') for PTI on uploaded photos (else PTI uses L2 only)"
+    )
+    p.add_argument(
         "--faithful",
         action="store_true",
         help="start global directions with StyleCLIP's own settings (fs3, every layer) instead of the toy "
@@ -39,7 +42,9 @@ def run_ui(args):
         from styleclip_jax.ui.app import build_app, session_from_folders, toy_world_defaults
     except ImportError as e:
         raise InputError(f"the browser editor needs Gradio: pip install 'styleclip-jax[ui]' ({e})") from None
-    session = session_from_folders(args.generator, args.clip, args.stats, args.mapper, args.idnet, args.encoder)
+    session = session_from_folders(
+        args.generator, args.clip, args.stats, args.mapper, args.idnet, args.encoder, args.lpips
+    )
     toy = args.generator is None and not args.faithful
     # names regions: the given parser; on the toy world, its object / background
     region_parser = load_region_parser(args.parser or "toyworld") if args.parser or args.generator is None else None

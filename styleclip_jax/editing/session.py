@@ -11,7 +11,9 @@ All images are NHWC float32 in [-1, 1]; ``to_uint8`` them for display.
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -25,7 +27,10 @@ from styleclip_jax.editing.global_directions.core import (
     edit_relevance,
 )
 from styleclip_jax.editing.global_directions.text import text_direction
+from styleclip_jax.editing.inversion.config import PTIConfig
+from styleclip_jax.editing.inversion.core import photos_at as crops_at
 from styleclip_jax.editing.inversion.photos import encode_crops
+from styleclip_jax.editing.inversion.pti import tune
 from styleclip_jax.errors import InputError
 from styleclip_jax.faces.photos import align_largest
 from styleclip_jax.models.latents import z_from_seeds
@@ -53,8 +58,10 @@ class EditSession:
         idnet=None,
         truncation: float = 0.7,
         encoder=None,
+        lpips=None,
     ):
         self.gen, self.clip, self.stats, self.idnet, self.encoder = generator, clip, stats, idnet, encoder
+        self.base_gen, self.lpips = generator, lpips  # a photo may tune self.gen (PTI); seeds use the base
         if encoder is not None:
             encoder.check_fits(generator)
         self.mappers = dict(mappers or {})
@@ -71,11 +78,20 @@ class EditSession:
     def from_seed(self, seed: int) -> EditResult:
         if not 0 <= int(seed) < 2**32:
             raise InputError(f"seed must lie in [0, 2^32), got {seed}")
+        self._use(self.base_gen)
         w = np.asarray(self.gen.mapping(z_from_seeds([int(seed)], self.gen.config.z_dim), self.truncation))[0]
         return EditResult(np.asarray(self.gen.synthesis(w[None]))[0], w, None, f"seed {seed}")
 
-    def from_photo(self, photo_u8, align: bool = True) -> EditResult:
-        """A photo (uint8 RGB) inverted by the encoder (its largest face FFHQ-aligned first)."""
+    def _use(self, gen) -> None:
+        if gen is not self.gen:
+            self.gen = gen
+            self._codes.clear()  # StyleSpace codes come from the synthesis weights
+
+    def from_photo(self, photo_u8, align: bool = True, pti_steps: int = 0, progress=None) -> EditResult:
+        """A photo (uint8 RGB) inverted by the encoder (its largest face FFHQ-aligned first). With
+        ``pti_steps`` the generator is then tuned on it (PTI, upstream's settings; the L2 term
+        alone when the session has no LPIPS) and edits use the tuned generator until a seed is
+        loaded; ``progress(done, total)`` after each step."""
         if self.encoder is None:
             raise InputError("photos need an encoder (start the session with an e4e folder)")
         photo = np.asarray(photo_u8)
@@ -84,11 +100,22 @@ class EditSession:
         if align:
             if getattr(self, "_detector", None) is None:
                 self._detector = load_face_detector()
-            photo = align_largest(photo, self._detector, self.encoder.config.input_size, "the photo").image
+            size = max(self.encoder.config.input_size, self.gen.config.resolution)  # full detail for PTI
+            photo = align_largest(photo, self._detector, size, "the photo").image
+        self._use(self.base_gen)
         w = encode_crops(self.encoder, [photo], self.gen)[0]
-        return EditResult(
-            np.asarray(self.gen.synthesis(w[None]))[0], w, None, "photo inverted" + (" (face aligned)" if align else "")
-        )
+        info = "photo inverted" + (" (face aligned)" if align else "")
+        if pti_steps:
+            cfg = PTIConfig(steps=int(pti_steps), lpips_lambda=1.0 if self.lpips is not None else 0.0)
+            target = crops_at([photo], self.gen.config.resolution)
+            with tempfile.TemporaryDirectory() as tmp:
+                tuned, rep = tune(
+                    self.gen, None, w[None], target, cfg, Path(tmp) / "pti", self.lpips, progress=progress
+                )
+            self._use(tuned)
+            info += f"; generator tuned (PTI, {rep['steps']} steps): pixel MSE {rep['l2_before'][0]:.4f} -> "
+            info += f"{rep['l2_after'][0]:.4f}"
+        return EditResult(np.asarray(self.gen.synthesis(w[None]))[0], w, None, info)
 
     # ---- method C ------------------------------------------------------------------------------
     def text_direction(self, neutral: str, target: str) -> np.ndarray:

@@ -30,6 +30,7 @@ from styleclip_jax.models.clip import load_clip
 from styleclip_jax.models.e4e import load_encoder
 from styleclip_jax.models.generators import load_generator
 from styleclip_jax.models.idnet import load_idnet
+from styleclip_jax.models.lpips.handle import load_lpips, random_lpips
 from styleclip_jax.models.mapper.handle import load_mapper
 from styleclip_jax.toyworld.bundle import load_world
 from styleclip_jax.toyworld.evaluate import MethodSettings
@@ -189,13 +190,16 @@ class Page:
             return None, None, status, None, None
         return display_image(res.image), res.wplus, status, None, files
 
-    def upload(self, photo, align):
-        """An uploaded photo: inverted by the session's encoder; the reconstruction is the original."""
+    def upload(self, photo, align, pti_steps=0, progress=None):
+        """An uploaded photo: inverted by the session's encoder (and, with ``pti_steps``, the
+        generator tuned on it); the reconstruction is the original."""
         import gradio as gr
 
         if photo is None:
             return gr.update(), gr.update(), "**Cannot edit:** no photo", gr.update(), gr.update()
-        res, status, files = self._run(lambda: self.s.from_photo(photo, bool(align)))
+        report = None if progress is None else (lambda done, total: progress(done / max(total, 1), desc="PTI"))
+        steps = int(pti_steps or 0)
+        res, status, files = self._run(lambda: self.s.from_photo(photo, bool(align), steps, report))
         if res is None:
             return gr.update(), gr.update(), status, gr.update(), gr.update()
         return display_image(res.image), res.wplus, status, None, files
@@ -284,6 +288,14 @@ def build_app(
                     elem_id="photo",
                 )
                 align = gr.Checkbox(value=True, label="find and align the face first", elem_id="align")
+                pti = gr.Number(
+                    value=0,
+                    precision=0,
+                    minimum=0,
+                    maximum=2000,
+                    label="then tune the generator on it (PTI steps; 0: off, upstream 350)",
+                    elem_id="pti",
+                )
         with gr.Row():
             original = gr.Image(label="original", type="numpy", format="png", interactive=False, elem_id="original")
             edited = gr.Image(label="edited", type="numpy", format="png", interactive=False, elem_id="edited")
@@ -337,7 +349,11 @@ def build_app(
         box.change(page.show_region, [w, box], [region_view])
         load.click(page.load, [seed], [original, w, status, edited, files])
         if session.encoder is not None:
-            photo.upload(page.upload, [photo, align], [original, w, status, edited, files])
+
+            def run_upload(p_, a_, n_, progress=gr.Progress()):
+                return page.upload(p_, a_, n_, progress)
+
+            photo.upload(run_upload, [photo, align, pti], [original, w, status, edited, files])
         app.load(page.load, [seed], [original, w, status, edited, files])
         g_in = [w, neutral, target, alpha, beta, auto, also, keep, box, blend, pop]
         for trigger in (go.click, target.submit, alpha.release, beta.release, auto.change, pop.change):
@@ -359,7 +375,9 @@ def _region_examples(parser) -> list[str]:
     return list(names) if names else ["hair", "face", "face+hair", "background"]
 
 
-def session_from_folders(generator=None, clip=None, stats=None, mappers=(), idnet=None, encoder=None) -> EditSession:
+def session_from_folders(
+    generator=None, clip=None, stats=None, mappers=(), idnet=None, encoder=None, lpips=None
+) -> EditSession:
     """An ``EditSession`` from model folders; with no generator / CLIP, the bundled toy world."""
     if generator is None and clip is None:
         tw = load_world()
@@ -374,4 +392,7 @@ def session_from_folders(generator=None, clip=None, stats=None, mappers=(), idne
     enc = None
     if encoder:
         enc = load_encoder(encoder)
-    return EditSession(gen, clp, st, ms, load_idnet(idnet) if idnet else None, encoder=enc)
+    lp = None
+    if lpips:
+        lp = random_lpips("alex", 0) if str(lpips) == "random" else load_lpips(lpips)
+    return EditSession(gen, clp, st, ms, load_idnet(idnet) if idnet else None, encoder=enc, lpips=lp)

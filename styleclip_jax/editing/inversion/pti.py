@@ -114,7 +114,8 @@ def tune(
 ):
     """Tune ``gen`` (loaded from ``base_dir``) around ``pivots`` (B, N, D) toward ``targets`` (B, R,
     R, 3) in [-1, 1] at the generator's resolution; the run lives in ``exp_dir`` and the tuned
-    generator is written to ``exp_dir/generator`` (a tuned folder over ``base_dir``).
+    generator is written to ``exp_dir/generator`` (a tuned folder over ``base_dir``; with
+    ``base_dir`` None it is only returned, e.g. for the browser editor).
 
     Returns (the tuned generator, a report {steps, stopped_at, lpips_before, lpips_after, l2_before,
     l2_after} with per-photo values)."""
@@ -154,7 +155,8 @@ def tune(
         return tuned_generator(gen, flat_tensors(full), info_out)
 
     def export(s):
-        save_tuned(exp / "generator", tuned_of(s), gen, base_dir, overwrite=True)
+        if base_dir is not None:
+            save_tuned(exp / "generator", tuned_of(s), gen, base_dir, overwrite=True)
 
     before = measure(gen, w, x, lpips if use_lpips else None)
     with experiment(exp_dir, info, resume, overwrite, may_change=("pti.steps",), what="pivotal tuning") as exp:
