@@ -7,6 +7,7 @@ kernels, which must equal the configured FIR filter), or reported as unused.
 
 from __future__ import annotations
 
+import collections
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,13 +18,14 @@ import numpy as np
 from convert_weights.keys import apply_renames, oihw_to_hwio, transposed
 from convert_weights.stylegan3 import is_stylegan3, stylegan3_from_snapshot
 from styleclip_jax.errors import CheckpointError
-from styleclip_jax.io.files import refuse_nonempty_dir
+from styleclip_jax.io.files import check_output_path, refuse_nonempty_dir
 from styleclip_jax.io.torch_pickle import (
     PersistentObject,
     file_sha256,
     load_checkpoint,
     module_state_dict,
 )
+from styleclip_jax.io.torch_write import save_torch
 from styleclip_jax.models.stylegan2.config import GeneratorConfig
 from styleclip_jax.models.stylegan2.handle import StyleGAN2, expected_shapes
 
@@ -221,11 +223,6 @@ def export_rosinality(gen: StyleGAN2, out, overwrite: bool = False) -> Path:
     """Write ``gen`` as a rosinality checkpoint ``{'g_ema': state_dict, 'latent_avg': w_avg}``
     (what StyleCLIP, e4e, ReStyle and PTI load) that ``torch.load(weights_only=True)`` reads and
     upstream's ``Generator(size, style_dim, n_mlp)`` loads strictly; written without torch."""
-    import collections
-
-    from styleclip_jax.io.files import check_output_path
-    from styleclip_jax.io.torch_write import save_torch
-
     out = check_output_path(out, overwrite, suffixes=(".pt", ".pth"))
     sd = collections.OrderedDict(ours_to_rosinality(gen))
     save_torch({"g_ema": sd, "latent_avg": np.asarray(gen.w_avg, np.float32)}, out)

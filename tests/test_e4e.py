@@ -288,6 +288,14 @@ def test_refine_moves_the_reconstruction_toward_the_photo(tmp_path, g, converted
 
     np.testing.assert_allclose(err(w), losses[0], rtol=1e-4)  # loss 0 is the encoder's error
     assert np.all(err(w2) < losses[-1] * 1.01)
+    # with LPIPS the loss is pixel MSE + LPIPS (weight 1), and both fall
+    from styleclip_jax.models.lpips import random_lpips
+
+    lp = random_lpips("alex", 0)
+    w3, l3 = refine_inversion(gen, w, target, steps=10, lr=0.05, lpips=lp)
+    before = lp.distance(np.asarray(gen.synthesis(w)), target)
+    np.testing.assert_allclose(l3[0], err(w) + before, rtol=1e-4)
+    assert np.all(lp.distance(np.asarray(gen.synthesis(w3)), target) < before)
     photos = tmp_path / "p"
     photos.mkdir()
     Image.fromarray(g["x_uint8"][0]).save(photos / "0.png")
@@ -326,7 +334,7 @@ def test_refine_moves_the_reconstruction_toward_the_photo(tmp_path, g, converted
         )
         == 2
     )
-    assert "--refine optimises the reconstruction" in capsys.readouterr().err
+    assert "--refine and --pti work on the reconstruction: give --generator" in capsys.readouterr().err
 
 
 NO_JAX = """

@@ -67,9 +67,10 @@ def test_restyle_training_refines_over_its_passes(tmp_path, gen_dir):
     from styleclip_jax.models.e4e import load_encoder
 
     argv = ["encoder", "train", "--generator", str(gen_dir), *ARGS, "--restyle", "--iterations", "2"]
+    argv += ["--lpips", "random", "--lpips-lambda", "0.8"]  # e4e's weight, on the random-trunk stand-in
     assert main(argv + ["--steps", "10", "--out", str(tmp_path / "rs")]) == 0
     m = _metrics(tmp_path / "rs")
-    assert m[-1]["pixel"] < 0.7 * m[0]["pixel"], (m[0], m[-1])
+    assert m[-1]["pixel"] < 0.7 * m[0]["pixel"] and m[-1]["lpips"] < m[0]["lpips"], (m[0], m[-1])
     enc = load_encoder(tmp_path / "rs" / "encoder")
     assert (enc.config.iterative, enc.config.fpn_width, enc.config.input_nc) == (True, 0, 6)
     gen = load_generator(gen_dir)

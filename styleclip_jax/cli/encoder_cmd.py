@@ -12,6 +12,7 @@ from styleclip_jax.cli.options import (
     add_config_options,
     add_multiprocess,
     config_from_args,
+    load_lpips_option,
     progress_bar,
     start_multiprocess,
 )
@@ -24,6 +25,7 @@ ENCODER_TRAIN_OPTIONS = {
     "id_lambda": WEIGHT,
     "delta_lambda": WEIGHT,
     "latent_lambda": WEIGHT,
+    "lpips_lambda": WEIGHT,
     "progressive_start": NONNEG,
     "progressive_every": NONNEG,
     "truncation": PSI,
@@ -39,6 +41,7 @@ def add_encoder(sub):
     t.add_argument("--generator", required=True)
     t.add_argument("--out", required=True, help="experiment folder (run.json, checkpoints/, metrics.jsonl, encoder/)")
     t.add_argument("--idnet", default=None, help="IR-SE50 folder (needed when --id-lambda > 0; faces)")
+    t.add_argument("--lpips", default=None, help="LPIPS folder, or 'random' (needed when --lpips-lambda > 0)")
     from styleclip_jax.editing.inversion.config import EncoderTrainConfig
 
     add_config_options(
@@ -49,6 +52,7 @@ def add_encoder(sub):
             "id_lambda": "e4e uses 0.5 for faces (with --idnet)",
             "delta_lambda": "e4e's delta_norm_lambda",
             "latent_lambda": "MSE to the sample's known W+ (synthetic data only; not in e4e)",
+            "lpips_lambda": "e4e uses 0.8 (with --lpips)",
             "progressive_every": "steps between delta rows (0: all at once)",
             "iterations": "with --restyle: refinement passes per batch (upstream's n_iters_per_batch)",
         },
@@ -103,6 +107,7 @@ def run_train(args):
             args.out,
             enc_cfg,
             idnet=idnet,
+            lpips=load_lpips_option(args.lpips),
             resume=args.resume,
             overwrite=args.overwrite,
             checkpoint_every=args.checkpoint_every,

@@ -9,6 +9,7 @@ from styleclip_jax.cli.options import (
     WEIGHT,
     add_iterations_option,
     add_pti_options,
+    load_lpips_option,
     progress_bar,
     tune_if_asked,
 )
@@ -30,7 +31,8 @@ def add_invert(sub):
         type=NONNEG,
         default=0,
         metavar="N",
-        help="then N steps of latent optimisation toward each photo (pixel L2; needs --generator)",
+        help="then N steps of latent optimisation toward each photo (pixel L2, + LPIPS with --lpips; needs "
+        "--generator)",
     )
     p.add_argument("--refine-lr", type=LR, default=0.01)
     p.add_argument("--idnet", default=None, help="IR-SE50 folder: adds the ID loss to --refine (face generators)")
@@ -83,7 +85,14 @@ def run_invert(args):
         idnet = load_idnet(args.idnet) if args.idnet else None
         target = photos_at(photos, gen.config.resolution)
         w, losses = refine_inversion(
-            gen, w, target, args.refine, args.refine_lr, args.id_lambda if idnet is not None else 0.0, idnet
+            gen,
+            w,
+            target,
+            args.refine,
+            args.refine_lr,
+            args.id_lambda if idnet is not None else 0.0,
+            idnet,
+            lpips=load_lpips_option(args.lpips),
         )
         note = f"; refined {args.refine} steps, loss {losses[0].mean():.4f} -> {losses[-1].mean():.4f}"
     if args.pti:

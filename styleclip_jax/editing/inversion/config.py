@@ -17,6 +17,7 @@ class EncoderTrainConfig:
     id_lambda: float = 0.0
     delta_lambda: float = 2e-4  # e4e's delta_norm_lambda
     latent_lambda: float = 0.0
+    lpips_lambda: float = 0.0  # e4e trains faces with 0.8
     progressive_start: int = 0
     progressive_every: int = 0
     truncation: float = 0.7
@@ -28,7 +29,7 @@ class EncoderTrainConfig:
             raise InputError(f"steps must be >= 0 and batch_size >= 1, got {self.steps}, {self.batch_size}")
         if not 1 <= self.iterations <= 20:
             raise InputError(f"iterations must lie in 1..20, got {self.iterations}")
-        check_nonnegative(self, ("lr", "pixel_lambda", "id_lambda", "delta_lambda", "latent_lambda"))
+        check_nonnegative(self, ("lr", "pixel_lambda", "id_lambda", "delta_lambda", "latent_lambda", "lpips_lambda"))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -2,7 +2,8 @@
 photo (``invert --refine N``), so the reconstruction keeps details the encoder missed.
 
 Loss per photo: mean squared pixel error between G(w) and the photo (resized to the generator's
-resolution), plus λ_ID · the identity loss when an ID net is given. Adam (torch's order, the
+resolution), plus λ_ID · the identity loss when an ID net is given, plus λ_LPIPS · LPIPS when an
+LPIPS net is given. Adam (torch's order, the
 method-A optimiser) at a constant learning rate; the whole loop is one ``lax.scan``.
 """
 
@@ -22,10 +23,12 @@ from styleclip_jax.optim.adam import torch_adam
 from styleclip_jax.validation import check_array
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
-def _refine(g_def, i_def, steps: int, lr: float, id_lambda: float, g_state, i_state, w0, target):
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4, 5, 6))
+def _refine(g_def, i_def, l_def, steps: int, lr: float, id_lambda: float, lpips_lambda: float, g_state, i_state,
+            l_state, w0, target):  # fmt: skip
     gen = nnx.merge(g_def, g_state)
     idnet = nnx.merge(i_def, i_state) if i_def is not None else None
+    lpips = nnx.merge(l_def, l_state) if l_def is not None else None
     tx = torch_adam(optax.constant_schedule(lr))
 
     def loss_fn(w):
@@ -33,6 +36,8 @@ def _refine(g_def, i_def, steps: int, lr: float, id_lambda: float, g_state, i_st
         per = jnp.mean((img - target) ** 2, axis=(1, 2, 3))
         if idnet is not None:
             per = per + id_lambda * id_loss(idnet, img, target)
+        if lpips is not None:
+            per = per + lpips_lambda * lpips(img, target)
         return jnp.sum(per), per
 
     def step(carry, _):
@@ -46,7 +51,15 @@ def _refine(g_def, i_def, steps: int, lr: float, id_lambda: float, g_state, i_st
 
 
 def refine_inversion(
-    gen, wplus, photos, steps: int = 100, lr: float = 0.01, id_lambda: float = 0.0, idnet=None
+    gen,
+    wplus,
+    photos,
+    steps: int = 100,
+    lr: float = 0.01,
+    id_lambda: float = 0.0,
+    idnet=None,
+    lpips=None,
+    lpips_lambda: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Refined W+ (B, L, D) and the losses (steps, B) before each update.
 
@@ -57,19 +70,22 @@ def refine_inversion(
     c = gen.config
     w = check_array(wplus, "wplus", (None, c.num_ws, c.w_dim))
     target = check_array(photos, "photos", (len(w), c.resolution, c.resolution, 3))
-    if steps < 1 or not (0 < lr <= 10) or id_lambda < 0:
+    if steps < 1 or not (0 < lr <= 10) or id_lambda < 0 or lpips_lambda < 0:
         raise InputError(f"refine needs steps >= 1, 0 < lr <= 10 and id_lambda >= 0 (got {steps}, {lr}, {id_lambda})")
     if id_lambda > 0 and idnet is None:
         raise InputError("id_lambda > 0 needs an identity network (an IR-SE50 folder)")
-    use_id = id_lambda > 0
+    use_id, use_lp = id_lambda > 0, lpips is not None and lpips_lambda > 0
     out, losses = _refine(
         gen.graphdef,
         idnet.graphdef if use_id else None,
+        lpips.graphdef if use_lp else None,
         int(steps),
         float(lr),
         float(id_lambda),
+        float(lpips_lambda),
         gen.state,
         idnet.state if use_id else None,
+        lpips.state if use_lp else None,
         jnp.asarray(w),
         jnp.asarray(target),
     )

@@ -136,7 +136,9 @@ def _train(e_def, gen, i_def, cfg, stats, i_state, state, z):
         return gen.synthesis(gen.synthesis.w_to_s(v))
 
     x = jax.lax.stop_gradient(render(w))
-    idnet = nnx.merge(i_def, i_state) if i_def is not None else None
+    (id_def, lp_def), (id_state, lp_state) = i_def, i_state  # the ID net and LPIPS, each optional
+    idnet = nnx.merge(id_def, id_state) if id_def is not None else None
+    lpips = nnx.merge(lp_def, lp_state) if lp_def is not None else None
     tx = optax.adam(cfg.lr)
 
     def one_pass(enc, xin, prev_latent, on):
@@ -171,11 +173,14 @@ def _train(e_def, gen, i_def, cfg, stats, i_state, state, z):
             }
             if idnet is not None:
                 t["id"] = id_loss(idnet, y, x)
+            if lpips is not None:
+                t["lpips"] = jnp.mean(lpips(y, x))
             total = total + (
                 cfg.pixel_lambda * t["pixel"]
                 + cfg.delta_lambda * t["delta"]
                 + cfg.latent_lambda * t["latent"]
                 + (cfg.id_lambda * t["id"] if idnet is not None else 0.0)
+                + (cfg.lpips_lambda * t["lpips"] if lpips is not None else 0.0)
             )
             terms = t  # reported: the last pass
         return total, terms
@@ -192,6 +197,7 @@ def train_encoder(
     enc_cfg: EncoderConfig | None = None,
     *,
     idnet=None,
+    lpips=None,
     resume: bool = False,
     overwrite: bool = False,
     checkpoint_every: int = 250,
@@ -205,6 +211,8 @@ def train_encoder(
     """
     if cfg.id_lambda > 0 and idnet is None:
         raise InputError("id_lambda > 0 needs an identity network (an IR-SE50 folder)")
+    if cfg.lpips_lambda > 0 and lpips is None:
+        raise InputError("lpips_lambda > 0 needs an LPIPS folder (`convert lpips`)")
     enc_cfg = enc_cfg or encoder_config_for(gen)
     if enc_cfg.style_dim != gen.config.w_dim or enc_cfg.num_styles != gen.config.num_ws:
         raise InputError(
@@ -218,11 +226,14 @@ def train_encoder(
         "encoder": enc_cfg.to_dict(),
         "generator": gen.fingerprint(),
         "idnet": idnet.fingerprint() if idnet is not None and cfg.id_lambda else None,
+        "lpips": lpips.fingerprint() if lpips is not None and cfg.lpips_lambda else None,
     }
     fresh = init_encoder(enc_cfg, gen, cfg.seed)
     e_def, params, stats = nnx.split(fresh.module(), nnx.Param, ...)
     use_id = cfg.id_lambda > 0
-    i_def, i_state = (idnet.graphdef, idnet.state) if use_id else (None, None)
+    use_lp = cfg.lpips_lambda > 0
+    i_def = (idnet.graphdef if use_id else None, lpips.graphdef if use_lp else None)
+    i_state = (idnet.state if use_id else None, lpips.state if use_lp else None)
     state = TrainState(jnp.asarray(0, jnp.int32), params, optax.adam(cfg.lr).init(params))
     g_def, g_state = gen.graphdef, gen.state
     placement, batch_sharding = batch_shardings(devices, cfg.batch_size)
