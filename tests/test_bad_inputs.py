@@ -154,6 +154,9 @@ def env(tmp_path_factory, golden_dir):
     save_zip(eck, d / "nan_e4e.pt")
     nan_enc = _nan_model_folder(d / "enc", d / "nan_enc")
     assert main(["convert", "generator", str(golden_dir / "rosinality_tiny.pt"), str(d / "ros_gen")]) == 0
+    from styleclip_jax.toyworld.clips import toy_clip, write_clip
+
+    write_clip(d / "clip.mp4", toy_clip(load_generator(gen), 4))
     for part in ("backbone", "heads"):
         sd = load_checkpoint(golden_dir / f"lpips_alex_{part}.pth")
         k = sorted(sd)[0]
@@ -195,6 +198,7 @@ def env(tmp_path_factory, golden_dir):
         parser=d / "parser",
         nan_parser=_nan_model_folder(d / "parser", d / "nan_parser"),
         ros_gen=d / "ros_gen",
+        clip_mp4=d / "clip.mp4",
         nan_lpips_backbone=d / "nan_lpips_backbone.pth",
         nan_lpips_heads=d / "nan_lpips_heads.pth",
     )
@@ -487,15 +491,29 @@ def _commands(e):
             e.golden / "lpips_vgg_heads.pth",
         ),
         ("export torch", ["export", "torch", "{X}", "{OUT}.pt"], "folder", e.ros_gen, e.nan_gen, c),
+        (
+            "video",
+            ["video", "{X}", "--out", "{OUT}.mp4", "--method", "global", "--generator", g, "--encoder", TOY / "encoder"]
+            + ["--clip", c, "--stats", s, "--target", "a red object", "--align", "none"],
+            "file",
+            e.clip_mp4,
+            None,
+            None,
+        ),
     ]
 
 
 # Inputs with no NaN or wrong-shape form: a TorchScript CLIP (its NaN path is the shared weight
 # check, covered by the others), an image (pixels are never NaN), an ONNX file (NaN weights are
 # not ours to check; inputs are).
-N_COMMANDS = 32
+N_COMMANDS = 33
 NO_FORM = {(1, "nan"), (6, "nan"), (6, "shape"), (17, "nan"), (18, "nan"), (19, "nan"), (22, "nan"), (22, "shape")}
-NO_FORM |= {(27, "nan"), (27, "shape")}  # a photo: pixels are never NaN, and any size parses (resized to 512)
+NO_FORM |= {
+    (27, "nan"),
+    (27, "shape"),
+    (32, "nan"),
+    (32, "shape"),
+}  # a photo: pixels are never NaN, and any size parses (resized to 512)
 CASES = [(i, v) for i in range(N_COMMANDS) for v in VARIANTS if (i, v) not in NO_FORM]
 
 
@@ -535,6 +553,7 @@ def _left_behind(out: Path) -> list[str]:
             out.with_name(out.name + ".png"),
             out.with_name(out.name + ".onnx"),
             out.with_name(out.name + ".pt"),
+            out.with_name(out.name + ".mp4"),
         )
         if p.exists()
     ]

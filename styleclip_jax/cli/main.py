@@ -479,6 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
     from styleclip_jax.cli.encoder_cmd import add_encoder
 
     add_encoder(sub)
+    from styleclip_jax.cli.video_cmd import add_video
+
+    add_video(sub)
     from styleclip_jax.cli.ui_cmd import add_ui
 
     add_ui(sub)

@@ -78,10 +78,24 @@ def align_face(
       transform_size: the size of the quad transform (default ``output_size``; NVIDIA used 4096
         for 1024, then a LANCZOS resize).
     """
+    quad, _ = ffhq_quad(points5, dlib_correction)
+    return crop_quad(image, quad, output_size, transform_size, enable_padding)
+
+
+def crop_quad(
+    image: np.ndarray,
+    quad,
+    output_size: int = 256,
+    transform_size: int | None = None,
+    enable_padding: bool = True,
+) -> Alignment:
+    """FFHQ's crop of a given quad (4, 2) (e.g. one smoothed over a clip's frames, as STIT's
+    ``crop_image``): the shrink / crop / pad-and-blur / transform steps of ``align_face``."""
     from scipy.ndimage import gaussian_filter
 
     transform_size = transform_size or output_size
-    quad, qsize = ffhq_quad(points5, dlib_correction)
+    quad = np.asarray(quad, np.float64)
+    qsize = float(np.hypot(*(quad[3] - quad[0])))
     q = quad.copy()
     img = Image.fromarray(np.asarray(image, np.uint8), "RGB")
     # shrink
