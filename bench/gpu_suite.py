@@ -13,6 +13,7 @@ Workloads (full size: random config-f 1024 generator, random ViT-B/32, real-size
   sg3      StyleGAN3-T / -R synthesis
   pti      one pivotal-tuning update (generator fwd + bwd, AlexNet LPIPS, Adam on all synthesis weights)
   restyle  one ReStyle-e4e iteration (6-channel IR-SE50 encoder + decode), batch 1 / 4
+  video    the video job on 16 generator frames: frames/s per stage (invert, edit, encode)
 Each workload reports the device's peak memory when the backend exposes it. A workload that
 would start after ``--budget-s`` is recorded as skipped, so the suite always finishes and says
 what it left. ``--smoke`` runs the same code on tiny models (64 px) in about a minute on CPU.

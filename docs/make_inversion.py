@@ -2,9 +2,9 @@
 
 Run: python docs/make_inversion.py [--seed 3000] [--n 6] [--restyle DIR]
 The scenes are drawn by ``world.render`` (never by the generator), seeds held out from tuning;
-e4e is the bundled encoder; ReStyle is a ReStyle-e4e encoder folder (``--restyle``, e.g. one from
-``encoder train --restyle``; the column is left out without it); PTI tunes one generator on the
-shown scenes (``toyworld.inversion.TOY_PTI``); the edit is "a red object" by a global direction
+e4e is the bundled encoder; ReStyle the bundled ReStyle-e4e encoder (5 iterations; ``--restyle
+DIR`` for another); PTI tunes one generator on the
+shown scenes (``toyworld.inversion.TOY_PTI``); the edit is "a green object" by a global direction
 with the toy world's tuned settings, on the tuned generator.
 """
 
@@ -38,13 +38,14 @@ def main():
     _, scenes = world.sample_numpy(a.seed, a.n)
     w = encode_scenes(tw, scenes)
     names, cols = ["drawn scene", "e4e"], [scenes, np.asarray(tw.generator.synthesis(w))]
-    if a.restyle:
+    restyle = load_encoder(a.restyle) if a.restyle else tw.restyle
+    if restyle is not None:
         names.append("ReStyle")
-        cols.append(restyle_invert(load_encoder(a.restyle), tw.generator, scenes, 5)[1])
+        cols.append(restyle_invert(restyle, tw.generator, scenes, 5)[1])
     ((_, tuned),) = pti_scenes(tw, w, scenes, group=a.n)
-    names += ["PTI", "PTI + red"]
+    names += ["PTI", "PTI + green"]
     cols.append(np.asarray(tuned.generator.synthesis(w)))
-    cols.append(edit_global(tuned, w, ["a red object"], MethodSettings().with_population())[:, 0])
+    cols.append(edit_global(tuned, w, ["a green object"], MethodSettings().with_population())[:, 0])
     draw_sheet(a.out, names, cols)
 
 

@@ -437,3 +437,20 @@ def test_onnx_encoder_and_photo_to_edit_graph(tmp_path, g, converted, capsys):
         ]
     )
     assert rc == 2 and "give --images" in capsys.readouterr().err
+
+
+def test_a_one_pixel_photo_is_refused(converted, tmp_path, capsys):
+    _, _, d = converted
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(tmp_path / "dot.png")
+    argv = [
+        "invert",
+        "--encoder",
+        str(d / "enc"),
+        "--images",
+        str(tmp_path / "dot.png"),
+        "--out",
+        str(tmp_path / "w.npz"),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "1x1 photo is too small" in err[0] and not (tmp_path / "w.npz").exists()

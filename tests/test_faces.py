@@ -256,4 +256,19 @@ def test_align_and_paste_back_cli(tmp_path, g, capsys):
             str(tmp_path / "b3.png"),
         ]
     )
-    assert rc == 2 and "face 2 does not exist" in capsys.readouterr().err
+    assert rc == 2 and "2 aligned face(s) (1-2); face 3 does not exist" in capsys.readouterr().err
+    # faces.json and crops as inputs: bad quads and a 1x1 crop are one line, nothing written
+    good = json.loads((out / "faces.json").read_text())
+    bad_quads = {"string": "abc", "nan": [[float("nan"), 0]] * 4, "short": [[0, 0]] * 3, "flat": [[5, 5]] * 4}
+    Image.fromarray(crop[:1, :1]).save(tmp_path / "tiny.png")
+    for name, quad in list(bad_quads.items()) + [("tiny", None)]:
+        report = json.loads(json.dumps(good))
+        if quad is not None:
+            report[0]["faces"][0]["quad"] = quad
+        (tmp_path / f"{name}.json").write_text(json.dumps(report))
+        argv = ["paste-back", "--photo", str(photos / "e_two_faces.png"), "--faces", str(tmp_path / f"{name}.json")]
+        argv += ["--crop", str(tmp_path / ("tiny.png" if name == "tiny" else "edited.png"))]
+        assert main(argv + ["--out", str(tmp_path / f"{name}_out.png")]) == 2, name
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and ("quad" in err[0] or "too small" in err[0]), (name, err)
+        assert not (tmp_path / f"{name}_out.png").exists()

@@ -287,7 +287,7 @@ def _run_evaluate(args):
         for k in ("wplus", "images", "reconstructions", "pti_reconstructions"):
             inv.pop(k, None)
         report["inversion"] = inv
-        for name, r in (("e4e", inv), ("e4e + PTI", inv.get("pti"))):
+        for name, r in (("e4e", inv), ("ReStyle", inv.get("restyle")), ("e4e + PTI", inv.get("pti"))):
             if r is not None:
                 print(
                     f"inversion, {name} (drawn scenes -> encoder -> generator -> readers, n={inv['n']}): "

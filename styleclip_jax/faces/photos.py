@@ -125,18 +125,40 @@ def paste_back_photo(photo_path, crop_path, faces_json, face: int = 0, feather: 
     if entry is None or not entry.get("faces"):
         raise InputError(f"{faces_json} has no face for {photo_path.name}")
     if not 0 <= face < len(entry["faces"]):
-        raise InputError(f"{photo_path.name} has {len(entry['faces'])} aligned face(s); face {face} does not exist")
+        n = len(entry["faces"])
+        raise InputError(f"{photo_path.name} has {n} aligned face(s) (1-{n}); face {face + 1} does not exist")
+    rec = entry["faces"][face]
+    quad = _quad_of(rec, f"{faces_json}: face {face + 1} of {photo_path.name}")
     crop = read_image(crop_path)
     if crop.shape[0] != crop.shape[1]:
         raise InputError(f"{crop_path}: an aligned crop is square, got {crop.shape[1]}x{crop.shape[0]}")
-    rec = entry["faces"][face]
+    if crop.shape[0] < MIN_CROP:
+        raise InputError(
+            f"{crop_path}: a {crop.shape[0]}x{crop.shape[0]} crop is too small to paste back (at least {MIN_CROP})"
+        )
     region = None
     if parser is not None:
         original = Path(faces_json).parent / str(rec.get("crop", ""))
         if not original.is_file():
             raise InputError(f"a paste-back through the outline needs the original aligned crop {original}")
         region = outline_region(parser, crop, read_image(original))
-    return paste_back(read_image(photo_path), crop, np.asarray(rec["quad"]), feather, region)
+    return paste_back(read_image(photo_path), crop, quad, feather, region)
+
+
+MIN_CROP = 16  # px: an aligned face smaller than this carries no face
+
+
+def _quad_of(rec, what: str) -> np.ndarray:
+    """A face record's quad: 4 finite (x, y) corners, or a one-line error naming the record."""
+    try:
+        quad = np.asarray(rec["quad"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"{what}: 'quad' must be 4 [x, y] number pairs") from None
+    if quad.shape != (4, 2) or not np.all(np.isfinite(quad)):
+        raise InputError(f"{what}: 'quad' must be 4 finite [x, y] pairs, got shape {quad.shape}")
+    if np.hypot(*(quad[3] - quad[0])) < 1:
+        raise InputError(f"{what}: 'quad' has no area")
+    return quad
 
 
 def align_largest(image: np.ndarray, detector, size: int, name) -> Alignment:

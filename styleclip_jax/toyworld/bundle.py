@@ -32,6 +32,7 @@ class ToyWorld:
     path: Path
     encoder: object | None = None  # e4e Encoder for the generator (32 px scenes -> W+), if bundled
     base_generator: object | None = None  # set when ``generator`` was PTI-tuned from it (mappers train on it)
+    restyle: object | None = None  # ReStyle-e4e Encoder (iterative), if bundled
 
 
 def load_world(path=None, with_stats: bool = True) -> ToyWorld:
@@ -41,9 +42,8 @@ def load_world(path=None, with_stats: bool = True) -> ToyWorld:
         if not (p / sub).is_dir():
             raise CheckpointError(f"{p} is not a toy-world folder: {sub}/ is missing")
     stats = StyleSpaceStats.load(p / "global") if with_stats and (p / "global").is_dir() else None
-    encoder = None
-    if (p / "encoder").is_dir():
-        encoder = load_encoder(p / "encoder")
+    encoder = load_encoder(p / "encoder") if (p / "encoder").is_dir() else None
+    restyle = load_encoder(p / "restyle") if (p / "restyle").is_dir() else None
     return ToyWorld(
         load_generator(p / "generator"),
         load_clip(p / "clip"),
@@ -51,4 +51,5 @@ def load_world(path=None, with_stats: bool = True) -> ToyWorld:
         stats,
         p,
         encoder,
+        restyle=restyle,
     )

@@ -24,25 +24,9 @@ from flax import nnx
 
 from styleclip_jax.models.e4e.config import EncoderConfig
 from styleclip_jax.models.idnet.network import BatchNorm, Conv, PReLU, Unit
+from styleclip_jax.models.layers import BiasConv
 
 COARSE, MIDDLE = 3, 7  # upstream's coarse_ind / middle_ind
-
-
-class BiasConv(nnx.Module):
-    def __init__(self, cin: int, cout: int, k: int, stride: int = 1):
-        self.weight = nnx.Param(jnp.zeros((k, k, cin, cout), jnp.float32))
-        self.bias = nnx.Param(jnp.zeros((cout,), jnp.float32))
-        self.stride, self.pad = stride, k // 2
-
-    def __call__(self, x):
-        y = jax.lax.conv_general_dilated(
-            x,
-            self.weight[...],
-            (self.stride,) * 2,
-            [(self.pad, self.pad)] * 2,
-            dimension_numbers=("NHWC", "HWIO", "NHWC"),
-        )
-        return y + self.bias[...]
 
 
 class StyleBlock(nnx.Module):

@@ -10,24 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from styleclip_jax.models.layers import BiasConv
 from styleclip_jax.models.lpips.config import LAYOUTS, SCALE, SHIFT, LpipsConfig
-
-
-class Conv(nnx.Module):
-    def __init__(self, cin: int, cout: int, k: int, stride: int, pad: int):
-        self.weight = nnx.Param(jnp.zeros((k, k, cin, cout), jnp.float32))
-        self.bias = nnx.Param(jnp.zeros((cout,), jnp.float32))
-        self.stride, self.pad = stride, pad
-
-    def __call__(self, x):
-        y = jax.lax.conv_general_dilated(
-            x,
-            self.weight[...],
-            (self.stride,) * 2,
-            [(self.pad, self.pad)] * 2,
-            dimension_numbers=("NHWC", "HWIO", "NHWC"),
-        )
-        return y + self.bias[...]
 
 
 def max_pool(x, k: int, s: int):
@@ -45,7 +29,7 @@ class LpipsNet(nnx.Module):
         convs, cin, k = [], 3, 0
         for op in LAYOUTS[cfg.net]:
             if op[0] == "conv":
-                convs.append(Conv(cin, cfg.widths[k], op[2], op[3], op[4]))
+                convs.append(BiasConv(cin, cfg.widths[k], op[2], op[3], op[4]))
                 cin, k = cfg.widths[k], k + 1
         self.convs = nnx.List(convs)
         self.heads = nnx.List([nnx.Param(jnp.zeros((c,), jnp.float32)) for c in cfg.tap_widths])
