@@ -357,3 +357,18 @@ def test_mapper_train_resume_and_apply(tmp_path, gen_dir, golden_dir):
         == 0
     )
     assert Image.open(out).size == (3 * 66 + 2, 2 * 66 + 2)
+
+
+def test_ui_refuses_an_address_it_cannot_listen_on(capsys):
+    import socket
+
+    assert main(["ui", "--host", "256.1.1.1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--host '256.1.1.1'" in err[0]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["ui", "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"cannot listen on --host 127.0.0.1 --port {port}" in err[0]

@@ -34,6 +34,7 @@ def add_ui(sub):
 
 def run_ui(args):
     import os
+    import tempfile
 
     from styleclip_jax.errors import InputError
 
@@ -42,12 +43,40 @@ def run_ui(args):
         from styleclip_jax.ui.app import build_app, session_from_folders, toy_world_defaults
     except ImportError as e:
         raise InputError(f"the browser editor needs Gradio: pip install 'styleclip-jax[ui]' ({e})") from None
+    check_listen(args.host, args.port)  # before any model loads
     session = session_from_folders(
         args.generator, args.clip, args.stats, args.mapper, args.idnet, args.encoder, args.lpips
     )
     toy = args.generator is None and not args.faithful
     # names regions: the given parser; on the toy world, its object / background
     region_parser = load_region_parser(args.parser or "toyworld") if args.parser or args.generator is None else None
-    app = build_app(session, defaults=toy_world_defaults(session.gen) if toy else None, region_parser=region_parser)
-    print(f"styleclip-jax editor on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
-    app.queue().launch(server_name=args.host, server_port=args.port, share=False, show_error=False, quiet=True)
+    with tempfile.TemporaryDirectory(prefix="styleclip_ui_") as tmp:  # every file the page writes, removed at exit
+        os.environ["GRADIO_TEMP_DIR"] = os.path.join(tmp, "gradio")
+        app = build_app(
+            session,
+            out_dir=os.path.join(tmp, "edits"),
+            defaults=toy_world_defaults(session.gen) if toy else None,
+            region_parser=region_parser,
+            align_photos=args.generator is not None,  # the toy world's scenes hold no face
+        )
+        print(f"styleclip-jax editor on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
+        app.queue().launch(server_name=args.host, server_port=args.port, share=False, show_error=False, quiet=True)
+    raise KeyboardInterrupt  # launch returns only once Ctrl-C stopped the server: exit 130
+
+
+def check_listen(host: str, port: int) -> None:
+    """Refuse an address this machine cannot listen on, in one line naming --host / --port."""
+    import socket
+
+    from styleclip_jax.errors import InputError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise InputError(f"--host {host!r}: not an address or name this machine can resolve") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(addr)
+        except OSError as e:
+            raise InputError(f"cannot listen on --host {host} --port {port}: {e.strerror}") from None

@@ -144,7 +144,8 @@ class Page:
     """The handlers, each a thin call into the session that turns errors into a status line."""
 
     def __init__(self, session: EditSession, out_dir: Path, defaults: EditorDefaults | None = None, region_parser=None):
-        self.s, self.out, self.defaults = session, out_dir, defaults or EditorDefaults()
+        self.s, self.out, self.defaults = session, Path(out_dir), defaults or EditorDefaults()
+        self.out.mkdir(parents=True, exist_ok=True)
         self.region_parser = region_parser  # names regions: a FaceParser, or the toy world's ObjectParser
 
     def _named(self, w):
@@ -263,7 +264,11 @@ class Page:
 
 
 def build_app(
-    session: EditSession, out_dir: str | Path | None = None, defaults: EditorDefaults | None = None, region_parser=None
+    session: EditSession,
+    out_dir: str | Path | None = None,
+    defaults: EditorDefaults | None = None,
+    region_parser=None,
+    align_photos: bool = True,
 ):
     """The Gradio Blocks page for ``session`` (not launched); ``defaults``: what global directions
     start with (StyleCLIP's own when None); ``region_parser``: names regions (a ``FaceParser``, or
@@ -287,7 +292,7 @@ def build_app(
                     image_mode="RGB",
                     elem_id="photo",
                 )
-                align = gr.Checkbox(value=True, label="find and align the face first", elem_id="align")
+                align = gr.Checkbox(value=align_photos, label="find and align the face first", elem_id="align")
                 pti = gr.Number(
                     value=0,
                     precision=0,
@@ -330,11 +335,18 @@ def build_app(
                 elem_id="population",
             )
             go = gr.Button("Edit", elem_id="global_go")
+        names = sorted(session.mappers)
         with gr.Tab("Mapper"):
-            names = sorted(session.mappers)
-            mapper = gr.Dropdown(names, value=names[0] if names else None, label="mapper", elem_id="mapper")
-            m_alpha = gr.Slider(-3.0, 3.0, value=1.0, step=0.1, label="α", elem_id="mapper_alpha")
-            m_go = gr.Button("Apply", elem_id="mapper_go")
+            if names:
+                mapper = gr.Dropdown(names, value=names[0], label="mapper", elem_id="mapper")
+                m_alpha = gr.Slider(-3.0, 3.0, value=1.0, step=0.1, label="α", elem_id="mapper_alpha")
+                m_go = gr.Button("Apply", elem_id="mapper_go")
+            else:
+                gr.Markdown(
+                    "No mapper is loaded. Train one with `styleclip-jax mapper train` and start the editor "
+                    "with `--mapper DIR`.",
+                    elem_id="mapper_none",
+                )
         with gr.Tab("Optimization"):
             prompt = gr.Textbox(label="prompt", placeholder="e.g. a blue object", elem_id="prompt")
             with gr.Row():
@@ -358,8 +370,9 @@ def build_app(
         g_in = [w, neutral, target, alpha, beta, auto, also, keep, box, blend, pop]
         for trigger in (go.click, target.submit, alpha.release, beta.release, auto.change, pop.change):
             trigger(page.global_edit, g_in, [edited, status, files])
-        for trigger in (m_go.click, m_alpha.release, mapper.change):
-            trigger(page.mapper_edit, [w, mapper, m_alpha], [edited, status, files])
+        if names:
+            for trigger in (m_go.click, m_alpha.release, mapper.change):
+                trigger(page.mapper_edit, [w, mapper, m_alpha], [edited, status, files])
 
         def run_opt(w_, p, n, a, b, k, bx, bl, progress=gr.Progress()):
             return page.optimize(w_, p, n, a, b, progress, k, bx, bl)
@@ -379,9 +392,12 @@ def session_from_folders(
     generator=None, clip=None, stats=None, mappers=(), idnet=None, encoder=None, lpips=None
 ) -> EditSession:
     """An ``EditSession`` from model folders; with no generator / CLIP, the bundled toy world."""
+    toy_encoder = None
     if generator is None and clip is None:
         tw = load_world()
         gen, clp, st = tw.generator, tw.clip, tw.stats
+        toy_encoder = tw.encoder  # photo upload works on the toy world too (its scenes)
+        lpips = lpips or "random"  # the toy world's LPIPS stand-in for PTI on upload
     else:
         if generator is None or clip is None:
             raise InputError("give both a generator and a CLIP folder (or neither, for the bundled toy world)")
@@ -389,9 +405,7 @@ def session_from_folders(
         st = StyleSpaceStats.load(stats) if stats else None
 
     ms = {Path(m).name: load_mapper(m) for m in mappers}
-    enc = None
-    if encoder:
-        enc = load_encoder(encoder)
+    enc = load_encoder(encoder) if encoder else toy_encoder
     lp = None
     if lpips:
         lp = random_lpips("alex", 0) if str(lpips) == "random" else load_lpips(lpips)
