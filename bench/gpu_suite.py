@@ -256,6 +256,25 @@ def run_restyle(gen, clip, smoke, repeats):
     return rows
 
 
+def run_video(gen, clip, smoke, repeats):
+    """The video job on 16 of the generator's own frames (align 'none': no face detector needed):
+    frames/s per stage, a random full-size e4e inverting and one W+ offset as the edit."""
+    from styleclip_jax.editing.inversion.training import encoder_config_for, init_encoder
+    from styleclip_jax.editing.video.config import VideoSettings
+    from styleclip_jax.editing.video.edits import offset_edit
+    from styleclip_jax.editing.video.run import edit_video
+    from styleclip_jax.toyworld.clips import toy_clip, write_clip
+
+    enc = init_encoder(encoder_config_for(gen), gen)
+    delta = np.zeros((gen.config.num_ws, gen.config.w_dim), np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        clip_path = write_clip(Path(tmp) / "in.mp4", toy_clip(gen, 16))
+        rep = edit_video(
+            clip_path, Path(tmp) / "out.mp4", gen, enc, offset_edit(delta), {}, VideoSettings(align="none")
+        )
+    return [{"stage": k, "frames_per_s": v} for k, v in rep["frames_per_s"].items()]
+
+
 WORKLOADS = {
     "gen": run_gen,
     "a": run_a,
@@ -265,6 +284,7 @@ WORKLOADS = {
     "sg3": run_sg3,
     "pti": run_pti,
     "restyle": run_restyle,
+    "video": run_video,
 }
 
 

@@ -23,7 +23,7 @@ def test_gpu_suite_smoke(tmp_path):
     assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-3000:])
     r = json.loads(out.read_text())
     res = r["results"]
-    assert set(res) == {"gen", "a", "mapper", "fs3", "onnx", "sg3"}, res.keys()
+    assert set(res) == {"gen", "a", "mapper", "fs3", "onnx", "sg3", "pti", "restyle", "video"}, res.keys()
     assert all("rows" in v for v in res.values()), res
     gen = {(row["dtype"], row["batch"]) for row in res["gen"]["rows"]}
     assert gen == {("float32", 1), ("float32", 2), ("bfloat16", 1), ("bfloat16", 2)}
@@ -31,4 +31,7 @@ def test_gpu_suite_smoke(tmp_path):
     assert res["fs3"]["rows"][0]["renders"] == 8 and res["fs3"]["rows"][0]["full_job_hours"] > 0
     assert res["onnx"]["rows"][0]["ort_ms"] > 0
     assert {(row["config"], row["batch"]) for row in res["sg3"]["rows"]} == {("T", 1), ("T", 2), ("R", 1), ("R", 2)}
+    assert res["pti"]["rows"][0]["steps_per_s"] > 0
+    assert [row["batch"] for row in res["restyle"]["rows"]] == [1, 4]
+    assert {row["stage"] for row in res["video"]["rows"]} >= {"invert", "edit", "encode"}
     assert len(r["markdown"]) >= 10 and "rows for bench/RESULTS.md" in p.stdout

@@ -270,7 +270,7 @@ def test_bundle_records_how_it_was_made(tw):
         assert meta["source"]["format"] == "trained" and meta["source"]["trainer"].startswith("styleclip_jax.")
     assert (tw.path / "RECORD.md").read_text().count("styleclip-jax") >= 3
     total = sum(f.stat().st_size for f in tw.path.rglob("*") if f.is_file())
-    assert total < 25e6, total  # 19.9 MB before the population bank (3.7 MB, #20)
+    assert total < 30e6, total  # 19.9 MB before the population bank (3.7 MB, #20); 27.2 MB with restyle/ (3.5 MB)
     assert tw.stats is not None and tw.stats.fs3 is not None
     tw.stats.check_generator(tw.generator)  # stats belong to the bundled generator
 

@@ -50,10 +50,10 @@ def encode_crops(
     c = encoder.config
     if not c.iterative:
         if iterations not in (None, 1):
-            raise InputError(f"--iterations needs a ReStyle encoder; this {c.kind} encoder inverts in one pass")
+            raise InputError(f"`iterations` needs a ReStyle encoder; this {c.kind} encoder inverts in one pass")
         return encoder.encode_photos(crops_u8, batch_size, progress)
     if gen is None:
-        raise InputError(f"a {c.name} encoder inverts iteratively with its generator: give --generator")
+        raise InputError(f"a {c.name} encoder inverts iteratively with its generator: give `generator`")
     if batch_size < 1:
         raise InputError("batch_size must be >= 1")
     out = []

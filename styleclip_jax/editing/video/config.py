@@ -51,7 +51,7 @@ def parse_frames(text: str | None) -> tuple[int, int] | None:
     try:
         a, b = (int(v) for v in text.split("-"))
     except ValueError:
-        raise InputError(f"--frames takes A-B (0-based, inclusive), got {text!r}") from None
+        raise InputError(f"`frames` takes A-B (0-based, inclusive), got {text!r}") from None
     if not 0 <= a <= b:
-        raise InputError(f"--frames A-B needs 0 <= A <= B, got {text!r}")
+        raise InputError(f"`frames` A-B needs 0 <= A <= B, got {text!r}")
     return a, b

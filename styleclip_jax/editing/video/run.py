@@ -84,7 +84,7 @@ def edit_video(
     info = probe(in_path)
     lo, hi = s.frames or (0, info.frames - 1)
     if hi >= info.frames:
-        raise InputError(f"--frames {lo}-{hi}: the clip has {info.frames} frames (0-{info.frames - 1})")
+        raise InputError(f"`frames` {lo}-{hi}: the clip has {info.frames} frames (0-{info.frames - 1})")
     frames = list(read_frames(in_path))
     timing["decode"] = time.perf_counter() - t0
     work = Path(work_dir) if work_dir is not None else out.with_name(out.name + ".work")

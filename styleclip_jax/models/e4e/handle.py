@@ -42,7 +42,7 @@ class Encoder(ModelHandle):
         if self.config.iterative:
             raise InputError(
                 f"this is a {self.config.name} encoder: it inverts iteratively with its generator "
-                "(give --generator / use editing.inversion.restyle), not in one pass"
+                "(give `generator`, or use editing.inversion.restyle), not in one pass"
             )
 
     def encode(self, images, stage: int | None = None) -> np.ndarray:
