@@ -37,8 +37,12 @@ def check_finite(name: str, a) -> np.ndarray:
     return a
 
 
+MAX_SEEDS = 65536  # per call: 65536 W+ codes of a 1024 generator are 2.4 GB of latents alone
+
+
 def parse_seeds(text: str, flag: str = "seeds") -> list[int]:
-    """'0-7' / '1,5,9' / '0-3,10' -> list of ints (``flag`` names the option in errors)."""
+    """'0-7' / '1,5,9' / '0-3,10' -> list of ints (``flag`` names the option in errors); at most
+    ``MAX_SEEDS`` of them."""
     seeds: list[int] = []
     try:
         for part in str(text).split(","):
@@ -50,9 +54,18 @@ def parse_seeds(text: str, flag: str = "seeds") -> list[int]:
                 lo, hi = int(a), int(b)
                 if hi < lo:
                     raise ValueError
+                if len(seeds) + hi - lo + 1 > MAX_SEEDS:
+                    raise InputError(
+                        f"`{flag}` {text!r} names {len(seeds) + hi - lo + 1} seeds; at most {MAX_SEEDS} per call "
+                        "(split the range over several calls)"
+                    )
                 seeds.extend(range(lo, hi + 1))
             else:
                 seeds.append(int(part))
+                if len(seeds) > MAX_SEEDS:
+                    raise InputError(f"`{flag}` names more than {MAX_SEEDS} seeds; split them over several calls")
+    except InputError:
+        raise
     except ValueError:
         raise InputError(f"`{flag}` must look like '0-7' or '1,5,9', got {text!r}") from None
     if not seeds or any(s < 0 or s >= 2**32 for s in seeds):

@@ -372,3 +372,42 @@ def test_ui_refuses_an_address_it_cannot_listen_on(capsys):
         assert main(["ui", "--port", str(port)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"cannot listen on --host 127.0.0.1 --port {port}" in err[0]
+
+
+def test_size_like_flags_have_upper_bounds(tmp_path, capsys):
+    toy = "styleclip_jax/toyworld/weights/generator"
+    cases = [
+        (["align", "x.png", "--out", str(tmp_path / "a"), "--size", "1000000"], "at most 8192"),
+        (["generate", "--generator", toy, "--seeds", "0-99999999", "--out", str(tmp_path / "g.png")], "at most 65536"),
+        (
+            ["generate", "--generator", toy, "--seeds", ",".join(["1"] * 70000), "--out", str(tmp_path / "h.png")],
+            "65536",
+        ),
+        (
+            ["encoder", "train", "--generator", toy, "--input-size", "100000", "--out", str(tmp_path / "e")],
+            "at most 1024",
+        ),
+    ]
+    for argv, says in cases:
+        try:
+            rc = main(argv)
+        except SystemExit as e:  # argparse's own one-line exit
+            rc = e.code
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1 and says in err[0], (argv[:2], err)
+    assert not any(tmp_path.iterdir())  # refused before anything was made
+
+
+def test_precompute_refuses_before_making_a_folder(tmp_path, capsys):
+    toy = "styleclip_jax/toyworld/weights"
+    base = ["global", "precompute", "--generator", f"{toy}/generator", "--clip", f"{toy}/clip", "--out"]
+    cases = [
+        (["--layers", "bogus", "--n-stats", "100", "--images", "4"], "unknown or toRGB layers ['bogus']"),
+        (["--n-stats", "10", "--images", "100"], "0 <= --images <= --n-stats"),
+        (["--population", "1", "--n-stats", "100", "--images", "4"], "--population needs at least 2"),
+    ]
+    for i, (extra, says) in enumerate(cases):
+        assert main(base + [str(tmp_path / str(i)), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0], err
+        assert not (tmp_path / str(i)).exists()  # so the corrected rerun needs no --overwrite

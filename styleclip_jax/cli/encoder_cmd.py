@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from styleclip_jax.cli.options import (
     COUNT,
+    ENCODER_SIDE,
     LR,
     NONNEG,
     PSI,
@@ -64,7 +65,9 @@ def add_encoder(sub):
     )
     t.add_argument("--widths", default="64,128,256,512", help="IR-SE stage widths (4 numbers)")
     t.add_argument("--units", default="3,4,14,3", help="IR-SE units per stage (4 numbers)")
-    t.add_argument("--input-size", type=COUNT, default=None, help="encoder input side (default min(256, resolution))")
+    t.add_argument(
+        "--input-size", type=ENCODER_SIDE, default=None, help="encoder input side (default min(256, resolution))"
+    )
     t.add_argument("--checkpoint-every", type=COUNT, default=250)
     add_multiprocess(t, "devices to shard the batch over (default all, of every process)")
     t.add_argument("--resume", action="store_true")

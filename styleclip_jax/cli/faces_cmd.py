@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from styleclip_jax.cli.options import COUNT, load_face_parser, progress_bar, real
+from styleclip_jax.cli.options import COUNT, CROP_SIDE, load_face_parser, progress_bar, real
 
 
 def add_faces(sub):
     a = sub.add_parser("align", help="find faces (bundled MTCNN) and crop them the way FFHQ was made")
     a.add_argument("images", nargs="+", help="image files or folders (EXIF rotation is applied)")
     a.add_argument("--out", required=True, help="folder for <stem>.png crops and faces.json")
-    a.add_argument("--size", type=COUNT, default=256, help="crop size: 256 for e4e, 1024 / the generator's otherwise")
+    a.add_argument(
+        "--size", type=CROP_SIDE, default=256, help="crop size: 256 for e4e, 1024 / the generator's otherwise"
+    )
     a.add_argument("--faces", choices=("largest", "all"), default="largest")
     a.add_argument(
         "--dlib-correction",

@@ -127,10 +127,14 @@ def _load_pair(args, with_clip=True):
 
 
 def run_precompute(args):
-    from styleclip_jax.editing.global_directions.run import precompute
+    from styleclip_jax.editing.global_directions.run import check_settings, precompute
+    from styleclip_jax.errors import InputError
 
+    if args.population == 1:  # refused before the fs3 pass, not after it
+        raise InputError("--population needs at least 2 samples (0: none)")
     start_multiprocess(args)
     gen, clip = _load_pair(args)
+    check_settings(gen, args.n_stats, args.images, args.layers)
     args.on_interrupt = "finished chunks are kept in fs3_parts/; continue with the same command plus --resume"
     with progress_bar("fs3 channels", "ch") as bar:
         stats = precompute(

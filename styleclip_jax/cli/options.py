@@ -96,6 +96,25 @@ def integer(lo: int | None = 0, hi: int | None = None):
     return parse
 
 
+def image_side(hi: int = 8192, lo: int = 16):
+    """argparse type: an image side in px, bounded by what the image would need in memory."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
+        if v > hi:
+            need = v * v * 3 * 4  # one float32 RGB image
+            raise argparse.ArgumentTypeError(f"{v}² px needs ~{need / 2**30:,.0f} GiB per image; at most {hi}")
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"must be at least {lo} px, got {v}")
+        return v
+
+    parse.__name__ = "pixels"
+    return parse
+
+
 # The ranges every command shares (one definition each).
 COUNT = integer(1)  # batch sizes, steps, chunks, images per row
 NONNEG = integer(0)  # seeds, cutoffs, "0 = off" intervals
@@ -108,6 +127,8 @@ PROB = real(0.0, 1.0)
 BETA = real(0.0, 1.0)
 OPSET = integer(18, 23)
 ANGLE = real(-360.0, 360.0)  # degrees
+CROP_SIDE = image_side(8192)  # aligned face crops (FFHQ made 1024 from a 4096 transform)
+ENCODER_SIDE = image_side(1024)  # an encoder's input (e4e: 256)
 
 
 def pair(kind=real(-10.0, 10.0)):

@@ -47,6 +47,7 @@ def precompute(
     out = Path(out)
     if resume and overwrite:
         raise InputError("`resume` and `overwrite` exclude each other")
+    check_settings(gen, n_stats, num_images, layers)  # everything checkable, before a folder exists
     if overwrite:
         if is_primary():
             clear_job_folder(out, STATS_FILE, "global precompute")
@@ -65,6 +66,19 @@ def precompute(
             keep=num_images,
         )
         return _fs3(gen, clip, stats, out, num_images, channels_per_chunk, image_batch, devices, layers, progress)
+
+
+def check_settings(gen, n_stats: int, num_images: int, layers=None) -> None:
+    """What ``precompute`` would refuse later, refused first: sample counts and layer names."""
+    if n_stats < 2 or not 0 <= num_images <= n_stats:
+        raise InputError(f"need `n_stats` >= 2 and 0 <= `images` <= `n_stats`, got {n_stats} and {num_images}")
+    if layers is not None:
+        known = {l.name for l in gen.config.style_layers if not l.is_torgb}
+        bad = sorted(set(layers) - known)
+        if bad:
+            raise InputError(
+                f"unknown or toRGB layers {bad}; the generator's StyleSpace layers are {sorted(known)[:8]} …"
+            )
 
 
 def _stats(gen, out: Path, resume: bool, log, **settings) -> StyleSpaceStats:
