@@ -2,7 +2,7 @@
 1024 px: a clip made from the golden MTCNN face (panned, zoomed, shaken; frames the generator's
 size), a random config-f generator of that size and a random full-size e4e encoder, one W+ offset
 as the edit (its cost is one synthesis per frame). Frames/s per stage from the job's own report;
-compile time is inside the first chunk of invert and edit.
+the job runs twice and the second run is reported (the first compiles).
 
 Run: python bench/video.py [--sizes 256,1024] [--frames 8] [--golden ../shared/golden]
 """
