@@ -76,13 +76,16 @@ def test_free_running_five_iterations_golden(g, converted):
 
 
 def test_face_pool_is_torch_adaptive_average():
-    from styleclip_jax.editing.inversion.restyle import face_pool, pool_matrix
+    from styleclip_jax.editing.inversion.restyle import face_pool
+    from styleclip_jax.models.idnet.loss import adaptive_pool_matrix
 
     x = np.random.default_rng(0).standard_normal((1, 8, 8, 2)).astype(np.float32)
     np.testing.assert_allclose(np.asarray(face_pool(x, 4)), x.reshape(1, 4, 2, 4, 2, 2).mean((2, 4)), atol=1e-6)
     np.testing.assert_array_equal(np.asarray(face_pool(x, 16)), x.repeat(2, 1).repeat(2, 2))
-    m = pool_matrix(5, 3)  # uneven windows overlap, as torch's: [0,2), [1,4), [3,5)
+    m = adaptive_pool_matrix(5, 3)  # uneven windows overlap, as torch's: [0,2), [1,4), [3,5)
     np.testing.assert_allclose(m, [[0.5, 0.5, 0, 0, 0], [0, 1 / 3, 1 / 3, 1 / 3, 0], [0, 0, 0, 0.5, 0.5]])
+    y = np.random.default_rng(1).standard_normal((1, 5, 5, 2)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(face_pool(y, 3)), np.einsum("ih,bhwc,jw->bijc", m, y, m), atol=1e-6)
 
 
 def test_types_that_disagree_with_the_weights_are_refused(golden_dir, tmp_path):

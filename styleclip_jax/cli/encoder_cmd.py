@@ -13,6 +13,7 @@ from styleclip_jax.cli.options import (
     add_config_options,
     add_multiprocess,
     config_from_args,
+    integer,
     load_lpips_option,
     progress_bar,
     start_multiprocess,
@@ -31,7 +32,7 @@ ENCODER_TRAIN_OPTIONS = {
     "progressive_every": NONNEG,
     "truncation": PSI,
     "seed": SEED,
-    "iterations": COUNT,
+    "iterations": integer(1, 20),  # EncoderTrainConfig's bound
 }
 
 

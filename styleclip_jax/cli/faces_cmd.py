@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from styleclip_jax.cli.options import COUNT, CROP_SIDE, load_face_parser, progress_bar, real
+from styleclip_jax.cli.options import COUNT, CROP_SIDE, EDGE, load_face_parser, progress_bar
 
 
 def add_faces(sub):
@@ -31,7 +31,7 @@ def add_faces(sub):
     p.add_argument("--face", type=COUNT, default=1, help="which face of the photo (1 = largest)")
     p.add_argument(
         "--feather",
-        type=real(0.0, 0.5, lo_open=True),
+        type=EDGE,
         default=0.1,
         help="blend width at the crop's edges, as a share of the crop",
     )

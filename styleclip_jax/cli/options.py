@@ -127,6 +127,10 @@ PROB = real(0.0, 1.0)
 BETA = real(0.0, 1.0)
 OPSET = integer(18, 23)
 ANGLE = real(-360.0, 360.0)  # degrees
+ITERATIONS = integer(1, 100)  # ReStyle refinement passes (the library's bound)
+STEPS = integer(0, 100_000)  # optimisation / tuning steps of one call ("0 = off" where it applies)
+FRAMES_PER_CHUNK = integer(1, 256)  # frames held on the device at once
+EDGE = real(0.0, 0.5, lo_open=True)  # the paste-back's soft edge, a share of the crop
 CROP_SIDE = image_side(8192)  # aligned face crops (FFHQ made 1024 from a 4096 transform)
 ENCODER_SIDE = image_side(1024)  # an encoder's input (e4e: 256)
 
@@ -260,7 +264,7 @@ def add_latents_key(p, kinds=("wplus", "w", "z", "s")) -> None:
 def add_iterations_option(p) -> None:
     p.add_argument(
         "--iterations",
-        type=COUNT,
+        type=ITERATIONS,
         default=None,
         metavar="N",
         help="ReStyle encoders: refinement iterations (default upstream's 5; an e4e encoder makes one pass)",
@@ -271,7 +275,7 @@ def add_pti_options(p) -> None:
     """``--pti STEPS`` and its folders: pivotal tuning of the generator on the inverted photos."""
     p.add_argument(
         "--pti",
-        type=NONNEG,
+        type=STEPS,
         default=0,
         metavar="STEPS",
         help="pivotal tuning: tune the generator around the photos' codes for STEPS steps (upstream: 350); "
@@ -296,11 +300,12 @@ def add_pti_options(p) -> None:
 
 
 def load_lpips_option(path):
+    """``--lpips``: a folder, 'random' (the stand-in), or None."""
     if path is None:
         return None
-    from styleclip_jax.models.lpips.handle import load_lpips, random_lpips
+    from styleclip_jax.models.lpips.handle import open_lpips
 
-    return random_lpips("alex", 0) if str(path) == "random" else load_lpips(path)
+    return open_lpips(path)
 
 
 def tune_if_asked(args, gen, inv, out):
@@ -313,6 +318,7 @@ def tune_if_asked(args, gen, inv, out):
         raise InputError("--pti tunes the generator on photos: it needs --images and --encoder")
     from styleclip_jax.editing.inversion.config import PTIConfig
     from styleclip_jax.editing.inversion.photos import tune_for
+    from styleclip_jax.editing.inversion.pti import tuned_dir
 
     cfg = PTIConfig(steps=args.pti, lr=args.pti_lr, lpips_threshold=args.pti_threshold, locality=args.pti_locality)
     work = args.pti_dir or f"{out}.pti"
@@ -324,7 +330,7 @@ def tune_if_asked(args, gen, inv, out):
     note = f"; PTI {rep['steps']} steps" + (f" (stopped at {rep['stopped_at']})" if rep["stopped_at"] >= 0 else "")
     if lp is not None:
         note += f", LPIPS {np.mean(rep['lpips_before']):.4f} -> {np.mean(lp):.4f}"
-    return tuned, note + f"; tuned generator -> {work}/generator"
+    return tuned, note + f"; tuned generator -> {tuned_dir(work)}"
 
 
 def photo_source(args, gen, out):

@@ -11,6 +11,7 @@ from styleclip_jax.cli.options import (
     NONNEG,
     PROB,
     SEED,
+    STEPS,
     WEIGHT,
     progress_bar,
 )
@@ -125,7 +126,7 @@ def add_toy(sub):
     )
     e.add_argument(
         "--pti",
-        type=NONNEG,
+        type=STEPS,
         nargs="?",
         const=200,
         default=None,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from styleclip_jax.cli.options import (
     BETA,
-    COUNT,
-    FEATHER,
+    EDGE,
+    FRAMES_PER_CHUNK,
     LR,
-    NONNEG,
+    STEPS,
     STRENGTH,
     add_iterations_option,
     add_parser_option,
@@ -37,7 +37,7 @@ def add_video(sub):
     p.add_argument("--mapper", default=None, help="mapper folder (mapper)")
     p.add_argument("--alpha", type=STRENGTH, default=None, help="strength (global default 4.1, mapper 1)")
     p.add_argument("--text", default=None, help="optimize: the prompt (one optimisation on the first edited frame)")
-    p.add_argument("--steps", type=COUNT, default=100, help="optimize: steps on the key frame")
+    p.add_argument("--steps", type=STEPS, default=100, help="optimize: steps on the key frame")
     p.add_argument(
         "--align",
         choices=("mtcnn", "none"),
@@ -47,12 +47,12 @@ def add_video(sub):
     p.add_argument("--center-sigma", type=SIGMA, default=1.0, help="temporal smoothing of the quad centre (frames)")
     p.add_argument("--xy-sigma", type=SIGMA, default=3.0, help="temporal smoothing of the quad size and angle")
     p.add_argument("--frames", default=None, metavar="A-B", help="edit only frames A..B (0-based; others pass)")
-    p.add_argument("--batch-size", type=COUNT, default=8, help="frames per inversion / edit chunk")
-    p.add_argument("--pti", type=NONNEG, default=0, metavar="STEPS", help="tune one generator on all frames")
+    p.add_argument("--batch-size", type=FRAMES_PER_CHUNK, default=8, help="frames per inversion / edit chunk")
+    p.add_argument("--pti", type=STEPS, default=0, metavar="STEPS", help="tune one generator on all frames")
     p.add_argument("--pti-lr", type=LR, default=3e-4)
-    p.add_argument("--pti-batch", type=COUNT, default=4, help="frames per PTI update")
+    p.add_argument("--pti-batch", type=FRAMES_PER_CHUNK, default=4, help="frames per PTI update")
     p.add_argument("--lpips", default=None, help="LPIPS folder (or 'random') for --pti; without it PTI uses L2")
-    p.add_argument("--feather", type=FEATHER, default=0.1, help="paste-back edge (fraction of the crop)")
+    p.add_argument("--feather", type=EDGE, default=0.1, help="paste-back edge (a share of the crop)")
     add_parser_option(p)
     p.add_argument("--work-dir", default=None, help="per-stage cache (default OUT + '.work')")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its work folder")

@@ -22,23 +22,22 @@ CENTER_SIGMA, XY_SIGMA = 1.0, 3.0
 
 def track_points(frames: Iterable[np.ndarray], detector, max_jump: float = 0.5, progress: Callable | None = None):
     """(points (T, 5, 2) float64, NaN where lost; found (T,) bool) of one face through ``frames``."""
-    pts, last = [], None
+    pts: list[np.ndarray] = []
+    last: tuple[np.ndarray, float] | None = None  # (centre, size) of the face where it was last seen
     for t, frame in enumerate(frames):
         faces = detector.detect(frame)
-        p = None
-        if len(faces):
-            if last is None:
-                p = faces.points[0]
-            else:
-                centres = faces.boxes.reshape(-1, 2, 2).mean(1)
-                d = np.hypot(*(centres - last[0]).T)
-                k = int(np.argmin(d))
-                if d[k] <= max_jump * last[1]:
-                    p = faces.points[k]
-            if p is not None:
-                box = faces.boxes[[i for i in range(len(faces)) if np.array_equal(faces.points[i], p)][0]]
-                last = (box.reshape(2, 2).mean(0), float(max(box[2] - box[0], box[3] - box[1])))
-        pts.append(np.full((5, 2), np.nan) if p is None else np.asarray(p, np.float64))
+        k = None
+        if len(faces) and last is None:
+            k = 0  # the largest face of the first frame with one
+        elif len(faces) and last is not None:
+            centre, side = last
+            d = np.hypot(*(faces.boxes.reshape(-1, 2, 2).mean(1) - centre).T)
+            j = int(np.argmin(d))
+            k = j if d[j] <= max_jump * side else None
+        if k is not None:
+            box = faces.boxes[k]
+            last = (box.reshape(2, 2).mean(0), float(max(box[2] - box[0], box[3] - box[1])))
+        pts.append(np.full((5, 2), np.nan) if k is None else np.asarray(faces.points[k], np.float64))
         if progress:
             progress(t + 1, None)
     points = np.stack(pts)

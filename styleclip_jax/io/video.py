@@ -1,8 +1,8 @@
 """Video files in and out with PyAV (FFmpeg in its wheel: no system FFmpeg needed).
 
-``probe`` checks a clip before any work (a video stream, frames, a frame rate); ``read_frames``
-decodes RGB uint8 frames (all, or a range); ``write_video`` encodes frames at the input's frame
-rate and size and copies the input's audio stream packet for packet (no re-encode), to a temporary
+``read_video`` decodes a clip once into RGB uint8 frames and what it holds (a video stream,
+frames, a frame rate, sound), refusing what it cannot read; ``probe`` only counts; ``write_video``
+encodes frames at the input's frame rate and size and copies the input's audio stream packet for packet (no re-encode), to a temporary
 file renamed into place, so nothing half-written is ever left at the output. Encoding is
 single-threaded, with explicit timestamps and without x264's macroblock tree, and deterministic:
 the same frames give the same bytes.
@@ -11,7 +11,7 @@ the same frames give the same bytes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -20,7 +20,7 @@ import numpy as np
 from styleclip_jax.errors import InputError
 from styleclip_jax.io.files import atomic_write, check_output_path
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")
+OUT_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}  # what write_video makes, by suffix
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,46 +54,44 @@ def _open(path):
         raise InputError(f"{p}: not a readable video ({str(e).splitlines()[0][:120]})") from None
 
 
-def probe(path) -> VideoInfo:
-    """What a clip holds, counted by decoding every frame (container frame counts can lie)."""
+def _stream(c, path):
+    """(the video stream, its rate, (W, H), whether there is sound) of an open container."""
+    if not c.streams.video:
+        raise InputError(f"{path}: no video stream (an audio-only file?)")
+    vs = c.streams.video[0]
+    rate = vs.average_rate or vs.guessed_rate
+    if not rate or rate <= 0:
+        raise InputError(f"{path}: the video has no frame rate")
+    return vs, Fraction(rate), (vs.codec_context.width, vs.codec_context.height), bool(c.streams.audio)
+
+
+def read_video(path, keep: bool = True) -> tuple[VideoInfo, list]:
+    """(what the clip holds, its RGB uint8 frames (H, W, 3)), every frame decoded once (container
+    frame counts can lie); ``keep=False`` only counts them (the list then holds None)."""
     av = _av()
     with _open(path) as c:
-        if not c.streams.video:
-            raise InputError(f"{path}: no video stream (an audio-only file?)")
-        vs = c.streams.video[0]
-        rate = vs.average_rate or vs.guessed_rate
-        n = 0
+        vs, fps, size, audio = _stream(c, path)
+        frames: list = []
         try:
-            for _ in c.decode(vs):
-                n += 1
+            for frame in c.decode(vs):
+                frames.append(frame.to_ndarray(format="rgb24") if keep else None)
         except av.error.FFmpegError as e:
             raise InputError(
-                f"{path}: corrupt or truncated video at frame {n} ({str(e).splitlines()[0][:80]})"
+                f"{path}: corrupt or truncated video at frame {len(frames)} ({str(e).splitlines()[0][:80]})"
             ) from None
-        if n == 0:
-            raise InputError(f"{path}: the video has no frames")
-        if not rate or rate <= 0:
-            raise InputError(f"{path}: the video has no frame rate")
-        return VideoInfo(
-            Path(path), n, Fraction(rate), (vs.codec_context.width, vs.codec_context.height), bool(c.streams.audio)
-        )
+    if not frames:
+        raise InputError(f"{path}: the video has no frames")
+    return VideoInfo(Path(path), len(frames), fps, size, audio), frames
 
 
-def read_frames(path, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
-    """RGB uint8 frames (H, W, 3) number ``start`` .. ``stop`` − 1 (decode order = display order
-    for the codecs written here)."""
-    av = _av()
-    with _open(path) as c:
-        if not c.streams.video:
-            raise InputError(f"{path}: no video stream (an audio-only file?)")
-        try:
-            for i, frame in enumerate(c.decode(c.streams.video[0])):
-                if stop is not None and i >= stop:
-                    return
-                if i >= start:
-                    yield frame.to_ndarray(format="rgb24")
-        except av.error.FFmpegError as e:
-            raise InputError(f"{path}: corrupt or truncated video ({str(e).splitlines()[0][:80]})") from None
+def probe(path) -> VideoInfo:
+    """What a clip holds (``read_video`` without keeping the frames)."""
+    return read_video(path, keep=False)[0]
+
+
+def read_frames(path) -> list[np.ndarray]:
+    """The clip's RGB uint8 frames (H, W, 3), in display order for the codecs written here."""
+    return read_video(path)[1]
 
 
 def write_video(out, frames: Iterable[np.ndarray], fps: Fraction, audio_from=None, crf: int = 18) -> Path:
@@ -101,11 +99,11 @@ def write_video(out, frames: Iterable[np.ndarray], fps: Fraction, audio_from=Non
     with ``audio_from``'s audio stream copied in; atomic."""
     av = _av()
     out = Path(out)
-    if out.suffix.lower() not in (".mp4", ".mov", ".mkv"):
-        raise InputError(f"the output video must end with .mp4, .mov or .mkv, got {out.name!r}")
+    if out.suffix.lower() not in OUT_FORMATS:
+        raise InputError(f"the output video must end with one of {tuple(OUT_FORMATS)}, got {out.name!r}")
 
     def write(tmp):
-        with av.open(str(tmp), "w", format={".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}[out.suffix.lower()]) as o:
+        with av.open(str(tmp), "w", format=OUT_FORMATS[out.suffix.lower()]) as o:
             vs = None
             src = av.open(str(audio_from)) if audio_from is not None else None
             try:
@@ -125,10 +123,8 @@ def write_video(out, frames: Iterable[np.ndarray], fps: Fraction, audio_from=Non
                         vs.codec_context.thread_count = 1  # deterministic bytes
                         vs.codec_context.time_base = Fraction(1) / fps
                     frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-                    frame.pts, frame.time_base = (
-                        n,
-                        vs.codec_context.time_base,
-                    )  # explicit: x264's rate control reads them
+                    frame.pts = n  # explicit timestamps: x264's rate control reads them
+                    frame.time_base = vs.codec_context.time_base
                     for packet in vs.encode(frame):
                         o.mux(packet)
                     n += 1
@@ -152,4 +148,4 @@ def write_video(out, frames: Iterable[np.ndarray], fps: Fraction, audio_from=Non
 
 def check_video_out(path, overwrite: bool) -> Path:
     """The output video's path, checked before any work."""
-    return check_output_path(path, overwrite, suffixes=(".mp4", ".mov", ".mkv"))
+    return check_output_path(path, overwrite, suffixes=tuple(OUT_FORMATS))

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from styleclip_jax.editing.inversion.config import PTIConfig
-from styleclip_jax.editing.inversion.pti import measure, tune
+from styleclip_jax.editing.inversion.pti import tune
 from styleclip_jax.editing.inversion.restyle import DEFAULT_ITERATIONS, restyle_invert
 from styleclip_jax.errors import InputError
-from styleclip_jax.models.lpips.handle import random_lpips
+from styleclip_jax.models.lpips.handle import STAND_IN, open_lpips
 from styleclip_jax.toyworld import world
 
 TOY_PTI = PTIConfig(steps=200, lr=1e-3, lpips_threshold=0.0, batch=16)
@@ -38,17 +38,13 @@ def inverted_latents(tw, n: int, seed: int) -> np.ndarray:
     return encode_scenes(tw, world.sample_numpy(seed, n)[1])
 
 
-def toy_lpips():
-    return random_lpips("alex", 0)
-
-
 def pti_scenes(tw, wplus, images, cfg: PTIConfig = TOY_PTI, group: int = 16, work_dir=None, progress=None) -> list:
     """[(slice, tuned ToyWorld)]: one generator tuned per ``group`` consecutive scenes around their
     codes ``wplus`` toward ``images``; the tuned world keeps the base as ``base_generator``."""
     if group < 1:
         raise InputError(f"group must be >= 1, got {group}")
     out = []
-    lpips = toy_lpips()
+    lpips = open_lpips(STAND_IN)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(work_dir or tmp)
         for k, i in enumerate(range(0, len(wplus), group)):
@@ -69,10 +65,21 @@ def pti_scenes(tw, wplus, images, cfg: PTIConfig = TOY_PTI, group: int = 16, wor
     return out
 
 
-def _fidelity(tw, rec, attrs) -> tuple[dict, float]:
+def _render(gen, w) -> np.ndarray:
+    return np.concatenate([np.asarray(gen.synthesis(w[i : i + 64])) for i in range(0, len(w), 64)])
+
+
+def _row(tw, rec, imgs, attrs, lpips) -> dict:
+    """How reconstructions ``rec`` of the scenes ``imgs`` read back: per attribute and all five,
+    pixel MSE and the stand-in LPIPS."""
     got = tw.reader(rec)
     same = np.stack([got[a] == attrs[a] for a in world.ATTRIBUTES])
-    return {a: float(m.mean()) for a, m in zip(world.ATTRIBUTES, same)}, float(np.all(same, axis=0).mean())
+    return {
+        "per_attribute": {a: float(m.mean()) for a, m in zip(world.ATTRIBUTES, same)},
+        "all_five": float(np.all(same, axis=0).mean()),
+        "pixel_mse": float(np.mean((rec - imgs) ** 2)),
+        "lpips_stand_in": float(np.mean(lpips.distance(rec, imgs))),
+    }
 
 
 def inversion_report(tw, n: int = 256, seed: int = 3000, pti: PTIConfig | None = None, group: int = 16) -> dict:
@@ -82,44 +89,26 @@ def inversion_report(tw, n: int = 256, seed: int = 3000, pti: PTIConfig | None =
     with pixel MSE and the stand-in LPIPS before and after; the bundled ReStyle encoder (5
     iterations) likewise when the world has one."""
     attrs, imgs = world.sample_numpy(seed, n)
+    lp = open_lpips(STAND_IN)
     w = encode_scenes(tw, imgs)
-    rec = np.concatenate([np.asarray(tw.generator.synthesis(w[i : i + 64])) for i in range(0, n, 64)])
-    per, all5 = _fidelity(tw, rec, attrs)
+    rec = _render(tw.generator, w)
     report = {
         "n": n,
         "seed": seed,
-        "per_attribute": per,
-        "all_five": all5,
-        "pixel_mse": float(np.mean((rec - imgs) ** 2)),
+        **_row(tw, rec, imgs, attrs, lp),
         "wplus": w,
         "images": imgs,
         "reconstructions": rec,
     }
-    lp = toy_lpips()
-    report["lpips_stand_in"] = float(np.mean(lp.distance(rec, imgs)))
     if tw.restyle is not None:
         codes, _ = restyle_invert(tw.restyle, tw.generator, imgs, DEFAULT_ITERATIONS)
-        rs = np.concatenate([np.asarray(tw.generator.synthesis(codes[-1][i : i + 64])) for i in range(0, n, 64)])
-        per_r, all5_r = _fidelity(tw, rs, attrs)
         report["restyle"] = {
             "iterations": DEFAULT_ITERATIONS,
-            "per_attribute": per_r,
-            "all_five": all5_r,
-            "pixel_mse": float(np.mean((rs - imgs) ** 2)),
-            "lpips_stand_in": float(np.mean(lp.distance(rs, imgs))),
+            **_row(tw, _render(tw.generator, codes[-1]), imgs, attrs, lp),
         }
     if pti is not None:
         parts = pti_scenes(tw, w, imgs, pti, group)
-        tuned_rec = np.concatenate([np.asarray(t.generator.synthesis(w[sl])) for sl, t in parts])
-        per_t, all5_t = _fidelity(tw, tuned_rec, attrs)
-        l2 = np.concatenate([measure(t.generator, w[sl], imgs[sl], lp)[1] for sl, t in parts])
-        report["pti"] = {
-            "settings": pti.to_dict(),
-            "group": group,
-            "per_attribute": per_t,
-            "all_five": all5_t,
-            "pixel_mse": float(np.mean((tuned_rec - imgs) ** 2)),
-            "lpips_stand_in": float(np.mean(l2)),
-        }
+        tuned_rec = np.concatenate([_render(t.generator, w[sl]) for sl, t in parts])
+        report["pti"] = {"settings": pti.to_dict(), "group": group, **_row(tw, tuned_rec, imgs, attrs, lp)}
         report["pti_reconstructions"] = tuned_rec
     return report

@@ -30,7 +30,7 @@ from styleclip_jax.models.clip import load_clip
 from styleclip_jax.models.e4e import load_encoder
 from styleclip_jax.models.generators import load_generator
 from styleclip_jax.models.idnet import load_idnet
-from styleclip_jax.models.lpips.handle import load_lpips, random_lpips
+from styleclip_jax.models.lpips.handle import STAND_IN, open_lpips
 from styleclip_jax.models.mapper.handle import load_mapper
 from styleclip_jax.toyworld.bundle import load_world
 from styleclip_jax.toyworld.evaluate import MethodSettings
@@ -397,7 +397,7 @@ def session_from_folders(
         tw = load_world()
         gen, clp, st = tw.generator, tw.clip, tw.stats
         toy_encoder = tw.encoder  # photo upload works on the toy world too (its scenes)
-        lpips = lpips or "random"  # the toy world's LPIPS stand-in for PTI on upload
+        lpips = lpips or STAND_IN  # the toy world's LPIPS stand-in for PTI on upload
     else:
         if generator is None or clip is None:
             raise InputError("give both a generator and a CLIP folder (or neither, for the bundled toy world)")
@@ -406,7 +406,5 @@ def session_from_folders(
 
     ms = {Path(m).name: load_mapper(m) for m in mappers}
     enc = load_encoder(encoder) if encoder else toy_encoder
-    lp = None
-    if lpips:
-        lp = random_lpips("alex", 0) if str(lpips) == "random" else load_lpips(lpips)
+    lp = open_lpips(lpips) if lpips else None
     return EditSession(gen, clp, st, ms, load_idnet(idnet) if idnet else None, encoder=enc, lpips=lp)

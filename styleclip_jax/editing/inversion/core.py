@@ -71,7 +71,10 @@ def refine_inversion(
     w = check_array(wplus, "wplus", (None, c.num_ws, c.w_dim))
     target = check_array(photos, "photos", (len(w), c.resolution, c.resolution, 3))
     if steps < 1 or not (0 < lr <= 10) or id_lambda < 0 or lpips_lambda < 0:
-        raise InputError(f"refine needs steps >= 1, 0 < lr <= 10 and id_lambda >= 0 (got {steps}, {lr}, {id_lambda})")
+        raise InputError(
+            "refine needs steps >= 1, 0 < lr <= 10, id_lambda >= 0 and lpips_lambda >= 0 "
+            f"(got {steps}, {lr}, {id_lambda}, {lpips_lambda})"
+        )
     if id_lambda > 0 and idnet is None:
         raise InputError("id_lambda > 0 needs an identity network (an IR-SE50 folder)")
     use_id, use_lp = id_lambda > 0, lpips is not None and lpips_lambda > 0

@@ -74,7 +74,7 @@ def _update(g_def, l_def, cfg: PTIConfig, early_stop: bool, rest, l_state, orig,
     upd, opt = tx.update(grads, state.opt, state.params)
     params = optax.apply_updates(state.params, upd)
     # upstream's single-id coach checks LPIPS before stepping and stops without the update
-    stop = early_stop & (lp <= cfg.lpips_threshold) if early_stop else jnp.asarray(False)
+    stop = lp <= cfg.lpips_threshold if early_stop else jnp.asarray(False)
     keep = lambda old, new: jax.tree.map(lambda a, b: jnp.where(stop, a, b), old, new)  # noqa: E731
     new_state = PTIState(state.step, keep(state.params, params), keep(state.opt, opt), jnp.where(stop, state.step, -1))
     return new_state, {"loss": loss, "l2": l2, "lpips": lp}
@@ -148,15 +148,21 @@ def tune(
         s = s._replace(step=s.step + 1)
         return s, {k: jnp.mean(jnp.stack([r[k] for r in rows])) for k in rows[0]}
 
+    made: dict = {}  # step -> the tuned generator: the last export is the result, not made twice
+
     def tuned_of(s):
-        module = nnx.merge(g_def, jax.device_get(s.params), rest)
-        _, full = nnx.split(module)
-        info_out = {"pti": cfg.to_dict(), "step": int(s.step), "stopped_at": int(s.stopped_at), "photos": len(w)}
-        return tuned_generator(gen, flat_tensors(full), info_out)
+        step = int(s.step)
+        if step not in made:
+            module = nnx.merge(g_def, jax.device_get(s.params), rest)
+            _, full = nnx.split(module)
+            info_out = {"pti": cfg.to_dict(), "step": step, "stopped_at": int(s.stopped_at), "photos": len(w)}
+            made.clear()
+            made[step] = tuned_generator(gen, flat_tensors(full), info_out)
+        return made[step]
 
     def export(s):
         if base_dir is not None:
-            save_tuned(exp / "generator", tuned_of(s), gen, base_dir, overwrite=True)
+            save_tuned(tuned_dir(exp), tuned_of(s), gen, base_dir, overwrite=True)
 
     before = measure(gen, w, x, lpips if use_lpips else None)
     with experiment(exp_dir, info, resume, overwrite, may_change=("pti.steps",), what="pivotal tuning") as exp:

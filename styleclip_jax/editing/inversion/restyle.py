@@ -18,19 +18,10 @@ import numpy as np
 from flax import nnx
 
 from styleclip_jax.errors import InputError
+from styleclip_jax.models.idnet.loss import adaptive_pool
 from styleclip_jax.validation import check_array
 
 DEFAULT_ITERATIONS = 5  # upstream's n_iters_per_batch
-
-
-def pool_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) weights of torch's AdaptiveAvgPool along one axis: output i averages inputs
-    floor(i·n_in/n_out) .. ceil((i+1)·n_in/n_out) − 1."""
-    m = np.zeros((n_out, n_in), np.float32)
-    for i in range(n_out):
-        a, b = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
-        m[i, a:b] = 1.0 / (b - a)
-    return m
 
 
 def face_pool(images, size: int):
@@ -44,18 +35,13 @@ def face_pool(images, size: int):
     if r % size == 0:
         k = r // size
         return images.reshape(images.shape[0], size, k, size, k, -1).mean(axis=(2, 4))
-    p = jnp.asarray(pool_matrix(r, size))
-    return jnp.einsum("ih,bhwc,jw->bijc", p, images, p)
-
-
-def _decode(gen, w):
-    return gen.synthesis(gen.synthesis.w_to_s(w))
+    return adaptive_pool(images, size)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _average_image(e_def, g_def, e_state, g_state):
     enc, gen = nnx.merge(e_def, e_state), nnx.merge(g_def, g_state)
-    img = _decode(gen, enc.latent_avg[...][None])
+    img = gen(enc.latent_avg[...][None])[0]
     return face_pool(img, enc.cfg.input_size)[0]
 
 
@@ -65,7 +51,7 @@ def _step(e_def, g_def, e_state, g_state, x, prev, latent):
     enc, gen = nnx.merge(e_def, e_state), nnx.merge(g_def, g_state)
     residual = enc(jnp.concatenate([x, prev], axis=-1), add_latent_avg=False)
     codes = residual + latent
-    img = _decode(gen, codes)
+    img = gen(codes)[0]
     return residual, codes, img
 
 

@@ -8,8 +8,10 @@ where its parts exist here:
 default). A ReStyle encoder (``encoder_config_for(..., restyle=True)``) trains as upstream's
 ReStyle coach: ``iterations`` passes per batch, the first fed (x, average image) and adding the
 residual to ``latent_avg``, each later one fed (x, the previous reconstruction) and adding to the
-previous code, both detached; the loss is summed over the passes (their gradients accumulate). Progressive training: rows get their deltas one at a time, from ``progressive_start``
-every ``progressive_every`` steps (0: all at once). Adam; BatchNorm in eval mode. Resumable with the
+previous code, both detached; the loss is summed over the passes (their gradients accumulate).
+Images reach the encoder through ``face_pool`` (pSp's adaptive average pool), as at inference.
+Progressive training: rows get their deltas one at a time, from ``progressive_start`` every
+``progressive_every`` steps (0: all at once). Adam; BatchNorm in eval mode. Resumable with the
 shared loop (orbax checkpoints, bit-identical resume); the folder is locked while a run writes it.
 """
 
@@ -26,6 +28,7 @@ import optax
 from flax import nnx
 
 from styleclip_jax.editing.inversion.config import EncoderTrainConfig
+from styleclip_jax.editing.inversion.restyle import face_pool
 from styleclip_jax.errors import InputError
 from styleclip_jax.models.e4e import Encoder, EncoderConfig
 from styleclip_jax.models.handle import expected_shapes_of, flat_tensors
@@ -99,16 +102,6 @@ class TrainState(NamedTuple):
     opt: object
 
 
-def _pool(x, size: int):
-    r = x.shape[1]
-    if r == size:
-        return x
-    if r % size == 0:
-        k = r // size
-        return x.reshape(x.shape[0], size, k, size, k, 3).mean(axis=(2, 4))
-    return jax.image.resize(x, (x.shape[0], size, size, 3), "bilinear")
-
-
 def delta_mask(step, cfg: EncoderTrainConfig, n: int):
     """Which rows 1..n-1 have their delta on at ``step`` (progressive training)."""
     if cfg.progressive_every <= 0:
@@ -151,21 +144,23 @@ def _train(e_def, gen, i_def, cfg, stats, i_state, state, z):
 
     def loss_fn(params):
         enc = nnx.merge(e_def, params, stats)
-        xin = _pool(x, enc.cfg.input_size)
+        size = enc.cfg.input_size
+        xin = face_pool(x, size)
         on = delta_mask(state.step, cfg, enc.cfg.num_styles)
         if not enc.cfg.iterative:
-            passes = [one_pass(enc, xin, None, on)]
+            codes, deltas = one_pass(enc, xin, None, on)
+            passes = [(codes, deltas, render(codes))]
         else:  # ReStyle: every pass sees (x, the detached previous reconstruction)
             passes, latent = [], None
-            prev = jnp.broadcast_to(_pool(render(enc.latent_avg[...][None]), enc.cfg.input_size), xin.shape)
+            prev = jnp.broadcast_to(face_pool(render(enc.latent_avg[...][None]), size), xin.shape)
             for _ in range(cfg.iterations):
                 codes, deltas = one_pass(enc, jnp.concatenate([xin, jax.lax.stop_gradient(prev)], -1), latent, on)
-                passes.append((codes, deltas))
+                y = render(codes)  # once: the pass's loss and the next pass's input
+                passes.append((codes, deltas, y))
                 latent = jax.lax.stop_gradient(codes)
-                prev = _pool(render(codes), enc.cfg.input_size)
+                prev = face_pool(y, size)
         total, terms = 0.0, {}
-        for codes, deltas in passes:
-            y = render(codes)
+        for codes, deltas, y in passes:
             t = {
                 "pixel": jnp.mean((y - x) ** 2),
                 "delta": jnp.mean(jnp.sum(jnp.linalg.norm(deltas, axis=-1), -1)),

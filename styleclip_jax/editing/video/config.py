@@ -37,6 +37,8 @@ class VideoSettings:
             raise InputError("the smoothing sigmas must lie in [0, 100] frames")
         if self.batch < 1 or self.pti_steps < 0 or self.pti_batch < 1:
             raise InputError("batch and pti_batch must be >= 1 and pti_steps >= 0")
+        if not 0 < self.feather <= 0.5:
+            raise InputError(f"feather is a share of the crop in (0, 0.5], got {self.feather}")
         if self.frames is not None and not (0 <= self.frames[0] <= self.frames[1]):
             raise InputError(f"frames must be A-B with 0 <= A <= B, got {self.frames}")
 

@@ -36,7 +36,7 @@ from styleclip_jax.faces.tracking import jitter, quads_of, smooth_quads, track_p
 from styleclip_jax.io.files import atomic_write
 from styleclip_jax.io.images import to_uint8
 from styleclip_jax.io.torch_pickle import file_sha256
-from styleclip_jax.io.video import check_video_out, probe, read_frames, write_video
+from styleclip_jax.io.video import check_video_out, read_video, write_video
 from styleclip_jax.models.mtcnn import load_face_detector
 from styleclip_jax.training.loop import experiment
 
@@ -81,11 +81,10 @@ def edit_video(
     out = check_video_out(out_path, overwrite)
     encoder.check_fits(gen)
     t0 = time.perf_counter()
-    info = probe(in_path)
+    info, frames = read_video(in_path)  # decoded once
     lo, hi = s.frames or (0, info.frames - 1)
     if hi >= info.frames:
         raise InputError(f"`frames` {lo}-{hi}: the clip has {info.frames} frames (0-{info.frames - 1})")
-    frames = list(read_frames(in_path))
     timing["decode"] = time.perf_counter() - t0
     work = Path(work_dir) if work_dir is not None else out.with_name(out.name + ".work")
     record = {

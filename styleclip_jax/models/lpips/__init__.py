@@ -10,6 +10,7 @@ _LAZY = {
     "Lpips": "styleclip_jax.models.lpips.handle",
     "load_lpips": "styleclip_jax.models.lpips.handle",
     "random_lpips": "styleclip_jax.models.lpips.handle",
+    "open_lpips": "styleclip_jax.models.lpips.handle",
 }
 
 __all__ = list(_LAZY)

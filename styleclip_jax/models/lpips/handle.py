@@ -80,6 +80,14 @@ def load_lpips(path) -> Lpips:
     return Lpips.load(path)
 
 
+STAND_IN = "random"  # where an LPIPS folder is asked for, names the seeded random AlexNet stand-in
+
+
+def open_lpips(spec) -> Lpips:
+    """An LPIPS folder, or ``STAND_IN`` for ``random_lpips("alex", 0)`` (the toy world, tests)."""
+    return random_lpips("alex", 0) if str(spec) == STAND_IN else load_lpips(spec)
+
+
 def random_lpips(net: str = "alex", seed: int = 0, widths: tuple[int, ...] | None = None) -> Lpips:
     """LPIPS on a seeded random trunk (He init) with uniform heads 1/C: a stand-in where no
     ImageNet trunk exists (the toy world). It still compares unit-normalised features layer by
