@@ -89,7 +89,9 @@ def test_bad_settings(tmp_path, gen_dir, capsys):
     from styleclip_jax.toyworld.bundle import load_world
 
     base = ["encoder", "train", "--generator", str(gen_dir), "--out", str(tmp_path / "x")]
-    assert main(base + ["--widths", "8,16"]) == 2 and "--widths takes 4" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:  # refused while parsing
+        main(base + ["--widths", "8,16"])
+    assert e.value.code == 2 and "--widths: expected 4 numbers" in capsys.readouterr().err
     assert main(base + ["--id-lambda", "0.5", "--steps", "1", *ARGS[:6]]) == 2
     assert "identity network" in capsys.readouterr().err
     gen = load_world(with_stats=False).generator

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from styleclip_jax.cli.options import (
-    COUNT,
+    INTERVAL,
     LR,
-    NONNEG,
     PSI,
+    RUN_STEPS,
     STRENGTH,
     WEIGHT,
     add_config_options,
@@ -28,11 +28,11 @@ from styleclip_jax.io.files import refuse_nonempty_dir
 OPTIMIZE_OPTIONS = {
     "mode": MODES,
     "space": SPACES,
-    "steps": COUNT,
+    "steps": RUN_STEPS,
     "lr": LR,
     "l2_lambda": WEIGHT,
     "id_lambda": WEIGHT,
-    "snapshot_every": NONNEG,
+    "snapshot_every": INTERVAL,
     "keep_lambda": WEIGHT,
     "mask_lambda": WEIGHT,
     "warm_start": WEIGHT,

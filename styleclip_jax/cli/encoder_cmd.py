@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from styleclip_jax.cli.options import (
-    COUNT,
+    BATCH,
     ENCODER_SIDE,
+    EVERY,
+    INTERVAL,
     LR,
-    NONNEG,
     PSI,
     SEED,
+    STEPS,
     WEIGHT,
+    Several,
     add_config_options,
     add_multiprocess,
     config_from_args,
@@ -19,20 +22,22 @@ from styleclip_jax.cli.options import (
     start_multiprocess,
 )
 
+WIDTHS = Several(integer(1, 4096, "an IR-SE stage's channels (IR-SE 50: at most 512)"), 4, "a,b,c,d")
+UNITS = Several(integer(1, 256, "IR-SE units in one stage (IR-SE 50: at most 14)"), 4, "a,b,c,d")
 ENCODER_TRAIN_OPTIONS = {
-    "steps": NONNEG,
-    "batch_size": COUNT,
+    "steps": STEPS,
+    "batch_size": BATCH,
     "lr": LR,
     "pixel_lambda": WEIGHT,
     "id_lambda": WEIGHT,
     "delta_lambda": WEIGHT,
     "latent_lambda": WEIGHT,
     "lpips_lambda": WEIGHT,
-    "progressive_start": NONNEG,
-    "progressive_every": NONNEG,
+    "progressive_start": INTERVAL,
+    "progressive_every": INTERVAL,
     "truncation": PSI,
     "seed": SEED,
-    "iterations": integer(1, 20),  # EncoderTrainConfig's bound
+    "iterations": integer(1, 20, "ReStyle passes per training batch (EncoderTrainConfig's bound)"),
 }
 
 
@@ -64,28 +69,16 @@ def add_encoder(sub):
         action="store_true",
         help="train a ReStyle-e4e encoder (6-channel input: the photo and the current reconstruction; iterative)",
     )
-    t.add_argument("--widths", default="64,128,256,512", help="IR-SE stage widths (4 numbers)")
-    t.add_argument("--units", default="3,4,14,3", help="IR-SE units per stage (4 numbers)")
+    t.add_argument("--widths", type=WIDTHS, default=(64, 128, 256, 512), help="IR-SE stage widths (4 numbers)")
+    t.add_argument("--units", type=UNITS, default=(3, 4, 14, 3), help="IR-SE units per stage (4 numbers)")
     t.add_argument(
         "--input-size", type=ENCODER_SIDE, default=None, help="encoder input side (default min(256, resolution))"
     )
-    t.add_argument("--checkpoint-every", type=COUNT, default=250)
+    t.add_argument("--checkpoint-every", type=EVERY, default=250)
     add_multiprocess(t, "devices to shard the batch over (default all, of every process)")
     t.add_argument("--resume", action="store_true")
     t.add_argument("--overwrite", action="store_true")
     t.set_defaults(func=run_train)
-
-
-def _four(text: str, flag: str) -> tuple[int, ...]:
-    from styleclip_jax.errors import InputError
-
-    try:
-        v = tuple(int(x) for x in text.split(","))
-    except ValueError:
-        v = ()
-    if len(v) != 4 or min(v) < 1:
-        raise InputError(f"{flag} takes 4 whole numbers >= 1, e.g. 64,128,256,512; got {text!r}")
-    return v
 
 
 def run_train(args):
@@ -99,7 +92,7 @@ def run_train(args):
 
     start_multiprocess(args)
     cfg = config_from_args(EncoderTrainConfig, args, ENCODER_TRAIN_OPTIONS)
-    widths, units = _four(args.widths, "--widths"), _four(args.units, "--units")
+    widths, units = args.widths, args.units
     gen = load_generator(args.generator)
     idnet = load_idnet(args.idnet) if args.idnet else None
     enc_cfg = encoder_config_for(gen, widths, units, args.input_size, restyle=args.restyle)

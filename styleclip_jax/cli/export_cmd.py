@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from styleclip_jax.cli.options import (
-    COUNT,
-    NONNEG,
+    BATCH,
+    LAYER_ROW,
     OPSET,
     PSI,
     STRENGTH,
@@ -33,7 +33,7 @@ def add_export(sub):
     g.add_argument("--generator", required=True)
     g.add_argument("--from", dest="source", choices=("wplus", "z"), default="wplus")
     g.add_argument(
-        "--truncation-cutoff", type=NONNEG, default=None, help="with --from z: truncate only the first N rows"
+        "--truncation-cutoff", type=LAYER_ROW, default=None, help="with --from z: truncate only the first N rows"
     )
     gl = esub.add_parser("global", help="StyleSpace edit: (wplus, direction, alpha) -> image")
     gl.add_argument("--generator", required=True)
@@ -67,7 +67,7 @@ def add_export(sub):
     r.add_argument("--alpha", type=STRENGTH, default=None, help="strength (mapper and global models; default 1)")
     r.add_argument("--psi", type=PSI, default=None, help="truncation (generator_z models; default 1)")
     r.add_argument("--direction", default=None, help=".npy StyleSpace direction (global models)")
-    r.add_argument("--batch-size", type=COUNT, default=8)
+    r.add_argument("--batch-size", type=BATCH, default=8)
     r.add_argument("--cpu", action="store_true", help="use the CPU provider even when a GPU is available")
     r.add_argument("--out", required=True, help=".npz (images (B,H,W,3) float32) or .png grid")
     r.add_argument("--overwrite", action="store_true")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from styleclip_jax.cli.options import COUNT, CROP_SIDE, EDGE, load_face_parser, progress_bar
+from styleclip_jax.cli.options import CROP_SIDE, EDGE, FACE, load_face_parser, progress_bar
 
 
 def add_faces(sub):
@@ -28,7 +28,7 @@ def add_faces(sub):
     p.add_argument("--photo", required=True, help="the original photo")
     p.add_argument("--crop", required=True, help="the (edited) aligned crop")
     p.add_argument("--faces", required=True, help="faces.json written by `align`")
-    p.add_argument("--face", type=COUNT, default=1, help="which face of the photo (1 = largest)")
+    p.add_argument("--face", type=FACE, default=1, help="which face of the photo (1 = largest)")
     p.add_argument(
         "--feather",
         type=EDGE,

@@ -5,11 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from styleclip_jax.cli.options import (
+    BATCH,
     BETA,
-    COUNT,
+    CHUNK,
     FRACTION,
-    NONNEG,
+    IMAGES,
+    LAYER_ROW,
+    N_STATS,
     PSI,
+    SAMPLES,
     STRENGTH,
     add_latents_key,
     add_multiprocess,
@@ -36,17 +40,17 @@ def add_global(sub):
         action="store_true",
         help="clear --out first (a failed or unwanted run; only a stats folder is cleared)",
     )
-    pre.add_argument("--n-stats", type=COUNT, default=100_000, help="codes sampled for mean/std (upstream 100000)")
+    pre.add_argument("--n-stats", type=N_STATS, default=100_000, help="codes sampled for mean/std (upstream 100000)")
     pre.add_argument("--truncation", type=PSI, default=0.7)
-    pre.add_argument("--truncation-cutoff", type=NONNEG, default=8, help="W+ rows truncated (torch global_torch: 8)")
-    pre.add_argument("--images", type=COUNT, default=100, help="base images per channel (upstream 100)")
-    pre.add_argument("--chunk", type=COUNT, default=16, help="channels per compiled chunk / part file")
-    pre.add_argument("--image-batch", type=COUNT, default=8, help="renders per block (memory bound)")
+    pre.add_argument("--truncation-cutoff", type=LAYER_ROW, default=8, help="W+ rows truncated (torch global_torch: 8)")
+    pre.add_argument("--images", type=IMAGES, default=100, help="base images per channel (upstream 100)")
+    pre.add_argument("--chunk", type=CHUNK, default=16, help="channels per compiled chunk / part file")
+    pre.add_argument("--image-batch", type=BATCH, default=8, help="renders per block (memory bound)")
     add_multiprocess(pre, "this process's devices to split each block of renders over (default all)")
     pre.add_argument("--layers", nargs="+", default=None, help="only these StyleSpace layers (partial table)")
     pre.add_argument(
         "--population",
-        type=NONNEG,
+        type=SAMPLES,
         default=0,
         help="also sample this many images for the population estimator (`edit --source population`) and "
         "the optimisation warm start (population.npz; 0: none)",
@@ -61,7 +65,7 @@ def add_global(sub):
         default=None,
         help="upstream S_mean_std pickle (read without running code); default: sample mean/std here",
     )
-    imp.add_argument("--n-stats", type=COUNT, default=100_000)
+    imp.add_argument("--n-stats", type=N_STATS, default=100_000)
     imp.add_argument("--out", required=True)
     imp.add_argument("--overwrite", action="store_true")
     imp.set_defaults(func=run_import)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from styleclip_jax.cli.options import (
-    COUNT,
+    BATCH,
     LR,
-    NONNEG,
+    STEPS,
     WEIGHT,
     add_iterations_option,
     add_pti_options,
@@ -28,7 +28,7 @@ def add_invert(sub):
     add_iterations_option(p)
     p.add_argument(
         "--refine",
-        type=NONNEG,
+        type=STEPS,
         default=0,
         metavar="N",
         help="then N steps of latent optimisation toward each photo (pixel L2, + LPIPS with --lpips; needs "
@@ -38,7 +38,7 @@ def add_invert(sub):
     p.add_argument("--idnet", default=None, help="IR-SE50 folder: adds the ID loss to --refine (face generators)")
     p.add_argument("--id-lambda", type=WEIGHT, default=0.1, help="weight of the ID loss in --refine (with --idnet)")
     add_pti_options(p)
-    p.add_argument("--batch-size", type=COUNT, default=8)
+    p.add_argument("--batch-size", type=BATCH, default=8)
     p.add_argument(
         "--out",
         required=True,

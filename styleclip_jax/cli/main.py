@@ -11,10 +11,16 @@ from PIL import Image
 
 from styleclip_jax.cli.options import (
     ANGLE,
-    COUNT,
+    BATCH,
+    EVERY,
+    HEADS,
+    IMAGES,
+    LAYER_ROW,
     LR,
-    NONNEG,
+    NROW,
     PSI,
+    RUN_STEPS,
+    SAMPLES,
     SEED,
     SHIFT,
     STRENGTH,
@@ -54,8 +60,8 @@ def _add_convert(sub):
     c = csub.add_parser("clip", help="OpenAI CLIP .pt (TorchScript or state dict) or a Hugging Face CLIP folder")
     c.add_argument("input", help="checkpoint file or HF folder (config.json + model.safetensors / pytorch_model.bin)")
     c.add_argument("out_dir")
-    c.add_argument("--vision-heads", type=COUNT, default=None, help="override width // 64 (OpenAI files only)")
-    c.add_argument("--text-heads", type=COUNT, default=None, help="override width // 64 (OpenAI files only)")
+    c.add_argument("--vision-heads", type=HEADS, default=None, help="override width // 64 (OpenAI files only)")
+    c.add_argument("--text-heads", type=HEADS, default=None, help="override width // 64 (OpenAI files only)")
     c.add_argument("--overwrite", action="store_true")
     c.set_defaults(func=_run_convert_clip)
     i = csub.add_parser("idnet", help="ArcFace IR-SE50 model_ir_se50.pth")
@@ -172,8 +178,8 @@ def _run_convert_mapper(args):
 
 
 MAPPER_TRAIN_OPTIONS = {
-    "steps": COUNT,
-    "batch_size": COUNT,
+    "steps": RUN_STEPS,
+    "batch_size": BATCH,
     "optimizer": ("ranger", "adam"),
     "lr": LR,
     "clip_lambda": WEIGHT,
@@ -181,12 +187,12 @@ MAPPER_TRAIN_OPTIONS = {
     "id_lambda": WEIGHT,
     "mapper_kind": ("levels", "single"),
     "truncation": PSI,
-    "val_size": NONNEG,
-    "val_batch_size": COUNT,
-    "log_every": COUNT,
-    "val_every": COUNT,
-    "save_every": COUNT,
-    "seed": NONNEG,
+    "val_size": SAMPLES,
+    "val_batch_size": BATCH,
+    "log_every": EVERY,
+    "val_every": EVERY,
+    "save_every": EVERY,
+    "seed": SEED,
     "keep_lambda": WEIGHT,
     "mask_lambda": WEIGHT,
     "population_scale": WEIGHT,
@@ -216,7 +222,7 @@ def _add_mapper(sub):
         help="compose another mapper's edit at its own strength into every column (repeatable)",
     )
     add_region(a, keep=False)
-    a.add_argument("--batch-size", type=COUNT, default=8)
+    a.add_argument("--batch-size", type=BATCH, default=8)
     a.add_argument("--out", required=True, help=".png grid (input | alphas…) or .npz (images, wplus)")
     a.add_argument("--overwrite", action="store_true")
     a.set_defaults(func=_run_mapper_apply)
@@ -392,12 +398,12 @@ def _add_generate(sub):
     src.add_argument("--latents", help=".npz with wplus (B,L,D), w (B,D), z (B,Z) or s/<layer> codes")
     add_photo_source(src, p)
     p.add_argument("--truncation", type=PSI, default=1.0, help="psi toward w_avg (applies to z / seeds)")
-    p.add_argument("--truncation-cutoff", type=NONNEG, default=None, help="truncate only the first N W+ rows")
+    p.add_argument("--truncation-cutoff", type=LAYER_ROW, default=None, help="truncate only the first N W+ rows")
     add_latents_key(p)
     p.add_argument("--noise", choices=("const", "random", "none"), default="const")
     p.add_argument("--noise-seed", type=SEED, default=0, help="seed for --noise random")
-    p.add_argument("--batch-size", type=COUNT, default=8)
-    p.add_argument("--nrow", type=COUNT, default=None, help="images per grid row (png)")
+    p.add_argument("--batch-size", type=BATCH, default=8)
+    p.add_argument("--nrow", type=NROW, default=None, help="images per grid row (png)")
     p.add_argument(
         "--translate",
         type=SHIFT,
@@ -420,7 +426,7 @@ def _add_demo(sub):
     p = sub.add_parser("demo", help="offline demo of all three methods on the bundled toy world (no downloads)")
     p.add_argument("--out", default="demo_out", help="output folder")
     p.add_argument("--world", default=None, help="toy-world folder (default: the bundled one)")
-    p.add_argument("--samples", type=COUNT, default=4)
+    p.add_argument("--samples", type=IMAGES, default=4)
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument(
         "--start",
@@ -437,7 +443,7 @@ def _add_demo(sub):
     )
     p.add_argument("--global-target", default="green object", help="global-direction target (neutral: 'object')")
     p.add_argument("--mapper-prompt", default="a yellow object")
-    p.add_argument("--mapper-steps", type=COUNT, default=300)
+    p.add_argument("--mapper-steps", type=RUN_STEPS, default=300)
     p.add_argument(
         "--faithful",
         action="store_true",

@@ -64,104 +64,137 @@ def _bounds_text(lo, hi, lo_open: bool) -> str:
     return f"<= {hi}" if hi is not None else "finite"
 
 
-def real(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False):
-    """argparse type: a finite float in [lo, hi] ((lo, hi] with ``lo_open``)."""
+class Number:
+    """argparse type: a finite number in [lo, hi] ((lo, hi] with ``lo_open``); ``why`` says where
+    the upper end comes from (docs/limits.md prints every flag's range and why from these)."""
 
-    def parse(text: str) -> float:
+    whole = False
+    __name__ = "number"
+
+    def __init__(self, lo=None, hi=None, *, lo_open: bool = False, why: str = ""):
+        self.lo, self.hi, self.lo_open, self.why = lo, hi, lo_open, why
+
+    def read(self, text: str):
         try:
-            v = float(text)
+            return float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not math.isfinite(v) or (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):
-            raise argparse.ArgumentTypeError(f"must be a finite number {_bounds_text(lo, hi, lo_open)}, got {text!r}")
+
+    def __call__(self, text: str):
+        v = self.read(text)
+        lo, hi = self.lo, self.hi
+        if (
+            not math.isfinite(v)
+            or (lo is not None and (v <= lo if self.lo_open else v < lo))
+            or (hi is not None and v > hi)
+        ):
+            kind = "whole number" if self.whole else "finite number"
+            raise argparse.ArgumentTypeError(f"must be a {kind} {self.range_text()}, got {text!r}")
         return v
 
-    parse.__name__ = "number"
-    return parse
+    def range_text(self) -> str:
+        return _bounds_text(self.lo, self.hi, self.lo_open)
 
 
-def integer(lo: int | None = 0, hi: int | None = None):
-    """argparse type: an int in [lo, hi]."""
+class Integer(Number):
+    """argparse type: a whole number in [lo, hi]."""
 
-    def parse(text: str) -> int:
+    whole = True
+    __name__ = "integer"
+
+    def read(self, text: str):
         try:
-            v = int(text)
+            return int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise argparse.ArgumentTypeError(f"must be a whole number {_bounds_text(lo, hi, False)}, got {text!r}")
-        return v
-
-    parse.__name__ = "integer"
-    return parse
 
 
-def image_side(hi: int = 8192, lo: int = 16):
-    """argparse type: an image side in px, bounded by what the image would need in memory."""
+class Side(Integer):
+    """argparse type: an image side in px, bounded by what one image of that side needs in memory."""
 
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
-        if v > hi:
+    __name__ = "pixels"
+
+    def __call__(self, text: str):
+        v = self.read(text)
+        if v > self.hi:
             need = v * v * 3 * 4  # one float32 RGB image
-            raise argparse.ArgumentTypeError(f"{v}² px needs ~{need / 2**30:,.0f} GiB per image; at most {hi}")
-        if v < lo:
-            raise argparse.ArgumentTypeError(f"must be at least {lo} px, got {v}")
+            raise argparse.ArgumentTypeError(f"{v}² px needs ~{need / 2**30:,.0f} GiB per image; at most {self.hi}")
+        if v < self.lo:
+            raise argparse.ArgumentTypeError(f"must be at least {self.lo} px, got {v}")
         return v
 
-    parse.__name__ = "pixels"
-    return parse
+
+def real(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, why: str = "") -> Number:
+    """argparse type: a finite float in [lo, hi] ((lo, hi] with ``lo_open``)."""
+    return Number(lo, hi, lo_open=lo_open, why=why)
 
 
-# The ranges every command shares (one definition each).
-COUNT = integer(1)  # batch sizes, steps, chunks, images per row
-NONNEG = integer(0)  # seeds, cutoffs, "0 = off" intervals
-SEED = integer(0, 2**31 - 1)
-PSI = real(-2.0, 2.0)  # truncation toward w_avg
-STRENGTH = real(-100.0, 100.0)  # edit strengths (alpha)
-LR = real(0.0, 10.0, lo_open=True)
-WEIGHT = real(0.0, 1e4)  # loss weights (lambdas)
-PROB = real(0.0, 1.0)
-BETA = real(0.0, 1.0)
-OPSET = integer(18, 23)
-ANGLE = real(-360.0, 360.0)  # degrees
-ITERATIONS = integer(1, 100)  # ReStyle refinement passes (the library's bound)
-STEPS = integer(0, 100_000)  # optimisation / tuning steps of one call ("0 = off" where it applies)
-FRAMES_PER_CHUNK = integer(1, 256)  # frames held on the device at once
-EDGE = real(0.0, 0.5, lo_open=True)  # the paste-back's soft edge, a share of the crop
-CROP_SIDE = image_side(8192)  # aligned face crops (FFHQ made 1024 from a 4096 transform)
-ENCODER_SIDE = image_side(1024)  # an encoder's input (e4e: 256)
+def integer(lo: int | None = 0, hi: int | None = None, why: str = "") -> Integer:
+    """argparse type: an int in [lo, hi]."""
+    return Integer(lo, hi, why=why)
 
 
-def pair(kind=real(-10.0, 10.0)):
-    """argparse type: two numbers as ``x,y`` (an image translation, in image widths)."""
+def image_side(hi: int = 8192, lo: int = 16, why: str = "") -> Side:
+    """argparse type: an image side in px, bounded by what the image would need in memory."""
+    return Side(lo, hi, why=why)
 
-    def parse(text: str) -> tuple[float, float]:
+
+# Every numeric flag's range, one definition each; ``why`` says where the upper end comes from.
+MAX_STEPS = 100_000
+BATCH = integer(1, 256, "images through a network at once (256 at 1024² are 3 GiB of output alone)")
+STEPS = integer(0, MAX_STEPS, "optimisation / training / tuning steps of one call; 0 = off where it applies")
+RUN_STEPS = integer(1, MAX_STEPS, "steps of one call")
+EVERY = integer(1, MAX_STEPS, "steps between checkpoints, logs or validations: at most a run's steps")
+INTERVAL = integer(0, MAX_STEPS, "steps between snapshots or progressive rows (0: off): at most a run's steps")
+NROW = integer(1, 256, "images per grid row: at most a batch")
+LAYER_ROW = integer(0, 64, "a W+ row index or count (a 1024 generator has 18 rows)")
+N_STATS = integer(1, 1_000_000, "codes sampled for StyleSpace statistics (a million 512-wide codes are 2 GiB)")
+IMAGES = integer(1, 100_000, "images rendered per channel or sampled")
+SAMPLES = integer(0, 100_000, "images rendered or drawn for a report or a bank (0: none)")
+CHUNK = integer(1, 4096, "StyleSpace channels per compiled chunk (a layer has at most 512)")
+FACE = integer(1, 1000, "which face of a photo, largest first")
+HEADS = integer(1, 1024, "attention heads (width // 64: 16 for the largest released CLIP)")
+DEVICES = integer(1, 65536, "devices or processes of one run")
+PROCESS = integer(0, 65535, "this process's index, below the process count")
+SEED = integer(0, 2**31 - 1, "a PRNG seed: a 31-bit whole number, as numpy and torch take")
+PORT = integer(1, 65535, "a TCP port")
+PSI = real(-2.0, 2.0, why="truncation toward w_avg; past ±2 the codes leave the mapping's range")
+STRENGTH = real(-100.0, 100.0, why="an edit strength (α); past ±100 every edit saturates")
+LR = real(0.0, 10.0, lo_open=True, why="a learning rate")
+WEIGHT = real(0.0, 1e4, why="a loss weight (λ)")
+PROB = real(0.0, 1.0, why="a probability")
+BETA = real(0.0, 1.0, why="β, the relevance threshold of global directions")
+OPSET = integer(18, 23, "the ONNX opsets the exporter writes")
+ANGLE = real(-360.0, 360.0, why="degrees")
+ITERATIONS = integer(1, 100, "ReStyle refinement passes (the library's bound)")
+FRAMES_PER_CHUNK = integer(1, 256, "frames held on the device at once")
+EDGE = real(0.0, 0.5, lo_open=True, why="the paste-back's soft edge, a share of the crop")
+CROP_SIDE = image_side(8192, why="an aligned face crop (FFHQ made 1024 from a 4096 transform)")
+ENCODER_SIDE = image_side(1024, why="an encoder's input (e4e: 256)")
+SIGMA = real(0.0, 100.0, why="a smoothing width, in frames")
+FEATHER = real(0.0, 256.0, why="a blend feather radius, in pixels")
+FRACTION = real(0.0, 1.0, lo_open=True, why="a share, e.g. of a channel's effect inside a region")
+COORD = real(0.0, 65536.0, why="a pixel coordinate (images are at most 64 megapixels)")
+SHIFT_PART = real(-10.0, 10.0, why="a translation, in image widths")
+
+
+class Several:
+    """argparse type: ``n`` comma-separated values of the type ``part``, e.g. ``x,y``."""
+
+    def __init__(self, part: Number, n: int, form: str, what: str = ""):
+        self.part, self.n, self.__name__, self.what = part, n, form, what
+
+    def __call__(self, text: str) -> tuple:
         parts = text.split(",")
-        if len(parts) != 2:
-            raise argparse.ArgumentTypeError(f"expected two numbers as x,y, got {text!r}")
-        return kind(parts[0]), kind(parts[1])
-
-    parse.__name__ = "x,y"
-    return parse
-
-
-SHIFT = pair()
-FEATHER = real(0.0, 256.0)  # blend feather radius, pixels
-FRACTION = real(0.0, 1.0, lo_open=True)  # shares, e.g. of a channel's effect inside a region
+        if len(parts) != self.n:
+            raise argparse.ArgumentTypeError(
+                f"expected {self.what or f'{self.n} numbers'} as {self.__name__}, got {text!r}"
+            )
+        return tuple(self.part(p) for p in parts)
 
 
-def box(text: str) -> tuple[float, float, float, float]:
-    """argparse type: a pixel box ``x0,y0,x1,y1`` (ranges are checked against the image later)."""
-    parts = text.split(",")
-    if len(parts) != 4:
-        raise argparse.ArgumentTypeError(f"expected a box as x0,y0,x1,y1 (pixels), got {text!r}")
-    return tuple(real(0.0, 65536.0)(p) for p in parts)
-
-
-box.__name__ = "x0,y0,x1,y1"
+SHIFT = Several(SHIFT_PART, 2, "x,y", "two numbers")
+box = Several(COORD, 4, "x0,y0,x1,y1", "a box (pixels)")  # ranges are checked against the image later
 
 
 def add_region(p, blend: bool = True, keep: bool = True) -> None:
@@ -420,11 +453,11 @@ def population_bank(stats_dir):
 
 def add_multiprocess(p, devices_help: str = "local devices to shard the batch over (default all)") -> None:
     """--devices and the multi-process flags of the long jobs (styleclip_jax.parallel.distributed)."""
-    p.add_argument("--devices", type=COUNT, default=None, help=devices_help)
+    p.add_argument("--devices", type=DEVICES, default=None, help=devices_help)
     g = p.add_argument_group("multi-process (one command per process; the same flags on each)")
     g.add_argument("--coordinator", default=None, help="HOST:PORT of process 0")
-    g.add_argument("--num-processes", type=COUNT, default=None)
-    g.add_argument("--process-id", type=integer(0), default=None)
+    g.add_argument("--num-processes", type=DEVICES, default=None)
+    g.add_argument("--process-id", type=PROCESS, default=None)
     g.add_argument(
         "--distributed",
         action="store_true",
@@ -487,3 +520,28 @@ def add_config_options(parser, cls, types: dict, flags: dict | None = None, help
 def config_from_args(cls, args, types: dict, **extra):
     """``cls`` from the options ``add_config_options`` made (plus ``extra`` fields)."""
     return cls(**{name: getattr(args, name) for name in types}, **extra)
+
+
+def numeric_flags(parser: argparse.ArgumentParser):
+    """Every (command, flag, type) of ``parser`` and its sub-commands whose type is a ``Number``
+    (or a pair / box of them: their part's type); the bounds table and its sweep test read these."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                yield from numeric_flags(sub)
+        elif action.option_strings:
+            kind = action.type.part if isinstance(action.type, Several) else action.type
+            if isinstance(kind, Number):
+                yield parser.prog.removeprefix("styleclip-jax").strip(), action.option_strings[-1], kind
+
+
+def bounds_markdown(parser: argparse.ArgumentParser) -> str:
+    """The bounds table of docs/limits.md: one row per range, with why and every flag that takes it."""
+    rows: dict[int, tuple[Number, list[str]]] = {}
+    for command, flag, kind in numeric_flags(parser):
+        rows.setdefault(id(kind), (kind, []))[1].append(f"`{command} {flag}`")
+    lines = ["| range | why | flags |", "|---|---|---|"]
+    for kind, flags in sorted(rows.values(), key=lambda r: (r[0].__name__, r[0].hi or 0, r[0].why)):
+        unit = " px" if isinstance(kind, Side) else ""
+        lines.append(f"| {kind.__name__} {kind.range_text()}{unit} | {kind.why} | {', '.join(sorted(set(flags)))} |")
+    return "\n".join(lines) + "\n"

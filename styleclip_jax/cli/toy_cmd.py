@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 
 from styleclip_jax.cli.options import (
-    COUNT,
+    EVERY,
     FEATHER,
-    NONNEG,
+    IMAGES,
+    LAYER_ROW,
     PROB,
+    RUN_STEPS,
+    SAMPLES,
     SEED,
     STEPS,
     WEIGHT,
@@ -47,7 +50,7 @@ def add_toy(sub):
         help="chance per scene that the W+ rows from --style-split on carry a second scene's colours",
     )
     g.add_argument(
-        "--style-split", type=COUNT, default=4, help="first W+ row that carries colour and background when mixing"
+        "--style-split", type=LAYER_ROW, default=4, help="first W+ row that carries colour and background when mixing"
     )
     _trainer(
         tsub,
@@ -63,20 +66,20 @@ def add_toy(sub):
     c.add_argument("--mix-prob", type=PROB, default=0.0, help="chance per attribute of a blended scene (soft targets)")
     r = tsub.add_parser("train-reader", help="train the shape classifier used as a judge")
     r.add_argument("out_dir")
-    r.add_argument("--steps", type=COUNT, default=600)
+    r.add_argument("--steps", type=RUN_STEPS, default=600)
     r.add_argument("--overwrite", action="store_true")
     r.set_defaults(func=_run_train_reader)
 
     e = sub.add_parser("evaluate", help="edit success / preservation / CLIP gain / time, judged by attribute readers")
     e.add_argument("--method", default="all", help="optimize, mapper, global or all (comma-separated list)")
     e.add_argument("--attribute", default="colour", help="colour, shape, size, position, background (comma list)")
-    e.add_argument("--n", type=COUNT, default=16, help="start samples (each edited toward every other value)")
+    e.add_argument("--n", type=IMAGES, default=16, help="start samples (each edited toward every other value)")
     e.add_argument(
         "--seed", type=SEED, default=1000, help="first seed of the start samples (held out: tuning used seeds 0-15)"
     )
     e.add_argument("--world", default=None, help="toy-world folder (default: the bundled one)")
     e.add_argument(
-        "--samples", type=NONNEG, default=256, help="also report sample recognisability on this many (0: skip)"
+        "--samples", type=SAMPLES, default=256, help="also report sample recognisability on this many (0: skip)"
     )
     e.add_argument(
         "--start",
@@ -86,7 +89,7 @@ def add_toy(sub):
     )
     e.add_argument(
         "--inversion",
-        type=NONNEG,
+        type=SAMPLES,
         default=256,
         help="also report inversion fidelity of the bundled encoder on this many drawn scenes (0: skip)",
     )
@@ -144,9 +147,9 @@ def _trainer(tsub, name, help_text, steps, every, func):
     p = tsub.add_parser(name, help=help_text)
     p.add_argument("exp_dir", help="experiment folder (run.json, checkpoints/, metrics.jsonl, the model)")
     p.add_argument(
-        "--steps", type=NONNEG, default=steps, help="total steps (a resume may raise it; 0 writes the config only)"
+        "--steps", type=STEPS, default=steps, help="total steps (a resume may raise it; 0 writes the config only)"
     )
-    p.add_argument("--checkpoint-every", type=COUNT, default=every)
+    p.add_argument("--checkpoint-every", type=EVERY, default=every)
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in exp_dir")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=func)

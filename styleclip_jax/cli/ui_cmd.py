@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from styleclip_jax.cli.options import integer, load_region_parser
+from styleclip_jax.cli.options import PORT, load_region_parser
 
 
 def add_ui(sub):
@@ -28,30 +28,37 @@ def add_ui(sub):
         "world's best measured ones (the toy world only)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 exposes it to your network)")
-    p.add_argument("--port", type=integer(1, 65535), default=7860)
+    p.add_argument("--port", type=PORT, default=7860)
     p.set_defaults(func=run_ui)
+
+
+def _stop(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 def run_ui(args):
     import os
+    import signal
     import tempfile
 
     from styleclip_jax.errors import InputError
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home
-    try:
-        from styleclip_jax.ui.app import build_app, session_from_folders, toy_world_defaults
-    except ImportError as e:
-        raise InputError(f"the browser editor needs Gradio: pip install 'styleclip-jax[ui]' ({e})") from None
     check_listen(args.host, args.port)  # before any model loads
-    session = session_from_folders(
-        args.generator, args.clip, args.stats, args.mapper, args.idnet, args.encoder, args.lpips
-    )
-    toy = args.generator is None and not args.faithful
-    # names regions: the given parser; on the toy world, its object / background
-    region_parser = load_region_parser(args.parser or "toyworld") if args.parser or args.generator is None else None
+    signal.signal(signal.SIGTERM, _stop)  # a service manager's stop: the temporary folder is removed too
     with tempfile.TemporaryDirectory(prefix="styleclip_ui_") as tmp:  # every file the page writes, removed at exit
-        os.environ["GRADIO_TEMP_DIR"] = os.path.join(tmp, "gradio")
+        os.environ["GRADIO_TEMP_DIR"] = os.path.join(tmp, "gradio")  # read when Gradio is imported: set first
+        try:
+            from styleclip_jax.ui.app import build_app, session_from_folders, toy_world_defaults
+        except ImportError as e:
+            raise InputError(f"the browser editor needs Gradio: pip install 'styleclip-jax[ui]' ({e})") from None
+        session = session_from_folders(
+            args.generator, args.clip, args.stats, args.mapper, args.idnet, args.encoder, args.lpips
+        )
+        toy = args.generator is None and not args.faithful
+        # names regions: the given parser; on the toy world, its object / background
+        named = args.parser or args.generator is None
+        region_parser = load_region_parser(args.parser or "toyworld") if named else None
         app = build_app(
             session,
             out_dir=os.path.join(tmp, "edits"),
@@ -59,8 +66,15 @@ def run_ui(args):
             region_parser=region_parser,
             align_photos=args.generator is not None,  # the toy world's scenes hold no face
         )
-        print(f"styleclip-jax editor on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
-        app.queue().launch(server_name=args.host, server_port=args.port, share=False, show_error=False, quiet=True)
+        print(f"styleclip-jax editor on http://{args.host}:{args.port} (Ctrl-C to stop; files in {tmp})", flush=True)
+        app.queue().launch(
+            server_name=args.host,
+            server_port=args.port,
+            share=False,
+            show_error=False,
+            quiet=True,
+            max_file_size="64mb",
+        )
     raise KeyboardInterrupt  # launch returns only once Ctrl-C stopped the server: exit 130
 
 

@@ -8,6 +8,7 @@ from styleclip_jax.cli.options import (
     EDGE,
     FRAMES_PER_CHUNK,
     LR,
+    SIGMA,
     STEPS,
     STRENGTH,
     add_iterations_option,
@@ -15,10 +16,7 @@ from styleclip_jax.cli.options import (
     load_face_parser,
     load_lpips_option,
     progress_bar,
-    real,
 )
-
-SIGMA = real(0.0, 100.0)
 
 
 def add_video(sub):
