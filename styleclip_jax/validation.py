@@ -37,6 +37,16 @@ def check_finite(name: str, a) -> np.ndarray:
     return a
 
 
+MAX_PROMPT_CHARS = 1000  # CLIP reads 77 tokens; a longer text is refused before its BPE pass
+MAX_TEXTS = 64  # keep-texts (each alternative counted) or composed terms of one edit: each is a CLIP pass
+
+
+def check_text_count(n: int, what: str) -> None:
+    """Refuse more than ``MAX_TEXTS`` texts of one kind in one edit (each costs a CLIP pass)."""
+    if n > MAX_TEXTS:
+        raise InputError(f"{n} {what}; at most {MAX_TEXTS} in one edit")
+
+
 MAX_SEEDS = 65536  # per call: 65536 W+ codes of a 1024 generator are 2.4 GB of latents alone
 
 

@@ -1,4 +1,10 @@
+import contextlib
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +95,46 @@ def clip_tiny(golden_dir):
     from convert_weights.clip import convert_clip
 
     return convert_clip(golden_dir / "clip_tiny_openai.pt")
+
+
+@contextlib.contextmanager
+def ui_server(log: Path, *extra: str):
+    """``styleclip-jax ui`` (the toy world) on 127.0.0.1 at a free port, its output to the file
+    ``log`` (a pipe nobody reads could fill and stall it): yields (url, process) once it answers;
+    stopped, and checked stopped, on exit."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    repo = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(repo), GRADIO_ANALYTICS_ENABLED="False")
+    out = open(log, "w")
+    p = subprocess.Popen(
+        [sys.executable, "-m", "styleclip_jax.cli.main", "ui", "--port", str(port), *extra],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if p.poll() is not None:
+            raise AssertionError(f"the ui server exited: {log.read_text()[-3000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(1)
+    else:
+        p.kill()
+        raise AssertionError("the ui server did not answer within 240 s")
+    try:
+        yield url, p
+    finally:
+        p.terminate()
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+        out.close()
+        assert p.poll() is not None  # the server is stopped

@@ -9,15 +9,13 @@ import base64
 import io
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ui_server
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,43 +27,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server():
-    port = _free_port()
-    env = dict(os.environ, PYTHONPATH=str(REPO), GRADIO_ANALYTICS_ENABLED="False")
-    p = subprocess.Popen(
-        [sys.executable, "-m", "styleclip_jax.cli.main", "ui", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        if p.poll() is not None:
-            raise AssertionError(f"the ui server exited: {p.stdout.read()[-3000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            time.sleep(1)
-    else:
-        p.kill()
-        raise AssertionError("the ui server did not answer within 240 s")
-    yield url
-    p.terminate()
-    try:
-        p.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        p.kill()
-    assert p.poll() is not None  # the server is stopped
+def server(tmp_path_factory):
+    with ui_server(tmp_path_factory.mktemp("ui") / "server.log") as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")

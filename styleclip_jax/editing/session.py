@@ -35,6 +35,7 @@ from styleclip_jax.errors import InputError
 from styleclip_jax.faces.photos import align_largest
 from styleclip_jax.models.latents import z_from_seeds
 from styleclip_jax.models.mtcnn import load_face_detector
+from styleclip_jax.validation import check_text_count
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +142,7 @@ class EditSession:
             raise InputError("global directions need StyleSpace stats with fs3 (`global precompute`)")
         if not terms:
             raise InputError("give at least one edit (a target text)")
+        check_text_count(len(terms), "composed edits")
         check_population(self.stats, self.gen, self.clip, terms)
         region = masks.region(self.gen.config.resolution, mask, box, blend=blend)
         codes = self._codes_of(wplus)

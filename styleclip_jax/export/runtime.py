@@ -44,7 +44,10 @@ class OnnxEditor:
             self.session = ort.InferenceSession(str(p), sess_options=opts, providers=providers or default_providers())
         except Exception as e:  # onnxruntime raises several private exception types
             raise CheckpointError(f"{p}: not a loadable ONNX model ({type(e).__name__}: {str(e)[:300]})") from None
-        meta = self.session.get_modelmeta().custom_metadata_map
+        try:
+            meta = self.session.get_modelmeta().custom_metadata_map
+        except UnicodeDecodeError:
+            raise CheckpointError(f"{p}: its metadata is not text (file edited or corrupt)") from None
         if "styleclip_jax.kind" not in meta:
             raise CheckpointError(
                 f"{p}: an ONNX model, but not one exported by styleclip-jax (no styleclip_jax.* "
@@ -53,7 +56,8 @@ class OnnxEditor:
         self.path = p
         self.metadata = {k[len("styleclip_jax.") :]: v for k, v in meta.items() if k.startswith("styleclip_jax.")}
         self.kind = self.metadata["kind"]
-        self.inputs = json.loads(self.metadata["inputs"])
+        self.inputs = _specs(p, self.metadata.get("inputs"), "inputs", shaped=True)
+        _specs(p, self.metadata.get("outputs", '[{"name": "image"}]'), "outputs", shaped=False)
         graph_names = [i.name for i in self.session.get_inputs()]
         if graph_names != [s["name"] for s in self.inputs]:
             raise CheckpointError(
@@ -125,3 +129,26 @@ class OnnxEditor:
         if output == "uint8":
             return np.clip(np.rint((img + 1.0) * 127.5), 0, 255).astype(np.uint8)
         return img
+
+
+def _specs(p: Path, text, what: str, shaped: bool) -> list[dict]:
+    """The ``styleclip_jax.<what>`` metadata: a JSON list of {"name": str[, "shape": [...]]}, where
+    each dimension is a whole number or "B"; anything else means the file was edited."""
+    try:
+        specs = json.loads(text)
+        ok = (
+            isinstance(specs, list)
+            and specs
+            and all(isinstance(s, dict) and isinstance(s.get("name"), str) for s in specs)
+        )
+        if ok and shaped:
+            ok = all(
+                isinstance(s.get("shape"), list)
+                and all(d == "B" or (isinstance(d, int) and not isinstance(d, bool) and d >= 0) for d in s["shape"])
+                for s in specs
+            )
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise CheckpointError(f"{p}: its styleclip_jax.{what} metadata is not a list of named specs (file edited?)")
+    return specs

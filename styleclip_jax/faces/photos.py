@@ -121,9 +121,13 @@ def paste_back_photo(photo_path, crop_path, faces_json, face: int = 0, feather: 
         report = json.loads(Path(faces_json).read_text())
     except (OSError, ValueError) as e:
         raise InputError(f"{faces_json}: not a readable faces.json ({e})") from None
+    if not isinstance(report, list):
+        raise InputError(f"{faces_json}: not a faces.json (a list of {{image, faces}} records, as `align` writes)")
     entry = next((r for r in report if isinstance(r, dict) and r.get("image") == photo_path.name), None)
     if entry is None or not entry.get("faces"):
         raise InputError(f"{faces_json} has no face for {photo_path.name}")
+    if not isinstance(entry["faces"], list):
+        raise InputError(f"{faces_json}: 'faces' of {photo_path.name} must be a list of face records")
     if not 0 <= face < len(entry["faces"]):
         n = len(entry["faces"])
         raise InputError(f"{photo_path.name} has {n} aligned face(s) (1-{n}); face {face + 1} does not exist")

@@ -30,11 +30,36 @@ import numpy as np
 
 from styleclip_jax.errors import InputError
 from styleclip_jax.io.files import atomic_write
-from styleclip_jax.io.torch_pickle import load_checkpoint
+from styleclip_jax.io.torch_pickle import UNPACK_RATIO, UNPACK_SLACK, load_checkpoint
 from styleclip_jax.validation import check_array, check_finite
 
 KINDS = ("wplus", "w", "z", "s")
 LATENT_SUFFIXES = (".npz", ".npy", ".pt", ".pth")
+MAX_NPY_HEADER = 10_000  # numpy's own limit on a header it parses
+
+
+def _check_npy_header(f, holds: int, what: str) -> None:
+    """Read the ``.npy`` header at ``f`` and refuse it unless it names plain numbers whose data fits
+    in the ``holds`` bytes the file has: a header may claim any shape, and numpy allocates what it
+    claims before it reads a byte."""
+    head = f.read(12)
+    if head[:6] != b"\x93NUMPY" or len(head) < 12 or head[6] not in (1, 2, 3) or head[7] != 0:
+        raise InputError(f"{what}: not a .npy array (bad magic or version)")
+    size = int.from_bytes(head[8:10] if head[6] == 1 else head[8:12], "little")
+    if size > MAX_NPY_HEADER:  # numpy reads the whole claimed header before it checks its length
+        raise InputError(f"{what}: its .npy header claims {size:,} bytes (at most {MAX_NPY_HEADER})")
+    f.seek(0)
+    try:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+    except Exception as e:  # numpy parses the header with ast: ValueError, SyntaxError, TokenError, ...
+        raise InputError(f"{what}: not a readable .npy header ({type(e).__name__})") from None
+    if dtype.hasobject:
+        raise InputError(f"{what}: holds pickled objects, which are never loaded; save plain arrays")
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if need > holds:
+        raise InputError(f"{what}: its header claims {shape} {dtype} ({need:,} bytes) but the file holds {holds:,}")
 
 
 def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -43,14 +68,26 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if not zipfile.is_zipfile(p):
         raise InputError(f"{p}: not a .npz archive (no zip structure)")
     try:
+        with zipfile.ZipFile(p) as zf:
+            members = zf.infolist()
+            unpacked, limit = sum(i.file_size for i in members), UNPACK_RATIO * p.stat().st_size + UNPACK_SLACK
+            if unpacked > limit:
+                raise InputError(f"{p}: the archive declares {unpacked:,} unpacked bytes from {p.stat().st_size:,}")
+            for info in members:
+                with zf.open(info) as f:
+                    _check_npy_header(f, info.file_size, f"{p}: {info.filename}")
         with np.load(p, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
+    except InputError:
+        raise
     except ValueError as e:
         if "pickle" in str(e):
             raise InputError(f"{p}: holds pickled objects, which are never loaded; save plain arrays") from None
         raise InputError(f"{p}: not a readable .npz file ({e})") from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
-        raise InputError(f"{p}: not a readable .npz file ({e})") from None
+    except (OSError, zipfile.BadZipFile, EOFError, KeyError, NotImplementedError, RuntimeError) as e:
+        raise InputError(
+            f"{p}: not a readable .npz file ({type(e).__name__}: {' '.join(str(e).split())[:160]})"
+        ) from None
 
 
 def read_latent_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -64,6 +101,8 @@ def read_latent_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
         with p.open("rb") as f:
             if f.read(6) != b"\x93NUMPY":
                 raise InputError(f"{p}: not a .npy file (bad magic)")
+            f.seek(0)
+            _check_npy_header(f, p.stat().st_size, str(p))
         try:
             a = np.load(p, allow_pickle=False)
         except ValueError as e:

@@ -34,6 +34,7 @@ from styleclip_jax.models.lpips.handle import STAND_IN, open_lpips
 from styleclip_jax.models.mapper.handle import load_mapper
 from styleclip_jax.toyworld.bundle import load_world
 from styleclip_jax.toyworld.evaluate import MethodSettings
+from styleclip_jax.validation import check_text_count
 
 ALPHA_RANGE, BETA_RANGE = (-10.0, 10.0), (0.0, 0.5)
 
@@ -80,6 +81,17 @@ def _toy_layers(ms, style_layers, target: str):
 
 
 DISPLAY = 256  # small generators (the toy world's 32 px) are shown enlarged, pixel for pixel
+FIELD_CHARS = 8000  # a text field's characters (a keep field of MAX_TEXTS lines of 125)
+KEPT_EDITS = 50  # edits whose PNG and .npz stay downloadable; older ones are removed while it runs
+CACHE = (600, 1800)  # Gradio's uploads: every 10 min, remove those older than 30 min
+
+
+def check_field(text, name: str) -> str:
+    """A text field's value, refused past ``FIELD_CHARS`` (a hostile client ignores max_length)."""
+    text = text or ""
+    if len(text) > FIELD_CHARS:
+        raise InputError(f"the {name} field has {len(text):,} characters; at most {FIELD_CHARS}")
+    return text
 
 
 def display_image(image) -> np.ndarray:
@@ -91,8 +103,10 @@ def display_image(image) -> np.ndarray:
 
 def parse_also(text: str) -> list[TextEdit]:
     """Composed edits, one per line: ``neutral -> target : alpha : beta`` (beta may be 'auto')."""
-    terms = []
-    for n, line in enumerate(l.strip() for l in (text or "").splitlines()):
+    terms: list[TextEdit] = []
+    lines = check_field(text, "composed edits").splitlines()
+    check_text_count(sum(1 for l in lines if l.strip()), "composed edit lines")
+    for n, line in enumerate(l.strip() for l in lines):
         if not line:
             continue
         try:
@@ -109,9 +123,9 @@ def parse_region(keep_text: str, box_text: str, blend, named=None) -> dict:
     blend) as the session's keywords. The region is ``x0,y0,x1,y1`` pixels, or a name the page's
     parser knows ("hair", "face+hair"; the toy world: "object", "background"), which
     ``named(name)`` turns into a mask; empty: none."""
-    keep = tuple(l.strip() for l in (keep_text or "").splitlines() if l.strip())
+    keep = tuple(l.strip() for l in check_field(keep_text, "keep").splitlines() if l.strip())
     box = mask = None
-    text = (box_text or "").strip()
+    text = check_field(box_text, "region").strip()
     if text:
         box = _as_box(text)
         if box is None:
@@ -156,7 +170,7 @@ class Page:
     def show_region(self, w, box_text):
         """The original with the named region tinted (None when the region is not a name)."""
         text = (box_text or "").strip()
-        if w is None or not text or self.region_parser is None or _as_box(text) is not None:
+        if w is None or not text or len(text) > FIELD_CHARS or self.region_parser is None or _as_box(text) is not None:
             return None
         try:
             image = np.asarray(self.s.gen.synthesis(w))  # once, for the region and the picture
@@ -174,6 +188,9 @@ class Page:
             None if res.wplus is None else res.wplus[None],
             None if res.styles is None else {k: v[None] for k, v in res.styles.items()},
         )
+        for old in sorted(self.out.glob("edit_*.png"))[:-KEPT_EDITS]:  # stamps sort by time
+            old.unlink(missing_ok=True)
+            old.with_suffix(".npz").unlink(missing_ok=True)
         return [str(png), str(npz)]
 
     def _run(self, fn):
@@ -277,7 +294,7 @@ def build_app(
 
     defaults = defaults or EditorDefaults()
     page = Page(session, Path(out_dir or tempfile.mkdtemp(prefix="styleclip_ui_")), defaults, region_parser)
-    with gr.Blocks(title="styleclip-jax") as app:
+    with gr.Blocks(title="styleclip-jax", delete_cache=CACHE) as app:
         gr.Markdown(f"## styleclip-jax: text-driven StyleGAN editing\nGlobal directions start with {defaults.note}")
         w = gr.State(None)
         with gr.Row():
@@ -312,20 +329,32 @@ def build_app(
         with gr.Accordion("keep and region (global directions, optimization)", open=False):
             with gr.Row():
                 keep = gr.Textbox(
-                    label="keep (one per line; 'A|B' for one attribute's values)", lines=2, elem_id="keep"
+                    max_length=FIELD_CHARS,
+                    label="keep (one per line; 'A|B' for one attribute's values)",
+                    lines=2,
+                    elem_id="keep",
                 )
                 by_name = "" if region_parser is None else ", or a name: " + ", ".join(_region_examples(region_parser))
-                box = gr.Textbox(label=f"region x0,y0,x1,y1 (pixels; empty: whole image){by_name}", elem_id="box")
+                box = gr.Textbox(
+                    max_length=FIELD_CHARS,
+                    label=f"region x0,y0,x1,y1 (pixels; empty: whole image){by_name}",
+                    elem_id="box",
+                )
                 blend = gr.Number(value=0, label="blend feather px (0: no blend)", minimum=0, elem_id="blend")
         with gr.Tab("Global directions"):
             with gr.Row():
-                neutral = gr.Textbox(value="object", label="neutral text", elem_id="neutral")
-                target = gr.Textbox(label="target text", placeholder="e.g. a green object", elem_id="target")
+                neutral = gr.Textbox(max_length=FIELD_CHARS, value="object", label="neutral text", elem_id="neutral")
+                target = gr.Textbox(
+                    max_length=FIELD_CHARS, label="target text", placeholder="e.g. a green object", elem_id="target"
+                )
             alpha = gr.Slider(*ALPHA_RANGE, value=defaults.alpha, step=0.1, label="α (strength)", elem_id="alpha")
             beta = gr.Slider(*BETA_RANGE, value=0.1, step=0.01, label="β (disentanglement)", elem_id="beta")
             auto = gr.Checkbox(label="auto β (largest β that moves more than 20 channels)", elem_id="auto")
             also = gr.Textbox(
-                label="also compose (one per line: neutral -> target : alpha : beta|auto)", lines=2, elem_id="also"
+                max_length=FIELD_CHARS,
+                label="also compose (one per line: neutral -> target : alpha : beta|auto)",
+                lines=2,
+                elem_id="also",
             )
             has_pop = session.stats is not None and session.stats.population is not None
             pop = gr.Checkbox(
@@ -348,7 +377,9 @@ def build_app(
                     elem_id="mapper_none",
                 )
         with gr.Tab("Optimization"):
-            prompt = gr.Textbox(label="prompt", placeholder="e.g. a blue object", elem_id="prompt")
+            prompt = gr.Textbox(
+                max_length=FIELD_CHARS, label="prompt", placeholder="e.g. a blue object", elem_id="prompt"
+            )
             with gr.Row():
                 steps = gr.Slider(1, 300, value=60, step=1, label="steps", elem_id="steps")
                 l2 = gr.Slider(0.0, 0.1, value=0.008, step=0.001, label="λ_L2", elem_id="l2")

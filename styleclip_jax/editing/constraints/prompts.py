@@ -15,6 +15,7 @@ import numpy as np
 from styleclip_jax.errors import InputError
 from styleclip_jax.models.clip.network import normalize
 from styleclip_jax.models.clip.tokenizer import tokenize
+from styleclip_jax.validation import check_text_count
 
 Prompt = "str | Sequence[tuple[str, float]]"
 
@@ -27,6 +28,7 @@ def terms_of(prompt) -> tuple[tuple[str, float], ...]:
         terms = tuple((t, float(w)) for t, w in prompt)
     except (TypeError, ValueError):
         raise InputError(f"a composed prompt is a list of (text, weight) pairs, got {prompt!r}") from None
+    check_text_count(len(terms), "terms in one composed prompt")
     if not terms:
         raise InputError("a composed prompt needs at least one (text, weight) term")
     for t, w in terms:
@@ -68,7 +70,9 @@ def alternatives(text: str) -> list[str]:
 
 def keep_alternatives(keep: Sequence[str]) -> list[str]:
     """Keep-texts with alternatives split: every text to hold."""
-    return [a for k in keep or () for a in alternatives(k)]
+    texts = [a for k in keep or () for a in alternatives(k)]
+    check_text_count(len(texts), "keep-texts (alternatives counted)")
+    return texts
 
 
 def keep_features(clip, keep: Sequence[str]) -> np.ndarray | None:

@@ -29,7 +29,7 @@ import functools
 import numpy as np
 
 from styleclip_jax.editing.constraints.mask import pool
-from styleclip_jax.editing.constraints.prompts import alternatives
+from styleclip_jax.editing.constraints.prompts import alternatives, keep_alternatives
 from styleclip_jax.editing.global_directions.config import KEEP_MODES
 from styleclip_jax.editing.global_directions.stats import relevance as relevance_of
 from styleclip_jax.editing.global_directions.text import class_embedding, text_direction
@@ -70,6 +70,7 @@ def keep_text_directions(clip, neutral: str, keep) -> np.ndarray:
     the edit's neutral text to it; alternatives "A|B|C" (the values of one attribute) give the
     directions between them (each one's embedding minus their mean): the attribute's own axis,
     without the "some adjective" component every text-minus-neutral direction shares."""
+    keep_alternatives(keep)  # bounded: each alternative is a CLIP pass
     out = []
     for k in keep:
         alts = alternatives(k)

@@ -19,6 +19,7 @@ from importlib import resources
 import numpy as np
 
 from styleclip_jax.errors import InputError
+from styleclip_jax.validation import MAX_PROMPT_CHARS
 
 SOT, EOT = 49406, 49407
 CONTEXT_LENGTH = 77
@@ -94,7 +95,11 @@ def tokenize(
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise InputError(f"prompt {i} is a {type(text).__name__}, not a string")
-        cleaned = clean_text(text)
+        if len(text) > MAX_PROMPT_CHARS and not truncate:
+            raise InputError(
+                f"prompt {i} has {len(text):,} characters; at most {MAX_PROMPT_CHARS} (CLIP reads 77 tokens): {text[:40]!r}…"
+            )
+        cleaned = clean_text(text[: MAX_PROMPT_CHARS * 4] if truncate else text)
         if not cleaned and not allow_empty:
             raise InputError(f"prompt {i} is empty{' after cleaning' if text else ''}: {text!r}")
         ids = [SOT] + (bpe_ids(cleaned) if cleaned else []) + [EOT]
