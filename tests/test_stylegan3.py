@@ -58,6 +58,25 @@ def test_mapping_and_images(golden, gens, c):
 
 
 @pytest.mark.parametrize("c", CONFIGS)
+def test_a_batch_in_chunks_is_the_batch_at_once(golden, gens, c, monkeypatch):
+    """Above ``items_per_pass`` images a batch runs in chunks (lax.map): the same images as the
+    golden batch, chunk by chunk and for the remainder."""
+    from styleclip_jax.models.stylegan3 import network
+
+    g, G = gens[c], golden[0]
+    w = np.concatenate([G[f"{c}_ws_psi1"], G[f"{c}_ws_psi07"], G[f"{c}_ws_mix"]])
+    want = np.concatenate([G[f"{c}_img_{k}"] for k in ("psi1", "psi07", "mix")])
+    assert len(w) > 2 and len(w) % 2  # chunks of 2 and a remainder
+    monkeypatch.setattr(network, "items_per_pass", lambda resolution: 2)
+    jax.clear_caches()
+    np.testing.assert_allclose(_nchw(g.synthesis(w)), want, atol=1e-4, rtol=0)
+    assert network.items_per_pass.__name__ == "<lambda>"  # the chunked path was the one run
+    monkeypatch.undo()
+    jax.clear_caches()
+    assert network.items_per_pass(1024) == 2 and network.items_per_pass(256) == 32
+
+
+@pytest.mark.parametrize("c", CONFIGS)
 def test_stylespace_codes_images_and_edits(golden, gens, c):
     g, G = gens[c], golden[0]
     names = [str(n) for n in G[f"{c}_s_layer_names"]]

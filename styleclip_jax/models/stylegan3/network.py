@@ -198,10 +198,31 @@ class SynthesisNetwork(nnx.Module):
         """StyleSpace list -> float32 image (B, R, R, 3). StyleGAN3 has no noise: ``noise_mode``,
         ``key`` and ``fold_batch1`` are accepted (the StyleGAN2 signature) and ignored."""
         del noise_mode, key, fold_batch1
+        b, k = styles[0].shape[0], items_per_pass(self.cfg.resolution)
+        if not isinstance(b, int) or b <= k:  # a symbolic batch (ONNX export) runs at once
+            return self._synthesize(styles)
+        # A batch runs k images at a time (lax.map over chunks): each layer's up-sampled activations
+        # are ~0.4 GB per 1024² image, so the whole batch at once needed 3.3 GB more per image
+        # (SG3-R, batch 8: 27 GB); per chunk the peak stops growing with the batch.
+        n = b // k
+        chunks = [s[: n * k].reshape(n, k, *s.shape[1:]) for s in styles]
+        out = lax.map(self._synthesize, chunks)
+        out = out.reshape(n * k, *out.shape[2:])
+        if b % k:
+            out = jnp.concatenate([out, self._synthesize([s[n * k :] for s in styles])])
+        return out
+
+    def _synthesize(self, styles: Sequence[jax.Array]) -> jax.Array:
         x = self.input.features(styles[0])
         for name, s in zip(self.layer_names, styles[1:]):
             x = getattr(self, name)(x, s)
         return x * OUTPUT_SCALE
+
+
+def items_per_pass(resolution: int) -> int:
+    """Images one synthesis pass holds at once: 2 at 1024², 8 at 512², 32 at 256² (a batch above
+    it runs in chunks of this many)."""
+    return max(1, 2 * (1024 // resolution) ** 2)
 
 
 class Generator(WPlusMapping, nnx.Module):
