@@ -14,10 +14,13 @@ Workloads (full size: random config-f 1024 generator, random ViT-B/32, real-size
   pti      one pivotal-tuning update (generator fwd + bwd, AlexNet LPIPS, Adam on all synthesis weights)
   restyle  one ReStyle-e4e iteration (6-channel IR-SE50 encoder + decode), batch 1 / 4
   video    the video job on 16 generator frames: frames/s per stage (invert, edit, encode)
+  roofline bench/roofline.py in this process: the device's matmul / convolution peak and each
+           network's XLA-counted FLOP/s as a fraction of it, with its program's bytes
 Each workload reports the device's peak memory when the backend exposes it. A workload that
 would start after ``--budget-s`` is recorded as skipped, so the suite always finishes and says
 what it left. ``--smoke`` runs the same code on tiny models (64 px) in about a minute on CPU.
-Expected full runtime on one H100/H200-class GPU: about 5-6 minutes, most of it compiling.
+Expected full runtime on one H100/H200-class GPU: about 6-7 minutes, most of it compiling (the
+roofline row adds about a minute: eight programs compiled once each).
 The markdown rows for bench/RESULTS.md are printed at the end and stored in the JSON.
 """
 
@@ -285,7 +288,37 @@ WORKLOADS = {
     "pti": run_pti,
     "restyle": run_restyle,
     "video": run_video,
+    "roofline": None,  # set below: bench/roofline.py's measurements, in this process
 }
+
+
+def run_roofline(gen, clip, smoke, repeats):
+    """Fraction of the measured peak (bench/roofline.py): a large matmul's and a 3×3 convolution's
+    FLOP/s, then XLA-counted FLOPs over the best time and the program's bytes for each workload."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("roofline", Path(__file__).with_name("roofline.py"))
+    roofline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(roofline)
+    peak = roofline.peaks(smoke, repeats)
+    rows = [{"workload": "peak", "matmul_gflops": peak["matmul"] / 1e9, "conv_gflops": peak["conv"] / 1e9}]
+    names = ("sg2", "clip") if smoke else ("sg2", "a_step", "mapper", "sg3r", "e4e", "clip", "parser", "lpips")
+    for name in names:
+        fn, args = roofline.WORKLOADS[name][0](smoke, 1)
+        r = roofline.measure(fn, args, repeats)
+        rate = r["flops"] / r["s"]
+        rows.append(
+            {
+                "workload": name,
+                "gflops": rate / 1e9,
+                "of_conv_peak": rate / peak["conv"],
+                "program_gib": r["program_bytes"] / 2**30,
+            }
+        )
+    return rows
+
+
+WORKLOADS["roofline"] = run_roofline
 
 
 def markdown(device: str, results: dict) -> list[str]:

@@ -23,7 +23,7 @@ def test_gpu_suite_smoke(tmp_path):
     assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-3000:])
     r = json.loads(out.read_text())
     res = r["results"]
-    assert set(res) == {"gen", "a", "mapper", "fs3", "onnx", "sg3", "pti", "restyle", "video"}, res.keys()
+    assert set(res) == {"gen", "a", "mapper", "fs3", "onnx", "sg3", "pti", "restyle", "video", "roofline"}, res.keys()
     assert all("rows" in v for v in res.values()), res
     gen = {(row["dtype"], row["batch"]) for row in res["gen"]["rows"]}
     assert gen == {("float32", 1), ("float32", 2), ("bfloat16", 1), ("bfloat16", 2)}
@@ -34,4 +34,7 @@ def test_gpu_suite_smoke(tmp_path):
     assert res["pti"]["rows"][0]["steps_per_s"] > 0
     assert [row["batch"] for row in res["restyle"]["rows"]] == [1, 4]
     assert {row["stage"] for row in res["video"]["rows"]} >= {"invert", "edit", "encode"}
+    roof = {row["workload"]: row for row in res["roofline"]["rows"]}
+    assert set(roof) == {"peak", "sg2", "clip"} and roof["peak"]["conv_gflops"] > 0
+    assert all(0 < roof[n]["of_conv_peak"] < 10 and roof[n]["program_gib"] > 0 for n in ("sg2", "clip"))
     assert len(r["markdown"]) >= 10 and "rows for bench/RESULTS.md" in p.stdout
