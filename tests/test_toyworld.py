@@ -344,6 +344,7 @@ def test_evaluate_cli_writes_table_and_json(tmp_path, capsys):
                 "colour",
                 "--n",
                 "3",
+                "--fresh",
                 "--samples",
                 "0",
                 "--out",
@@ -358,10 +359,28 @@ def test_evaluate_cli_writes_table_and_json(tmp_path, capsys):
     r = report["results"][0]
     assert r["method"] == "global" and r["edits"] == len(r["records"]) > 0
     assert 0.0 <= r["success_rate"] <= 1.0 and r["seconds_per_edit"] > 0
-    assert "success" in capsys.readouterr().out
+    seeds = report["seeds"]  # --fresh: a range drawn now, printed and recorded, never consulted
+    assert seeds["fresh"] and seeds["last"] - seeds["first"] == 2 and seeds["consulted_before"] == []
+    assert seeds["first"] >= 1_000_000 and {rec["seed"] for rec in r["records"]} <= set(
+        range(seeds["first"], seeds["last"] + 1)
+    )
+    printed = capsys.readouterr().out
+    assert "success" in printed and f"start seeds {seeds['first']}-{seeds['last']}: drawn fresh now" in printed
     assert (tmp_path / "grids" / "global_colour.png").exists()
     assert main(["evaluate", "--method", "nope"]) == 2
     assert main(["evaluate", "--method", "global", "--n", "3", "--samples", "0", "--out", str(out)]) == 2  # exists
+
+
+def test_seed_ranges_name_what_was_consulted_and_fresh_draws_avoid_it(monkeypatch):
+    from styleclip_jax.toyworld import seed_ranges
+
+    assert "tuning" in seed_ranges.status(0, 16)[0] and seed_ranges.status(1010, 10)[0].startswith("1000-1015")
+    assert seed_ranges.status(100, 16) == [] and seed_ranges.status(9116, 84) == []
+    assert seed_ranges.FRESH_SPACE[0] > max(r.last for r in seed_ranges.CONSULTED)
+    # a space over the consulted ranges: a draw that overlaps one is rejected, the next kept
+    monkeypatch.setattr(seed_ranges, "FRESH_SPACE", (990, 2000))
+    draws = iter([5, 30])  # 995-1010 overlaps 1000-1015; 1020-1035 is free
+    assert seed_ranges.draw_fresh(16, lambda n: next(draws)) == 1020
 
 
 def test_demo_from_inverted_scenes(tmp_path, tw, capsys):

@@ -74,8 +74,19 @@ def add_toy(sub):
     e.add_argument("--method", default="all", help="optimize, mapper, global or all (comma-separated list)")
     e.add_argument("--attribute", default="colour", help="colour, shape, size, position, background (comma list)")
     e.add_argument("--n", type=IMAGES, default=16, help="start samples (each edited toward every other value)")
-    e.add_argument(
-        "--seed", type=SEED, default=1000, help="first seed of the start samples (held out: tuning used seeds 0-15)"
+    seeds = e.add_mutually_exclusive_group()
+    seeds.add_argument(
+        "--seed",
+        type=SEED,
+        default=None,
+        help="first seed of the start samples (default 1000; tuning used seeds 0-15; a range consulted "
+        "while settings were chosen is named in the output)",
+    )
+    seeds.add_argument(
+        "--fresh",
+        action="store_true",
+        help="draw a start seed never used before (from a space of 2e9, avoiding every consulted range in "
+        "toyworld/seed_ranges.py), print it and record it in the JSON",
     )
     e.add_argument("--world", default=None, help="toy-world folder (default: the bundled one)")
     e.add_argument(
@@ -274,7 +285,16 @@ def _run_evaluate(args):
     settings = MethodSettings().with_population() if args.population else MethodSettings()
     if args.population and (tw.stats is None or tw.stats.population is None):
         raise InputError(f"--population needs {tw.path}/global/population.npz (`global precompute --population N`)")
-    report = {"world": str(tw.path), "results": []}
+    from styleclip_jax.toyworld.seed_ranges import draw_fresh, status
+
+    first = draw_fresh(args.n) if args.fresh else (1000 if args.seed is None else args.seed)
+    used = status(first, args.n)
+    seeds = {"first": first, "last": first + args.n - 1, "fresh": bool(args.fresh), "consulted_before": used}
+    report = {"world": str(tw.path), "seeds": seeds, "results": []}
+    print(
+        f"start seeds {first}-{first + args.n - 1}: "
+        + ("drawn fresh now, never consulted" if not used else "consulted before (" + "; ".join(used) + ")")
+    )
     if args.samples:
         s = sample_report(tw, args.samples)
         s.pop("images")
@@ -306,7 +326,7 @@ def _run_evaluate(args):
                 m,
                 a,
                 n=args.n,
-                seed=args.seed,
+                seed=first,
                 start=args.start,
                 keep=keep,
                 mask=args.mask,
