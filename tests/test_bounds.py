@@ -36,9 +36,10 @@ def _refused(capsys, command: str, flag: str, value: str) -> str:
 
 
 def _outside(kind) -> list[str]:
-    """One past each end, and the absurd: NaN, infinities, 1e400, words, a 5000-digit number."""
+    """One past each end, and the absurd: NaN, infinities, 1e400, words, 400- and 5000-digit numbers
+    (a 400-digit whole number overflows a float; 5000 digits are past Python's int-parsing limit)."""
     step = 1 if kind.whole else max(abs(kind.hi) * 1e-6, 1e-9)
-    values = [repr(kind.hi + step), "nan", "inf", "-inf", "1e400", "-1e400", "ten", "", "9" * 5000]
+    values = [repr(kind.hi + step), "nan", "inf", "-inf", "1e400", "-1e400", "ten", "", "9" * 400, "9" * 5000]
     values.append(repr(kind.lo) if kind.lo_open else repr(kind.lo - step))
     return values
 

@@ -84,7 +84,7 @@ class Number:
         v = self.read(text)
         lo, hi = self.lo, self.hi
         if (
-            not math.isfinite(v)
+            not (self.whole or math.isfinite(v))  # a whole number is finite; a huge one would overflow a float
             or (lo is not None and (v <= lo if self.lo_open else v < lo))
             or (hi is not None and v > hi)
         ):
@@ -117,8 +117,8 @@ class Side(Integer):
     def __call__(self, text: str):
         v = self.read(text)
         if v > self.hi:
-            need = v * v * 3 * 4  # one float32 RGB image
-            raise argparse.ArgumentTypeError(f"{v}² px needs ~{need / 2**30:,.0f} GiB per image; at most {self.hi}")
+            gib = (v * v * 3 * 4 + 2**29) // 2**30  # one float32 RGB image, rounded; integers: no float overflow
+            raise argparse.ArgumentTypeError(f"{v}² px needs ~{gib:,} GiB per image; at most {self.hi}")
         if v < self.lo:
             raise argparse.ArgumentTypeError(f"must be at least {self.lo} px, got {v}")
         return v
