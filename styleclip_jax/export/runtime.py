@@ -57,7 +57,7 @@ class OnnxEditor:
         self.metadata = {k[len("styleclip_jax.") :]: v for k, v in meta.items() if k.startswith("styleclip_jax.")}
         self.kind = self.metadata["kind"]
         self.inputs = _specs(p, self.metadata.get("inputs"), "inputs", shaped=True)
-        _specs(p, self.metadata.get("outputs", '[{"name": "image"}]'), "outputs", shaped=False)
+        self.outputs = _specs(p, self.metadata.get("outputs", '[{"name": "image"}]'), "outputs", shaped=False)
         graph_names = [i.name for i in self.session.get_inputs()]
         if graph_names != [s["name"] for s in self.inputs]:
             raise CheckpointError(
@@ -108,7 +108,7 @@ class OnnxEditor:
     @property
     def output_name(self) -> str:
         """'image' for generator and edit graphs, 'wplus' for encoder graphs (from the metadata)."""
-        return json.loads(self.metadata.get("outputs", '[{"name": "image"}]'))[0]["name"]
+        return self.outputs[0]["name"]
 
     def run(self, batch_size: int = 8, output: str = "float", **inputs) -> np.ndarray:
         """Images (B, R, R, 3): float32 raw range (``output='float'``) or uint8 (clipped [-1, 1]);

@@ -99,9 +99,6 @@ def read_latent_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
         return read_npz(p)
     if suffix == ".npy":
         with p.open("rb") as f:
-            if f.read(6) != b"\x93NUMPY":
-                raise InputError(f"{p}: not a .npy file (bad magic)")
-            f.seek(0)
             _check_npy_header(f, p.stat().st_size, str(p))
         try:
             a = np.load(p, allow_pickle=False)

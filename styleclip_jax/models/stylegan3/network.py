@@ -203,7 +203,8 @@ class SynthesisNetwork(nnx.Module):
             return self._synthesize(styles)
         # A batch runs k images at a time (lax.map over chunks): each layer's up-sampled activations
         # are ~0.4 GB per 1024² image, so the whole batch at once needed 3.3 GB more per image
-        # (SG3-R, batch 8: 27 GB); per chunk the peak stops growing with the batch.
+        # (SG3-R, batch 8: 27 GB); per chunk the peak stops growing with the batch. (Not lax.map's
+        # batch_size: it vmaps a one-image program; chunks here run the batched program itself.)
         n = b // k
         chunks = [s[: n * k].reshape(n, k, *s.shape[1:]) for s in styles]
         out = lax.map(self._synthesize, chunks)
