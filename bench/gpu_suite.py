@@ -47,12 +47,18 @@ from styleclip_jax.utils.timing import best_of
 FULL_FS3_RENDERS = 6048 * 100 * 2
 
 
-def peak_bytes():
-    try:
-        stats = jax.devices()[0].memory_stats() or {}
-    except Exception:  # noqa: BLE001 (backends without stats)
-        return None
-    return stats.get("peak_bytes_in_use")
+def _load_roofline():
+    """bench/roofline.py as a module (this folder is off sys.path, see above)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("roofline", Path(__file__).with_name("roofline.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+roofline = _load_roofline()
+peak_bytes = roofline.device_peak_bytes
 
 
 def models(smoke: bool):
@@ -278,28 +284,9 @@ def run_video(gen, clip, smoke, repeats):
     return [{"stage": k, "frames_per_s": v} for k, v in rep["frames_per_s"].items()]
 
 
-WORKLOADS = {
-    "gen": run_gen,
-    "a": run_a,
-    "mapper": run_mapper,
-    "fs3": run_fs3,
-    "onnx": run_onnx,
-    "sg3": run_sg3,
-    "pti": run_pti,
-    "restyle": run_restyle,
-    "video": run_video,
-    "roofline": None,  # set below: bench/roofline.py's measurements, in this process
-}
-
-
 def run_roofline(gen, clip, smoke, repeats):
     """Fraction of the measured peak (bench/roofline.py): a large matmul's and a 3×3 convolution's
     FLOP/s, then XLA-counted FLOPs over the best time and the program's bytes for each workload."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("roofline", Path(__file__).with_name("roofline.py"))
-    roofline = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(roofline)
     peak = roofline.peaks(smoke, repeats)
     rows = [{"workload": "peak", "matmul_gflops": peak["matmul"] / 1e9, "conv_gflops": peak["conv"] / 1e9}]
     names = ("sg2", "clip") if smoke else ("sg2", "a_step", "mapper", "sg3r", "e4e", "clip", "parser", "lpips")
@@ -318,7 +305,18 @@ def run_roofline(gen, clip, smoke, repeats):
     return rows
 
 
-WORKLOADS["roofline"] = run_roofline
+WORKLOADS = {
+    "gen": run_gen,
+    "a": run_a,
+    "mapper": run_mapper,
+    "fs3": run_fs3,
+    "onnx": run_onnx,
+    "sg3": run_sg3,
+    "pti": run_pti,
+    "restyle": run_restyle,
+    "video": run_video,
+    "roofline": run_roofline,
+}
 
 
 def markdown(device: str, results: dict) -> list[str]:

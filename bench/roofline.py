@@ -8,7 +8,7 @@ Run:  python bench/roofline.py [--only sg2,a_step] [--repeats 3] [--smoke] [--js
    compiled program over the best of ``--repeats`` timed calls, as GFLOP/s and as a fraction of
    the convolution peak (the kind of work every network here is made of; CLIP's image tower is
    also given against the matmul peak).
-3. **Memory**, each workload in a child process of its own: the peak resident set (``wait4``) on
+3. **Memory**, each workload in a child process of its own: its own peak resident set (VmHWM) on
    CPU, the allocator's peak on a GPU; and, from XLA's memory analysis of the compiled program
    (arguments + outputs + temporaries) at batch 1, 2 and 4, how it grows with batch and the
    largest batch that fits 24 GiB.
@@ -274,6 +274,16 @@ def device_peak_bytes():
     return stats.get("peak_bytes_in_use")
 
 
+def own_peak_mib() -> float | None:
+    """This process's own resident high-water mark (Linux VmHWM). Not ru_maxrss: that also counts
+    the launching process's high-water mark, inherited across fork and exec."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM"))
+    except (OSError, StopIteration):
+        return None
+
+
 def child(name: str, smoke: bool, repeats: int) -> dict:
     """One workload's rows (every batch it runs), measured in this process."""
     make, batches = WORKLOADS[name]
@@ -301,21 +311,18 @@ def child(name: str, smoke: bool, repeats: int) -> dict:
         if name in ALSO_AT:
             fn, args = make(smoke, ALSO_AT[name])
             rows[0]["growth"]["bytes_by_batch"][ALSO_AT[name]] = _bytes(jax.jit(fn).lower(*args).compile())
+    for r in rows:
+        r["host_peak_mib"] = own_peak_mib()
     return {"rows": rows}
 
 
 def run_child(name: str, smoke: bool, repeats: int) -> dict:
-    """``child`` in a fresh process; adds its peak resident set (MiB) from wait4."""
+    """``child`` in a fresh process (its peak resident set is its own)."""
     cmd = [sys.executable, __file__, "--child", name, "--repeats", str(repeats)] + (["--smoke"] if smoke else [])
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    out = p.stdout.read()
-    _, status, usage = os.wait4(p.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        return {"rows": [{"workload": name, "error": f"exit {os.waitstatus_to_exitcode(status)}"}]}
-    res = json.loads(out.strip().splitlines()[-1])
-    for r in res["rows"]:
-        r["host_peak_mib"] = usage.ru_maxrss / 1024
-    return res
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        return {"rows": [{"workload": name, "error": f"exit {p.returncode}"}]}
+    return json.loads(p.stdout.strip().splitlines()[-1])
 
 
 def table(peak: dict, rows: list[dict], device: str) -> list[str]:

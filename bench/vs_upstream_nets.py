@@ -75,7 +75,7 @@ def run_sg3(kind: str, upstream: Path, repeats: int) -> dict:
         kw.update(channel_base=65536, channel_max=1024, conv_kernel=1, use_radial_filters=True)
     torch.manual_seed(0)
     g = Generator(**kw).eval()
-    sd = {k: v.detach().numpy().copy() for k, v in {**g.state_dict(), **dict(g.named_buffers())}.items()}
+    sd = {k: v.detach().numpy().copy() for k, v in g.state_dict().items()}
     ours = StyleGAN3(cfg, apply_renames(sg3_table(cfg), sd, f"upstream {kind}", expected=expected_shapes(cfg)), {})
     z = np.random.default_rng(0).standard_normal((1, 512)).astype(np.float32)
     with torch.no_grad():
