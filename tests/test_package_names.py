@@ -127,5 +127,5 @@ def test_contrib_is_off_by_default():
     from styleclip_jax.editing.contrib import BEYOND_UPSTREAM, Population, precompute_population, warm_offsets
 
     assert callable(precompute_population) and callable(warm_offsets) and isinstance(Population, type)
-    assert len(BEYOND_UPSTREAM) == 2
-    assert TextEdit("a", "b").source == "fs3" and OptimizeConfig().warm_start == 0
+    assert len(BEYOND_UPSTREAM) == 3
+    assert TextEdit("a", "b").source == "fs3" and OptimizeConfig().warm_start == 0 == OptimizeConfig().subspace

@@ -39,6 +39,21 @@ def test_relevance_and_w_direction_known_answers():
         pop.relevance(np.ones(5, np.float32))
 
 
+def test_subspace_spans_the_directions_the_codes_vary_in():
+    rng = np.random.default_rng(0)
+    w = np.zeros((400, 4), np.float32)  # codes vary along axes 2 (most) and 0, barely along 3
+    w[:, 2], w[:, 0], w[:, 3] = 3 * rng.normal(size=400), rng.normal(size=400), 1e-3 * rng.normal(size=400)
+    pop = Population(np.zeros((400, 1), np.float32), np.eye(2, dtype=np.float32)[rng.integers(0, 2, 400)], w, {})
+    b = pop.subspace(0.95)
+    assert b.shape == (4, 2)
+    np.testing.assert_allclose(b.T @ b, np.eye(2), atol=1e-5)
+    on = np.array([0.5, 0.0, -2.0, 0.0], np.float32)  # a move the codes make: unchanged by the projection
+    np.testing.assert_allclose(b @ (b.T @ on), on, atol=1e-4)
+    np.testing.assert_allclose(b.T @ np.array([0, 1, 0, 1], np.float32), 0, atol=1e-3)  # off it: removed
+    assert pop.subspace(0.5).shape == (4, 1) and abs(pop.subspace(0.5)[2, 0]) > 0.99  # the widest first
+    assert pop.subspace(1.0).shape[1] == 4
+
+
 def test_bank_file_round_trip_and_bad_files(tmp_path):
     pop = _bank()
     pop.save(tmp_path / POPULATION_FILE)
@@ -144,6 +159,39 @@ def test_optimize_warm_start_begins_along_the_population_direction(toy):
         OptimizeConfig(space="s", warm_start=1.0)
 
 
+def test_optimize_in_the_subspace_moves_only_along_it(toy):
+    from styleclip_jax.editing import OptimizeConfig, optimize
+    from styleclip_jax.toyworld.evaluate import start_latents
+
+    pop = toy.stats.population
+    w = start_latents(toy, 2, 0, 1.0)
+    basis = pop.subspace(0.95)
+    assert 4 <= basis.shape[1] < w.shape[-1]
+    base = dict(steps=4, lr=0.05, l2_lambda=0, rows=(4, 5, 6, 7), tie_rows=True, warm_start=1.5)
+    kept = optimize(
+        toy.generator, toy.clip, "a red object", w, config=OptimizeConfig(**base, subspace=0.95), population=pop
+    )
+    free = optimize(toy.generator, toy.clip, "a red object", w, config=OptimizeConfig(**base), population=pop)
+    for res, inside in ((kept, True), (free, False)):
+        moved = res.final[:, 4:] - w[:, 4:] - _warm(toy, 1.5)  # what the Adam steps added to the warm start
+        off = np.linalg.norm(moved - (moved @ basis) @ basis.T) / np.linalg.norm(moved)
+        assert (off < 1e-3) if inside else (off > 0.05), (inside, off)  # free: ~0.3 measured
+    np.testing.assert_array_equal(kept.final[:, :4], w[:, :4])
+    with pytest.raises(InputError, match="population"):
+        optimize(toy.generator, toy.clip, "a red object", w, config=OptimizeConfig(steps=1, subspace=0.9))
+    with pytest.raises(InputError, match="w\\+"):
+        OptimizeConfig(space="s", subspace=0.9)
+    with pytest.raises(InputError, match="share"):
+        OptimizeConfig(subspace=1.5)
+
+
+def _warm(toy, scale):
+    from styleclip_jax.models.clip import normalize, tokenize
+
+    t = np.asarray(normalize(toy.clip.encode_text(tokenize(["a red object"]))))[0]
+    return scale * toy.stats.population.w_direction(t)
+
+
 def test_cli_population_paths(toy, tmp_path, capsys):
     import json
     import shutil
@@ -202,6 +250,8 @@ def test_cli_population_paths(toy, tmp_path, capsys):
                 "2",
                 "--warm-start",
                 "1.25",
+                "--subspace",
+                "0.95",
                 "--stats",
                 s,
                 "--out",
@@ -211,6 +261,10 @@ def test_cli_population_paths(toy, tmp_path, capsys):
         == 0
     )
     assert (tmp_path / "opt" / "result.npz").exists()
+    capsys.readouterr()
+    no_stats = ["edit", "optimize", "--generator", g, "--clip", c, "--text", "a", "--seeds", "0"]
+    assert main([*no_stats, "--subspace", "0.9", "--out", str(tmp_path / "o3")]) == 2
+    assert "--stats" in capsys.readouterr().err
     # a world (and a stats folder) without the bank: one line, exit code 2
     world = tmp_path / "world"
     world.mkdir()

@@ -10,6 +10,7 @@ from styleclip_jax.cli.options import (
     PSI,
     RUN_STEPS,
     STRENGTH,
+    VARIANCE_SHARE,
     WEIGHT,
     add_config_options,
     add_latents_key,
@@ -36,6 +37,7 @@ OPTIMIZE_OPTIONS = {
     "keep_lambda": WEIGHT,
     "mask_lambda": WEIGHT,
     "warm_start": WEIGHT,
+    "subspace": VARIANCE_SHARE,
 }
 
 
@@ -77,9 +79,11 @@ def add_edit(sub):
             "keep_lambda": "weight of the --keep term (CLIP similarity to each keep-text held at its start)",
             "mask_lambda": "weight of the pixel change outside --mask / --box",
             "warm_start": "start this far along the population bank's W direction for the prompt (needs --stats)",
+            "subspace": "move only along the principal directions of the population bank's W codes that explain "
+            "this share of their variance, e.g. 0.95 (needs --stats; 0: off)",
         },
     )
-    add_population_stats(o, "--warm-start")
+    add_population_stats(o, "--warm-start or --subspace")
     add_region(o)
     o.add_argument("--rows", default=None, help="W+ rows the edit may move, e.g. 4-7 (default: all, as upstream)")
     o.add_argument("--tie-rows", action="store_true", help="the moved rows share one offset (a W edit of those rows)")
@@ -127,8 +131,8 @@ def run_optimize(args):
     )
     if args.weights is not None and (not args.compose or len(args.weights) != len(args.text)):
         raise InputError("--weights takes one weight per --text prompt, with --compose")
-    if bool(cfg.warm_start) != bool(args.stats):
-        raise InputError("--warm-start and --stats go together (the warm start reads the stats' population bank)")
+    if bool(cfg.warm_start or cfg.subspace) != bool(args.stats):
+        raise InputError("--warm-start / --subspace and --stats go together (they read the stats' population bank)")
     tokenize(args.text + keep_alternatives(args.keep))  # bad prompts refused before models load
     prompts = [list(zip(args.text, args.weights or [1.0] * len(args.text)))] if args.compose else args.text
     gen = load_generator(args.generator)

@@ -173,6 +173,7 @@ CROP_SIDE = image_side(8192, why="an aligned face crop (FFHQ made 1024 from a 40
 ENCODER_SIDE = image_side(1024, why="an encoder's input (e4e: 256)")
 SIGMA = real(0.0, 100.0, why="a smoothing width, in frames")
 FEATHER = real(0.0, 256.0, why="a blend feather radius, in pixels")
+VARIANCE_SHARE = real(0.0, 1.0, why="a share of the variance of a population's codes (0: off)")
 FRACTION = real(0.0, 1.0, lo_open=True, why="a share, e.g. of a channel's effect inside a region")
 COORD = real(0.0, 65536.0, why="a pixel coordinate (images are at most 64 megapixels)")
 SHIFT_PART = real(-10.0, 10.0, why="a translation, in image widths")

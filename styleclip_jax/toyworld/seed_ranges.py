@@ -33,6 +33,11 @@ CONSULTED: tuple[SeedRange, ...] = (
     SeedRange(9100, 9115, "fresh for the mapper's population start; consulted once, after the choice"),
     SeedRange(9200, 9215, "fresh for edits on PTI reconstructions; consulted once"),
     SeedRange(1675668288, 1675668303, "drawn by evaluate --fresh for issue #39's baseline; consulted once"),
+    SeedRange(
+        1117002374,
+        1117002437,
+        "drawn by evaluate --fresh for issue #39's result after the settings were frozen; consulted once",
+    ),
 )
 FRESH_SPACE = (1_000_000, 2**31 - 1)  # start seeds are drawn from here (SEED's range)
 

@@ -8,7 +8,9 @@ opt in, and ``--faithful`` turns them off.
   samples, toRGB layers included), beside StyleCLIP's fs3: ``TextEdit(source="population")``,
   made by ``precompute_population`` into the stats folder as ``population.npz``;
 - the warm start of latent optimisation along the same samples' W direction:
-  ``OptimizeConfig(warm_start=...)`` with ``optimize(population=...)`` (``warm_offsets``).
+  ``OptimizeConfig(warm_start=...)`` with ``optimize(population=...)`` (``warm_offsets``);
+- latent optimisation held to the directions in which the bank's W codes vary (projected Adam):
+  ``OptimizeConfig(subspace=...)`` (``Population.subspace``).
 """
 
 from styleclip_jax._lazy import lazy_getattr
@@ -23,6 +25,7 @@ _LAZY = {
 BEYOND_UPSTREAM = (
     ("population relevance", "TextEdit.source = 'population'", "TextEdit.source = 'fs3'"),
     ("optimisation warm start", "OptimizeConfig.warm_start > 0", "OptimizeConfig.warm_start = 0"),
+    ("optimisation in the codes' subspace", "OptimizeConfig.subspace > 0", "OptimizeConfig.subspace = 0"),
 )
 
 __all__ = [*_LAZY, "BEYOND_UPSTREAM"]

@@ -80,6 +80,15 @@ class Population:
         feature, or a direction) differ from the mean W code: the warm start of latent optimisation."""
         return (self.weights(text, tau) @ self.w - self.w.mean(axis=0)).astype(np.float32)
 
+    def subspace(self, share: float) -> np.ndarray:
+        """(D, K) orthonormal principal directions of the bank's W codes, the fewest that explain
+        ``share`` of their variance: the directions along which the generator's codes differ
+        (``share`` 1: all D, a projection that changes nothing)."""
+        vals, vecs = np.linalg.eigh(np.cov(self.w.astype(np.float64), rowvar=False))
+        vals, vecs = vals[::-1], vecs[:, ::-1]
+        k = len(vals) if share >= 1 else int(np.searchsorted(np.cumsum(vals) / vals.sum(), share) + 1)
+        return np.ascontiguousarray(vecs[:, : min(k, len(vals))], np.float32)
+
     def relevance(self, dt: np.ndarray, tau: float = TAU) -> np.ndarray:
         """r (C_total,) for a unit text direction Δt (E,), scaled so max |r| = 1."""
         r = self.weights(dt, tau) @ self.u - self.u_mean

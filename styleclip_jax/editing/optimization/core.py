@@ -49,6 +49,7 @@ class Problem(NamedTuple):
     keep: Any = None  # (K', E) unit keep-text features
     keep_start: Any = None  # (B, K') their cosines with CLIP(G(start))
     mask: Any = None  # (B, R, R) region per pair (1 = may change)
+    basis: Any = None  # (D, K) orthonormal: W+ moves stay in its span (``Population.subspace``)
 
 
 def merge_styles(style_layers, manipulable, start) -> list:
@@ -143,6 +144,8 @@ def make_step(graphdefs, cfg: OptimizeConfig, tx):
         (_, terms), grads = jax.value_and_grad(total, has_aux=True)(params)
         grads = restrict_rows(grads, cfg)
         updates, opt_state = tx.update(grads, opt_state, params)
+        if problem.basis is not None:  # projected Adam: every step stays among the codes' directions
+            updates = (updates @ problem.basis) @ problem.basis.T
         params = optax.apply_updates(params, updates)
         metrics = {k: v for k, v in terms.items() if k != "image"}
         return params, opt_state, metrics

@@ -155,15 +155,20 @@ def _keep_cosines(c_def, c_state, images, keep):
     return keep_cosines(loss_features(nnx.merge(c_def, c_state), images), keep)
 
 
+def check_population(generator, clip, cfg: OptimizeConfig, population) -> None:
+    """``warm_start`` and ``subspace`` read the population bank of this generator and CLIP."""
+    if population is None:
+        raise InputError(
+            "warm_start and subspace need the population bank: a stats folder made with `global "
+            "precompute` and `population` set (pass `population=stats.population`)"
+        )
+    check_models(population, generator, clip)
+
+
 def warm_offsets(generator, clip, cfg: OptimizeConfig, population, tf, weights) -> np.ndarray:
     """(P, L, D) warm-start offset of each prompt: ``cfg.warm_start`` times the population's W
     direction of every term (weighted as composed), on the rows the edit moves."""
-    if population is None:
-        raise InputError(
-            "warm_start needs the population bank: a stats folder made with `global precompute` "
-            "and `population` set (pass `population=stats.population`)"
-        )
-    check_models(population, generator, clip)
+    check_population(generator, clip, cfg, population)
     num_ws = generator.config.num_ws
     moved = [r for g in cfg.groups for r in g] or list(cfg.rows) or list(range(num_ws))
     unit = tf / np.linalg.norm(tf, axis=-1, keepdims=True)
@@ -205,7 +210,7 @@ def optimize(
       blend: also composite the final images into the originals through the region, feathered by
         this many pixels (``images_after`` are then blended; the latents are not).
       population: the ``Population`` bank (``stats.population`` of a `global precompute --population`
-        folder) that ``config.warm_start`` > 0 starts along.
+        folder) that ``config.warm_start`` > 0 starts along and ``config.subspace`` > 0 keeps to.
     """
     cfg = config
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
@@ -229,6 +234,8 @@ def optimize(
     li, pi = np.repeat(np.arange(n), p), np.tile(np.arange(p), n)
     w_pairs = w0[li]
     tf, weights = texts.encode(clip, prompts)
+    if cfg.subspace:
+        check_population(generator, clip, cfg, population)
     offsets = warm_offsets(generator, clip, cfg, population, tf, weights) if cfg.warm_start else None
     composed = tf.shape[1] > 1 or np.any(weights != 1)
     tf, weights = (tf[pi], weights[pi]) if composed else (tf[pi, 0], None)
@@ -251,6 +258,7 @@ def optimize(
         keep=None if keep_f is None else jnp.asarray(keep_f),
         keep_start=None if keep_f is None else _keep_cosines(clip.graphdef, clip.state, original, keep_f),
         mask=None if region is None else jnp.asarray(masks.per_pair(region, li)),
+        basis=jnp.asarray(population.subspace(cfg.subspace)) if cfg.subspace else None,
     )
     params = params0 if offsets is None else params0 + jnp.asarray(offsets[pi])
     final, _, metrics, snaps = _run(graphdefs, cfg, progress, states, params, problem)
