@@ -8,8 +8,8 @@ writes before/after grids and the latents, and prints what the readers see befor
 a verdict per edit: on how many samples the readers see the value the prompt names.
 
 Settings: by default the toy world's best measured settings (``MethodSettings.with_population``:
-the population estimator for global directions, the warm start for latent optimisation, both
-beyond upstream, see ``styleclip_jax.editing.contrib``); ``--faithful`` runs StyleCLIP's own
+the population estimator for global directions, the warm start and the W subspace for latent
+optimisation, the population start for the mapper, all beyond upstream, see ``styleclip_jax.editing.contrib``); ``--faithful`` runs StyleCLIP's own
 estimators (fs3, a cold start) with the same rows and strengths, for comparison.
 """
 
@@ -80,8 +80,9 @@ def run_demo(args):
         ms = MethodSettings().with_population()
         print(
             f"{stamp()} settings: the toy world's best measured (global directions from the population "
-            f"estimator at alpha {ms.global_alpha:g}, optimisation warm-started {ms.opt_warm_start:g} along it; "
-            "both beyond upstream, see styleclip_jax.editing.contrib); --faithful for StyleCLIP's own"
+            f"estimator at alpha {ms.global_alpha:g}, optimisation warm-started {ms.opt_warm_start:g} along it "
+            f"and kept to the {ms.opt_subspace:.0%} subspace of its W codes; all beyond upstream, see "
+            "styleclip_jax.editing.contrib); --faithful for StyleCLIP's own"
         )
     if args.start == "inverted":
         w = _invert_scenes(tw, args, out, stamp)

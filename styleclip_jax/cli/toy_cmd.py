@@ -135,8 +135,9 @@ def add_toy(sub):
     e.add_argument(
         "--population",
         action="store_true",
-        help="global directions from the population estimator and latent optimisation warm-started along "
-        "it (MethodSettings.with_population: the tuned settings; needs the world's population.npz)",
+        help="global directions from the population estimator, latent optimisation warm-started along it "
+        "and kept to its W subspace, mappers started there (MethodSettings.with_population: the tuned "
+        "settings; needs the world's population.npz)",
     )
     e.add_argument(
         "--pti",
