@@ -394,7 +394,7 @@ def test_seed_ranges_name_what_was_consulted_and_fresh_draws_avoid_it(monkeypatc
     from styleclip_jax.toyworld import seed_ranges
 
     assert "tuning" in seed_ranges.status(0, 16)[0] and seed_ranges.status(1010, 10)[0].startswith("1000-1015")
-    assert seed_ranges.status(100, 16) == [] and seed_ranges.status(9116, 84) == []
+    assert seed_ranges.status(192, 16) == [] and seed_ranges.status(9116, 84) == []
     drawn = seed_ranges.CONSULTED[-1]  # a range drawn fresh once, consulted since: later draws avoid it
     assert f"{drawn.first}-{drawn.last}" in seed_ranges.status(drawn.first + 3, 2)[0]
     # a space over the consulted ranges: a draw that overlaps one is rejected, the next kept

@@ -27,6 +27,7 @@ class SeedRange:
 
 CONSULTED: tuple[SeedRange, ...] = (
     SeedRange(0, 63, "tuning: every method's settings (0-15) and the inversion / PTI settings (0-63)"),
+    SeedRange(64, 191, "tuning: the mapper's subspace and the source-conditioned direction (issue #39)"),
     SeedRange(1000, 1015, "held out, then consulted across several sessions while settings were chosen"),
     SeedRange(3000, 3255, "the inversion report's drawn scenes (ReStyle / PTI settings were compared on them)"),
     SeedRange(5000, 5015, "fresh for issue #39's measurement of the methods; consulted since"),
