@@ -9,8 +9,9 @@ a verdict per edit: on how many samples the readers see the value the prompt nam
 
 Settings: by default the toy world's best measured settings (``MethodSettings.with_population``:
 the population estimator for global directions, the warm start and the W subspace for latent
-optimisation, the population start for the mapper, all beyond upstream, see ``styleclip_jax.editing.contrib``); ``--faithful`` runs StyleCLIP's own
-estimators (fs3, a cold start) with the same rows and strengths, for comparison.
+optimisation, the population start for the mapper, all beyond upstream, see
+``styleclip_jax.editing.contrib``); ``--faithful`` runs StyleCLIP's own estimators (fs3, a cold
+start) with the same rows and strengths, for comparison.
 """
 
 from __future__ import annotations
