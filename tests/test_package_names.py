@@ -124,8 +124,19 @@ def test_dependencies_point_one_way():
 def test_contrib_is_off_by_default():
     """Everything beyond upstream is listed in editing.contrib, and the library's defaults are upstream's."""
     from styleclip_jax.editing import OptimizeConfig, TextEdit
-    from styleclip_jax.editing.contrib import BEYOND_UPSTREAM, Population, precompute_population, warm_offsets
+    from styleclip_jax.editing.contrib import (
+        BEYOND_UPSTREAM,
+        Population,
+        conditioned_shift,
+        fit_offsets,
+        precompute_population,
+        warm_offsets,
+    )
+    from styleclip_jax.editing.mapper.config import MapperTrainConfig
 
-    assert callable(precompute_population) and callable(warm_offsets) and isinstance(Population, type)
-    assert len(BEYOND_UPSTREAM) == 3
+    assert all(callable(f) for f in (precompute_population, warm_offsets, conditioned_shift, fit_offsets))
+    assert isinstance(Population, type) and len(BEYOND_UPSTREAM) == 7
     assert TextEdit("a", "b").source == "fs3" and OptimizeConfig().warm_start == 0 == OptimizeConfig().subspace
+    assert TextEdit("a", "b").condition == 0 == OptimizeConfig().warm_condition
+    m = MapperTrainConfig("a")
+    assert m.population_scale == 0 == m.population_condition == m.population_lambda

@@ -39,6 +39,19 @@ def test_relevance_and_w_direction_known_answers():
         pop.relevance(np.ones(5, np.float32))
 
 
+def test_conditioned_direction_cancels_what_the_start_shares_with_its_lookalikes():
+    # features: axis 0 = "the prompt" (colour), axis 1 = "like the start" (background); W: colour in
+    # dim 0, background in dim 1. Among the lookalikes, the prompt's samples differ in colour only.
+    f = np.array([[1, 1, 0], [0, 1, 0], [1, 0, 0], [0, 0, 1]], np.float32)
+    f /= np.linalg.norm(f, axis=1, keepdims=True)
+    w = np.array([[2, 5], [0, 5], [2, 0], [0, 0]], np.float32)
+    pop = Population(np.zeros((4, 1), np.float32), f, w, {})
+    t, src = np.array([1, 0, 0], np.float32), np.array([[0, 1, 0]], np.float32)
+    d = pop.w_direction(t, look=pop.likeness(src, 0.01))[0]
+    assert d[0] > 1.0 and abs(d[1]) < 0.05, d  # colour moves, the shared background does not
+    assert abs(pop.w_direction(t)[1]) > 0.5  # the unconditioned direction drags the background along
+
+
 def test_subspace_spans_the_directions_the_codes_vary_in():
     rng = np.random.default_rng(0)
     w = np.zeros((400, 4), np.float32)  # codes vary along axes 2 (most) and 0, barely along 3

@@ -9,8 +9,8 @@ a verdict per edit: on how many samples the readers see the value the prompt nam
 
 Settings: by default the toy world's best measured settings (``MethodSettings.with_population``:
 the population estimator for global directions, the warm start and the W subspace for latent
-optimisation, the population start for the mapper, all beyond upstream, see
-``styleclip_jax.editing.contrib``); ``--faithful`` runs StyleCLIP's own estimators (fs3, a cold
+optimisation, the population start for the mapper, each conditioned on the start image, all beyond
+upstream, see ``styleclip_jax.editing.contrib``); ``--faithful`` runs StyleCLIP's own estimators (fs3, a cold
 start) with the same rows and strengths, for comparison.
 """
 
@@ -82,7 +82,8 @@ def run_demo(args):
         print(
             f"{stamp()} settings: the toy world's best measured (global directions from the population "
             f"estimator at alpha {ms.global_alpha:g}, optimisation warm-started {ms.opt_warm_start:g} along it "
-            f"and kept to the {ms.opt_subspace:.0%} subspace of its W codes; all beyond upstream, see "
+            f"and kept to the {ms.opt_subspace:.0%} subspace of its W codes, each direction taken among the "
+            "samples that look like the start image; all beyond upstream, see "
             "styleclip_jax.editing.contrib); --faithful for StyleCLIP's own"
         )
     if args.start == "inverted":
@@ -136,6 +137,7 @@ def run_demo(args):
         f"({args.mapper_steps} steps, Adam"
         + (
             f"; its offset starts at {cfg.population_scale:g}x the population's W direction"
+            + (" (fitted per start image first)" if cfg.population_condition else "")
             if cfg.population_scale
             else ""
         )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from styleclip_jax.cli.options import (
     INTERVAL,
+    LIKENESS_TAU,
     LR,
     PSI,
     RUN_STEPS,
@@ -38,6 +39,7 @@ OPTIMIZE_OPTIONS = {
     "mask_lambda": WEIGHT,
     "warm_start": WEIGHT,
     "subspace": VARIANCE_SHARE,
+    "warm_condition": LIKENESS_TAU,
 }
 
 
@@ -79,6 +81,8 @@ def add_edit(sub):
             "keep_lambda": "weight of the --keep term (CLIP similarity to each keep-text held at its start)",
             "mask_lambda": "weight of the pixel change outside --mask / --box",
             "warm_start": "start this far along the population bank's W direction for the prompt (needs --stats)",
+            "warm_condition": "take the warm start's direction among the population samples that look like each "
+            "start image (softmax of CLIP cosine / this temperature, e.g. 0.03; 0: one direction for all)",
             "subspace": "move only along the principal directions of the population bank's W codes that explain "
             "this share of their variance, e.g. 0.95 (needs --stats; 0: off)",
         },

@@ -11,6 +11,7 @@ from styleclip_jax.cli.options import (
     FRACTION,
     IMAGES,
     LAYER_ROW,
+    LIKENESS_TAU,
     N_STATS,
     PSI,
     SAMPLES,
@@ -105,6 +106,13 @@ def add_global(sub):
         default=TextEdit.source,
         help="channel relevance from fs3 (StyleCLIP) or from CLIP-labelled samples (population.npz; "
         "moves toRGB layers too, beta is a share of the strongest channel)",
+    )
+    ed.add_argument(
+        "--condition",
+        type=LIKENESS_TAU,
+        default=TextEdit.condition,
+        help="with --source population: one direction per latent, taken among the samples that look like "
+        "its image (softmax of CLIP cosine / this temperature, e.g. 0.05; 0: one direction for all)",
     )
     ed.add_argument(
         "--region-threshold",
@@ -204,7 +212,7 @@ def _edits(args) -> list:
     """The first edit from --neutral/--target/--alpha/--beta, then one per --also."""
     import argparse
 
-    keep = dict(keep=tuple(args.keep), keep_mode=args.keep_mode, source=args.source)
+    keep = dict(keep=tuple(args.keep), keep_mode=args.keep_mode, source=args.source, condition=args.condition)
     edits = [
         TextEdit(args.neutral, args.target, args.alpha, "auto" if args.auto_beta else args.beta, args.layers, **keep)
     ]

@@ -16,6 +16,7 @@ from styleclip_jax.cli.options import (
     HEADS,
     IMAGES,
     LAYER_ROW,
+    LIKENESS_TAU,
     LR,
     NROW,
     PSI,
@@ -197,6 +198,7 @@ MAPPER_TRAIN_OPTIONS = {
     "mask_lambda": WEIGHT,
     "population_scale": WEIGHT,
     "population_lambda": WEIGHT,
+    "population_condition": LIKENESS_TAU,
 }
 
 
@@ -257,6 +259,9 @@ def _add_mapper(sub):
             "population_scale": "start the mapper's offset this far along the population bank's W direction for "
             "the description (beyond upstream; needs --stats)",
             "population_lambda": "hold the mean offset there with this weight (with --population-scale)",
+            "population_condition": "first fit the mapper so that each population sample's offset is the direction "
+            "taken among its lookalikes (softmax of CLIP cosine / this temperature, e.g. 0.03; with "
+            "--population-scale; 0: off)",
         },
     )
     add_population_stats(t, "--population-scale")

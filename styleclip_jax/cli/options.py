@@ -174,6 +174,11 @@ ENCODER_SIDE = image_side(1024, why="an encoder's input (e4e: 256)")
 SIGMA = real(0.0, 100.0, why="a smoothing width, in frames")
 FEATHER = real(0.0, 256.0, why="a blend feather radius, in pixels")
 VARIANCE_SHARE = real(0.0, 1.0, why="a share of the variance of a population's codes (0: off)")
+LIKENESS_TAU = real(
+    0.0,
+    1.0,
+    why="a temperature over CLIP cosines (0: off); past 1 every sample looks alike, under 0.01 only one counts",
+)
 FRACTION = real(0.0, 1.0, lo_open=True, why="a share, e.g. of a channel's effect inside a region")
 COORD = real(0.0, 65536.0, why="a pixel coordinate (images are at most 64 megapixels)")
 SHIFT_PART = real(-10.0, 10.0, why="a translation, in image widths")

@@ -26,6 +26,8 @@ from styleclip_jax.editing.global_directions.core import (
     directions_of,
     edit_relevance,
 )
+from styleclip_jax.editing.global_directions.population import image_features
+from styleclip_jax.editing.global_directions.stats import population_of
 from styleclip_jax.editing.global_directions.text import text_direction
 from styleclip_jax.editing.inversion.config import PTIConfig
 from styleclip_jax.editing.inversion.core import photos_at as crops_at
@@ -146,7 +148,19 @@ class EditSession:
         check_population(self.stats, self.gen, self.clip, terms)
         region = masks.region(self.gen.config.resolution, mask, box, blend=blend)
         codes = self._codes_of(wplus)
-        relevances = [edit_relevance(self.clip, self.stats, t, self.text_direction) for t in terms]
+        source = None  # conditioned edits (TextEdit.condition) read the start image through CLIP
+        if any(t.condition for t in terms):
+            source = image_features(self.gen, self.clip, self.gen.as_wplus(np.asarray(wplus, np.float32)[None]))
+        relevances = [
+            edit_relevance(
+                self.clip,
+                self.stats,
+                t,
+                self.text_direction,
+                population_of(self.stats).likeness(source, t.condition)[0] if t.condition else None,
+            )
+            for t in terms
+        ]
         dirs = directions_of(self.stats, terms, relevances, region, threshold)
         notes = [
             f"{t.neutral!r} -> {t.target!r}: α {t.alpha:g}, β {d.beta:.2f}, {d.num_channels} channel(s)"

@@ -25,7 +25,11 @@ class TextEdit:
     channel relevance, "drop" leaves out channels relevant to a keep-text);
     ``source``: how channel relevance is estimated: "fs3" (StyleCLIP's per-channel CLIP response)
     or "population" (CLIP-labelled generator samples, ``population.py``; β is then a share of the
-    strongest channel).
+    strongest channel);
+    ``condition``: with the population estimator, > 0 estimates the direction per start image,
+    among the bank's samples that look like it (softmax of CLIP likeness / ``condition``, a
+    temperature: ``population.conditioned_shift``); 0: one direction for every image, as upstream.
+    Beyond upstream (``editing.contrib``).
     """
 
     neutral: str
@@ -36,11 +40,20 @@ class TextEdit:
     keep: tuple[str, ...] = ()
     keep_mode: str = "drop"
     source: str = "fs3"
+    condition: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "keep", tuple([self.keep] if isinstance(self.keep, str) else self.keep))
         if self.source not in SOURCES:
             raise InputError(f"source must be one of {SOURCES}, got {self.source!r}")
+        if isinstance(self.condition, bool) or not (
+            isinstance(self.condition, (int, float, np.floating, np.integer))
+            and np.isfinite(self.condition)
+            and self.condition >= 0
+        ):
+            raise InputError(f"condition must be a finite number >= 0 (a temperature; 0: off), got {self.condition!r}")
+        if self.condition and self.source != "population":
+            raise InputError("condition (a per-image direction) needs source='population'")
         if self.keep_mode not in KEEP_MODES:
             raise InputError(f"keep_mode must be one of {KEEP_MODES}, got {self.keep_mode!r}")
         number = isinstance(self.beta, (int, float, np.floating, np.integer)) and not isinstance(self.beta, bool)
@@ -64,6 +77,6 @@ class TextEdit:
         if unknown:
             raise InputError(
                 f"unknown edit fields {unknown}; a TextEdit has neutral, target, beta, alpha, layers, keep, "
-                "keep_mode, source"
+                "keep_mode, source, condition"
             )
         return cls(**edit)

@@ -85,11 +85,12 @@ def keep_text_directions(clip, neutral: str, keep) -> np.ndarray:
 
 
 def constrained_relevance(
-    stats, dt: np.ndarray, keep_dirs: np.ndarray | None, mode: str, source: str = "fs3"
+    stats, dt: np.ndarray, keep_dirs: np.ndarray | None, mode: str, source: str = "fs3", look=None
 ) -> np.ndarray:
     """The relevance r (manipulable channels,) of Δt after the keep constraint of ``mode``, each
-    relevance estimated as ``source`` says ("fs3" or "population")."""
-    relevance = functools.partial(relevance_of, source=source)
+    relevance estimated as ``source`` says ("fs3" or "population"; ``look`` (N,): conditioned on
+    one start image, ``Population.likeness``)."""
+    relevance = functools.partial(relevance_of, source=source, look=look)
     if mode not in KEEP_MODES:
         raise InputError(f"keep_mode must be one of {KEEP_MODES}, got {mode!r}")
     if keep_dirs is None or not keep_dirs.size:

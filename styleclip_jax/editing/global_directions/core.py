@@ -25,8 +25,8 @@ from styleclip_jax.editing.global_directions.constrain import (
     keep_text_directions,
     local_channels,
 )
-from styleclip_jax.editing.global_directions.population import check_models
-from styleclip_jax.editing.global_directions.stats import StyleSpaceStats, relevance
+from styleclip_jax.editing.global_directions.population import check_models, image_features
+from styleclip_jax.editing.global_directions.stats import StyleSpaceStats, population_of, relevance
 from styleclip_jax.editing.global_directions.text import text_direction as compute
 from styleclip_jax.errors import InputError
 from styleclip_jax.io.files import atomic_write
@@ -232,14 +232,15 @@ def global_edit(
     w = gen.as_wplus(wplus)
     region = masks.region(gen.config.resolution, mask, box, len(w), blend)
     regions = [None] if region is None else [region] if region.ndim == 2 else list(region)
-    relevances = [edit_relevance(clip, stats, e) for e in edits]
-    per_region = [directions_of(stats, edits, relevances, r, threshold) for r in regions]
+    per_latent = [
+        directions_of(stats, edits, rel, r, threshold) for rel, r in _relevances(gen, clip, stats, edits, w, regions)
+    ]
     codes = stats.flatten(gen.w_to_s(w))
-    # one set of directions for every latent, or (per-latent regions) one set per latent
+    # one set of directions for every latent, or (per-latent regions, conditioned edits) one per latent
     rows = (
-        [(codes, per_region[0])]
-        if len(per_region) == 1
-        else [(codes[i : i + 1], dirs) for i, dirs in enumerate(per_region)]
+        [(codes, per_latent[0])]
+        if len(per_latent) == 1
+        else [(codes[i : i + 1], dirs) for i, dirs in enumerate(per_latent)]
     )
     if alphas is not None:
         edited = np.concatenate([edit_codes(c, dirs[0][0], alphas) for c, dirs in rows])
@@ -255,8 +256,32 @@ def global_edit(
     if blend is not None:
         images = masks.blend_columns(np.asarray(gen.synthesis(w)), images, region, blend)
     return GlobalEdit(
-        edited, images, alphas, per_region[0], stats, edits, per_latent=per_region if len(per_region) > 1 else None
+        edited, images, alphas, per_latent[0], stats, edits, per_latent=per_latent if len(per_latent) > 1 else None
     )
+
+
+def _relevances(gen, clip, stats, edits, w, regions):
+    """[(relevances of every edit, region)], one pair for all latents, or one per latent when a
+    region is per latent or an edit is conditioned on its start image (``TextEdit.condition``)."""
+    dts = {}
+
+    def dt_of(neutral, target):  # one text encoding per edit, however many latents
+        if (neutral, target) not in dts:
+            dts[neutral, target] = compute(clip, neutral, target)[0]
+        return dts[neutral, target]
+
+    if not any(e.condition for e in edits):
+        rel = [edit_relevance(clip, stats, e, dt_of) for e in edits]
+        return [(rel, r) for r in regions]
+    source = image_features(gen, clip, w)  # (B, E): each start image as CLIP sees it
+    looks = {e.condition: population_of(stats).likeness(source, e.condition) for e in edits if e.condition}
+    return [
+        (
+            [edit_relevance(clip, stats, e, dt_of, looks[e.condition][i] if e.condition else None) for e in edits],
+            regions[min(i, len(regions) - 1)],
+        )
+        for i in range(len(w))
+    ]
 
 
 def check_population(stats, gen, clip, edits: Sequence[TextEdit]) -> None:
@@ -265,13 +290,16 @@ def check_population(stats, gen, clip, edits: Sequence[TextEdit]) -> None:
         check_models(stats.population, gen, clip)
 
 
-def edit_relevance(clip, stats, e: TextEdit, text_direction=None) -> np.ndarray:
+def edit_relevance(clip, stats, e: TextEdit, text_direction=None, look=None) -> np.ndarray:
     """The edit's relevance vector (manipulable channels,) after its keep-texts
     (``constrain.constrained_relevance``). ``text_direction(neutral, target)`` -> unit Δt may be
-    given to reuse cached directions (the interactive session)."""
+    given to reuse cached directions (the interactive session); ``look`` (N,): the start image's
+    likeness to the bank's samples, for an edit with ``condition`` (``Population.likeness``)."""
+    if e.condition and look is None:
+        raise InputError("a conditioned edit (condition > 0) needs its start image: edit through global_edit")
     dt = text_direction(e.neutral, e.target) if text_direction else compute(clip, e.neutral, e.target)[0]
     keep = keep_text_directions(clip, e.neutral, e.keep) if e.keep else None
-    return constrained_relevance(stats, dt, keep, e.keep_mode, e.source)
+    return constrained_relevance(stats, dt, keep, e.keep_mode, e.source, look)
 
 
 def directions_of(stats, edits, relevances, region=None, threshold: float = 0.5) -> list:

@@ -28,6 +28,20 @@ the rows it moves) and CLIP refines from there. On the toy world the optimiser a
 orthogonally to the offset between two colours' codes (cos −0.22 to 0.35 in its failed edits) and
 stopped where CLIP scored the image lower than at that offset.
 
+Conditioned on the start image (``conditioned_shift``; ``TextEdit.condition``,
+``OptimizeConfig.warm_condition``, ``MapperTrainConfig.population_condition``): the class mean
+over the whole bank also carries whatever correlates with the prompt across it (on the toy world,
+the shapes that are more often red). Weighting the samples by how much they look like the start
+image first (l_n = f_n · f_src / τ_s),
+
+    Δ = Σ_n softmax_n(l_n + f_n · Δt / τ) x_n − Σ_n softmax_n(l_n) x_n     (x: u or W codes)
+
+compares samples that share the start's shape, size and background, so those cancel as in an
+analogy. On the toy world's tuning seeds this took every method's colour-edit preservation from
+87-93% to 92-96%, level with a class-mean direction computed from the readers' own labels. It
+needs only the generator, CLIP and the bank, so it applies to a face generator unchanged (a
+start face's lookalikes share its pose, age and lighting, which then stay put).
+
 ``global precompute --population N`` samples the bank once (N images through the generator and
 CLIP, in resumable parts); ``TextEdit(source="population")`` uses it.
 """
@@ -75,10 +89,27 @@ class Population:
         p = np.exp(score - score.max())
         return p / p.sum()
 
-    def w_direction(self, text: np.ndarray, tau: float = TAU) -> np.ndarray:
+    def likeness(self, source: np.ndarray, tau_source: float) -> np.ndarray:
+        """(B, N) scores f_n · source_b / ``tau_source`` of how much each sample looks like each
+        start image (``source`` (B, E): the start images' unit CLIP features, ``image_features``)."""
+        source = np.asarray(source, np.float32)
+        if source.ndim != 2 or source.shape[1] != self.f.shape[1]:
+            raise InputError(
+                f"start-image features have shape {source.shape}, the population's CLIP features width {self.f.shape[1]}"
+            )
+        return source @ self.f.T / np.float32(tau_source)
+
+    def w_direction(self, text: np.ndarray, tau: float = TAU, look: np.ndarray | None = None) -> np.ndarray:
         """(D,): how the W codes of the samples CLIP ranks highest for ``text`` (a unit text
-        feature, or a direction) differ from the mean W code: the warm start of latent optimisation."""
+        feature, or a direction) differ from the mean W code: the warm start of latent optimisation.
+        With ``look`` (B, N) (``likeness``): (B, D), the same among each start image's lookalikes."""
+        if look is not None:
+            return conditioned_shift(self.w, look, self._score(text, tau))
         return (self.weights(text, tau) @ self.w - self.w.mean(axis=0)).astype(np.float32)
+
+    def _score(self, direction: np.ndarray, tau: float) -> np.ndarray:
+        self.weights(direction, tau)  # the shape check
+        return self.f @ np.asarray(direction, np.float32) / np.float32(tau)
 
     def subspace(self, share: float) -> np.ndarray:
         """(D, K) orthonormal principal directions of the bank's W codes, the fewest that explain
@@ -89,9 +120,13 @@ class Population:
         k = len(vals) if share >= 1 else int(np.searchsorted(np.cumsum(vals) / vals.sum(), share) + 1)
         return np.ascontiguousarray(vecs[:, : min(k, len(vals))], np.float32)
 
-    def relevance(self, dt: np.ndarray, tau: float = TAU) -> np.ndarray:
-        """r (C_total,) for a unit text direction Δt (E,), scaled so max |r| = 1."""
-        r = self.weights(dt, tau) @ self.u - self.u_mean
+    def relevance(self, dt: np.ndarray, tau: float = TAU, look: np.ndarray | None = None) -> np.ndarray:
+        """r (C_total,) for a unit text direction Δt (E,), scaled so max |r| = 1. With ``look``
+        (N,) (one row of ``likeness``): conditioned on that start image (``conditioned_shift``)."""
+        if look is not None:
+            r = conditioned_shift(self.u, look, self._score(dt, tau))
+        else:
+            r = self.weights(dt, tau) @ self.u - self.u_mean
         top = float(np.abs(r).max())
         if not np.isfinite(top) or top <= 1e-6 * self.u_scale:  # rounding only: CLIP sees no difference
             raise InputError("CLIP ranks every population sample alike along this text direction; nothing to edit")
@@ -128,6 +163,30 @@ class Population:
         return cls(u, f, w, info)
 
 
+def conditioned_shift(codes, look, score, xp=np):
+    """(..., C): softmax(look + score) @ codes − softmax(look) @ codes, for ``codes`` (N, C), the
+    start images' likeness ``look`` (..., N) and the prompt's ``score`` (N,); ``xp``: numpy or
+    jax.numpy (the mapper's step). Among the samples that look like the start image, how the ones
+    CLIP also ranks high for the prompt differ: what they share with it (background, size, shape)
+    cancels, as in an analogy; the unconditioned class mean carries along whatever correlates with
+    the prompt across the whole bank."""
+
+    def mean(s):
+        p = xp.exp(s - xp.max(s, axis=-1, keepdims=True))
+        return (p / xp.sum(p, axis=-1, keepdims=True)) @ codes
+
+    return (mean(look + score) - mean(look)).astype(xp.float32)
+
+
+def embed_images(clip, x):
+    """(B, E) unit CLIP features of generated images x (B, R, R, 3) in [-1, 1], as the bank's
+    samples were embedded (jax; inside a jit)."""
+    import jax.numpy as jnp
+
+    e = clip.encode_image(preprocess_generated(x, clip.cfg.image_size)).astype(jnp.float32)
+    return e / jnp.linalg.norm(e, axis=-1, keepdims=True)
+
+
 def check_models(pop: Population, gen, clip) -> None:
     """The bank belongs to one generator and one CLIP: refuse it with any other."""
     if pop.info.get("generator") not in gen.lineage():
@@ -144,6 +203,13 @@ def check_models(pop: Population, gen, clip) -> None:
         )
 
 
+def image_features(gen, clip, wplus, batch: int = 32) -> np.ndarray:
+    """(B, E) unit CLIP features of G(wplus), embedded as the bank's samples were."""
+    embed = _embed(gen.graphdef, clip.graphdef)
+    w = np.asarray(wplus, np.float32)
+    return np.concatenate([np.asarray(embed(gen.state, clip.state, w[i : i + batch])) for i in range(0, len(w), batch)])
+
+
 @functools.lru_cache(maxsize=4)
 def _embed(g_def, c_def):
     import jax
@@ -152,9 +218,7 @@ def _embed(g_def, c_def):
     @jax.jit
     def f(g_state, c_state, wplus):
         gen, clip = nnx.merge(g_def, g_state), nnx.merge(c_def, c_state)
-        x = gen.synthesis(gen.synthesis.w_to_s(wplus))
-        e = clip.encode_image(preprocess_generated(x, clip.cfg.image_size)).astype(jax.numpy.float32)
-        return e / jax.numpy.linalg.norm(e, axis=-1, keepdims=True)
+        return embed_images(clip, gen.synthesis(gen.synthesis.w_to_s(wplus)))
 
     return f
 

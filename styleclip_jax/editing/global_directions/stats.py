@@ -162,16 +162,14 @@ class StyleSpaceStats:
         return s
 
 
-def relevance(stats: StyleSpaceStats, dt: np.ndarray, source: str = "fs3") -> np.ndarray:
+def relevance(stats: StyleSpaceStats, dt: np.ndarray, source: str = "fs3", look=None) -> np.ndarray:
     """r = fs3 · Δt over all manipulable channels (rows beyond fs3 are zero, as ``SplitS``);
-    ``source="population"``: the CLIP-labelled samples' estimate (``population.py``)."""
+    ``source="population"``: the CLIP-labelled samples' estimate (``population.py``), conditioned
+    on one start image by its ``look`` (N,) (``Population.likeness``) when given."""
     if source == "population":
-        if stats.population is None:
-            raise InputError(
-                "these stats have no population bank (population.npz); make one with `styleclip-jax "
-                "global precompute` and `population` set (it resumes on an existing stats folder)"
-            )
-        return stats.population.relevance(dt)
+        return population_of(stats).relevance(dt, look=look)
+    if look is not None:
+        raise InputError("only the population estimator conditions on the start image (source='population')")
     if stats.fs3 is None:
         raise InputError("these stats have no fs3 table; run `styleclip-jax global precompute` (or import fs3.npy)")
     dt = np.asarray(dt, np.float32)
@@ -180,6 +178,16 @@ def relevance(stats: StyleSpaceStats, dt: np.ndarray, source: str = "fs3") -> np
     r = np.zeros(stats.num_manipulable, np.float32)
     r[: stats.fs3.shape[0]] = stats.fs3 @ dt
     return r
+
+
+def population_of(stats: StyleSpaceStats):
+    """The stats' population bank, or a one-line error saying how to make one."""
+    if stats.population is None:
+        raise InputError(
+            "these stats have no population bank (population.npz); make one with `styleclip-jax "
+            "global precompute` and `population` set (it resumes on an existing stats folder)"
+        )
+    return stats.population
 
 
 def layout_of(gen):

@@ -45,9 +45,12 @@ class MapperTrainConfig:
     # Beyond upstream (editing.contrib), both 0 (off) by default: population_scale > 0 starts the
     # mapper's offset ŵ − w at that multiple of the population bank's W direction for the
     # description (on the rows it moves); population_lambda > 0 then holds the batch's mean offset
-    # there with that weight.
+    # there with that weight; population_condition > 0 (a temperature) then fits the mapper, before
+    # the CLIP loop, so that each bank sample's offset is the direction taken among its lookalikes
+    # in the bank (population.conditioned_shift): a start that depends on w, as the mapper does.
     population_scale: float = 0.0
     population_lambda: float = 0.0
+    population_condition: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "keep", tuple([self.keep] if isinstance(self.keep, str) else self.keep))
@@ -74,8 +77,14 @@ class MapperTrainConfig:
                 "mask_lambda",
                 "population_lambda",
                 "population_scale",
+                "population_condition",
             ),
         )
+        if self.population_condition and not self.population_scale:
+            raise InputError(
+                "population_condition fits the mapper's start to the population's directions: set "
+                "population_scale > 0 too"
+            )
 
     @property
     def step_config(self) -> StepConfig:

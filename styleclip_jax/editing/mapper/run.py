@@ -30,10 +30,12 @@ from styleclip_jax.editing.constraints.mask import region as edit_region
 from styleclip_jax.editing.constraints.prompts import keep_features
 from styleclip_jax.editing.global_directions.population import check_models
 from styleclip_jax.editing.mapper.core import (
+    FIT_STEPS,
     Frozen,
     MapperTrainConfig,
     TrainState,
     eval_losses,
+    fit_offsets,
     init_mapper_tensors,
     init_state,
     offset_start,
@@ -117,6 +119,20 @@ def population_target(mapper_cfg, population, text: np.ndarray, scale: float) ->
     for a, b in mapper_cfg.moving_parts().values():
         target[a:b] = d
     return target
+
+
+def conditioned_targets(mapper_cfg, population, text: np.ndarray, scale: float, tau_source: float):
+    """(W+ (N, L, D), target (N, L, D)) over the bank's own samples: each sample's code, and
+    ``scale`` times the population's W direction for ``text`` taken among that sample's
+    lookalikes (itself left out) on the rows the mapper moves (contrib)."""
+    look = population.likeness(population.f, tau_source)
+    np.fill_diagonal(look, -np.inf)  # a sample is not its own lookalike: fresh latents never are
+    d = population.w_direction(text / np.linalg.norm(text), look=look)  # (N, D)
+    w = np.repeat(population.w[:, None], mapper_cfg.num_ws, axis=1).astype(np.float32)
+    target = np.zeros_like(w)
+    for a, b in mapper_cfg.moving_parts().values():
+        target[:, a:b] = scale * d[:, None]
+    return w, target
 
 
 def _record(cfg: MapperTrainConfig, mapper_cfg, gen, clip, idnet, latents_info, region, population=None) -> dict:
@@ -256,6 +272,9 @@ def _train_locked(
     start = init_mapper_tensors(mapper_cfg, cfg.seed)
     if target is not None:
         start = offset_start(mapper_cfg, start, target)
+    if population is not None and cfg.population_condition:
+        fit = conditioned_targets(mapper_cfg, population, text, cfg.population_scale, cfg.population_condition)
+        start = fit_offsets(mapper_cfg, start, *fit, FIT_STEPS, cfg.seed)
     fresh = LatentMapperModel(mapper_cfg, start, {"format": "trained", "description": cfg.description})
     graphdefs = (fresh.graphdef, generator.graphdef, clip.graphdef, idnet.graphdef if use_id else None)
     # Explicit placement in both cases: restored checkpoints come back committed to a device, and

@@ -52,6 +52,7 @@ class OptimizeConfig:
     keep_lambda: float = 1.0  # weight of the keep-text term (only with keep-texts)
     mask_lambda: float = 10.0  # weight of the outside-the-region pixel term (only with a mask)
     warm_start: float = 0.0  # start this far along the population's W direction (0: off)
+    warm_condition: float = 0.0  # > 0: the warm start per start image, among its lookalikes (a temperature; 0: off)
     subspace: float = 0.0  # share of the population's W variance whose directions moves keep to (0: off)
 
     def __post_init__(self):
@@ -82,7 +83,11 @@ class OptimizeConfig:
             raise InputError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.snapshot_every < 0:
             raise InputError("snapshot_every must be >= 0")
-        check_nonnegative(self, ("lr", "l2_lambda", "id_lambda", "keep_lambda", "mask_lambda", "warm_start"))
+        check_nonnegative(
+            self, ("lr", "l2_lambda", "id_lambda", "keep_lambda", "mask_lambda", "warm_start", "warm_condition")
+        )
+        if self.warm_condition and not self.warm_start:
+            raise InputError("warm_condition conditions the warm start on the start image: set warm_start > 0 too")
 
 
 def lr_ramp(t, rampdown: float = 0.25, rampup: float = 0.05):

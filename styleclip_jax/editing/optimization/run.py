@@ -16,7 +16,7 @@ from flax import nnx
 from styleclip_jax.editing.constraints import mask as masks
 from styleclip_jax.editing.constraints import prompts as texts
 from styleclip_jax.editing.constraints.loss import keep_cosines
-from styleclip_jax.editing.global_directions.population import check_models
+from styleclip_jax.editing.global_directions.population import check_models, image_features
 from styleclip_jax.editing.optimization.config import OptimizeConfig
 from styleclip_jax.editing.optimization.core import (
     Problem,
@@ -165,14 +165,21 @@ def check_population(generator, clip, cfg: OptimizeConfig, population) -> None:
     check_models(population, generator, clip)
 
 
-def warm_offsets(generator, clip, cfg: OptimizeConfig, population, tf, weights) -> np.ndarray:
+def warm_offsets(generator, clip, cfg: OptimizeConfig, population, tf, weights, source=None) -> np.ndarray:
     """(P, L, D) warm-start offset of each prompt: ``cfg.warm_start`` times the population's W
-    direction of every term (weighted as composed), on the rows the edit moves."""
+    direction of every term (weighted as composed), on the rows the edit moves. With
+    ``cfg.warm_condition``, ``source`` (P, E) holds the unit CLIP features of each prompt's start
+    image, and each direction is taken among that image's lookalikes (``Population.likeness``)."""
     check_population(generator, clip, cfg, population)
     num_ws = generator.config.num_ws
     moved = [r for g in cfg.groups for r in g] or list(cfg.rows) or list(range(num_ws))
     unit = tf / np.linalg.norm(tf, axis=-1, keepdims=True)
-    d = np.stack([sum(w * population.w_direction(t) for t, w in zip(unit[p], weights[p])) for p in range(len(tf))])
+    look = population.likeness(source, cfg.warm_condition) if cfg.warm_condition else None
+
+    def direction(p, t):
+        return population.w_direction(t) if look is None else population.w_direction(t, look=look[p : p + 1])[0]
+
+    d = np.stack([sum(w * direction(p, t) for t, w in zip(unit[p], weights[p])) for p in range(len(tf))])
     out = np.zeros((len(tf), num_ws, d.shape[1]), np.float32)
     out[:, moved] = cfg.warm_start * d[:, None]
     return out
@@ -236,7 +243,12 @@ def optimize(
     tf, weights = texts.encode(clip, prompts)
     if cfg.subspace:
         check_population(generator, clip, cfg, population)
-    offsets = warm_offsets(generator, clip, cfg, population, tf, weights) if cfg.warm_start else None
+    offsets = None
+    if cfg.warm_start and cfg.warm_condition:  # one offset per pair: conditioned on its start image
+        source = image_features(generator, clip, generator.as_wplus(w0))[li]
+        offsets = warm_offsets(generator, clip, cfg, population, tf[pi], weights[pi], source)
+    elif cfg.warm_start:
+        offsets = warm_offsets(generator, clip, cfg, population, tf, weights)[pi]
     composed = tf.shape[1] > 1 or np.any(weights != 1)
     tf, weights = (tf[pi], weights[pi]) if composed else (tf[pi, 0], None)
     g_state = generator.state
@@ -260,7 +272,7 @@ def optimize(
         mask=None if region is None else jnp.asarray(masks.per_pair(region, li)),
         basis=jnp.asarray(population.subspace(cfg.subspace)) if cfg.subspace else None,
     )
-    params = params0 if offsets is None else params0 + jnp.asarray(offsets[pi])
+    params = params0 if offsets is None else params0 + jnp.asarray(offsets)
     final, _, metrics, snaps = _run(graphdefs, cfg, progress, states, params, problem)
     after = _synth(generator.graphdef, cfg.space, g_state, final, start)
     if blend is not None:
