@@ -1,7 +1,8 @@
 """Draws docs/fresh_edits.png: "a blue object" on toy-world samples from the fresh range drawn after
-issue #39's settings were frozen (seeds 1117002374-), by the three methods with StyleCLIP's own
-settings and with this project's (``MethodSettings.with_population``), latent optimisation also
-as it was before its subspace (warm start 1.25, lr 0.05). Run: python docs/make_fresh_edits.py"""
+issue #39's start-conditioned settings were frozen (seeds 486072065-), by the three methods with
+StyleCLIP's own settings, with this project's settings before the conditioning (one population
+direction for every image) and now (``MethodSettings.with_population``: each direction taken among
+the start image's lookalikes). Run: python docs/make_fresh_edits.py"""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from sheet import draw_sheet
 COLUMNS = [
     "original",
     "global, fs3",
+    "global, before",
     "global, now",
     "mapper, upstream",
+    "mapper, before",
     "mapper, now",
     "optimise, upstream",
     "optimise, before",
@@ -24,7 +27,7 @@ COLUMNS = [
 PROMPT = "a blue object"
 
 
-def main(out=Path(__file__).with_name("fresh_edits.png"), first=1117002374, rows=6):
+def main(out=Path(__file__).with_name("fresh_edits.png"), first=486072065, rows=6):
     from styleclip_jax.toyworld.bundle import load_world
     from styleclip_jax.toyworld.evaluate import MethodSettings, edit_global, edit_mapper, edit_optimize, start_latents
 
@@ -34,14 +37,18 @@ def main(out=Path(__file__).with_name("fresh_edits.png"), first=1117002374, rows
     keep = np.flatnonzero(tw.reader(before)["colour"] != 3)[:rows]  # samples that are not blue already
     w, before = w[keep], before[keep]
     upstream, now = MethodSettings(), MethodSettings().with_population()
-    earlier = dataclasses.replace(now, opt_warm_start=1.25, opt_lr=0.05, opt_subspace=0.0)
+    earlier = dataclasses.replace(  # the frozen settings before the conditioning (fresh range 1117002374-)
+        now,
+        global_condition=0.0,
+        opt_warm_start=1.5,
+        opt_warm_condition=0.0,
+        mapper_population_scale=2.0,
+        mapper_population_condition=0.0,
+        mapper_lr=0.05,
+    )
     cols = [before]
-    for edit, settings in (
-        (edit_global, (upstream, now)),
-        (edit_mapper, (upstream, now)),
-        (edit_optimize, (upstream, earlier, now)),
-    ):
-        cols += [edit(tw, w, [PROMPT], s)[:, 0] for s in settings]
+    for edit in (edit_global, edit_mapper, edit_optimize):
+        cols += [edit(tw, w, [PROMPT], s)[:, 0] for s in (upstream, earlier, now)]
     draw_sheet(out, COLUMNS, cols)
 
 

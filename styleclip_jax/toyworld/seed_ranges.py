@@ -39,6 +39,11 @@ CONSULTED: tuple[SeedRange, ...] = (
         1117002437,
         "drawn by evaluate --fresh for issue #39's result after the settings were frozen; consulted once",
     ),
+    SeedRange(
+        486072065,
+        486072128,
+        "drawn by evaluate --fresh for issue #39's result with the start-conditioned settings frozen; consulted once",
+    ),
 )
 FRESH_SPACE = (1_000_000, 2**31 - 1)  # start seeds are drawn from here (SEED's range)
 
