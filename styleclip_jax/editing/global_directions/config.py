@@ -12,6 +12,11 @@ SOURCES = ("fs3", "population")
 KEEP_MODES = ("text", "relevance", "drop")  # how keep-texts constrain a direction (constrain.py)
 
 
+def _finite(x) -> bool:
+    """A finite real number (not a bool, a string or NaN)."""
+    return isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, bool) and bool(np.isfinite(x))
+
+
 @dataclasses.dataclass(frozen=True)
 class TextEdit:
     """One global-direction edit: from ``neutral`` to ``target`` text (e.g. "face" -> "smiling face").
@@ -46,24 +51,15 @@ class TextEdit:
         object.__setattr__(self, "keep", tuple([self.keep] if isinstance(self.keep, str) else self.keep))
         if self.source not in SOURCES:
             raise InputError(f"source must be one of {SOURCES}, got {self.source!r}")
-        if isinstance(self.condition, bool) or not (
-            isinstance(self.condition, (int, float, np.floating, np.integer))
-            and np.isfinite(self.condition)
-            and self.condition >= 0
-        ):
+        if not _finite(self.condition) or self.condition < 0:
             raise InputError(f"condition must be a finite number >= 0 (a temperature; 0: off), got {self.condition!r}")
         if self.condition and self.source != "population":
             raise InputError("condition (a per-image direction) needs source='population'")
         if self.keep_mode not in KEEP_MODES:
             raise InputError(f"keep_mode must be one of {KEEP_MODES}, got {self.keep_mode!r}")
-        number = isinstance(self.beta, (int, float, np.floating, np.integer)) and not isinstance(self.beta, bool)
-        if self.beta != "auto" and (not number or not np.isfinite(self.beta) or self.beta < 0):
+        if self.beta != "auto" and (not _finite(self.beta) or self.beta < 0):
             raise InputError(f"beta must be a finite number >= 0 or 'auto', got {self.beta!r}")
-        if (
-            isinstance(self.alpha, bool)
-            or not isinstance(self.alpha, (int, float, np.floating, np.integer))
-            or not np.isfinite(self.alpha)
-        ):
+        if not _finite(self.alpha):
             raise InputError(f"alpha must be finite, got {self.alpha}")
         if self.layers is not None:
             object.__setattr__(self, "layers", tuple(self.layers))

@@ -262,26 +262,24 @@ def global_edit(
 
 def _relevances(gen, clip, stats, edits, w, regions):
     """[(relevances of every edit, region)], one pair for all latents, or one per latent when a
-    region is per latent or an edit is conditioned on its start image (``TextEdit.condition``)."""
-    dts = {}
+    region is per latent or an edit is conditioned on its start image (``TextEdit.condition``).
+    Texts are encoded once per edit, however many latents."""
+    texts = [_texts(clip, e) for e in edits]
 
-    def dt_of(neutral, target):  # one text encoding per edit, however many latents
-        if (neutral, target) not in dts:
-            dts[neutral, target] = compute(clip, neutral, target)[0]
-        return dts[neutral, target]
+    def relevances(i=None):  # latent i's (or, conditioned on none, every latent's) relevances
+        return [
+            constrained_relevance(
+                stats, dt, keep, e.keep_mode, e.source, looks[e.condition][i] if e.condition else None
+            )
+            for e, (dt, keep) in zip(edits, texts)
+        ]
 
     if not any(e.condition for e in edits):
-        rel = [edit_relevance(clip, stats, e, dt_of) for e in edits]
+        rel = relevances()
         return [(rel, r) for r in regions]
     source = image_features(gen, clip, w)  # (B, E): each start image as CLIP sees it
     looks = {e.condition: population_of(stats).likeness(source, e.condition) for e in edits if e.condition}
-    return [
-        (
-            [edit_relevance(clip, stats, e, dt_of, looks[e.condition][i] if e.condition else None) for e in edits],
-            regions[min(i, len(regions) - 1)],
-        )
-        for i in range(len(w))
-    ]
+    return [(relevances(i), regions[min(i, len(regions) - 1)]) for i in range(len(w))]
 
 
 def check_population(stats, gen, clip, edits: Sequence[TextEdit]) -> None:
@@ -297,9 +295,14 @@ def edit_relevance(clip, stats, e: TextEdit, text_direction=None, look=None) -> 
     likeness to the bank's samples, for an edit with ``condition`` (``Population.likeness``)."""
     if e.condition and look is None:
         raise InputError("a conditioned edit (condition > 0) needs its start image: edit through global_edit")
-    dt = text_direction(e.neutral, e.target) if text_direction else compute(clip, e.neutral, e.target)[0]
-    keep = keep_text_directions(clip, e.neutral, e.keep) if e.keep else None
+    dt, keep = _texts(clip, e, text_direction)
     return constrained_relevance(stats, dt, keep, e.keep_mode, e.source, look)
+
+
+def _texts(clip, e: TextEdit, text_direction=None):
+    """(unit Δt (E,), keep-text directions (K, E) or None) of an edit."""
+    dt = text_direction(e.neutral, e.target) if text_direction else compute(clip, e.neutral, e.target)[0]
+    return dt, keep_text_directions(clip, e.neutral, e.keep) if e.keep else None
 
 
 def directions_of(stats, edits, relevances, region=None, threshold: float = 0.5) -> list:

@@ -79,13 +79,7 @@ class Population:
 
     def weights(self, direction: np.ndarray, tau: float = TAU) -> np.ndarray:
         """p (N,): softmax over the samples of f_n · direction / τ."""
-        direction = np.asarray(direction, np.float32)
-        if direction.shape != (self.f.shape[1],):
-            raise InputError(
-                f"text direction has shape {direction.shape}, the population's CLIP features have "
-                f"width {self.f.shape[1]}"
-            )
-        score = self.f @ direction / np.float32(tau)
+        score = self._score(direction, tau)
         p = np.exp(score - score.max())
         return p / p.sum()
 
@@ -108,8 +102,14 @@ class Population:
         return (self.weights(text, tau) @ self.w - self.w.mean(axis=0)).astype(np.float32)
 
     def _score(self, direction: np.ndarray, tau: float) -> np.ndarray:
-        self.weights(direction, tau)  # the shape check
-        return self.f @ np.asarray(direction, np.float32) / np.float32(tau)
+        """(N,) f_n · direction / τ, the direction checked against the bank's feature width."""
+        direction = np.asarray(direction, np.float32)
+        if direction.shape != (self.f.shape[1],):
+            raise InputError(
+                f"text direction has shape {direction.shape}, the population's CLIP features have "
+                f"width {self.f.shape[1]}"
+            )
+        return self.f @ direction / np.float32(tau)
 
     def subspace(self, share: float) -> np.ndarray:
         """(D, K) orthonormal principal directions of the bank's W codes, the fewest that explain
@@ -163,28 +163,18 @@ class Population:
         return cls(u, f, w, info)
 
 
-def conditioned_shift(codes, look, score, xp=np):
+def conditioned_shift(codes, look, score):
     """(..., C): softmax(look + score) @ codes − softmax(look) @ codes, for ``codes`` (N, C), the
-    start images' likeness ``look`` (..., N) and the prompt's ``score`` (N,); ``xp``: numpy or
-    jax.numpy (the mapper's step). Among the samples that look like the start image, how the ones
+    start images' likeness ``look`` (..., N) and the prompt's ``score`` (N,). Among the samples that look like the start image, how the ones
     CLIP also ranks high for the prompt differ: what they share with it (background, size, shape)
     cancels, as in an analogy; the unconditioned class mean carries along whatever correlates with
     the prompt across the whole bank."""
 
     def mean(s):
-        p = xp.exp(s - xp.max(s, axis=-1, keepdims=True))
-        return (p / xp.sum(p, axis=-1, keepdims=True)) @ codes
+        p = np.exp(s - s.max(axis=-1, keepdims=True))
+        return (p / p.sum(axis=-1, keepdims=True)) @ codes
 
-    return (mean(look + score) - mean(look)).astype(xp.float32)
-
-
-def embed_images(clip, x):
-    """(B, E) unit CLIP features of generated images x (B, R, R, 3) in [-1, 1], as the bank's
-    samples were embedded (jax; inside a jit)."""
-    import jax.numpy as jnp
-
-    e = clip.encode_image(preprocess_generated(x, clip.cfg.image_size)).astype(jnp.float32)
-    return e / jnp.linalg.norm(e, axis=-1, keepdims=True)
+    return (mean(look + score) - mean(look)).astype(np.float32)
 
 
 def check_models(pop: Population, gen, clip) -> None:
@@ -218,7 +208,9 @@ def _embed(g_def, c_def):
     @jax.jit
     def f(g_state, c_state, wplus):
         gen, clip = nnx.merge(g_def, g_state), nnx.merge(c_def, c_state)
-        return embed_images(clip, gen.synthesis(gen.synthesis.w_to_s(wplus)))
+        x = gen.synthesis(gen.synthesis.w_to_s(wplus))
+        e = clip.encode_image(preprocess_generated(x, clip.cfg.image_size)).astype(jax.numpy.float32)
+        return e / jax.numpy.linalg.norm(e, axis=-1, keepdims=True)
 
     return f
 

@@ -74,8 +74,8 @@ def fit_offsets(
     tx = optax.adam(FIT_LR)
 
     @jax.jit
-    def step(params, opt_state, rows):
-        wb, tb = jnp.asarray(w)[rows], jnp.asarray(target)[rows]
+    def step(params, opt_state, w_all, target_all, rows):  # the data as arguments, not baked-in constants
+        wb, tb = w_all[rows], target_all[rows]
 
         def loss(p):
             return jnp.mean(jnp.square(nnx.merge(model.graphdef, p).edit(wb) - wb - tb))
@@ -85,9 +85,10 @@ def fit_offsets(
         return optax.apply_updates(params, updates), opt_state
 
     params, opt_state = model.state, tx.init(model.state)
+    w_all, target_all = jnp.asarray(w, jnp.float32), jnp.asarray(target, jnp.float32)
     rng = np.random.default_rng(seed)
     for _ in range(steps):
-        params, opt_state = step(params, opt_state, rng.integers(0, len(w), FIT_BATCH))
+        params, opt_state = step(params, opt_state, w_all, target_all, rng.integers(0, len(w), FIT_BATCH))
     model.state = params
     return model.tensors()
 

@@ -121,13 +121,22 @@ def population_target(mapper_cfg, population, text: np.ndarray, scale: float) ->
     return target
 
 
+LIKENESS_ROWS = 1024
+
+
 def conditioned_targets(mapper_cfg, population, text: np.ndarray, scale: float, tau_source: float):
     """(W+ (N, L, D), target (N, L, D)) over the bank's own samples: each sample's code, and
     ``scale`` times the population's W direction for ``text`` taken among that sample's
     lookalikes (itself left out) on the rows the mapper moves (contrib)."""
-    look = population.likeness(population.f, tau_source)
-    np.fill_diagonal(look, -np.inf)  # a sample is not its own lookalike: fresh latents never are
-    d = population.w_direction(text / np.linalg.norm(text), look=look)  # (N, D)
+    unit, n = text / np.linalg.norm(text), len(population.w)
+    parts = []
+    for i in range(0, n, LIKENESS_ROWS):  # (rows, N) likeness at a time: a 100k bank would be 40 GB at once
+        look = population.likeness(population.f[i : i + LIKENESS_ROWS], tau_source)
+        look[
+            np.arange(len(look)), np.arange(i, i + len(look))
+        ] = -np.inf  # not its own lookalike: fresh latents never are
+        parts.append(population.w_direction(unit, look=look))
+    d = np.concatenate(parts)  # (N, D)
     w = np.repeat(population.w[:, None], mapper_cfg.num_ws, axis=1).astype(np.float32)
     target = np.zeros_like(w)
     for a, b in mapper_cfg.moving_parts().values():
