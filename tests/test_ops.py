@@ -86,3 +86,39 @@ def test_tap_square_sum_is_the_sum_over_taps(k):
     w = np.random.default_rng(4).standard_normal((k, k, 7, 5)).astype(np.float32)
     ref = np.square(w.astype(np.float64)).sum(axis=(0, 1))
     np.testing.assert_allclose(np.asarray(ops.tap_square_sum(w)), ref, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "b,h,k,pad",
+    [
+        (1, 66, 3, ((1, 1), (1, 1))),  # 66² outputs: the per-tap kernel gradient, 4 row blocks
+        (1, 70, 2, ((0, 1), (1, 0))),  # 70 x 71 outputs, odd row count: one row block
+        (2, 20, 3, ((1, 1), (1, 1))),  # 800 outputs: XLA's own kernel gradient
+    ],
+)
+def test_conv_gradients_match_direct_sums(b, h, k, pad):
+    """conv_nhwc's input and kernel gradients equal the float64 sums of upstream's conv backward
+    (dW[i, j] = Σ x_pad[i:, j:]ᵀ·dy, dx = the correlation's transpose) on both sides of the size
+    at which the kernel gradient switches from XLA's convolution to the per-tap matmuls."""
+    import jax
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((b, h, h, 5)).astype(np.float32)
+    w = rng.standard_normal((k, k, 5, 6)).astype(np.float32)
+    xp = np.pad(x.astype(np.float64), ((0, 0), *pad, (0, 0)))
+    oh, ow = xp.shape[1] - k + 1, xp.shape[2] - k + 1
+    dy = rng.standard_normal((b, oh, ow, 6)).astype(np.float32)
+    assert (b * oh * ow > ops.XLA_DW_MAX_POSITIONS) == (b == 1)
+    dw_ref = np.stack(
+        [np.stack([np.einsum("bhwi,bhwo->io", xp[:, i : i + oh, j : j + ow], dy) for j in range(k)]) for i in range(k)]
+    )
+    dxp = np.zeros_like(xp)
+    for i in range(k):
+        for j in range(k):
+            dxp[:, i : i + oh, j : j + ow] += np.einsum("bhwo,io->bhwi", dy, w[i, j])
+    dx_ref = dxp[:, pad[0][0] : pad[0][0] + h, pad[1][0] : pad[1][0] + h]
+    y, vjp = jax.vjp(lambda a, c: ops.conv_nhwc(a, c, pad), x, w)
+    assert y.shape == dy.shape
+    dx, dw = vjp(dy)
+    np.testing.assert_allclose(np.asarray(dw), dw_ref, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(np.asarray(dx), dx_ref, rtol=1e-4, atol=1e-4)
