@@ -92,9 +92,12 @@ def conv2d(x: jax.Array, w: jax.Array, padding: int) -> jax.Array:
     return conv_nhwc(x, w, ((padding, padding), (padding, padding)))
 
 
-# Up to this many output positions (batch x rows x columns) XLA's own kernel gradient is faster
-# (measured on 2 cores: 3x3 at 64² x 512: 169 vs 113 GFLOP/s; the 2x2 up-conv at 65²: 35 vs 180).
+# XLA's own kernel gradient is kept for at most this many output positions (batch x rows x columns)
+# or below this much work (positions x I x O), where it was faster on 2 cores: 3x3 at 64² x 512,
+# batch 1: 169 vs 113 GFLOP/s; the toy discriminator's batches (16 x 64² x 32: 15 vs 28 ms). Above
+# both it fell to 14-80 GFLOP/s: batch 1 at 65²-1024², batch 2-4 at 128²-1024² with 32-512 channels.
 XLA_DW_MAX_POSITIONS = 64 * 64
+TAPS_DW_MIN_WORK = 2**30
 
 
 def _conv(x: jax.Array, w: jax.Array, padding) -> jax.Array:
@@ -120,8 +123,9 @@ def _conv_bwd(padding, res, dy):
     x, w = res
     _, x_vjp = jax.vjp(lambda a: _conv(a, w, padding), x)
     (dx,) = x_vjp(dy)
-    b, ho, wo, _ = dy.shape
-    if b * ho * wo <= XLA_DW_MAX_POSITIONS:
+    b, ho, wo, o = dy.shape
+    positions = b * ho * wo
+    if positions <= XLA_DW_MAX_POSITIONS or positions * x.shape[-1] * o < TAPS_DW_MIN_WORK:
         _, w_vjp = jax.vjp(lambda k: _conv(x, k, padding), w)
         (dw,) = w_vjp(dy)
     else:
