@@ -265,6 +265,7 @@ def _relevances(gen, clip, stats, edits, w, regions):
     region is per latent or an edit is conditioned on its start image (``TextEdit.condition``).
     Texts are encoded once per edit, however many latents."""
     texts = [_texts(clip, e) for e in edits]
+    looks = {}  # condition τ_s -> (B, N) likeness of each start image to the bank's samples
 
     def relevances(i=None):  # latent i's (or, conditioned on none, every latent's) relevances
         return [
@@ -278,7 +279,7 @@ def _relevances(gen, clip, stats, edits, w, regions):
         rel = relevances()
         return [(rel, r) for r in regions]
     source = image_features(gen, clip, w)  # (B, E): each start image as CLIP sees it
-    looks = {e.condition: population_of(stats).likeness(source, e.condition) for e in edits if e.condition}
+    looks.update({e.condition: population_of(stats).likeness(source, e.condition) for e in edits if e.condition})
     return [(relevances(i), regions[min(i, len(regions) - 1)]) for i in range(len(w))]
 
 

@@ -165,10 +165,10 @@ class Population:
 
 def conditioned_shift(codes, look, score):
     """(..., C): softmax(look + score) @ codes − softmax(look) @ codes, for ``codes`` (N, C), the
-    start images' likeness ``look`` (..., N) and the prompt's ``score`` (N,). Among the samples that look like the start image, how the ones
-    CLIP also ranks high for the prompt differ: what they share with it (background, size, shape)
-    cancels, as in an analogy; the unconditioned class mean carries along whatever correlates with
-    the prompt across the whole bank."""
+    start images' likeness ``look`` (..., N) and the prompt's ``score`` (N,). Among the samples that
+    look like the start image, how the ones CLIP also ranks high for the prompt differ: what they
+    share with it (background, size, shape) cancels, as in an analogy; the unconditioned class mean
+    carries along whatever correlates with the prompt across the whole bank."""
 
     def mean(s):
         p = np.exp(s - s.max(axis=-1, keepdims=True))

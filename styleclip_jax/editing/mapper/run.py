@@ -132,9 +132,8 @@ def conditioned_targets(mapper_cfg, population, text: np.ndarray, scale: float, 
     parts = []
     for i in range(0, n, LIKENESS_ROWS):  # (rows, N) likeness at a time: a 100k bank would be 40 GB at once
         look = population.likeness(population.f[i : i + LIKENESS_ROWS], tau_source)
-        look[
-            np.arange(len(look)), np.arange(i, i + len(look))
-        ] = -np.inf  # not its own lookalike: fresh latents never are
+        rows = np.arange(len(look))
+        look[rows, i + rows] = -np.inf  # a sample is not its own lookalike: fresh latents never are
         parts.append(population.w_direction(unit, look=look))
     d = np.concatenate(parts)  # (N, D)
     w = np.repeat(population.w[:, None], mapper_cfg.num_ws, axis=1).astype(np.float32)
